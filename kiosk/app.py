@@ -1,0 +1,158 @@
+"""The composition root: configuration, simulator switch, devices, clients, journal, session, UI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kiosk.backends import ExitEntryClient, PaymentClient
+from kiosk.config import KioskConfig, load_config, simulator_overrides
+from kiosk.flow import Devices, FlowContext
+from kiosk.journal import Journal
+from kiosk.logs import setup_logging
+from kiosk.session import KioskSession
+from kiosk.viewmodel import SessionView
+from peripherals.face_camera import FaceCameraService
+from peripherals.permit_reader import PermitReaderService
+from peripherals.receipt_printer import ReceiptPrinterService
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedSimulator:
+    """`kiosk --simulator`: the simulator in a child process, found through its endpoints file."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> dict:
+        endpoints_file = self.state_dir / "endpoints.json"
+        endpoints_file.unlink(missing_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.state_dir / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
+            stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"simulator exited with {self.process.returncode}; "
+                                   f"see {self.state_dir / 'simulator.log'}")
+            if endpoints_file.exists():
+                endpoints = json.loads(endpoints_file.read_text())
+                if endpoints.get("pid") == self.process.pid:
+                    return endpoints
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("simulator did not start in time")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def subject_key(state_dir: Path) -> bytes:
+    """The kiosk's secret for journal pseudonyms, created once with owner-only permissions."""
+    path = state_dir / "subject.key"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def build_context(config: KioskConfig) -> FlowContext:
+    d, b = config.devices, config.backends
+    return FlowContext(
+        config=config,
+        view=SessionView(language=config.ui.language),
+        journal=Journal(config.journal_path, config.kiosk_id),
+        devices=Devices(
+            permit_reader=PermitReaderService(d.card_reader),
+            face_camera=FaceCameraService(d.face_camera_url),
+            receipt_printer=ReceiptPrinterService(d.printer_host, d.printer_port),
+        ),
+        payment=PaymentClient(b.payment_url, b.deadline_s),
+        exit_entry=ExitEntryClient(b.exit_entry_url, b.deadline_s),
+        subject_key=subject_key(config.state_dir),
+    )
+
+
+async def _run(config: KioskConfig, scenario: str | None, control_url: str | None,
+               out_dir: Path | None, started_at: float) -> dict | None:
+    from screens.app import KioskApp
+
+    ctx = build_context(config)
+    session = KioskSession(ctx)
+    app = KioskApp(ctx.view, session)
+    summary: dict | None = None
+
+    async def scripted() -> None:
+        nonlocal summary
+        from simulator.citizen import run_scenario
+
+        try:
+            summary = await run_scenario(app, scenario or "endorsement", control_url or "",
+                                         out_dir or Path("out"), started_at)
+        finally:
+            app.stop()
+
+    session.start()
+    citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
+    try:
+        await app.async_run(async_lib="asyncio")
+    finally:
+        await session.stop()
+        if citizen is not None and not citizen.done():
+            citizen.cancel()
+        await ctx.payment.close()
+        await ctx.exit_entry.close()
+        ctx.devices.close()
+        ctx.journal.close()
+    return summary
+
+
+def run_kiosk(config_path: Path | None, *, simulator: bool, scenario: str | None = None,
+              out_dir: Path | None = None, windowed: bool = False,
+              state_dir: Path | None = None) -> int:
+    started_at = time.monotonic()
+    overrides: dict = {}
+    if state_dir is not None:
+        overrides["state_dir"] = str(state_dir)
+    if windowed:
+        overrides["ui"] = {"fullscreen": False}
+    config = load_config(config_path, overrides)
+    setup_logging(config.log_dir)
+    sim = None
+    control_url = None
+    if simulator:
+        sim = EmbeddedSimulator(config.state_dir / "sim")
+        endpoints = sim.start()
+        control_url = endpoints["control_url"]
+        config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
+    from screens.bootstrap import configure_kivy
+
+    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
+    try:
+        summary = asyncio.run(_run(config, scenario, control_url, out_dir, started_at))
+    finally:
+        if sim is not None:
+            sim.stop()
+    if summary is not None:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0 if summary.get("ok") else 1
+    return 0

@@ -1,0 +1,107 @@
+"""The kiosk's configuration: one typed object, loaded from TOML, defaults that run the simulator."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    card_reader: str = "Virtual PCD"      # first PC/SC reader whose name starts with this
+    face_camera_url: str = "http://127.0.0.1:8081/stream.mjpg"
+    printer_host: str = "127.0.0.1"
+    printer_port: int = 9100
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    payment_url: str = "http://127.0.0.1:8080/pay/v1"
+    exit_entry_url: str = "http://127.0.0.1:8080/exit-entry/v1"
+    deadline_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    language: str = "zh"
+    fullscreen: bool = True
+    width: int = 1080
+    height: int = 1920
+    font_path: str = CJK_FONT
+    idle_prompt_s: float = 60.0       # no touch for this long: "still there?"
+    idle_timeout_s: float = 20.0      # then this long more: back to the attract loop
+    result_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    place_card_timeout_s: float = 90.0
+    face_timeout_s: float = 60.0
+    face_stable_frames: int = 5       # consecutive frames with one face before capture
+    payment_timeout_s: float = 120.0
+    payment_poll_s: float = 1.0
+    office_hotline: str = "12367"
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    kiosk_id: str = "KIOSK-DEV-0001"
+    state_dir: Path = Path("var/kiosk")
+    devices: DeviceConfig = field(default_factory=DeviceConfig)
+    backends: BackendConfig = field(default_factory=BackendConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.state_dir / "journal.sqlite3"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+
+def _merge(obj: Any, data: dict[str, Any]) -> Any:
+    changes: dict[str, Any] = {}
+    by_name = {f.name: f for f in fields(obj)}
+    for key, value in data.items():
+        if key not in by_name:
+            raise ValueError(f"unknown configuration key: {key}")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            changes[key] = _merge(current, value)
+        elif isinstance(current, Path):
+            changes[key] = Path(value)
+        else:
+            changes[key] = type(current)(value)
+    return replace(obj, **changes)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> KioskConfig:
+    """Defaults, then the TOML file if given, then overrides (same nested shape)."""
+    config = KioskConfig()
+    if path is not None:
+        config = _merge(config, tomllib.loads(path.read_text(encoding="utf-8")))
+    if overrides:
+        config = _merge(config, overrides)
+    return config
+
+
+def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """Configuration pointing the kiosk at a running simulator's endpoints."""
+    return {
+        "devices": {
+            "card_reader": endpoints["card_reader"],
+            "face_camera_url": endpoints["face_camera_url"],
+            "printer_host": endpoints["printer"]["host"],
+            "printer_port": endpoints["printer"]["port"],
+        },
+        "backends": {
+            "payment_url": endpoints["payment_url"],
+            "exit_entry_url": endpoints["exit_entry_url"],
+        },
+    }

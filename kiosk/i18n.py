@@ -1,0 +1,79 @@
+"""Texts shown to citizens, in Chinese (default) and English. Keys are stable identifiers."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "app.title": {"zh": "出入境自助服务", "en": "Exit-Entry Self-Service"},
+    "attract.headline": {"zh": "24小时自助服务", "en": "24-Hour Self-Service"},
+    "attract.touch": {"zh": "请触摸屏幕开始", "en": "Touch the screen to start"},
+    "attract.hint": {"zh": "往来港澳通行证签注 · 即办即取",
+                     "en": "Hong Kong / Macau endorsements while you wait"},
+    "common.exit": {"zh": "退出", "en": "Exit"},
+    "common.back_home": {"zh": "返回首页", "en": "Home"},
+    "common.language": {"zh": "English", "en": "中文"},
+    "common.yuan": {"zh": "{yuan} 元", "en": "CNY {yuan}"},
+    "menu.title": {"zh": "请选择服务", "en": "Choose a service"},
+    "service.endorsement": {"zh": "港澳签注", "en": "HK/Macau endorsement"},
+    "service.endorsement.desc": {"zh": "往来港澳通行证再次签注", "en": "Renew an endorsement on your permit"},
+    "service.unavailable": {"zh": "暂停服务", "en": "Unavailable"},
+    "permit.title": {"zh": "请放置通行证", "en": "Place your permit"},
+    "permit.instruction": {"zh": "请将往来港澳通行证平放在下方感应区，读卡期间请勿移动",
+                           "en": "Lay your exit-entry permit flat on the reader below and keep it still"},
+    "permit.reading": {"zh": "正在读取证件，请勿移动…", "en": "Reading your permit, keep it still…"},
+    "face.title": {"zh": "人像采集", "en": "Photo"},
+    "face.instruction": {"zh": "请正对摄像头，保持不动", "en": "Look at the camera and hold still"},
+    "face.no_face": {"zh": "请站到摄像头前", "en": "Please stand in front of the camera"},
+    "face.hold_still": {"zh": "请保持不动…", "en": "Hold still…"},
+    "face.captured": {"zh": "采集成功", "en": "Photo taken"},
+    "choose.title": {"zh": "请选择签注类型", "en": "Choose the endorsement"},
+    "choose.fee": {"zh": "费用：{fee}", "en": "Fee: {fee}"},
+    "pay.title": {"zh": "请扫码支付", "en": "Scan to pay"},
+    "pay.instruction": {"zh": "请使用手机扫描二维码支付 {fee}", "en": "Scan the code with your phone to pay {fee}"},
+    "pay.order": {"zh": "订单号 {order}", "en": "Order {order}"},
+    "pay.waiting": {"zh": "等待支付… 剩余 {seconds} 秒", "en": "Waiting for payment… {seconds} s left"},
+    "processing.title": {"zh": "正在办理", "en": "Processing"},
+    "processing.instruction": {"zh": "正在提交申请，请稍候…", "en": "Submitting your application, please wait…"},
+    "result.ok.title": {"zh": "办理成功", "en": "Done"},
+    "result.ok.body": {"zh": "签注已办理：{endorsement}\n请取走凭条和通行证",
+                       "en": "Endorsement granted: {endorsement}\nPlease take your receipt and permit"},
+    "result.fail.title": {"zh": "未能办理", "en": "Not completed"},
+    "result.no_charge": {"zh": "本次未扣费。", "en": "You have not been charged."},
+    "result.receipt_failed": {"zh": "凭条打印失败，请凭订单号查询：{order}",
+                              "en": "The receipt could not be printed; your order number is {order}"},
+    "idle.title": {"zh": "您还在吗？", "en": "Are you still there?"},
+    "idle.body": {"zh": "{seconds} 秒后将返回首页", "en": "Returning to the start in {seconds} s"},
+    "idle.continue": {"zh": "继续办理", "en": "Continue"},
+    # Failure messages, one per reason code (kiosk.flow.Reason).
+    "reason.card_removed": {"zh": "证件被移开，读取未完成。请重新办理，读卡时请勿移动证件。",
+                            "en": "The permit was moved away before it was read. Please start again and keep it still."},
+    "reason.card_unreadable": {"zh": "无法读取该证件，请确认放置的是往来港澳通行证。",
+                               "en": "This card could not be read. Please check it is your exit-entry permit."},
+    "reason.card_timeout": {"zh": "未检测到证件。", "en": "No permit was placed on the reader."},
+    "reason.reader_fault": {"zh": "读卡器暂时无法使用，请联系工作人员。",
+                            "en": "The card reader is not working. Please ask for help."},
+    "reason.face_timeout": {"zh": "未能采集到人像。", "en": "We could not take your photo."},
+    "reason.camera_fault": {"zh": "摄像头暂时无法使用。", "en": "The camera is not working."},
+    "reason.payment_timeout": {"zh": "未收到支付，订单已关闭。", "en": "No payment was received; the order is closed."},
+    "reason.backend_unavailable": {"zh": "业务系统暂时无法连接，请稍后再试。",
+                                   "en": "The service is not reachable right now. Please try again later."},
+    "reason.backend_rejected": {"zh": "业务系统未受理本次申请。", "en": "The service did not accept the application."},
+    "reason.cancelled": {"zh": "已取消。", "en": "Cancelled."},
+    "reason.needs_attention": {"zh": "您的付款已收到，业务正在人工核对，请凭订单号咨询 {hotline}。",
+                               "en": "Your payment was received and is being checked; call {hotline} with your order number."},
+}
+
+
+def translate(key: str, language: str, **params: object) -> str:
+    entry = TEXTS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(language) or entry["zh"]
+    return text.format(**params) if params else text
+
+
+def format_fen(amount_fen: int, language: str) -> str:
+    """Integer fen to a display amount: 1500 -> '15.00 元' / 'CNY 15.00'."""
+    yuan = f"{amount_fen // 100}.{amount_fen % 100:02d}"
+    return translate("common.yuan", language, yuan=yuan)

@@ -1,0 +1,170 @@
+"""The transaction journal: each transaction's state, written durably before the side effect.
+
+SQLite in WAL mode with synchronous=FULL; the allowed transitions are those of
+ARCHITECTURE.md "Money and documents". The journal never holds personal data in clear.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+
+class TxState(str, Enum):
+    CREATED = "created"
+    IDENTIFIED = "identified"
+    QUOTED = "quoted"
+    PAYMENT_PENDING = "payment_pending"
+    PAID = "paid"
+    SUBMITTED = "submitted"
+    FULFILLED = "fulfilled"
+    RECEIPTED = "receipted"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    REFUND_PENDING = "refund_pending"
+    REFUNDED = "refunded"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+FINAL_STATES = frozenset({TxState.CLOSED, TxState.CANCELLED, TxState.REFUNDED})
+
+_ALLOWED: dict[TxState, frozenset[TxState]] = {
+    TxState.CREATED: frozenset({TxState.IDENTIFIED, TxState.CANCELLED}),
+    TxState.IDENTIFIED: frozenset({TxState.QUOTED, TxState.CANCELLED}),
+    TxState.QUOTED: frozenset({TxState.PAYMENT_PENDING, TxState.CANCELLED}),
+    TxState.PAYMENT_PENDING: frozenset({TxState.PAID, TxState.CANCELLED, TxState.NEEDS_ATTENTION}),
+    TxState.PAID: frozenset({TxState.SUBMITTED, TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION}),
+    TxState.SUBMITTED: frozenset({TxState.FULFILLED, TxState.REFUND_PENDING,
+                                  TxState.NEEDS_ATTENTION}),
+    TxState.FULFILLED: frozenset({TxState.RECEIPTED, TxState.CLOSED, TxState.NEEDS_ATTENTION}),
+    TxState.RECEIPTED: frozenset({TxState.CLOSED}),
+    TxState.REFUND_PENDING: frozenset({TxState.REFUNDED, TxState.NEEDS_ATTENTION}),
+    TxState.NEEDS_ATTENTION: frozenset({TxState.CLOSED, TxState.REFUNDED}),
+    TxState.CLOSED: frozenset(),
+    TxState.CANCELLED: frozenset(),
+    TxState.REFUNDED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, tx_id: str, current: TxState, wanted: TxState) -> None:
+        super().__init__(f"transaction {tx_id}: {current.value} -> {wanted.value} is not allowed")
+
+
+@dataclass(frozen=True)
+class Transaction:
+    tx_id: str
+    service: str
+    state: TxState
+    amount_fen: int | None
+    out_trade_no: str | None
+    subject: str | None          # a keyed pseudonym of the document, never the number itself
+    detail: dict
+
+    def idempotency_key(self, action: str) -> str:
+        """The key every backend call of this transaction carries, stable across retries."""
+        return f"{self.tx_id}:{action}"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS transactions (
+    tx_id TEXT PRIMARY KEY,
+    service TEXT NOT NULL,
+    state TEXT NOT NULL,
+    amount_fen INTEGER,
+    out_trade_no TEXT UNIQUE,
+    subject TEXT,
+    detail TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    tx_id TEXT NOT NULL REFERENCES transactions(tx_id),
+    seq INTEGER NOT NULL,
+    from_state TEXT,
+    to_state TEXT NOT NULL,
+    reason TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (tx_id, seq)
+);
+"""
+
+
+class Journal:
+    """Durable, append-mostly store of transactions; one connection, used from the loop thread."""
+
+    def __init__(self, path: Path, kiosk_id: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.kiosk_id = kiosk_id
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create(self, service: str) -> Transaction:
+        tx_id = f"{time.strftime('%Y%m%d')}{uuid.uuid4().hex[:12].upper()}"
+        now = time.time()
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO transactions (tx_id, service, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)", (tx_id, service, TxState.CREATED.value, now, now))
+            self._db.execute(
+                "INSERT INTO transitions VALUES (?, 0, NULL, ?, NULL, ?)",
+                (tx_id, TxState.CREATED.value, now))
+        return self.get(tx_id)
+
+    def transition(self, tx: Transaction, to: TxState, reason: str | None = None,
+                   **fields: object) -> Transaction:
+        """Move `tx` to `to`, setting amount_fen / out_trade_no / subject / detail if given."""
+        current = self.get(tx.tx_id)
+        if to not in _ALLOWED[current.state]:
+            raise IllegalTransition(tx.tx_id, current.state, to)
+        allowed_fields = {"amount_fen", "out_trade_no", "subject", "detail"}
+        if set(fields) - allowed_fields:
+            raise ValueError(f"unknown fields {set(fields) - allowed_fields}")
+        if "detail" in fields:
+            fields["detail"] = json.dumps({**current.detail, **fields["detail"]})  # type: ignore[dict-item]
+        now = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                f"UPDATE transactions SET state = ?, updated_at = ?{', ' if fields else ''}"
+                f"{assignments} WHERE tx_id = ?",
+                (to.value, now, *fields.values(), tx.tx_id))
+            seq = self._db.execute(
+                "SELECT COALESCE(MAX(seq), -1) + 1 FROM transitions WHERE tx_id = ?",
+                (tx.tx_id,)).fetchone()[0]
+            self._db.execute("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)",
+                             (tx.tx_id, seq, current.state.value, to.value, reason, now))
+        return self.get(tx.tx_id)
+
+    def get(self, tx_id: str) -> Transaction:
+        row = self._db.execute(
+            "SELECT tx_id, service, state, amount_fen, out_trade_no, subject, detail "
+            "FROM transactions WHERE tx_id = ?", (tx_id,)).fetchone()
+        if row is None:
+            raise KeyError(tx_id)
+        return Transaction(row[0], row[1], TxState(row[2]), row[3], row[4], row[5],
+                           json.loads(row[6]))
+
+    def unfinished(self) -> list[Transaction]:
+        finals = tuple(s.value for s in FINAL_STATES)
+        rows = self._db.execute(
+            f"SELECT tx_id FROM transactions WHERE state NOT IN ({','.join('?' * len(finals))}) "
+            "ORDER BY created_at", finals).fetchall()
+        return [self.get(r[0]) for r in rows]
+
+    def history(self, tx_id: str) -> list[tuple[str | None, str, str | None]]:
+        return self._db.execute(
+            "SELECT from_state, to_state, reason FROM transitions WHERE tx_id = ? ORDER BY seq",
+            (tx_id,)).fetchall()

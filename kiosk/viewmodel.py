@@ -1,0 +1,90 @@
+"""What the screens see of the kiosk: an observable session view, and the intents they may send."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from kiosk.i18n import translate
+
+
+class ScreenId(str, Enum):
+    ATTRACT = "attract"
+    MENU = "menu"
+    PLACE_PERMIT = "place_permit"
+    FACE = "face"
+    CHOOSE = "choose"
+    PAY = "pay"
+    PROCESSING = "processing"
+    RESULT = "result"
+
+
+@dataclass(frozen=True)
+class ServiceTile:
+    code: str
+    title_key: str
+    description_key: str
+    available: bool
+    reason_key: str | None = None
+
+
+@dataclass(frozen=True)
+class OptionTile:
+    code: str
+    title: dict[str, str]      # language -> text, from the backend
+    fee_fen: int
+
+
+@dataclass
+class SessionView:
+    """Observable state of the citizen's session; screens subscribe and re-render what changed."""
+
+    screen: ScreenId = ScreenId.ATTRACT
+    language: str = "zh"
+    services: tuple[ServiceTile, ...] = ()
+    options: tuple[OptionTile, ...] = ()
+    status_key: str = ""                   # the current instruction on the screen
+    status_params: dict[str, Any] = field(default_factory=dict)
+    busy: bool = False
+    fee_fen: int = 0
+    qr_payload: str = ""
+    order_no: str = ""
+    preview: Any = None                    # latest camera frame (RGB ndarray), never stored
+    faces: int = 0
+    result_ok: bool = False
+    result_title_key: str = ""
+    result_lines: tuple[tuple[str, dict[str, Any]], ...] = ()
+    idle_prompt: bool = False
+    idle_seconds_left: int = 0
+    _observers: list[Callable[[set[str]], None]] = field(default_factory=list, repr=False)
+
+    def subscribe(self, observer: Callable[[set[str]], None]) -> None:
+        self._observers.append(observer)
+
+    def update(self, **changes: Any) -> None:
+        changed = {name for name, value in changes.items() if getattr(self, name) is not value}
+        for name, value in changes.items():
+            if not hasattr(self, name) or name.startswith("_"):
+                raise AttributeError(name)
+            setattr(self, name, value)
+        if changed:
+            for observer in list(self._observers):
+                observer(changed)
+
+    def t(self, key: str, **params: Any) -> str:
+        return translate(key, self.language, **params)
+
+
+class Intents(Protocol):
+    """What a screen may ask of the kiosk."""
+
+    def touch_start(self) -> None: ...
+    def choose_service(self, code: str) -> None: ...
+    def choose_option(self, code: str) -> None: ...
+    def cancel(self) -> None: ...
+    def finish(self) -> None: ...
+    def set_language(self, language: str) -> None: ...
+    def activity(self) -> None: ...
+    def dismiss_idle_prompt(self) -> None: ...

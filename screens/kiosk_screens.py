@@ -1,0 +1,299 @@
+"""The citizen's screens. Each renders the session view and sends intents; none touches a device."""
+
+from __future__ import annotations
+
+from kivy.animation import Animation
+from kivy.graphics import Color, Line, RoundedRectangle
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
+from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
+
+from kiosk.i18n import format_fen
+from kiosk.viewmodel import Intents, ScreenId, SessionView
+from screens.widgets import (
+    BLUE,
+    DARK,
+    GREEN,
+    GREY,
+    LIGHT,
+    RED,
+    Background,
+    BigButton,
+    CameraPreview,
+    Header,
+    Panel,
+    TextLabel,
+    qr_texture,
+)
+
+
+class KioskScreen(Screen):
+    """A screen with the standard header (title, language, exit) over a body column."""
+
+    title_key = ""
+    has_header = True
+
+    def __init__(self, view: SessionView, intents: Intents, **kwargs):
+        super().__init__(**kwargs)
+        self.view, self.intents = view, intents
+        root = BoxLayout(orientation="vertical")
+        self.add_widget(Background(color=LIGHT))
+        if self.has_header:
+            self.header = Header(self.name, self._toggle_language, intents.cancel)
+            root.add_widget(self.header)
+        self.body = BoxLayout(orientation="vertical", padding=(60, 50), spacing=40)
+        root.add_widget(self.body)
+        self.add_widget(root)
+        self.build()
+
+    def _toggle_language(self) -> None:
+        self.intents.set_language("en" if self.view.language == "zh" else "zh")
+
+    def build(self) -> None:
+        """Creates the body's widgets once."""
+
+    def render(self, changed: set[str]) -> None:
+        """Re-renders from the view; `changed` names the fields that changed."""
+        if self.has_header:
+            self.header.title.text = self.view.t(self.title_key)
+            self.header.language.text = self.view.t("common.language")
+            self.header.exit.text = self.view.t("common.exit")
+
+
+class AttractScreen(KioskScreen):
+    has_header = False
+
+    def build(self) -> None:
+        self.headline = TextLabel(font_size=96, bold=True, color=BLUE, size_hint_y=0.25)
+        self.title = TextLabel(font_size=64, size_hint_y=0.12)
+        self.hint = TextLabel(font_size=44, color=GREY, size_hint_y=0.12)
+        self.emblem = Widget(size_hint_y=0.25)
+        with self.emblem.canvas:
+            Color(*BLUE)
+            self._emblem = Line(circle=(540, 900, 160), width=10)
+        self.emblem.bind(pos=self._place_emblem, size=self._place_emblem)
+        self.start = BigButton("attract.start", font_size=64, height=220)
+        self.start.bind(on_release=lambda *_: self.intents.touch_start())
+        self.language = BigButton("attract.language", color=GREY, height=130, font_size=44,
+                                  size_hint_x=None, width=300, pos_hint={"center_x": 0.5})
+        self.language.bind(on_release=lambda *_: self._toggle_language())
+        for widget in (self.headline, self.title, self.emblem, self.hint, self.start, self.language):
+            self.body.add_widget(widget)
+        pulse = Animation(opacity=0.55, duration=1.2) + Animation(opacity=1, duration=1.2)
+        pulse.repeat = True
+        pulse.start(self.start)
+
+    def _place_emblem(self, *_):
+        r = min(self.emblem.width, self.emblem.height) * 0.4
+        self._emblem.circle = (self.emblem.center_x, self.emblem.center_y, r)
+
+    def render(self, changed: set[str]) -> None:
+        v = self.view
+        self.headline.text = v.t("attract.headline")
+        self.title.text = v.t("app.title")
+        self.hint.text = v.t("attract.hint")
+        self.start.text = v.t("attract.touch")
+        self.language.text = v.t("common.language")
+
+
+class MenuScreen(KioskScreen):
+    title_key = "menu.title"
+
+    def build(self) -> None:
+        self.tiles = BoxLayout(orientation="vertical", spacing=30)
+        self.body.add_widget(self.tiles)
+        self.body.add_widget(Widget())
+        self._rendered: tuple = ()
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        key = (self.view.services, self.view.language)
+        if key == self._rendered:
+            return
+        self._rendered = key
+        self.tiles.clear_widgets()
+        for tile in self.view.services:
+            text = f"{self.view.t(tile.title_key)}\n[size=36]{self.view.t(tile.description_key)}[/size]"
+            if not tile.available:
+                text += f"\n[size=36]{self.view.t(tile.reason_key or 'service.unavailable')}[/size]"
+            button = BigButton(f"service.{tile.code}", text=text, markup=True, height=260,
+                               color=BLUE if tile.available else GREY, disabled=not tile.available)
+            button.bind(on_release=lambda _b, code=tile.code: self.intents.choose_service(code))
+            self.tiles.add_widget(button)
+
+
+class PlacePermitScreen(KioskScreen):
+    title_key = "permit.title"
+
+    def build(self) -> None:
+        self.picture = Widget(size_hint_y=0.5)
+        with self.picture.canvas:
+            Color(*BLUE)
+            self._reader = RoundedRectangle(radius=[30])
+            Color(0.85, 0.9, 0.97, 1)
+            self._card = RoundedRectangle(radius=[18])
+        self.picture.bind(pos=self._draw, size=self._draw)
+        self.instruction = TextLabel(size_hint_y=0.3)
+        self.body.add_widget(self.picture)
+        self.body.add_widget(self.instruction)
+
+    def _draw(self, *_):
+        p = self.picture
+        self._reader.pos = (p.center_x - 320, p.y + 40)
+        self._reader.size = (640, 120)
+        self._card.pos = (p.center_x - 215, p.y + 190)
+        self._card.size = (430, 270)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        self.instruction.text = self.view.t(self.view.status_key or "permit.instruction")
+        self.instruction.color = BLUE if self.view.busy else DARK
+
+
+class FaceScreen(KioskScreen):
+    title_key = "face.title"
+
+    def build(self) -> None:
+        self.preview = CameraPreview(size_hint_y=0.7)
+        self.instruction = TextLabel(size_hint_y=0.15, font_size=56, bold=True)
+        self.body.add_widget(self.preview)
+        self.body.add_widget(self.instruction)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        if "preview" in changed or "faces" in changed:
+            self.preview.show_frame(self.view.preview, self.view.faces == 1)
+        self.instruction.text = self.view.t(self.view.status_key or "face.instruction")
+        self.instruction.color = GREEN if self.view.faces == 1 else DARK
+
+
+class ChooseScreen(KioskScreen):
+    title_key = "choose.title"
+
+    def build(self) -> None:
+        self.options = BoxLayout(orientation="vertical", spacing=30)
+        self.body.add_widget(self.options)
+        self.body.add_widget(Widget())
+        self._rendered: tuple = ()
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        key = (self.view.options, self.view.language)
+        if key == self._rendered:
+            return
+        self._rendered = key
+        self.options.clear_widgets()
+        for option in self.view.options:
+            fee = self.view.t("choose.fee", fee=format_fen(option.fee_fen, self.view.language))
+            title = option.title.get(self.view.language) or option.title["zh"]
+            button = BigButton(f"option.{option.code}", text=f"{title}\n[size=40]{fee}[/size]",
+                               markup=True, height=230)
+            button.bind(on_release=lambda _b, code=option.code: self.intents.choose_option(code))
+            self.options.add_widget(button)
+
+
+class PayScreen(KioskScreen):
+    title_key = "pay.title"
+
+    def build(self) -> None:
+        self.amount = TextLabel(font_size=88, bold=True, color=RED, size_hint_y=0.12)
+        panel = Panel(size_hint=(None, None), size=(720, 720), pos_hint={"center_x": 0.5},
+                      padding=30)
+        self.qr = Image(fit_mode="contain")
+        self.qr.automation_id = "pay.qr"
+        panel.add_widget(self.qr)
+        self.instruction = TextLabel(size_hint_y=0.12)
+        self.order = TextLabel(font_size=36, color=GREY, size_hint_y=0.06)
+        for widget in (self.amount, panel, self.instruction, self.order):
+            self.body.add_widget(widget)
+        self._qr_payload = ""
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        if v.qr_payload and v.qr_payload != self._qr_payload:
+            self.qr.texture = qr_texture(v.qr_payload)
+            self._qr_payload = v.qr_payload
+        self.amount.text = format_fen(v.fee_fen, v.language) if v.fee_fen else ""
+        self.instruction.text = v.t("pay.instruction", fee=format_fen(v.fee_fen, v.language))
+        self.order.text = v.t("pay.order", order=v.order_no) if v.order_no else ""
+
+
+class ProcessingScreen(KioskScreen):
+    title_key = "processing.title"
+
+    def build(self) -> None:
+        self.instruction = TextLabel(font_size=60)
+        self.body.add_widget(self.instruction)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        self.instruction.text = self.view.t("processing.instruction")
+
+
+class ResultScreen(KioskScreen):
+    title_key = "result.ok.title"
+
+    def build(self) -> None:
+        self.headline = TextLabel(font_size=96, bold=True, size_hint_y=0.2)
+        self.lines = TextLabel(font_size=50, size_hint_y=0.5)
+        self.done = BigButton("result.done")
+        self.done.bind(on_release=lambda *_: self.intents.finish())
+        for widget in (self.headline, self.lines, self.done):
+            self.body.add_widget(widget)
+        self.body.add_widget(Widget(size_hint_y=0.1))
+
+    def render(self, changed: set[str]) -> None:
+        v = self.view
+        self.title_key = v.result_title_key or "result.ok.title"
+        super().render(changed)
+        self.headline.text = v.t(self.title_key)
+        self.headline.color = GREEN if v.result_ok else RED
+        self.lines.text = "\n\n".join(v.t(key, **params) for key, params in v.result_lines)
+        self.done.text = v.t("common.back_home")
+
+
+SCREENS: dict[ScreenId, type[KioskScreen]] = {
+    ScreenId.ATTRACT: AttractScreen,
+    ScreenId.MENU: MenuScreen,
+    ScreenId.PLACE_PERMIT: PlacePermitScreen,
+    ScreenId.FACE: FaceScreen,
+    ScreenId.CHOOSE: ChooseScreen,
+    ScreenId.PAY: PayScreen,
+    ScreenId.PROCESSING: ProcessingScreen,
+    ScreenId.RESULT: ResultScreen,
+}
+
+
+class IdlePrompt(BoxLayout):
+    """"Are you still there?": a panel over the screen with a countdown and a big button."""
+
+    def __init__(self, view: SessionView, intents: Intents, **kwargs):
+        super().__init__(orientation="vertical", padding=50, spacing=30, size_hint=(0.8, None),
+                         height=640, pos_hint={"center_x": 0.5, "center_y": 0.5}, **kwargs)
+        self.view = view
+        with self.canvas.before:
+            Color(1, 1, 1, 1)
+            self._bg = RoundedRectangle(radius=[30])
+            Color(*BLUE)
+            self._border = Line(width=4)
+        self.bind(pos=self._sync, size=self._sync)
+        self.title = TextLabel(font_size=72, bold=True, color=BLUE)
+        self.body = TextLabel()
+        self.button = BigButton("idle.continue")
+        self.button.bind(on_release=lambda *_: intents.dismiss_idle_prompt())
+        for widget in (self.title, self.body, self.button):
+            self.add_widget(widget)
+
+    def _sync(self, *_):
+        self._bg.pos, self._bg.size = self.pos, self.size
+        self._border.rounded_rectangle = (self.x, self.y, self.width, self.height, 30)
+
+    def render(self) -> None:
+        self.title.text = self.view.t("idle.title")
+        self.body.text = self.view.t("idle.body", seconds=self.view.idle_seconds_left)
+        self.button.text = self.view.t("idle.continue")
+
+
+__all__ = ["SCREENS", "IdlePrompt", "KioskScreen"]

@@ -1,0 +1,226 @@
+"""The scripted citizen: touches the kiosk's real widgets and works the simulator like a person.
+
+Used by `make run` without a display and by the end-to-end tests. It knows the kiosk only through
+Kivy's widget tree (widgets carry an `automation_id`) and the simulator only through its control
+API; it never reaches into the kiosk's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+import time
+from pathlib import Path
+
+from kivy.app import App
+from kivy.base import EventLoop
+from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import ScreenManager
+
+from simulator.control import SimulatorClient
+
+_touch_ids = itertools.count(1)
+
+
+class CitizenTouch(MotionEvent):
+    """A finger on the glass at window coordinates (x, y)."""
+
+    def __init__(self, x: float, y: float) -> None:
+        super().__init__("citizen", next(_touch_ids), (x, y), is_touch=True, type_id="touch")
+
+    def depack(self, args):
+        x, y = args
+        self.sx, self.sy = x / Window.width, y / Window.height
+        self.profile = ["pos"]
+        super().depack(args)
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+class Citizen:
+    def __init__(self, app: App, sim: SimulatorClient, out_dir: Path) -> None:
+        self.app, self.sim, self.out_dir = app, sim, out_dir
+        self.shots: list[str] = []
+        self.seen: dict[str, list[str]] = {}
+        self.timeline: list[tuple[float, str]] = []
+        self._t0 = time.monotonic()
+
+    def _manager(self) -> ScreenManager:
+        for widget in self.app.root.walk():
+            if isinstance(widget, ScreenManager):
+                return widget
+        raise ScenarioFailed("no screen manager")
+
+    @property
+    def screen(self) -> str:
+        return self._manager().current
+
+    def texts(self) -> list[str]:
+        screen = self._manager().current_screen
+        found = [w.text for w in screen.walk() if isinstance(w, Label) and w.text]
+        prompt = [w.text for w in self.app.root.walk(restrict=True)
+                  if isinstance(w, Label) and w.text and getattr(w.parent, "view", None) is not None
+                  and w not in screen.walk()]
+        return found + prompt
+
+    def find(self, automation_id: str):
+        for widget in self._manager().current_screen.walk():
+            if getattr(widget, "automation_id", None) == automation_id:
+                return widget
+        for widget in self.app.root.walk():
+            if getattr(widget, "automation_id", None) == automation_id:
+                return widget
+        raise ScenarioFailed(f"no widget {automation_id} on screen {self.screen}")
+
+    async def tap(self, automation_id: str) -> None:
+        widget = self.find(automation_id)
+        x, y = widget.to_window(*widget.center)
+        touch = CitizenTouch(x, y)
+        EventLoop.post_dispatch_input("begin", touch)
+        await asyncio.sleep(0.08)
+        EventLoop.post_dispatch_input("end", touch)
+        await asyncio.sleep(0.05)
+
+    async def wait_screen(self, name: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.screen != name or self._manager().transition.is_active:
+            if time.monotonic() > deadline:
+                raise ScenarioFailed(f"waited {timeout}s for screen {name}, still on {self.screen}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.25)      # let the screen draw its first frames
+        self.timeline.append((round(time.monotonic() - self._t0, 2), name))
+        self.seen.setdefault(name, []).extend(t for t in self.texts() if t not in self.seen.get(name, []))
+
+    async def wait_until(self, predicate, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise ScenarioFailed(f"waited {timeout}s for {what} on {self.screen}")
+            await asyncio.sleep(0.05)
+
+    def screenshot(self, label: str) -> Path:
+        path = self.out_dir / f"{len(self.shots) + 1:02d}-{label}.png"
+        self.app.root.export_to_png(str(path))
+        self.shots.append(path.name)
+        return path
+
+
+def _decode_qr(png: Path) -> str:
+    from PIL import Image
+    from pyzbar.pyzbar import decode
+
+    results = decode(Image.open(png))
+    if not results:
+        raise ScenarioFailed(f"no QR code readable in {png.name}")
+    return results[0].data.decode()
+
+
+async def _endorsement(c: Citizen) -> dict:
+    await c.wait_screen("attract")
+    c.screenshot("attract")
+    await c.tap("attract.start")
+    await c.wait_screen("menu")
+    c.screenshot("menu")
+    await c.tap("service.endorsement")
+    await c.wait_screen("place_permit")
+    c.screenshot("place-permit")
+    await c.sim.insert_card()
+    await c.wait_screen("face")
+    await c.sim.show_face()
+    await c.wait_until(lambda: c.app.view.faces == 1, "a face in the preview", 20)
+    c.screenshot("face")
+    await c.wait_screen("choose", timeout=30)
+    c.screenshot("choose")
+    await c.tap("option.HK_TOURIST_1")
+    await c.wait_screen("pay")
+    shot = c.screenshot("pay")
+    code_url = _decode_qr(shot)          # the citizen's phone scans the screen
+    await c.sim.pay(code_url=code_url)
+    await c.wait_screen("result", timeout=30)
+    c.screenshot("result")
+    await c.sim.remove_card()
+    await c.sim.hide_face()
+    receipts = await c.sim.receipts()
+    if not receipts:
+        raise ScenarioFailed("no receipt was printed")
+    last = receipts[-1]
+    shutil.copy(last["png_path"], c.out_dir / "receipt.png")
+    shutil.copy(last["txt_path"], c.out_dir / "receipt.txt")
+    await c.tap("result.done")
+    await c.wait_screen("attract")
+    return {"receipt_text": last["text"], "orders": await c.sim.orders()}
+
+
+async def _card_pulled(c: Citizen) -> dict:
+    await c.wait_screen("attract")
+    await c.tap("attract.start")
+    await c.wait_screen("menu")
+    await c.tap("service.endorsement")
+    await c.wait_screen("place_permit")
+    await c.sim.insert_card(slow_s=0.3)   # a slow chip, so the read is still going on
+    await c.wait_until(lambda: c.app.view.busy, "the permit being read", 15)
+    await asyncio.sleep(0.4)
+    await c.sim.remove_card()
+    await c.wait_screen("result", timeout=30)
+    c.screenshot("card-pulled")
+    await c.tap("result.done")
+    await c.wait_screen("attract")
+    return {"orders": await c.sim.orders()}
+
+
+async def _payment_never(c: Citizen) -> dict:
+    await c.wait_screen("attract")
+    await c.tap("attract.start")
+    await c.wait_screen("menu")
+    await c.tap("service.endorsement")
+    await c.wait_screen("place_permit")
+    await c.sim.insert_card()
+    await c.wait_screen("face")
+    await c.sim.show_face()
+    await c.wait_screen("choose", timeout=30)
+    await c.tap("option.HK_TOURIST_2")
+    await c.wait_screen("pay")
+    c.screenshot("pay")
+    await c.wait_screen("result", timeout=120)   # the citizen walks away; the kiosk gives up
+    c.screenshot("payment-never")
+    await c.sim.remove_card()
+    await c.sim.hide_face()
+    await c.wait_screen("attract", timeout=120)  # nobody presses anything: it returns by itself
+    return {"orders": await c.sim.orders()}
+
+
+async def _startup(c: Citizen) -> dict:
+    await c.wait_screen("attract")
+    return {"attract_at_unix": time.time()}
+
+
+SCENARIOS = {"startup": _startup, "endorsement": _endorsement, "card_pulled": _card_pulled,
+             "payment_never": _payment_never}
+
+
+async def run_scenario(app: App, name: str, control_url: str, out_dir: Path,
+                       started_at: float) -> dict:
+    """Runs one scenario against the running app and returns a summary (JSON-able)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    while not getattr(app, "ready", False) or app.root is None:
+        await asyncio.sleep(0.02)
+    attract_s = time.monotonic() - started_at
+    async with SimulatorClient(control_url) as sim:
+        citizen = Citizen(app, sim, out_dir)
+        t0 = time.monotonic()
+        summary: dict = {"scenario": name, "out_dir": str(out_dir.resolve()),
+                         "start_to_attract_s": round(attract_s, 3)}
+        try:
+            summary.update(await SCENARIOS[name](citizen))
+            summary["ok"] = True
+        except ScenarioFailed as exc:
+            summary.update(ok=False, error=str(exc))
+            citizen.screenshot("failure")
+        summary.update(scenario_s=round(time.monotonic() - t0, 2), screenshots=citizen.shots,
+                       screens_seen=citizen.seen, timeline=citizen.timeline)
+    return summary

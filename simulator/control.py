@@ -1,0 +1,119 @@
+"""The simulator's control API (HTTP on loopback) and its Python client for tests and scripts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from simulator.runtime import Simulator
+
+
+def build_control_app(sim: Simulator) -> web.Application:
+    routes = web.RouteTableDef()
+
+    @routes.get("/state")
+    async def state(request: web.Request) -> web.Response:
+        return web.json_response(sim.state())
+
+    @routes.post("/card/insert")
+    async def card_insert(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        await sim.insert_card(slow_s=float(body.get("slow_s", 0.0)))
+        return web.json_response({"inserted": True})
+
+    @routes.post("/card/remove")
+    async def card_remove(request: web.Request) -> web.Response:
+        await sim.remove_card()
+        return web.json_response({"inserted": False})
+
+    @routes.post("/face/{action:show|hide}")
+    async def face(request: web.Request) -> web.Response:
+        sim.face_composer.face_visible = request.match_info["action"] == "show"
+        return web.json_response({"face_visible": sim.face_composer.face_visible})
+
+    @routes.post("/payment/pay")
+    async def pay(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            order = sim.gateway.pay(out_trade_no=body.get("out_trade_no"), code_url=body.get("code_url"))
+        except KeyError:
+            return web.json_response({"error": "ORDER_NOT_EXIST"}, status=404)
+        return web.json_response(order.as_json())
+
+    @routes.get("/payment/orders")
+    async def orders(request: web.Request) -> web.Response:
+        return web.json_response({"orders": [o.as_json() for o in sim.gateway.orders.values()]})
+
+    @routes.get("/printer/receipts")
+    async def receipts(request: web.Request) -> web.Response:
+        return web.json_response({"receipts": [
+            {"index": r.index, "text": r.text, "txt_path": str(r.txt_path), "png_path": str(r.png_path),
+             "qr_payloads": list(r.qr_payloads)}
+            for r in sim.printer.receipts
+        ]})
+
+    @routes.get("/exit-entry/applications")
+    async def applications(request: web.Request) -> web.Response:
+        return web.json_response({"applications": list(sim.exit_entry.applications.values())})
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
+class SimulatorClient:
+    """Async client of the control API: `async with SimulatorClient(url) as sim: await sim.insert_card()`."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> SimulatorClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(self, method: str, path: str, body: dict | None = None) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        async with self._session.request(method, self.base_url + path, json=body) as resp:
+            data = await resp.json()
+            if resp.status >= 400:
+                raise RuntimeError(f"simulator {method} {path}: {resp.status} {data}")
+            return data
+
+    async def state(self) -> dict:
+        return await self._call("GET", "/state")
+
+    async def insert_card(self, slow_s: float = 0.0) -> None:
+        await self._call("POST", "/card/insert", {"slow_s": slow_s})
+
+    async def remove_card(self) -> None:
+        await self._call("POST", "/card/remove")
+
+    async def show_face(self) -> None:
+        await self._call("POST", "/face/show")
+
+    async def hide_face(self) -> None:
+        await self._call("POST", "/face/hide")
+
+    async def pay(self, *, code_url: str | None = None, out_trade_no: str | None = None) -> dict:
+        return await self._call("POST", "/payment/pay", {"code_url": code_url, "out_trade_no": out_trade_no})
+
+    async def orders(self) -> list[dict]:
+        return (await self._call("GET", "/payment/orders"))["orders"]
+
+    async def receipts(self) -> list[dict]:
+        return (await self._call("GET", "/printer/receipts"))["receipts"]
+
+    async def applications(self) -> list[dict]:
+        return (await self._call("GET", "/exit-entry/applications"))["applications"]

@@ -1,0 +1,87 @@
+"""Make sure pcscd runs with the vpcd driver listening, for the simulated chip reader.
+
+The vpcd port is checked through /proc/net/tcp{,6} (a LISTEN socket on the port),
+never by connecting: vpcd takes any connection to its port for an inserted card.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+VPCD_PORT = 35963
+_TCP_LISTEN = "0A"
+
+
+class PcscdError(RuntimeError):
+    """pcscd cannot be made ready for the simulator."""
+
+
+class PcscdNotFound(PcscdError):
+    """The pcscd binary is not installed."""
+
+
+class PcscdNotReady(PcscdError):
+    """pcscd runs (or was started) but vpcd does not listen within the time-out."""
+
+
+def pcscd_running() -> bool:
+    """True when a process named pcscd exists (like `pgrep -x pcscd`)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "pcscd":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def port_listening(port: int = VPCD_PORT) -> bool:
+    """True when some socket listens on TCP `port` (IPv4 or IPv6), from /proc/net."""
+    wanted = f"{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == _TCP_LISTEN:
+                if fields[1].rsplit(":", 1)[-1].upper() == wanted:
+                    return True
+    return False
+
+
+def _pcscd_path() -> str:
+    found = shutil.which("pcscd")
+    if found:
+        return found
+    for candidate in ("/usr/sbin/pcscd", "/usr/local/sbin/pcscd"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise PcscdNotFound("pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)")
+
+
+def ensure_pcscd(timeout: float = 10.0, port: int = VPCD_PORT) -> None:
+    """Start pcscd if it is not running, then wait until vpcd listens on `port`."""
+    if not pcscd_running():
+        exe = _pcscd_path()
+        # pcscd daemonizes: the command returns once the daemon is forked.
+        result = subprocess.run([exe], capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise PcscdNotReady(
+                f"{exe} exited with {result.returncode}: {result.stderr.strip()[:200]}"
+            )
+    deadline = time.monotonic() + timeout
+    while not port_listening(port):
+        if time.monotonic() > deadline:
+            raise PcscdNotReady(
+                f"pcscd runs but nothing listens on TCP {port}: is the vpcd driver "
+                "configured (/etc/reader.conf.d/vpcd, package vsmartcard-vpcd)?"
+            )
+        time.sleep(0.1)

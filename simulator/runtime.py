@@ -1,0 +1,139 @@
+"""The whole simulated kiosk hardware and backends in one asyncio process.
+
+`Simulator.start()` brings up every far side on its real transport and writes
+`endpoints.json` in the state folder, so any client can find the devices on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from simulator.backends import ExitEntryService, PaymentGateway, build_backends_app
+from simulator.camera import CameraServer, SceneComposer
+from simulator.control import build_control_app
+from simulator.escpos_printer import EscposPrinterSimulator
+from simulator.icao_chip import IcaoChip, TravelDocumentHolder
+from simulator.pcscd import ensure_pcscd
+from simulator.vicc import VirtualCardSlot
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS_FILE = "endpoints.json"
+VPCD_READER_PREFIX = "Virtual PCD"
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+# The simulated citizen. Test data only: a test greps the kiosk's state for these values.
+DEFAULT_HOLDER = TravelDocumentHolder(
+    document_code="CS",
+    issuing_state="CHN",
+    document_number="C12345678",
+    birth_date="900315",
+    sex="F",
+    expiry_date="320601",
+    nationality="CHN",
+    surname="ZHANG",
+    given_names="XIAOMEI",
+    optional_data="",
+)
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    state_dir: Path
+    control_port: int = 0
+    backends_port: int = 0
+    printer_port: int = 0
+    camera_port: int = 0
+    vpcd_port: int = 35963
+
+
+class Simulator:
+    """Far sides of every wire: vpcd card, ESC/POS printer, MJPEG camera, HTTP backends."""
+
+    def __init__(self, options: SimulatorOptions, holder: TravelDocumentHolder = DEFAULT_HOLDER):
+        self.options = options
+        self.holder = holder
+        self.state_dir = options.state_dir
+        self.gateway = PaymentGateway()
+        self.exit_entry = ExitEntryService(self.gateway)
+        self.face_composer = SceneComposer()
+        self.face_camera = CameraServer(self.face_composer, port=options.camera_port)
+        self.printer = EscposPrinterSimulator(
+            self.state_dir / "receipts", port=options.printer_port,
+            font_path=CJK_FONT if Path(CJK_FONT).exists() else None,
+        )
+        self.card_slot = VirtualCardSlot(port=options.vpcd_port)
+        self._runners: list[web.AppRunner] = []
+        self.endpoints: dict = {}
+
+    async def _serve(self, app: web.Application, port: int) -> int:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        self._runners.append(runner)
+        return runner.addresses[0][1]
+
+    async def start(self) -> dict:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(ensure_pcscd)
+        await self.printer.start()
+        await self.face_camera.start()
+        backends_port = await self._serve(
+            build_backends_app(self.gateway, self.exit_entry), self.options.backends_port)
+        control_port = await self._serve(build_control_app(self), self.options.control_port)
+        backends = f"http://127.0.0.1:{backends_port}"
+        self.endpoints = {
+            "pid": os.getpid(),
+            "control_url": f"http://127.0.0.1:{control_port}",
+            "card_reader": VPCD_READER_PREFIX,
+            "vpcd": f"127.0.0.1:{self.options.vpcd_port}",
+            "printer": {"host": "127.0.0.1", "port": self.printer.port},
+            "face_camera_url": self.face_camera.url,
+            "payment_url": f"{backends}/pay/v1",
+            "exit_entry_url": f"{backends}/exit-entry/v1",
+            "receipts_dir": str(self.state_dir / "receipts"),
+        }
+        path = self.state_dir / ENDPOINTS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.endpoints, indent=2))
+        tmp.replace(path)
+        log.info("simulator ready: %s", path)
+        return self.endpoints
+
+    async def stop(self) -> None:
+        await self.card_slot.remove()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        await self.face_camera.stop()
+        await self.printer.stop()
+        (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+
+    async def insert_card(self, slow_s: float = 0.0) -> None:
+        await self.card_slot.remove()
+        await self.card_slot.insert(IcaoChip(self.holder, slow_s=slow_s))
+
+    async def remove_card(self) -> None:
+        await self.card_slot.remove()
+
+    def state(self) -> dict:
+        return {
+            "card_inserted": self.card_slot.inserted,
+            "face_visible": self.face_composer.face_visible,
+            "orders": len(self.gateway.orders),
+            "receipts": len(self.printer.receipts),
+            "endpoints": self.endpoints,
+        }
+
+
+def read_endpoints(state_dir: Path) -> dict:
+    """The endpoints a running simulator wrote; raises FileNotFoundError when none runs there."""
+    return json.loads((state_dir / ENDPOINTS_FILE).read_text())

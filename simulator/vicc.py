@@ -1,0 +1,109 @@
+"""A virtual ICC for pcscd's vpcd driver (vsmartcard), on asyncio.
+
+vpcd listens on TCP (127.0.0.1:35963 for reader "Virtual PCD 00 00"); a virtual card
+"is inserted" by connecting to it and "removed" by closing the connection.
+Every message either way is a 2-byte big-endian length and a payload. From vpcd, a
+1-byte payload is a control code (0x00 power off, 0x01 power on, 0x02 reset, 0x04 get
+ATR, answered with the ATR); anything longer is a command APDU, answered with the
+response APDU. Only ATR requests and APDUs get an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+VPCD_HOST = "127.0.0.1"
+VPCD_PORT = 35963
+
+CTRL_OFF = 0x00
+CTRL_ON = 0x01
+CTRL_RESET = 0x02
+CTRL_ATR = 0x04
+
+
+class VirtualCard(Protocol):
+    """What a slot serves. `process_apdu` may block: it runs in a worker thread."""
+
+    def atr(self) -> bytes: ...
+    def power_on(self) -> None: ...
+    def power_off(self) -> None: ...
+    def reset(self) -> None: ...
+    def process_apdu(self, apdu: bytes) -> bytes: ...
+
+
+class VirtualCardSlot:
+    """One vpcd slot: `insert(card)` connects and serves it, `remove()` disconnects."""
+
+    def __init__(self, host: str = VPCD_HOST, port: int = VPCD_PORT) -> None:
+        self.host = host
+        self.port = port
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._card: VirtualCard | None = None
+
+    @property
+    def inserted(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def insert(self, card: VirtualCard) -> None:
+        """Connect to vpcd and serve `card` in a background task until `remove()`."""
+        if self.inserted:
+            raise RuntimeError("a card is already inserted in this slot")
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self._card = card
+        self._writer = writer
+        self._task = asyncio.create_task(
+            self._serve(reader, writer, card), name=f"vicc:{self.port}"
+        )
+
+    async def remove(self) -> None:
+        """Close the connection (pcscd sees the card leave). Safe to call repeatedly."""
+        task, writer = self._task, self._writer
+        self._task = self._writer = self._card = None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, card: VirtualCard
+    ) -> None:
+        try:
+            while True:
+                header = await reader.readexactly(2)
+                payload = await reader.readexactly(int.from_bytes(header, "big"))
+                answer = await self._handle(card, payload)
+                if answer is not None:
+                    writer.write(len(answer).to_bytes(2, "big") + answer)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            log.info("vpcd closed the connection on port %d", self.port)
+        finally:
+            writer.close()
+
+    @staticmethod
+    async def _handle(card: VirtualCard, payload: bytes) -> bytes | None:
+        if len(payload) == 1:
+            code = payload[0]
+            if code == CTRL_ATR:
+                return card.atr()
+            if code == CTRL_ON:
+                card.power_on()
+            elif code == CTRL_OFF:
+                card.power_off()
+            elif code == CTRL_RESET:
+                card.reset()
+            else:
+                log.warning("unknown vpcd control code 0x%02X", code)
+            return None
+        # APDU contents may carry personal data: log nothing of them here.
+        return await asyncio.to_thread(card.process_apdu, payload)
