@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.display import virtual_display
+from simulator.xvfb import virtual_display
 
 RUNS = 3
 

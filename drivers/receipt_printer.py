@@ -111,7 +111,6 @@ def compose(document: ReceiptDocument) -> bytes:
         out.set(align="center", bold=False, custom_size=True, width=1, height=1)
         # native=True sends GS ( k so the printer draws the symbol itself.
         out.qr(document.qr, ec=QR_ECLEVEL_M, size=document.qr_module_size, native=True)
-        out.ln()
         if document.qr_caption:
             _compose_line(out, ReceiptLine(document.qr_caption, Align.CENTER))
     out.cut()

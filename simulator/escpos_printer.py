@@ -707,6 +707,8 @@ def render_page(page: Page, font_path: Path | None = None) -> Image.Image:
             break
         if isinstance(block, TextLine):
             for row in _text_rows(block):
+                if y > MAX_PAGE_HEIGHT:
+                    break
                 height = max((min(span.height, 8) for _, span, _ in row), default=1)
                 rows.append((y, block.align, row, height))
                 y += CELL_HEIGHT * height + gap
@@ -807,6 +809,7 @@ class EscposPrinterSimulator:
         self.receipts_lost = 0
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._changed: asyncio.Condition | None = None
         self._next_index = 1
 
@@ -821,13 +824,14 @@ class EscposPrinterSimulator:
         log.info("escpos printer simulator listening", extra={"device": f"tcp:{self.port}"})
 
     async def stop(self) -> None:
-        """Stop listening and drop every open connection."""
+        """Stop listening and hang up on every connected host."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        for writer in list(self._writers):
+            writer.close()  # the handler then reads EOF and ends by itself
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=5.0)
         if server is not None:
             await server.wait_closed()
 
@@ -844,6 +848,7 @@ class EscposPrinterSimulator:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self._writers.add(writer)
         interpreter = EscposInterpreter(self.sensors)  # one state machine per connection
         try:
             while data := await reader.read(65536):
@@ -857,6 +862,7 @@ class EscposPrinterSimulator:
             pass  # the host hung up; what was not cut is not printed
         finally:
             self._connections.discard(task)
+            self._writers.discard(writer)
             writer.close()
 
     async def _publish(self, page: Page) -> None:
