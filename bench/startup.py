@@ -43,32 +43,61 @@ def _time_kiosk(env: dict) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         proc = subprocess.run(
-            [sys.executable, "-m", "kiosk.cli", "--simulator", "--scenario", "startup",
-             "--state-dir", str(Path(tmp) / "state"), "--out", str(Path(tmp) / "out")],
-            env=env, capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "kiosk.cli",
+                "--simulator",
+                "--scenario",
+                "startup",
+                "--state-dir",
+                str(Path(tmp) / "state"),
+                "--out",
+                str(Path(tmp) / "out"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         out = proc.stdout
-        summary = json.loads(out[out.index("{"):])
+        summary = json.loads(out[out.index("{") :])
         if not summary.get("ok"):
             raise RuntimeError(f"kiosk did not reach the attract screen: {summary}")
         return summary["attract_at_unix"] - t0
 
 
 def _time_bare(env: dict) -> float:
-    t0 = time.time()
-    proc = subprocess.run([sys.executable, "-c", BARE_KIVY], env=env, capture_output=True,
-                          text=True, timeout=60)
-    line = next(li for li in proc.stdout.splitlines() if li.startswith("READY"))
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bare_kivy.py"  # Kivy's App wants a source file for its class
+        script.write_text(BARE_KIVY)
+        t0 = time.time()
+        proc = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+    lines = [li for li in proc.stdout.splitlines() if li.startswith("READY")]
+    if not lines:
+        raise RuntimeError(f"bare Kivy app did not start: {proc.stderr[-2000:]}")
+    line = lines[0]
     return float(line.split()[1]) - t0
 
 
 def main() -> None:
     with virtual_display() as env:
-        _time_bare(env)                       # warm the file cache for both
+        _time_bare(env)  # warm the file cache for both
         kiosk = [_time_kiosk(env) for _ in range(RUNS)]
         bare = [_time_bare(env) for _ in range(RUNS)]
-    print(f"kiosk runs: {[round(k, 3) for k in kiosk]}; bare Kivy runs: {[round(b, 3) for b in bare]}")
-    print(json.dumps({"start_to_attract_s": round(statistics.median(kiosk), 3),
-                      "bare_kivy_s": round(statistics.median(bare), 3)}))
+    print(
+        f"kiosk runs: {[round(k, 3) for k in kiosk]}; bare Kivy runs: {[round(b, 3) for b in bare]}"
+    )
+    print(
+        json.dumps(
+            {
+                "start_to_attract_s": round(statistics.median(kiosk), 3),
+                "bare_kivy_s": round(statistics.median(bare), 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,12 +40,16 @@ class EmbeddedSimulator:
         log_file = open(self.state_dir / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
-            stdout=log_file, stderr=subprocess.STDOUT)
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"simulator exited with {self.process.returncode}; "
-                                   f"see {self.state_dir / 'simulator.log'}")
+                raise RuntimeError(
+                    f"simulator exited with {self.process.returncode}; "
+                    f"see {self.state_dir / 'simulator.log'}"
+                )
             if endpoints_file.exists():
                 endpoints = json.loads(endpoints_file.read_text())
                 if endpoints.get("pid") == self.process.pid:
@@ -92,8 +96,13 @@ def build_context(config: KioskConfig) -> FlowContext:
     )
 
 
-async def _run(config: KioskConfig, scenario: str | None, control_url: str | None,
-               out_dir: Path | None, started_at: float) -> dict | None:
+async def _run(
+    config: KioskConfig,
+    scenario: str | None,
+    control_url: str | None,
+    out_dir: Path | None,
+    started_at: float,
+) -> dict | None:
     from screens.app import KioskApp
 
     ctx = build_context(config)
@@ -106,8 +115,13 @@ async def _run(config: KioskConfig, scenario: str | None, control_url: str | Non
         from simulator.citizen import run_scenario
 
         try:
-            summary = await run_scenario(app, scenario or "endorsement", control_url or "",
-                                         out_dir or Path("out"), started_at)
+            summary = await run_scenario(
+                app,
+                scenario or "endorsement",
+                control_url or "",
+                out_dir or Path("out"),
+                started_at,
+            )
         finally:
             app.stop()
 
@@ -126,9 +140,15 @@ async def _run(config: KioskConfig, scenario: str | None, control_url: str | Non
     return summary
 
 
-def run_kiosk(config_path: Path | None, *, simulator: bool, scenario: str | None = None,
-              out_dir: Path | None = None, windowed: bool = False,
-              state_dir: Path | None = None) -> int:
+def run_kiosk(
+    config_path: Path | None,
+    *,
+    simulator: bool,
+    scenario: str | None = None,
+    out_dir: Path | None = None,
+    windowed: bool = False,
+    state_dir: Path | None = None,
+) -> int:
     started_at = time.monotonic()
     overrides: dict = {}
     if state_dir is not None:

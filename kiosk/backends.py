@@ -7,13 +7,13 @@ The wire shapes live here, in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import aiohttp
 
 
-class BackendReason(str, Enum):
+class BackendReason(StrEnum):
     UNREACHABLE = "backend_unreachable"
     TIMEOUT = "backend_timeout"
     REJECTED = "backend_rejected"
@@ -38,13 +38,19 @@ class _JsonClient:
             await self._session.close()
             self._session = None
 
-    async def _call(self, method: str, path: str, body: dict | None = None,
-                    headers: dict[str, str] | None = None) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.deadline)
         try:
-            async with self._session.request(method, self.base_url + path, json=body,
-                                             headers=headers) as resp:
+            async with self._session.request(
+                method, self.base_url + path, json=body, headers=headers
+            ) as resp:
                 try:
                     data = await resp.json(content_type=None)
                 except ValueError as exc:
@@ -58,10 +64,12 @@ class _JsonClient:
         except TimeoutError as exc:
             raise BackendError(BackendReason.TIMEOUT, path) from exc
         except aiohttp.ClientError as exc:
-            raise BackendError(BackendReason.UNREACHABLE, f"{path}: {exc.__class__.__name__}") from exc
+            raise BackendError(
+                BackendReason.UNREACHABLE, f"{path}: {exc.__class__.__name__}"
+            ) from exc
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     NOTPAY = "NOTPAY"
     SUCCESS = "SUCCESS"
     CLOSED = "CLOSED"
@@ -77,8 +85,12 @@ class PaymentOrder:
     @classmethod
     def from_json(cls, data: dict) -> PaymentOrder:
         try:
-            return cls(str(data["out_trade_no"]), int(data["amount_fen"]), str(data["code_url"]),
-                       OrderStatus(data["status"]))
+            return cls(
+                str(data["out_trade_no"]),
+                int(data["amount_fen"]),
+                str(data["code_url"]),
+                OrderStatus(data["status"]),
+            )
         except (KeyError, ValueError, TypeError) as exc:
             raise BackendError(BackendReason.BAD_RESPONSE, "payment order") from exc
 
@@ -86,11 +98,22 @@ class PaymentOrder:
 class PaymentClient(_JsonClient):
     """A "native" QR order: create (idempotent on out_trade_no), query, close."""
 
-    async def create_order(self, out_trade_no: str, amount_fen: int, description: str) -> PaymentOrder:
+    async def create_order(
+        self, out_trade_no: str, amount_fen: int, description: str
+    ) -> PaymentOrder:
         if not isinstance(amount_fen, int) or amount_fen <= 0:
             raise ValueError("amount_fen must be a positive integer")
-        return PaymentOrder.from_json(await self._call("POST", "/orders", {
-            "out_trade_no": out_trade_no, "amount_fen": amount_fen, "description": description}))
+        return PaymentOrder.from_json(
+            await self._call(
+                "POST",
+                "/orders",
+                {
+                    "out_trade_no": out_trade_no,
+                    "amount_fen": amount_fen,
+                    "description": description,
+                },
+            )
+        )
 
     async def query_order(self, out_trade_no: str) -> PaymentOrder:
         return PaymentOrder.from_json(await self._call("GET", f"/orders/{out_trade_no}"))
@@ -111,14 +134,33 @@ class ExitEntryClient(_JsonClient):
     async def endorsement_types(self) -> list[EndorsementType]:
         data = await self._call("GET", "/endorsement-types")
         try:
-            return [EndorsementType(str(t["code"]), str(t["name_zh"]), str(t["name_en"]),
-                                    int(t["fee_fen"])) for t in data["types"]]
+            return [
+                EndorsementType(
+                    str(t["code"]), str(t["name_zh"]), str(t["name_en"]), int(t["fee_fen"])
+                )
+                for t in data["types"]
+            ]
         except (KeyError, ValueError, TypeError) as exc:
             raise BackendError(BackendReason.BAD_RESPONSE, "endorsement types") from exc
 
-    async def submit_application(self, *, idempotency_key: str, subject: str, endorsement: str,
-                                 out_trade_no: str, face_jpeg_b64: str) -> dict:
-        return await self._call("POST", "/applications", {
-            "idempotency_key": idempotency_key, "subject": subject, "endorsement": endorsement,
-            "out_trade_no": out_trade_no, "face_jpeg_b64": face_jpeg_b64,
-        }, headers={"Idempotency-Key": idempotency_key})
+    async def submit_application(
+        self,
+        *,
+        idempotency_key: str,
+        subject: str,
+        endorsement: str,
+        out_trade_no: str,
+        face_jpeg_b64: str,
+    ) -> dict:
+        return await self._call(
+            "POST",
+            "/applications",
+            {
+                "idempotency_key": idempotency_key,
+                "subject": subject,
+                "endorsement": endorsement,
+                "out_trade_no": out_trade_no,
+                "face_jpeg_b64": face_jpeg_b64,
+            },
+            headers={"Idempotency-Key": idempotency_key},
+        )

@@ -11,21 +11,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
     parser.add_argument("--config", type=Path, help="kiosk.toml (default: built-in defaults)")
     parser.add_argument("--state-dir", type=Path, help="where the journal, logs and keys live")
-    parser.add_argument("--simulator", action="store_true",
-                        help="start the hardware simulator and point every device at it")
-    parser.add_argument("--scenario", choices=("startup", "endorsement", "card_pulled", "payment_never"),
-                        help="with --simulator: a scripted citizen carries this scenario through")
-    parser.add_argument("--out", type=Path, default=Path("out/demo"),
-                        help="where the scripted citizen leaves screenshots and the receipt")
+    parser.add_argument(
+        "--simulator",
+        action="store_true",
+        help="start the hardware simulator and point every device at it",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=("startup", "endorsement", "card_pulled", "payment_never"),
+        help="with --simulator: a scripted citizen carries this scenario through",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/demo"),
+        help="where the scripted citizen leaves screenshots and the receipt",
+    )
     parser.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     args = parser.parse_args(argv)
     if args.scenario and not args.simulator:
         parser.error("--scenario needs --simulator")
     from kiosk.app import run_kiosk
 
-    return run_kiosk(args.config, simulator=args.simulator, scenario=args.scenario,
-                     out_dir=args.out if args.scenario else None, windowed=args.windowed,
-                     state_dir=args.state_dir)
+    return run_kiosk(
+        args.config,
+        simulator=args.simulator,
+        scenario=args.scenario,
+        out_dir=args.out if args.scenario else None,
+        windowed=args.windowed,
+        state_dir=args.state_dir,
+    )
 
 
 if __name__ == "__main__":

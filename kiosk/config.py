@@ -12,7 +12,7 @@ CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    card_reader: str = "Virtual PCD"      # first PC/SC reader whose name starts with this
+    card_reader: str = "Virtual PCD"  # first PC/SC reader whose name starts with this
     face_camera_url: str = "http://127.0.0.1:8081/stream.mjpg"
     printer_host: str = "127.0.0.1"
     printer_port: int = 9100
@@ -32,8 +32,8 @@ class UiConfig:
     width: int = 1080
     height: int = 1920
     font_path: str = CJK_FONT
-    idle_prompt_s: float = 60.0       # no touch for this long: "still there?"
-    idle_timeout_s: float = 20.0      # then this long more: back to the attract loop
+    idle_prompt_s: float = 60.0  # no touch for this long: "still there?"
+    idle_timeout_s: float = 20.0  # then this long more: back to the attract loop
     result_timeout_s: float = 30.0
 
 
@@ -41,7 +41,7 @@ class UiConfig:
 class FlowConfig:
     place_card_timeout_s: float = 90.0
     face_timeout_s: float = 60.0
-    face_stable_frames: int = 5       # consecutive frames with one face before capture
+    face_stable_frames: int = 5  # consecutive frames with one face before capture
     payment_timeout_s: float = 120.0
     payment_poll_s: float = 1.0
     office_hotline: str = "12367"

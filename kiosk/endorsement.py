@@ -33,8 +33,11 @@ _DEVICE_REASONS = {
 
 
 def _backend_failure(exc: BackendError, charged: bool = False) -> FlowFailure:
-    reason = Reason.BACKEND_REJECTED if exc.reason is BackendReason.REJECTED \
+    reason = (
+        Reason.BACKEND_REJECTED
+        if exc.reason is BackendReason.REJECTED
         else Reason.BACKEND_UNAVAILABLE
+    )
     return FlowFailure(reason, charged=charged)
 
 
@@ -48,8 +51,9 @@ class EndorsementFlow:
     def _move(self, to: TxState, reason: str | None = None, **fields: object) -> None:
         assert self.tx is not None
         self.tx = self.ctx.journal.transition(self.tx, to, reason, **fields)
-        log.info("transaction %s -> %s", self.tx.tx_id, to.value,
-                 extra={"transaction": self.tx.tx_id})
+        log.info(
+            "transaction %s -> %s", self.tx.tx_id, to.value, extra={"transaction": self.tx.tx_id}
+        )
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -58,25 +62,38 @@ class EndorsementFlow:
             await self._run()
         except FlowFailure as failure:
             self._record_failure(failure)
-            ctx.show(ScreenId.RESULT, result_ok=False, result_title_key="result.fail.title",
-                     result_lines=self._failure_lines(failure), busy=False, preview=None)
+            ctx.show(
+                ScreenId.RESULT,
+                result_ok=False,
+                result_title_key="result.fail.title",
+                result_lines=self._failure_lines(failure),
+                busy=False,
+                preview=None,
+            )
         except asyncio.CancelledError:
             self._record_failure(FlowFailure(Reason.CANCELLED))
             raise
 
     def _record_failure(self, failure: FlowFailure) -> None:
-        if self.tx is None or self.tx.state in (TxState.CANCELLED, TxState.NEEDS_ATTENTION,
-                                                 TxState.CLOSED):
+        if self.tx is None or self.tx.state in (
+            TxState.CANCELLED,
+            TxState.NEEDS_ATTENTION,
+            TxState.CLOSED,
+        ):
             return
-        if self.tx.state in (TxState.CREATED, TxState.IDENTIFIED, TxState.QUOTED,
-                             TxState.PAYMENT_PENDING) and not failure.charged:
+        if (
+            self.tx.state
+            in (TxState.CREATED, TxState.IDENTIFIED, TxState.QUOTED, TxState.PAYMENT_PENDING)
+            and not failure.charged
+        ):
             self._move(TxState.CANCELLED, failure.reason.value)
         else:
             self._move(TxState.NEEDS_ATTENTION, failure.reason.value)
 
     def _failure_lines(self, failure: FlowFailure) -> tuple:
-        lines: list[tuple[str, dict]] = [(f"reason.{failure.reason.value}", {
-            "hotline": self.ctx.config.flow.office_hotline})]
+        lines: list[tuple[str, dict]] = [
+            (f"reason.{failure.reason.value}", {"hotline": self.ctx.config.flow.office_hotline})
+        ]
         if not failure.charged and failure.reason is not Reason.NEEDS_ATTENTION:
             lines.append(("result.no_charge", {}))
         if self.tx is not None and self.tx.out_trade_no and failure.charged:
@@ -98,21 +115,26 @@ class EndorsementFlow:
                 raise FlowFailure(Reason.CARD_TIMEOUT) from exc
             raise FlowFailure(_DEVICE_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
         subject = pseudonym(permit.mrz.document_number, ctx.subject_key)
-        self._move(TxState.IDENTIFIED, subject=subject,
-                   detail={"permit_apdus": permit.apdus})
+        self._move(TxState.IDENTIFIED, subject=subject, detail={"permit_apdus": permit.apdus})
 
         # 2. The face, captured by itself once one face holds still.
         ctx.show(ScreenId.FACE, status_key="face.no_face", busy=False, faces=0)
 
         def on_preview(frame, faces: int) -> None:
-            ctx.view.update(preview=frame, faces=faces,
-                            status_key="face.hold_still" if faces == 1 else "face.no_face")
+            ctx.view.update(
+                preview=frame,
+                faces=faces,
+                status_key="face.hold_still" if faces == 1 else "face.no_face",
+            )
 
         try:
             face = await ctx.devices.face_camera.capture(
-                on_preview, flow_cfg.face_stable_frames, flow_cfg.face_timeout_s)
+                on_preview, flow_cfg.face_stable_frames, flow_cfg.face_timeout_s
+            )
         except DeviceError as exc:
-            reason = Reason.FACE_TIMEOUT if exc.reason is DeviceReason.TIMEOUT else Reason.CAMERA_FAULT
+            reason = (
+                Reason.FACE_TIMEOUT if exc.reason is DeviceReason.TIMEOUT else Reason.CAMERA_FAULT
+            )
             raise FlowFailure(reason) from exc
         ctx.view.update(status_key="face.captured", preview=None)
 
@@ -121,8 +143,12 @@ class EndorsementFlow:
             types = await ctx.exit_entry.endorsement_types()
         except BackendError as exc:
             raise _backend_failure(exc) from exc
-        ctx.show(ScreenId.CHOOSE, options=tuple(
-            OptionTile(t.code, {"zh": t.name_zh, "en": t.name_en}, t.fee_fen) for t in types))
+        ctx.show(
+            ScreenId.CHOOSE,
+            options=tuple(
+                OptionTile(t.code, {"zh": t.name_zh, "en": t.name_en}, t.fee_fen) for t in types
+            ),
+        )
         code = await ctx.wait_choice()
         chosen = next(t for t in types if t.code == code)
         self._move(TxState.QUOTED, amount_fen=chosen.fee_fen, detail={"endorsement": code})
@@ -135,28 +161,49 @@ class EndorsementFlow:
         self._move(TxState.SUBMITTED)
         try:
             application = await ctx.exit_entry.submit_application(
-                idempotency_key=self.tx.idempotency_key("submit"), subject=subject,
-                endorsement=code, out_trade_no=self.tx.out_trade_no or "",
-                face_jpeg_b64=base64.b64encode(face.jpeg).decode())
+                idempotency_key=self.tx.idempotency_key("submit"),
+                subject=subject,
+                endorsement=code,
+                out_trade_no=self.tx.out_trade_no or "",
+                face_jpeg_b64=base64.b64encode(face.jpeg).decode(),
+            )
         except BackendError as exc:
             raise FlowFailure(Reason.NEEDS_ATTENTION, charged=True) from exc
         self._move(TxState.FULFILLED, detail={"application_id": application["application_id"]})
 
         # 6. The receipt; a missing receipt does not undo a granted endorsement.
-        lines = [("result.ok.body", {"endorsement": chosen.name_zh if ctx.view.language == "zh"
-                                     else chosen.name_en})]
+        lines = [
+            (
+                "result.ok.body",
+                {"endorsement": chosen.name_zh if ctx.view.language == "zh" else chosen.name_en},
+            )
+        ]
         try:
-            await ctx.devices.receipt_printer.print_receipt(self._receipt(
-                chosen.name_zh, chosen.name_en, chosen.fee_fen, application,
-                permit.mrz.document_number))
+            await ctx.devices.receipt_printer.print_receipt(
+                self._receipt(
+                    chosen.name_zh,
+                    chosen.name_en,
+                    chosen.fee_fen,
+                    application,
+                    permit.mrz.document_number,
+                )
+            )
             self._move(TxState.RECEIPTED)
         except DeviceError as exc:
-            log.warning("receipt not printed: %s", exc.reason.value,
-                        extra={"transaction": self.tx.tx_id, "reason": exc.reason.value})
+            log.warning(
+                "receipt not printed: %s",
+                exc.reason.value,
+                extra={"transaction": self.tx.tx_id, "reason": exc.reason.value},
+            )
             lines.append(("result.receipt_failed", {"order": self.tx.out_trade_no}))
         self._move(TxState.CLOSED)
-        ctx.show(ScreenId.RESULT, result_ok=True, result_title_key="result.ok.title",
-                 result_lines=tuple(lines), busy=False)
+        ctx.show(
+            ScreenId.RESULT,
+            result_ok=True,
+            result_title_key="result.ok.title",
+            result_lines=tuple(lines),
+            busy=False,
+        )
 
     async def _pay(self, amount_fen: int, description: str) -> None:
         ctx = self.ctx
@@ -168,22 +215,29 @@ class EndorsementFlow:
         except BackendError as exc:
             await self._close_order_after_failure(out_trade_no)
             raise _backend_failure(exc) from exc
-        ctx.show(ScreenId.PAY, qr_payload=order.code_url, order_no=out_trade_no, fee_fen=amount_fen,
-                 status_key="pay.instruction",
-                 status_params={"fee": format_fen(amount_fen, ctx.view.language)})
+        ctx.show(
+            ScreenId.PAY,
+            qr_payload=order.code_url,
+            order_no=out_trade_no,
+            fee_fen=amount_fen,
+            status_key="pay.instruction",
+            status_params={"fee": format_fen(amount_fen, ctx.view.language)},
+        )
         deadline = time.monotonic() + ctx.config.flow.payment_timeout_s
         try:
             while True:
                 try:
                     order = await ctx.payment.query_order(out_trade_no)
                 except BackendError:
-                    log.warning("order query failed; retrying", extra={"transaction": self.tx.tx_id})
+                    log.warning(
+                        "order query failed; retrying", extra={"transaction": self.tx.tx_id}
+                    )
                     order = None
                 if order is not None and order.status is OrderStatus.SUCCESS:
                     break
                 if time.monotonic() > deadline:
                     if await self._close_order_after_failure(out_trade_no):
-                        break          # paid at the last moment: carry on
+                        break  # paid at the last moment: carry on
                     raise FlowFailure(Reason.PAYMENT_TIMEOUT)
                 await asyncio.sleep(ctx.config.flow.payment_poll_s)
         except asyncio.CancelledError:
@@ -199,27 +253,33 @@ class EndorsementFlow:
             order = await self.ctx.payment.close_order(out_trade_no)
         except BackendError as exc:
             if exc.reason is BackendReason.REJECTED:
-                return False       # never created: nothing to close
+                return False  # never created: nothing to close
             raise FlowFailure(Reason.NEEDS_ATTENTION) from exc
         return order.status is OrderStatus.SUCCESS
 
-    def _receipt(self, name_zh: str, name_en: str, fee_fen: int, application: dict,
-                 document_number: str) -> ReceiptDocument:
+    def _receipt(
+        self, name_zh: str, name_en: str, fee_fen: int, application: dict, document_number: str
+    ) -> ReceiptDocument:
         assert self.tx is not None
         yuan = f"{fee_fen // 100}.{fee_fen % 100:02d}"
-        return ReceiptDocument(lines=(
-            ReceiptLine("出入境自助签注凭条", align="center", bold=True, double=True),
-            ReceiptLine("Exit-Entry Self-Service Receipt", align="center"),
-            ReceiptLine("-" * 32),
-            ReceiptLine(f"证件号码 Permit: {mask(document_number)}"),
-            ReceiptLine(f"签注类型: {name_zh}"),
-            ReceiptLine(f"Endorsement: {name_en}"),
-            ReceiptLine(f"金额 Amount: {yuan} 元"),
-            ReceiptLine(f"受理编号 Application: {application['application_id']}"),
-            ReceiptLine(f"有效期至 Valid until: {application['valid_until']}"),
-            ReceiptLine(f"订单号 Order: {self.tx.out_trade_no}"),
-            ReceiptLine(f"终端 Kiosk: {self.ctx.config.kiosk_id}"),
-            ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
-            ReceiptLine("-" * 32),
-            ReceiptLine(f"咨询电话 Hotline: {self.ctx.config.flow.office_hotline}", align="center"),
-        ), qr=self.tx.tx_id)
+        return ReceiptDocument(
+            lines=(
+                ReceiptLine("出入境自助签注凭条", align="center", bold=True, double=True),
+                ReceiptLine("Exit-Entry Self-Service Receipt", align="center"),
+                ReceiptLine("-" * 32),
+                ReceiptLine(f"证件号码 Permit: {mask(document_number)}"),
+                ReceiptLine(f"签注类型: {name_zh}"),
+                ReceiptLine(f"Endorsement: {name_en}"),
+                ReceiptLine(f"金额 Amount: {yuan} 元"),
+                ReceiptLine(f"受理编号 Application: {application['application_id']}"),
+                ReceiptLine(f"有效期至 Valid until: {application['valid_until']}"),
+                ReceiptLine(f"订单号 Order: {self.tx.out_trade_no}"),
+                ReceiptLine(f"终端 Kiosk: {self.ctx.config.kiosk_id}"),
+                ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
+                ReceiptLine("-" * 32),
+                ReceiptLine(
+                    f"咨询电话 Hotline: {self.ctx.config.flow.office_hotline}", align="center"
+                ),
+            ),
+            qr=self.tx.tx_id,
+        )

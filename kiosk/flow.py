@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from kiosk.backends import ExitEntryClient, PaymentClient
@@ -16,7 +16,7 @@ from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why a flow ended without success: the citizen's message key and the operator's code."""
 
     CARD_REMOVED = "card_removed"
@@ -60,7 +60,7 @@ class FlowContext:
     devices: Devices
     payment: PaymentClient
     exit_entry: ExitEntryClient
-    subject_key: bytes                      # key of the pseudonyms written to the journal
+    subject_key: bytes  # key of the pseudonyms written to the journal
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
     def show(self, screen: ScreenId, **changes: Any) -> None:

@@ -11,11 +11,11 @@ import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class TxState(str, Enum):
+class TxState(StrEnum):
     CREATED = "created"
     IDENTIFIED = "identified"
     QUOTED = "quoted"
@@ -39,8 +39,9 @@ _ALLOWED: dict[TxState, frozenset[TxState]] = {
     TxState.QUOTED: frozenset({TxState.PAYMENT_PENDING, TxState.CANCELLED}),
     TxState.PAYMENT_PENDING: frozenset({TxState.PAID, TxState.CANCELLED, TxState.NEEDS_ATTENTION}),
     TxState.PAID: frozenset({TxState.SUBMITTED, TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION}),
-    TxState.SUBMITTED: frozenset({TxState.FULFILLED, TxState.REFUND_PENDING,
-                                  TxState.NEEDS_ATTENTION}),
+    TxState.SUBMITTED: frozenset(
+        {TxState.FULFILLED, TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION}
+    ),
     TxState.FULFILLED: frozenset({TxState.RECEIPTED, TxState.CLOSED, TxState.NEEDS_ATTENTION}),
     TxState.RECEIPTED: frozenset({TxState.CLOSED}),
     TxState.REFUND_PENDING: frozenset({TxState.REFUNDED, TxState.NEEDS_ATTENTION}),
@@ -63,7 +64,7 @@ class Transaction:
     state: TxState
     amount_fen: int | None
     out_trade_no: str | None
-    subject: str | None          # a keyed pseudonym of the document, never the number itself
+    subject: str | None  # a keyed pseudonym of the document, never the number itself
     detail: dict
 
     def idempotency_key(self, action: str) -> str:
@@ -116,14 +117,18 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 "INSERT INTO transactions (tx_id, service, state, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)", (tx_id, service, TxState.CREATED.value, now, now))
+                "VALUES (?, ?, ?, ?, ?)",
+                (tx_id, service, TxState.CREATED.value, now, now),
+            )
             self._db.execute(
                 "INSERT INTO transitions VALUES (?, 0, NULL, ?, NULL, ?)",
-                (tx_id, TxState.CREATED.value, now))
+                (tx_id, TxState.CREATED.value, now),
+            )
         return self.get(tx_id)
 
-    def transition(self, tx: Transaction, to: TxState, reason: str | None = None,
-                   **fields: object) -> Transaction:
+    def transition(
+        self, tx: Transaction, to: TxState, reason: str | None = None, **fields: object
+    ) -> Transaction:
         """Move `tx` to `to`, setting amount_fen / out_trade_no / subject / detail if given."""
         current = self.get(tx.tx_id)
         if to not in _ALLOWED[current.state]:
@@ -140,31 +145,40 @@ class Journal:
             self._db.execute(
                 f"UPDATE transactions SET state = ?, updated_at = ?{', ' if fields else ''}"
                 f"{assignments} WHERE tx_id = ?",
-                (to.value, now, *fields.values(), tx.tx_id))
+                (to.value, now, *fields.values(), tx.tx_id),
+            )
             seq = self._db.execute(
-                "SELECT COALESCE(MAX(seq), -1) + 1 FROM transitions WHERE tx_id = ?",
-                (tx.tx_id,)).fetchone()[0]
-            self._db.execute("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)",
-                             (tx.tx_id, seq, current.state.value, to.value, reason, now))
+                "SELECT COALESCE(MAX(seq), -1) + 1 FROM transitions WHERE tx_id = ?", (tx.tx_id,)
+            ).fetchone()[0]
+            self._db.execute(
+                "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)",
+                (tx.tx_id, seq, current.state.value, to.value, reason, now),
+            )
         return self.get(tx.tx_id)
 
     def get(self, tx_id: str) -> Transaction:
         row = self._db.execute(
             "SELECT tx_id, service, state, amount_fen, out_trade_no, subject, detail "
-            "FROM transactions WHERE tx_id = ?", (tx_id,)).fetchone()
+            "FROM transactions WHERE tx_id = ?",
+            (tx_id,),
+        ).fetchone()
         if row is None:
             raise KeyError(tx_id)
-        return Transaction(row[0], row[1], TxState(row[2]), row[3], row[4], row[5],
-                           json.loads(row[6]))
+        return Transaction(
+            row[0], row[1], TxState(row[2]), row[3], row[4], row[5], json.loads(row[6])
+        )
 
     def unfinished(self) -> list[Transaction]:
         finals = tuple(s.value for s in FINAL_STATES)
         rows = self._db.execute(
             f"SELECT tx_id FROM transactions WHERE state NOT IN ({','.join('?' * len(finals))}) "
-            "ORDER BY created_at", finals).fetchall()
+            "ORDER BY created_at",
+            finals,
+        ).fetchall()
         return [self.get(r[0]) for r in rows]
 
     def history(self, tx_id: str) -> list[tuple[str | None, str, str | None]]:
         return self._db.execute(
             "SELECT from_state, to_state, reason FROM transitions WHERE tx_id = ? ORDER BY seq",
-            (tx_id,)).fetchall()
+            (tx_id,),
+        ).fetchall()

@@ -17,7 +17,8 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> None:
     root.setLevel(level)
     masking = PersonalDataFilter()
     file_handler = logging.handlers.RotatingFileHandler(
-        log_dir / "kiosk.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        log_dir / "kiosk.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+    )
     console = logging.StreamHandler()
     for handler in (file_handler, console):
         handler.setFormatter(logging.Formatter(FORMAT))

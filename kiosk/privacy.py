@@ -22,9 +22,9 @@ def pseudonym(value: str, key: bytes) -> str:
 
 # Document numbers, 18-digit ID numbers and MRZ lines that may slip into a message.
 _PATTERNS = (
-    re.compile(r"\b\d{17}[\dXx]\b"),                 # resident ID number
-    re.compile(r"[A-Z0-9<]{30,44}"),                 # an MRZ line
-    re.compile(r"\b[A-Z]{1,2}\d{7,9}\b"),            # passport / permit number
+    re.compile(r"\b\d{17}[\dXx]\b"),  # resident ID number
+    re.compile(r"[A-Z0-9<]{30,44}"),  # an MRZ line
+    re.compile(r"\b[A-Z]{1,2}\d{7,9}\b"),  # passport / permit number
 )
 
 

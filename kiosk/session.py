@@ -6,7 +6,8 @@ import asyncio
 import logging
 import time
 
-from kiosk.endorsement import SERVICE_CODE as ENDORSEMENT, EndorsementFlow
+from kiosk.endorsement import SERVICE_CODE as ENDORSEMENT
+from kiosk.endorsement import EndorsementFlow
 from kiosk.flow import FlowContext
 from kiosk.i18n import LANGUAGES
 from kiosk.viewmodel import ScreenId, ServiceTile
@@ -97,9 +98,20 @@ class KioskSession:
 
     def _to_attract(self) -> None:
         # End of the visit: every piece of personal data leaves the view.
-        self.view.update(screen=ScreenId.ATTRACT, options=(), qr_payload="", order_no="",
-                         preview=None, faces=0, result_lines=(), idle_prompt=False, busy=False,
-                         status_key="", status_params={}, language=self.ctx.config.ui.language)
+        self.view.update(
+            screen=ScreenId.ATTRACT,
+            options=(),
+            qr_payload="",
+            order_no="",
+            preview=None,
+            faces=0,
+            result_lines=(),
+            idle_prompt=False,
+            busy=False,
+            status_key="",
+            status_params={},
+            language=self.ctx.config.ui.language,
+        )
 
     async def _watch(self) -> None:
         ui = self.ctx.config.ui

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from kiosk.i18n import translate
 
 
-class ScreenId(str, Enum):
+class ScreenId(StrEnum):
     ATTRACT = "attract"
     MENU = "menu"
     PLACE_PERMIT = "place_permit"
@@ -33,7 +33,7 @@ class ServiceTile:
 @dataclass(frozen=True)
 class OptionTile:
     code: str
-    title: dict[str, str]      # language -> text, from the backend
+    title: dict[str, str]  # language -> text, from the backend
     fee_fen: int
 
 
@@ -45,13 +45,13 @@ class SessionView:
     language: str = "zh"
     services: tuple[ServiceTile, ...] = ()
     options: tuple[OptionTile, ...] = ()
-    status_key: str = ""                   # the current instruction on the screen
+    status_key: str = ""  # the current instruction on the screen
     status_params: dict[str, Any] = field(default_factory=dict)
     busy: bool = False
     fee_fen: int = 0
     qr_payload: str = ""
     order_no: str = ""
-    preview: Any = None                    # latest camera frame (RGB ndarray), never stored
+    preview: Any = None  # latest camera frame (RGB ndarray), never stored
     faces: int = 0
     result_ok: bool = False
     result_title_key: str = ""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class DeviceReason(str, Enum):
+class DeviceReason(StrEnum):
     CARD_REMOVED = "card_removed"
     NOT_A_TRAVEL_DOCUMENT = "not_a_travel_document"
     CARD_UNREADABLE = "card_unreadable"

@@ -23,7 +23,7 @@ PreviewCallback = Callable[[np.ndarray, int], None]
 
 @dataclass(frozen=True)
 class CapturedFace:
-    jpeg: bytes              # the cropped face, in memory only
+    jpeg: bytes  # the cropped face, in memory only
     frames_seen: int
 
 
@@ -36,8 +36,13 @@ class FaceCameraService:
         self._worker = DeviceWorker(DEVICE)
         self._detector: FaceDetector | None = None
 
-    def _capture(self, stop: threading.Event, stable_frames: int, timeout: float,
-                 deliver: Callable[[np.ndarray, int], None]) -> CapturedFace:
+    def _capture(
+        self,
+        stop: threading.Event,
+        stable_frames: int,
+        timeout: float,
+        deliver: Callable[[np.ndarray, int], None],
+    ) -> CapturedFace:
         if self._detector is None:
             self._detector = FaceDetector()
         deadline = time.monotonic() + timeout
@@ -64,8 +69,9 @@ class FaceCameraService:
         # Mirrored, as citizens expect to see themselves; RGB for the screen's texture.
         return cv2.cvtColor(cv2.flip(small, 1), cv2.COLOR_BGR2RGB)
 
-    async def capture(self, on_preview: PreviewCallback, stable_frames: int = 5,
-                      timeout: float = 60.0) -> CapturedFace:
+    async def capture(
+        self, on_preview: PreviewCallback, stable_frames: int = 5, timeout: float = 60.0
+    ) -> CapturedFace:
         """Streams previews to `on_preview` (on the loop) until one face held for `stable_frames`."""
         loop = asyncio.get_running_loop()
         stop = threading.Event()

@@ -47,7 +47,7 @@ class KioskApp(App):
         current = self.view.screen.value
         if self.manager.current != current:
             self.manager.current = current
-            changed = set(self.view.__dataclass_fields__)   # a screen coming in renders whole
+            changed = set(self.view.__dataclass_fields__)  # a screen coming in renders whole
         self.manager.get_screen(current).render(changed)
         if self.view.idle_prompt:
             if self.idle_prompt.parent is None:

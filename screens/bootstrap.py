@@ -8,9 +8,9 @@ from pathlib import Path
 
 def configure_kivy(width: int, height: int, fullscreen: bool, font_path: str) -> None:
     """Must run before the first `import kivy.core.window` in the process."""
-    os.environ.setdefault("KIVY_NO_ARGS", "1")        # the kiosk's own argv is not Kivy's
-    os.environ.setdefault("KIVY_NO_CONFIG", "1")      # no ~/.kivy/config.ini drifting per machine
-    os.environ.setdefault("KIVY_NO_FILELOG", "1")     # logs go through our own handlers
+    os.environ.setdefault("KIVY_NO_ARGS", "1")  # the kiosk's own argv is not Kivy's
+    os.environ.setdefault("KIVY_NO_CONFIG", "1")  # no ~/.kivy/config.ini drifting per machine
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")  # logs go through our own handlers
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     from kivy.config import Config
 
@@ -18,7 +18,7 @@ def configure_kivy(width: int, height: int, fullscreen: bool, font_path: str) ->
     Config.set("graphics", "height", str(height))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "resizable", "0")
-    Config.set("kivy", "exit_on_escape", "0")         # a citizen must not close the kiosk
+    Config.set("kivy", "exit_on_escape", "0")  # a citizen must not close the kiosk
     Config.set("kivy", "keyboard_mode", "systemanddock")
     # mtdev/hidinput next to SDL's mouse doubles every touch on Linux: keep SDL's events only.
     if Config.has_section("input"):

@@ -75,10 +75,24 @@ class AttractScreen(KioskScreen):
         self.emblem.bind(pos=self._place_emblem, size=self._place_emblem)
         self.start = BigButton("attract.start", font_size=64, height=220)
         self.start.bind(on_release=lambda *_: self.intents.touch_start())
-        self.language = BigButton("attract.language", color=GREY, height=130, font_size=44,
-                                  size_hint_x=None, width=300, pos_hint={"center_x": 0.5})
+        self.language = BigButton(
+            "attract.language",
+            color=GREY,
+            height=130,
+            font_size=44,
+            size_hint_x=None,
+            width=300,
+            pos_hint={"center_x": 0.5},
+        )
         self.language.bind(on_release=lambda *_: self._toggle_language())
-        for widget in (self.headline, self.title, self.emblem, self.hint, self.start, self.language):
+        for widget in (
+            self.headline,
+            self.title,
+            self.emblem,
+            self.hint,
+            self.start,
+            self.language,
+        ):
             self.body.add_widget(widget)
         pulse = Animation(opacity=0.55, duration=1.2) + Animation(opacity=1, duration=1.2)
         pulse.repeat = True
@@ -117,8 +131,14 @@ class MenuScreen(KioskScreen):
             text = f"{self.view.t(tile.title_key)}\n[size=36]{self.view.t(tile.description_key)}[/size]"
             if not tile.available:
                 text += f"\n[size=36]{self.view.t(tile.reason_key or 'service.unavailable')}[/size]"
-            button = BigButton(f"service.{tile.code}", text=text, markup=True, height=260,
-                               color=BLUE if tile.available else GREY, disabled=not tile.available)
+            button = BigButton(
+                f"service.{tile.code}",
+                text=text,
+                markup=True,
+                height=260,
+                color=BLUE if tile.available else GREY,
+                disabled=not tile.available,
+            )
             button.bind(on_release=lambda _b, code=tile.code: self.intents.choose_service(code))
             self.tiles.add_widget(button)
 
@@ -187,8 +207,12 @@ class ChooseScreen(KioskScreen):
         for option in self.view.options:
             fee = self.view.t("choose.fee", fee=format_fen(option.fee_fen, self.view.language))
             title = option.title.get(self.view.language) or option.title["zh"]
-            button = BigButton(f"option.{option.code}", text=f"{title}\n[size=40]{fee}[/size]",
-                               markup=True, height=230)
+            button = BigButton(
+                f"option.{option.code}",
+                text=f"{title}\n[size=40]{fee}[/size]",
+                markup=True,
+                height=230,
+            )
             button.bind(on_release=lambda _b, code=option.code: self.intents.choose_option(code))
             self.options.add_widget(button)
 
@@ -198,8 +222,9 @@ class PayScreen(KioskScreen):
 
     def build(self) -> None:
         self.amount = TextLabel(font_size=88, bold=True, color=RED, size_hint_y=0.12)
-        panel = Panel(size_hint=(None, None), size=(720, 720), pos_hint={"center_x": 0.5},
-                      padding=30)
+        panel = Panel(
+            size_hint=(None, None), size=(720, 720), pos_hint={"center_x": 0.5}, padding=30
+        )
         self.qr = Image(fit_mode="contain")
         self.qr.automation_id = "pay.qr"
         panel.add_widget(self.qr)
@@ -267,11 +292,18 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
 
 
 class IdlePrompt(BoxLayout):
-    """"Are you still there?": a panel over the screen with a countdown and a big button."""
+    """ "Are you still there?": a panel over the screen with a countdown and a big button."""
 
     def __init__(self, view: SessionView, intents: Intents, **kwargs):
-        super().__init__(orientation="vertical", padding=50, spacing=30, size_hint=(0.8, None),
-                         height=640, pos_hint={"center_x": 0.5, "center_y": 0.5}, **kwargs)
+        super().__init__(
+            orientation="vertical",
+            padding=50,
+            spacing=30,
+            size_hint=(0.8, None),
+            height=640,
+            pos_hint={"center_x": 0.5, "center_y": 0.5},
+            **kwargs,
+        )
         self.view = view
         with self.canvas.before:
             Color(1, 1, 1, 1)

@@ -38,8 +38,9 @@ class BigButton(Button):
         kwargs.setdefault("font_size", 52)
         kwargs.setdefault("size_hint_y", None)
         kwargs.setdefault("height", 180)
-        super().__init__(background_normal="", background_color=color, halign="center",
-                         valign="middle", **kwargs)
+        super().__init__(
+            background_normal="", background_color=color, halign="center", valign="middle", **kwargs
+        )
         self.automation_id = automation_id
         self.bind(size=lambda *_: setattr(self, "text_size", (self.width - 40, None)))
 
@@ -58,19 +59,26 @@ class Header(BoxLayout):
     """Title, language switch and the way out, on every screen but the attract loop."""
 
     def __init__(self, screen_name: str, on_language, on_exit, **kwargs):
-        super().__init__(orientation="horizontal", size_hint_y=None, height=170, padding=20,
-                         spacing=20, **kwargs)
+        super().__init__(
+            orientation="horizontal", size_hint_y=None, height=170, padding=20, spacing=20, **kwargs
+        )
         with self.canvas.before:
             Color(*BLUE)
             self._rect = Rectangle(pos=self.pos, size=self.size)
         self.bind(pos=self._sync, size=self._sync)
         self.title = Label(font_size=56, bold=True, halign="left", valign="middle")
         self.title.bind(size=lambda *_: setattr(self.title, "text_size", self.title.size))
-        self.language = BigButton(f"{screen_name}.language", color=(0.2, 0.45, 0.78, 1),
-                                  size_hint=(None, 1), width=220, font_size=40)
+        self.language = BigButton(
+            f"{screen_name}.language",
+            color=(0.2, 0.45, 0.78, 1),
+            size_hint=(None, 1),
+            width=220,
+            font_size=40,
+        )
         self.language.bind(on_release=lambda *_: on_language())
-        self.exit = BigButton(f"{screen_name}.exit", color=RED, size_hint=(None, 1), width=220,
-                              font_size=44)
+        self.exit = BigButton(
+            f"{screen_name}.exit", color=RED, size_hint=(None, 1), width=220, font_size=44
+        )
         self.exit.bind(on_release=lambda *_: on_exit())
         self.add_widget(self.title)
         self.add_widget(self.language)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from aiohttp import web
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     NOTPAY = "NOTPAY"
     SUCCESS = "SUCCESS"
     CLOSED = "CLOSED"
@@ -80,12 +80,24 @@ class PaymentGateway:
 
 ENDORSEMENT_TYPES = (
     # Fees as published for Hong Kong/Macau endorsements; the kiosk never computes them itself.
-    {"code": "HK_TOURIST_1", "name_zh": "香港团队/个人旅游一次", "name_en": "Hong Kong tourist, once",
-     "fee_fen": 1500},
-    {"code": "HK_TOURIST_2", "name_zh": "香港团队/个人旅游二次", "name_en": "Hong Kong tourist, twice",
-     "fee_fen": 3000},
-    {"code": "MO_TOURIST_1", "name_zh": "澳门团队/个人旅游一次", "name_en": "Macau tourist, once",
-     "fee_fen": 1500},
+    {
+        "code": "HK_TOURIST_1",
+        "name_zh": "香港团队/个人旅游一次",
+        "name_en": "Hong Kong tourist, once",
+        "fee_fen": 1500,
+    },
+    {
+        "code": "HK_TOURIST_2",
+        "name_zh": "香港团队/个人旅游二次",
+        "name_en": "Hong Kong tourist, twice",
+        "fee_fen": 3000,
+    },
+    {
+        "code": "MO_TOURIST_1",
+        "name_zh": "澳门团队/个人旅游一次",
+        "name_en": "Macau tourist, once",
+        "fee_fen": 1500,
+    },
 )
 
 
@@ -101,7 +113,9 @@ class ExitEntryService:
         if key in self.applications:
             return self.applications[key]
         order = self.gateway.orders.get(body.get("out_trade_no", ""))
-        fee = next((t["fee_fen"] for t in ENDORSEMENT_TYPES if t["code"] == body["endorsement"]), None)
+        fee = next(
+            (t["fee_fen"] for t in ENDORSEMENT_TYPES if t["code"] == body["endorsement"]), None
+        )
         if fee is None:
             raise web.HTTPBadRequest(reason="UNKNOWN_ENDORSEMENT")
         if order is None or order.status is not OrderStatus.SUCCESS or order.amount_fen != fee:
@@ -131,7 +145,9 @@ def build_backends_app(gateway: PaymentGateway, exit_entry: ExitEntryService) ->
             amount = body["amount_fen"]
             if not isinstance(amount, int) or amount <= 0:
                 raise web.HTTPBadRequest(reason="INVALID_AMOUNT")
-            order = gateway.create(str(body["out_trade_no"]), amount, str(body.get("description", "")))
+            order = gateway.create(
+                str(body["out_trade_no"]), amount, str(body.get("description", ""))
+            )
         except web.HTTPException as exc:
             return _json_error(exc)
         except KeyError:

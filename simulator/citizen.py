@@ -63,9 +63,14 @@ class Citizen:
     def texts(self) -> list[str]:
         screen = self._manager().current_screen
         found = [w.text for w in screen.walk() if isinstance(w, Label) and w.text]
-        prompt = [w.text for w in self.app.root.walk(restrict=True)
-                  if isinstance(w, Label) and w.text and getattr(w.parent, "view", None) is not None
-                  and w not in screen.walk()]
+        prompt = [
+            w.text
+            for w in self.app.root.walk(restrict=True)
+            if isinstance(w, Label)
+            and w.text
+            and getattr(w.parent, "view", None) is not None
+            and w not in screen.walk()
+        ]
         return found + prompt
 
     def find(self, automation_id: str):
@@ -92,9 +97,11 @@ class Citizen:
             if time.monotonic() > deadline:
                 raise ScenarioFailed(f"waited {timeout}s for screen {name}, still on {self.screen}")
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.25)      # let the screen draw its first frames
+        await asyncio.sleep(0.25)  # let the screen draw its first frames
         self.timeline.append((round(time.monotonic() - self._t0, 2), name))
-        self.seen.setdefault(name, []).extend(t for t in self.texts() if t not in self.seen.get(name, []))
+        self.seen.setdefault(name, []).extend(
+            t for t in self.texts() if t not in self.seen.get(name, [])
+        )
 
     async def wait_until(self, predicate, what: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -139,7 +146,7 @@ async def _endorsement(c: Citizen) -> dict:
     await c.tap("option.HK_TOURIST_1")
     await c.wait_screen("pay")
     shot = c.screenshot("pay")
-    code_url = _decode_qr(shot)          # the citizen's phone scans the screen
+    code_url = _decode_qr(shot)  # the citizen's phone scans the screen
     await c.sim.pay(code_url=code_url)
     await c.wait_screen("result", timeout=30)
     c.screenshot("result")
@@ -162,7 +169,7 @@ async def _card_pulled(c: Citizen) -> dict:
     await c.wait_screen("menu")
     await c.tap("service.endorsement")
     await c.wait_screen("place_permit")
-    await c.sim.insert_card(slow_s=0.3)   # a slow chip, so the read is still going on
+    await c.sim.insert_card(slow_s=0.3)  # a slow chip, so the read is still going on
     await c.wait_until(lambda: c.app.view.busy, "the permit being read", 15)
     await asyncio.sleep(0.4)
     await c.sim.remove_card()
@@ -186,7 +193,7 @@ async def _payment_never(c: Citizen) -> dict:
     await c.tap("option.HK_TOURIST_2")
     await c.wait_screen("pay")
     c.screenshot("pay")
-    await c.wait_screen("result", timeout=120)   # the citizen walks away; the kiosk gives up
+    await c.wait_screen("result", timeout=120)  # the citizen walks away; the kiosk gives up
     c.screenshot("payment-never")
     await c.sim.remove_card()
     await c.sim.hide_face()
@@ -195,16 +202,21 @@ async def _payment_never(c: Citizen) -> dict:
 
 
 async def _startup(c: Citizen) -> dict:
-    await c.wait_screen("attract")
+    await c.wait_until(lambda: c.screen == "attract", "the attract screen", 30)
     return {"attract_at_unix": time.time()}
 
 
-SCENARIOS = {"startup": _startup, "endorsement": _endorsement, "card_pulled": _card_pulled,
-             "payment_never": _payment_never}
+SCENARIOS = {
+    "startup": _startup,
+    "endorsement": _endorsement,
+    "card_pulled": _card_pulled,
+    "payment_never": _payment_never,
+}
 
 
-async def run_scenario(app: App, name: str, control_url: str, out_dir: Path,
-                       started_at: float) -> dict:
+async def run_scenario(
+    app: App, name: str, control_url: str, out_dir: Path, started_at: float
+) -> dict:
     """Runs one scenario against the running app and returns a summary (JSON-able)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     while not getattr(app, "ready", False) or app.root is None:
@@ -213,14 +225,21 @@ async def run_scenario(app: App, name: str, control_url: str, out_dir: Path,
     async with SimulatorClient(control_url) as sim:
         citizen = Citizen(app, sim, out_dir)
         t0 = time.monotonic()
-        summary: dict = {"scenario": name, "out_dir": str(out_dir.resolve()),
-                         "start_to_attract_s": round(attract_s, 3)}
+        summary: dict = {
+            "scenario": name,
+            "out_dir": str(out_dir.resolve()),
+            "start_to_attract_s": round(attract_s, 3),
+        }
         try:
             summary.update(await SCENARIOS[name](citizen))
             summary["ok"] = True
         except ScenarioFailed as exc:
             summary.update(ok=False, error=str(exc))
             citizen.screenshot("failure")
-        summary.update(scenario_s=round(time.monotonic() - t0, 2), screenshots=citizen.shots,
-                       screens_seen=citizen.seen, timeline=citizen.timeline)
+        summary.update(
+            scenario_s=round(time.monotonic() - t0, 2),
+            screenshots=citizen.shots,
+            screens_seen=citizen.seen,
+            timeline=citizen.timeline,
+        )
     return summary

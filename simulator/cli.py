@@ -50,8 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run every simulated device and backend until interrupted")
     sub.add_parser("endpoints", help="print where each simulated device is, as JSON")
-    for action in ("card-insert", "card-remove", "face-show", "face-hide", "state", "orders",
-                   "receipts"):
+    for action in (
+        "card-insert",
+        "card-remove",
+        "face-show",
+        "face-hide",
+        "state",
+        "orders",
+        "receipts",
+    ):
         sub.add_parser(action)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -67,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no simulator is running with state folder {args.state_dir}", file=sys.stderr)
             return 1
         return 0
-    print(json.dumps(asyncio.run(_control(args.state_dir, args.command)), indent=2,
-                     ensure_ascii=False))
+    print(
+        json.dumps(
+            asyncio.run(_control(args.state_dir, args.command)), indent=2, ensure_ascii=False
+        )
+    )
     return 0
 
 

@@ -38,7 +38,9 @@ def build_control_app(sim: Simulator) -> web.Application:
     async def pay(request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            order = sim.gateway.pay(out_trade_no=body.get("out_trade_no"), code_url=body.get("code_url"))
+            order = sim.gateway.pay(
+                out_trade_no=body.get("out_trade_no"), code_url=body.get("code_url")
+            )
         except KeyError:
             return web.json_response({"error": "ORDER_NOT_EXIST"}, status=404)
         return web.json_response(order.as_json())
@@ -49,11 +51,20 @@ def build_control_app(sim: Simulator) -> web.Application:
 
     @routes.get("/printer/receipts")
     async def receipts(request: web.Request) -> web.Response:
-        return web.json_response({"receipts": [
-            {"index": r.index, "text": r.text, "txt_path": str(r.txt_path), "png_path": str(r.png_path),
-             "qr_payloads": list(r.qr_payloads)}
-            for r in sim.printer.receipts
-        ]})
+        return web.json_response(
+            {
+                "receipts": [
+                    {
+                        "index": r.index,
+                        "text": r.text,
+                        "txt_path": str(r.txt_path),
+                        "png_path": str(r.png_path),
+                        "qr_payloads": list(r.qr_payloads),
+                    }
+                    for r in sim.printer.receipts
+                ]
+            }
+        )
 
     @routes.get("/exit-entry/applications")
     async def applications(request: web.Request) -> web.Response:
@@ -107,7 +118,9 @@ class SimulatorClient:
         await self._call("POST", "/face/hide")
 
     async def pay(self, *, code_url: str | None = None, out_trade_no: str | None = None) -> dict:
-        return await self._call("POST", "/payment/pay", {"code_url": code_url, "out_trade_no": out_trade_no})
+        return await self._call(
+            "POST", "/payment/pay", {"code_url": code_url, "out_trade_no": out_trade_no}
+        )
 
     async def orders(self) -> list[dict]:
         return (await self._call("GET", "/payment/orders"))["orders"]

@@ -66,7 +66,8 @@ class Simulator:
         self.face_composer = SceneComposer()
         self.face_camera = CameraServer(self.face_composer, port=options.camera_port)
         self.printer = EscposPrinterSimulator(
-            self.state_dir / "receipts", port=options.printer_port,
+            self.state_dir / "receipts",
+            port=options.printer_port,
             font_path=CJK_FONT if Path(CJK_FONT).exists() else None,
         )
         self.card_slot = VirtualCardSlot(port=options.vpcd_port)
@@ -87,7 +88,8 @@ class Simulator:
         await self.printer.start()
         await self.face_camera.start()
         backends_port = await self._serve(
-            build_backends_app(self.gateway, self.exit_entry), self.options.backends_port)
+            build_backends_app(self.gateway, self.exit_entry), self.options.backends_port
+        )
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
         self.endpoints = {

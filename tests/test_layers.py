@@ -48,8 +48,15 @@ def test_no_import_crosses_a_layer_the_wrong_way():
     assert crossings(ROOT) == []
 
 
-@pytest.mark.parametrize("package,bad", [("drivers", "kiosk"), ("simulator", "drivers"),
-                                         ("screens", "peripherals"), ("peripherals", "kiosk")])
+@pytest.mark.parametrize(
+    "package,bad",
+    [
+        ("drivers", "kiosk"),
+        ("simulator", "drivers"),
+        ("screens", "peripherals"),
+        ("peripherals", "kiosk"),
+    ],
+)
 def test_the_check_catches_a_wrong_import(tmp_path, package, bad):
     (tmp_path / package).mkdir()
     (tmp_path / package / "bad.py").write_text(f"from {bad}.x import y\n")

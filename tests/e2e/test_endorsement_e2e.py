@@ -27,13 +27,28 @@ def run_scenario(env: dict, tmp_path: Path, scenario: str, config: str = "") -> 
     config_path = tmp_path / "kiosk.toml"
     config_path.write_text(config)
     proc = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "--simulator", "--scenario", scenario,
-         "--config", str(config_path), "--state-dir", str(tmp_path / "state"),
-         "--out", str(tmp_path / "out")],
-        env=env, capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            "-m",
+            "kiosk.cli",
+            "--simulator",
+            "--scenario",
+            scenario,
+            "--config",
+            str(config_path),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     out = proc.stdout
     assert "{" in out, f"no summary; stderr:\n{proc.stderr[-3000:]}"
-    summary = json.loads(out[out.index("\n{") + 1 if not out.startswith("{") else 0:])
+    summary = json.loads(out[out.index("\n{") + 1 if not out.startswith("{") else 0 :])
     summary["_returncode"] = proc.returncode
     summary["_stderr"] = proc.stderr
     return summary
@@ -76,8 +91,11 @@ def test_citizen_renews_an_endorsement_and_gets_a_receipt(display_env, tmp_path)
 
     # Nothing of the citizen's identity reached the kiosk's journal or logs.
     written = kiosk_files_text(tmp_path / "state")
-    for secret in (DEFAULT_HOLDER.document_number, DEFAULT_HOLDER.surname,
-                   DEFAULT_HOLDER.given_names):
+    for secret in (
+        DEFAULT_HOLDER.document_number,
+        DEFAULT_HOLDER.surname,
+        DEFAULT_HOLDER.given_names,
+    ):
         assert secret.encode() not in written
 
 
@@ -92,8 +110,12 @@ def test_card_pulled_mid_read_ends_on_a_clear_screen_without_charge(display_env,
 
 
 def test_payment_that_never_arrives_closes_the_order_and_returns_home(display_env, tmp_path):
-    summary = run_scenario(display_env, tmp_path, "payment_never", config=(
-        "[flow]\npayment_timeout_s = 4.0\n[ui]\nresult_timeout_s = 3.0\n"))
+    summary = run_scenario(
+        display_env,
+        tmp_path,
+        "payment_never",
+        config=("[flow]\npayment_timeout_s = 4.0\n[ui]\nresult_timeout_s = 3.0\n"),
+    )
     assert summary["ok"], summary.get("error")
     result = summary["screens_seen"]["result"]
     assert any("未收到支付" in t and "本次未扣费" in t for t in result)
