@@ -29,15 +29,19 @@ class PcscdNotReady(PcscdError):
 
 
 def pcscd_running() -> bool:
-    """True when a process named pcscd exists (like `pgrep -x pcscd`)."""
+    """True when a live process named pcscd exists (like `pgrep -x pcscd`, zombies aside)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "comm").read_text().strip() == "pcscd":
-                return True
-        except OSError:
+            if (entry / "comm").read_text().strip() != "pcscd":
+                continue
+            # /proc/PID/stat: "pid (comm) state ..."; a killed daemon not yet reaped is "Z".
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
             continue
+        if state not in ("Z", "X"):
+            return True
     return False
 
 
