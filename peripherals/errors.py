@@ -15,6 +15,21 @@ class DeviceReason(StrEnum):
     PAPER_OUT = "paper_out"
     COVER_OPEN = "cover_open"
     TIMEOUT = "timeout"
+    # Identity documents.
+    AUTHENTICATION_REFUSED = "authentication_refused"   # BAC keys (MRZ data) do not match
+    INTEGRITY_FAILED = "integrity_failed"               # passive authentication failed
+    NO_CARD = "no_card"
+    # Serial devices and their faults.
+    DEVICE_SILENT = "device_silent"
+    GARBLED_RESPONSE = "garbled_response"
+    PAPER_NEAR_END = "paper_near_end"
+    CUTTER_ERROR = "cutter_error"
+    JAM = "jam"
+    STOCK_LOW = "stock_low"
+    STOCK_EMPTY = "stock_empty"
+    BIN_FULL = "bin_full"
+    CARD_AT_MOUTH = "card_at_mouth"
+    NOT_SUPPORTED = "not_supported"
 
 
 class DeviceError(Exception):
