@@ -12,12 +12,16 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.backends import ExitEntryClient, PaymentClient
+from kiosk.availability import DeviceState, ServiceAvailability
+from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
+from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.flow import Devices, FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
+from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
+from kiosk.steps import known_steps
 from kiosk.viewmodel import SessionView
 from peripherals.face_camera import FaceCameraService
 from peripherals.permit_reader import PermitReaderService
@@ -84,16 +88,50 @@ def build_context(config: KioskConfig) -> FlowContext:
     return FlowContext(
         config=config,
         view=SessionView(language=config.ui.language),
-        journal=Journal(config.journal_path, config.kiosk_id),
+        journal=Journal(config.journal_path, config.kiosk_id, config.debug.crash_after or None),
         devices=Devices(
             permit_reader=PermitReaderService(d.card_reader),
             face_camera=FaceCameraService(d.face_camera_url),
             receipt_printer=ReceiptPrinterService(d.printer_host, d.printer_port),
         ),
         payment=PaymentClient(b.payment_url, b.deadline_s),
-        exit_entry=ExitEntryClient(b.exit_entry_url, b.deadline_s),
+        services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
         subject_key=subject_key(config.state_dir),
     )
+
+
+def build_session(ctx: FlowContext) -> KioskSession:
+    catalog_client = CatalogClient(ctx.config.backends.catalog_url, ctx.config.backends.deadline_s)
+    cache = CatalogCache(ctx.config.catalog_path, known_steps())
+    present = ctx.devices.names()
+
+    def device_states() -> dict[str, DeviceState]:
+        return {name: DeviceState(usable=True) for name in present}
+
+    session: KioskSession
+    availability = ServiceAvailability(device_states, lambda: session.network_ok)
+    session = KioskSession(ctx, cache, catalog_client, availability)
+    return session
+
+
+async def close_context(ctx: FlowContext, session: KioskSession) -> None:
+    await session.stop()
+    await session.catalog_client.close()
+    await ctx.payment.close()
+    for client in ctx.services.values():
+        await client.close()
+    ctx.devices.close()
+    ctx.journal.close()
+
+
+async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
+    """Everything before the attract screen: recovery of unfinished transactions, the catalog."""
+    ctx = build_context(config)
+    report = await Recovery(ctx.journal, ctx.payment, ctx.services).run()
+    log.info("recovery: %s", report.as_json())
+    session = build_session(ctx)
+    await session.refresh_catalog()
+    return ctx, session
 
 
 async def _run(
@@ -105,8 +143,7 @@ async def _run(
 ) -> dict | None:
     from screens.app import KioskApp
 
-    ctx = build_context(config)
-    session = KioskSession(ctx)
+    ctx, session = await prepare(config)
     app = KioskApp(ctx.view, session)
     summary: dict | None = None
 
@@ -130,13 +167,9 @@ async def _run(
     try:
         await app.async_run(async_lib="asyncio")
     finally:
-        await session.stop()
         if citizen is not None and not citizen.done():
             citizen.cancel()
-        await ctx.payment.close()
-        await ctx.exit_entry.close()
-        ctx.devices.close()
-        ctx.journal.close()
+        await close_context(ctx, session)
     return summary
 
 

@@ -6,6 +6,7 @@ The wire shapes live here, in one place.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,16 +22,27 @@ class BackendReason(StrEnum):
 
 
 class BackendError(Exception):
-    def __init__(self, reason: BackendReason, detail: str = "") -> None:
+    def __init__(
+        self, reason: BackendReason, detail: str = "", status: int = 0, code: str = ""
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.status = status  # HTTP status when the backend answered
+        self.code = code  # the backend's own error code, e.g. ORDER_NOT_EXIST
 
 
 class _JsonClient:
-    def __init__(self, base_url: str, deadline_s: float) -> None:
+    """JSON over HTTP with one reused session, a deadline per call, and retries with backoff
+    only for calls that are safe to repeat (reads, and writes carrying an idempotency key)."""
+
+    def __init__(
+        self, base_url: str, deadline_s: float, retries: int = 2, backoff_s: float = 0.3
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.deadline = aiohttp.ClientTimeout(total=deadline_s)
+        self.retries = retries
+        self.backoff_s = backoff_s
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -39,14 +51,28 @@ class _JsonClient:
             self._session = None
 
     async def _call(
-        self,
-        method: str,
-        path: str,
-        body: dict | None = None,
-        headers: dict[str, str] | None = None,
+        self, method: str, path: str, body: dict | None = None, idempotency_key: str | None = None
+    ) -> Any:
+        repeatable = method == "GET" or idempotency_key is not None
+        attempts = 1 + (self.retries if repeatable else 0)
+        for attempt in range(attempts):
+            try:
+                return await self._once(method, path, body, idempotency_key)
+            except BackendError as exc:
+                retry = exc.reason is not BackendReason.REJECTED or exc.status >= 500
+                if not retry or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(self.backoff_s * (2**attempt))
+        raise AssertionError("unreachable")
+
+    async def _once(
+        self, method: str, path: str, body: dict | None, idempotency_key: str | None
     ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.deadline)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        if body is not None and idempotency_key:
+            body = {**body, "idempotency_key": idempotency_key}
         try:
             async with self._session.request(
                 method, self.base_url + path, json=body, headers=headers
@@ -54,10 +80,17 @@ class _JsonClient:
                 try:
                     data = await resp.json(content_type=None)
                 except ValueError as exc:
-                    raise BackendError(BackendReason.BAD_RESPONSE, f"{path}: not JSON") from exc
+                    raise BackendError(
+                        BackendReason.BAD_RESPONSE, f"{path}: not JSON", resp.status
+                    ) from exc
                 if resp.status >= 400:
                     error = data.get("error", "") if isinstance(data, dict) else ""
-                    raise BackendError(BackendReason.REJECTED, f"{path}: {resp.status} {error}")
+                    raise BackendError(
+                        BackendReason.REJECTED,
+                        f"{path}: {resp.status} {error}",
+                        resp.status,
+                        str(error),
+                    )
                 if not isinstance(data, dict):
                     raise BackendError(BackendReason.BAD_RESPONSE, f"{path}: not an object")
                 return data
@@ -71,8 +104,11 @@ class _JsonClient:
 
 class OrderStatus(StrEnum):
     NOTPAY = "NOTPAY"
+    USERPAYING = "USERPAYING"
     SUCCESS = "SUCCESS"
     CLOSED = "CLOSED"
+    REVOKED = "REVOKED"
+    REFUND = "REFUND"
 
 
 @dataclass(frozen=True)
@@ -81,6 +117,14 @@ class PaymentOrder:
     amount_fen: int
     code_url: str
     status: OrderStatus
+    refunded_fen: int = 0
+    paid_at: float | None = None
+
+    @property
+    def money_taken(self) -> bool:
+        return self.status in (OrderStatus.SUCCESS, OrderStatus.REFUND) or (
+            self.status is OrderStatus.REVOKED and self.refunded_fen > 0
+        )
 
     @classmethod
     def from_json(cls, data: dict) -> PaymentOrder:
@@ -88,21 +132,25 @@ class PaymentOrder:
             return cls(
                 str(data["out_trade_no"]),
                 int(data["amount_fen"]),
-                str(data["code_url"]),
+                str(data.get("code_url", "")),
                 OrderStatus(data["status"]),
+                int(data.get("refunded_fen", 0)),
+                data.get("paid_at"),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise BackendError(BackendReason.BAD_RESPONSE, "payment order") from exc
 
 
 class PaymentClient(_JsonClient):
-    """A "native" QR order: create (idempotent on out_trade_no), query, close."""
+    """The QR payment gateway: native orders, micropay, query, close, reverse, refund.
+
+    Every mutating call is keyed by `out_trade_no` / `out_refund_no`, so each is safe to retry.
+    """
 
     async def create_order(
         self, out_trade_no: str, amount_fen: int, description: str
     ) -> PaymentOrder:
-        if not isinstance(amount_fen, int) or amount_fen <= 0:
-            raise ValueError("amount_fen must be a positive integer")
+        _check_amount(amount_fen)
         return PaymentOrder.from_json(
             await self._call(
                 "POST",
@@ -112,6 +160,25 @@ class PaymentClient(_JsonClient):
                     "amount_fen": amount_fen,
                     "description": description,
                 },
+                idempotency_key=out_trade_no,
+            )
+        )
+
+    async def micropay(
+        self, out_trade_no: str, amount_fen: int, auth_code: str, description: str
+    ) -> PaymentOrder:
+        _check_amount(amount_fen)
+        return PaymentOrder.from_json(
+            await self._call(
+                "POST",
+                "/micropay",
+                {
+                    "out_trade_no": out_trade_no,
+                    "amount_fen": amount_fen,
+                    "auth_code": auth_code,
+                    "description": description,
+                },
+                idempotency_key=out_trade_no,
             )
         )
 
@@ -119,48 +186,70 @@ class PaymentClient(_JsonClient):
         return PaymentOrder.from_json(await self._call("GET", f"/orders/{out_trade_no}"))
 
     async def close_order(self, out_trade_no: str) -> PaymentOrder:
-        return PaymentOrder.from_json(await self._call("POST", f"/orders/{out_trade_no}/close"))
+        return PaymentOrder.from_json(
+            await self._call(
+                "POST", f"/orders/{out_trade_no}/close", {}, idempotency_key=out_trade_no
+            )
+        )
 
+    async def reverse_order(self, out_trade_no: str) -> PaymentOrder:
+        return PaymentOrder.from_json(
+            await self._call(
+                "POST", f"/orders/{out_trade_no}/reverse", {}, idempotency_key=out_trade_no
+            )
+        )
 
-@dataclass(frozen=True)
-class EndorsementType:
-    code: str
-    name_zh: str
-    name_en: str
-    fee_fen: int
-
-
-class ExitEntryClient(_JsonClient):
-    async def endorsement_types(self) -> list[EndorsementType]:
-        data = await self._call("GET", "/endorsement-types")
-        try:
-            return [
-                EndorsementType(
-                    str(t["code"]), str(t["name_zh"]), str(t["name_en"]), int(t["fee_fen"])
-                )
-                for t in data["types"]
-            ]
-        except (KeyError, ValueError, TypeError) as exc:
-            raise BackendError(BackendReason.BAD_RESPONSE, "endorsement types") from exc
-
-    async def submit_application(
-        self,
-        *,
-        idempotency_key: str,
-        subject: str,
-        endorsement: str,
-        out_trade_no: str,
-        face_jpeg_b64: str,
-    ) -> dict:
+    async def refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int) -> dict:
+        _check_amount(amount_fen)
         return await self._call(
             "POST",
-            "/applications",
+            "/refunds",
             {
-                "idempotency_key": idempotency_key,
-                "subject": subject,
-                "endorsement": endorsement,
+                "out_refund_no": out_refund_no,
                 "out_trade_no": out_trade_no,
-                "face_jpeg_b64": face_jpeg_b64,
+                "amount_fen": amount_fen,
             },
-            headers={"Idempotency-Key": idempotency_key},
+            idempotency_key=out_refund_no,
         )
+
+
+def _check_amount(amount_fen: int) -> None:
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
+        raise ValueError("amount_fen must be a positive integer")
+
+
+class ServiceClient(_JsonClient):
+    """A government backend: reads, and submissions idempotent on the transaction's key."""
+
+    async def get(self, path: str) -> dict:
+        return await self._call("GET", path)
+
+    async def submit(self, path: str, body: dict, idempotency_key: str) -> dict:
+        return await self._call("POST", path, body, idempotency_key=idempotency_key)
+
+    async def find_submission(self, path: str, idempotency_key: str) -> dict | None:
+        """What a submission with this key did, or None if the backend never saw it."""
+        try:
+            return await self._call("GET", f"{path}/{idempotency_key}")
+        except BackendError as exc:
+            if exc.status == 404 and exc.code == "NOT_FOUND":
+                return None
+            raise
+
+
+class CatalogClient(_JsonClient):
+    async def fetch_raw(self) -> bytes:
+        """The published catalog as bytes: parsing and validation are the cache's job."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.deadline)
+        try:
+            async with self._session.get(self.base_url + "/items") as resp:
+                if resp.status >= 400:
+                    raise BackendError(
+                        BackendReason.REJECTED, f"catalog {resp.status}", resp.status
+                    )
+                return await resp.read()
+        except TimeoutError as exc:
+            raise BackendError(BackendReason.TIMEOUT, "catalog") from exc
+        except aiohttp.ClientError as exc:
+            raise BackendError(BackendReason.UNREACHABLE, "catalog") from exc

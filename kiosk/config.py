@@ -21,8 +21,22 @@ class DeviceConfig:
 @dataclass(frozen=True)
 class BackendConfig:
     payment_url: str = "http://127.0.0.1:8080/pay/v1"
+    catalog_url: str = "http://127.0.0.1:8080/catalog/v1"
     exit_entry_url: str = "http://127.0.0.1:8080/exit-entry/v1"
+    utility_url: str = "http://127.0.0.1:8080/utility/v1"
+    certificates_url: str = "http://127.0.0.1:8080/certificates/v1"
+    queue_url: str = "http://127.0.0.1:8080/queue/v1"
     deadline_s: float = 10.0
+    health_interval_s: float = 5.0  # how often the kiosk checks it can reach the backends
+
+    def services(self) -> dict[str, str]:
+        """Backend name (as catalog steps name it) -> base URL."""
+        return {
+            "exit_entry": self.exit_entry_url,
+            "utility": self.utility_url,
+            "certificates": self.certificates_url,
+            "queue": self.queue_url,
+        }
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,15 @@ class FlowConfig:
     face_stable_frames: int = 5  # consecutive frames with one face before capture
     payment_timeout_s: float = 120.0
     payment_poll_s: float = 1.0
+    step_timeout_s: float = 300.0  # no single step may hang longer than this
     office_hotline: str = "12367"
+
+
+@dataclass(frozen=True)
+class DebugConfig:
+    # Test instrumentation only: "STATE[:N]" kills the process after the Nth journal commit
+    # into STATE, as a power cut would (the crash test uses it).
+    crash_after: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,10 +77,15 @@ class KioskConfig:
     backends: BackendConfig = field(default_factory=BackendConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    debug: DebugConfig = field(default_factory=DebugConfig)
 
     @property
     def journal_path(self) -> Path:
         return self.state_dir / "journal.sqlite3"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.state_dir / "catalog.json"
 
     @property
     def log_dir(self) -> Path:
@@ -102,6 +129,10 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
         },
         "backends": {
             "payment_url": endpoints["payment_url"],
+            "catalog_url": endpoints["catalog_url"],
             "exit_entry_url": endpoints["exit_entry_url"],
+            "utility_url": endpoints["utility_url"],
+            "certificates_url": endpoints["certificates_url"],
+            "queue_url": endpoints["queue_url"],
         },
     }

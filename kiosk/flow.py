@@ -1,4 +1,4 @@
-"""What every service flow shares: its context (devices, clients, journal, view) and its failures."""
+"""What every service flow shares: its context (devices, clients, journal, view) and failures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from kiosk.backends import ExitEntryClient, PaymentClient
+from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal
 from kiosk.viewmodel import ScreenId, SessionView
@@ -26,8 +26,15 @@ class Reason(StrEnum):
     FACE_TIMEOUT = "face_timeout"
     CAMERA_FAULT = "camera_fault"
     PAYMENT_TIMEOUT = "payment_timeout"
+    PAYMENT_DECLINED = "payment_declined"
+    NOTHING_DUE = "nothing_due"
+    NOT_FOUND = "not_found"
     BACKEND_UNAVAILABLE = "backend_unavailable"
     BACKEND_REJECTED = "backend_rejected"
+    REFUNDED = "refunded"
+    PRINT_FAILED = "print_failed"
+    DEVICE_MISSING = "device_missing"
+    STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
     NEEDS_ATTENTION = "needs_attention"
 
@@ -42,14 +49,32 @@ class FlowFailure(Exception):
 
 @dataclass
 class Devices:
-    permit_reader: PermitReaderService
-    face_camera: FaceCameraService
-    receipt_printer: ReceiptPrinterService
+    """The kiosk's device services; a kiosk without some device has None there."""
+
+    permit_reader: PermitReaderService | None = None
+    face_camera: FaceCameraService | None = None
+    receipt_printer: ReceiptPrinterService | None = None
+    idcard_reader: Any = None
+    barcode_scanner: Any = None
+
+    def names(self) -> frozenset[str]:
+        return frozenset(
+            name
+            for name in (
+                "permit_reader",
+                "face_camera",
+                "receipt_printer",
+                "idcard_reader",
+                "barcode_scanner",
+            )
+            if getattr(self, name) is not None
+        )
 
     def close(self) -> None:
-        self.permit_reader.close()
-        self.face_camera.close()
-        self.receipt_printer.close()
+        for name in self.names():
+            close = getattr(getattr(self, name), "close", None)
+            if close is not None:
+                close()
 
 
 @dataclass
@@ -59,8 +84,9 @@ class FlowContext:
     journal: Journal
     devices: Devices
     payment: PaymentClient
-    exit_entry: ExitEntryClient
+    services: dict[str, ServiceClient]  # backend name -> client
     subject_key: bytes  # key of the pseudonyms written to the journal
+    scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
     def show(self, screen: ScreenId, **changes: Any) -> None:
@@ -76,3 +102,9 @@ class FlowContext:
     def offer_choice(self, code: str) -> None:
         if self._choice is not None and not self._choice.done():
             self._choice.set_result(code)
+
+    def service(self, name: str) -> ServiceClient:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise FlowFailure(Reason.BACKEND_UNAVAILABLE) from None

@@ -68,6 +68,80 @@ TEXTS: dict[str, dict[str, str]] = {
     "idle.title": {"zh": "您还在吗？", "en": "Are you still there?"},
     "idle.body": {"zh": "{seconds} 秒后将返回首页", "en": "Returning to the start in {seconds} s"},
     "idle.continue": {"zh": "继续办理", "en": "Continue"},
+    "idcard.title": {"zh": "请放置身份证", "en": "Place your ID card"},
+    "idcard.instruction": {
+        "zh": "请将居民身份证放在读卡区",
+        "en": "Put your resident ID card on the reader",
+    },
+    "idcard.reading": {"zh": "正在读取身份证…", "en": "Reading your ID card…"},
+    "account.title": {"zh": "输入户号", "en": "Account number"},
+    "account.invalid": {
+        "zh": "号码有误，请重新输入",
+        "en": "That number is not valid; please try again",
+    },
+    "account.scan_hint": {
+        "zh": "也可将账单条码对准扫描口",
+        "en": "Or hold the bill's barcode to the scanner",
+    },
+    "keypad.back": {"zh": "删除", "en": "Delete"},
+    "keypad.ok": {"zh": "确认", "en": "OK"},
+    "confirm.title": {"zh": "请核对缴费信息", "en": "Check the details"},
+    "confirm.amount": {"zh": "应缴金额 {fee}", "en": "Amount due {fee}"},
+    "confirm.pay": {"zh": "确认支付", "en": "Pay"},
+    "choose.default_title": {"zh": "请选择", "en": "Please choose"},
+    "pay.or_scan": {
+        "zh": "或出示付款码对准扫描口",
+        "en": "or show your payment code to the scanner",
+    },
+    "network.down": {
+        "zh": "网络暂时中断，部分业务暂停办理",
+        "en": "The network is down; some services are paused",
+    },
+    "unavailable.network": {"zh": "网络中断，暂停办理", "en": "Paused: no network"},
+    "unavailable.device.permit_reader": {
+        "zh": "读卡器故障，暂停办理",
+        "en": "Paused: card reader fault",
+    },
+    "unavailable.device.idcard_reader": {
+        "zh": "身份证读卡器故障，暂停办理",
+        "en": "Paused: ID card reader fault",
+    },
+    "unavailable.device.face_camera": {"zh": "摄像头故障，暂停办理", "en": "Paused: camera fault"},
+    "unavailable.device.receipt_printer": {
+        "zh": "打印机暂停使用",
+        "en": "Paused: printer unavailable",
+    },
+    "unavailable.device.barcode_scanner": {
+        "zh": "扫描器故障，暂停办理",
+        "en": "Paused: scanner fault",
+    },
+    "warning.no_receipt": {
+        "zh": "打印机缺纸，本次无法打印凭条",
+        "en": "No receipt can be printed right now",
+    },
+    "menu.empty": {
+        "zh": "暂无可办理的业务，请稍后再试",
+        "en": "No services are available right now",
+    },
+    "reason.payment_declined": {
+        "zh": "付款未成功，未扣费。",
+        "en": "The payment did not go through.",
+    },
+    "reason.nothing_due": {"zh": "该户号当前无欠费。", "en": "Nothing is due on this account."},
+    "reason.not_found": {
+        "zh": "未查询到相关信息，请核对后重试。",
+        "en": "Nothing was found; please check and try again.",
+    },
+    "reason.refunded": {"zh": "已付款项已原路退回。", "en": "Your payment has been refunded."},
+    "reason.print_failed": {
+        "zh": "打印失败，请联系工作人员重新打印。",
+        "en": "Printing failed; please ask for a reprint.",
+    },
+    "reason.device_missing": {
+        "zh": "本机不支持该业务。",
+        "en": "This kiosk cannot offer that service.",
+    },
+    "reason.step_timeout": {"zh": "操作超时。", "en": "The step took too long."},
     # Failure messages, one per reason code (kiosk.flow.Reason).
     "reason.card_removed": {
         "zh": "证件被移开，读取未完成。请重新办理，读卡时请勿移动证件。",

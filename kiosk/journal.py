@@ -7,6 +7,8 @@ ARCHITECTURE.md "Money and documents". The journal never holds personal data in 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import time
 import uuid
@@ -34,22 +36,27 @@ class TxState(StrEnum):
 FINAL_STATES = frozenset({TxState.CLOSED, TxState.CANCELLED, TxState.REFUNDED})
 
 _ALLOWED: dict[TxState, frozenset[TxState]] = {
-    TxState.CREATED: frozenset({TxState.IDENTIFIED, TxState.CANCELLED}),
+    TxState.CREATED: frozenset({TxState.IDENTIFIED, TxState.QUOTED, TxState.CANCELLED}),
     TxState.IDENTIFIED: frozenset({TxState.QUOTED, TxState.CANCELLED}),
-    TxState.QUOTED: frozenset({TxState.PAYMENT_PENDING, TxState.CANCELLED}),
+    # A free item (a queue ticket, a certificate) goes from its quote straight to submission.
+    TxState.QUOTED: frozenset({TxState.PAYMENT_PENDING, TxState.SUBMITTED, TxState.CANCELLED}),
     TxState.PAYMENT_PENDING: frozenset({TxState.PAID, TxState.CANCELLED, TxState.NEEDS_ATTENTION}),
     TxState.PAID: frozenset({TxState.SUBMITTED, TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION}),
     TxState.SUBMITTED: frozenset(
-        {TxState.FULFILLED, TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION}
+        {TxState.FULFILLED, TxState.REFUND_PENDING, TxState.CANCELLED, TxState.NEEDS_ATTENTION}
     ),
     TxState.FULFILLED: frozenset({TxState.RECEIPTED, TxState.CLOSED, TxState.NEEDS_ATTENTION}),
     TxState.RECEIPTED: frozenset({TxState.CLOSED}),
     TxState.REFUND_PENDING: frozenset({TxState.REFUNDED, TxState.NEEDS_ATTENTION}),
-    TxState.NEEDS_ATTENTION: frozenset({TxState.CLOSED, TxState.REFUNDED}),
+    TxState.NEEDS_ATTENTION: frozenset({TxState.CLOSED, TxState.REFUND_PENDING, TxState.REFUNDED}),
     TxState.CLOSED: frozenset(),
     TxState.CANCELLED: frozenset(),
     TxState.REFUNDED: frozenset(),
 }
+
+
+def allowed_transitions(state: TxState) -> frozenset[TxState]:
+    return _ALLOWED[state]
 
 
 class IllegalTransition(Exception):
@@ -66,11 +73,16 @@ class Transaction:
     out_trade_no: str | None
     subject: str | None  # a keyed pseudonym of the document, never the number itself
     detail: dict
+    paid_trade_no: str | None = None  # the order that took the money (QR or micropay)
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
     def idempotency_key(self, action: str) -> str:
         """The key every backend call of this transaction carries, stable across retries."""
         return f"{self.tx_id}:{action}"
 
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions (
@@ -79,6 +91,7 @@ CREATE TABLE IF NOT EXISTS transactions (
     state TEXT NOT NULL,
     amount_fen INTEGER,
     out_trade_no TEXT UNIQUE,
+    paid_trade_no TEXT,
     subject TEXT,
     detail TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL,
@@ -99,13 +112,25 @@ CREATE TABLE IF NOT EXISTS transitions (
 class Journal:
     """Durable, append-mostly store of transactions; one connection, used from the loop thread."""
 
-    def __init__(self, path: Path, kiosk_id: str) -> None:
+    def __init__(self, path: Path, kiosk_id: str, crash_after: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.kiosk_id = kiosk_id
+        # Test instrumentation for the crash test: "STATE" or "STATE:N" kills the process
+        # (SIGKILL, as a power cut) right after the Nth commit of a transition into STATE.
+        self._crash_state, _, count = (crash_after or "").partition(":")
+        self._crash_countdown = int(count or 1)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Brings a journal written by an older version up to the current schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(transactions)")}
+        if "paid_trade_no" not in columns:
+            self._db.execute("ALTER TABLE transactions ADD COLUMN paid_trade_no TEXT")
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -133,7 +158,7 @@ class Journal:
         current = self.get(tx.tx_id)
         if to not in _ALLOWED[current.state]:
             raise IllegalTransition(tx.tx_id, current.state, to)
-        allowed_fields = {"amount_fen", "out_trade_no", "subject", "detail"}
+        allowed_fields = {"amount_fen", "out_trade_no", "paid_trade_no", "subject", "detail"}
         if set(fields) - allowed_fields:
             raise ValueError(f"unknown fields {set(fields) - allowed_fields}")
         if "detail" in fields:
@@ -154,18 +179,42 @@ class Journal:
                 "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)",
                 (tx.tx_id, seq, current.state.value, to.value, reason, now),
             )
+        if self._crash_state == to.value:
+            self._crash_countdown -= 1
+            if self._crash_countdown == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.get(tx.tx_id)
+
+    def annotate(self, tx: Transaction, detail: dict) -> Transaction:
+        """Adds to a transaction's detail without changing its state (durably, at once)."""
+        current = self.get(tx.tx_id)
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE transactions SET detail = ?, updated_at = ? WHERE tx_id = ?",
+                (json.dumps({**current.detail, **detail}), time.time(), tx.tx_id),
+            )
         return self.get(tx.tx_id)
 
     def get(self, tx_id: str) -> Transaction:
         row = self._db.execute(
-            "SELECT tx_id, service, state, amount_fen, out_trade_no, subject, detail "
-            "FROM transactions WHERE tx_id = ?",
+            "SELECT tx_id, service, state, amount_fen, out_trade_no, subject, detail, "
+            "paid_trade_no, created_at, updated_at FROM transactions WHERE tx_id = ?",
             (tx_id,),
         ).fetchone()
         if row is None:
             raise KeyError(tx_id)
         return Transaction(
-            row[0], row[1], TxState(row[2]), row[3], row[4], row[5], json.loads(row[6])
+            row[0],
+            row[1],
+            TxState(row[2]),
+            row[3],
+            row[4],
+            row[5],
+            json.loads(row[6]),
+            row[7],
+            row[8],
+            row[9],
         )
 
     def unfinished(self) -> list[Transaction]:
@@ -176,6 +225,23 @@ class Journal:
             finals,
         ).fetchall()
         return [self.get(r[0]) for r in rows]
+
+    def between(self, start: float, end: float) -> list[Transaction]:
+        rows = self._db.execute(
+            "SELECT tx_id FROM transactions WHERE created_at >= ? AND created_at < ? "
+            "ORDER BY created_at",
+            (start, end),
+        ).fetchall()
+        return [self.get(r[0]) for r in rows]
+
+    def recent(self, limit: int = 50) -> list[Transaction]:
+        rows = self._db.execute(
+            "SELECT tx_id FROM transactions ORDER BY created_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [self.get(r[0]) for r in rows]
+
+    def count_by_state(self) -> dict[str, int]:
+        return dict(self._db.execute("SELECT state, COUNT(*) FROM transactions GROUP BY state"))
 
     def history(self, tx_id: str) -> list[tuple[str | None, str, str | None]]:
         return self._db.execute(

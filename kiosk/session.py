@@ -1,4 +1,6 @@
-"""A citizen's visit: turns the screens' intents into flows, watches for inactivity, wipes at the end."""
+"""A citizen's visit: turns the screens' intents into flows, watches for inactivity, keeps the
+menu in step with the catalog, the devices and the network, and wipes everything at the end.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +8,127 @@ import asyncio
 import logging
 import time
 
-from kiosk.endorsement import SERVICE_CODE as ENDORSEMENT
-from kiosk.endorsement import EndorsementFlow
+from kiosk.availability import NOT_FITTED, ServiceAvailability
+from kiosk.backends import BackendError, CatalogClient
+from kiosk.catalog import Catalog, CatalogCache, CatalogError
 from kiosk.flow import FlowContext
+from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
 from kiosk.viewmodel import ScreenId, ServiceTile
 
 log = logging.getLogger(__name__)
 
 # Screens where the citizen is expected to act; elsewhere the flow has its own time limits.
-_IDLE_WATCHED = {ScreenId.MENU, ScreenId.PLACE_PERMIT, ScreenId.FACE, ScreenId.CHOOSE}
+_IDLE_WATCHED = {
+    ScreenId.MENU,
+    ScreenId.READ_IDCARD,
+    ScreenId.PLACE_PERMIT,
+    ScreenId.FACE,
+    ScreenId.CHOOSE,
+    ScreenId.ENTER_ACCOUNT,
+    ScreenId.CONFIRM,
+}
 
 
 class KioskSession:
     """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
 
-    def __init__(self, ctx: FlowContext) -> None:
+    def __init__(
+        self,
+        ctx: FlowContext,
+        catalog_cache: CatalogCache,
+        catalog_client: CatalogClient,
+        availability: ServiceAvailability,
+    ) -> None:
         self.ctx = ctx
         self.view = ctx.view
+        self.catalog_cache = catalog_cache
+        self.catalog_client = catalog_client
+        self.availability = availability
+        self.catalog: Catalog | None = catalog_cache.load()
+        self.catalog_problem: str | None = None
+        self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None
         self._last_activity = time.monotonic()
-        self._watch_task: asyncio.Task[None] | None = None
-        self.view.update(language=ctx.config.ui.language, services=self._services())
+        self._tasks: list[asyncio.Task[None]] = []
+        self.view.update(language=ctx.config.ui.language, services=self._tiles())
 
-    def _services(self) -> tuple[ServiceTile, ...]:
-        return (ServiceTile(ENDORSEMENT, "service.endorsement", "service.endorsement.desc", True),)
+    # Catalog, devices and network -> the menu.
+    def _tiles(self) -> tuple[ServiceTile, ...]:
+        if self.catalog is None:
+            return ()
+        tiles = []
+        for item in self.catalog.items:
+            verdict = self.availability.check(item)
+            if verdict.reason_key == NOT_FITTED:
+                continue
+            tiles.append(
+                ServiceTile(
+                    item.code,
+                    item.name,
+                    item.summary,
+                    verdict.offered,
+                    verdict.reason_key,
+                    verdict.warning_key,
+                )
+            )
+        return tuple(tiles)
+
+    def refresh_menu(self) -> None:
+        self.view.update(services=self._tiles(), network_ok=self.network_ok)
+
+    async def refresh_catalog(self) -> None:
+        """Fetches the published catalog; only a valid one replaces the cached one."""
+        try:
+            raw = await self.catalog_client.fetch_raw()
+            self.network_ok = True
+        except BackendError as exc:
+            self.network_ok = False
+            self.catalog_problem = "catalog_unreachable"
+            log.warning("catalog not fetched: %s", exc.reason.value)
+            self.refresh_menu()
+            return
+        try:
+            if self.catalog is None or raw != getattr(self, "_last_raw", None):
+                self.catalog = self.catalog_cache.accept(raw)
+                self._last_raw = raw
+            self.catalog_problem = None
+        except CatalogError as exc:
+            self.catalog_problem = exc.reason.value
+            log.error(
+                "published catalog refused, keeping version %s: %s",
+                self.catalog.version if self.catalog else "none",
+                exc,
+                extra={"reason": exc.reason.value},
+            )
+        self.refresh_menu()
+
+    async def _watch_backends(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.config.backends.health_interval_s)
+            if self._flow_task is None:
+                await self.refresh_catalog()
 
     def start(self) -> None:
-        self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._watch_idle()),
+            loop.create_task(self._watch_backends()),
+        ]
 
     async def stop(self) -> None:
-        for task in (self._flow_task, self._watch_task):
+        for task in [self._flow_task, *self._tasks]:
             if task is not None:
                 task.cancel()
                 try:
                     await task
                 except asyncio.CancelledError:
                     pass
+
+    @property
+    def busy(self) -> bool:
+        """True while a citizen's transaction runs: no restart or update may happen then."""
+        return self._flow_task is not None
 
     # Intents from the screens.
     def activity(self) -> None:
@@ -53,7 +139,7 @@ class KioskSession:
     def touch_start(self) -> None:
         self.activity()
         if self.view.screen is ScreenId.ATTRACT:
-            self.view.update(screen=ScreenId.MENU, services=self._services())
+            self.view.update(screen=ScreenId.MENU, services=self._tiles())
 
     def set_language(self, language: str) -> None:
         if language in LANGUAGES:
@@ -62,13 +148,30 @@ class KioskSession:
 
     def choose_service(self, code: str) -> None:
         self.activity()
-        if code != ENDORSEMENT or self._flow_task is not None:
+        if self._flow_task is not None or self.catalog is None:
             return
-        self._flow_task = asyncio.get_running_loop().create_task(self._run_flow())
+        try:
+            item = self.catalog.item(code)
+        except KeyError:
+            return
+        if not self.availability.check(item).offered:
+            self.refresh_menu()
+            return
+        self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
         self.activity()
         self.ctx.offer_choice(code)
+
+    def key_press(self, key: str) -> None:
+        self.activity()
+        entry = self.view.entry
+        if key == "back":
+            self.view.update(entry=entry[:-1], entry_error_key="")
+        elif key == "ok":
+            self.ctx.offer_choice(entry)
+        elif key.isdigit() and len(entry) < 30:
+            self.view.update(entry=entry + key, entry_error_key="")
 
     def cancel(self) -> None:
         """The citizen's way out, from any screen."""
@@ -84,9 +187,9 @@ class KioskSession:
         self.activity()
 
     # Internals.
-    async def _run_flow(self) -> None:
+    async def _run_flow(self, item) -> None:
         try:
-            await EndorsementFlow(self.ctx).run()
+            await FlowEngine(self.ctx).run(item)
         except asyncio.CancelledError:
             self._to_attract()
         except Exception:
@@ -95,6 +198,8 @@ class KioskSession:
         finally:
             self._flow_task = None
             self._last_activity = time.monotonic()
+            while not self.ctx.scans.empty():
+                self.ctx.scans.get_nowait()
 
     def _to_attract(self) -> None:
         # End of the visit: every piece of personal data leaves the view.
@@ -110,10 +215,13 @@ class KioskSession:
             busy=False,
             status_key="",
             status_params={},
+            entry="",
+            confirm_lines=(),
             language=self.ctx.config.ui.language,
+            services=self._tiles(),
         )
 
-    async def _watch(self) -> None:
+    async def _watch_idle(self) -> None:
         ui = self.ctx.config.ui
         while True:
             await asyncio.sleep(0.5)

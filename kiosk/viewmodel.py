@@ -13,28 +13,35 @@ from kiosk.i18n import translate
 class ScreenId(StrEnum):
     ATTRACT = "attract"
     MENU = "menu"
+    READ_IDCARD = "read_idcard"
     PLACE_PERMIT = "place_permit"
     FACE = "face"
     CHOOSE = "choose"
+    ENTER_ACCOUNT = "enter_account"
+    CONFIRM = "confirm"
     PAY = "pay"
     PROCESSING = "processing"
     RESULT = "result"
 
 
+Text = dict[str, str]  # language -> text, as the catalog and backends publish it
+
+
 @dataclass(frozen=True)
 class ServiceTile:
     code: str
-    title_key: str
-    description_key: str
+    title: Text
+    summary: Text
     available: bool
-    reason_key: str | None = None
+    reason_key: str | None = None  # why not, as a kiosk.i18n key
+    warning_key: str | None = None  # offered, but something is missing (e.g. no receipt)
 
 
 @dataclass(frozen=True)
 class OptionTile:
     code: str
-    title: dict[str, str]  # language -> text, from the backend
-    fee_fen: int
+    title: Text
+    fee_fen: int | None = None
 
 
 @dataclass
@@ -44,7 +51,14 @@ class SessionView:
     screen: ScreenId = ScreenId.ATTRACT
     language: str = "zh"
     services: tuple[ServiceTile, ...] = ()
+    network_ok: bool = True
+    service_title: Text = field(default_factory=dict)
+    choose_title: Text = field(default_factory=dict)
     options: tuple[OptionTile, ...] = ()
+    entry: str = ""  # what the citizen typed or scanned
+    entry_title: Text = field(default_factory=dict)
+    entry_error_key: str = ""
+    confirm_lines: tuple[tuple[Text, str], ...] = ()
     status_key: str = ""  # the current instruction on the screen
     status_params: dict[str, Any] = field(default_factory=dict)
     busy: bool = False
@@ -55,7 +69,7 @@ class SessionView:
     faces: int = 0
     result_ok: bool = False
     result_title_key: str = ""
-    result_lines: tuple[tuple[str, dict[str, Any]], ...] = ()
+    result_lines: tuple[Text, ...] = ()
     idle_prompt: bool = False
     idle_seconds_left: int = 0
     _observers: list[Callable[[set[str]], None]] = field(default_factory=list, repr=False)
@@ -76,6 +90,10 @@ class SessionView:
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.language, **params)
 
+    def pick(self, text: Text) -> str:
+        """The catalog's or backend's own text in the current language (Chinese if missing)."""
+        return text.get(self.language) or text.get("zh", "")
+
 
 class Intents(Protocol):
     """What a screen may ask of the kiosk."""
@@ -83,6 +101,7 @@ class Intents(Protocol):
     def touch_start(self) -> None: ...
     def choose_service(self, code: str) -> None: ...
     def choose_option(self, code: str) -> None: ...
+    def key_press(self, key: str) -> None: ...
     def cancel(self) -> None: ...
     def finish(self) -> None: ...
     def set_language(self, language: str) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kivy.animation import Animation
 from kivy.graphics import Color, Line, RoundedRectangle
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
@@ -115,32 +116,66 @@ class MenuScreen(KioskScreen):
     title_key = "menu.title"
 
     def build(self) -> None:
-        self.tiles = BoxLayout(orientation="vertical", spacing=30)
+        self.banner = TextLabel(font_size=40, color=RED, size_hint_y=None, height=0)
+        self.tiles = BoxLayout(orientation="vertical", spacing=26)
+        self.body.add_widget(self.banner)
         self.body.add_widget(self.tiles)
-        self.body.add_widget(Widget())
+        self.body.add_widget(Widget(size_hint_y=0.05))
         self._rendered: tuple = ()
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
-        key = (self.view.services, self.view.language)
+        v = self.view
+        self.banner.text = "" if v.network_ok else v.t("network.down")
+        self.banner.height = 0 if v.network_ok else 80
+        key = (v.services, v.language)
         if key == self._rendered:
             return
         self._rendered = key
         self.tiles.clear_widgets()
-        for tile in self.view.services:
-            text = f"{self.view.t(tile.title_key)}\n[size=36]{self.view.t(tile.description_key)}[/size]"
-            if not tile.available:
-                text += f"\n[size=36]{self.view.t(tile.reason_key or 'service.unavailable')}[/size]"
+        if not v.services:
+            self.tiles.add_widget(TextLabel(text=v.t("menu.empty")))
+        for tile in v.services:
+            text = f"{v.pick(tile.title)}\n[size=34]{v.pick(tile.summary)}[/size]"
+            note = tile.reason_key if not tile.available else tile.warning_key
+            if note:
+                text += f"\n[size=32][color=ffe08a]{v.t(note)}[/color][/size]"
             button = BigButton(
                 f"service.{tile.code}",
                 text=text,
                 markup=True,
-                height=260,
+                height=250,
                 color=BLUE if tile.available else GREY,
                 disabled=not tile.available,
             )
             button.bind(on_release=lambda _b, code=tile.code: self.intents.choose_service(code))
             self.tiles.add_widget(button)
+
+
+class ReadIdCardScreen(KioskScreen):
+    title_key = "idcard.title"
+
+    def build(self) -> None:
+        self.picture = Widget(size_hint_y=0.5)
+        with self.picture.canvas:
+            Color(*BLUE)
+            self._reader = RoundedRectangle(radius=[30])
+            Color(0.98, 0.93, 0.85, 1)
+            self._card = RoundedRectangle(radius=[18])
+        self.picture.bind(pos=self._draw, size=self._draw)
+        self.instruction = TextLabel(size_hint_y=0.3)
+        self.body.add_widget(self.picture)
+        self.body.add_widget(self.instruction)
+
+    def _draw(self, *_):
+        p = self.picture
+        self._reader.pos, self._reader.size = (p.center_x - 320, p.y + 40), (640, 120)
+        self._card.pos, self._card.size = (p.center_x - 215, p.y + 190), (430, 270)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        self.instruction.text = self.view.t(self.view.status_key or "idcard.instruction")
+        self.instruction.color = BLUE if self.view.busy else DARK
 
 
 class PlacePermitScreen(KioskScreen):
@@ -189,7 +224,7 @@ class FaceScreen(KioskScreen):
 
 
 class ChooseScreen(KioskScreen):
-    title_key = "choose.title"
+    title_key = "choose.default_title"
 
     def build(self) -> None:
         self.options = BoxLayout(orientation="vertical", spacing=30)
@@ -199,22 +234,74 @@ class ChooseScreen(KioskScreen):
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
-        key = (self.view.options, self.view.language)
+        v = self.view
+        if v.choose_title:
+            self.header.title.text = v.pick(v.choose_title)
+        key = (v.options, v.language)
         if key == self._rendered:
             return
         self._rendered = key
         self.options.clear_widgets()
-        for option in self.view.options:
-            fee = self.view.t("choose.fee", fee=format_fen(option.fee_fen, self.view.language))
-            title = option.title.get(self.view.language) or option.title["zh"]
-            button = BigButton(
-                f"option.{option.code}",
-                text=f"{title}\n[size=40]{fee}[/size]",
-                markup=True,
-                height=230,
-            )
+        for option in v.options:
+            text = v.pick(option.title)
+            if option.fee_fen is not None:
+                fee = v.t("choose.fee", fee=format_fen(option.fee_fen, v.language))
+                text += f"\n[size=40]{fee}[/size]"
+            button = BigButton(f"option.{option.code}", text=text, markup=True, height=230)
             button.bind(on_release=lambda _b, code=option.code: self.intents.choose_option(code))
             self.options.add_widget(button)
+
+
+class EnterAccountScreen(KioskScreen):
+    """A large keypad; a bill's barcode held to the scanner fills the number too."""
+
+    title_key = "account.title"
+
+    def build(self) -> None:
+        self.prompt = TextLabel(font_size=46, size_hint_y=0.12)
+        self.entry = TextLabel(font_size=80, bold=True, color=BLUE, size_hint_y=0.1)
+        self.error = TextLabel(font_size=40, color=RED, size_hint_y=0.06)
+        self.hint = TextLabel(font_size=36, color=GREY, size_hint_y=0.06)
+        grid = GridLayout(cols=3, spacing=20, size_hint_y=0.6)
+        self.keys = {}
+        for key in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "back", "0", "ok"]:
+            color = RED if key == "back" else GREEN if key == "ok" else BLUE
+            button = BigButton(f"key.{key}", text=key, font_size=64, color=color, size_hint_y=1)
+            button.bind(on_release=lambda _b, k=key: self.intents.key_press(k))
+            self.keys[key] = button
+            grid.add_widget(button)
+        for widget in (self.prompt, self.entry, self.error, grid, self.hint):
+            self.body.add_widget(widget)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        self.prompt.text = v.pick(v.entry_title) if v.entry_title else v.t("account.title")
+        self.entry.text = v.entry or "_"
+        self.error.text = v.t(v.entry_error_key) if v.entry_error_key else ""
+        self.hint.text = v.t("account.scan_hint")
+        self.keys["back"].text = v.t("keypad.back")
+        self.keys["ok"].text = v.t("keypad.ok")
+
+
+class ConfirmScreen(KioskScreen):
+    title_key = "confirm.title"
+
+    def build(self) -> None:
+        self.lines = TextLabel(font_size=46, size_hint_y=0.4, halign="left")
+        self.amount = TextLabel(font_size=84, bold=True, color=RED, size_hint_y=0.15)
+        self.pay = BigButton("confirm.pay", color=GREEN)
+        self.pay.bind(on_release=lambda *_: self.intents.choose_option("confirm"))
+        for widget in (self.lines, self.amount, self.pay):
+            self.body.add_widget(widget)
+        self.body.add_widget(Widget(size_hint_y=0.2))
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        self.lines.text = "\n".join(f"{v.pick(label)}：{value}" for label, value in v.confirm_lines)
+        self.amount.text = v.t("confirm.amount", fee=format_fen(v.fee_fen, v.language))
+        self.pay.text = v.t("confirm.pay")
 
 
 class PayScreen(KioskScreen):
@@ -230,7 +317,8 @@ class PayScreen(KioskScreen):
         panel.add_widget(self.qr)
         self.instruction = TextLabel(size_hint_y=0.12)
         self.order = TextLabel(font_size=36, color=GREY, size_hint_y=0.06)
-        for widget in (self.amount, panel, self.instruction, self.order):
+        self.scan_hint = TextLabel(font_size=38, color=GREY, size_hint_y=0.06)
+        for widget in (self.amount, panel, self.instruction, self.scan_hint, self.order):
             self.body.add_widget(widget)
         self._qr_payload = ""
 
@@ -243,6 +331,7 @@ class PayScreen(KioskScreen):
         self.amount.text = format_fen(v.fee_fen, v.language) if v.fee_fen else ""
         self.instruction.text = v.t("pay.instruction", fee=format_fen(v.fee_fen, v.language))
         self.order.text = v.t("pay.order", order=v.order_no) if v.order_no else ""
+        self.scan_hint.text = v.t("pay.or_scan")
 
 
 class ProcessingScreen(KioskScreen):
@@ -275,16 +364,19 @@ class ResultScreen(KioskScreen):
         super().render(changed)
         self.headline.text = v.t(self.title_key)
         self.headline.color = GREEN if v.result_ok else RED
-        self.lines.text = "\n\n".join(v.t(key, **params) for key, params in v.result_lines)
+        self.lines.text = "\n\n".join(v.pick(line) for line in v.result_lines)
         self.done.text = v.t("common.back_home")
 
 
 SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.ATTRACT: AttractScreen,
     ScreenId.MENU: MenuScreen,
+    ScreenId.READ_IDCARD: ReadIdCardScreen,
     ScreenId.PLACE_PERMIT: PlacePermitScreen,
     ScreenId.FACE: FaceScreen,
     ScreenId.CHOOSE: ChooseScreen,
+    ScreenId.ENTER_ACCOUNT: EnterAccountScreen,
+    ScreenId.CONFIRM: ConfirmScreen,
     ScreenId.PAY: PayScreen,
     ScreenId.PROCESSING: ProcessingScreen,
     ScreenId.RESULT: ResultScreen,

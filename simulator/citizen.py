@@ -24,6 +24,11 @@ from simulator.control import SimulatorClient
 
 _touch_ids = itertools.count(1)
 
+# Service codes of the simulator's reference catalog.
+ENDORSEMENT = "442000-CRJ-0007"
+BILL_PAYMENT = "442000-BM-0001"
+WATER_ACCOUNT = "3100123456789"
+
 
 class CitizenTouch(MotionEvent):
     """A finger on the glass at window coordinates (x, y)."""
@@ -133,7 +138,7 @@ async def _endorsement(c: Citizen) -> dict:
     await c.tap("attract.start")
     await c.wait_screen("menu")
     c.screenshot("menu")
-    await c.tap("service.endorsement")
+    await c.tap(f"service.{ENDORSEMENT}")
     await c.wait_screen("place_permit")
     c.screenshot("place-permit")
     await c.sim.insert_card()
@@ -167,7 +172,7 @@ async def _card_pulled(c: Citizen) -> dict:
     await c.wait_screen("attract")
     await c.tap("attract.start")
     await c.wait_screen("menu")
-    await c.tap("service.endorsement")
+    await c.tap(f"service.{ENDORSEMENT}")
     await c.wait_screen("place_permit")
     await c.sim.insert_card(slow_s=0.3)  # a slow chip, so the read is still going on
     await c.wait_until(lambda: c.app.view.busy, "the permit being read", 15)
@@ -184,7 +189,7 @@ async def _payment_never(c: Citizen) -> dict:
     await c.wait_screen("attract")
     await c.tap("attract.start")
     await c.wait_screen("menu")
-    await c.tap("service.endorsement")
+    await c.tap(f"service.{ENDORSEMENT}")
     await c.wait_screen("place_permit")
     await c.sim.insert_card()
     await c.wait_screen("face")
@@ -199,6 +204,35 @@ async def _payment_never(c: Citizen) -> dict:
     await c.sim.hide_face()
     await c.wait_screen("attract", timeout=120)  # nobody presses anything: it returns by itself
     return {"orders": await c.sim.orders()}
+
+
+async def _bill(c: Citizen) -> dict:
+    await c.wait_screen("attract")
+    await c.tap("attract.start")
+    await c.wait_screen("menu")
+    await c.tap(f"service.{BILL_PAYMENT}")
+    await c.wait_screen("enter_account")
+    for digit in WATER_ACCOUNT:
+        await c.tap(f"key.{digit}")
+    c.screenshot("bill-account")
+    await c.tap("key.ok")
+    await c.wait_screen("confirm")
+    c.screenshot("bill-confirm")
+    await c.tap("confirm.pay")
+    await c.wait_screen("pay")
+    code_url = _decode_qr(c.screenshot("bill-pay"))
+    await c.sim.pay(code_url=code_url)
+    await c.wait_screen("result", timeout=30)
+    c.screenshot("bill-result")
+    receipts = await c.sim.receipts()
+    if receipts:
+        shutil.copy(receipts[-1]["png_path"], c.out_dir / "bill-receipt.png")
+    await c.tap("result.done")
+    await c.wait_screen("attract")
+    return {
+        "receipt_text": receipts[-1]["text"] if receipts else "",
+        "ledgers": await c.sim.ledgers(),
+    }
 
 
 async def _startup(c: Citizen) -> dict:

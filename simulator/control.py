@@ -37,12 +37,14 @@ def build_control_app(sim: Simulator) -> web.Application:
     @routes.post("/payment/pay")
     async def pay(request: web.Request) -> web.Response:
         body = await request.json()
+        from simulator.payment_gateway import GatewayError
+
         try:
             order = sim.gateway.pay(
                 out_trade_no=body.get("out_trade_no"), code_url=body.get("code_url")
             )
-        except KeyError:
-            return web.json_response({"error": "ORDER_NOT_EXIST"}, status=404)
+        except GatewayError as exc:
+            return web.json_response({"error": exc.code}, status=exc.status)
         return web.json_response(order.as_json())
 
     @routes.get("/payment/orders")
@@ -68,7 +70,48 @@ def build_control_app(sim: Simulator) -> web.Application:
 
     @routes.get("/exit-entry/applications")
     async def applications(request: web.Request) -> web.Response:
-        return web.json_response({"applications": list(sim.exit_entry.applications.values())})
+        return web.json_response(
+            {"applications": list(sim.backends.services.applications.values())}
+        )
+
+    @routes.get("/ledgers")
+    async def ledgers(request: web.Request) -> web.Response:
+        """Everything the backends recorded, for reconciliation checks."""
+        services = sim.backends.services
+        return web.json_response(
+            {
+                "orders": [
+                    dict(o.as_json(), payments=o.payments) for o in sim.gateway.orders.values()
+                ],
+                "refunds": [r.as_json() for r in sim.gateway.refunds.values()],
+                "applications": services.applications,
+                "bill_payments": services.bill_payments,
+                "certificates": services.certificates,
+                "tickets": services.tickets,
+            }
+        )
+
+    @routes.post("/backends/{name}/faults")
+    async def backend_faults(request: web.Request) -> web.Response:
+        faults = sim.backends.faults.get(request.match_info["name"])
+        if faults is None:
+            return web.json_response({"error": "UNKNOWN_BACKEND"}, status=404)
+        faults.update(await request.json())
+        return web.json_response(faults.as_json())
+
+    @routes.post("/payment/settings")
+    async def payment_settings(request: web.Request) -> web.Response:
+        body = await request.json()
+        if "micropay_confirm_s" in body:
+            sim.gateway.micropay_confirm_s = float(body["micropay_confirm_s"])
+        if "insufficient_funds_codes" in body:
+            sim.gateway.insufficient_funds_codes = set(body["insufficient_funds_codes"])
+        return web.json_response({"micropay_confirm_s": sim.gateway.micropay_confirm_s})
+
+    @routes.put("/catalog")
+    async def publish_catalog(request: web.Request) -> web.Response:
+        sim.backends.catalog.published = await request.read()
+        return web.json_response({"version": sim.backends.catalog.version()})
 
     app = web.Application()
     app.add_routes(routes)
@@ -130,3 +173,18 @@ class SimulatorClient:
 
     async def applications(self) -> list[dict]:
         return (await self._call("GET", "/exit-entry/applications"))["applications"]
+
+    async def ledgers(self) -> dict:
+        return await self._call("GET", "/ledgers")
+
+    async def backend_faults(self, backend: str, **faults: object) -> dict:
+        return await self._call("POST", f"/backends/{backend}/faults", dict(faults))
+
+    async def payment_settings(self, **settings: object) -> dict:
+        return await self._call("POST", "/payment/settings", dict(settings))
+
+    async def publish_catalog(self, raw: bytes) -> dict:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        async with self._session.put(self.base_url + "/catalog", data=raw) as resp:
+            return await resp.json()

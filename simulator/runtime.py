@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from simulator.backends import ExitEntryService, PaymentGateway, build_backends_app
+from simulator.backends import Backends
 from simulator.camera import CameraServer, SceneComposer
 from simulator.control import build_control_app
 from simulator.escpos_printer import EscposPrinterSimulator
@@ -61,8 +61,8 @@ class Simulator:
         self.options = options
         self.holder = holder
         self.state_dir = options.state_dir
-        self.gateway = PaymentGateway()
-        self.exit_entry = ExitEntryService(self.gateway)
+        self.backends = Backends()
+        self.gateway = self.backends.gateway
         self.face_composer = SceneComposer()
         self.face_camera = CameraServer(self.face_composer, port=options.camera_port)
         self.printer = EscposPrinterSimulator(
@@ -87,9 +87,7 @@ class Simulator:
         await asyncio.to_thread(ensure_pcscd)
         await self.printer.start()
         await self.face_camera.start()
-        backends_port = await self._serve(
-            build_backends_app(self.gateway, self.exit_entry), self.options.backends_port
-        )
+        backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
         self.endpoints = {
@@ -99,8 +97,13 @@ class Simulator:
             "vpcd": f"127.0.0.1:{self.options.vpcd_port}",
             "printer": {"host": "127.0.0.1", "port": self.printer.port},
             "face_camera_url": self.face_camera.url,
+            "backends_url": backends,
             "payment_url": f"{backends}/pay/v1",
+            "catalog_url": f"{backends}/catalog/v1",
             "exit_entry_url": f"{backends}/exit-entry/v1",
+            "utility_url": f"{backends}/utility/v1",
+            "certificates_url": f"{backends}/certificates/v1",
+            "queue_url": f"{backends}/queue/v1",
             "receipts_dir": str(self.state_dir / "receipts"),
         }
         path = self.state_dir / ENDPOINTS_FILE

@@ -1,0 +1,126 @@
+"""Runs a catalog item's steps for one citizen: a time-out per step, cancel at every step, the
+journal kept in step, and a clear end: done, not done (and not charged), or refunded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from kiosk.backends import BackendError, OrderStatus
+from kiosk.catalog import ServiceItem
+from kiosk.flow import FlowContext, FlowFailure, Reason
+from kiosk.journal import TxState
+from kiosk.payments import refund, settle_unpaid
+from kiosk.steps import STEPS, FlowRun, _both
+from kiosk.viewmodel import ScreenId
+
+log = logging.getLogger(__name__)
+
+
+class FlowEngine:
+    def __init__(self, ctx: FlowContext) -> None:
+        self.ctx = ctx
+
+    async def run(self, item: ServiceItem) -> None:
+        """Runs `item` to its result screen; on cancellation cleans up and re-raises."""
+        ctx = self.ctx
+        tx = ctx.journal.create(item.code)
+        run = FlowRun(ctx, item.code, tx, state={"tx": tx})
+        ctx.view.update(service_title=item.name)
+        log.info(
+            "transaction %s started for %s", tx.tx_id, item.code, extra={"transaction": tx.tx_id}
+        )
+        try:
+            for spec in item.steps:
+                timeout = spec.timeout_s or ctx.config.flow.step_timeout_s
+                try:
+                    await asyncio.wait_for(STEPS[spec.step](run, spec.params), timeout)
+                except TimeoutError as exc:
+                    raise FlowFailure(Reason.STEP_TIMEOUT, charged=run.charged) from exc
+            self._complete(run)
+        except FlowFailure as failure:
+            await self._end_unfinished(run, failure)
+            self._show_failure(run, failure)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._end_unfinished(run, FlowFailure(Reason.CANCELLED)))
+            raise
+        except Exception:
+            log.exception("step failed unexpectedly", extra={"transaction": run.tx.tx_id})
+            failure = FlowFailure(Reason.NEEDS_ATTENTION)
+            await self._end_unfinished(run, failure)
+            self._show_failure(run, failure)
+
+    def _complete(self, run: FlowRun) -> None:
+        if run.tx.state in (TxState.FULFILLED, TxState.RECEIPTED):
+            run.move(TxState.CLOSED)
+        elif run.tx.state in (TxState.CREATED, TxState.IDENTIFIED, TxState.QUOTED):
+            run.move(TxState.CANCELLED, "no_side_effect")
+        self.ctx.show(
+            ScreenId.RESULT,
+            result_ok=True,
+            result_title_key="result.ok.title",
+            result_lines=run.state.get("result_lines", ()),
+            busy=False,
+            preview=None,
+        )
+
+    async def _end_unfinished(self, run: FlowRun, failure: FlowFailure) -> None:
+        """Leaves the transaction in a final or reconcilable state; money goes back if taken."""
+        ctx, tx = self.ctx, run.tx
+        reason = failure.reason.value
+        try:
+            if tx.state in (TxState.CREATED, TxState.IDENTIFIED, TxState.QUOTED):
+                run.move(TxState.CANCELLED, reason)
+            elif tx.state is TxState.PAYMENT_PENDING:
+                assert tx.out_trade_no
+                order = await settle_unpaid(ctx.payment, tx.out_trade_no)
+                if order is not None and order.status is OrderStatus.SUCCESS:
+                    run.move(TxState.PAID, "paid_while_ending", paid_trade_no=order.out_trade_no)
+                    run.tx = await refund(ctx.payment, ctx.journal, run.tx, reason)
+                else:
+                    run.move(TxState.CANCELLED, reason)
+            elif tx.state is TxState.PAID:
+                run.tx = await refund(ctx.payment, ctx.journal, tx, reason)
+            elif tx.state is TxState.SUBMITTED:
+                run.move(TxState.NEEDS_ATTENTION, f"outcome_unknown:{reason}")
+            elif tx.state in (TxState.FULFILLED, TxState.RECEIPTED):
+                run.move(TxState.CLOSED, f"ended:{reason}")
+        except BackendError:
+            # The gateway cannot be reached now: recovery reconciles it when it can.
+            log.warning(
+                "could not settle %s now; left for reconciliation",
+                tx.tx_id,
+                extra={"transaction": tx.tx_id, "reason": reason},
+            )
+            if run.tx.state not in (TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION):
+                run.move(TxState.NEEDS_ATTENTION, f"settle_failed:{reason}")
+
+    def _show_failure(self, run: FlowRun, failure: FlowFailure) -> None:
+        state = run.tx.state
+        hotline = self.ctx.config.flow.office_hotline
+        order = run.tx.out_trade_no or run.tx.tx_id
+        if state is TxState.REFUNDED and failure.reason is not Reason.REFUNDED:
+            lines = [
+                _both(f"reason.{failure.reason.value}", hotline=hotline),
+                _both("reason.refunded"),
+            ]
+        elif state in (TxState.NEEDS_ATTENTION, TxState.REFUND_PENDING):
+            lines = [
+                _both("reason.needs_attention", hotline=hotline),
+                _both("pay.order", order=order),
+            ]
+        else:
+            lines = [_both(f"reason.{failure.reason.value}", hotline=hotline)]
+            if state is TxState.CANCELLED and run.tx.amount_fen:
+                lines.append(_both("result.no_charge"))
+            elif state is TxState.CANCELLED:
+                lines.append(_both("result.no_charge"))
+        self.ctx.show(
+            ScreenId.RESULT,
+            result_ok=False,
+            result_title_key="result.fail.title",
+            result_lines=tuple(lines),
+            busy=False,
+            preview=None,
+        )

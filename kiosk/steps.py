@@ -1,0 +1,375 @@
+"""The step library: what a catalog item's `steps` may name. Each step is data-driven by its
+params; a new service is a catalog entry that combines these steps, not new Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.backends import BackendError, BackendReason
+from kiosk.flow import FlowContext, FlowFailure, Reason
+from kiosk.i18n import TEXTS
+from kiosk.journal import Transaction, TxState
+from kiosk.payments import PaymentOutcome, collect, out_trade_no_for, refund
+from kiosk.privacy import pseudonym
+from kiosk.templating import TemplateError, render
+from kiosk.viewmodel import OptionTile, ScreenId
+from peripherals.errors import DeviceError, DeviceReason
+from peripherals.receipt_printer import ReceiptDocument, ReceiptLine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlowRun:
+    """One citizen's run of one item: the context, the journaled transaction, and the state
+    the steps share (personal data included: it lives here, in memory, for this run only)."""
+
+    ctx: FlowContext
+    item_code: str
+    tx: Transaction
+    state: dict[str, Any] = field(default_factory=dict)
+    receipt_note: str = ""
+
+    def move(self, to: TxState, reason: str | None = None, **fields: Any) -> None:
+        self.tx = self.ctx.journal.transition(self.tx, to, reason, **fields)
+        self.state["tx"] = self.tx
+
+    def ensure_identified(self, subject: str) -> None:
+        self.state["subject"] = subject
+        if self.tx.state is TxState.CREATED:
+            self.move(TxState.IDENTIFIED, subject=subject)
+
+    def ensure_quoted(self, amount_fen: int, detail: dict | None = None) -> None:
+        if self.tx.state in (TxState.CREATED, TxState.IDENTIFIED):
+            self.move(TxState.QUOTED, amount_fen=amount_fen, detail=detail or {})
+
+    def render(self, template: Any) -> Any:
+        try:
+            return render(template, self.state)
+        except TemplateError as exc:
+            log.error("catalog template failed in %s: %s", self.item_code, exc)
+            raise FlowFailure(Reason.BACKEND_REJECTED, charged=self.charged) from exc
+
+    @property
+    def charged(self) -> bool:
+        return self.tx.state in (TxState.PAID, TxState.SUBMITTED)
+
+
+Step = Callable[[FlowRun, dict[str, Any]], Awaitable[None]]
+STEPS: dict[str, Step] = {}
+
+
+def step(name: str) -> Callable[[Step], Step]:
+    def register(fn: Step) -> Step:
+        STEPS[name] = fn
+        return fn
+
+    return register
+
+
+def known_steps() -> frozenset[str]:
+    return frozenset(STEPS)
+
+
+def _both(key: str, **params: Any) -> dict[str, str]:
+    entry = TEXTS[key]
+    return {lang: text.format(**params) if params else text for lang, text in entry.items()}
+
+
+def _backend_failure(run: FlowRun, exc: BackendError) -> FlowFailure:
+    if exc.status == 404:
+        return FlowFailure(Reason.NOT_FOUND, charged=run.charged)
+    reason = (
+        Reason.BACKEND_REJECTED
+        if exc.reason is BackendReason.REJECTED and exc.status < 500
+        else Reason.BACKEND_UNAVAILABLE
+    )
+    return FlowFailure(reason, charged=run.charged)
+
+
+_READER_REASONS = {
+    DeviceReason.CARD_REMOVED: Reason.CARD_REMOVED,
+    DeviceReason.NOT_A_TRAVEL_DOCUMENT: Reason.CARD_UNREADABLE,
+    DeviceReason.CARD_UNREADABLE: Reason.CARD_UNREADABLE,
+    DeviceReason.TIMEOUT: Reason.CARD_TIMEOUT,
+    DeviceReason.NO_CARD: Reason.CARD_TIMEOUT,
+}
+
+
+@step("read_permit")
+async def read_permit(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    reader = ctx.devices.permit_reader
+    if reader is None:
+        raise FlowFailure(Reason.DEVICE_MISSING)
+    ctx.show(ScreenId.PLACE_PERMIT, status_key="permit.instruction", busy=False)
+    try:
+        await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
+        ctx.view.update(status_key="permit.reading", busy=True)
+        permit = await reader.read_permit()
+    except DeviceError as exc:
+        raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
+    run.state["permit_number"] = permit.mrz.document_number
+    run.ensure_identified(pseudonym(permit.mrz.document_number, ctx.subject_key))
+
+
+@step("read_idcard")
+async def read_idcard(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    reader = ctx.devices.idcard_reader
+    if reader is None:
+        raise FlowFailure(Reason.DEVICE_MISSING)
+    ctx.show(ScreenId.READ_IDCARD, status_key="idcard.instruction", busy=False)
+    try:
+        await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
+        ctx.view.update(status_key="idcard.reading", busy=True)
+        card = await reader.read()
+    except DeviceError as exc:
+        raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
+    run.state["id_number"] = card.text.id_number
+    run.ensure_identified(pseudonym(card.text.id_number, ctx.subject_key))
+
+
+@step("capture_face")
+async def capture_face(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    camera = ctx.devices.face_camera
+    if camera is None:
+        raise FlowFailure(Reason.DEVICE_MISSING)
+    ctx.show(ScreenId.FACE, status_key="face.no_face", busy=False, faces=0)
+
+    def on_preview(frame: Any, hint: Any) -> None:
+        faces = 1 if hint in (1, "ok", "hold_still") else 0
+        key = (
+            f"face.hint.{hint}"
+            if isinstance(hint, str)
+            else ("face.hold_still" if faces else "face.no_face")
+        )
+        ctx.view.update(preview=frame, faces=faces, status_key=key)
+
+    try:
+        face = await camera.capture(
+            on_preview, ctx.config.flow.face_stable_frames, ctx.config.flow.face_timeout_s
+        )
+    except DeviceError as exc:
+        reason = Reason.FACE_TIMEOUT if exc.reason is DeviceReason.TIMEOUT else Reason.CAMERA_FAULT
+        raise FlowFailure(reason) from exc
+    run.state["face_jpeg_b64"] = base64.b64encode(face.jpeg).decode()
+    if getattr(face, "liveness", None) is not None:
+        run.state["liveness"] = face.liveness
+    ctx.view.update(status_key="face.captured", preview=None)
+
+
+@step("lookup")
+async def lookup(run: FlowRun, params: dict) -> None:
+    path = run.render(params["path"])
+    try:
+        run.state[params["into"]] = await run.ctx.service(params["backend"]).get(path)
+    except BackendError as exc:
+        raise _backend_failure(run, exc) from exc
+
+
+@step("choose_option")
+async def choose_option(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    if "options_from" in params:
+        raw = run.render("{" + params["options_from"] + "}")
+        label = params["label"]
+        options = [
+            {
+                **o,
+                "code": str(o[params.get("code", "code")]),
+                "label": {lang: str(o[key]) for lang, key in label.items()},
+            }
+            for o in raw
+        ]
+    else:
+        options = [dict(o) for o in params["options"]]
+    fee_key = params.get("fee")
+    tiles = tuple(
+        OptionTile(o["code"], o["label"], int(o[fee_key]) if fee_key else None) for o in options
+    )
+    ctx.show(ScreenId.CHOOSE, options=tiles, choose_title=params.get("title", {}))
+    code = await ctx.wait_choice()
+    chosen = next(o for o in options if o["code"] == code)
+    run.state[params["into"]] = chosen
+    if fee_key:
+        run.ensure_quoted(int(chosen[fee_key]), {"option": code})
+
+
+@step("enter_account")
+async def enter_account(run: FlowRun, params: dict) -> None:
+    """The citizen types a number on the keypad, or scans it (a bill's barcode)."""
+    ctx = run.ctx
+    pattern = re.compile(params.get("pattern", r"^\d{4,30}$"))
+    ctx.show(
+        ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=params.get("title", {})
+    )
+    while True:
+        waiter = asyncio.ensure_future(ctx.wait_choice())
+        scanner = asyncio.ensure_future(ctx.scans.get())
+        done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiter, scanner):
+            if task not in done:
+                task.cancel()
+        value = scanner.result() if scanner in done else ctx.view.entry
+        if pattern.match(value):
+            run.state[params["into"]] = value
+            return
+        ctx.view.update(entry="", entry_error_key="account.invalid")
+
+
+@step("confirm_amount")
+async def confirm_amount(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    amount = run.render(params["amount"])
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise FlowFailure(Reason.BACKEND_REJECTED)
+    if amount == 0:
+        raise FlowFailure(Reason.NOTHING_DUE)
+    lines = tuple((line["label"], str(run.render(line["value"]))) for line in params["lines"])
+    ctx.show(ScreenId.CONFIRM, confirm_lines=lines, fee_fen=amount)
+    await ctx.wait_choice()
+    run.ensure_quoted(amount)
+
+
+@step("pay")
+async def pay(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    if not run.tx.amount_fen:
+        return  # nothing to pay
+    run.move(TxState.PAYMENT_PENDING, out_trade_no=out_trade_no_for(ctx.config.kiosk_id, run.tx))
+    description = str(run.render(params.get("description", "")))[:120]
+
+    def on_order(order: Any) -> None:
+        ctx.show(
+            ScreenId.PAY,
+            qr_payload=order.code_url,
+            order_no=order.out_trade_no,
+            fee_fen=order.amount_fen,
+            status_key="pay.instruction",
+        )
+
+    try:
+        run.tx = await collect(
+            ctx.payment,
+            ctx.journal,
+            run.tx,
+            description=description,
+            timeout_s=ctx.config.flow.payment_timeout_s,
+            poll_s=ctx.config.flow.payment_poll_s,
+            scans=ctx.scans,
+            on_order=on_order,
+        )
+    except PaymentOutcome as outcome:
+        raise FlowFailure(Reason(outcome.reason)) from outcome
+    except BackendError as exc:
+        raise FlowFailure(Reason.BACKEND_UNAVAILABLE) from exc
+    run.state["tx"] = run.tx
+
+
+@step("submit")
+async def submit(run: FlowRun, params: dict) -> None:
+    """The side effect the citizen came for; journaled first, keyed by the transaction."""
+    ctx = run.ctx
+    ctx.show(ScreenId.PROCESSING, status_key="processing.instruction", busy=True)
+    run.ensure_quoted(0)
+    body = run.render(params.get("body", {}))
+    client = ctx.service(params["backend"])
+    key = run.tx.idempotency_key("submit")
+    run.move(
+        TxState.SUBMITTED,
+        detail={"submit_backend": params["backend"], "submit_path": params["path"]},
+    )
+    try:
+        result = await client.submit(params["path"], body, key)
+    except BackendError as exc:
+        result = None
+        if exc.reason is not BackendReason.REJECTED or exc.status >= 500:
+            # Unknown outcome: ask the backend what became of this key before deciding.
+            try:
+                result = await client.find_submission(params["path"], key)
+            except BackendError:
+                raise FlowFailure(
+                    Reason.NEEDS_ATTENTION,
+                    charged=run.tx.amount_fen is not None and run.tx.amount_fen > 0,
+                ) from exc
+        if result is None:
+            await _undo_submission(run, "submission_refused")
+            raise _backend_failure(run, exc) from exc
+    run.state[params["into"]] = result
+    ids = {k: v for k, v in result.items() if k.endswith("_id") or k.endswith("_no")}
+    run.move(TxState.FULFILLED, detail={"result": ids})
+
+
+async def _undo_submission(run: FlowRun, reason: str) -> None:
+    if run.tx.amount_fen:
+        try:
+            run.tx = await refund(run.ctx.payment, run.ctx.journal, run.tx, reason)
+        except BackendError as exc:
+            raise FlowFailure(Reason.NEEDS_ATTENTION, charged=True) from exc
+        if run.tx.state is TxState.REFUNDED:
+            raise FlowFailure(Reason.REFUNDED)
+        raise FlowFailure(Reason.NEEDS_ATTENTION, charged=True)
+    run.move(TxState.CANCELLED, reason)
+
+
+@step("print_receipt")
+async def print_receipt(run: FlowRun, params: dict) -> None:
+    ctx = run.ctx
+    optional = params.get("optional", True)
+    printer = ctx.devices.receipt_printer
+    title = params["title"]
+    lines = [ReceiptLine(title["zh"], align="center", bold=True, double=True)]
+    if title.get("en"):
+        lines.append(ReceiptLine(title["en"], align="center"))
+    lines.append(ReceiptLine("-" * 32))
+    for line in params.get("lines", []):
+        label = line["label"]
+        lines.append(
+            ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
+        )
+    if run.tx.out_trade_no:
+        lines.append(ReceiptLine(f"订单号 Order: {run.tx.out_trade_no}"))
+    lines += [
+        ReceiptLine(f"流水号 Transaction: {run.tx.tx_id}"),
+        ReceiptLine(f"终端 Kiosk: {ctx.config.kiosk_id}"),
+        ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
+        ReceiptLine("-" * 32),
+        ReceiptLine(f"咨询电话 Hotline: {ctx.config.flow.office_hotline}", align="center"),
+    ]
+    try:
+        if printer is None:
+            raise DeviceError("receipt_printer", DeviceReason.PRINTER_OFFLINE, "none fitted")
+        await printer.print_receipt(ReceiptDocument(lines=tuple(lines), qr=run.tx.tx_id))
+    except DeviceError as exc:
+        log.warning(
+            "receipt not printed: %s",
+            exc.reason.value,
+            extra={"transaction": run.tx.tx_id, "reason": exc.reason.value},
+        )
+        if not optional:
+            run.move(TxState.NEEDS_ATTENTION, f"print_failed:{exc.reason.value}")
+            raise FlowFailure(Reason.PRINT_FAILED, charged=bool(run.tx.amount_fen)) from exc
+        run.receipt_note = "result.receipt_failed"
+        return
+    run.move(TxState.RECEIPTED)
+
+
+@step("show_result")
+async def show_result(run: FlowRun, params: dict) -> None:
+    lines = tuple(
+        {lang: str(run.render(text)) for lang, text in line.items()}
+        for line in params.get("lines", [])
+    )
+    if run.receipt_note:
+        lines += (_both(run.receipt_note, order=run.tx.out_trade_no or run.tx.tx_id),)
+    run.state["result_lines"] = lines

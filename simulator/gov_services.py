@@ -1,0 +1,219 @@
+"""The government backends the kiosk talks to: exit-entry, utilities, certificates, queueing.
+
+Each mutating call is idempotent on the kiosk's `idempotency_key`, and each can be queried by
+that key, so a kiosk that crashed mid-call can find out what happened. Paid services check
+the gateway's ledger themselves: a kiosk cannot claim a payment that did not happen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from simulator.payment_gateway import OrderStatus, PaymentGateway
+
+ENDORSEMENT_TYPES = (
+    # Fees as published for Hong Kong/Macau endorsements; the kiosk never computes them itself.
+    {
+        "code": "HK_TOURIST_1",
+        "name_zh": "香港团队/个人旅游一次",
+        "name_en": "Hong Kong tourist, once",
+        "fee_fen": 1500,
+    },
+    {
+        "code": "HK_TOURIST_2",
+        "name_zh": "香港团队/个人旅游二次",
+        "name_en": "Hong Kong tourist, twice",
+        "fee_fen": 3000,
+    },
+    {
+        "code": "MO_TOURIST_1",
+        "name_zh": "澳门团队/个人旅游一次",
+        "name_en": "Macau tourist, once",
+        "fee_fen": 1500,
+    },
+)
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(code)
+        self.status, self.code = status, code
+
+
+@dataclass
+class Bill:
+    account: str
+    payee: str
+    amount_due_fen: int
+    period: str
+    paid_by: str | None = None  # out_trade_no that settled it
+
+
+@dataclass
+class GovServices:
+    gateway: PaymentGateway
+    applications: dict[str, dict] = field(default_factory=dict)
+    bill_payments: dict[str, dict] = field(default_factory=dict)
+    certificates: dict[str, dict] = field(default_factory=dict)
+    tickets: dict[str, dict] = field(default_factory=dict)
+    bills: dict[str, Bill] = field(default_factory=dict)
+    permits_by_id_number: dict[str, dict] = field(default_factory=dict)
+    appointments: dict[str, dict] = field(default_factory=dict)
+    _ticket_counter: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.bills:
+            for bill in (
+                Bill("3100123456789", "中山市供水有限公司 Zhongshan Water", 8650, "2026-10"),
+                Bill("4400987654321", "南方电网 China Southern Power Grid", 23417, "2026-10"),
+            ):
+                self.bills[bill.account] = bill
+        if not self.appointments:
+            self.appointments["APPT-20261122-0042"] = {"category": "A", "window": "3"}
+
+    def _paid(self, out_trade_no: str, amount_fen: int) -> None:
+        order = self.gateway.orders.get(out_trade_no)
+        if (
+            order is None
+            or order.status is not OrderStatus.SUCCESS
+            or order.amount_fen != amount_fen
+        ):
+            raise ServiceError(402, "NOT_PAID")
+
+    # Exit-entry.
+    def submit_application(self, body: dict) -> dict:
+        key = str(body["idempotency_key"])
+        if key in self.applications:
+            return self.applications[key]
+        fee = next(
+            (t["fee_fen"] for t in ENDORSEMENT_TYPES if t["code"] == body["endorsement"]), None
+        )
+        if fee is None:
+            raise ServiceError(400, "UNKNOWN_ENDORSEMENT")
+        self._paid(str(body.get("out_trade_no", "")), fee)
+        application = {
+            "application_id": f"EE{len(self.applications) + 1:08d}",
+            "status": "approved",
+            "endorsement": body["endorsement"],
+            "valid_until": time.strftime("%Y-%m-%d", time.localtime(time.time() + 90 * 86400)),
+            "out_trade_no": body.get("out_trade_no"),
+        }
+        self.applications[key] = application
+        return application
+
+    # Utilities.
+    def bill(self, account: str) -> dict:
+        bill = self.bills.get(account)
+        if bill is None:
+            raise ServiceError(404, "ACCOUNT_NOT_FOUND")
+        return {
+            "account": bill.account,
+            "payee": bill.payee,
+            "period": bill.period,
+            "amount_due_fen": 0 if bill.paid_by else bill.amount_due_fen,
+            "bill_id": f"{bill.account}-{bill.period}",
+        }
+
+    def pay_bill(self, body: dict) -> dict:
+        key = str(body["idempotency_key"])
+        if key in self.bill_payments:
+            return self.bill_payments[key]
+        account, _, period = str(body["bill_id"]).partition("-")
+        bill = self.bills.get(account)
+        if bill is None:
+            raise ServiceError(404, "ACCOUNT_NOT_FOUND")
+        self._paid(str(body["out_trade_no"]), bill.amount_due_fen)
+        if bill.paid_by not in (None, body["out_trade_no"]):
+            raise ServiceError(409, "BILL_ALREADY_PAID")
+        bill.paid_by = str(body["out_trade_no"])
+        payment = {
+            "payment_id": f"UP{len(self.bill_payments) + 1:08d}",
+            "status": "settled",
+            "bill_id": body["bill_id"],
+            "out_trade_no": body["out_trade_no"],
+            "period": period or bill.period,
+        }
+        self.bill_payments[key] = payment
+        return payment
+
+    # Certificates.
+    def issue_certificate(self, body: dict) -> dict:
+        key = str(body["idempotency_key"])
+        if key in self.certificates:
+            return self.certificates[key]
+        certificate = {
+            "certificate_id": f"CERT{len(self.certificates) + 1:08d}",
+            "kind": body.get("kind", "no_criminal_record"),
+            "status": "issued",
+            "verify_code": f"V{len(self.certificates) + 1:06d}",
+        }
+        self.certificates[key] = certificate
+        return certificate
+
+    # Queue tickets.
+    def issue_ticket(self, body: dict) -> dict:
+        key = str(body["idempotency_key"])
+        if key in self.tickets:
+            return self.tickets[key]
+        category = str(body.get("category") or "")
+        if body.get("appointment"):
+            appointment = self.appointments.get(str(body["appointment"]))
+            if appointment is None:
+                raise ServiceError(404, "APPOINTMENT_NOT_FOUND")
+            category = appointment["category"]
+        if category not in ("A", "B", "C"):
+            raise ServiceError(400, "UNKNOWN_CATEGORY")
+        number = self._ticket_counter.get(category, 0) + 1
+        self._ticket_counter[category] = number
+        ticket = {"ticket_no": f"{category}{number:03d}", "waiting": number - 1, "status": "issued"}
+        self.tickets[key] = ticket
+        return ticket
+
+    def by_key(self, ledger: str, key: str) -> dict:
+        found = getattr(self, ledger).get(key)
+        if found is None:
+            raise ServiceError(404, "NOT_FOUND")
+        return found
+
+
+def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None:
+    def answer(fn):
+        async def handler(request: web.Request) -> web.Response:
+            try:
+                body = await request.json() if request.can_read_body else {}
+                if not isinstance(body, dict):
+                    raise TypeError("body")
+                return web.json_response(fn(request, body))
+            except ServiceError as exc:
+                return web.json_response({"error": exc.code}, status=exc.status)
+            except (KeyError, TypeError, ValueError):
+                return web.json_response({"error": "PARAM_ERROR"}, status=400)
+
+        return handler
+
+    key = "{key}"
+    routes.get("/exit-entry/v1/endorsement-types")(
+        answer(lambda r, b: {"types": list(ENDORSEMENT_TYPES)})
+    )
+    routes.post("/exit-entry/v1/applications")(answer(lambda r, b: services.submit_application(b)))
+    routes.get(f"/exit-entry/v1/applications/{key}")(
+        answer(lambda r, b: services.by_key("applications", r.match_info["key"]))
+    )
+    routes.get("/utility/v1/bills/{account}")(
+        answer(lambda r, b: services.bill(r.match_info["account"]))
+    )
+    routes.post("/utility/v1/payments")(answer(lambda r, b: services.pay_bill(b)))
+    routes.get(f"/utility/v1/payments/{key}")(
+        answer(lambda r, b: services.by_key("bill_payments", r.match_info["key"]))
+    )
+    routes.post("/certificates/v1/issue")(answer(lambda r, b: services.issue_certificate(b)))
+    routes.get(f"/certificates/v1/issue/{key}")(
+        answer(lambda r, b: services.by_key("certificates", r.match_info["key"]))
+    )
+    routes.post("/queue/v1/tickets")(answer(lambda r, b: services.issue_ticket(b)))
+    routes.get(f"/queue/v1/tickets/{key}")(
+        answer(lambda r, b: services.by_key("tickets", r.match_info["key"]))
+    )

@@ -1,0 +1,116 @@
+"""The catalog: the reference catalog validates; anything broken is refused, never cached."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.catalog import CatalogCache, CatalogError, CatalogReason, parse_catalog
+from kiosk.steps import known_steps
+from simulator.backends import reference_catalog
+
+STEPS = known_steps()
+
+
+def reference() -> dict:
+    return json.loads(reference_catalog())
+
+
+def test_the_reference_catalog_describes_the_four_services():
+    catalog = parse_catalog(reference_catalog(), STEPS)
+    services = {item.service for item in catalog.items}
+    assert services == {"endorsement", "utility_bill", "certificate_print", "queue_ticket"}
+    bill = next(i for i in catalog.items if i.service == "utility_bill")
+    assert bill.takes_payment and [s.step for s in bill.steps][:3] == [
+        "enter_account",
+        "lookup",
+        "confirm_amount",
+    ]
+    queue = next(i for i in catalog.items if i.service == "queue_ticket")
+    assert not queue.takes_payment
+
+
+@pytest.mark.parametrize(
+    "mutate,reason",
+    [
+        (lambda d: d.update(schema="kiosk-catalog/9"), CatalogReason.UNKNOWN_SCHEMA),
+        (lambda d: d["items"][0].pop("legal_basis"), CatalogReason.MALFORMED),
+        (lambda d: d["items"][0].update(level="galaxy"), CatalogReason.MALFORMED),
+        (
+            lambda d: d["items"][1]["steps"].append({"step": "launch_rocket"}),
+            CatalogReason.UNKNOWN_STEP,
+        ),
+        (lambda d: d["items"].append(d["items"][0]), CatalogReason.MALFORMED),
+        (lambda d: d["items"][0].update(time_limit_days=-1), CatalogReason.MALFORMED),
+    ],
+)
+def test_a_broken_catalog_is_refused_with_its_reason(mutate, reason):
+    data = reference()
+    mutate(data)
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(json.dumps(data), STEPS)
+    assert err.value.reason is reason
+
+
+def test_not_json_is_malformed():
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(b"\xff<html>gateway error</html>", STEPS)
+    assert err.value.reason is CatalogReason.MALFORMED
+
+
+def test_the_cache_keeps_the_last_good_catalog(tmp_path):
+    cache = CatalogCache(tmp_path / "catalog.json", STEPS)
+    assert cache.load() is None
+    good = cache.accept(reference_catalog())
+    broken = reference()
+    broken["items"][0]["fee"] = {"kind": "whatever"}
+    with pytest.raises(CatalogError):
+        cache.accept(json.dumps(broken).encode())
+    with pytest.raises(CatalogError):
+        cache.accept(b"")
+    assert cache.load() == good
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(path_choice=st.integers(min_value=0, max_value=10_000), value=json_values)
+def test_fuzzed_catalogs_raise_only_catalog_errors(path_choice, value):
+    data = reference()
+    # Replace one field somewhere in the document with an arbitrary JSON value.
+    targets = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in node:
+                targets.append((node, key))
+                walk(node[key])
+        elif isinstance(node, list):
+            for index in range(len(node)):
+                targets.append((node, index))
+                walk(node[index])
+
+    walk(data)
+    container, key = targets[path_choice % len(targets)]
+    container[key] = value
+    try:
+        parse_catalog(json.dumps(data), STEPS)
+    except CatalogError:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_raise_only_catalog_errors(raw):
+    with pytest.raises(CatalogError):
+        parse_catalog(raw, STEPS)
