@@ -108,10 +108,7 @@ def build_session(ctx: FlowContext) -> KioskSession:
     def device_states() -> dict[str, DeviceState]:
         return {name: DeviceState(usable=True) for name in present}
 
-    session: KioskSession
-    availability = ServiceAvailability(device_states, lambda: session.network_ok)
-    session = KioskSession(ctx, cache, catalog_client, availability)
-    return session
+    return KioskSession(ctx, cache, catalog_client, ServiceAvailability(device_states))
 
 
 async def close_context(ctx: FlowContext, session: KioskSession) -> None:

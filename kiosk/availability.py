@@ -32,12 +32,11 @@ DeviceStates = Callable[[], dict[str, DeviceState]]
 
 
 class ServiceAvailability:
-    def __init__(self, device_states: DeviceStates, network_ok: Callable[[], bool]) -> None:
+    def __init__(self, device_states: DeviceStates) -> None:
         self.device_states = device_states
-        self.network_ok = network_ok
 
-    def check(self, item: ServiceItem) -> Verdict:
-        if item.online and not self.network_ok():
+    def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
+        if item.online and not network_ok:
             return Verdict(False, "unavailable.network")
         states = self.device_states()
         if any(name not in states for name in item.required_devices):

@@ -59,7 +59,7 @@ class KioskSession:
             return ()
         tiles = []
         for item in self.catalog.items:
-            verdict = self.availability.check(item)
+            verdict = self.availability.check(item, self.network_ok)
             if verdict.reason_key == NOT_FITTED:
                 continue
             tiles.append(
@@ -154,7 +154,7 @@ class KioskSession:
             item = self.catalog.item(code)
         except KeyError:
             return
-        if not self.availability.check(item).offered:
+        if not self.availability.check(item, self.network_ok).offered:
             self.refresh_menu()
             return
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))

@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/demo}
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
-  exec .venv/bin/kiosk --simulator --windowed --state-dir var/kiosk
+  exec .venv/bin/python -m kiosk.cli --simulator --windowed --state-dir var/kiosk
 fi
 rm -rf "$out"; mkdir -p "$(dirname "$out")"
 xvfb-run -a -s "-screen 0 1080x1920x24" \
-  .venv/bin/kiosk --simulator --scenario endorsement --out "$out" --state-dir var/kiosk \
+  .venv/bin/python -m kiosk.cli --simulator --scenario endorsement --out "$out" --state-dir var/kiosk \
   > "$out.log" 2>&1 || { tail -40 "$out.log"; echo "run failed; log: $out.log" >&2; exit 1; }
 .venv/bin/python - "$out" <<'PY'
 import json, sys

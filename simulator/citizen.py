@@ -243,6 +243,7 @@ async def _startup(c: Citizen) -> dict:
 SCENARIOS = {
     "startup": _startup,
     "endorsement": _endorsement,
+    "bill": _bill,
     "card_pulled": _card_pulled,
     "payment_never": _payment_never,
 }
