@@ -127,6 +127,7 @@ async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
     report = await Recovery(ctx.journal, ctx.payment, ctx.services).run()
     log.info("recovery: %s", report.as_json())
     session = build_session(ctx)
+    session.recovery_report = report.as_json()
     await session.refresh_catalog()
     return ctx, session
 
@@ -170,6 +171,35 @@ async def _run(
     return summary
 
 
+async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
+                        repeat: int) -> dict:
+    """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
+    ctx, session = await prepare(config)
+    summary: dict = {"recovery": dict(session.recovery_report)}
+    try:
+        if scenario:
+            from simulator.headless_citizen import run_headless
+
+            session.start()
+            summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
+                                              repeat))
+    finally:
+        await close_context(ctx, session)
+    summary["unfinished"] = summary_unfinished(config)
+    return summary
+
+
+def summary_unfinished(config: KioskConfig) -> dict[str, int]:
+    journal = Journal(config.journal_path, config.kiosk_id)
+    try:
+        counts: dict[str, int] = {}
+        for tx in journal.unfinished():
+            counts[tx.state.value] = counts.get(tx.state.value, 0) + 1
+        return counts
+    finally:
+        journal.close()
+
+
 def run_kiosk(
     config_path: Path | None,
     *,
@@ -178,6 +208,9 @@ def run_kiosk(
     out_dir: Path | None = None,
     windowed: bool = False,
     state_dir: Path | None = None,
+    attach: Path | None = None,
+    headless: bool = False,
+    repeat: int = 1,
 ) -> int:
     started_at = time.monotonic()
     overrides: dict = {}
@@ -189,11 +222,22 @@ def run_kiosk(
     setup_logging(config.log_dir)
     sim = None
     control_url = None
-    if simulator:
-        sim = EmbeddedSimulator(config.state_dir / "sim")
-        endpoints = sim.start()
+    if simulator or attach:
+        if attach:
+            endpoints = json.loads((attach / "endpoints.json").read_text())
+        else:
+            sim = EmbeddedSimulator(config.state_dir / "sim")
+            endpoints = sim.start()
         control_url = endpoints["control_url"]
         config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
+    if headless:
+        try:
+            summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))
+        finally:
+            if sim is not None:
+                sim.stop()
+        print(json.dumps(summary))
+        return 0 if summary.get("ok", True) else 1
     from screens.bootstrap import configure_kivy
 
     configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)

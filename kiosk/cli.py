@@ -28,9 +28,14 @@ def main(argv: list[str] | None = None) -> int:
         help="where the scripted citizen leaves screenshots and the receipt",
     )
     parser.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    parser.add_argument("--attach", type=Path, metavar="SIM_STATE_DIR",
+                        help="use the simulator already running with this state folder")
+    parser.add_argument("--headless", action="store_true",
+                        help="no screens: recovery, then the scenario through the intents")
+    parser.add_argument("--repeat", type=int, default=1, help="with --headless: scenario runs")
     args = parser.parse_args(argv)
-    if args.scenario and not args.simulator:
-        parser.error("--scenario needs --simulator")
+    if args.scenario and not (args.simulator or args.attach):
+        parser.error("--scenario needs --simulator or --attach")
     from kiosk.app import run_kiosk
 
     return run_kiosk(
@@ -40,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=args.out if args.scenario else None,
         windowed=args.windowed,
         state_dir=args.state_dir,
+        attach=args.attach,
+        headless=args.headless,
+        repeat=args.repeat,
     )
 
 

@@ -149,7 +149,14 @@ class Journal:
                 "INSERT INTO transitions VALUES (?, 0, NULL, ?, NULL, ?)",
                 (tx_id, TxState.CREATED.value, now),
             )
+        self._maybe_crash(TxState.CREATED)
         return self.get(tx_id)
+
+    def _maybe_crash(self, state: TxState) -> None:
+        if self._crash_state == state.value:
+            self._crash_countdown -= 1
+            if self._crash_countdown == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
 
     def transition(
         self, tx: Transaction, to: TxState, reason: str | None = None, **fields: object
@@ -179,10 +186,7 @@ class Journal:
                 "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)",
                 (tx.tx_id, seq, current.state.value, to.value, reason, now),
             )
-        if self._crash_state == to.value:
-            self._crash_countdown -= 1
-            if self._crash_countdown == 0:
-                os.kill(os.getpid(), signal.SIGKILL)
+        self._maybe_crash(to)
         return self.get(tx.tx_id)
 
     def annotate(self, tx: Transaction, detail: dict) -> Transaction:

@@ -47,6 +47,7 @@ class KioskSession:
         self.availability = availability
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
+        self.recovery_report: dict = {}
         self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None
         self._last_activity = time.monotonic()

@@ -21,13 +21,11 @@ from kivy.uix.label import Label
 from kivy.uix.screenmanager import ScreenManager
 
 from simulator.control import SimulatorClient
+from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
 
 _touch_ids = itertools.count(1)
 
-# Service codes of the simulator's reference catalog.
-ENDORSEMENT = "442000-CRJ-0007"
-BILL_PAYMENT = "442000-BM-0001"
-WATER_ACCOUNT = "3100123456789"
+
 
 
 class CitizenTouch(MotionEvent):

@@ -49,7 +49,6 @@ class Bill:
     payee: str
     amount_due_fen: int
     period: str
-    paid_by: str | None = None  # out_trade_no that settled it
 
 
 @dataclass
@@ -113,7 +112,7 @@ class GovServices:
             "account": bill.account,
             "payee": bill.payee,
             "period": bill.period,
-            "amount_due_fen": 0 if bill.paid_by else bill.amount_due_fen,
+            "amount_due_fen": bill.amount_due_fen,
             "bill_id": f"{bill.account}-{bill.period}",
         }
 
@@ -125,18 +124,17 @@ class GovServices:
         bill = self.bills.get(account)
         if bill is None:
             raise ServiceError(404, "ACCOUNT_NOT_FOUND")
-        self._paid(str(body["out_trade_no"]), bill.amount_due_fen)
-        if bill.paid_by not in (None, body["out_trade_no"]):
+        if period != bill.period:
             raise ServiceError(409, "BILL_ALREADY_PAID")
-        bill.paid_by = str(body["out_trade_no"])
-        payment = {
-            "payment_id": f"UP{len(self.bill_payments) + 1:08d}",
-            "status": "settled",
-            "bill_id": body["bill_id"],
-            "out_trade_no": body["out_trade_no"],
-            "period": period or bill.period,
-        }
+        self._paid(str(body["out_trade_no"]), bill.amount_due_fen)
+        payment = {"payment_id": f"UP{len(self.bill_payments) + 1:08d}", "status": "settled",
+                   "bill_id": body["bill_id"], "out_trade_no": body["out_trade_no"],
+                   "amount_fen": bill.amount_due_fen, "period": period}
         self.bill_payments[key] = payment
+        # The utility issues the account's next bill, so the simulator can be paid again.
+        year, month = (int(x) for x in bill.period.split("-"))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        bill.period = f"{year:04d}-{month:02d}"
         return payment
 
     # Certificates.

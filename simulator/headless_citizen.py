@@ -1,0 +1,86 @@
+"""A scripted citizen without a screen: acts through the kiosk's intents and watches its view.
+
+The crash and load tests use it to drive many transactions fast; it knows the kiosk only by
+the duck-typed view-model and intents it is handed, and the simulator by its control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
+from simulator.control import SimulatorClient
+
+
+class Stuck(Exception):
+    pass
+
+
+async def _until(view: Any, screen: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while str(view.screen) != screen:
+        if time.monotonic() > deadline:
+            raise Stuck(f"waited for {screen}, still on {view.screen}")
+        await asyncio.sleep(0.01)
+
+
+async def _finish(view: Any, intents: Any) -> dict:
+    await _until(view, "result", 60)
+    ok = bool(view.result_ok)
+    intents.finish()
+    await _until(view, "attract")
+    return {"result_ok": ok}
+
+
+async def _pay_on_phone(view: Any, sim: SimulatorClient) -> None:
+    await _until(view, "pay")
+    await sim.pay(code_url=view.qr_payload)
+
+
+async def bill(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    intents.touch_start()
+    await _until(view, "menu")
+    intents.choose_service(BILL_PAYMENT)
+    await _until(view, "enter_account")
+    for digit in WATER_ACCOUNT:
+        intents.key_press(digit)
+    intents.key_press("ok")
+    await _until(view, "confirm")
+    intents.choose_option("confirm")
+    await _pay_on_phone(view, sim)
+    return await _finish(view, intents)
+
+
+async def endorsement(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    intents.touch_start()
+    await _until(view, "menu")
+    intents.choose_service(ENDORSEMENT)
+    await _until(view, "place_permit")
+    await sim.insert_card()
+    await _until(view, "face")
+    await sim.show_face()
+    await _until(view, "choose")
+    intents.choose_option(view.options[0].code)
+    await _pay_on_phone(view, sim)
+    try:
+        return await _finish(view, intents)
+    finally:
+        await sim.remove_card()
+        await sim.hide_face()
+
+
+SCENARIOS = {"bill": bill, "endorsement": endorsement}
+
+
+async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,
+                       repeat: int = 1) -> dict:
+    async with SimulatorClient(control_url) as sim:
+        results = []
+        t0 = time.monotonic()
+        for _ in range(repeat):
+            results.append(await SCENARIOS[scenario](view, intents, sim))
+        return {"scenario": scenario, "runs": len(results),
+                "ok": all(r["result_ok"] for r in results),
+                "seconds": round(time.monotonic() - t0, 3)}

@@ -1,0 +1,9 @@
+"""Identifiers of the simulator's reference data that scripted citizens and tests use."""
+
+# Service codes of the reference catalog (simulator/assets/reference_catalog.json).
+ENDORSEMENT = "442000-CRJ-0007"
+BILL_PAYMENT = "442000-BM-0001"
+CERTIFICATE_PRINT = "442000-GA-0031"
+QUEUE_TICKET = "442000-PD-0001"
+# A water account with a bill due in the simulated utility backend.
+WATER_ACCOUNT = "3100123456789"
