@@ -22,8 +22,10 @@ from kiosk.logs import setup_logging
 from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
+from kiosk.watchdog import Watchdog
 from kiosk.viewmodel import SessionView
 from peripherals.face_camera import FaceCameraService
+from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
 
@@ -93,6 +95,8 @@ def build_context(config: KioskConfig) -> FlowContext:
             permit_reader=PermitReaderService(d.card_reader),
             face_camera=FaceCameraService(d.face_camera_url),
             receipt_printer=ReceiptPrinterService(d.printer_host, d.printer_port),
+            idcard_reader=IdCardReaderService(d.idcard_reader_port) if d.idcard_reader_port
+            else None,
         ),
         payment=PaymentClient(b.payment_url, b.deadline_s),
         services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
@@ -141,8 +145,13 @@ async def _run(
 ) -> dict | None:
     from screens.app import KioskApp
 
+    # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
+    # once the attract screen is up. Outside systemd it does nothing.
+    watchdog = Watchdog.from_environment(os.environ)
+    watchdog.start()
     ctx, session = await prepare(config)
     app = KioskApp(ctx.view, session)
+    app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
     async def scripted() -> None:
@@ -168,6 +177,7 @@ async def _run(
         if citizen is not None and not citizen.done():
             citizen.cancel()
         await close_context(ctx, session)
+        watchdog.stop()
     return summary
 
 

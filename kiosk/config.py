@@ -16,6 +16,10 @@ class DeviceConfig:
     face_camera_url: str = "http://127.0.0.1:8081/stream.mjpg"
     printer_host: str = "127.0.0.1"
     printer_port: int = 9100
+    idcard_reader_port: str = ""          # serial port of the ID-card SAM module ("" = none)
+    dispenser_port: str = ""              # serial port of the certificate dispenser
+    barcode_scanner_port: str = ""        # serial port of the barcode/QR scanner
+    csca_store: str = ""                  # PEM file of trusted CSCA certificates (passive auth)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,22 @@ class FlowConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    server_url: str = ""                  # "" = not enrolled: no agent runs
+    device_key_path: str = ""
+    site: str = ""
+    region: str = ""
+    enrolled_at: str = ""
+    key_id: str = ""
+    heartbeat_interval_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class TechnicianConfig:
+    pin_hash: str = ""                    # scrypt$N$r$p$salt$hash, set by kiosk-provision
+
+
+@dataclass(frozen=True)
 class DebugConfig:
     # Test instrumentation only: "STATE[:N]" kills the process after the Nth journal commit
     # into STATE, as a power cut would (the crash test uses it).
@@ -77,6 +97,8 @@ class KioskConfig:
     backends: BackendConfig = field(default_factory=BackendConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    technician: TechnicianConfig = field(default_factory=TechnicianConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     @property
@@ -126,6 +148,10 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             "face_camera_url": endpoints["face_camera_url"],
             "printer_host": endpoints["printer"]["host"],
             "printer_port": endpoints["printer"]["port"],
+            **{key: endpoints[name] for name, key in (
+                ("idcard_reader", "idcard_reader_port"), ("dispenser", "dispenser_port"),
+                ("barcode_scanner", "barcode_scanner_port"), ("csca_store", "csca_store"))
+               if name in endpoints},
         },
         "backends": {
             "payment_url": endpoints["payment_url"],

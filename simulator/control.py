@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from simulator.idcard_reader import add_control_routes as add_idcard_routes
+
 if TYPE_CHECKING:
     from simulator.runtime import Simulator
 
@@ -113,6 +115,7 @@ def build_control_app(sim: Simulator) -> web.Application:
         sim.backends.catalog.published = await request.read()
         return web.json_response({"version": sim.backends.catalog.version()})
 
+    add_idcard_routes(routes, sim.idcard_reader)
     app = web.Application()
     app.add_routes(routes)
     return app
@@ -173,6 +176,12 @@ class SimulatorClient:
 
     async def applications(self) -> list[dict]:
         return (await self._call("GET", "/exit-entry/applications"))["applications"]
+
+    async def insert_idcard(self, card: dict | None = None) -> dict:
+        return await self._call("POST", "/idcard/insert", {"card": card} if card else {})
+
+    async def remove_idcard(self) -> dict:
+        return await self._call("POST", "/idcard/remove")
 
     async def ledgers(self) -> dict:
         return await self._call("GET", "/ledgers")

@@ -10,7 +10,13 @@ import asyncio
 import time
 from typing import Any
 
-from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
+from simulator.reference import (
+    BILL_PAYMENT,
+    CERTIFICATE_PRINT,
+    ENDORSEMENT,
+    QUEUE_TICKET,
+    WATER_ACCOUNT,
+)
 from simulator.control import SimulatorClient
 
 
@@ -71,7 +77,32 @@ async def endorsement(view: Any, intents: Any, sim: SimulatorClient) -> dict:
         await sim.hide_face()
 
 
-SCENARIOS = {"bill": bill, "endorsement": endorsement}
+async def certificate(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    intents.touch_start()
+    await _until(view, "menu")
+    intents.choose_service(CERTIFICATE_PRINT)
+    await _until(view, "read_idcard")
+    await sim.insert_idcard()
+    await _until(view, "face")
+    await sim.show_face()
+    try:
+        return await _finish(view, intents)
+    finally:
+        await sim.remove_idcard()
+        await sim.hide_face()
+
+
+async def queue(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    intents.touch_start()
+    await _until(view, "menu")
+    intents.choose_service(QUEUE_TICKET)
+    await _until(view, "choose")
+    intents.choose_option("A")
+    return await _finish(view, intents)
+
+
+SCENARIOS = {"bill": bill, "endorsement": endorsement, "certificate": certificate,
+             "queue": queue}
 
 
 async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,

@@ -20,6 +20,7 @@ from simulator.camera import CameraServer, SceneComposer
 from simulator.control import build_control_app
 from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import IcaoChip, TravelDocumentHolder
+from simulator.idcard_reader import IdCardReaderSimulator
 from simulator.pcscd import ensure_pcscd
 from simulator.vicc import VirtualCardSlot
 
@@ -71,6 +72,7 @@ class Simulator:
             font_path=CJK_FONT if Path(CJK_FONT).exists() else None,
         )
         self.card_slot = VirtualCardSlot(port=options.vpcd_port)
+        self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict = {}
 
@@ -87,6 +89,7 @@ class Simulator:
         await asyncio.to_thread(ensure_pcscd)
         await self.printer.start()
         await self.face_camera.start()
+        await self.idcard_reader.start()
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
@@ -105,6 +108,7 @@ class Simulator:
             "certificates_url": f"{backends}/certificates/v1",
             "queue_url": f"{backends}/queue/v1",
             "receipts_dir": str(self.state_dir / "receipts"),
+            "idcard_reader": self.idcard_reader.path,
         }
         path = self.state_dir / ENDPOINTS_FILE
         tmp = path.with_suffix(".tmp")
@@ -119,6 +123,7 @@ class Simulator:
             await runner.cleanup()
         self._runners.clear()
         await self.face_camera.stop()
+        await self.idcard_reader.stop()
         await self.printer.stop()
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
