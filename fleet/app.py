@@ -1,0 +1,119 @@
+"""The fleet server's aiohttp application: APIs, dashboard, metrics, and the offline sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from fleet import kiosk_api, metrics, operator_api
+from fleet.auth import RequestVerifier
+from fleet.config import FleetConfig
+from fleet.db import open_database
+from fleet.openapi import openapi_document
+from fleet.services import SERVICES, FleetServices
+from fleet.status import Connectivity, connectivity
+from fleet.store import FleetStore
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+async def open_store(config: FleetConfig) -> FleetStore:
+    store = FleetStore(await open_database(config.database_url, config.data_dir))
+    await store.migrate()
+    return store
+
+
+async def sweep_once(services: FleetServices, now: float | None = None) -> int:
+    """Raise offline alerts for kiosks gone silent and drop nonces too old to be replayed."""
+    now = time.time() if now is None else now
+    silent = [
+        k["kiosk_id"]
+        for k in await services.store.alert_candidates()
+        if connectivity(k, now, services.config.thresholds) is Connectivity.OFFLINE
+    ]
+    raised = await services.store.raise_offline_alerts(silent, now) if silent else 0
+    await services.store.forget_nonces(now - 2 * services.config.signature_window_s)
+    return raised
+
+
+async def _sweeper(services: FleetServices) -> None:
+    while True:
+        await asyncio.sleep(services.config.sweep_interval_s)
+        try:
+            await sweep_once(services)
+        except Exception:  # a failed sweep must not end the sweeper; the next one retries
+            log.exception("offline sweep failed")
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+async def _root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/dashboard/")
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/dashboard"):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'",
+        )
+    return response
+
+
+def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Application:
+    """The fleet server. With `store` given, the caller owns it (tests); otherwise it is opened
+    from `config` on start-up and closed on clean-up."""
+    app = web.Application(
+        client_max_size=config.max_log_upload_bytes + 65536,
+        middlewares=[_security_headers, operator_api.refusals],
+    )
+    app.add_routes(kiosk_api.routes)
+    app.add_routes(operator_api.routes)
+    app.add_routes(metrics.routes)
+    app.router.add_get("/api/v1/openapi.json", _openapi)
+    app.router.add_get("/", _root)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/dashboard/", _index)
+    app.router.add_static("/dashboard/static/", STATIC_DIR)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        own = store is None
+        the_store = await open_store(config) if own else store
+        assert the_store is not None
+        services = FleetServices(
+            config=config,
+            store=the_store,
+            verifier=RequestVerifier(the_store, window_s=config.signature_window_s),
+        )
+        app[SERVICES] = services
+        sweeper = asyncio.create_task(_sweeper(services))
+        yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        if own:
+            await the_store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,324 @@
+"""The operators' API behind the dashboard: sign-in, the fleet, one kiosk, commands, alerts, audit."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from fleet.auth import check_credentials, hash_password, new_secret_token, token_hash
+from fleet.services import SERVICES, FleetServices
+from fleet.status import describe
+from fleet.store import Role
+from kiosk.fleet_wire import API_PREFIX, CommandKind, WireError, parse_params
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+SESSION_COOKIE = "fleet_session"
+
+
+def _error(status: int, error: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": error, **extra}, status=status)
+
+
+class _Refuse(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except _Refuse as exc:
+        return exc.response
+
+
+async def _user(request: web.Request, needed: Role) -> dict[str, Any]:
+    """The signed-in operator if their role allows `needed`; otherwise a 401/403 answer."""
+    services = request.app[SERVICES]
+    token = request.cookies.get(SESSION_COOKIE)
+    user = await services.store.session_user(token_hash(token)) if token else None
+    if user is None:
+        raise _Refuse(_error(401, "not_signed_in"))
+    if not Role(user["role"]).allows(needed):
+        raise _Refuse(_error(403, "role_too_low", needed=needed.value))
+    if request.method not in ("GET", "HEAD"):
+        # The cookie is SameSite=Strict; a cross-origin form or script is refused here as well.
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.split("://", 1)[-1] != request.host:
+            raise _Refuse(_error(403, "cross_origin"))
+    return user
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise _Refuse(_error(400, "bad_json")) from None
+    if not isinstance(data, dict):
+        raise _Refuse(_error(400, "bad_json"))
+    return data
+
+
+# -- sign-in ---------------------------------------------------------------------------------------
+
+
+@routes.post(f"{API_PREFIX}/session")
+async def sign_in(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    data = await _json(request)
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64:
+        return _error(400, "bad_request")
+    now = time.time()
+    cfg = services.config
+    recent = [t for t in services.failed_logins.get(username, []) if now - t < cfg.login_lockout_s]
+    services.failed_logins[username] = recent
+    if len(recent) >= cfg.max_failed_logins:
+        await services.store.audit(username, "sign_in", username, "locked_out")
+        return _error(429, "locked_out", retry_after_s=round(cfg.login_lockout_s))
+    user = await services.store.get_user(username)
+    if not check_credentials(password, user["password_hash"] if user else None):
+        recent.append(now)
+        await services.store.audit(username, "sign_in", username, "refused")
+        return _error(401, "bad_credentials")
+    assert user is not None
+    services.failed_logins.pop(username, None)
+    token, hashed = new_secret_token()
+    await services.store.create_session(hashed, username, cfg.session_ttl_s)
+    await services.store.audit(username, "sign_in", username, "ok")
+    response = web.json_response({"username": username, "role": user["role"]})
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(cfg.session_ttl_s),
+        httponly=True,
+        samesite="Strict",
+        secure=cfg.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@routes.get(f"{API_PREFIX}/session")
+async def whoami(request: web.Request) -> web.Response:
+    user = await _user(request, Role.VIEWER)
+    return web.json_response({"username": user["username"], "role": user["role"]})
+
+
+@routes.delete(f"{API_PREFIX}/session")
+async def sign_out(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    user = await _user(request, Role.VIEWER)
+    await services.store.delete_session(token_hash(request.cookies[SESSION_COOKIE]))
+    await services.store.audit(user["username"], "sign_out", user["username"], "ok")
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- the fleet -------------------------------------------------------------------------------------
+
+
+async def _described(services: FleetServices) -> list[dict[str, Any]]:
+    now = time.time()
+    return [
+        describe(k, now, services.config.thresholds) for k in await services.store.list_kiosks()
+    ]
+
+
+@routes.get(f"{API_PREFIX}/fleet")
+async def fleet_summary(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.VIEWER)
+    kiosks = await _described(services)
+    region, site = request.query.get("region"), request.query.get("site")
+    shown = [
+        k
+        for k in kiosks
+        if (not region or k["region"] == region) and (not site or k["site"] == site)
+    ]
+    counts = {s: 0 for s in ("up", "degraded", "down", "offline")}
+    for k in shown:
+        counts[k["state"]] += 1
+    alerts = await services.store.list_alerts(open_only=True)
+    return web.json_response(
+        {
+            "counts": counts,
+            "total": len(shown),
+            "regions": sorted({k["region"] for k in kiosks}),
+            "sites": sorted({(k["region"], k["site"]) for k in kiosks}),
+            "open_alerts": len(alerts),
+            "unacked_alerts": sum(1 for a in alerts if a["acked_at"] is None),
+        }
+    )
+
+
+@routes.get(f"{API_PREFIX}/kiosks")
+async def list_kiosks(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.VIEWER)
+    q = request.query
+    kiosks = [
+        k
+        for k in await _described(services)
+        if (not q.get("region") or k["region"] == q["region"])
+        and (not q.get("site") or k["site"] == q["site"])
+        and (not q.get("state") or k["state"] == q["state"])
+    ]
+    return web.json_response({"kiosks": kiosks})
+
+
+@routes.get(API_PREFIX + "/kiosks/{kiosk_id}")
+async def kiosk_detail(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.VIEWER)
+    kiosk_id = request.match_info["kiosk_id"]
+    row = await services.store.get_kiosk(kiosk_id)
+    if row is None:
+        return _error(404, "no_such_kiosk")
+    days = int(request.query.get("days", "14")) if request.query.get("days", "").isdigit() else 14
+    since = (datetime.date.today() - datetime.timedelta(days=days - 1)).isoformat()
+    per_day: dict[str, dict[str, int]] = {}
+    for r in await services.store.daily_counters(kiosk_id, since):
+        per_day.setdefault(r["day"], {})[r["name"]] = r["value"]
+    return web.json_response(
+        {
+            "kiosk": describe(row, time.time(), services.config.thresholds),
+            "events": await services.store.recent_events(kiosk_id, 50),
+            "per_day": [{"day": d, "counters": c} for d, c in sorted(per_day.items())],
+            "commands": await services.store.list_commands(kiosk_id, 20),
+            "alerts": await services.store.list_alerts(open_only=False, kiosk_id=kiosk_id),
+            "log_uploads": await services.store.list_log_uploads(kiosk_id),
+        }
+    )
+
+
+@routes.get(API_PREFIX + "/kiosks/{kiosk_id}/logs/{upload_id}")
+async def log_upload(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.OPERATOR)
+    upload_id = request.match_info["upload_id"]
+    row = (
+        await services.store.get_log_upload(request.match_info["kiosk_id"], int(upload_id))
+        if upload_id.isdigit()
+        else None
+    )
+    if row is None:
+        return _error(404, "no_such_upload")
+    return web.Response(text=row["content"], content_type="text/plain")
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+
+@routes.post(API_PREFIX + "/kiosks/{kiosk_id}/commands")
+async def queue_command(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    user = await _user(request, Role.OPERATOR)
+    kiosk_id = request.match_info["kiosk_id"]
+    data = await _json(request)
+    try:
+        kind = CommandKind(data.get("kind"))
+        params = parse_params(data.get("params", {}))
+    except ValueError as exc:
+        reason = exc.reason.value if isinstance(exc, WireError) else "unknown_kind"
+        await services.store.audit(user["username"], "command", kiosk_id, "bad_request")
+        return _error(400, "bad_request", reason=reason)
+    if await services.store.get_kiosk(kiosk_id) is None:
+        return _error(404, "no_such_kiosk")
+    command = await services.store.queue_command(kiosk_id, kind, params, user["username"])
+    log.info("command queued", extra={"kiosk": kiosk_id, "command": command.command_id})
+    return web.json_response(command.to_json(), status=201)
+
+
+@routes.get(API_PREFIX + "/kiosks/{kiosk_id}/commands")
+async def list_commands(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.VIEWER)
+    return web.json_response(
+        {"commands": await services.store.list_commands(request.match_info["kiosk_id"])}
+    )
+
+
+# -- alerts ----------------------------------------------------------------------------------------
+
+
+@routes.get(f"{API_PREFIX}/alerts")
+async def list_alerts(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.VIEWER)
+    open_only = request.query.get("all") not in ("1", "true")
+    return web.json_response(
+        {
+            "alerts": await services.store.list_alerts(
+                open_only=open_only, kiosk_id=request.query.get("kiosk")
+            )
+        }
+    )
+
+
+@routes.post(API_PREFIX + "/alerts/{alert_id}/ack")
+async def ack_alert(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    user = await _user(request, Role.OPERATOR)
+    raw = request.match_info["alert_id"]
+    if not raw.isdigit() or not await services.store.ack_alert(int(raw), user["username"]):
+        return _error(404, "no_such_open_alert")
+    return web.json_response({"ok": True})
+
+
+# -- administration --------------------------------------------------------------------------------
+
+
+@routes.post(f"{API_PREFIX}/enrollment-tokens")
+async def create_enrollment_token(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    user = await _user(request, Role.ADMIN)
+    token, hashed = new_secret_token()
+    expires_at = await services.store.create_enrollment_token(
+        hashed, user["username"], services.config.enrollment_token_ttl_s
+    )
+    await services.store.audit(user["username"], "create_enrollment_token", hashed[:12], "ok")
+    return web.json_response({"token": token, "expires_at": expires_at}, status=201)
+
+
+@routes.get(f"{API_PREFIX}/audit")
+async def audit_log(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.ADMIN)
+    return web.json_response({"audit": await services.store.list_audit()})
+
+
+@routes.get(f"{API_PREFIX}/users")
+async def list_users(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    await _user(request, Role.ADMIN)
+    return web.json_response({"users": await services.store.list_users()})
+
+
+@routes.post(f"{API_PREFIX}/users")
+async def create_user(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    admin = await _user(request, Role.ADMIN)
+    data = await _json(request)
+    username, password, role = data.get("username"), data.get("password"), data.get("role")
+    if not isinstance(username, str) or not 0 < len(username) <= 64 or not username.isprintable():
+        return _error(400, "bad_request", reason="username")
+    if not isinstance(password, str) or len(password) < 10:
+        return _error(400, "bad_request", reason="a password of 10+ characters")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        return _error(400, "bad_request", reason="role")
+    if await services.store.get_user(username) is not None:
+        return _error(409, "user_exists")
+    await services.store.create_user(username, hash_password(password), role_value)
+    await services.store.audit(
+        admin["username"], "create_user", username, "ok", {"role": role_value.value}
+    )
+    return web.json_response({"username": username, "role": role_value.value}, status=201)

@@ -1,0 +1,233 @@
+"""Test helpers: a real fleet server on port 0, a throwaway PostgreSQL cluster, signed kiosks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from fleet.app import create_app, open_store
+from fleet.auth import hash_password, new_secret_token
+from fleet.config import FleetConfig
+from fleet.services import SERVICES, FleetServices
+from fleet.store import FleetStore, Role
+from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_wire import API_PREFIX, sign_request
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """A real PostgreSQL 15 cluster in a temp dir, run as the postgres user; yields its DSN base."""
+    tmp = Path(tempfile.mkdtemp(prefix="fleet-pg-"))
+    data = tmp / "data"
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {tmp} -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
+    opts += " -c full_page_writes=off"
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-w",
+            "-l",
+            str(tmp / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@/{{db}}?host={tmp}&port={port}"
+    finally:
+        subprocess.run(
+            [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def fresh_postgres_database(dsn_template: str) -> str:
+    import asyncpg
+
+    name = "fleet_" + uuid.uuid4().hex[:12]
+    conn = await asyncpg.connect(dsn_template.format(db="postgres"))
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return dsn_template.format(db=name)
+
+
+@dataclass
+class Kiosk:
+    kiosk_id: str
+    private_pem: bytes
+    public_pem: bytes
+    seq: int = 0
+
+
+@dataclass
+class Fleet:
+    """A running fleet server and what a test needs to talk to it."""
+
+    config: FleetConfig
+    runner: web.AppRunner | None = None
+    url: str = ""
+    port: int = 0
+    http: aiohttp.ClientSession | None = None
+    kiosks: dict[str, Kiosk] = field(default_factory=dict)
+
+    @property
+    def services(self) -> FleetServices:
+        assert self.runner is not None
+        return self.runner.app[SERVICES]
+
+    @property
+    def store(self) -> FleetStore:
+        return self.services.store
+
+    async def start(self, port: int = 0) -> None:
+        self.runner = web.AppRunner(create_app(self.config), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", port or self.port)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        if self.http is None:
+            self.http = aiohttp.ClientSession()
+
+    async def stop_server(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def close(self) -> None:
+        await self.stop_server()
+        if self.http is not None:
+            await self.http.close()
+
+    async def add_user(self, username: str, role: Role, password: str = PASSWORD) -> None:
+        await self.store.create_user(username, hash_password(password), role)
+
+    async def operator(self, username: str, role: Role) -> aiohttp.ClientSession:
+        """A signed-in operator's HTTP session (its own cookie jar)."""
+        await self.add_user(username, role)
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with session.post(
+            f"{self.url}{API_PREFIX}/session", json={"username": username, "password": PASSWORD}
+        ) as r:
+            assert r.status == 200, await r.text()
+        return session
+
+    async def token(self) -> str:
+        token, hashed = new_secret_token()
+        await self.store.create_enrollment_token(hashed, "test", 3600)
+        return token
+
+    async def enroll_kiosk(
+        self, kiosk_id: str, site: str = "hall-1", region: str = "east"
+    ) -> Kiosk:
+        private_pem, public_pem = generate_device_key()
+        await enroll(self.url, await self.token(), private_pem, kiosk_id, site, region)
+        kiosk = Kiosk(kiosk_id, private_pem, public_pem)
+        self.kiosks[kiosk_id] = kiosk
+        return kiosk
+
+    async def signed_post(
+        self,
+        kiosk: Kiosk,
+        path: str,
+        payload: Any,
+        *,
+        now: float | None = None,
+        nonce: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[int, Any]:
+        assert self.http is not None
+        raw = body if body is not None else json.dumps(payload).encode()
+        full_path = API_PREFIX + path
+        signed = headers or sign_request(
+            kiosk.private_pem, "POST", full_path, raw, time.time() if now is None else now, nonce
+        )
+        async with self.http.post(self.url + full_path, data=raw, headers=signed) as r:
+            return r.status, await r.json()
+
+    async def heartbeat(self, kiosk: Kiosk, **fields: Any) -> tuple[int, Any]:
+        kiosk.seq += 1
+        hb = {
+            "wire_version": 1,
+            "kiosk_id": kiosk.kiosk_id,
+            "seq": kiosk.seq,
+            "sent_at": time.time(),
+            "interval_s": fields.pop("interval_s", 15.0),
+            "software_version": "1.0.0",
+            "catalog_version": "2024.1",
+            **fields,
+        }
+        return await self.signed_post(kiosk, f"/kiosks/{kiosk.kiosk_id}/heartbeat", hb)
+
+
+def sqlite_config(tmp_path: Path, **kwargs: Any) -> FleetConfig:
+    return FleetConfig(data_dir=tmp_path / "fleet", **kwargs)
+
+
+async def config_for(backend: str, tmp_path: Path, pg_dsn: str | None, **kwargs: Any):
+    config = sqlite_config(tmp_path, **kwargs)
+    if backend == "postgresql":
+        assert pg_dsn is not None
+        config = replace(config, database_url=await fresh_postgres_database(pg_dsn))
+    return config
+
+
+async def open_test_store(config: FleetConfig) -> FleetStore:
+    return await open_store(config)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.get_event_loop().run_until_complete(coro)
+
+
+HEALTHY_DEVICES = [
+    {
+        "device": "printer",
+        "health": "ok",
+        "supplies": [{"name": "paper", "level": "ok", "remaining": 400}],
+    },
+    {"device": "card_reader", "health": "ok"},
+]

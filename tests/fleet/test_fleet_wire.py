@@ -1,0 +1,140 @@
+"""The shared wire schema: round trips, signatures, and parsers that never crash on bad input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.fleet_agent import generate_device_key
+from kiosk.fleet_wire import (
+    HEADER_SIGNATURE,
+    Command,
+    CommandKind,
+    DeviceHealth,
+    DeviceStatus,
+    EnrollmentRequest,
+    Event,
+    EventBatch,
+    EventKind,
+    Heartbeat,
+    HeartbeatReply,
+    Supply,
+    SupplyLevel,
+    WireError,
+    WireErrorReason,
+    canonical_string,
+    key_id,
+    load_private_key,
+    sign_request,
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+HB_KEYS = [
+    "kiosk_id",
+    "seq",
+    "sent_at",
+    "interval_s",
+    "devices",
+    "counters",
+    "acks",
+    "attention",
+    "in_service",
+    "wire_version",
+]
+near_heartbeats = st.fixed_dictionaries(
+    {},
+    optional={k: json_values for k in HB_KEYS},
+)
+
+
+@pytest.mark.parametrize(
+    "parser",
+    [
+        Heartbeat.from_json,
+        EventBatch.from_json,
+        HeartbeatReply.from_json,
+        EnrollmentRequest.from_json,
+    ],
+)
+@settings(max_examples=150, deadline=None)
+@given(data=json_values | near_heartbeats)
+def test_parsers_answer_bad_input_with_a_wire_error(parser, data):
+    try:
+        parser(data)
+    except WireError as exc:
+        assert isinstance(exc.reason, WireErrorReason)
+
+
+def test_heartbeat_round_trips():
+    hb = Heartbeat(
+        kiosk_id="K-1",
+        seq=7,
+        sent_at=1.5,
+        interval_s=15.0,
+        software_version="1.0",
+        devices=(
+            DeviceStatus(
+                "printer", DeviceHealth.FAULT, "jam", (Supply("paper", SupplyLevel.LOW, 3),)
+            ),
+        ),
+        counters={"transactions_completed": 4},
+    )
+    assert Heartbeat.from_json(hb.to_json()) == hb
+    event = Event.new(EventKind.DEVICE_FAULT, 2.0, device="printer", detail={"code": 3})
+    assert EventBatch.from_json(EventBatch("K-1", (event,)).to_json()).events == (event,)
+    reply = HeartbeatReply(3.0, 15.0, (Command("cmd-1", CommandKind.REBOOT, 1.0),), ("cmd-0",))
+    assert HeartbeatReply.from_json(reply.to_json()) == reply
+
+
+def test_unknown_wire_version_and_bad_identifiers_are_refused():
+    data = Heartbeat("K-1", 1, 1.0, 15.0).to_json()
+    with pytest.raises(WireError) as version:
+        Heartbeat.from_json({**data, "wire_version": 99})
+    assert version.value.reason is WireErrorReason.UNSUPPORTED_VERSION
+    with pytest.raises(WireError) as ident:
+        Heartbeat.from_json({**data, "kiosk_id": "../etc"})
+    assert ident.value.reason is WireErrorReason.BAD_VALUE
+    with pytest.raises(WireError):
+        Heartbeat.from_json({**data, "counters": {"tx": -1}})
+    with pytest.raises(WireError):
+        Heartbeat.from_json({**data, "seq": True})
+
+
+def test_signature_covers_method_path_time_nonce_and_body():
+    private_pem, _ = generate_device_key()
+    key = load_private_key(private_pem)
+    headers = sign_request(private_pem, "POST", "/api/v1/x", b"body", 100.0, "n1")
+    import base64
+
+    sig = base64.b64decode(headers[HEADER_SIGNATURE])
+    kid = key_id(key.public_key())
+    import hashlib
+
+    digest = hashlib.sha256(b"body").hexdigest()
+    key.public_key().verify(
+        sig, canonical_string("POST", "/api/v1/x", "100.000", "n1", digest, kid)
+    )
+    from cryptography.exceptions import InvalidSignature
+
+    for changed in [
+        ("GET", "/api/v1/x", "100.000", "n1", digest),
+        ("POST", "/api/v1/y", "100.000", "n1", digest),
+        ("POST", "/api/v1/x", "101.000", "n1", digest),
+        ("POST", "/api/v1/x", "100.000", "n2", digest),
+        ("POST", "/api/v1/x", "100.000", "n1", hashlib.sha256(b"other").hexdigest()),
+    ]:
+        with pytest.raises(InvalidSignature):
+            key.public_key().verify(sig, canonical_string(*changed, kid))
+    assert (
+        sign_request(private_pem, "POST", "/p", b"", time.time())["X-Kiosk-Nonce"]
+        != sign_request(private_pem, "POST", "/p", b"", time.time())["X-Kiosk-Nonce"]
+    )
