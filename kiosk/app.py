@@ -23,7 +23,7 @@ from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
 from kiosk.watchdog import Watchdog
-from kiosk.viewmodel import SessionView
+from kiosk.viewmodel import ScreenId, SessionView
 from peripherals.face_camera import FaceCameraService
 from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
@@ -210,6 +210,23 @@ def summary_unfinished(config: KioskConfig) -> dict[str, int]:
         journal.close()
 
 
+async def _run_out_of_service(config: KioskConfig, reason_key: str) -> None:
+    """Only the out-of-service screen: what systemd starts when the kiosk keeps failing."""
+    from screens.app import KioskApp
+
+    view = SessionView(language=config.ui.language, screen=ScreenId.OUT_OF_SERVICE,
+                       out_of_service_key=reason_key, hotline=config.flow.office_hotline)
+
+    class NoIntents:
+        def __getattr__(self, name: str):
+            return lambda *args, **kwargs: None
+
+    watchdog = Watchdog.from_environment(os.environ)
+    app = KioskApp(view, NoIntents())
+    app.bind(on_start=lambda *_: watchdog.ready("out of service"))
+    await app.async_run(async_lib="asyncio")
+
+
 def run_kiosk(
     config_path: Path | None,
     *,
@@ -221,6 +238,7 @@ def run_kiosk(
     attach: Path | None = None,
     headless: bool = False,
     repeat: int = 1,
+    out_of_service: bool = False,
 ) -> int:
     started_at = time.monotonic()
     overrides: dict = {}
@@ -240,6 +258,13 @@ def run_kiosk(
             endpoints = sim.start()
         control_url = endpoints["control_url"]
         config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
+    if out_of_service:
+        from screens.bootstrap import configure_kivy
+
+        configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen,
+                       config.ui.font_path)
+        asyncio.run(_run_out_of_service(config, "oos.start_failed"))
+        return 0
     if headless:
         try:
             summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the simulator already running with this state folder")
     parser.add_argument("--headless", action="store_true",
                         help="no screens: recovery, then the scenario through the intents")
+    parser.add_argument("--out-of-service", action="store_true",
+                        help="show only the out-of-service screen (systemd's last resort)")
     parser.add_argument("--repeat", type=int, default=1, help="with --headless: scenario runs")
     args = parser.parse_args(argv)
     if args.scenario and not (args.simulator or args.attach):
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         attach=args.attach,
         headless=args.headless,
         repeat=args.repeat,
+        out_of_service=args.out_of_service,
     )
 
 

@@ -119,6 +119,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "打印机缺纸，本次无法打印凭条",
         "en": "No receipt can be printed right now",
     },
+    "oos.title": {"zh": "暂停服务", "en": "Out of service"},
+    "oos.body": {"zh": "本机暂停服务，请使用其他自助机或前往服务窗口。\n咨询电话 {hotline}",
+                 "en": "This kiosk is out of service. Please use another kiosk or a counter.\nHotline {hotline}"},
+    "oos.no_service": {"zh": "所有业务暂时无法办理", "en": "No service can be offered right now"},
+    "oos.operator": {"zh": "维护中", "en": "Under maintenance"},
+    "oos.start_failed": {"zh": "系统启动失败，已通知运维人员", "en": "The kiosk failed to start; the operators have been told"},
     "menu.empty": {
         "zh": "暂无可办理的业务，请稍后再试",
         "en": "No services are available right now",

@@ -48,11 +48,13 @@ class KioskSession:
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self.recovery_report: dict = {}
+        self.operator_out_of_service = ""
         self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None
         self._last_activity = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
-        self.view.update(language=ctx.config.ui.language, services=self._tiles())
+        self.view.update(language=ctx.config.ui.language, services=self._tiles(),
+                         hotline=ctx.config.flow.office_hotline)
 
     # Catalog, devices and network -> the menu.
     def _tiles(self) -> tuple[ServiceTile, ...]:
@@ -76,7 +78,21 @@ class KioskSession:
         return tuple(tiles)
 
     def refresh_menu(self) -> None:
-        self.view.update(services=self._tiles(), network_ok=self.network_ok)
+        tiles = self._tiles()
+        self.view.update(services=tiles, network_ok=self.network_ok)
+        nothing_offered = not any(t.available for t in tiles)
+        reason = self.operator_out_of_service or ("oos.no_service" if nothing_offered else "")
+        if self._flow_task is None and self.view.screen in (ScreenId.ATTRACT, ScreenId.MENU,
+                                                            ScreenId.OUT_OF_SERVICE):
+            if reason:
+                self.view.update(screen=ScreenId.OUT_OF_SERVICE, out_of_service_key=reason)
+            elif self.view.screen is ScreenId.OUT_OF_SERVICE:
+                self.view.update(screen=ScreenId.ATTRACT, out_of_service_key="")
+
+    def set_out_of_service(self, on: bool) -> None:
+        """The operators' remote command: out of service / back in service."""
+        self.operator_out_of_service = "oos.operator" if on else ""
+        self.refresh_menu()
 
     async def refresh_catalog(self) -> None:
         """Fetches the published catalog; only a valid one replaces the cached one."""
@@ -221,6 +237,7 @@ class KioskSession:
             language=self.ctx.config.ui.language,
             services=self._tiles(),
         )
+        self.refresh_menu()   # straight to out of service if nothing can be offered
 
     async def _watch_idle(self) -> None:
         ui = self.ctx.config.ui

@@ -22,6 +22,7 @@ class ScreenId(StrEnum):
     PAY = "pay"
     PROCESSING = "processing"
     RESULT = "result"
+    OUT_OF_SERVICE = "out_of_service"
 
 
 Text = dict[str, str]  # language -> text, as the catalog and backends publish it
@@ -70,6 +71,8 @@ class SessionView:
     result_ok: bool = False
     result_title_key: str = ""
     result_lines: tuple[Text, ...] = ()
+    out_of_service_key: str = ""          # why the kiosk is out of service
+    hotline: str = ""
     idle_prompt: bool = False
     idle_seconds_left: int = 0
     _observers: list[Callable[[set[str]], None]] = field(default_factory=list, repr=False)

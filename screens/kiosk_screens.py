@@ -368,6 +368,29 @@ class ResultScreen(KioskScreen):
         self.done.text = v.t("common.back_home")
 
 
+class OutOfServiceScreen(KioskScreen):
+    """A calm, clear screen when nothing can be offered; no buttons but the language switch."""
+
+    has_header = False
+
+    def build(self) -> None:
+        self.title = TextLabel(font_size=110, bold=True, color=RED, size_hint_y=0.3)
+        self.reason = TextLabel(font_size=54, size_hint_y=0.15)
+        self.body_text = TextLabel(font_size=46, color=GREY, size_hint_y=0.3)
+        self.language = BigButton("oos.language", color=GREY, height=130, font_size=44,
+                                  size_hint_x=None, width=300, pos_hint={"center_x": 0.5})
+        self.language.bind(on_release=lambda *_: self._toggle_language())
+        for widget in (self.title, self.reason, self.body_text, self.language):
+            self.body.add_widget(widget)
+
+    def render(self, changed: set[str]) -> None:
+        v = self.view
+        self.title.text = v.t("oos.title")
+        self.reason.text = v.t(v.out_of_service_key) if v.out_of_service_key else ""
+        self.body_text.text = v.t("oos.body", hotline=v.hotline)
+        self.language.text = v.t("common.language")
+
+
 SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.ATTRACT: AttractScreen,
     ScreenId.MENU: MenuScreen,
@@ -380,6 +403,7 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.PAY: PayScreen,
     ScreenId.PROCESSING: ProcessingScreen,
     ScreenId.RESULT: ResultScreen,
+    ScreenId.OUT_OF_SERVICE: OutOfServiceScreen,
 }
 
 

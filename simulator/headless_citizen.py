@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any
 
+from simulator.control import SimulatorClient
 from simulator.reference import (
     BILL_PAYMENT,
     CERTIFICATE_PRINT,
@@ -17,7 +18,6 @@ from simulator.reference import (
     QUEUE_TICKET,
     WATER_ACCOUNT,
 )
-from simulator.control import SimulatorClient
 
 
 class Stuck(Exception):
