@@ -170,12 +170,21 @@ async def _run(
             app.stop()
 
     session.start()
+    fleet = None
+    if config.fleet.server_url and config.fleet.device_key_path:
+        from kiosk.fleet_link import FleetLink, present_devices
+
+        fleet = FleetLink(config, session, ctx.journal, present_devices(ctx.devices.names()),
+                          restart_app=app.stop)
+        fleet.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     try:
         await app.async_run(async_lib="asyncio")
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        if fleet is not None:
+            await fleet.stop()
         await close_context(ctx, session)
         watchdog.stop()
     return summary

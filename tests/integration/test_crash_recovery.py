@@ -72,6 +72,27 @@ def test_bill_payment_survives_a_power_cut_at_every_transition(simulator, tmp_pa
     result = audit(tmp_path / "kiosk" / "state" / "journal.sqlite3", control(endpoints, "ledgers"))
     assert result.problems == []
     assert (result.double_charges, result.lost_payments, result.unreconciled) == (0, 0, 0)
+    check_reconciliation_file(tmp_path / "kiosk" / "state", control(endpoints, "ledgers"))
+
+
+def check_reconciliation_file(state_dir, ledgers):
+    """kiosk-journal's day file lists exactly the orders that took money, with what was kept."""
+    import csv
+    import datetime as dt
+    import io
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "kiosk.journal_cli", "--state-dir", str(state_dir),
+                          "export", "--date", dt.date.today().isoformat()],
+                         capture_output=True, text=True, check=True).stdout
+    rows = {r["paid_trade_no"]: r for r in csv.DictReader(io.StringIO(out))}
+    paid = {o["out_trade_no"]: o for o in ledgers["orders"]
+            if o["status"] in ("SUCCESS", "REFUND")}
+    assert set(rows) == set(paid)
+    for trade_no, order in paid.items():
+        assert int(rows[trade_no]["amount_fen"]) == order["amount_fen"]
+        assert int(rows[trade_no]["net_fen"]) == order["amount_fen"] - order["refunded_fen"]
 
 
 @pytest.mark.slow
