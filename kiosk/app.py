@@ -112,7 +112,9 @@ def build_session(ctx: FlowContext) -> KioskSession:
     def device_states() -> dict[str, DeviceState]:
         return {name: DeviceState(usable=True) for name in present}
 
-    return KioskSession(ctx, cache, catalog_client, ServiceAvailability(device_states))
+    recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
+    return KioskSession(ctx, cache, catalog_client, ServiceAvailability(device_states),
+                        reconcile=recovery.run)
 
 
 async def close_context(ctx: FlowContext, session: KioskSession) -> None:

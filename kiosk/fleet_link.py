@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -16,7 +17,16 @@ from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import FleetAgent
-from kiosk.fleet_wire import AttentionItem, Command, CommandKind, DeviceHealth, DeviceStatus
+from kiosk.fleet_wire import (
+    AttentionItem,
+    Command,
+    CommandKind,
+    DeviceHealth,
+    DeviceStatus,
+    Event,
+    EventKind,
+    Severity,
+)
 from kiosk.journal import Journal, TxState
 from kiosk.session import KioskSession
 
@@ -44,6 +54,12 @@ class FleetLink:
             config.fleet.server_url, config.kiosk_id, key, config.state_dir / "fleet-outbox.sqlite3",
             status_source=self.status, is_busy=lambda: session.busy,
             command_handler=self.handle, interval_s=config.fleet.heartbeat_interval_s)
+        session.on_problem = self.report_problem
+
+    def report_problem(self, kind: str, reason: str) -> None:
+        """A problem the operators should hear of at once (e.g. a refused catalog)."""
+        self.agent.post_event(Event.new(EventKind.INFO, time.time(), severity=Severity.WARNING,
+                                        reason=f"{kind}:{reason}"))
 
     def status(self) -> dict[str, Any]:
         counts = self.journal.count_by_state()

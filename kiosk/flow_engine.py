@@ -83,18 +83,15 @@ class FlowEngine:
             elif tx.state is TxState.PAID:
                 run.tx = await refund(ctx.payment, ctx.journal, tx, reason)
             elif tx.state is TxState.SUBMITTED:
-                run.move(TxState.NEEDS_ATTENTION, f"outcome_unknown:{reason}")
+                pass  # outcome unknown: the reconciler asks the backend, then closes or refunds
             elif tx.state in (TxState.FULFILLED, TxState.RECEIPTED):
                 run.move(TxState.CLOSED, f"ended:{reason}")
         except BackendError:
-            # The gateway cannot be reached now: recovery reconciles it when it can.
-            log.warning(
-                "could not settle %s now; left for reconciliation",
-                tx.tx_id,
-                extra={"transaction": tx.tx_id, "reason": reason},
-            )
-            if run.tx.state not in (TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION):
-                run.move(TxState.NEEDS_ATTENTION, f"settle_failed:{reason}")
+            # The gateway cannot be reached now: the transaction stays unfinished and the
+            # reconciler settles it (close, or refund) as soon as the gateway answers again.
+            log.warning("could not settle %s now; left for reconciliation", tx.tx_id,
+                        extra={"transaction": tx.tx_id, "reason": reason})
+            run.tx = ctx.journal.get(tx.tx_id)
 
     def _show_failure(self, run: FlowRun, failure: FlowFailure) -> None:
         state = run.tx.state
@@ -105,16 +102,18 @@ class FlowEngine:
                 _both(f"reason.{failure.reason.value}", hotline=hotline),
                 _both("reason.refunded"),
             ]
-        elif state in (TxState.NEEDS_ATTENTION, TxState.REFUND_PENDING):
+        elif state in (TxState.PAYMENT_PENDING, TxState.PAID, TxState.SUBMITTED,
+                       TxState.REFUND_PENDING):
+            lines = [_both(f"reason.{failure.reason.value}", hotline=hotline),
+                     _both("reason.settle_later"), _both("pay.order", order=order)]
+        elif state is TxState.NEEDS_ATTENTION:
             lines = [
                 _both("reason.needs_attention", hotline=hotline),
                 _both("pay.order", order=order),
             ]
         else:
             lines = [_both(f"reason.{failure.reason.value}", hotline=hotline)]
-            if state is TxState.CANCELLED and run.tx.amount_fen:
-                lines.append(_both("result.no_charge"))
-            elif state is TxState.CANCELLED:
+            if state is TxState.CANCELLED:
                 lines.append(_both("result.no_charge"))
         self.ctx.show(
             ScreenId.RESULT,

@@ -138,6 +138,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "未查询到相关信息，请核对后重试。",
         "en": "Nothing was found; please check and try again.",
     },
+    "reason.settle_later": {"zh": "如已扣款，系统将自动退回，无需重复支付。",
+                            "en": "If you were charged, the money will be refunded automatically."},
     "reason.refunded": {"zh": "已付款项已原路退回。", "en": "Your payment has been refunded."},
     "reason.print_failed": {
         "zh": "打印失败，请联系工作人员重新打印。",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
@@ -33,18 +34,16 @@ _IDLE_WATCHED = {
 class KioskSession:
     """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
 
-    def __init__(
-        self,
-        ctx: FlowContext,
-        catalog_cache: CatalogCache,
-        catalog_client: CatalogClient,
-        availability: ServiceAvailability,
-    ) -> None:
+    def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
+                 catalog_client: CatalogClient, availability: ServiceAvailability,
+                 reconcile: Callable[[], Awaitable[object]] | None = None) -> None:
         self.ctx = ctx
         self.view = ctx.view
         self.catalog_cache = catalog_cache
         self.catalog_client = catalog_client
         self.availability = availability
+        self.reconcile = reconcile          # settles orphaned transactions (kiosk.recovery)
+        self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self.recovery_report: dict = {}
@@ -112,6 +111,8 @@ class KioskSession:
             self.catalog_problem = None
         except CatalogError as exc:
             self.catalog_problem = exc.reason.value
+            if self.on_problem is not None:
+                self.on_problem("catalog_refused", exc.reason.value)
             log.error(
                 "published catalog refused, keeping version %s: %s",
                 self.catalog.version if self.catalog else "none",
@@ -125,6 +126,11 @@ class KioskSession:
             await asyncio.sleep(self.ctx.config.backends.health_interval_s)
             if self._flow_task is None:
                 await self.refresh_catalog()
+                if self.reconcile is not None and self.network_ok:
+                    try:
+                        await self.reconcile()
+                    except Exception:
+                        log.exception("reconciliation failed")
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -298,10 +298,9 @@ async def submit(run: FlowRun, params: dict) -> None:
             try:
                 result = await client.find_submission(params["path"], key)
             except BackendError:
-                raise FlowFailure(
-                    Reason.NEEDS_ATTENTION,
-                    charged=run.tx.amount_fen is not None and run.tx.amount_fen > 0,
-                ) from exc
+                # Still unknown: the transaction stays SUBMITTED for the reconciler to settle.
+                raise FlowFailure(Reason.BACKEND_UNAVAILABLE, charged=bool(run.tx.amount_fen)) \
+                    from exc
         if result is None:
             await _undo_submission(run, "submission_refused")
             raise _backend_failure(run, exc) from exc

@@ -1,0 +1,209 @@
+"""The flow engine on catalog items, against the simulated backends over real HTTP: a kiosk
+with no devices fitted runs the bill payment (scanner and printer are optional for it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+
+from kiosk.app import build_session
+from kiosk.backends import PaymentClient, ServiceClient
+from kiosk.config import load_config, simulator_overrides
+from kiosk.flow import Devices, FlowContext
+from kiosk.journal import Journal, TxState
+from kiosk.viewmodel import ScreenId, SessionView
+from simulator.backends import Backends, reference_catalog
+from simulator.reference import BILL_PAYMENT, QUEUE_TICKET, WATER_ACCOUNT
+
+
+@pytest.fixture
+async def kiosk(tmp_path):
+    backends = Backends()
+    runner = web.AppRunner(backends.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    endpoints = {"card_reader": "none", "face_camera_url": "", "printer": {"host": "", "port": 0},
+                 **{f"{name}_url": f"{base}{prefix}" for name, prefix in (
+                     ("payment", "/pay/v1"), ("catalog", "/catalog/v1"),
+                     ("exit_entry", "/exit-entry/v1"), ("utility", "/utility/v1"),
+                     ("certificates", "/certificates/v1"), ("queue", "/queue/v1"))}}
+    overrides = simulator_overrides(endpoints)
+    overrides["state_dir"] = str(tmp_path)
+    overrides["flow"] = {"payment_poll_s": 0.02, "payment_timeout_s": 3.0}
+    overrides["backends"]["deadline_s"] = 2.0
+    config = load_config(None, overrides)
+    b = config.backends
+    ctx = FlowContext(config=config, view=SessionView(), journal=Journal(config.journal_path, "K1"),
+                      devices=Devices(), payment=PaymentClient(b.payment_url, 2.0, backoff_s=0.01),
+                      services={n: ServiceClient(u, 2.0, backoff_s=0.01)
+                                for n, u in b.services().items()},
+                      subject_key=b"k" * 32)
+    session = build_session(ctx)
+    await session.refresh_catalog()
+    yield backends, ctx, session
+    await session.stop()
+    await session.catalog_client.close()
+    await ctx.payment.close()
+    for client in ctx.services.values():
+        await client.close()
+    ctx.journal.close()
+    await runner.cleanup()
+
+
+async def until(view, screen, timeout=10.0):
+    async def wait():
+        while view.screen is not screen:
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(wait(), timeout)
+
+
+async def start_bill(ctx, session):
+    session.touch_start()
+    session.choose_service(BILL_PAYMENT)
+    await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+    for digit in WATER_ACCOUNT:
+        session.key_press(digit)
+    session.key_press("ok")
+    await until(ctx.view, ScreenId.CONFIRM)
+    session.choose_option("confirm")
+    await until(ctx.view, ScreenId.PAY)
+
+
+def texts(view):
+    return " ".join(line["zh"] for line in view.result_lines)
+
+
+async def test_bill_without_a_printer_is_paid_and_says_no_receipt(kiosk):
+    backends, ctx, session = kiosk
+    tiles = {t.code: t for t in ctx.view.services}
+    assert QUEUE_TICKET not in tiles                    # needs a printer this kiosk lacks
+    assert tiles[BILL_PAYMENT].warning_key == "warning.no_receipt"
+    await start_bill(ctx, session)
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    assert ctx.view.result_ok and "缴费成功：86.50 元" in texts(ctx.view)
+    assert "凭条打印失败" in texts(ctx.view)
+    [tx] = ctx.journal.recent()
+    assert tx.state is TxState.CLOSED and tx.amount_fen == 8650
+    assert len(backends.services.bill_payments) == 1
+
+
+async def test_an_unknown_account_is_a_clear_message_and_no_charge(kiosk):
+    backends, ctx, session = kiosk
+    session.touch_start()
+    session.choose_service(BILL_PAYMENT)
+    await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+    for digit in "12":                                   # too short: asked again
+        session.key_press(digit)
+    session.key_press("ok")
+    await asyncio.sleep(0.05)
+    assert ctx.view.screen is ScreenId.ENTER_ACCOUNT and ctx.view.entry_error_key
+    for digit in "9999999999":
+        session.key_press(digit)
+    session.key_press("ok")
+    await until(ctx.view, ScreenId.RESULT)
+    assert not ctx.view.result_ok and "未查询到相关信息" in texts(ctx.view)
+    assert backends.gateway.orders == {}
+    assert ctx.journal.recent()[0].state is TxState.CANCELLED
+
+
+async def test_a_submission_that_fails_is_refunded_and_the_citizen_told(kiosk):
+    backends, ctx, session = kiosk
+    await start_bill(ctx, session)
+    backends.faults["utility"].fail_next = 3            # every try of the submission fails
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    assert "已付款项已原路退回" in texts(ctx.view)
+    [order] = backends.gateway.orders.values()
+    assert order.refunded_fen == order.amount_fen == 8650
+    assert ctx.journal.recent()[0].state is TxState.REFUNDED
+
+
+async def test_an_unknown_submission_outcome_is_settled_by_the_reconciler(kiosk):
+    backends, ctx, session = kiosk
+    await start_bill(ctx, session)
+    backends.faults["utility"].fail_next = 50           # the utility stays down for now
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    assert "将自动退回" in texts(ctx.view)
+    [tx] = ctx.journal.recent()
+    assert tx.state is TxState.SUBMITTED
+    backends.faults["utility"].fail_next = 0
+    await session.reconcile()
+    assert ctx.journal.get(tx.tx_id).state is TxState.REFUNDED
+    assert backends.services.bill_payments == {}
+
+
+async def test_a_lost_submission_reply_is_not_submitted_twice(kiosk):
+    backends, ctx, session = kiosk
+    await start_bill(ctx, session)
+    backends.faults["utility"].lose_next = 1            # done, but the answer is lost
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    assert ctx.view.result_ok
+    assert len(backends.services.bill_payments) == 1
+    assert ctx.journal.recent()[0].state is TxState.CLOSED
+
+
+async def test_gateway_down_at_payment_charges_nothing_and_settles_later(kiosk):
+    backends, ctx, session = kiosk
+    session.touch_start()
+    session.choose_service(BILL_PAYMENT)
+    await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+    for digit in WATER_ACCOUNT:
+        session.key_press(digit)
+    session.key_press("ok")
+    await until(ctx.view, ScreenId.CONFIRM)
+    backends.faults["payment"].down = True
+    session.choose_option("confirm")
+    await until(ctx.view, ScreenId.RESULT)
+    assert "业务系统暂时无法连接" in texts(ctx.view)
+    [tx] = ctx.journal.recent()
+    assert tx.state is TxState.PAYMENT_PENDING          # unknown to the gateway: not final yet
+    backends.faults["payment"].down = False
+    await session.reconcile()
+    assert ctx.journal.get(tx.tx_id).state is TxState.CANCELLED
+
+
+async def test_cancel_on_the_pay_screen_closes_the_order(kiosk):
+    backends, ctx, session = kiosk
+    await start_bill(ctx, session)
+    session.cancel()
+    await until(ctx.view, ScreenId.ATTRACT)
+    await asyncio.sleep(0.1)
+    [order] = backends.gateway.orders.values()
+    assert order.status.value == "CLOSED"
+    assert ctx.journal.recent()[0].state is TxState.CANCELLED
+
+
+async def test_network_loss_pauses_online_items_and_they_come_back(kiosk):
+    backends, ctx, session = kiosk
+    assert any(t.available for t in ctx.view.services)
+    backends.faults["catalog"].down = True
+    await session.refresh_catalog()
+    assert not ctx.view.network_ok
+    assert all(not t.available and t.reason_key == "unavailable.network"
+               for t in ctx.view.services)
+    assert ctx.view.screen is ScreenId.OUT_OF_SERVICE   # nothing can be offered
+    backends.faults["catalog"].down = False
+    await session.refresh_catalog()
+    assert ctx.view.network_ok and any(t.available for t in ctx.view.services)
+    assert ctx.view.screen is ScreenId.ATTRACT
+
+
+async def test_a_broken_published_catalog_never_replaces_the_good_one(kiosk):
+    backends, ctx, session = kiosk
+    problems = []
+    session.on_problem = lambda kind, reason: problems.append((kind, reason))
+    good_version = session.catalog.version
+    broken = json.loads(reference_catalog())
+    broken["items"][0]["steps"] = []
+    backends.catalog.published = json.dumps(broken).encode()
+    await session.refresh_catalog()
+    assert session.catalog.version == good_version
+    assert problems == [("catalog_refused", "catalog_malformed")]
+    assert json.loads(ctx.config.catalog_path.read_text())["items"][0]["steps"]
