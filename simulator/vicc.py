@@ -6,6 +6,10 @@ Every message either way is a 2-byte big-endian length and a payload. From vpcd,
 1-byte payload is a control code (0x00 power off, 0x01 power on, 0x02 reset, 0x04 get
 ATR, answered with the ATR); anything longer is a command APDU, answered with the
 response APDU. Only ATR requests and APDUs get an answer.
+
+Fault: `pull_mid_read(n, back_after_s=...)` takes the card away when its n-th APDU from
+then on arrives (that APDU gets no answer, as when a citizen lifts the document off the
+reader), and puts the same card back after `back_after_s` seconds if given.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class VirtualCardSlot:
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
         self._card: VirtualCard | None = None
+        self._pull_after: int | None = None
+        self._back_after_s: float | None = None
+        self._comeback: asyncio.Task[None] | None = None
 
     @property
     def inserted(self) -> bool:
@@ -61,8 +68,27 @@ class VirtualCardSlot:
             self._serve(reader, writer, card), name=f"vicc:{self.port}"
         )
 
+    def pull_mid_read(self, after_apdus: int, *, back_after_s: float | None = None) -> None:
+        """Fault: the card leaves on its `after_apdus`-th APDU from now, unanswered; it comes
+        back after `back_after_s` seconds when given."""
+        if after_apdus < 1:
+            raise ValueError("after_apdus must be at least 1")
+        self._pull_after = after_apdus
+        self._back_after_s = back_after_s
+
+    async def _come_back(self, card: VirtualCard, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self.inserted:
+            await self.insert(card)
+
     async def remove(self) -> None:
         """Close the connection (pcscd sees the card leave). Safe to call repeatedly."""
+        comeback, self._comeback = self._comeback, None
+        self._pull_after = None
+        if comeback is not None and comeback is not asyncio.current_task() and not comeback.done():
+            comeback.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await comeback
         task, writer = self._task, self._writer
         self._task = self._writer = self._card = None
         if task is not None and not task.done():
@@ -81,8 +107,21 @@ class VirtualCardSlot:
             while True:
                 header = await reader.readexactly(2)
                 payload = await reader.readexactly(int.from_bytes(header, "big"))
+                if len(payload) > 1 and self._pull_after is not None:
+                    self._pull_after -= 1
+                    if self._pull_after <= 0:
+                        self._pull_after = None
+                        log.info("fault: card pulled mid-read on port %d", self.port)
+                        if self._back_after_s is not None:
+                            self._comeback = asyncio.create_task(
+                                self._come_back(card, self._back_after_s)
+                            )
+                        return
                 answer = await self._handle(card, payload)
                 if answer is not None:
+                    if len(answer) > 0xFFFF:  # vpcd's length prefix is 16 bits
+                        log.warning("answer of %d bytes does not fit vpcd", len(answer))
+                        answer = b"\x67\x00"
                     writer.write(len(answer).to_bytes(2, "big") + answer)
                     await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drivers.bac import derive_bac_keys, perform_bac
 from drivers.icao9303 import (
     ChipError,
     ChipReason,
@@ -19,7 +20,8 @@ from drivers.icao9303 import (
     parse_mrz,
     parse_tlv,
 )
-from simulator.icao_chip import IcaoChip, TravelDocumentHolder, mrz_td1
+from drivers.secure_messaging import SecureMessaging
+from simulator.icao_chip import IcaoChip, TravelDocumentHolder, default_face_jpeg, mrz_td1
 
 # ICAO 9303 Part 5 (TD1), Part 6 (TD2) and Part 4 (TD3) specimens
 TD1 = (
@@ -207,10 +209,24 @@ HOLDER = TravelDocumentHolder(
 )  # fmt: skip
 
 
-def test_reader_reads_ef_com_and_dg1() -> None:
-    reader = IcaoReader(ChipTransport(IcaoChip(HOLDER)))
-    reader.select_application()
-    assert reader.read_ef_com() == EfCom("0107", "040000", (1,))
+@pytest.fixture(scope="module")
+def chip() -> IcaoChip:
+    return IcaoChip(HOLDER)
+
+
+def open_reader(chip: IcaoChip, *, max_read: int = 231) -> tuple[IcaoReader, ChipTransport]:
+    """SELECT the application and run BAC; a reader under secure messaging."""
+    chip.reset()
+    wire = ChipTransport(chip)
+    IcaoReader(wire).select_application()
+    session = perform_bac(wire, derive_bac_keys("C01234567", "900115", "330115"))
+    sm = SecureMessaging(wire, session.ks_enc, session.ks_mac, session.ssc)
+    return IcaoReader(sm, max_read=max_read), wire
+
+
+def test_reader_reads_ef_com_and_dg1(chip: IcaoChip) -> None:
+    reader, _ = open_reader(chip)
+    assert reader.read_ef_com() == EfCom("0107", "040000", (1, 2))
     mrz = reader.read_dg1()
     assert mrz.check_digits_ok
     assert (mrz.document_code, mrz.issuing_state, mrz.nationality) == ("CS", "CHN", "CHN")
@@ -219,16 +235,60 @@ def test_reader_reads_ef_com_and_dg1() -> None:
     assert (mrz.surname, mrz.given_names) == ("LI", "XIAO MING")
 
 
-def test_reader_apdu_counts() -> None:
-    reader = IcaoReader(ChipTransport(IcaoChip(HOLDER)))
-    reader.select_application()
-    reader.read_dg1()  # select, first 4 bytes, the rest in one READ BINARY
-    assert reader.apdu_count == 4
-    small = IcaoReader(ChipTransport(IcaoChip(HOLDER)), max_read=16)
-    small.select_application()
+def test_reader_apdu_counts(chip: IcaoChip) -> None:
+    reader, _ = open_reader(chip)
+    reader.read_dg1()  # select, then one greedy read holds the whole 95-byte file
+    assert reader.apdu_count == 2
+    small, _ = open_reader(chip, max_read=16)
     raw = small.read_file(0x0101)
     assert len(raw) == 2 + 3 + 90  # 61 5D { 5F1F 5A <90> }
-    assert small.apdu_count == 1 + 1 + 1 + -(-(len(raw) - 4) // 16)
+    assert small.apdu_count == 1 + -(-len(raw) // 16)
+    exact, _ = open_reader(chip, max_read=16)
+    exact.greedy = False  # header first (4 bytes), then the rest
+    exact.read_file(0x0101)
+    assert exact.apdu_count == 1 + 1 + -(-(len(raw) - 4) // 16)
+
+
+def test_reader_reads_past_32767_with_odd_ins() -> None:
+    big = IcaoChip(HOLDER, face_jpeg=default_face_jpeg(40_000))
+    reader, _ = open_reader(big, max_read=5000)
+    raw = reader.read_file(0x0102)
+    assert raw == big.file(0x0102) and len(raw) == 40_000
+    # select; B0 at 0, 5000 .. 30000 (7 reads); from 35000 on B1, whose answers hold 4996
+    # bytes of file each (the DO53 header takes 4 of the 5000): 2 more
+    assert reader.apdu_count == 1 + 7 + 2
+
+
+def test_reader_resumes_from_partial_content(chip: IcaoChip) -> None:
+    first, _ = open_reader(chip, max_read=1000)
+    expected = chip.file(0x0102)
+    first.partial[0x0102] = expected[:12_345]  # what an earlier reader got before the cut
+    raw = first.read_file(0x0102)
+    assert raw == expected
+    assert first.apdu_count == 1 + -(-(len(expected) - 12_345) // 1000)
+    assert 0x0102 not in first.partial
+
+
+def test_reader_greedy_falls_back_on_chips_that_want_exact_lengths() -> None:
+    class ExactChip:
+        """Refuses any Le past the end of the file with 6700, as some chips do."""
+
+        def __init__(self, content: bytes) -> None:
+            self.content = content
+
+        def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+            if apdu[1] == 0xA4:
+                return b"", 0x9000
+            offset, le = (apdu[2] << 8) | apdu[3], apdu[4] or 256
+            if offset + le > len(self.content):
+                return b"", 0x6700
+            return self.content[offset : offset + le], 0x9000
+
+    content = b"\x61\x05" + b"ABCDE"
+    reader = IcaoReader(ExactChip(content))
+    assert reader.read_file(0x0101) == content
+    assert not reader.greedy
+    assert reader.read_file(0x0101) == content
 
 
 def test_reader_not_a_travel_document() -> None:
@@ -241,12 +301,20 @@ def test_reader_not_a_travel_document() -> None:
     assert info.value.reason is ChipReason.NOT_A_TRAVEL_DOCUMENT
 
 
-def test_reader_file_not_found() -> None:
-    reader = IcaoReader(ChipTransport(IcaoChip(HOLDER)))
-    reader.select_application()
+def test_reader_file_not_found(chip: IcaoChip) -> None:
+    reader, _ = open_reader(chip)
     with pytest.raises(ChipError) as info:
-        reader.read_file(0x0102)
+        reader.read_file(0x0105)  # DG5 is not on this chip
     assert info.value.reason is ChipReason.FILE_NOT_FOUND
+
+
+def test_reader_access_denied_for_eac_groups() -> None:
+    eac = IcaoChip(HOLDER, extra_groups={3: b"\x63\x00"})
+    reader, _ = open_reader(eac)
+    assert 3 in reader.read_ef_com().data_groups
+    with pytest.raises(ChipError) as info:
+        reader.read_file(0x0103)
+    assert info.value.reason is ChipReason.ACCESS_DENIED
 
 
 def test_reader_transport_errors_pass_through() -> None:

@@ -1,7 +1,6 @@
-"""The travel-permit chip path end to end: virtual card -> vpcd -> pcscd -> pyscard -> reader.
-
-pyscard calls block, so they run in worker threads while the virtual card is served
-on the event loop.
+"""The travel-document chip end to end: virtual chip -> vpcd -> pcscd -> pyscard -> BAC/SM ->
+PermitReaderService, with the simulator's faults. pyscard calls block, so they run in
+worker threads while the virtual card is served on the event loop.
 """
 
 from __future__ import annotations
@@ -9,19 +8,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
-from drivers.icao9303 import EfCom, IcaoReader
-from drivers.pcsc import (
-    CardAbsent,
-    CardRemoved,
-    NoReader,
-    PcscConnection,
-    card_present,
-    list_readers,
-)
-from simulator.icao_chip import IcaoChip, TravelDocumentHolder
+from drivers.pcsc import CardAbsent, NoReader, PcscConnection, card_present, list_readers
+from peripherals.errors import DeviceError, DeviceReason
+from peripherals.permit_reader import BacKey, PermitReaderService
+from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_pki import create_pki
 from simulator.pcscd import PcscdNotFound, ensure_pcscd, pcscd_running, port_listening
 from simulator.vicc import VirtualCardSlot
 
@@ -32,6 +27,8 @@ HOLDER = TravelDocumentHolder(
     birth_date="850302", sex="M", expiry_date="310302", nationality="CHN",
     surname="CHEN", given_names="JIAN GUO",
 )  # fmt: skip
+KEY = BacKey("C98765432", "850302", "310302")
+PKI = create_pki()
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -50,69 +47,164 @@ async def slot() -> AsyncIterator[VirtualCardSlot]:
     except PcscdNotFound as exc:
         pytest.skip(str(exc))
     await until(lambda: READER in list_readers())
-    await until(lambda: not card_present(READER))  # the slot is free
+    await until(lambda: not card_present(READER), timeout=60.0)  # the shared slot is free
     slot = VirtualCardSlot()
     yield slot
     await slot.remove()
     await until(lambda: not card_present(READER))
 
 
-async def test_reader_listed_and_card_detected(slot: VirtualCardSlot) -> None:
-    assert READER in await asyncio.to_thread(list_readers)
-    assert not await asyncio.to_thread(card_present, READER)
-    await slot.insert(IcaoChip(HOLDER))
-    assert slot.inserted
+@pytest.fixture
+def trust_store(tmp_path: Path) -> Path:
+    path = tmp_path / "csca.pem"
+    path.write_bytes(PKI.csca_cert_pem)
+    return path
+
+
+@pytest.fixture
+async def service(trust_store: Path) -> AsyncIterator[PermitReaderService]:
+    service = PermitReaderService("Virtual PCD", trust_store, resume_window_s=3.0)
+    yield service
+    service.close()
+
+
+async def insert(slot: VirtualCardSlot, card: object) -> None:
+    await slot.insert(card)  # type: ignore[arg-type]
     await until(lambda: card_present(READER))
 
 
-async def test_read_ef_com_and_dg1(slot: VirtualCardSlot) -> None:
-    await slot.insert(IcaoChip(HOLDER))
-    await until(lambda: card_present(READER))
-
-    def read() -> tuple[EfCom, object, int]:
-        with PcscConnection() as connection:
-            connection.connect(READER)
-            reader = IcaoReader(connection)
-            reader.select_application()
-            return reader.read_ef_com(), reader.read_dg1(), connection.apdu_count
-
-    ef_com, mrz, apdus = await asyncio.to_thread(read)
-    assert ef_com == EfCom("0107", "040000", (1,))
+async def test_reads_the_whole_document_and_passes_passive_auth(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI, extra_groups={3: b"\x63\x00", 11: b"\x6b\x03\x5f\x0e\x00"})
+    await insert(slot, chip)
+    await service.wait_for_card(5.0)
+    read = await service.read_permit(KEY)
+    mrz = read.mrz
     assert mrz.check_digits_ok
-    assert (mrz.document_code, mrz.issuing_state, mrz.nationality) == ("CS", "CHN", "CHN")
     assert mrz.document_number == "C98765432"
     assert (mrz.birth_date, mrz.sex, mrz.expiry_date) == ("850302", "M", "310302")
     assert (mrz.surname, mrz.given_names) == ("CHEN", "JIAN GUO")
-    assert apdus == 1 + 3 + 3  # select app; per file: select EF, head, rest
+    assert read.ef_com.data_groups == (1, 2, 3, 11)
+    assert sorted(read.data_groups) == [1, 2, 11] and read.unreadable_groups == (3,)
+    assert read.face_image is not None and read.face_image[:3] == b"\xff\xd8\xff"
+    assert read.face_mime == "image/jpeg"
+    assert read.data_groups[2] == chip.file(0x0102)
+    pa = read.passive_auth
+    assert pa.signature_valid and pa.certificate_trusted
+    assert pa.hashes_valid == {1: True, 2: True, 11: True}
+    read.raise_for_integrity()
+    assert not read.document_expired()
+    # EF.ATR/INFO, SELECT, BAC (2), then SELECT + one extended READ per file (COM, DG1,
+    # DG2, DG11, SOD) and the refused SELECT of DG3
+    assert read.apdus == 1 + 1 + 2 + 2 * 5 + 1
+    text = repr(read) + str(read) + repr(KEY)
+    for secret in ("C98765432", "CHEN", "850302", "310302", "JIAN"):
+        assert secret not in text
 
 
-async def test_card_removed_mid_read(slot: VirtualCardSlot) -> None:
-    chip = IcaoChip(HOLDER, slow_s=0.3)
-    await slot.insert(chip)
-    await until(lambda: card_present(READER))
-    connection = PcscConnection()
-    await asyncio.to_thread(connection.connect, READER)
-    reader = IcaoReader(connection, max_read=8)  # many small reads
+async def test_wrong_mrz_data_is_refused(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI))
+    with pytest.raises(DeviceError) as info:
+        await service.read_permit(BacKey("C98765432", "850302", "310303"))
+    assert info.value.reason is DeviceReason.AUTHENTICATION_REFUSED
 
-    async def pull_card() -> None:
-        while chip.apdu_count < 4:
-            await asyncio.sleep(0.02)
-        await slot.remove()
 
-    puller = asyncio.create_task(pull_card())
+async def test_chip_with_other_keys_is_refused(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, faults={ChipFault.WRONG_KEY}))
+    with pytest.raises(DeviceError) as info:
+        await service.read_permit(KEY)
+    assert info.value.reason is DeviceReason.AUTHENTICATION_REFUSED
+
+
+async def test_card_moved_away_and_back_resumes_the_read(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI)
+    await insert(slot, chip)
+    fresh = await service.read_permit(KEY)
+    # the 9th APDU is DG2's SELECT: EF.COM and DG1 are already in
+    slot.pull_mid_read(9, back_after_s=0.8)
+    read = await service.read_permit(KEY)
+    assert read.resumes == 1
+    assert read.data_groups == fresh.data_groups
+    assert read.passive_auth.verdict is fresh.passive_auth.verdict
+    # the lost APDU, then SELECT, BAC (2), DG2 and SOD: nothing read twice, no EF.ATR/INFO
+    assert read.apdus == 9 + 3 + 4
+
+
+async def test_card_moved_away_for_good_is_card_removed(
+    slot: VirtualCardSlot, trust_store: Path
+) -> None:
+    service = PermitReaderService("Virtual PCD", trust_store, resume_window_s=1.0)
     try:
-        with pytest.raises(CardRemoved):
-            await asyncio.to_thread(lambda: (reader.select_application(), reader.read_dg1()))
-        await puller
-        assert not slot.inserted
-        await slot.remove()  # idempotent
-        await until(lambda: not card_present(READER), timeout=2.0)
-        with pytest.raises(CardRemoved):
-            await asyncio.to_thread(connection.transmit, bytes.fromhex("00B0000004"))
+        await insert(slot, IcaoChip(HOLDER, pki=PKI, slow_s=0.02))
+        slot.pull_mid_read(6)
+        with pytest.raises(DeviceError) as info:
+            await service.read_permit(KEY)
+        assert info.value.reason is DeviceReason.CARD_REMOVED
     finally:
-        puller.cancel()
-        await asyncio.to_thread(connection.disconnect)
-    await asyncio.to_thread(connection.disconnect)  # idempotent
+        service.close()
+
+
+class NotAPassport:
+    """A card that knows no LDS application (e.g. a bank card)."""
+
+    def atr(self) -> bytes:
+        return bytes.fromhex("3B8880010000000077818100") + b"\x79"
+
+    def power_on(self) -> None: ...
+    def power_off(self) -> None: ...
+    def reset(self) -> None: ...
+
+    def process_apdu(self, apdu: bytes) -> bytes:
+        return b"\x6a\x82"
+
+
+async def test_card_that_is_not_a_travel_document(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, NotAPassport())
+    with pytest.raises(DeviceError) as info:
+        await service.read_permit(KEY)
+    assert info.value.reason is DeviceReason.NOT_A_TRAVEL_DOCUMENT
+
+
+async def test_corrupted_dg2_and_forged_sod_fail_passive_auth(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, faults={ChipFault.CORRUPT_DG2}))
+    read = await service.read_permit(KEY)
+    assert read.passive_auth.hashes_valid == {1: True, 2: False}
+    assert read.passive_auth.signature_valid
+    with pytest.raises(DeviceError) as info:
+        read.raise_for_integrity()
+    assert info.value.reason is DeviceReason.INTEGRITY_FAILED
+    await slot.remove()
+    await until(lambda: not card_present(READER))
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, faults={ChipFault.FORGED_SOD}))
+    read = await service.read_permit(KEY)
+    assert not read.passive_auth.signature_valid
+    assert all(read.passive_auth.hashes_valid.values())
+    with pytest.raises(DeviceError):
+        read.raise_for_integrity(require_trusted=False)
+
+
+async def test_expired_document_is_reported(slot: VirtualCardSlot) -> None:
+    expired = TravelDocumentHolder(document_number="E12345678", expiry_date="200101")
+    service = PermitReaderService("Virtual PCD")  # no trust store: not trusted, not failed
+    try:
+        await insert(slot, IcaoChip(expired, pki=PKI))
+        read = await service.read_permit(BacKey("E12345678", expired.birth_date, "200101"))
+        assert read.document_expired()
+        assert read.passive_auth.verdict.value == "not_trusted"
+        read.raise_for_integrity(require_trusted=False)
+    finally:
+        service.close()
 
 
 async def test_connect_errors(slot: VirtualCardSlot) -> None:

@@ -1,0 +1,222 @@
+"""Secure messaging with 3DES session keys (ICAO 9303 Part 11, 9.8; ISO/IEC 7816-4 SM).
+
+`SecureMessaging` wraps any transport (`transmit(apdu) -> (data, sw)`) and offers the
+same interface: every plain command APDU handed to it goes out protected (CLA with
+bit 0x0C, DO87 or DO85 for data, DO97 for Le, DO8E for the MAC over SSC || header ||
+objects), and every response comes back verified (DO8E checked, DO99 the status) and
+decrypted. Short or extended length follows the command: if the plain Le or the
+protected data do not fit a short APDU, the protected one is extended.
+
+Status words answered *without* SM objects (e.g. 6987/6988 after an SM error, which
+ends the session on most chips) are passed up as they are, with no data.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from drivers.bac import pad, retail_mac, tdes_decrypt, tdes_encrypt, unpad
+from drivers.icao9303 import ChipError, ChipReason, Transport, encode_length, parse_tlv
+
+SW_SM_MISSING = 0x6987  # expected SM data objects missing
+SW_SM_INCORRECT = 0x6988  # SM data objects incorrect
+SM_ABORTED = frozenset({SW_SM_MISSING, SW_SM_INCORRECT})
+
+
+class SecureMessagingError(ChipError):
+    """A response that fails the MAC check or is not well-formed SM: the session is over."""
+
+    def __init__(self, message: str, *, sw: int | None = None) -> None:
+        super().__init__(ChipReason.SECURE_MESSAGING, message, sw=sw)
+
+
+@dataclass(frozen=True)
+class CommandApdu:
+    """A plain command APDU. `le` is None (no response data expected) or 1..65536."""
+
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes = b""
+    le: int | None = None
+
+    @classmethod
+    def parse(cls, apdu: bytes) -> CommandApdu:
+        """Parse any ISO 7816-4 case (1, 2, 3, 4; short or extended). ValueError if malformed."""
+        if len(apdu) < 4:
+            raise ValueError("APDU shorter than its header")
+        cla, ins, p1, p2 = apdu[:4]
+        body = apdu[4:]
+        if not body:
+            return cls(cla, ins, p1, p2)
+        if len(body) == 1:
+            return cls(cla, ins, p1, p2, le=body[0] or 256)
+        if body[0] != 0:
+            lc = body[0]
+            if len(body) == 1 + lc:
+                return cls(cla, ins, p1, p2, body[1:])
+            if len(body) == 2 + lc:
+                return cls(cla, ins, p1, p2, body[1:-1], body[-1] or 256)
+            raise ValueError("short APDU length fields do not match")
+        if len(body) == 3:
+            return cls(cla, ins, p1, p2, le=int.from_bytes(body[1:], "big") or 65536)
+        lc = int.from_bytes(body[1:3], "big")
+        if lc == 0:
+            raise ValueError("extended Lc of zero")
+        if len(body) == 3 + lc:
+            return cls(cla, ins, p1, p2, body[3:])
+        if len(body) == 5 + lc:
+            return cls(cla, ins, p1, p2, body[3:-2], int.from_bytes(body[-2:], "big") or 65536)
+        raise ValueError("extended APDU length fields do not match")
+
+    def encode(self) -> bytes:
+        """Short encoding when data and Le fit, else extended."""
+        header = bytes([self.cla, self.ins, self.p1, self.p2])
+        extended = len(self.data) > 255 or (self.le is not None and self.le > 256)
+        out = header
+        if extended:
+            if self.data:
+                out += b"\x00" + len(self.data).to_bytes(2, "big") + self.data
+            if self.le is not None:
+                out += (b"" if self.data else b"\x00") + (self.le % 65536).to_bytes(2, "big")
+            return out
+        if self.data:
+            out += bytes([len(self.data)]) + self.data
+        if self.le is not None:
+            out += bytes([self.le % 256])
+        return out
+
+
+def _le_bytes(le: int) -> bytes:
+    """DO97's value: one byte up to 256 (00 = 256), else two (0000 = 65536)."""
+    return bytes([le % 256]) if le <= 256 else (le % 65536).to_bytes(2, "big")
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes([tag]) + encode_length(len(value)) + value
+
+
+class SecureMessaging:
+    """A transport that protects every command and verifies every response (3DES, BAC)."""
+
+    def __init__(self, transport: Transport, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
+        self.transport = transport
+        self._ks_enc = ks_enc
+        self._ks_mac = ks_mac
+        self._ssc = int.from_bytes(ssc, "big")
+
+    def __repr__(self) -> str:
+        return "SecureMessaging(<session>)"
+
+    @property
+    def ssc(self) -> bytes:
+        return self._ssc.to_bytes(8, "big")
+
+    def _next_ssc(self) -> bytes:
+        self._ssc = (self._ssc + 1) % (1 << 64)
+        return self.ssc
+
+    def protect(self, apdu: bytes) -> bytes:
+        """The protected form of a plain command APDU (advances the SSC)."""
+        try:
+            command = CommandApdu.parse(apdu)
+        except ValueError as exc:
+            raise ChipError(ChipReason.MALFORMED_DATA, f"command APDU: {exc}") from None
+        cla = command.cla | 0x0C
+        header = bytes([cla, command.ins, command.p1, command.p2])
+        objects = b""
+        if command.data:
+            encrypted = tdes_encrypt(self._ks_enc, pad(command.data))
+            if command.ins & 1:  # odd INS: BER-TLV data, DO85 without padding indicator
+                objects += _tlv(0x85, encrypted)
+            else:
+                objects += _tlv(0x87, b"\x01" + encrypted)
+        if command.le is not None:
+            objects += _tlv(0x97, _le_bytes(command.le))
+        mac = retail_mac(self._ks_mac, pad(self._next_ssc() + pad(header) + objects))
+        objects += _tlv(0x8E, mac)
+        # the outer Le asks for as much as the protected response can hold
+        extended = len(objects) > 255 or (command.le is not None and command.le > 256)
+        outer_le = 65536 if extended else 256
+        return CommandApdu(cla, command.ins, command.p1, command.p2, objects, outer_le).encode()
+
+    def unprotect(self, data: bytes, sw: int) -> tuple[bytes, int]:
+        """Verify and decrypt a protected response (advances the SSC): (plain data, SW)."""
+        ssc = self._next_ssc()
+        if not data:
+            if sw == 0x9000 or 0x6100 <= sw <= 0x61FF:
+                raise SecureMessagingError("a success answer without SM objects", sw=sw)
+            return b"", sw  # an unprotected error status (e.g. 6987, 6988, 6A82)
+        try:
+            objects = parse_tlv(data)
+        except ChipError:
+            raise SecureMessagingError("response is not a run of SM objects", sw=sw) from None
+        mac_input = b""
+        cryptogram: bytes | None = None
+        odd = False
+        status: int | None = None
+        mac: bytes | None = None
+        for obj in objects:
+            if mac is not None:
+                raise SecureMessagingError("objects after DO8E", sw=sw)
+            encoded = _tlv(obj.tag, obj.value) if obj.tag <= 0xFF else None
+            if obj.tag in (0x87, 0x85):
+                cryptogram, odd = obj.value, obj.tag == 0x85
+            elif obj.tag == 0x99:
+                if len(obj.value) != 2:
+                    raise SecureMessagingError("DO99 is not two bytes", sw=sw)
+                status = int.from_bytes(obj.value, "big")
+            elif obj.tag == 0x8E:
+                mac = obj.value
+                continue
+            else:
+                raise SecureMessagingError(f"unexpected SM object {obj.tag:X}", sw=sw)
+            assert encoded is not None
+            mac_input += encoded
+        if mac is None:
+            raise SecureMessagingError("response without DO8E", sw=sw)
+        expected = retail_mac(self._ks_mac, pad(ssc + mac_input))
+        if not hmac.compare_digest(expected, mac):
+            raise SecureMessagingError("response MAC does not verify", sw=sw)
+        if status is None:
+            raise SecureMessagingError("response without DO99", sw=sw)
+        plain = b""
+        if cryptogram is not None:
+            if not odd:
+                if not cryptogram or cryptogram[0] != 0x01:
+                    raise SecureMessagingError("DO87 without padding indicator 01", sw=sw)
+                cryptogram = cryptogram[1:]
+            if not cryptogram or len(cryptogram) % 8:
+                raise SecureMessagingError("cryptogram not a multiple of 8 bytes", sw=sw)
+            try:
+                plain = unpad(tdes_decrypt(self._ks_enc, cryptogram))
+            except ValueError:
+                raise SecureMessagingError("bad padding in the cryptogram", sw=sw) from None
+        return plain, status
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int]:
+        """Protect `apdu`, send it, verify and decrypt the answer."""
+        protected = self.protect(apdu)
+        data, sw = self.transport.transmit(protected)
+        return self.unprotect(bytes(data), sw)
+
+
+def protected_response_size(plain_length: int) -> int:
+    """Bytes of a protected READ answer carrying `plain_length` bytes (DO87, DO99, DO8E)."""
+    padded = (plain_length // 8 + 1) * 8
+    do87 = 1 + len(encode_length(padded + 1)) + 1 + padded
+    return do87 + 4 + 10
+
+
+def max_read_for(max_response: int) -> int:
+    """The largest plain Le whose protected answer fits `max_response` bytes of data.
+
+    256 (a short APDU's answer) gives 231; an extended-length chip's limit from EF.ATR/INFO
+    gives a few bytes short of it.
+    """
+    n = max(1, max_response - 14)
+    while n > 1 and protected_response_size(n) > max_response:
+        n -= 1
+    return min(n, 65536)

@@ -1,0 +1,186 @@
+"""`kiosk-read-document`: the technician's check that a travel document's chip reads.
+
+    kiosk-read-document --doc-number N --birth YYMMDD --expiry YYMMDD [--reader NAME]
+                        [--csca PATH] [--json]
+
+Reads the document on the first reader holding a card (or on `--reader`), with Basic
+Access Control from the MRZ data given, and prints the MRZ fields, the data groups read,
+the passive-authentication verdict (against the CSCA trust store `--csca`, a PEM file or
+a folder), and the APDU count and time. Works with any ICAO 9303 BAC chip.
+
+Exit status: 0 read (passive authentication passed, or not trusted for want of a CSCA);
+1 the document could not be read (the reason is printed); 2 usage; 3 read, but passive
+authentication failed (a hash or the signature does not verify).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from drivers import pcsc
+from drivers.passive_auth import PassiveAuthVerdict
+from peripherals.errors import DeviceError, DeviceReason
+from peripherals.permit_reader import BacKey, PermitRead, PermitReaderService
+
+MESSAGES = {
+    DeviceReason.AUTHENTICATION_REFUSED: (
+        "the chip refused access: check the document number, birth and expiry dates"
+    ),
+    DeviceReason.CARD_REMOVED: "the document left the reader before the read finished: place it again",
+    DeviceReason.NOT_A_TRAVEL_DOCUMENT: "the card on the reader is not an ICAO travel document",
+    DeviceReason.CARD_UNREADABLE: "the chip answered in a way we cannot read",
+    DeviceReason.READER_UNAVAILABLE: "the card reader (or pcscd) is not available",
+    DeviceReason.INTEGRITY_FAILED: "the document's data failed passive authentication",
+    DeviceReason.TIMEOUT: "no document was placed on the reader in time",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk-read-document", description="Read an ICAO 9303 travel document's chip (BAC)."
+    )
+    parser.add_argument("--doc-number", required=True, help="document number as in the MRZ")
+    parser.add_argument("--birth", required=True, help="date of birth, YYMMDD")
+    parser.add_argument("--expiry", required=True, help="date of expiry, YYMMDD")
+    parser.add_argument("--reader", help="PC/SC reader name (default: first reader with a card)")
+    parser.add_argument("--csca", type=Path, help="CSCA trust store: PEM file or folder")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a card")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _valid_date(value: str) -> bool:
+    return len(value) == 6 and value.isdigit() and 1 <= int(value[2:4]) <= 12
+
+
+def _reader_with_card() -> str | None:
+    for name in pcsc.list_readers():
+        try:
+            if pcsc.card_present(name):
+                return name
+        except pcsc.PcscError:
+            continue
+    return None
+
+
+def _report(reader: str, read: PermitRead) -> dict:
+    mrz = read.mrz
+    return {
+        "reader": reader,
+        "mrz": {
+            "document_code": mrz.document_code,
+            "issuing_state": mrz.issuing_state,
+            "document_number": mrz.document_number,
+            "surname": mrz.surname,
+            "given_names": mrz.given_names,
+            "nationality": mrz.nationality,
+            "birth_date": mrz.birth_date,
+            "sex": mrz.sex,
+            "expiry_date": mrz.expiry_date,
+            "optional_data": mrz.optional_data,
+            "check_digits_ok": mrz.check_digits_ok,
+        },
+        "lds_version": read.ef_com.lds_version,
+        "data_groups_listed": list(read.ef_com.data_groups),
+        "data_groups_read": {str(n): len(raw) for n, raw in sorted(read.data_groups.items())},
+        "data_groups_refused": list(read.unreadable_groups),
+        "face_image": {"type": read.face_mime, "bytes": len(read.face_image)}
+        if read.face_image
+        else None,
+        "passive_auth": read.passive_auth.as_dict(),
+        "document_expired": read.document_expired(),
+        "apdus": read.apdus,
+        "seconds": round(read.seconds, 3),
+        "resumes": read.resumes,
+    }
+
+
+def _print_text(report: dict) -> None:
+    mrz = report["mrz"]
+    pa = report["passive_auth"]
+    lines = [
+        f"reader:          {report['reader']}",
+        f"document:        {mrz['document_code']} {mrz['issuing_state']} {mrz['document_number']}"
+        f" (check digits {'ok' if mrz['check_digits_ok'] else 'WRONG'})",
+        f"holder:          {mrz['surname']}, {mrz['given_names']} ({mrz['sex']}, {mrz['nationality']})",
+        f"born / expires:  {mrz['birth_date']} / {mrz['expiry_date']}"
+        + ("  EXPIRED" if report["document_expired"] else ""),
+        f"data groups:     listed {report['data_groups_listed']}, read "
+        + ", ".join(f"DG{n} ({size} B)" for n, size in report["data_groups_read"].items())
+        + (f", refused {report['data_groups_refused']}" if report["data_groups_refused"] else ""),
+        "face image:      "
+        + (
+            f"{report['face_image']['type']}, {report['face_image']['bytes']} bytes"
+            if report["face_image"]
+            else "none"
+        ),
+        f"passive auth:    {pa['verdict'].upper()} (signature "
+        f"{'ok' if pa['signature_valid'] else 'BAD'}, certificate "
+        f"{'trusted' if pa['certificate_trusted'] else 'NOT trusted'}, hashes "
+        + ", ".join(f"DG{n} {'ok' if ok else 'BAD'}" for n, ok in pa["hashes_valid"].items())
+        + ")",
+    ]
+    lines += [f"                 - {problem}" for problem in pa["problems"]]
+    lines.append(
+        f"cost:            {report['apdus']} APDUs in {report['seconds']:.3f} s"
+        + (f" ({report['resumes']} resumed)" if report["resumes"] else "")
+    )
+    print("\n".join(lines))
+
+
+async def _read(reader: str, key: BacKey, csca: Path | None, wait: float) -> PermitRead:
+    service = PermitReaderService(reader, csca)
+    try:
+        if wait > 0:
+            await service.wait_for_card(wait)
+        return await service.read_permit(key)
+    finally:
+        service.close()
+
+
+def _fail(message: str, as_json: bool, reason: str) -> int:
+    if as_json:
+        print(json.dumps({"error": reason, "message": message}))
+    else:
+        print(f"kiosk-read-document: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # the report says what failed; log lines would only repeat it on stderr
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if not (_valid_date(args.birth) and _valid_date(args.expiry)):
+        print("kiosk-read-document: dates are YYMMDD", file=sys.stderr)
+        return 2
+    if not args.doc_number.strip() or not args.doc_number.replace("<", "").isalnum():
+        print("kiosk-read-document: the document number is letters and digits", file=sys.stderr)
+        return 2
+    key = BacKey(args.doc_number.strip().upper(), args.birth, args.expiry)
+    try:
+        reader = args.reader or _reader_with_card()
+    except pcsc.PcscError as exc:
+        return _fail(
+            f"PC/SC is not available ({exc.reason.value})", args.json, "reader_unavailable"
+        )
+    if reader is None:
+        return _fail("no reader holds a card: place the document on a reader", args.json, "no_card")
+    try:
+        read = asyncio.run(_read(reader, key, args.csca, args.wait))
+    except DeviceError as exc:
+        return _fail(MESSAGES.get(exc.reason, exc.reason.value), args.json, exc.reason.value)
+    report = _report(reader, read)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_text(report)
+    return 3 if read.passive_auth.verdict is PassiveAuthVerdict.FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

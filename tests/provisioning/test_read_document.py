@@ -1,0 +1,91 @@
+"""`kiosk-read-document` against the simulator's chip through the real pcscd."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from drivers.pcsc import card_present, list_readers
+from provisioning.read_document import main
+from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_pki import create_pki
+from simulator.pcscd import PcscdNotFound, ensure_pcscd
+from simulator.vicc import VirtualCardSlot
+
+READER = "Virtual PCD 00 00"
+HOLDER = TravelDocumentHolder(
+    document_number="G12345678", birth_date="770707", expiry_date="350707",
+    surname="ZHAO", given_names="LEI",
+)  # fmt: skip
+ARGS = ["--doc-number", "G12345678", "--birth", "770707", "--expiry", "350707"]
+PKI = create_pki()
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def slot() -> AsyncIterator[VirtualCardSlot]:
+    try:
+        await asyncio.to_thread(ensure_pcscd)
+    except PcscdNotFound as exc:
+        pytest.skip(str(exc))
+    await until(lambda: READER in list_readers())
+    await until(lambda: not card_present(READER), timeout=60.0)
+    slot = VirtualCardSlot()
+    yield slot
+    await slot.remove()
+    await until(lambda: not card_present(READER))
+
+
+async def run(argv: list[str]) -> int:
+    return await asyncio.to_thread(main, argv)
+
+
+async def test_json_report(slot: VirtualCardSlot, tmp_path: Path, capsys) -> None:
+    (tmp_path / "csca.pem").write_bytes(PKI.csca_cert_pem)
+    await slot.insert(IcaoChip(HOLDER, pki=PKI))
+    await until(lambda: card_present(READER))
+    assert await run([*ARGS, "--csca", str(tmp_path / "csca.pem"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["reader"] == READER
+    assert report["mrz"]["surname"] == "ZHAO" and report["mrz"]["document_number"] == "G12345678"
+    assert report["data_groups_read"] == {"1": 95, "2": 20480}
+    assert report["face_image"]["type"] == "image/jpeg"
+    assert 15_000 < report["face_image"]["bytes"] < 20_480  # the JPEG inside DG2
+    assert report["passive_auth"]["verdict"] == "passed"
+    assert report["apdus"] == 1 + 1 + 2 + 2 * 4
+    assert report["document_expired"] is False
+
+
+async def test_text_report_and_failed_integrity(slot: VirtualCardSlot, capsys) -> None:
+    await slot.insert(IcaoChip(HOLDER, pki=PKI, faults={ChipFault.CORRUPT_DG2}))
+    await until(lambda: card_present(READER))
+    assert await run([*ARGS, "--reader", READER]) == 3
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "DG2 BAD" in out and "DG1 ok" in out
+    assert "ZHAO, LEI" in out and "APDUs in" in out
+
+
+async def test_wrong_mrz_is_a_clear_message(slot: VirtualCardSlot, capsys) -> None:
+    await slot.insert(IcaoChip(HOLDER, pki=PKI))
+    await until(lambda: card_present(READER))
+    assert await run(["--doc-number", "G12345679", "--birth", "770707", "--expiry", "350707"]) == 1
+    err = capsys.readouterr().err
+    assert "refused access" in err and "Traceback" not in err
+
+
+async def test_no_card_and_bad_usage(slot: VirtualCardSlot, capsys) -> None:
+    assert await run([*ARGS, "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "no_card"
+    assert await run(["--doc-number", "X", "--birth", "771307", "--expiry", "350707"]) == 2
