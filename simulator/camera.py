@@ -13,7 +13,8 @@ import functools
 import logging
 import math
 from collections.abc import Iterator
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -104,13 +105,132 @@ def _service_hall(width: int, height: int, rng: np.random.Generator) -> np.ndarr
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-class SceneComposer:
-    """Composes what a kiosk's face camera sees: the hall, and a citizen when present.
+class FaceScene(StrEnum):
+    """What stands in front of the simulated face camera."""
 
-    ``face_scale`` is the height of the face (as a frontal-face detector boxes it) as a
-    fraction of the frame height. Frames are BGR uint8 with mild sensor noise, a slight
-    flicker and a slow sway of the person, so consecutive frames differ like a live
-    camera's.
+    NOBODY = "nobody"  # the empty hall
+    LIVE = "live"  # one citizen at ``face_scale``, centred, swaying a little, blinking
+    TOO_FAR = "too_far"  # a citizen standing well back
+    TOO_CLOSE = "too_close"  # a face filling the frame
+    OFF_CENTRE = "off_centre"  # a citizen standing to one side
+    BLURRED = "blurred"  # out of focus (a smudged lens, or leaning in too fast)
+    DARK = "dark"  # the hall's lights are down
+    BACKLIT = "backlit"  # a bright window behind the citizen
+    GLARE = "glare"  # a specular highlight on the face (glasses, a lamp)
+    TWO_FACES = "two_faces"  # someone looks over the citizen's shoulder
+    STILL_PHOTO = "still_photo"  # a printed photo held up, perfectly still, never blinking
+
+
+class CodeKind(StrEnum):
+    """Symbologies the simulator can show to a camera."""
+
+    QR = "qr"
+    CODE128 = "code128"
+
+
+# Scene -> (face size as a fraction of the frame height, horizontal offset of the face
+# centre as a fraction of the frame width); None: use ``face_scale``.
+_SCENE_LAYOUT: dict[FaceScene, tuple[float | None, float]] = {
+    FaceScene.LIVE: (None, 0.0),
+    FaceScene.TOO_FAR: (0.11, 0.0),
+    FaceScene.TOO_CLOSE: (0.66, 0.0),
+    FaceScene.OFF_CENTRE: (None, 0.3),
+    FaceScene.BLURRED: (None, 0.0),
+    FaceScene.DARK: (None, 0.0),
+    FaceScene.BACKLIT: (None, 0.0),
+    FaceScene.GLARE: (None, 0.0),
+    FaceScene.TWO_FACES: (None, -0.18),
+    FaceScene.STILL_PHOTO: (None, 0.0),
+}
+# Where the astronaut's open eyes are in the photo (centres), for painting blinks.
+_ASTRONAUT_EYES = ((202, 100), (246, 103))
+
+
+@functools.cache
+def _astronaut_eyes_closed() -> np.ndarray:
+    """The head-and-shoulders crop with both eyelids shut (BGR)."""
+    bust, _ = _astronaut_bust()
+    closed = bust.copy()
+    x_off, y_off = _ASTRONAUT_CROP[0], _ASTRONAUT_CROP[1]
+    for ex, ey in _ASTRONAUT_EYES:
+        cx, cy = ex - x_off, ey - y_off
+        # The lid takes the colour of the skin just above the eye.
+        lid = bust[cy - 13 : cy - 9, cx - 6 : cx + 6].reshape(-1, 3).mean(axis=0)
+        cv2.ellipse(closed, (cx, cy), (10, 7), 0, 0, 360, tuple(float(v) for v in lid), -1)
+        cv2.ellipse(closed, (cx, cy + 1), (9, 3), 0, 0, 180, (60, 60, 80), 1)  # lashes
+    region = closed[cy - 20 : cy + 20, :]
+    closed[cy - 20 : cy + 20, :] = cv2.GaussianBlur(region, (3, 3), 0)
+    closed.setflags(write=False)
+    return closed
+
+
+@functools.cache
+def _astronaut_print() -> np.ndarray:
+    """The photo as printed on paper: the same crop, its own background, a white border."""
+    from skimage import data
+
+    rgb = data.astronaut()
+    x0, y0, x1, y1 = _ASTRONAUT_CROP
+    photo = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])
+    # Prints are flatter than life: less contrast, a little warmer.
+    photo = cv2.convertScaleAbs(photo, alpha=0.85, beta=22)
+    border = 24
+    printed = cv2.copyMakeBorder(photo, border, border, border, border, cv2.BORDER_CONSTANT,
+                                 value=(236, 240, 242))  # fmt: skip
+    printed.setflags(write=False)
+    return printed
+
+
+def render_code_card(data: str, kind: CodeKind | str, module_px: int = 4) -> np.ndarray:
+    """A white card (BGR) carrying ``data`` as a QR code or a Code 128 barcode."""
+    kind = CodeKind(kind)
+    if kind is CodeKind.QR:
+        import qrcode
+
+        qr = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
+        qr.add_data(data)
+        qr.make(fit=True)
+        modules = np.array(qr.get_matrix(), dtype=bool)
+        img = np.where(modules, 0, 255).astype(np.uint8)
+        img = cv2.resize(img, None, fx=module_px, fy=module_px, interpolation=cv2.INTER_NEAREST)
+    else:
+        from barcode.codex import Code128  # python-barcode, which python-escpos brings
+
+        bars = Code128(data).build()[0]
+        row = np.array([0 if bit == "1" else 255 for bit in bars], np.uint8)
+        quiet = np.full(12, 255, np.uint8)
+        row = np.concatenate([quiet, row, quiet])
+        height = max(40, len(row) * module_px // 4)
+        img = np.repeat(np.repeat(row[None, :], height, axis=0), module_px, axis=1)
+        img = cv2.copyMakeBorder(img, 16, 16, 0, 0, cv2.BORDER_CONSTANT, value=255)
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+
+
+def paste_card(frame: np.ndarray, card: np.ndarray, centre: tuple[float, float], angle: float,
+               fit: float) -> None:  # fmt: skip
+    """Paste ``card`` into ``frame`` rotated by ``angle`` degrees, scaled to ``fit`` of the
+    frame's shorter side (its longer side), centred at ``centre`` (fractions of w, h)."""
+    height, width = frame.shape[:2]
+    scale = fit * min(width, height) / max(card.shape[:2])
+    matrix = cv2.getRotationMatrix2D((card.shape[1] / 2, card.shape[0] / 2), angle, scale)
+    matrix[0, 2] += centre[0] * width - card.shape[1] / 2
+    matrix[1, 2] += centre[1] * height - card.shape[0] / 2
+    mask = np.full(card.shape[:2], 255, np.uint8)
+    warped = cv2.warpAffine(card, matrix, (width, height), flags=cv2.INTER_AREA)
+    warped_mask = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    cv2.copyTo(warped, warped_mask, frame)
+
+
+class SceneComposer:
+    """Composes what a kiosk's face camera sees: the hall, and whoever stands in front.
+
+    ``scene`` (a :class:`FaceScene` name) says who that is; ``face_visible`` switches
+    between the chosen person scene and the empty hall (setting ``scene`` to a person
+    scene also makes it visible). ``face_scale`` is the height of a live citizen's face
+    (as a frontal-face detector boxes it) as a fraction of the frame height. Frames are
+    BGR uint8 with mild sensor noise, a slight flicker, a slow sway of the person and a
+    blink every ``blink_period`` frames, so consecutive frames differ like a live
+    camera's. ``show_code`` holds a QR code or barcode up to the camera.
     """
 
     def __init__(self, width: int = 640, height: int = 480, seed: int = 0) -> None:
@@ -118,21 +238,62 @@ class SceneComposer:
         self.height = height
         self.face_visible = False
         self.face_scale = 0.25
+        self.blink_period = 40  # frames between blinks (about 3 s at 15 fps)
+        self.blink_frames = 2  # a blink lasts about 130 ms
+        self._person_scene = FaceScene.LIVE
         self._rng = np.random.default_rng(seed)
         self._background = _service_hall(width, height, self._rng)
+        self._window = self._backlit_background()
         self._noise = self._make_noise_bank()
         self._frame_index = 0
-        self._sprite_cache: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._sprites: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._code: tuple[str, CodeKind] | None = None
+        self._code_card: np.ndarray | None = None
+
+    @property
+    def scene(self) -> str:
+        """The scene's name: ``nobody`` while no face is visible."""
+        return FaceScene.NOBODY.value if not self.face_visible else self._person_scene.value
+
+    @scene.setter
+    def scene(self, name: str) -> None:
+        scene = FaceScene(name)  # ValueError for an unknown name
+        if scene is FaceScene.NOBODY:
+            self.face_visible = False
+        else:
+            self._person_scene = scene
+            self.face_visible = True
+
+    @property
+    def code(self) -> tuple[str, str] | None:
+        """The code being held up to the camera: (data, kind), or None."""
+        return None if self._code is None else (self._code[0], self._code[1].value)
+
+    def show_code(self, data: str, kind: CodeKind | str = CodeKind.QR) -> None:
+        """Hold a card with ``data`` encoded as ``kind`` in front of the camera."""
+        kind = CodeKind(kind)
+        self._code_card = render_code_card(data, kind)
+        self._code = (data, kind)
+
+    def hide_code(self) -> None:
+        self._code = None
+        self._code_card = None
 
     def next_frame(self) -> np.ndarray:
         """The next frame of the scene (advances time by one frame)."""
         t = self._frame_index
         self._frame_index += 1
+        scene = FaceScene(self.scene)
         # Lights flicker a little and the auto-exposure hunts: about +-1.5% brightness.
         gain = 1.0 + 0.015 * math.sin(t * 0.9) + self._rng.normal(0.0, 0.003)
-        frame = cv2.convertScaleAbs(self._background, alpha=gain)
-        if self.face_visible:
-            self._composite_person(frame, t)
+        background = self._window if scene is FaceScene.BACKLIT else self._background
+        frame = cv2.convertScaleAbs(background, alpha=gain)
+        if scene is not FaceScene.NOBODY:
+            self._compose_scene(frame, scene, t)
+        if self._code_card is not None:
+            paste_card(frame, self._code_card, (0.5, 0.5), 4.0 * math.sin(t * 0.05), 0.6)
+        if scene is FaceScene.DARK:
+            cv2.convertScaleAbs(frame, dst=frame, alpha=0.22)
         # Sensor noise comes from a bank drawn at start-up: fresh Gaussian noise for a
         # whole frame costs more than composing it. Saturating add/subtract, no wrap.
         brighter, darker = self._noise[int(self._rng.integers(len(self._noise)))]
@@ -140,45 +301,77 @@ class SceneComposer:
         cv2.subtract(frame, darker, dst=frame)
         return frame
 
-    def _make_noise_bank(
-        self, count: int = 12, sigma: float = 2.5
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        bank = []
-        shape = (self.height, self.width)
-        for _ in range(count):
-            noise = np.rint(self._rng.normal(0.0, sigma, shape)).astype(np.int16)
-            noise = np.repeat(noise[:, :, None], 3, axis=2)  # luminance noise
-            bank.append(
-                (np.clip(noise, 0, 255).astype(np.uint8), np.clip(-noise, 0, 255).astype(np.uint8))
-            )
-        return bank
+    def _compose_scene(self, frame: np.ndarray, scene: FaceScene, t: int) -> None:
+        size, offset = _SCENE_LAYOUT[scene]
+        scale = self.face_scale if size is None else size
+        if scene is FaceScene.STILL_PHOTO:
+            self._composite(frame, scale, offset, "print", (0, 0))
+            return
+        sway = (round(1.5 * math.sin(t * 0.37)), round(1.0 * math.sin(t * 0.23 + 1.0)))
+        blinking = self.blink_period > 0 and (t % self.blink_period) >= (
+            self.blink_period - self.blink_frames
+        )
+        look = "closed" if blinking else "open"
+        if scene is FaceScene.TWO_FACES:
+            # Someone a step behind, over the citizen's shoulder, a little smaller.
+            behind = (round(1.2 * math.sin(t * 0.29 + 2.0)), round(0.8 * math.sin(t * 0.31)))
+            self._composite(frame, scale * 0.85, 0.22, "open", behind, raise_by=0.08)
+        if scene is FaceScene.BLURRED:
+            look = "blurred"
+        self._composite(frame, scale, offset, look, sway)
+        if scene is FaceScene.BACKLIT:
+            # The citizen is lit only by the hall behind the camera: a dark silhouette.
+            self._darken_person(frame, scale, offset, sway)
+        elif scene is FaceScene.GLARE:
+            self._glare(frame, scale, offset, sway)
 
-    def _person_sprite(self) -> tuple[float, np.ndarray, np.ndarray]:
-        """The bust scaled to ``face_scale``: (scale factor, BGR sprite, alpha)."""
-        scale = float(self.face_scale)
-        if self._sprite_cache is None or self._sprite_cache[0] != scale:
+    def _sprite(self, scale: float, look: str) -> tuple[np.ndarray, np.ndarray]:
+        """The bust scaled so its face is ``scale`` of the frame height: (BGR, alpha)."""
+        key = (scale, look)
+        if key not in self._sprites:
             bust, alpha = _astronaut_bust()
+            if look == "closed":
+                bust = _astronaut_eyes_closed()
+            elif look == "print":
+                bust = _astronaut_print()
+                alpha = np.ones(bust.shape[:2], np.float32)
             factor = scale * self.height / _ASTRONAUT_FACE[3]
             size = (max(1, round(bust.shape[1] * factor)), max(1, round(bust.shape[0] * factor)))
             interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
             sprite = cv2.resize(bust, size, interpolation=interp)
+            if look == "blurred":
+                sprite = cv2.GaussianBlur(sprite, (0, 0), max(1.5, 0.035 * scale * self.height))
             sprite_alpha = cv2.resize(alpha, size, interpolation=interp)
-            self._sprite_cache = (scale, sprite, sprite_alpha)
-        scale, sprite, sprite_alpha = self._sprite_cache
-        return scale * self.height / _ASTRONAUT_FACE[3], sprite, sprite_alpha
+            if len(self._sprites) > 16:
+                self._sprites.clear()
+            self._sprites[key] = (sprite, sprite_alpha)
+        return self._sprites[key]
 
-    def _composite_person(self, frame: np.ndarray, t: int) -> None:
-        factor, sprite, alpha = self._person_sprite()
+    def _placement(
+        self, scale: float, offset: float, look: str, sway: tuple[int, int], raise_by: float = 0.0
+    ) -> tuple[int, int, float]:
+        """Top-left corner of the sprite in the frame, and the sprite's scale factor."""
+        factor = scale * self.height / _ASTRONAUT_FACE[3]
         fx, fy, fw, fh = _ASTRONAUT_FACE
-        face_cx = (fx + fw / 2 - _ASTRONAUT_CROP[0]) * factor
-        face_cy = (fy + fh / 2 - _ASTRONAUT_CROP[1]) * factor
-        # A person standing still still sways: a pixel or two, slowly.
-        sway_x = round(1.5 * math.sin(t * 0.37))
-        sway_y = round(1.0 * math.sin(t * 0.23 + 1.0))
+        border = 24 if look == "print" else 0
+        face_cx = (fx + fw / 2 - _ASTRONAUT_CROP[0] + border) * factor
+        face_cy = (fy + fh / 2 - _ASTRONAUT_CROP[1] + border) * factor
         # Face centred horizontally, slightly above the middle, as a kiosk camera frames it.
-        left = round(self.width / 2 - face_cx) + sway_x
-        top = round(self.height * 0.45 - face_cy) + sway_y
+        left = round(self.width * (0.5 + offset) - face_cx) + sway[0]
+        top = round(self.height * (0.45 - raise_by) - face_cy) + sway[1]
+        return left, top, factor
 
+    def _composite(
+        self,
+        frame: np.ndarray,
+        scale: float,
+        offset: float,
+        look: str,
+        sway: tuple[int, int],
+        raise_by: float = 0.0,
+    ) -> None:
+        sprite, alpha = self._sprite(scale, look)
+        left, top, _ = self._placement(scale, offset, look, sway, raise_by)
         x0, y0 = max(left, 0), max(top, 0)
         x1 = min(left + sprite.shape[1], self.width)
         y1 = min(top + sprite.shape[0], self.height)
@@ -192,6 +385,56 @@ class SceneComposer:
             weights,
             1.0 - weights,
         )
+
+    def _face_rect(
+        self, scale: float, offset: float, sway: tuple[int, int]
+    ) -> tuple[int, int, int, int]:
+        left, top, factor = self._placement(scale, offset, "open", sway)
+        fx, fy, fw, fh = _ASTRONAUT_FACE
+        x = left + round((fx - _ASTRONAUT_CROP[0]) * factor)
+        y = top + round((fy - _ASTRONAUT_CROP[1]) * factor)
+        return x, y, round(fw * factor), round(fh * factor)
+
+    def _darken_person(
+        self, frame: np.ndarray, scale: float, offset: float, sway: tuple[int, int]
+    ) -> None:
+        sprite, alpha = self._sprite(scale, "open")
+        left, top, _ = self._placement(scale, offset, "open", sway)
+        x0, y0 = max(left, 0), max(top, 0)
+        x1 = min(left + sprite.shape[1], self.width)
+        y1 = min(top + sprite.shape[0], self.height)
+        weights = alpha[y0 - top : y1 - top, x0 - left : x1 - left, None]
+        region = frame[y0:y1, x0:x1].astype(np.float32)
+        shade = 1.0 - 0.6 * weights  # the person at 40% of their lit brightness
+        frame[y0:y1, x0:x1] = np.clip(region * shade, 0, 255).astype(np.uint8)
+
+    def _glare(self, frame: np.ndarray, scale: float, offset: float, sway: tuple[int, int]) -> None:
+        x, y, w, h = self._face_rect(scale, offset, sway)
+        spot = np.zeros(frame.shape[:2], np.float32)
+        # A lamp's reflection across the glasses and the forehead.
+        cv2.ellipse(spot, (x + w * 2 // 5, y + h // 5), (w // 5, h // 12), -10, 0, 360, 1.0, -1)
+        cv2.ellipse(spot, (x + w * 2 // 3, y + h * 3 // 5), (w // 9, h // 14), 20, 0, 360, 1.0, -1)
+        spot = cv2.GaussianBlur(spot, (0, 0), max(1.0, w / 40))
+        lifted = frame.astype(np.float32) + spot[:, :, None] * 300.0
+        frame[:] = np.clip(lifted, 0, 255).astype(np.uint8)
+
+    def _backlit_background(self) -> np.ndarray:
+        """The hall with a bright window behind the kiosk: most of it blown out."""
+        window = cv2.convertScaleAbs(self._background, alpha=1.7, beta=40)
+        return window
+
+    def _make_noise_bank(
+        self, count: int = 12, sigma: float = 2.5
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        bank = []
+        shape = (self.height, self.width)
+        for _ in range(count):
+            noise = np.rint(self._rng.normal(0.0, sigma, shape)).astype(np.int16)
+            noise = np.repeat(noise[:, :, None], 3, axis=2)  # luminance noise
+            bank.append(
+                (np.clip(noise, 0, 255).astype(np.uint8), np.clip(-noise, 0, 255).astype(np.uint8))
+            )
+        return bank
 
 
 class CameraServer:
@@ -365,7 +608,10 @@ class CameraServer:
                     f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                     f"Content-Length: {len(jpeg)}\r\n\r\n"
                 ).encode("ascii")
-                await response.write(part + jpeg + b"\r\n")
+                try:
+                    await response.write(part + jpeg + b"\r\n")
+                except ConnectionResetError:
+                    break  # the viewer hung up: the usual way a stream ends
         return response
 
     async def _snapshot(self, request: web.Request) -> web.Response:
@@ -378,4 +624,91 @@ class CameraServer:
         )
 
 
-__all__ = ["CameraServer", "FrameSource", "SceneComposer"]
+def add_control_routes(
+    routes: web.RouteTableDef,
+    composer: SceneComposer,
+    document_composer: Any = None,
+) -> None:
+    """Add the cameras' control endpoints to the simulator's control API.
+
+    - ``POST /face/scene {"scene": name}``: what stands before the face camera
+      (a :class:`FaceScene` name).
+    - ``POST /document/scene {"scene": name, "angle_deg"?, "centre"?, "tilt"?, "shadow"?,
+      "glare"?}``: what lies under the document camera (a ``DocumentScene`` name).
+    - ``POST /camera/code {"data": text, "kind": "qr"|"code128", "camera"?: "face"|
+      "document"}``: hold a code up to a camera; ``{"data": null}`` takes it away.
+
+    Unknown names and bad bodies answer 400 with the accepted values.
+    """
+    from simulator.document_scene import DocumentPose, DocumentScene
+
+    async def body_of(request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text="body must be JSON") from exc
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        return body
+
+    def bad(message: str, accepted: list[str]) -> web.Response:
+        return web.json_response({"error": message, "accepted": accepted}, status=400)
+
+    @routes.post("/face/scene")
+    async def face_scene(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        try:
+            composer.scene = str(body.get("scene"))
+        except ValueError:
+            return bad("unknown face scene", [s.value for s in FaceScene])
+        return web.json_response({"scene": composer.scene})
+
+    @routes.post("/document/scene")
+    async def document_scene(request: web.Request) -> web.Response:
+        if document_composer is None:
+            return bad("no document camera in this simulator", [])
+        body = await body_of(request)
+        try:
+            document_composer.scene = str(body.get("scene"))
+        except ValueError:
+            return bad("unknown document scene", [s.value for s in DocumentScene])
+        pose = DocumentPose()
+        try:
+            document_composer.pose = DocumentPose(
+                centre=tuple(float(v) for v in body.get("centre", pose.centre))[:2],  # type: ignore[arg-type]
+                angle_deg=float(body.get("angle_deg", pose.angle_deg)),
+                tilt=float(body.get("tilt", pose.tilt)),
+                shadow=bool(body.get("shadow", pose.shadow)),
+                glare=bool(body.get("glare", pose.glare)),
+            )
+        except (TypeError, ValueError):
+            return bad("bad pose", ["centre", "angle_deg", "tilt", "shadow", "glare"])
+        return web.json_response({"scene": document_composer.scene})
+
+    @routes.post("/camera/code")
+    async def camera_code(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        target = document_composer if body.get("camera") == "document" else composer
+        if target is None:
+            return bad("no such camera", ["face", "document"])
+        data = body.get("data")
+        if data is None:
+            target.hide_code()
+            return web.json_response({"code": None})
+        try:
+            target.show_code(str(data), str(body.get("kind", CodeKind.QR.value)))
+        except ValueError:
+            return bad("cannot show this code", [k.value for k in CodeKind])
+        return web.json_response({"code": {"data": str(data), "kind": body.get("kind", "qr")}})
+
+
+__all__ = [
+    "CameraServer",
+    "CodeKind",
+    "FaceScene",
+    "FrameSource",
+    "SceneComposer",
+    "add_control_routes",
+    "paste_card",
+    "render_code_card",
+]
