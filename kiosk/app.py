@@ -22,8 +22,8 @@ from kiosk.logs import setup_logging
 from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
-from kiosk.watchdog import Watchdog
 from kiosk.viewmodel import ScreenId, SessionView
+from kiosk.watchdog import Watchdog
 from peripherals.face_camera import FaceCameraService
 from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
@@ -92,7 +92,8 @@ def build_context(config: KioskConfig) -> FlowContext:
         view=SessionView(language=config.ui.language),
         journal=Journal(config.journal_path, config.kiosk_id, config.debug.crash_after or None),
         devices=Devices(
-            permit_reader=PermitReaderService(d.card_reader),
+            permit_reader=PermitReaderService(
+                d.card_reader, csca_store=Path(d.csca_store) if d.csca_store else None),
             face_camera=FaceCameraService(d.face_camera_url),
             receipt_printer=ReceiptPrinterService(d.printer_host, d.printer_port),
             idcard_reader=IdCardReaderService(d.idcard_reader_port) if d.idcard_reader_port

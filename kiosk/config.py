@@ -64,6 +64,8 @@ class FlowConfig:
     payment_poll_s: float = 1.0
     step_timeout_s: float = 300.0  # no single step may hang longer than this
     office_hotline: str = "12367"
+    # Passive authentication policy: a document whose signer chain is not trusted is refused.
+    require_trusted_document: bool = True
 
 
 @dataclass(frozen=True)

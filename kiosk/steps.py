@@ -22,6 +22,7 @@ from kiosk.privacy import pseudonym
 from kiosk.templating import TemplateError, render
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError, DeviceReason
+from peripherals.permit_reader import BacKey
 from peripherals.receipt_printer import ReceiptDocument, ReceiptLine
 
 log = logging.getLogger(__name__)
@@ -101,24 +102,38 @@ _READER_REASONS = {
     DeviceReason.CARD_UNREADABLE: Reason.CARD_UNREADABLE,
     DeviceReason.TIMEOUT: Reason.CARD_TIMEOUT,
     DeviceReason.NO_CARD: Reason.CARD_TIMEOUT,
+    DeviceReason.AUTHENTICATION_REFUSED: Reason.AUTHENTICATION_REFUSED,
+    DeviceReason.INTEGRITY_FAILED: Reason.INTEGRITY_FAILED,
 }
 
 
 @step("read_permit")
 async def read_permit(run: FlowRun, params: dict) -> None:
+    """The permit's chip, opened with BAC from the keys a previous step looked up."""
     ctx = run.ctx
     reader = ctx.devices.permit_reader
     if reader is None:
         raise FlowFailure(Reason.DEVICE_MISSING)
+    keys = run.state.get(params.get("keys", "permit_keys"), {})
+    try:
+        key = BacKey(str(keys["document_number"]), str(keys["birth_date"]),
+                     str(keys["expiry_date"]))
+    except (KeyError, TypeError) as exc:
+        raise FlowFailure(Reason.BACKEND_REJECTED) from exc
     ctx.show(ScreenId.PLACE_PERMIT, status_key="permit.instruction", busy=False)
     try:
         await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
         ctx.view.update(status_key="permit.reading", busy=True)
-        permit = await reader.read_permit()
+        permit = await reader.read_permit(key)
+        permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document)
     except DeviceError as exc:
         raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
+    if permit.document_expired():
+        raise FlowFailure(Reason.DOCUMENT_EXPIRED)
     run.state["permit_number"] = permit.mrz.document_number
     run.ensure_identified(pseudonym(permit.mrz.document_number, ctx.subject_key))
+    ctx.journal.annotate(run.tx, {"permit_apdus": permit.apdus,
+                                  "passive_auth": permit.passive_auth.verdict.value})
 
 
 @step("read_idcard")
@@ -147,13 +162,9 @@ async def capture_face(run: FlowRun, params: dict) -> None:
     ctx.show(ScreenId.FACE, status_key="face.no_face", busy=False, faces=0)
 
     def on_preview(frame: Any, hint: Any) -> None:
-        faces = 1 if hint in (1, "ok", "hold_still") else 0
-        key = (
-            f"face.hint.{hint}"
-            if isinstance(hint, str)
-            else ("face.hold_still" if faces else "face.no_face")
-        )
-        ctx.view.update(preview=frame, faces=faces, status_key=key)
+        # hint: a drivers.face_quality.FaceHint value, one plain instruction at a time.
+        good = str(hint) in ("ok", "hold_still")
+        ctx.view.update(preview=frame, faces=1 if good else 0, status_key=f"face.hint.{hint}")
 
     try:
         face = await camera.capture(
@@ -163,18 +174,25 @@ async def capture_face(run: FlowRun, params: dict) -> None:
         reason = Reason.FACE_TIMEOUT if exc.reason is DeviceReason.TIMEOUT else Reason.CAMERA_FAULT
         raise FlowFailure(reason) from exc
     run.state["face_jpeg_b64"] = base64.b64encode(face.jpeg).decode()
-    if getattr(face, "liveness", None) is not None:
-        run.state["liveness"] = face.liveness
+    # Evidence for the backend's identity match, not a verdict: numbers only, no image data.
+    run.state["liveness"] = face.liveness.as_json()
     ctx.view.update(status_key="face.captured", preview=None)
 
 
 @step("lookup")
 async def lookup(run: FlowRun, params: dict) -> None:
     path = run.render(params["path"])
+    client = run.ctx.service(params["backend"])
     try:
-        run.state[params["into"]] = await run.ctx.service(params["backend"]).get(path)
+        if params.get("method", "GET") == "POST":
+            # A read that carries personal data in its body rather than in the URL.
+            result = await client.submit(path, run.render(params.get("body", {})),
+                                         run.tx.idempotency_key(f"lookup:{params['into']}"))
+        else:
+            result = await client.get(path)
     except BackendError as exc:
         raise _backend_failure(run, exc) from exc
+    run.state[params["into"]] = result
 
 
 @step("choose_option")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from simulator.camera import add_control_routes as add_camera_routes
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def build_control_app(sim: Simulator) -> web.Application:
         return web.json_response({"version": sim.backends.catalog.version()})
 
     add_idcard_routes(routes, sim.idcard_reader)
+    add_camera_routes(routes, sim.face_composer, sim.document_composer)
     app = web.Application()
     app.add_routes(routes)
     return app
@@ -182,6 +184,9 @@ class SimulatorClient:
 
     async def remove_idcard(self) -> dict:
         return await self._call("POST", "/idcard/remove")
+
+    async def face_scene(self, scene: str) -> dict:
+        return await self._call("POST", "/face/scene", {"scene": scene})
 
     async def ledgers(self) -> dict:
         return await self._call("GET", "/ledgers")

@@ -103,6 +103,13 @@ class GovServices:
         self.applications[key] = application
         return application
 
+    def permit_keys(self, body: dict) -> dict:
+        """The MRZ data a kiosk needs for BAC on the permit of the citizen with this ID number."""
+        permit = self.permits_by_id_number.get(str(body["id_number"]))
+        if permit is None:
+            raise ServiceError(404, "NO_PERMIT")
+        return dict(permit)
+
     # Utilities.
     def bill(self, account: str) -> dict:
         bill = self.bills.get(account)
@@ -196,6 +203,7 @@ def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None
     routes.get("/exit-entry/v1/endorsement-types")(
         answer(lambda r, b: {"types": list(ENDORSEMENT_TYPES)})
     )
+    routes.post("/exit-entry/v1/permit-keys")(answer(lambda r, b: services.permit_keys(b)))
     routes.post("/exit-entry/v1/applications")(answer(lambda r, b: services.submit_application(b)))
     routes.get(f"/exit-entry/v1/applications/{key}")(
         answer(lambda r, b: services.by_key("applications", r.match_info["key"]))

@@ -63,6 +63,8 @@ async def endorsement(view: Any, intents: Any, sim: SimulatorClient) -> dict:
     intents.touch_start()
     await _until(view, "menu")
     intents.choose_service(ENDORSEMENT)
+    await _until(view, "read_idcard")
+    await sim.insert_idcard()
     await _until(view, "place_permit")
     await sim.insert_card()
     await _until(view, "face")
@@ -74,6 +76,7 @@ async def endorsement(view: Any, intents: Any, sim: SimulatorClient) -> dict:
         return await _finish(view, intents)
     finally:
         await sim.remove_card()
+        await sim.remove_idcard()
         await sim.hide_face()
 
 

@@ -18,9 +18,11 @@ from aiohttp import web
 from simulator.backends import Backends
 from simulator.camera import CameraServer, SceneComposer
 from simulator.control import build_control_app
+from simulator.document_scene import DocumentSceneComposer
 from simulator.escpos_printer import EscposPrinterSimulator
-from simulator.icao_chip import IcaoChip, TravelDocumentHolder
-from simulator.idcard_reader import IdCardReaderSimulator
+from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_pki import load_or_create_pki
+from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
 from simulator.pcscd import ensure_pcscd
 from simulator.vicc import VirtualCardSlot
 
@@ -32,15 +34,16 @@ CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 # The simulated citizen. Test data only: a test greps the kiosk's state for these values.
 DEFAULT_HOLDER = TravelDocumentHolder(
+    # The same fictitious citizen as the simulated ID card (simulator.idcard_reader.ResidentCard).
     document_code="CS",
     issuing_state="CHN",
     document_number="C12345678",
-    birth_date="900315",
-    sex="F",
+    birth_date="900307",
+    sex="M",
     expiry_date="320601",
     nationality="CHN",
-    surname="ZHANG",
-    given_names="XIAOMEI",
+    surname="LIN",
+    given_names="XIAOMING",
     optional_data="",
 )
 
@@ -66,12 +69,16 @@ class Simulator:
         self.gateway = self.backends.gateway
         self.face_composer = SceneComposer()
         self.face_camera = CameraServer(self.face_composer, port=options.camera_port)
+        self.document_composer = DocumentSceneComposer()
+        self.document_camera = CameraServer(self.document_composer, fps=5)
         self.printer = EscposPrinterSimulator(
             self.state_dir / "receipts",
             port=options.printer_port,
             font_path=CJK_FONT if Path(CJK_FONT).exists() else None,
         )
         self.card_slot = VirtualCardSlot(port=options.vpcd_port)
+        # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
+        self.pki = load_or_create_pki(self.state_dir / "pki")
         self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict = {}
@@ -87,8 +94,16 @@ class Simulator:
     async def start(self) -> dict:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(ensure_pcscd)
+        csca = self.state_dir / "csca.pem"
+        csca.write_bytes(self.pki.csca_cert_pem)
+        self.backends.services.permits_by_id_number[ResidentCard().id_number] = {
+            "document_number": self.holder.document_number,
+            "birth_date": self.holder.birth_date,
+            "expiry_date": self.holder.expiry_date,
+        }
         await self.printer.start()
         await self.face_camera.start()
+        await self.document_camera.start()
         await self.idcard_reader.start()
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
@@ -100,6 +115,7 @@ class Simulator:
             "vpcd": f"127.0.0.1:{self.options.vpcd_port}",
             "printer": {"host": "127.0.0.1", "port": self.printer.port},
             "face_camera_url": self.face_camera.url,
+            "document_camera_url": self.document_camera.url,
             "backends_url": backends,
             "payment_url": f"{backends}/pay/v1",
             "catalog_url": f"{backends}/catalog/v1",
@@ -109,6 +125,7 @@ class Simulator:
             "queue_url": f"{backends}/queue/v1",
             "receipts_dir": str(self.state_dir / "receipts"),
             "idcard_reader": self.idcard_reader.path,
+            "csca_store": str(csca.resolve()),
         }
         path = self.state_dir / ENDPOINTS_FILE
         tmp = path.with_suffix(".tmp")
@@ -123,13 +140,16 @@ class Simulator:
             await runner.cleanup()
         self._runners.clear()
         await self.face_camera.stop()
+        await self.document_camera.stop()
         await self.idcard_reader.stop()
         await self.printer.stop()
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
-    async def insert_card(self, slow_s: float = 0.0) -> None:
+    async def insert_card(self, slow_s: float = 0.0, faults: frozenset[ChipFault] = frozenset(),
+                          holder: TravelDocumentHolder | None = None) -> None:
         await self.card_slot.remove()
-        await self.card_slot.insert(IcaoChip(self.holder, slow_s=slow_s))
+        await self.card_slot.insert(IcaoChip(holder or self.holder, pki=self.pki, slow_s=slow_s,
+                                             faults=faults))
 
     async def remove_card(self) -> None:
         await self.card_slot.remove()

@@ -11,10 +11,12 @@ import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode
 
+from simulator.idcard_reader import ResidentCard
 from simulator.runtime import DEFAULT_HOLDER
 from simulator.xvfb import virtual_display
 
-SCREENS_IN_ORDER = ["attract", "menu", "place_permit", "face", "choose", "pay", "result", "attract"]
+SCREENS_IN_ORDER = ["attract", "menu", "read_idcard", "place_permit", "face", "choose", "pay",
+                    "result", "attract"]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_citizen_renews_an_endorsement_and_gets_a_receipt(display_env, tmp_path)
     assert [name for _, name in summary["timeline"]] == SCREENS_IN_ORDER
     seen = summary["screens_seen"]
     assert "请触摸屏幕开始" in seen["attract"]
-    assert "港澳签注\n[size=36]往来港澳通行证再次签注[/size]" in seen["menu"]
+    assert any(t.startswith("港澳签注\n") and "往来港澳通行证再次签注" in t for t in seen["menu"])
     assert "15.00 元" in seen["pay"]
     assert "办理成功" in seen["result"]
 
@@ -91,12 +93,13 @@ def test_citizen_renews_an_endorsement_and_gets_a_receipt(display_env, tmp_path)
 
     # Nothing of the citizen's identity reached the kiosk's journal or logs.
     written = kiosk_files_text(tmp_path / "state")
-    for secret in (
-        DEFAULT_HOLDER.document_number,
-        DEFAULT_HOLDER.surname,
-        DEFAULT_HOLDER.given_names,
-    ):
+    card = ResidentCard()
+    secrets = (DEFAULT_HOLDER.document_number, DEFAULT_HOLDER.surname, DEFAULT_HOLDER.given_names,
+               card.name, card.id_number, card.address, card.id_number[:17])
+    assert written, "the kiosk wrote no journal or log at all"
+    for secret in secrets:
         assert secret.encode() not in written
+        assert secret.encode("utf-16-le") not in written
 
 
 def test_card_pulled_mid_read_ends_on_a_clear_screen_without_charge(display_env, tmp_path):
