@@ -24,12 +24,14 @@ class Stuck(Exception):
     pass
 
 
-async def _until(view: Any, screen: str, timeout: float = 30.0) -> None:
+async def _until(view: Any, screen: str, timeout: float = 30.0, *later: str) -> str:
+    """Waits for `screen` (or one of the `later` screens, if the kiosk got there first)."""
     deadline = time.monotonic() + timeout
-    while str(view.screen) != screen:
+    while str(view.screen) not in (screen, *later):
         if time.monotonic() > deadline:
             raise Stuck(f"waited for {screen}, still on {view.screen}")
         await asyncio.sleep(0.01)
+    return str(view.screen)
 
 
 async def _finish(view: Any, intents: Any) -> dict:
@@ -65,9 +67,9 @@ async def endorsement(view: Any, intents: Any, sim: SimulatorClient) -> dict:
     intents.choose_service(ENDORSEMENT)
     await _until(view, "read_idcard")
     await sim.insert_idcard()
-    await _until(view, "place_permit")
-    await sim.insert_card()
-    await _until(view, "face")
+    if await _until(view, "place_permit", 30, "face", "choose") == "place_permit":
+        await sim.insert_card()
+    await _until(view, "face", 30, "choose")
     await sim.show_face()
     await _until(view, "choose")
     intents.choose_option(view.options[0].code)
