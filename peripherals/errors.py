@@ -16,8 +16,8 @@ class DeviceReason(StrEnum):
     COVER_OPEN = "cover_open"
     TIMEOUT = "timeout"
     # Identity documents.
-    AUTHENTICATION_REFUSED = "authentication_refused"   # BAC keys (MRZ data) do not match
-    INTEGRITY_FAILED = "integrity_failed"               # passive authentication failed
+    AUTHENTICATION_REFUSED = "authentication_refused"  # BAC keys (MRZ data) do not match
+    INTEGRITY_FAILED = "integrity_failed"  # passive authentication failed
     NO_CARD = "no_card"
     # Serial devices and their faults.
     DEVICE_SILENT = "device_silent"

@@ -1,11 +1,14 @@
-"""The far side of a receipt printer's wire: an ESC/POS interpreter and a TCP (port 9100) server.
+"""The far side of a receipt printer's wire: one simulated printer on TCP, serial and USB.
 
-`EscposInterpreter` is a pure state machine fed raw bytes: it answers real-time status queries
-and builds a page model; each cut finalises a `Page`. `render_page` draws a page as 80 mm
-thermal paper (576 dots at 203 dpi). `EscposPrinterSimulator` serves the interpreter over TCP,
-writes every cut receipt to `receipt-NNNN.txt` / `.png` and keeps `receipts`.
+`EscposPrinterSimulator` is one printer mechanism (a paper roll that runs down, a cover, a
+cutter) reachable over TCP port 9100, over a serial pty (optional) and as a USB printer through
+`usb_backend` (a pyusb backend). Each connection runs its own `EscposInterpreter`; every cut
+receipt is rendered to `receipt-NNNN.txt` / `.png` and kept in `receipts`.
 
-Byte layouts follow the Epson ESC/POS Application Programming Guide (command reference).
+Fault switches (`set_fault` or the properties): paper_out, paper_near_end, cover_open,
+cutter_error (the sensors the status replies are built from), silent (bytes are taken, nothing
+is answered or printed: a hung printer) and garbage (status replies are noise). `unplug()`
+takes the printer off every transport at once; `plug()` brings it back.
 """
 
 from __future__ import annotations
@@ -13,757 +16,35 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
-import unicodedata
+import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import qrcode
-import qrcode.constants
-from PIL import Image, ImageDraw, ImageFont
+from aiohttp import web
+
+from simulator.escpos_interpreter import EscposInterpreter, Page, PaperSensors
+from simulator.escpos_render import DOTS_PER_MM, render_page
+from simulator.serial_pty import PtySerialDevice
+from simulator.usb_backend import SimulatedUsbPrinterBackend
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-
-PAPER_WIDTH_DOTS = 576  # 80 mm roll, 72 mm printable at 203 dpi
-CELL_HEIGHT = 24  # font A: 12 x 24 dots; a GB18030 (Kanji) character is 24 x 24
-NARROW_CELL = 12
-WIDE_CELL = 24
-DEFAULT_LINE_SPACING = 34  # ESC 2: about 1/6 inch at 203 dpi
-
-# Protect the simulator from hostile or broken input; a real receipt is far below these.
-MAX_LINE_CHARS = 1024
-MAX_PAGE_BLOCKS = 4096
-MAX_PAGE_HEIGHT = 30_000
-MAX_RASTER_BYTES = 2_000_000
-MAX_QR_DATA = 7089  # GS ( k fn 80: largest QR payload (numeric, version 40)
-
-NUL, HT, LF, FF, CR, DLE, EOT, ENQ, DC4, CAN, ESC, FS, GS = (
-    0x00, 0x09, 0x0A, 0x0C, 0x0D, 0x10, 0x04, 0x05, 0x14, 0x18, 0x1B, 0x1C, 0x1D,
-)  # fmt: skip
-
-# Parameter byte counts of fixed-length commands, after the two command bytes.
-_ESC_FIXED = {
-    FF: 0, 0x20: 1, ord("!"): 1, ord("$"): 2, ord("%"): 1, ord("-"): 1, ord("2"): 0,
-    ord("3"): 1, ord("<"): 0, ord("="): 1, ord("?"): 1, ord("@"): 0, ord("E"): 1,
-    ord("G"): 1, ord("J"): 1, ord("L"): 0, ord("M"): 1, ord("R"): 1, ord("S"): 0,
-    ord("T"): 1, ord("U"): 1, ord("V"): 1, ord("W"): 8, ord("\\"): 2, ord("a"): 1,
-    ord("c"): 2, ord("d"): 1, ord("e"): 1, ord("i"): 0, ord("m"): 0, ord("p"): 3,
-    ord("r"): 1, ord("t"): 1, ord("u"): 1, ord("v"): 0, ord("{"): 1,
-}  # fmt: skip
-_GS_FIXED = {
-    ord("!"): 1, ord("$"): 2, ord("/"): 1, ord(":"): 0, ord("B"): 1, ord("E"): 1,
-    ord("H"): 1, ord("I"): 1, ord("L"): 2, ord("P"): 2, ord("T"): 1, ord("W"): 2,
-    ord("\\"): 2, ord("^"): 3, ord("a"): 1, ord("b"): 1, ord("c"): 0, ord("f"): 1,
-    ord("g"): 4, ord("h"): 1, ord("r"): 1, ord("w"): 1, ord("z"): 3,
-}  # fmt: skip
-_FS_FIXED = {
-    ord("!"): 1, ord("&"): 0, ord("-"): 1, ord("."): 0, ord("2"): 74, ord("?"): 2,
-    ord("C"): 1, ord("S"): 2, ord("W"): 1, ord("p"): 2,
-}  # fmt: skip
-# DLE DC4 fn: total length including DLE DC4 fn.
-_DLE_DC4_LENGTH = {1: 5, 2: 5, 3: 8, 7: 4, 8: 10}
-
-# ESC t n: character code tables (page 0 is PC437); unknown pages fall back to it.
-_CODE_PAGES = {
-    0: "cp437", 2: "cp850", 3: "cp860", 4: "cp863", 5: "cp865", 16: "cp1252",
-    17: "cp866", 18: "cp852", 19: "cp858",
-}  # fmt: skip
-
-_QR_ERROR_LEVELS = {
-    48: qrcode.constants.ERROR_CORRECT_L,
-    49: qrcode.constants.ERROR_CORRECT_M,
-    50: qrcode.constants.ERROR_CORRECT_Q,
-    51: qrcode.constants.ERROR_CORRECT_H,
-}
-_TEXT_RUN = re.compile(rb"[\x20-\xff]+")
-
-
-class Align(Enum):
-    LEFT = 0
-    CENTER = 1
-    RIGHT = 2
-
-
-@dataclass(frozen=True)
-class PaperSensors:
-    """What the printer's sensors see; status replies are derived from it."""
-
-    paper_out: bool = False
-    paper_near_end: bool = False
-    cover_open: bool = False
-
-    @property
-    def offline(self) -> bool:
-        return self.paper_out or self.cover_open
-
-
-@dataclass(frozen=True)
-class TextSpan:
-    text: str
-    bold: bool = False
-    width: int = 1
-    height: int = 1
-    underline: bool = False
-
-
-@dataclass(frozen=True)
-class TextLine:
-    spans: tuple[TextSpan, ...]
-    align: Align = Align.LEFT
-
-    @property
-    def text(self) -> str:
-        return "".join(span.text for span in self.spans)
-
-
-@dataclass(frozen=True)
-class QrBlock:
-    payload: str
-    modules: tuple[tuple[bool, ...], ...]
-    module_size: int
-    align: Align
-
-
-@dataclass(frozen=True)
-class RasterBlock:
-    width_bytes: int
-    height: int
-    data: bytes  # row-major, MSB first, 1 = black (ESC/POS raster format)
-    scale_x: int
-    scale_y: int
-    align: Align
-
-
-Block = TextLine | QrBlock | RasterBlock
-
-
-@dataclass(frozen=True)
-class Page:
-    """One receipt between two cuts."""
-
-    blocks: tuple[Block, ...]
-
-    @property
-    def text_lines(self) -> list[str]:
-        lines = [block.text for block in self.blocks if isinstance(block, TextLine)]
-        while lines and not lines[-1].strip():
-            lines.pop()  # the feed before the cut
-        return lines
-
-    @property
-    def qr_payloads(self) -> tuple[str, ...]:
-        return tuple(block.payload for block in self.blocks if isinstance(block, QrBlock))
-
-
-@dataclass
-class _Style:
-    bold: bool = False
-    width: int = 1
-    height: int = 1
-    underline: bool = False
-    align: Align = Align.LEFT
-    chinese: bool = False
-    code_page: str = "cp437"
-    qr_module_size: int = 3
-    qr_error: int = qrcode.constants.ERROR_CORRECT_L
-    qr_data: bytes = b""
-    graphics: RasterBlock | None = None
-
-    def span(self, text: str) -> TextSpan:
-        return TextSpan(text, self.bold, self.width, self.height, self.underline)
-
-
-class EscposInterpreter:
-    """Feed it the bytes a host sends; it keeps the page model and returns status replies.
-
-    Never raises on any input and consumes every byte in bounded time: unknown commands are
-    skipped, oversized data blocks are discarded as they stream past.
-    """
-
-    def __init__(self, sensors: Callable[[], PaperSensors] | None = None) -> None:
-        self._sensors = sensors or PaperSensors
-        self._buffer = bytearray()
-        self._discard = 0
-        self._text = bytearray()
-        self._style = _Style()
-        self._blocks: list[Block] = []
-        self._spans: list[TextSpan] = []
-        self._line_align: Align | None = None
-        self._pages: list[Page] = []
-
-    # -- public -----------------------------------------------------------------------------
-
-    def feed(self, data: bytes) -> bytes:
-        """Consume `data`; return the bytes the printer sends back (status replies)."""
-        replies = bytearray()
-        buf = self._buffer
-        buf += data
-        pos = 0
-        while pos < len(buf):
-            if self._discard:
-                skipped = min(self._discard, len(buf) - pos)
-                self._discard -= skipped
-                pos += skipped
-                continue
-            if buf[pos] >= 0x20:
-                match = _TEXT_RUN.match(buf, pos)
-                assert match is not None
-                self._text += match.group()
-                pos = match.end()
-                continue
-            self._flush_text()
-            try:
-                used = self._control(buf, pos, replies)
-            except Exception:  # a bug here must not take the printer down; skip the byte
-                log.exception("escpos interpreter failed on byte 0x%02x", buf[pos])
-                used = 1
-            if used == 0:
-                break  # incomplete command: wait for more bytes
-            pos += used
-        del buf[:pos]
-        return bytes(replies)
-
-    def take_pages(self) -> list[Page]:
-        """Pages finished by a cut since the last call."""
-        pages, self._pages = self._pages, []
-        return pages
-
-    # -- text and page model ----------------------------------------------------------------
-
-    def _flush_text(self) -> None:
-        if not self._text:
-            return
-        raw = bytes(self._text)
-        self._text.clear()
-        encoding = "gb18030" if self._style.chinese else self._style.code_page
-        self._add_text(raw.decode(encoding, errors="replace"))
-
-    def _add_text(self, text: str) -> None:
-        used = sum(len(span.text) for span in self._spans)
-        text = text[: max(0, MAX_LINE_CHARS - used)]
-        if not text:
-            return
-        if self._line_align is None:
-            self._line_align = self._style.align  # ESC a acts at the start of a line
-        span = self._style.span(text)
-        last = self._spans[-1] if self._spans else None
-        if last is not None and _style_key(last) == _style_key(span):
-            self._spans[-1] = TextSpan(last.text + text, *_style_key(span))
-        else:
-            self._spans.append(span)
-
-    def _end_line(self) -> None:
-        align = self._line_align if self._line_align is not None else self._style.align
-        self._add_block(TextLine(tuple(self._spans), align))
-        self._spans = []
-        self._line_align = None
-
-    def _feed_lines(self, count: int) -> None:
-        """ESC d n: print the buffer, then feed n lines in all."""
-        if self._spans:
-            self._end_line()
-            count -= 1
-        for _ in range(max(0, count)):
-            self._end_line()
-
-    def _add_block(self, block: Block) -> None:
-        if len(self._blocks) < MAX_PAGE_BLOCKS:
-            self._blocks.append(block)
-
-    def _cut(self) -> None:
-        if self._spans:
-            self._end_line()
-        self._pages.append(Page(tuple(self._blocks)))
-        self._blocks = []
-
-    def _initialise(self) -> None:
-        """ESC @: clear the print buffer and reset modes; printed lines stay on the paper."""
-        self._spans = []
-        self._line_align = None
-        self._style = _Style()
-
-    # -- command decoding -------------------------------------------------------------------
-
-    def _control(self, buf: bytearray, pos: int, out: bytearray) -> int:
-        """Execute the control sequence at `pos`; return bytes used, or 0 when incomplete."""
-        byte = buf[pos]
-        if byte == LF:
-            self._end_line()
-            return 1
-        if byte == HT:
-            used = sum(len(span.text) for span in self._spans)
-            self._add_text(" " * (8 - used % 8))
-            return 1
-        if byte == FF:
-            if self._spans:
-                self._end_line()
-            return 1
-        if byte == ESC:
-            return self._esc(buf, pos)
-        if byte == GS:
-            return self._gs(buf, pos, out)
-        if byte == FS:
-            return self._fs(buf, pos)
-        if byte == DLE:
-            return self._dle(buf, pos, out)
-        return 1  # CR, CAN and other C0 bytes: nothing to do on a roll printer
-
-    def _esc(self, buf: bytearray, pos: int) -> int:
-        avail = len(buf) - pos
-        if avail < 2:
-            return 0
-        cmd = buf[pos + 1]
-        style = self._style
-        if cmd in _ESC_FIXED:
-            size = 2 + _ESC_FIXED[cmd]
-            if avail < size:
-                return 0
-            n = buf[pos + 2] if size > 2 else 0
-            if cmd == ord("@"):
-                self._initialise()
-            elif cmd == ord("!"):  # print mode: bit3 emphasised, bit4 2x high, bit5 2x wide
-                style.bold = bool(n & 0x08)
-                style.height = 2 if n & 0x10 else 1
-                style.width = 2 if n & 0x20 else 1
-                style.underline = bool(n & 0x80)
-            elif cmd == ord("E"):
-                style.bold = bool(n & 0x01)
-            elif cmd == ord("-"):
-                style.underline = n in (1, 2, 49, 50)
-            elif cmd == ord("a"):
-                if n in (0, 1, 2, 48, 49, 50):
-                    style.align = Align(n % 48)
-            elif cmd == ord("d"):
-                self._feed_lines(n)
-            elif cmd == ord("J"):
-                if self._spans:
-                    self._end_line()
-            elif cmd == ord("t"):
-                style.code_page = _CODE_PAGES.get(n, "cp437")
-            elif cmd in (ord("i"), ord("m")):  # obsolete cut commands
-                self._cut()
-            return size
-        if cmd == ord("*"):  # ESC * m nL nH d1..dk: column bit image (skipped, not drawn)
-            if avail < 5:
-                return 0
-            columns = buf[pos + 3] + 256 * buf[pos + 4]
-            size = 5 + columns * (3 if buf[pos + 2] in (32, 33) else 1)
-            return size if avail >= size else 0
-        if cmd == ord("D"):  # ESC D n1..nk NUL: tab stops, at most 32
-            end = buf.find(b"\x00", pos + 2, pos + 2 + 33)
-            if end >= 0:
-                return end - pos + 1
-            return 2 + 33 if avail >= 2 + 33 else 0
-        if cmd == ord("&"):  # ESC & y c1 c2 [x d1..d(y*x)]...: user-defined characters
-            if avail < 5:
-                return 0
-            y, c1, c2 = buf[pos + 2], buf[pos + 3], buf[pos + 4]
-            size = 5
-            for _ in range(max(0, c2 - c1 + 1)):
-                if avail < size + 1:
-                    return 0
-                size += 1 + y * buf[pos + size]
-            return size if avail >= size else 0
-        if cmd == ord("("):  # ESC ( fn pL pH data
-            return _length_prefixed(buf, pos, avail)
-        return 2  # unknown ESC x: skip the two command bytes
-
-    def _gs(self, buf: bytearray, pos: int, out: bytearray) -> int:
-        avail = len(buf) - pos
-        if avail < 2:
-            return 0
-        cmd = buf[pos + 1]
-        style = self._style
-        if cmd in _GS_FIXED:
-            size = 2 + _GS_FIXED[cmd]
-            if avail < size:
-                return 0
-            n = buf[pos + 2] if size > 2 else 0
-            if cmd == ord("!"):  # character size: bits 4-6 width - 1, bits 0-2 height - 1
-                style.width = ((n >> 4) & 0x07) + 1
-                style.height = (n & 0x07) + 1
-            elif cmd == ord("B"):
-                pass  # white/black reverse: not drawn
-            elif cmd == ord("r"):
-                if n in (1, 49):
-                    out.append(self._paper_sensor_status())
-                elif n in (2, 50):
-                    out.append(0x00)  # drawer kick connector low
-            elif cmd == ord("I"):
-                out += _printer_id_reply(n)
-            return size
-        if cmd == ord("V"):  # GS V m / GS V m n: cut
-            if avail < 3:
-                return 0
-            size = 4 if buf[pos + 2] in (65, 66, 97, 98, 103, 104) else 3
-            if avail < size:
-                return 0
-            self._cut()
-            return size
-        if cmd == ord("("):
-            size = _length_prefixed(buf, pos, avail)
-            if size and buf[pos + 2] == ord("k"):
-                self._two_dimensional_code(bytes(buf[pos + 5 : pos + size]))
-            elif size and buf[pos + 2] == ord("L"):
-                self._graphics(bytes(buf[pos + 5 : pos + size]))
-            return size
-        if cmd == ord("8"):  # GS 8 L p1 p2 p3 p4 ...: 32-bit length graphics, discarded
-            if avail < 7:
-                return 0
-            self._discard = int.from_bytes(buf[pos + 3 : pos + 7], "little")
-            return 7
-        if cmd == ord("v"):  # GS v 0 m xL xH yL yH d1..dk: raster bit image
-            if avail < 8:
-                return 0
-            mode = buf[pos + 3]
-            width_bytes = buf[pos + 4] + 256 * buf[pos + 5]
-            height = buf[pos + 6] + 256 * buf[pos + 7]
-            count = width_bytes * height
-            if count > MAX_RASTER_BYTES:
-                self._discard = count
-                return 8
-            if avail < 8 + count:
-                return 0
-            if count:
-                if self._spans:
-                    self._end_line()
-                scale_x = 2 if mode in (1, 3, 49, 51) else 1
-                scale_y = 2 if mode in (2, 3, 50, 51) else 1
-                data = bytes(buf[pos + 8 : pos + 8 + count])
-                raster = RasterBlock(width_bytes, height, data, scale_x, scale_y, style.align)
-                self._add_block(raster)
-            return 8 + count
-        if cmd == ord("*"):  # GS * x y d1..d(x*y*8): downloaded bit image
-            if avail < 4:
-                return 0
-            size = 4 + buf[pos + 2] * buf[pos + 3] * 8
-            return size if avail >= size else 0
-        if cmd == ord("k"):  # barcodes (skipped, not drawn)
-            if avail < 3:
-                return 0
-            kind = buf[pos + 2]
-            if kind <= 6:  # GS k m d1..dk NUL
-                end = buf.find(b"\x00", pos + 3, pos + 3 + 256)
-                if end >= 0:
-                    return end - pos + 1
-                return 3 + 256 if avail >= 3 + 256 else 0
-            if 65 <= kind <= 79:  # GS k m n d1..dn
-                if avail < 4:
-                    return 0
-                size = 4 + buf[pos + 3]
-                return size if avail >= size else 0
-            return 3
-        return 2
-
-    def _fs(self, buf: bytearray, pos: int) -> int:
-        avail = len(buf) - pos
-        if avail < 2:
-            return 0
-        cmd = buf[pos + 1]
-        if cmd in _FS_FIXED:
-            size = 2 + _FS_FIXED[cmd]
-            if avail < size:
-                return 0
-            if cmd == ord("&"):
-                self._style.chinese = True
-            elif cmd == ord("."):
-                self._style.chinese = False
-            return size
-        if cmd == ord("("):
-            return _length_prefixed(buf, pos, avail)
-        if cmd == ord("g"):  # FS g 1|2 m a1..a4 nL nH [d1..dk]: NV user memory
-            if avail < 3:
-                return 0
-            if buf[pos + 2] not in (1, 2):
-                return 3
-            if avail < 10:
-                return 0
-            size = 10 + (buf[pos + 8] + 256 * buf[pos + 9] if buf[pos + 2] == 1 else 0)
-            return size if avail >= size else 0
-        return 2
-
-    def _dle(self, buf: bytearray, pos: int, out: bytearray) -> int:
-        avail = len(buf) - pos
-        if avail < 2:
-            return 0
-        cmd = buf[pos + 1]
-        if cmd == EOT:  # DLE EOT n: real-time status transmission
-            if avail < 3:
-                return 0
-            n = buf[pos + 2]
-            if n in (7, 8, 18):  # DLE EOT n a
-                return 4 if avail >= 4 else 0
-            if 1 <= n <= 4:
-                out.append(self._realtime_status(n))
-            return 3
-        if cmd == ENQ:
-            return 3 if avail >= 3 else 0
-        if cmd == DC4:
-            if avail < 3:
-                return 0
-            size = _DLE_DC4_LENGTH.get(buf[pos + 2], 3)
-            return size if avail >= size else 0
-        return 1
-
-    # -- status -----------------------------------------------------------------------------
-
-    def _realtime_status(self, n: int) -> int:
-        """DLE EOT n reply: bits 1 and 4 are fixed to 1, bits 0 and 7 to 0."""
-        sensors = self._sensors()
-        status = 0x12
-        if n == 1 and sensors.offline:
-            status |= 0x08  # bit 3: offline
-        elif n == 2:
-            if sensors.cover_open:
-                status |= 0x04  # bit 2: cover open
-            if sensors.paper_out:
-                status |= 0x20  # bit 5: printing stopped by paper end
-        elif n == 4:
-            if sensors.paper_near_end:
-                status |= 0x0C  # bits 2-3: roll paper near-end sensor
-            if sensors.paper_out:
-                status |= 0x60  # bits 5-6: roll paper end sensor
-        return status
-
-    def _paper_sensor_status(self) -> int:
-        """GS r 1 reply: bits 0-1 near end, bits 2-3 paper end, bit 4 fixed 0."""
-        sensors = self._sensors()
-        return (0x03 if sensors.paper_near_end else 0) | (0x0C if sensors.paper_out else 0)
-
-    # -- two-dimensional codes and graphics -------------------------------------------------
-
-    def _two_dimensional_code(self, body: bytes) -> None:
-        """GS ( k pL pH cn fn [parameters]; only cn = 49 (QR Code) is acted on."""
-        if len(body) < 2 or body[0] != 49:
-            return
-        fn, params, style = body[1], body[2:], self._style
-        if fn == 67 and params:  # fn 167: module size in dots
-            if 1 <= params[0] <= 16:
-                style.qr_module_size = params[0]
-        elif fn == 69 and params:  # fn 169: error correction level
-            style.qr_error = _QR_ERROR_LEVELS.get(params[0], style.qr_error)
-        elif fn == 80 and params:  # fn 180: store data (m = 48)
-            style.qr_data = params[1 : 1 + MAX_QR_DATA]
-        elif fn == 81:  # fn 181: print the stored symbol
-            self._print_qr()
-
-    def _print_qr(self) -> None:
-        style = self._style
-        if not style.qr_data:
-            return
-        code = qrcode.QRCode(error_correction=style.qr_error, border=0)
-        try:
-            code.add_data(style.qr_data)
-            code.make(fit=True)
-        except (qrcode.exceptions.DataOverflowError, ValueError):
-            log.debug("QR data does not fit a symbol; nothing printed")
-            return
-        if self._spans:
-            self._end_line()
-        modules = tuple(tuple(bool(cell) for cell in row) for row in code.get_matrix())
-        payload = style.qr_data.decode("utf-8", errors="replace")
-        self._add_block(QrBlock(payload, modules, style.qr_module_size, style.align))
-
-    def _graphics(self, body: bytes) -> None:
-        """GS ( L m fn ...: fn 112 stores raster graphics, fn 50 prints them."""
-        if len(body) < 2 or body[0] != 48:
-            return
-        fn = body[1]
-        if fn == 112 and len(body) >= 10:
-            scale_x, scale_y = body[3], body[4]
-            width = body[6] + 256 * body[7]
-            height = body[8] + 256 * body[9]
-            width_bytes = (width + 7) // 8
-            data = body[10 : 10 + width_bytes * height]
-            if width_bytes and height and len(data) == width_bytes * height:
-                self._style.graphics = RasterBlock(
-                    width_bytes, height, data,
-                    2 if scale_x == 2 else 1, 2 if scale_y == 2 else 1, Align.LEFT,
-                )  # fmt: skip
-        elif fn in (50, 2) and self._style.graphics is not None:
-            if self._spans:
-                self._end_line()
-            graphics = self._style.graphics
-            self._add_block(
-                RasterBlock(
-                    graphics.width_bytes,
-                    graphics.height,
-                    graphics.data,
-                    graphics.scale_x,
-                    graphics.scale_y,
-                    self._style.align,
-                )  # fmt: skip
-            )
-            self._style.graphics = None
-
-
-def _style_key(span: TextSpan) -> tuple[bool, int, int, bool]:
-    return (span.bold, span.width, span.height, span.underline)
-
-
-def _length_prefixed(buf: bytearray, pos: int, avail: int) -> int:
-    """Size of an `X ( fn pL pH d1..dk` command (k = pL + 256 pH), or 0 when incomplete."""
-    if avail < 5:
-        return 0
-    size = 5 + buf[pos + 3] + 256 * buf[pos + 4]
-    return size if avail >= size else 0
-
-
-def _printer_id_reply(n: int) -> bytes:
-    """GS I n: 1 model, 2 type (multi-byte font), 3 firmware; 65+ as `_ text NUL` blocks."""
-    if n in (1, 49):
-        return b"\x20"
-    if n in (2, 50):
-        return b"\x02"
-    if n in (3, 51):
-        return b"\x00"
-    texts = {65: b"1.00", 66: b"KIOSK-SIM", 67: b"ESC/POS Simulator", 68: b"0000000000"}
-    if n in texts:
-        return b"_" + texts[n] + b"\x00"
-    return b""
-
-
-# -- rendering ------------------------------------------------------------------------------
-
-
-class _Fonts:
-    """Latin in WenQuanYi Micro Hei Mono (fits 12-dot cells), CJK in the proportional face."""
-
-    def __init__(self, font_path: Path) -> None:
-        self._path = font_path
-        self._cache: dict[tuple[bool, int], ImageFont.FreeTypeFont] = {}
-
-    def get(self, wide: bool, height: int) -> ImageFont.FreeTypeFont:
-        key = (wide, height)
-        if key not in self._cache:
-            size = (24 if wide else 20) * height
-            self._cache[key] = ImageFont.truetype(str(self._path), size, index=0 if wide else 1)
-        return self._cache[key]
-
-
-def _is_wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
-def _text_rows(line: TextLine) -> list[list[tuple[str, TextSpan, int]]]:
-    """Lay out one printed line in cells, wrapping at the paper edge like the printer does."""
-    rows: list[list[tuple[str, TextSpan, int]]] = [[]]
-    x = 0
-    for span in line.spans:
-        for char in span.text:
-            if not char.isprintable():
-                char = "?"
-            cell = (WIDE_CELL if _is_wide(char) else NARROW_CELL) * min(span.width, 8)
-            if x + cell > PAPER_WIDTH_DOTS and rows[-1]:
-                rows.append([])
-                x = 0
-            rows[-1].append((char, span, cell))
-            x += cell
-    return rows
-
-
-def _x_for(align: Align, width: int) -> int:
-    if align is Align.CENTER:
-        return max(0, (PAPER_WIDTH_DOTS - width) // 2)
-    if align is Align.RIGHT:
-        return max(0, PAPER_WIDTH_DOTS - width)
-    return 0
-
-
-def _raster_image(block: RasterBlock) -> Image.Image:
-    bits = np.unpackbits(np.frombuffer(block.data, dtype=np.uint8))
-    pixels = np.where(bits.reshape(block.height, block.width_bytes * 8), 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels, mode="L")
-    if block.scale_x != 1 or block.scale_y != 1:
-        size = (image.width * block.scale_x, image.height * block.scale_y)
-        image = image.resize(size, Image.Resampling.NEAREST)
-    return image.crop((0, 0, min(image.width, PAPER_WIDTH_DOTS), image.height))
-
-
-def _qr_image(block: QrBlock) -> Image.Image:
-    count = len(block.modules)
-    module = max(1, min(block.module_size, PAPER_WIDTH_DOTS // max(count, 1)))
-    pixels = np.where(np.array(block.modules, dtype=bool), 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels, mode="L")
-    return image.resize((count * module, count * module), Image.Resampling.NEAREST)
-
-
-def render_page(page: Page, font_path: Path | None = None) -> Image.Image:
-    """Draw a page as thermal paper: 576 dots wide, white, black print."""
-    fonts = _Fonts(font_path or DEFAULT_FONT_PATH)
-    gap = DEFAULT_LINE_SPACING - CELL_HEIGHT
-    margin = CELL_HEIGHT
-    # Lay out first, so the paper is cut to length before drawing.
-    rows: list[tuple[int, Align, list[tuple[str, TextSpan, int]], int]] = []
-    images: list[tuple[int, Align, Image.Image]] = []
-    y = margin
-    for block in page.blocks:
-        if y > MAX_PAGE_HEIGHT:
-            break
-        if isinstance(block, TextLine):
-            for row in _text_rows(block):
-                if y > MAX_PAGE_HEIGHT:
-                    break
-                height = max((min(span.height, 8) for _, span, _ in row), default=1)
-                rows.append((y, block.align, row, height))
-                y += CELL_HEIGHT * height + gap
-        elif isinstance(block, QrBlock):
-            image = _qr_image(block)
-            quiet = 4 * max(1, block.module_size)  # ISO/IEC 18004 quiet zone
-            images.append((y + quiet, block.align, image))
-            y += image.height + 2 * quiet
-        else:
-            image = _raster_image(block)
-            images.append((y, block.align, image))
-            y += image.height
-    paper = Image.new("L", (PAPER_WIDTH_DOTS, min(y, MAX_PAGE_HEIGHT) + margin), 255)
-    for top, align, image in images:
-        paper.paste(image, (_x_for(align, image.width), top))
-    draw = ImageDraw.Draw(paper)
-    for top, align, row, height in rows:
-        x = _x_for(align, sum(cell for _, _, cell in row))
-        for char, span, cell in row:
-            _draw_char(paper, draw, fonts, char, span, x, top + CELL_HEIGHT * height, cell)
-            x += cell
-    return paper
-
-
-def _draw_char(
-    paper: Image.Image,
-    draw: ImageDraw.ImageDraw,
-    fonts: _Fonts,
-    char: str,
-    span: TextSpan,
-    x: int,
-    bottom: int,
-    cell: int,
-) -> None:
-    height, width = min(span.height, 8), min(span.width, 8)
-    font = fonts.get(_is_wide(char), height)
-    stroke = height if span.bold else 0
-    baseline = bottom - 4 * height
-    if width == height:
-        draw.text((x + cell // 2, baseline), char, font=font, fill=0, anchor="ms",
-                  stroke_width=stroke, stroke_fill=0)  # fmt: skip
-    else:  # draw at the height's scale, then stretch sideways to the width's scale
-        natural = cell * height // width
-        glyph = Image.new("L", (natural, CELL_HEIGHT * height), 255)
-        ImageDraw.Draw(glyph).text(
-            (natural // 2, CELL_HEIGHT * height - 4 * height), char, font=font, fill=0,
-            anchor="ms", stroke_width=stroke, stroke_fill=0,
-        )  # fmt: skip
-        glyph = glyph.resize((cell, glyph.height), Image.Resampling.BILINEAR)
-        paper.paste(glyph, (x, bottom - glyph.height))
-    if span.underline:
-        draw.line((x, bottom - 1, x + cell - 1, bottom - 1), fill=0, width=max(1, height))
-
-
-# -- TCP server -----------------------------------------------------------------------------
+ROLL_MM = 50_000  # a 50 m roll of 80 mm thermal paper
+NEAR_END_MM = 1_500  # where the near-end sensor trips, about 20 receipts before the end
+CUT_MARGIN_MM = 5  # paper fed past the cutter with each cut
+
+
+class PrinterFault(StrEnum):
+    PAPER_OUT = "paper_out"
+    PAPER_NEAR_END = "paper_near_end"
+    COVER_OPEN = "cover_open"
+    CUTTER_ERROR = "cutter_error"
+    SILENT = "silent"
+    GARBAGE = "garbage"
 
 
 @dataclass(frozen=True)
@@ -775,18 +56,18 @@ class RenderedReceipt:
     txt_path: Path
     png_path: Path
     qr_payloads: tuple[str, ...]
+    length_mm: float = 0.0
 
 
 ReceiptCallback = Callable[[RenderedReceipt], object]
 
 
 class EscposPrinterSimulator:
-    """A network receipt printer: ESC/POS over TCP, every receipt rendered to PNG and text.
+    """A receipt printer: ESC/POS over TCP (and serial, and USB), every receipt rendered.
 
-    The fault switches `paper_out`, `paper_near_end` and `cover_open` are read on every status
-    query. A receipt cut while the printer is offline (no paper or cover open) is lost, as on
-    the real machine, and counted in `receipts_lost`. `on_receipt` may be a plain function or
-    a coroutine function.
+    A receipt cut while the printer cannot print (no paper, cover open, cutter jammed, hung) is
+    lost, as on the real machine, and counted in `receipts_lost`. `on_receipt` may be a plain
+    function or a coroutine function.
     """
 
     def __init__(
@@ -794,46 +75,170 @@ class EscposPrinterSimulator:
         output_dir: Path,
         host: str = "127.0.0.1",
         port: int = 0,
-        font_path: Path | None = None,
+        font_path: Path | str | None = None,
         on_receipt: ReceiptCallback | None = None,
+        *,
+        serial_link: Path | None = None,
+        roll_mm: float = ROLL_MM,
+        near_end_mm: float = NEAR_END_MM,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.host = host
         self.port = port
-        self.font_path = font_path
+        self.font_path = Path(font_path) if font_path else None
         self.on_receipt = on_receipt
-        self.paper_out = False
-        self.paper_near_end = False
-        self.cover_open = False
+        self.roll_mm = roll_mm
+        self.near_end_mm = near_end_mm
+        self.paper_remaining_mm = roll_mm
+        self.faults: set[PrinterFault] = set()
+        self.plugged = True
         self.receipts: list[RenderedReceipt] = []
         self.receipts_lost = 0
+        self.cuts = 0
+        self._rng = random.Random(9100)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._publishing: set[asyncio.Task[None]] = set()
         self._changed: asyncio.Condition | None = None
+        self._publish_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._next_index = 1
+        self._serial = PtySerialDevice(serial_link, self._serial_data) if serial_link else None
+        self._serial_interpreter = EscposInterpreter(self.sensors)
+        self._usb_interpreter = EscposInterpreter(self.sensors)
+        self.usb_backend = SimulatedUsbPrinterBackend(self._usb_data)
+
+    # -- sensors and fault switches ---------------------------------------------------------
 
     def sensors(self) -> PaperSensors:
-        return PaperSensors(self.paper_out, self.paper_near_end, self.cover_open)
+        return PaperSensors(self.paper_out, self.paper_near_end, self.cover_open, self.cutter_error)
+
+    def set_fault(self, fault: PrinterFault | str, on: bool) -> None:
+        fault = PrinterFault(fault)
+        if fault is PrinterFault.PAPER_OUT and not on and self.paper_remaining_mm <= 0:
+            self.load_paper()  # clearing "out of paper" means a new roll went in
+        if on:
+            self.faults.add(fault)
+        else:
+            self.faults.discard(fault)
+
+    def load_paper(self, mm: float | None = None) -> None:
+        self.paper_remaining_mm = self.roll_mm if mm is None else mm
+
+    @property
+    def paper_out(self) -> bool:
+        return PrinterFault.PAPER_OUT in self.faults or self.paper_remaining_mm <= 0
+
+    @paper_out.setter
+    def paper_out(self, on: bool) -> None:
+        self.set_fault(PrinterFault.PAPER_OUT, on)
+
+    @property
+    def paper_near_end(self) -> bool:
+        return PrinterFault.PAPER_NEAR_END in self.faults or (
+            0 < self.paper_remaining_mm <= self.near_end_mm
+        )
+
+    @paper_near_end.setter
+    def paper_near_end(self, on: bool) -> None:
+        self.set_fault(PrinterFault.PAPER_NEAR_END, on)
+
+    @property
+    def cover_open(self) -> bool:
+        return PrinterFault.COVER_OPEN in self.faults
+
+    @cover_open.setter
+    def cover_open(self, on: bool) -> None:
+        self.set_fault(PrinterFault.COVER_OPEN, on)
+
+    @property
+    def cutter_error(self) -> bool:
+        return PrinterFault.CUTTER_ERROR in self.faults
+
+    @cutter_error.setter
+    def cutter_error(self, on: bool) -> None:
+        self.set_fault(PrinterFault.CUTTER_ERROR, on)
+
+    @property
+    def silent(self) -> bool:
+        return PrinterFault.SILENT in self.faults
+
+    @property
+    def garbage(self) -> bool:
+        return PrinterFault.GARBAGE in self.faults
+
+    @property
+    def endpoint(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"host": self.host, "port": self.port}
+        if self._serial is not None:
+            described["serial_port"] = self._serial.path
+        described["usb"] = {
+            "vendor_id": self.usb_backend.vendor_id,
+            "product_id": self.usb_backend.product_id,
+        }
+        return described
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "plugged": self.plugged,
+            "faults": sorted(self.faults),
+            "paper_remaining_mm": round(self.paper_remaining_mm, 1),
+            "paper_out": self.paper_out,
+            "paper_near_end": self.paper_near_end,
+            "receipts": len(self.receipts),
+            "receipts_lost": self.receipts_lost,
+            "cuts": self.cuts,
+            "endpoint": self.endpoint,
+        }
+
+    # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Condition()
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._listen()
+        if self._serial is not None:
+            await self._serial.start()
         log.info("escpos printer simulator listening", extra={"device": f"tcp:{self.port}"})
 
     async def stop(self) -> None:
         """Stop listening and hang up on every connected host."""
+        await self._close_tcp()
+        if self._serial is not None:
+            await self._serial.stop()
+        self.usb_backend.unplug()
+        if self._publishing:
+            await asyncio.wait(list(self._publishing), timeout=10.0)
+
+    def unplug(self) -> None:
+        """Pull the cable: TCP stops answering, the pty goes away, the USB device disappears."""
+        self.plugged = False
         server, self._server = self._server, None
         if server is not None:
             server.close()
         for writer in list(self._writers):
-            writer.close()  # the handler then reads EOF and ends by itself
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=5.0)
-        if server is not None:
-            await server.wait_closed()
+            writer.close()
+        if self._serial is not None:
+            self._serial.unplug()
+        self.usb_backend.unplug()
+
+    def plug(self) -> None:
+        if self.plugged:
+            return
+        assert self._loop is not None, "start() first"
+        self.plugged = True
+        # Bind synchronously: connections queue in the backlog until the server takes them.
+        sock = socket.create_server((self.host, self.port))
+        task = self._loop.create_task(self._listen(sock))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+        if self._serial is not None:
+            self._serial_interpreter = EscposInterpreter(self.sensors)
+            self._serial.plug()
+        self._usb_interpreter = EscposInterpreter(self.sensors)
+        self.usb_backend.plug()
 
     async def wait_for_receipts(self, count: int, timeout: float = 5.0) -> list[RenderedReceipt]:
         """Wait until at least `count` receipts have been rendered; return them all."""
@@ -844,6 +249,26 @@ class EscposPrinterSimulator:
             )
         return list(self.receipts)
 
+    # -- transports -------------------------------------------------------------------------
+
+    async def _listen(self, sock: socket.socket | None = None) -> None:
+        if sock is not None:
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close_tcp(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in list(self._writers):
+            writer.close()  # the handler then reads EOF and ends by itself
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=5.0)
+        if server is not None:
+            await server.wait_closed()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -852,7 +277,7 @@ class EscposPrinterSimulator:
         interpreter = EscposInterpreter(self.sensors)  # one state machine per connection
         try:
             while data := await reader.read(65536):
-                reply = interpreter.feed(data)
+                reply = self._answer(interpreter.feed(data))
                 if reply:  # status answers go out at once, before any rendering
                     writer.write(reply)
                     await writer.drain()
@@ -865,14 +290,53 @@ class EscposPrinterSimulator:
             self._writers.discard(writer)
             writer.close()
 
+    def _serial_data(self, data: bytes) -> None:
+        assert self._serial is not None
+        reply = self._answer(self._serial_interpreter.feed(data))
+        if reply:
+            self._serial.write(reply)
+        for page in self._serial_interpreter.take_pages():
+            self._spawn_publish(page)
+
+    def _usb_data(self, data: bytes) -> bytes:
+        """Bulk OUT, called on the host's thread: answer now, print on the loop."""
+        reply = self._answer(self._usb_interpreter.feed(data))
+        pages = self._usb_interpreter.take_pages()
+        if pages and self._loop is not None:
+            for page in pages:
+                self._loop.call_soon_threadsafe(self._spawn_publish, page)
+        return reply
+
+    def _answer(self, reply: bytes) -> bytes:
+        """What goes back on the wire: nothing from a hung printer, noise from a broken one."""
+        if not reply or self.silent:
+            return b""
+        if self.garbage:
+            # Bit 7 set: no valid ESC/POS status byte has it.
+            return bytes(0x80 | self._rng.randrange(128) for _ in range(len(reply) + 1))
+        return reply
+
+    # -- printing ---------------------------------------------------------------------------
+
+    def _spawn_publish(self, page: Page) -> None:
+        task = asyncio.get_running_loop().create_task(self._publish(page))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
     async def _publish(self, page: Page) -> None:
-        if self.sensors().offline:
+        async with self._publish_lock:  # receipts come off the roll in the order they were cut
+            await self._publish_in_order(page)
+
+    async def _publish_in_order(self, page: Page) -> None:
+        self.cuts += 1
+        if self.sensors().offline or self.silent:
             self.receipts_lost += 1
             log.warning("receipt lost: printer offline", extra={"device": f"tcp:{self.port}"})
             return
         index = self._next_index
         self._next_index += 1
         receipt = await asyncio.to_thread(self._write_receipt, index, page)
+        self.paper_remaining_mm = max(0.0, self.paper_remaining_mm - receipt.length_mm)
         assert self._changed is not None
         async with self._changed:
             self.receipts.append(receipt)
@@ -887,5 +351,44 @@ class EscposPrinterSimulator:
         txt_path = self.output_dir / f"receipt-{index:04d}.txt"
         png_path = self.output_dir / f"receipt-{index:04d}.png"
         txt_path.write_text(text + "\n", encoding="utf-8")
-        render_page(page, self.font_path).save(png_path)
-        return RenderedReceipt(index, text, txt_path, png_path, page.qr_payloads)
+        image = render_page(page, self.font_path)
+        image.save(png_path)
+        length_mm = image.height / DOTS_PER_MM + CUT_MARGIN_MM
+        return RenderedReceipt(index, text, txt_path, png_path, page.qr_payloads, length_mm)
+
+
+def add_control_routes(routes: web.RouteTableDef, sim: EscposPrinterSimulator) -> None:
+    """POST /printer/fault {"fault", "on"}, /printer/unplug, /printer/plug, /printer/paper
+    {"mm"?} (load a roll), GET /printer/state."""
+
+    @routes.post("/printer/fault")
+    async def printer_fault(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            sim.set_fault(body["fault"], bool(body.get("on", True)))
+        except (KeyError, ValueError):
+            return web.json_response(
+                {"error": "unknown fault", "faults": [f.value for f in PrinterFault]}, status=400
+            )
+        return web.json_response(sim.state())
+
+    @routes.post("/printer/unplug")
+    async def printer_unplug(request: web.Request) -> web.Response:
+        sim.unplug()
+        return web.json_response(sim.state())
+
+    @routes.post("/printer/plug")
+    async def printer_plug(request: web.Request) -> web.Response:
+        sim.plug()
+        return web.json_response(sim.state())
+
+    @routes.post("/printer/paper")
+    async def printer_paper(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        mm = body.get("mm")
+        sim.load_paper(None if mm is None else float(mm))
+        return web.json_response(sim.state())
+
+    @routes.get("/printer/state")
+    async def printer_state(request: web.Request) -> web.Response:
+        return web.json_response(sim.state())

@@ -7,15 +7,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.escpos_printer import (
+from simulator.escpos_interpreter import (
     Align,
     EscposInterpreter,
     PaperSensors,
     QrBlock,
     RasterBlock,
     TextLine,
-    render_page,
 )
+from simulator.escpos_render import render_page
 
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
 CUT = GS + b"V\x00"
@@ -123,6 +123,9 @@ def test_each_cut_finishes_a_page():
         (PaperSensors(cover_open=True), DLE + b"\x04\x02", 0x16),
         (PaperSensors(paper_out=True), DLE + b"\x04\x02", 0x32),
         (PaperSensors(), DLE + b"\x04\x03", 0x12),
+        (PaperSensors(cutter_error=True), DLE + b"\x04\x03", 0x1A),
+        (PaperSensors(cutter_error=True), DLE + b"\x04\x02", 0x52),
+        (PaperSensors(cutter_error=True), DLE + b"\x04\x01", 0x1A),
         (PaperSensors(), DLE + b"\x04\x04", 0x12),
         (PaperSensors(paper_near_end=True), DLE + b"\x04\x04", 0x1E),
         (PaperSensors(paper_out=True), DLE + b"\x04\x04", 0x72),

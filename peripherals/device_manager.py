@@ -1,0 +1,395 @@
+"""The device manager: watches every peripheral, reconnects with backoff, turns status changes
+into events, and says which service items can be offered right now and why not.
+
+Each device is refreshed about once a second on its own worker (a refresh is a real round trip
+on the device's transport); one that is offline is retried at growing intervals (0.5 s doubling
+to `backoff_max_s`), and its recovery is announced as soon as a retry succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from drivers.camera import CameraError, VideoSource
+from peripherals.errors import DeviceError, DeviceReason
+from peripherals.face_camera import FaceCameraService
+from peripherals.health import (
+    ConnectionState,
+    DeviceEvent,
+    DeviceEventKind,
+    DeviceHealth,
+    DeviceStatus,
+    EventSink,
+    Peripheral,
+    SelfTestResult,
+    StatusKeeper,
+)
+from peripherals.idcard_reader import IdCardReaderService
+from peripherals.permit_reader import PermitReaderService
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[DeviceEvent], None]
+_SUPPLY_REASONS = {DeviceReason.PAPER_NEAR_END, DeviceReason.STOCK_LOW}
+
+
+@dataclass(frozen=True)
+class ServiceRequirements:
+    """The devices a service item needs (`required`) and those it can do without (`optional`)."""
+
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether an item can be offered now; `reason` when not, `warnings` to tell the citizen
+    before paying (e.g. PAPER_OUT: no printed receipt)."""
+
+    offered: bool
+    reason: DeviceReason | None = None
+    warnings: tuple[DeviceReason, ...] = ()
+
+
+def _event_kind(old: DeviceStatus | None, new: DeviceStatus) -> DeviceEventKind:
+    if new.health is DeviceHealth.OFFLINE and (
+        old is None or old.health is not DeviceHealth.OFFLINE
+    ):
+        return DeviceEventKind.LOST
+    if new.health.usable and old is not None and not old.health.usable:
+        return DeviceEventKind.RECOVERED
+    if new.reason in _SUPPLY_REASONS and (old is None or old.reason != new.reason):
+        return DeviceEventKind.SUPPLY_LOW
+    return DeviceEventKind.STATUS_CHANGED
+
+
+class DeviceManager:
+    """Owns the watch loops of `devices`; read `snapshot()` and `availability()`, or subscribe."""
+
+    def __init__(
+        self,
+        devices: list[Peripheral],
+        poll_s: float = 1.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 4.0,
+        refresh_timeout_s: float = 5.0,
+    ) -> None:
+        names = [device.name for device in devices]
+        if len(set(names)) != len(names):
+            raise ValueError(f"device names must be unique: {names}")
+        self.devices = {device.name: device for device in devices}
+        self.poll_s = poll_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.refresh_timeout_s = refresh_timeout_s
+        self._statuses: dict[str, DeviceStatus] = {}
+        self._subscribers: list[Subscriber] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._changed: asyncio.Condition | None = None
+        self._running = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every device, take a first reading of each, then watch them."""
+        self._changed = asyncio.Condition()
+        self._running = True
+        for device in self.devices.values():
+            device.set_event_sink(self._device_event)
+        await asyncio.gather(*(self._start_device(d) for d in self.devices.values()))
+        for name in self.devices:
+            self._wake[name] = asyncio.Event()
+            self._tasks[name] = asyncio.create_task(self._watch(name), name=f"watch-{name}")
+
+    async def stop(self) -> None:
+        self._running = False
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for event in self._wake.values():
+            event.set()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # The flag ends a loop whose cancellation was lost in a race (Python 3.11's
+            # wait_for can drop one when the awaited call finishes at the same moment).
+            await asyncio.wait(tasks, timeout=self.refresh_timeout_s + 1)
+        for device in self.devices.values():
+            try:
+                await device.stop()
+            except Exception:  # one device's bad stop must not keep the others running
+                log.exception("stopping %s failed", device.name)
+
+    async def _start_device(self, device: Peripheral) -> None:
+        try:
+            async with asyncio.timeout(self.refresh_timeout_s):
+                await device.start()
+        except Exception:  # noqa: BLE001 - the watch loop retries; a first failure is a status
+            log.warning("device %s did not start", device.name, exc_info=True)
+        await self._refresh(device.name)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, DeviceStatus]:
+        return dict(self._statuses)
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """`callback(event)` on the loop for every status change and device event."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def poke(self, name: str) -> None:
+        """Refresh `name` now instead of at its next turn (after a failed operation)."""
+        if name in self._wake:
+            self._wake[name].set()
+
+    async def self_test(self) -> dict[str, SelfTestResult]:
+        results = await asyncio.gather(*(d.self_test() for d in self.devices.values()))
+        for result in results:
+            self._record(result.device, result.status)
+        return {result.device: result for result in results}
+
+    def availability(self, requirements: ServiceRequirements) -> Availability:
+        warnings: list[DeviceReason] = []
+        for name in sorted(requirements.required):
+            status = self._statuses.get(name)
+            if status is None:
+                return Availability(False, DeviceReason.NOT_SUPPORTED)
+            if not status.health.usable:
+                return Availability(False, status.reason or DeviceReason.DEVICE_SILENT)
+            if status.reason is not None:
+                warnings.append(status.reason)
+        for name in sorted(requirements.optional - requirements.required):
+            status = self._statuses.get(name)
+            if status is None:
+                warnings.append(DeviceReason.NOT_SUPPORTED)
+            elif status.reason is not None:
+                warnings.append(status.reason)
+            elif not status.health.usable:
+                warnings.append(DeviceReason.DEVICE_SILENT)
+        return Availability(True, None, tuple(dict.fromkeys(warnings)))
+
+    async def wait_until(
+        self, predicate: Callable[[dict[str, DeviceStatus]], bool], timeout: float
+    ) -> dict[str, DeviceStatus]:
+        """Waits until `predicate(snapshot)` holds; TimeoutError after `timeout` s."""
+        assert self._changed is not None, "start() first"
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: predicate(self.snapshot())), timeout
+            )
+        return self.snapshot()
+
+    # -- watching ---------------------------------------------------------------------------
+
+    async def _watch(self, name: str) -> None:
+        delay = self.poll_s
+        backoff: float | None = None  # set while the device is offline
+        wake = self._wake[name]
+        while self._running:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await wake.wait()
+            wake.clear()
+            if not self._running:
+                return
+            status = await self._refresh(name)
+            if status.health is DeviceHealth.OFFLINE:
+                backoff = (
+                    self.backoff_initial_s
+                    if backoff is None
+                    else min(backoff * 2, self.backoff_max_s)
+                )
+                delay = backoff
+            else:
+                backoff, delay = None, self.poll_s
+
+    async def _refresh(self, name: str) -> DeviceStatus:
+        device = self.devices[name]
+        try:
+            async with asyncio.timeout(self.refresh_timeout_s):
+                status = await device.refresh()
+        except Exception as exc:  # noqa: BLE001 - a hung or broken refresh is a status too
+            log.warning("refreshing %s failed: %r", name, exc)
+            status = replace(
+                device.status(),
+                connection=ConnectionState.DISCONNECTED,
+                health=DeviceHealth.OFFLINE,
+                reason=DeviceReason.DEVICE_SILENT,
+                changed_at=time.monotonic(),
+            )
+        self._record(name, status)
+        return status
+
+    def _record(self, name: str, status: DeviceStatus) -> None:
+        old = self._statuses.get(name)
+        self._statuses[name] = status
+        if old is not None and status.same_state(old):
+            return
+        level = logging.INFO if status.health.usable else logging.WARNING
+        log.log(level, "%s is %s (%s)", name, status.health.value,
+                status.reason.value if status.reason else "-",
+                extra={"device": name, "reason": status.reason.value if status.reason else None})  # fmt: skip
+        self._publish(DeviceEvent(name, _event_kind(old, status), status, old))
+
+    def _device_event(self, event: DeviceEvent) -> None:
+        self._statuses[event.device] = event.status
+        self._publish(event)
+
+    def _publish(self, event: DeviceEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # a subscriber's bug must not stop the watch
+                log.exception("device event subscriber failed")
+        if self._changed is not None:
+            asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+
+# -- adapters for the services that predate the Peripheral shape -------------------------------
+
+
+class PermitReaderPeripheral:
+    """The travel-permit chip reader as a Peripheral: healthy while its PC/SC reader exists."""
+
+    kind = "pcsc_reader"
+
+    def __init__(self, service: PermitReaderService, name: str = "permit_reader") -> None:
+        self.name = name
+        self.service = service
+        self._keeper = StatusKeeper(name, self.kind, f"pcsc:{service.reader_prefix}")
+
+    def status(self) -> DeviceStatus:
+        return self._keeper.current
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        self._keeper.sink = sink
+
+    async def start(self) -> None:
+        await self.refresh()
+
+    async def stop(self) -> None:
+        self.service.close()
+
+    async def refresh(self) -> DeviceStatus:
+        try:
+            present = await self.service.card_present()
+        except DeviceError as exc:
+            return self._keeper.update(
+                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, exc.reason
+            )
+        except RuntimeError:
+            return self._keeper.current
+        return self._keeper.update(
+            ConnectionState.CONNECTED, DeviceHealth.OK, None, {"card": int(present)}
+        )
+
+    async def self_test(self) -> SelfTestResult:
+        status = await self.refresh()
+        return SelfTestResult(self.name, status.health.usable, status)
+
+
+class IdCardReaderPeripheral:
+    """The resident-ID-card SAM module as a Peripheral: healthy while it answers its SAM id."""
+
+    kind = "idcard_sam"
+
+    def __init__(self, service: IdCardReaderService, name: str = "idcard_reader") -> None:
+        self.name = name
+        self.service = service
+        self._keeper = StatusKeeper(name, self.kind, service.port_path)
+
+    def status(self) -> DeviceStatus:
+        return self._keeper.current
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        self._keeper.sink = sink
+
+    async def start(self) -> None:
+        await self.refresh()
+
+    async def stop(self) -> None:
+        self.service.close()
+
+    async def refresh(self) -> DeviceStatus:
+        try:
+            sam = await self.service.sam_id()
+        except DeviceError as exc:
+            return self._keeper.update(
+                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, exc.reason
+            )
+        except RuntimeError:
+            return self._keeper.current
+        self._keeper.set_identity(f"{self.service.port_path} SAM {sam}")
+        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK, None)
+
+    async def self_test(self) -> SelfTestResult:
+        status = await self.refresh()
+        return SelfTestResult(self.name, status.health.usable, status)
+
+
+class FaceCameraPeripheral:
+    """The face camera as a Peripheral: a probe opens the stream and reads one frame.
+
+    Probing shares the camera with captures, so it runs at most every `probe_every_s` and on its
+    own thread; a real V4L2 device allows one opener, so there the service should probe on its
+    own worker between captures (see the report of the peripherals issue).
+    """
+
+    kind = "opencv_camera"
+
+    def __init__(
+        self, service: FaceCameraService, name: str = "face_camera", probe_every_s: float = 10.0
+    ) -> None:
+        self.name = name
+        self.service = service
+        self.probe_every_s = probe_every_s
+        self._keeper = StatusKeeper(name, self.kind, service.url)
+        self._last_probe = -float("inf")
+
+    def status(self) -> DeviceStatus:
+        return self._keeper.current
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        self._keeper.sink = sink
+
+    async def start(self) -> None:
+        await self.refresh()
+
+    async def stop(self) -> None:
+        self.service.close()
+
+    async def refresh(self) -> DeviceStatus:
+        now = time.monotonic()
+        unhealthy = not self._keeper.current.health.usable
+        if now - self._last_probe < self.probe_every_s and not unhealthy:
+            return self._keeper.current
+        self._last_probe = now
+        try:
+            await asyncio.to_thread(self._probe)
+        except CameraError as exc:
+            log.debug("camera probe failed: %s", exc)
+            return self._keeper.update(
+                ConnectionState.DISCONNECTED,
+                DeviceHealth.OFFLINE,
+                DeviceReason.CAMERA_UNAVAILABLE,
+            )
+        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK)
+
+    def _probe(self) -> None:
+        with VideoSource(self.service.url) as source:
+            source.read()
+
+    async def self_test(self) -> SelfTestResult:
+        self._last_probe = -float("inf")
+        status = await self.refresh()
+        return SelfTestResult(self.name, status.health.usable, status)

@@ -1,0 +1,217 @@
+"""The certificate dispenser / card transport service: card movements, stock and bin, and the
+rule that a card left at the mouth is pulled into the retain bin after a time-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from enum import StrEnum
+
+from drivers.dispenser import (
+    CardDispenser,
+    CardPosition,
+    DispenserError,
+    DispenserFailure,
+    DispenserStatus,
+    StockLevel,
+)
+from peripherals.errors import DeviceError, DeviceReason
+from peripherals.health import (
+    ConnectionState,
+    DeviceEventKind,
+    DeviceHealth,
+    DeviceStatus,
+    EventSink,
+    SelfTestResult,
+    StatusKeeper,
+)
+from peripherals.worker import DeviceWorker
+
+log = logging.getLogger(__name__)
+
+DEVICE = "dispenser"
+KIND = "card_dispenser"
+
+_FAILURE_REASONS = {
+    DispenserFailure.OFFLINE: DeviceReason.DEVICE_SILENT,
+    DispenserFailure.NO_REPLY: DeviceReason.DEVICE_SILENT,
+    DispenserFailure.GARBLED: DeviceReason.GARBLED_RESPONSE,
+    DispenserFailure.JAM: DeviceReason.JAM,
+    DispenserFailure.STOCK_EMPTY: DeviceReason.STOCK_EMPTY,
+    DispenserFailure.BIN_FULL: DeviceReason.BIN_FULL,
+    DispenserFailure.NO_CARD: DeviceReason.NO_CARD,
+    DispenserFailure.CHANNEL_OCCUPIED: DeviceReason.CARD_AT_MOUTH,
+    DispenserFailure.REFUSED: DeviceReason.NOT_SUPPORTED,
+}
+
+
+class Handover(StrEnum):
+    TAKEN = "taken"
+    RETAINED = "retained"
+
+
+def health_of(status: DispenserStatus) -> tuple[DeviceHealth, DeviceReason | None]:
+    if status.stock is StockLevel.EMPTY:
+        return DeviceHealth.FAULT, DeviceReason.STOCK_EMPTY
+    if status.bin_full:
+        # Nothing left at the mouth could be retained: no card may go out.
+        return DeviceHealth.FAULT, DeviceReason.BIN_FULL
+    if status.card is CardPosition.MOUTH:
+        return DeviceHealth.DEGRADED, DeviceReason.CARD_AT_MOUTH
+    if status.stock is StockLevel.LOW:
+        return DeviceHealth.DEGRADED, DeviceReason.STOCK_LOW
+    return DeviceHealth.OK, None
+
+
+def supplies_of(status: DispenserStatus) -> dict[str, str | int]:
+    return {
+        "card_stock": status.stock.value,
+        "retain_bin": "full" if status.bin_full else "ok",
+        "card_position": status.card.value,
+    }
+
+
+class DispenserService:
+    """One dispenser on its own worker thread."""
+
+    def __init__(
+        self,
+        port: str,
+        address: int = 0,
+        *,
+        name: str = DEVICE,
+        ack_timeout: float = 0.5,
+        take_poll_s: float = 0.2,
+    ) -> None:
+        self.name = name
+        self.take_poll_s = take_poll_s
+        self.unit = CardDispenser(port, address, ack_timeout=ack_timeout)
+        self._worker = DeviceWorker(name)
+        self._keeper = StatusKeeper(name, KIND, f"serial:{port}")
+        self._identity_known = False
+
+    # -- Peripheral -------------------------------------------------------------------------
+
+    def status(self) -> DeviceStatus:
+        return self._keeper.current
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        self._keeper.sink = sink
+
+    async def start(self) -> None:
+        await self.refresh()
+
+    async def stop(self) -> None:
+        try:
+            await self._worker.call(self.unit.close)
+        except RuntimeError:  # already closed
+            pass
+        self._worker.shutdown()
+
+    def close(self) -> None:
+        self._worker.shutdown()
+
+    async def refresh(self) -> DeviceStatus:
+        try:
+            return await self._worker.call(self._refresh)
+        except RuntimeError:
+            return self._keeper.current
+
+    async def self_test(self) -> SelfTestResult:
+        status = await self.refresh()
+        self._keeper.emit(DeviceEventKind.SELF_TEST, status.health.value)
+        return SelfTestResult(self.name, status.health.usable, status)
+
+    # -- movements --------------------------------------------------------------------------
+
+    async def accept(self) -> DispenserStatus:
+        """Take the card the citizen pushed into the mouth to the read/write position."""
+        return await self._move(self.unit.accept, "accepted")
+
+    async def dispense(self) -> DispenserStatus:
+        """A blank certificate from the stock to the read/write position."""
+        return await self._move(self.unit.dispense, "dispensed")
+
+    async def move_to_read_write(self) -> DispenserStatus:
+        return await self._move(self.unit.move_to_read_write)
+
+    async def move_to_print(self) -> DispenserStatus:
+        return await self._move(self.unit.move_to_print)
+
+    async def eject(self) -> DispenserStatus:
+        return await self._move(self.unit.eject, "ejected")
+
+    async def capture(self) -> DispenserStatus:
+        return await self._move(self.unit.capture, "captured")
+
+    async def present(self, take_timeout: float) -> Handover:
+        """Eject to the mouth and wait for the citizen to take the card; after `take_timeout`
+        the card is pulled back into the retain bin and the retention recorded."""
+        await self.eject()
+        deadline = time.monotonic() + take_timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.take_poll_s)
+            state = await self._worker.call(self.unit.status)
+            if state.card is not CardPosition.MOUTH:
+                self._keeper.count("taken")
+                await self.refresh()
+                return Handover.TAKEN
+        await self._move(self.unit.capture, "retained")
+        log.warning("card left at the mouth was retained", extra={"device": self.name})
+        self._keeper.emit(DeviceEventKind.CARD_RETAINED, f"not taken within {take_timeout:g} s")
+        return Handover.RETAINED
+
+    # -- on the worker thread ---------------------------------------------------------------
+
+    async def _move(self, action, counter: str | None = None) -> DispenserStatus:  # noqa: ANN001
+        try:
+            state = await self._worker.call(self._act, action)
+        except DispenserError as exc:
+            raise DeviceError(self.name, _FAILURE_REASONS[exc.reason], str(exc)) from exc
+        if counter:
+            self._keeper.count(counter)
+        return state
+
+    def _act(self, action) -> DispenserStatus:  # noqa: ANN001
+        try:
+            state = action()
+        except DispenserError as exc:
+            self._keeper.count("failures")
+            self._record_failure(exc)
+            raise
+        self._record(state)
+        return state
+
+    def _refresh(self) -> DeviceStatus:
+        try:
+            if not self._identity_known:
+                model = self.unit.device_info()
+                self._keeper.set_identity(f"{model} serial:{self.unit.port}")
+                self._identity_known = True
+            return self._record(self.unit.status())
+        except DispenserError as exc:
+            if exc.reason in (DispenserFailure.OFFLINE, DispenserFailure.NO_REPLY):
+                self._identity_known = False  # a replugged unit may be another one
+            return self._record_failure(exc)
+
+    def _record(self, state: DispenserStatus) -> DeviceStatus:
+        health, reason = health_of(state)
+        return self._keeper.update(ConnectionState.CONNECTED, health, reason, supplies_of(state))
+
+    def _record_failure(self, exc: DispenserError) -> DeviceStatus:
+        reason = _FAILURE_REASONS[exc.reason]
+        if exc.reason in (DispenserFailure.OFFLINE, DispenserFailure.NO_REPLY):
+            connection = (
+                ConnectionState.DISCONNECTED
+                if exc.reason is DispenserFailure.OFFLINE
+                else ConnectionState.CONNECTED
+            )
+            return self._keeper.update(connection, DeviceHealth.OFFLINE, reason, {})
+        if exc.reason in (DispenserFailure.NO_CARD, DispenserFailure.CHANNEL_OCCUPIED,
+                          DispenserFailure.REFUSED, DispenserFailure.STOCK_EMPTY):  # fmt: skip
+            # A refused movement says nothing new about the unit's health; its status will.
+            if exc.reason is not DispenserFailure.STOCK_EMPTY:
+                return self._keeper.current
+        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.FAULT, reason)

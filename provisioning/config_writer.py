@@ -1,0 +1,225 @@
+"""Writes the kiosk's configuration folder: kiosk.toml (0640), the device key (0600), the PIN hash.
+
+Writes are atomic (a temporary file in the same folder, fsync, rename), so a power cut during
+provisioning leaves the old file or the new one, never half of one. Re-running keeps the kiosk's
+identity (kiosk id and device key) unless the technician asks for a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from kiosk.config import KioskConfig, load_config
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "kiosk.toml"
+KEY_NAME = "device.key"
+CONFIG_MODE = 0o640
+KEY_MODE = 0o600
+DIR_MODE = 0o750
+
+# scrypt cost: ~16 MiB and ~50 ms per check; a 6-digit PIN still needs the kiosk's lock-out
+# after failed attempts, the hash only keeps the PIN out of a copied configuration file.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+PIN_SCHEME = "scrypt"
+
+
+class ProvisioningError(Exception):
+    """A problem the technician must fix (bad PIN, unwritable folder, unreadable old config)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    kiosk_id: str
+    key_path: Path
+    private_pem: bytes
+    key_created: bool
+
+
+# -- technician PIN --------------------------------------------------------------------------
+
+
+def validate_pin(pin: str) -> None:
+    if not (pin.isascii() and pin.isdigit() and 6 <= len(pin) <= 12):
+        raise ProvisioningError("the technician PIN must be 6 to 12 digits")
+    if len(set(pin)) == 1 or pin in "01234567890123" or pin in "98765432109876":
+        raise ProvisioningError("the technician PIN must not be a repeated digit or a sequence")
+
+
+def hash_pin(pin: str, salt: bytes | None = None) -> str:
+    """'scrypt$N$r$p$salt_hex$hash_hex' (the fleet's password format); the PIN is not kept."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    return f"{PIN_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_pin(pin: str, encoded: str) -> bool:
+    """True when `pin` matches `encoded` (from hash_pin); False for any malformed hash."""
+    try:
+        scheme, n, r, p, salt_hex, digest_hex = encoded.split("$")
+        if scheme != PIN_SCHEME or not 2**10 <= int(n) <= 2**20:
+            return False
+        salt = bytes.fromhex(salt_hex)
+        expected = bytes.fromhex(digest_hex)
+        if len(expected) != 32:  # a shortened hash would match far too many PINs
+            return False
+        actual = hashlib.scrypt(
+            pin.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int, group: str | None = None) -> None:
+    """Writes `data` to `path` with `mode` from the first byte on (never world-readable)."""
+    folder = path.parent
+    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # O_CREAT's mode is masked by the umask
+        if group is not None:
+            gid = _gid(group)
+            if gid is not None:
+                os.fchown(fd, -1, gid)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+
+
+def _gid(group: str) -> int | None:
+    """The group the kiosk service runs as, when it exists and we may give files to it."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        log.info("group %s does not exist; files keep the provisioner's group", group)
+        return None
+    return gid if os.geteuid() == 0 else None
+
+
+def prepare_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    except OSError as exc:
+        raise ProvisioningError(f"cannot create {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK):
+        raise ProvisioningError(f"cannot write to {folder} (run as root for /etc/kiosk)")
+
+
+def read_existing(folder: Path) -> dict[str, Any]:
+    """The kiosk.toml a previous run wrote ({} when none)."""
+    path = folder / CONFIG_NAME
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProvisioningError(f"{path} is not valid TOML ({exc}); move it away first") from exc
+
+
+def new_kiosk_id() -> str:
+    return f"KIOSK-{secrets.token_hex(5).upper()}"
+
+
+def ensure_identity(
+    folder: Path,
+    existing: dict[str, Any],
+    generate_key: Callable[[], tuple[bytes, bytes]],
+    *,
+    rekey: bool = False,
+    kiosk_id: str | None = None,
+) -> Identity:
+    """The kiosk id and device key: kept from an earlier run, new on the first run or --rekey.
+
+    `generate_key` returns (private_pem, public_pem); the private key is written 0600.
+    """
+    key_path = folder / KEY_NAME
+    has_key = key_path.exists()
+    if has_key and not rekey:
+        private_pem = key_path.read_bytes()
+        created = False
+    else:
+        private_pem, _public_pem = generate_key()
+        atomic_write(key_path, private_pem, KEY_MODE)
+        created = True
+    chosen = kiosk_id or (None if rekey else existing.get("kiosk_id")) or new_kiosk_id()
+    return Identity(str(chosen), key_path, private_pem, created)
+
+
+def merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; everything else in `updates` replaces what was there."""
+    out = dict(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def validate_document(document: dict[str, Any]) -> KioskConfig:
+    """Runs the tables the kiosk knows through its own loader: a typo fails here, not at boot.
+
+    Tables the loader does not know yet ([fleet], [technician]) are left to the kiosk.
+    """
+    known = {f.name for f in fields(KioskConfig)}
+    try:
+        return load_config(None, {k: v for k, v in document.items() if k in known})
+    except (ValueError, TypeError) as exc:
+        raise ProvisioningError(f"the configuration would not load: {exc}") from exc
+
+
+def write_config(folder: Path, document: dict[str, Any], group: str | None = None) -> Path:
+    validate_document(document)
+    path = folder / CONFIG_NAME
+    header = b"# Written by kiosk-provision; re-run it rather than editing by hand.\n"
+    atomic_write(path, header + tomli_w.dumps(document).encode("utf-8"), CONFIG_MODE, group)
+    return path
+
+
+def give_key_to(key_path: Path, user: str | None) -> None:
+    """The kiosk service reads its device key: as root, the key's owner becomes that user."""
+    if user is None or os.geteuid() != 0:
+        return
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        log.info("user %s does not exist; the device key stays root's", user)
+        return
+    os.chown(key_path, entry.pw_uid, entry.pw_gid)

@@ -1,0 +1,234 @@
+"""Self-tests of the selected peripherals and the test receipt, through the kiosk's own services.
+
+Each test returns a `SelfTestResult`, never raises: a failing device is a line in the report
+with a reason code (the same `DeviceReason` values the kiosk and the fleet use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from drivers.camera import CameraError, VideoSource
+from drivers.receipt_printer import Align, EscposReceiptPrinter, PrinterError, PrinterFailure
+from peripherals.barcode_scanner import BarcodeScannerService
+from peripherals.device_manager import IdCardReaderPeripheral
+from peripherals.dispenser import DispenserService
+from peripherals.errors import DeviceError, DeviceReason
+from peripherals.health import DeviceHealth, Peripheral
+from peripherals.idcard_reader import IdCardReaderService
+from peripherals.permit_reader import PermitReaderService
+from peripherals.receipt_printer import ReceiptDocument, ReceiptLine, ReceiptPrinterService
+from provisioning.probe import DeviceSelection, FoundDevice, printer_address
+from provisioning.profiles import DeviceKind
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    WARN = "warn"  # works, but needs attention soon (paper near end, dark image)
+    FAIL = "fail"
+    SKIPPED = "skipped"  # no test for this device (yet), or nothing to test
+
+
+@dataclass(frozen=True)
+class SelfTestResult:
+    device: str  # role: chip_reader, receipt_printer, face_camera, test_receipt, ...
+    address: str
+    outcome: Outcome
+    reason: str = ""  # a DeviceReason value when the device failed
+    detail: str = ""
+    seconds: float = 0.0
+
+
+async def _timed(
+    device: str, address: str, test: Callable[[], Awaitable[tuple[Outcome, str, str]]]
+) -> SelfTestResult:
+    started = time.monotonic()
+    try:
+        outcome, reason, detail = await test()
+    except DeviceError as exc:
+        outcome, reason, detail = Outcome.FAIL, exc.reason.value, str(exc)
+    except TimeoutError:
+        outcome, reason, detail = Outcome.FAIL, DeviceReason.TIMEOUT.value, "no answer in time"
+    return SelfTestResult(
+        device, address, outcome, reason, detail, round(time.monotonic() - started, 3)
+    )
+
+
+async def check_chip_reader(reader: FoundDevice, timeout: float = 5.0) -> SelfTestResult:
+    """The reader answers pcscd's status query (a card need not be present)."""
+
+    async def run() -> tuple[Outcome, str, str]:
+        service = PermitReaderService(reader.address)
+        try:
+            present = await asyncio.wait_for(service.card_present(), timeout)
+        finally:
+            service.close()
+        return Outcome.PASS, "", "reader answers; " + ("a card is in it" if present else "empty")
+
+    return await _timed("chip_reader", reader.address, run)
+
+
+def _printer_status(host: str, port: int, timeout: float) -> tuple[Outcome, str, str]:
+    printer = EscposReceiptPrinter(host, port, timeout=timeout)
+    try:
+        status = printer.status()
+    except PrinterError as exc:
+        reason = (
+            DeviceReason.PRINTER_OFFLINE
+            if exc.reason is PrinterFailure.OFFLINE
+            else DeviceReason.GARBLED_RESPONSE
+        )
+        return Outcome.FAIL, reason.value, str(exc)
+    finally:
+        printer.close()
+    if status.paper_out:
+        return Outcome.FAIL, DeviceReason.PAPER_OUT.value, "load a paper roll"
+    if status.cover_open:
+        return Outcome.FAIL, DeviceReason.COVER_OPEN.value, "close the printer cover"
+    if not status.online:
+        return Outcome.FAIL, DeviceReason.PRINTER_OFFLINE.value, "printer reports offline"
+    if status.paper_near_end:
+        return Outcome.WARN, DeviceReason.PAPER_NEAR_END.value, "paper roll nearly used up"
+    return Outcome.PASS, "", "online, paper loaded, cover closed"
+
+
+async def check_printer(printer: FoundDevice, timeout: float = 3.0) -> SelfTestResult:
+    host, port = printer_address(printer)
+
+    async def run() -> tuple[Outcome, str, str]:
+        return await asyncio.to_thread(_printer_status, host, port, timeout)
+
+    return await _timed("receipt_printer", printer.address, run)
+
+
+def _camera_frames(address: str, frames: int, timeout: float) -> tuple[Outcome, str, str]:
+    # Frames are analysed here and dropped: nothing of them is kept or written.
+    source: str | int = int(address) if address.isdigit() else address
+    try:
+        with VideoSource(source, open_timeout=timeout, read_timeout=timeout) as video:
+            shots = [video.read() for _ in range(frames)]
+    except CameraError as exc:
+        return Outcome.FAIL, DeviceReason.CAMERA_UNAVAILABLE.value, exc.reason.value
+    last = shots[-1]
+    height, width = last.shape[:2]
+    detail = f"{len(shots)} frames of {width}x{height}"
+    if float(last.std()) < 2.0:
+        return Outcome.WARN, "", detail + "; the image is uniform (lens covered or dark?)"
+    return Outcome.PASS, "", detail
+
+
+async def check_camera(
+    camera: FoundDevice, frames: int = 3, timeout: float = 3.0
+) -> SelfTestResult:
+    async def run() -> tuple[Outcome, str, str]:
+        return await asyncio.to_thread(_camera_frames, camera.address, frames, timeout)
+
+    return await _timed("face_camera", camera.address, run)
+
+
+def _serial_opens(path: str) -> tuple[Outcome, str, str]:
+    import serial  # type: ignore[import-untyped]
+
+    try:
+        with serial.Serial(path, timeout=0.2, exclusive=True):
+            pass
+    except (serial.SerialException, OSError) as exc:
+        return Outcome.FAIL, DeviceReason.DEVICE_SILENT.value, f"cannot open: {exc}"
+    return Outcome.SKIPPED, "", "the port opens; no protocol self-test for this device yet"
+
+
+# Serial devices whose service has the uniform `self_test()` (peripherals/health.py).
+_SERIAL_SERVICES: dict[DeviceKind, Callable[[str], Peripheral]] = {
+    DeviceKind.DISPENSER: DispenserService,
+    DeviceKind.BARCODE_SCANNER: BarcodeScannerService,
+    DeviceKind.ID_CARD_READER: lambda port: IdCardReaderPeripheral(IdCardReaderService(port)),
+}
+
+
+async def _peripheral_self_test(service: Peripheral) -> tuple[Outcome, str, str]:
+    try:
+        result = await service.self_test()
+    finally:
+        await service.stop()
+    status = result.status
+    reason = status.reason.value if status.reason else ""
+    supplies = ", ".join(f"{k}: {v}" for k, v in status.supplies.items())
+    detail = "; ".join(p for p in (status.identity, supplies, result.detail) if p)
+    if not result.passed:
+        return Outcome.FAIL, reason or status.health.value, detail
+    if status.health is DeviceHealth.DEGRADED:
+        return Outcome.WARN, reason, detail
+    return Outcome.PASS, "", detail
+
+
+async def check_serial_device(device: FoundDevice) -> SelfTestResult:
+    """The device's own service self-test when it has one, else whether its port opens."""
+    factory = _SERIAL_SERVICES.get(device.kind) if device.kind is not None else None
+
+    async def run() -> tuple[Outcome, str, str]:
+        if factory is not None:
+            return await _peripheral_self_test(factory(device.address))
+        return await asyncio.to_thread(_serial_opens, device.address)
+
+    role = device.kind.value if device.kind is not None else "serial_device"
+    return await _timed(role, device.address, run)
+
+
+async def run_self_tests(selection: DeviceSelection) -> list[SelfTestResult]:
+    """Every selected device, concurrently; a role with no device is a FAIL line."""
+    jobs: list[Awaitable[SelfTestResult]] = []
+    missing: list[SelfTestResult] = []
+    for role, device, test, reason in (
+        ("chip_reader", selection.chip_reader, check_chip_reader, DeviceReason.READER_UNAVAILABLE),
+        ("receipt_printer", selection.printer, check_printer, DeviceReason.PRINTER_OFFLINE),
+        ("face_camera", selection.face_camera, check_camera, DeviceReason.CAMERA_UNAVAILABLE),
+    ):
+        if device is None:
+            missing.append(SelfTestResult(role, "-", Outcome.FAIL, reason.value, "not found"))
+        else:
+            jobs.append(test(device))  # type: ignore[operator]
+    jobs += [check_serial_device(device) for device in selection.serial_devices]
+    return [*await asyncio.gather(*jobs), *missing]
+
+
+def self_test_receipt(
+    kiosk_id: str, site: str, results: list[SelfTestResult], now: datetime
+) -> ReceiptDocument:
+    """What the technician tears off: the kiosk's identity and each self-test's outcome."""
+    lines = [
+        ReceiptLine("设备自检 Self-test", align=Align.CENTER, bold=True, double=True),
+        ReceiptLine(f"Kiosk {kiosk_id}", align=Align.CENTER),
+    ]
+    if site:
+        lines.append(ReceiptLine(site, align=Align.CENTER))
+    lines += [ReceiptLine(now.strftime("%Y-%m-%d %H:%M:%S")), ReceiptLine("")]
+    for result in results:
+        lines.append(ReceiptLine(f"{result.device:<16} {result.outcome.value.upper()}"))
+    lines += [ReceiptLine(""), ReceiptLine("打印正常 Printer OK", align=Align.CENTER, bold=True)]
+    return ReceiptDocument(lines=tuple(lines), qr=f"kiosk:{kiosk_id}", qr_caption=kiosk_id)
+
+
+async def print_test_receipt(
+    printer: FoundDevice | None, document: ReceiptDocument, timeout: float = 10.0
+) -> SelfTestResult:
+    """Prints through the kiosk's receipt service, which checks paper and cover first."""
+    if printer is None:
+        return SelfTestResult(
+            "test_receipt", "-", Outcome.FAIL, DeviceReason.PRINTER_OFFLINE.value, "no printer"
+        )
+    host, port = printer_address(printer)
+
+    async def run() -> tuple[Outcome, str, str]:
+        service = ReceiptPrinterService(host, port)
+        try:
+            await asyncio.wait_for(service.print_receipt(document), timeout)
+        finally:
+            service.close()
+        return Outcome.PASS, "", f"{len(document.lines)} lines and a QR code printed"
+
+    return await _timed("test_receipt", printer.address, run)
