@@ -16,7 +16,8 @@ from kiosk.availability import DeviceState, ServiceAvailability
 from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
-from kiosk.flow import Devices, FlowContext
+from kiosk.devices import build_devices, build_manager, device_states
+from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
 from kiosk.recovery import Recovery
@@ -24,10 +25,7 @@ from kiosk.session import KioskSession
 from kiosk.steps import known_steps
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
-from peripherals.face_camera import FaceCameraService
-from peripherals.idcard_reader import IdCardReaderService
-from peripherals.permit_reader import PermitReaderService
-from peripherals.receipt_printer import ReceiptPrinterService
+from peripherals.device_manager import DeviceManager
 
 log = logging.getLogger(__name__)
 
@@ -86,40 +84,47 @@ def subject_key(state_dir: Path) -> bytes:
 
 
 def build_context(config: KioskConfig) -> FlowContext:
-    d, b = config.devices, config.backends
+    b = config.backends
     return FlowContext(
         config=config,
         view=SessionView(language=config.ui.language),
         journal=Journal(config.journal_path, config.kiosk_id, config.debug.crash_after or None),
-        devices=Devices(
-            permit_reader=PermitReaderService(
-                d.card_reader, csca_store=Path(d.csca_store) if d.csca_store else None),
-            face_camera=FaceCameraService(d.face_camera_url),
-            receipt_printer=ReceiptPrinterService(d.printer_host, d.printer_port),
-            idcard_reader=IdCardReaderService(d.idcard_reader_port) if d.idcard_reader_port
-            else None,
-        ),
+        devices=build_devices(config),
         payment=PaymentClient(b.payment_url, b.deadline_s),
         services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
         subject_key=subject_key(config.state_dir),
     )
 
 
-def build_session(ctx: FlowContext) -> KioskSession:
+def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> KioskSession:
+    """The session; with a device manager, the menu follows the devices' live health."""
     catalog_client = CatalogClient(ctx.config.backends.catalog_url, ctx.config.backends.deadline_s)
     cache = CatalogCache(ctx.config.catalog_path, known_steps())
     present = ctx.devices.names()
 
-    def device_states() -> dict[str, DeviceState]:
+    def states() -> dict[str, DeviceState]:
+        if manager is not None:
+            return device_states(manager)
         return {name: DeviceState(usable=True) for name in present}
 
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
-    return KioskSession(ctx, cache, catalog_client, ServiceAvailability(device_states),
-                        reconcile=recovery.run)
+    session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
+                           reconcile=recovery.run)
+    session.device_manager = manager
+    if manager is not None:
+        manager.subscribe(lambda event: session.refresh_menu())
+    scanner = ctx.devices.barcode_scanner
+    if scanner is not None:
+        # A code shown to the scanner goes to the running step (an account number, a payment
+        # code); between citizens it is ignored.
+        scanner.on_scan(lambda event: session.busy and ctx.scans.put_nowait(event.data))
+    return session
 
 
 async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     await session.stop()
+    if session.device_manager is not None:
+        await session.device_manager.stop()
     await session.catalog_client.close()
     await ctx.payment.close()
     for client in ctx.services.values():
@@ -129,11 +134,14 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
 
 
 async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
-    """Everything before the attract screen: recovery of unfinished transactions, the catalog."""
+    """Everything before the attract screen: recovery of unfinished transactions, a first
+    reading of every device, the catalog."""
     ctx = build_context(config)
     report = await Recovery(ctx.journal, ctx.payment, ctx.services).run()
     log.info("recovery: %s", report.as_json())
-    session = build_session(ctx)
+    manager = build_manager(ctx.devices)
+    await manager.start()
+    session = build_session(ctx, manager)
     session.recovery_report = report.as_json()
     await session.refresh_catalog()
     return ctx, session
@@ -175,10 +183,11 @@ async def _run(
     session.start()
     fleet = None
     if config.fleet.server_url and config.fleet.device_key_path:
-        from kiosk.fleet_link import FleetLink, present_devices
+        from kiosk.fleet_link import FleetLink, wire_devices
 
-        fleet = FleetLink(config, session, ctx.journal, present_devices(ctx.devices.names()),
+        fleet = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
                           restart_app=app.stop)
+
         fleet.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     try:

@@ -26,6 +26,8 @@ from kiosk.fleet_wire import (
     Event,
     EventKind,
     Severity,
+    Supply,
+    SupplyLevel,
 )
 from kiosk.journal import Journal, TxState
 from kiosk.session import KioskSession
@@ -55,6 +57,23 @@ class FleetLink:
             status_source=self.status, is_busy=lambda: session.busy,
             command_handler=self.handle, interval_s=config.fleet.heartbeat_interval_s)
         session.on_problem = self.report_problem
+        if session.device_manager is not None:
+            session.device_manager.subscribe(self._device_event)
+
+    def _device_event(self, event: Any) -> None:
+        """Device faults, recoveries and low supplies reach the operators as events at once."""
+        kinds = {"lost": EventKind.DEVICE_FAULT, "recovered": EventKind.DEVICE_RECOVERED,
+                 "supply_low": EventKind.SUPPLY_LOW}
+        kind = kinds.get(str(event.kind))
+        if kind is None and str(event.kind) == "status_changed" and \
+                event.status.health.value == "fault":
+            kind = EventKind.DEVICE_FAULT
+        if kind is None:
+            return
+        reason = event.status.reason.value if event.status.reason else ""
+        severity = Severity.INFO if kind is EventKind.DEVICE_RECOVERED else Severity.WARNING
+        self.agent.post_event(Event.new(kind, time.time(), severity=severity,
+                                        device=event.device, reason=reason))
 
     def report_problem(self, kind: str, reason: str) -> None:
         """A problem the operators should hear of at once (e.g. a refused catalog)."""
@@ -112,6 +131,25 @@ class FleetLink:
         await self.agent.stop(clean=True)
 
 
-def present_devices(names: frozenset[str]) -> Callable[[], list[DeviceStatus]]:
-    """Until a device manager reports live health: every fitted device counts as ok."""
-    return lambda: [DeviceStatus(name, DeviceHealth.OK) for name in sorted(names)]
+_HEALTH = {"ok": DeviceHealth.OK, "degraded": DeviceHealth.DEGRADED,
+           "fault": DeviceHealth.FAULT, "offline": DeviceHealth.FAULT}
+# Supply readings as the peripherals report them -> the wire's levels.
+_LEVELS = {"ok": SupplyLevel.OK, "near_end": SupplyLevel.LOW, "low": SupplyLevel.LOW,
+           "out": SupplyLevel.EMPTY, "empty": SupplyLevel.EMPTY, "full": SupplyLevel.EMPTY}
+_SUPPLIES = {"paper", "card_stock", "retain_bin"}
+
+
+def wire_devices(manager: Any) -> Callable[[], list[DeviceStatus]]:
+    """The device manager's live snapshot in the fleet's wire shape (no personal data in it)."""
+
+    def statuses() -> list[DeviceStatus]:
+        result = []
+        for name, status in sorted(manager.snapshot().items()):
+            supplies = tuple(
+                Supply(key, _LEVELS.get(str(value), SupplyLevel.UNKNOWN))
+                for key, value in sorted(status.supplies.items()) if key in _SUPPLIES)
+            result.append(DeviceStatus(name, _HEALTH[status.health.value],
+                                       status.reason.value if status.reason else "", supplies))
+        return result
+
+    return statuses

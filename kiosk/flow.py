@@ -59,19 +59,12 @@ class Devices:
     receipt_printer: ReceiptPrinterService | None = None
     idcard_reader: Any = None
     barcode_scanner: Any = None
+    dispenser: Any = None
 
     def names(self) -> frozenset[str]:
-        return frozenset(
-            name
-            for name in (
-                "permit_reader",
-                "face_camera",
-                "receipt_printer",
-                "idcard_reader",
-                "barcode_scanner",
-            )
-            if getattr(self, name) is not None
-        )
+        return frozenset(name for name in ("permit_reader", "face_camera", "receipt_printer",
+                                           "idcard_reader", "barcode_scanner", "dispenser")
+                         if getattr(self, name) is not None)
 
     def close(self) -> None:
         for name in self.names():

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
@@ -47,6 +48,7 @@ class KioskSession:
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self.recovery_report: dict = {}
+        self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
         self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None

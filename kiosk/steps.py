@@ -354,8 +354,9 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
         lines.append(
             ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
         )
-    if run.tx.out_trade_no:
-        lines.append(ReceiptLine(f"订单号 Order: {run.tx.out_trade_no}"))
+    order = run.tx.paid_trade_no or run.tx.out_trade_no   # the order that took the money
+    if order:
+        lines.append(ReceiptLine(f"订单号 Order: {order}"))
     lines += [
         ReceiptLine(f"流水号 Transaction: {run.tx.tx_id}"),
         ReceiptLine(f"终端 Kiosk: {ctx.config.kiosk_id}"),

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from simulator.barcode_scanner import add_control_routes as add_scanner_routes
 from simulator.camera import add_control_routes as add_camera_routes
+from simulator.dispenser import add_control_routes as add_dispenser_routes
+from simulator.escpos_printer import add_control_routes as add_printer_routes
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
 
 if TYPE_CHECKING:
@@ -117,6 +120,9 @@ def build_control_app(sim: Simulator) -> web.Application:
         return web.json_response({"version": sim.backends.catalog.version()})
 
     add_idcard_routes(routes, sim.idcard_reader)
+    add_printer_routes(routes, sim.printer)
+    add_dispenser_routes(routes, sim.dispenser)
+    add_scanner_routes(routes, sim.scanner)
     add_camera_routes(routes, sim.face_composer, sim.document_composer)
     app = web.Application()
     app.add_routes(routes)
@@ -187,6 +193,13 @@ class SimulatorClient:
 
     async def face_scene(self, scene: str) -> dict:
         return await self._call("POST", "/face/scene", {"scene": scene})
+
+    async def device(self, path: str, body: dict | None = None) -> dict:
+        """Any device route, e.g. device("/printer/fault", {"fault": "paper_out", "on": True})."""
+        return await self._call("POST", path, body or {})
+
+    async def scan(self, data: str) -> dict:
+        return await self._call("POST", "/scanner/scan", {"data": data})
 
     async def ledgers(self) -> dict:
         return await self._call("GET", "/ledgers")

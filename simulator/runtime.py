@@ -22,6 +22,8 @@ from simulator.document_scene import DocumentSceneComposer
 from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki
+from simulator.barcode_scanner import BarcodeScannerSimulator
+from simulator.dispenser import DispenserSimulator
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
 from simulator.pcscd import ensure_pcscd
 from simulator.vicc import VirtualCardSlot
@@ -80,6 +82,8 @@ class Simulator:
         # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
         self.pki = load_or_create_pki(self.state_dir / "pki")
         self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
+        self.dispenser = DispenserSimulator(self.state_dir / "dev" / "dispenser")
+        self.scanner = BarcodeScannerSimulator(self.state_dir / "dev" / "scanner")
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict = {}
 
@@ -105,6 +109,8 @@ class Simulator:
         await self.face_camera.start()
         await self.document_camera.start()
         await self.idcard_reader.start()
+        await self.dispenser.start()
+        await self.scanner.start()
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
@@ -125,6 +131,8 @@ class Simulator:
             "queue_url": f"{backends}/queue/v1",
             "receipts_dir": str(self.state_dir / "receipts"),
             "idcard_reader": self.idcard_reader.path,
+            "dispenser": self.dispenser.endpoint["port"],
+            "barcode_scanner": self.scanner.endpoint["port"],
             "csca_store": str(csca.resolve()),
         }
         path = self.state_dir / ENDPOINTS_FILE
@@ -142,6 +150,8 @@ class Simulator:
         await self.face_camera.stop()
         await self.document_camera.stop()
         await self.idcard_reader.stop()
+        await self.dispenser.stop()
+        await self.scanner.stop()
         await self.printer.stop()
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
