@@ -86,7 +86,10 @@ async def test_probe_finds_the_simulated_devices_and_every_self_test_passes(
         "chip_reader": Outcome.PASS,
         "receipt_printer": Outcome.PASS,
         "face_camera": Outcome.PASS,
-        "id_card_reader": Outcome.PASS,      # the SAM module on the simulator's pty answered
+        # The simulator's serial devices on their ptys answered their own self-tests.
+        "id_card_reader": Outcome.PASS,
+        "dispenser": Outcome.PASS,
+        "barcode_scanner": Outcome.PASS,
     }
     # The configuration points the kiosk at exactly those devices, and the kiosk's loader takes it.
     config = read_toml(tmp_path)
