@@ -14,6 +14,7 @@ CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 class DeviceConfig:
     card_reader: str = "Virtual PCD"  # first PC/SC reader whose name starts with this
     face_camera_url: str = "http://127.0.0.1:8081/stream.mjpg"
+    document_camera_url: str = ""         # the document camera ("" = none fitted)
     printer_host: str = "127.0.0.1"
     printer_port: int = 9100
     idcard_reader_port: str = ""          # serial port of the ID-card SAM module ("" = none)
@@ -152,7 +153,8 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             "printer_port": endpoints["printer"]["port"],
             **{key: endpoints[name] for name, key in (
                 ("idcard_reader", "idcard_reader_port"), ("dispenser", "dispenser_port"),
-                ("barcode_scanner", "barcode_scanner_port"), ("csca_store", "csca_store"))
+                ("barcode_scanner", "barcode_scanner_port"), ("csca_store", "csca_store"),
+                ("document_camera_url", "document_camera_url"))
                if name in endpoints},
         },
         "backends": {

@@ -15,6 +15,7 @@ from peripherals.device_manager import (
     PermitReaderPeripheral,
 )
 from peripherals.dispenser import DispenserService
+from peripherals.document_camera import DocumentCameraService
 from peripherals.face_camera import FaceCameraService
 from peripherals.health import Peripheral
 from peripherals.idcard_reader import IdCardReaderService
@@ -36,6 +37,8 @@ def build_devices(config: KioskConfig) -> Devices:
         barcode_scanner=BarcodeScannerService(d.barcode_scanner_port)
         if d.barcode_scanner_port else None,
         dispenser=DispenserService(d.dispenser_port) if d.dispenser_port else None,
+        document_camera=DocumentCameraService(d.document_camera_url)
+        if d.document_camera_url else None,
     )
 
 
@@ -46,6 +49,8 @@ def build_manager(devices: Devices) -> DeviceManager:
         watched.append(PermitReaderPeripheral(devices.permit_reader))
     if devices.face_camera is not None:
         watched.append(FaceCameraPeripheral(devices.face_camera))
+    if devices.document_camera is not None:
+        watched.append(FaceCameraPeripheral(devices.document_camera, name="document_camera"))
     if devices.idcard_reader is not None:
         watched.append(IdCardReaderPeripheral(devices.idcard_reader))
     for service in (devices.receipt_printer, devices.barcode_scanner, devices.dispenser):

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     REFUNDED = "refunded"
     PRINT_FAILED = "print_failed"
     DEVICE_MISSING = "device_missing"
+    NO_PAGE = "no_page"
     STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
     NEEDS_ATTENTION = "needs_attention"
@@ -60,10 +61,12 @@ class Devices:
     idcard_reader: Any = None
     barcode_scanner: Any = None
     dispenser: Any = None
+    document_camera: Any = None
 
     def names(self) -> frozenset[str]:
         return frozenset(name for name in ("permit_reader", "face_camera", "receipt_printer",
-                                           "idcard_reader", "barcode_scanner", "dispenser")
+                                           "idcard_reader", "barcode_scanner", "dispenser",
+                                           "document_camera")
                          if getattr(self, name) is not None)
 
     def close(self) -> None:

@@ -179,6 +179,38 @@ async def capture_face(run: FlowRun, params: dict) -> None:
     ctx.view.update(status_key="face.captured", preview=None)
 
 
+@step("scan_materials")
+async def scan_materials(run: FlowRun, params: dict) -> None:
+    """Each listed material on the document camera in turn, with a check a page was found;
+    the pages become one PDF, in memory only, for the backend's pre-review."""
+    ctx = run.ctx
+    camera = ctx.devices.document_camera
+    if camera is None:
+        raise FlowFailure(Reason.DEVICE_MISSING)
+    materials = params["materials"]
+    timeout = float(params.get("page_timeout_s", 30.0))
+    pages = []
+    for index, material in enumerate(materials, start=1):
+        ctx.show(ScreenId.SCAN_DOCUMENT, scan_material=material, scan_index=index,
+                 scan_total=len(materials), status_key="scan.place", busy=False)
+        for attempt in range(int(params.get("attempts", 3))):
+            try:
+                pages.append(await camera.scan_page(timeout))
+                break
+            except DeviceError as exc:
+                if exc.reason is not DeviceReason.TIMEOUT:
+                    raise FlowFailure(Reason.CAMERA_FAULT) from exc
+                seen = getattr(exc, "scan_reason", None)
+                ctx.view.update(status_key=f"scan.problem.{seen.value if seen else 'no_page'}")
+                log.info("material %d: no page (attempt %d)", index, attempt + 1)
+        else:
+            raise FlowFailure(Reason.NO_PAGE)
+        ctx.view.update(status_key="scan.done", busy=True)
+    pdf = await asyncio.to_thread(camera.pages_to_pdf, pages)
+    run.state[params.get("into", "materials_pdf_b64")] = base64.b64encode(pdf).decode()
+    run.state["material_pages"] = len(pages)
+
+
 @step("lookup")
 async def lookup(run: FlowRun, params: dict) -> None:
     path = run.render(params["path"])

@@ -19,6 +19,7 @@ class ScreenId(StrEnum):
     CHOOSE = "choose"
     ENTER_ACCOUNT = "enter_account"
     CONFIRM = "confirm"
+    SCAN_DOCUMENT = "scan_document"
     PAY = "pay"
     PROCESSING = "processing"
     RESULT = "result"
@@ -60,6 +61,9 @@ class SessionView:
     entry_title: Text = field(default_factory=dict)
     entry_error_key: str = ""
     confirm_lines: tuple[tuple[Text, str], ...] = ()
+    scan_material: Text = field(default_factory=dict)   # the material to lay on the camera
+    scan_index: int = 0
+    scan_total: int = 0
     status_key: str = ""  # the current instruction on the screen
     status_params: dict[str, Any] = field(default_factory=dict)
     busy: bool = False

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from drivers.camera import CameraError, VideoSource
 from peripherals.errors import DeviceError, DeviceReason
@@ -258,83 +259,73 @@ class DeviceManager:
 # -- adapters for the services that predate the Peripheral shape -------------------------------
 
 
-class PermitReaderPeripheral:
-    """The travel-permit chip reader as a Peripheral: healthy while its PC/SC reader exists."""
+class _ProbedPeripheral:
+    """A service that predates the Peripheral shape, made one by a cheap probe: healthy while
+    `_probe()` answers, offline with the service's reason when it raises DeviceError."""
+
+    kind = ""
+
+    def __init__(self, service: Any, name: str, identity: str) -> None:
+        self.name = name
+        self.service = service
+        self._keeper = StatusKeeper(name, self.kind, identity)
+
+    async def _probe(self) -> dict[str, str | int] | None:
+        """Asks the device something harmless; returns its supplies (None: unchanged)."""
+        raise NotImplementedError
+
+    def status(self) -> DeviceStatus:
+        return self._keeper.current
+
+    def set_event_sink(self, sink: EventSink | None) -> None:
+        self._keeper.sink = sink
+
+    async def start(self) -> None:
+        await self.refresh()
+
+    async def stop(self) -> None:
+        self.service.close()
+
+    async def refresh(self) -> DeviceStatus:
+        try:
+            supplies = await self._probe()
+        except DeviceError as exc:
+            return self._keeper.update(
+                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, exc.reason
+            )
+        except RuntimeError:  # the worker is shutting down
+            return self._keeper.current
+        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK, None, supplies)
+
+    async def self_test(self) -> SelfTestResult:
+        status = await self.refresh()
+        return SelfTestResult(self.name, status.health.usable, status)
+
+
+class PermitReaderPeripheral(_ProbedPeripheral):
+    """The travel-permit chip reader: healthy while its PC/SC reader exists."""
 
     kind = "pcsc_reader"
 
     def __init__(self, service: PermitReaderService, name: str = "permit_reader") -> None:
-        self.name = name
-        self.service = service
-        self._keeper = StatusKeeper(name, self.kind, f"pcsc:{service.reader_prefix}")
+        super().__init__(service, name, f"pcsc:{service.reader_prefix}")
 
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        self.service.close()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            present = await self.service.card_present()
-        except DeviceError as exc:
-            return self._keeper.update(
-                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, exc.reason
-            )
-        except RuntimeError:
-            return self._keeper.current
-        return self._keeper.update(
-            ConnectionState.CONNECTED, DeviceHealth.OK, None, {"card": int(present)}
-        )
-
-    async def self_test(self) -> SelfTestResult:
-        status = await self.refresh()
-        return SelfTestResult(self.name, status.health.usable, status)
+    async def _probe(self) -> dict[str, str | int] | None:
+        return {"card": int(await self.service.card_present())}
 
 
-class IdCardReaderPeripheral:
-    """The resident-ID-card SAM module as a Peripheral: healthy while it answers its SAM id."""
+class IdCardReaderPeripheral(_ProbedPeripheral):
+    """The resident-ID-card SAM module: healthy while it answers its SAM id."""
 
     kind = "idcard_sam"
 
     def __init__(self, service: IdCardReaderService, name: str = "idcard_reader") -> None:
-        self.name = name
-        self.service = service
-        self._keeper = StatusKeeper(name, self.kind, service.port_path)
+        super().__init__(service, name, service.port_path)
 
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        self.service.close()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            sam = await self.service.sam_id()
-        except DeviceError as exc:
-            return self._keeper.update(
-                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, exc.reason
-            )
-        except RuntimeError:
-            return self._keeper.current
+    async def _probe(self) -> dict[str, str | int] | None:
+        sam = await self.service.sam_id()
         self._keeper.set_identity(f"{self.service.port_path} SAM {sam}")
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK, None)
-
-    async def self_test(self) -> SelfTestResult:
-        status = await self.refresh()
-        return SelfTestResult(self.name, status.health.usable, status)
+        return None
 
 
 class FaceCameraPeripheral:

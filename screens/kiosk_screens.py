@@ -152,15 +152,18 @@ class MenuScreen(KioskScreen):
             self.tiles.add_widget(button)
 
 
-class ReadIdCardScreen(KioskScreen):
-    title_key = "idcard.title"
+class PlaceCardScreen(KioskScreen):
+    """A card over a reader, and one instruction: the ID card and the permit screens."""
+
+    card_color: tuple[float, float, float, float] = (0.85, 0.9, 0.97, 1)
+    instruction_key = ""
 
     def build(self) -> None:
         self.picture = Widget(size_hint_y=0.5)
         with self.picture.canvas:
             Color(*BLUE)
             self._reader = RoundedRectangle(radius=[30])
-            Color(0.98, 0.93, 0.85, 1)
+            Color(*self.card_color)
             self._card = RoundedRectangle(radius=[18])
         self.picture.bind(pos=self._draw, size=self._draw)
         self.instruction = TextLabel(size_hint_y=0.3)
@@ -174,36 +177,19 @@ class ReadIdCardScreen(KioskScreen):
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
-        self.instruction.text = self.view.t(self.view.status_key or "idcard.instruction")
+        self.instruction.text = self.view.t(self.view.status_key or self.instruction_key)
         self.instruction.color = BLUE if self.view.busy else DARK
 
 
-class PlacePermitScreen(KioskScreen):
+class ReadIdCardScreen(PlaceCardScreen):
+    title_key = "idcard.title"
+    instruction_key = "idcard.instruction"
+    card_color = (0.98, 0.93, 0.85, 1)
+
+
+class PlacePermitScreen(PlaceCardScreen):
     title_key = "permit.title"
-
-    def build(self) -> None:
-        self.picture = Widget(size_hint_y=0.5)
-        with self.picture.canvas:
-            Color(*BLUE)
-            self._reader = RoundedRectangle(radius=[30])
-            Color(0.85, 0.9, 0.97, 1)
-            self._card = RoundedRectangle(radius=[18])
-        self.picture.bind(pos=self._draw, size=self._draw)
-        self.instruction = TextLabel(size_hint_y=0.3)
-        self.body.add_widget(self.picture)
-        self.body.add_widget(self.instruction)
-
-    def _draw(self, *_):
-        p = self.picture
-        self._reader.pos = (p.center_x - 320, p.y + 40)
-        self._reader.size = (640, 120)
-        self._card.pos = (p.center_x - 215, p.y + 190)
-        self._card.size = (430, 270)
-
-    def render(self, changed: set[str]) -> None:
-        super().render(changed)
-        self.instruction.text = self.view.t(self.view.status_key or "permit.instruction")
-        self.instruction.color = BLUE if self.view.busy else DARK
+    instruction_key = "permit.instruction"
 
 
 class FaceScreen(KioskScreen):
@@ -346,6 +332,39 @@ class ProcessingScreen(KioskScreen):
         self.instruction.text = self.view.t("processing.instruction")
 
 
+class ScanDocumentScreen(KioskScreen):
+    title_key = "scan.title"
+
+    def build(self) -> None:
+        self.which = TextLabel(font_size=56, bold=True, color=BLUE, size_hint_y=0.2)
+        self.picture = Widget(size_hint_y=0.45)
+        with self.picture.canvas:
+            Color(0.2, 0.22, 0.26, 1)
+            self._bed = RoundedRectangle(radius=[20])
+            Color(1, 1, 1, 1)
+            self._page = RoundedRectangle(radius=[6])
+        self.picture.bind(pos=self._draw, size=self._draw)
+        self.instruction = TextLabel(size_hint_y=0.25)
+        for widget in (self.which, self.picture, self.instruction):
+            self.body.add_widget(widget)
+
+    def _draw(self, *_):
+        p = self.picture
+        w, h = min(p.width * 0.8, 760), min(p.height * 0.9, 560)
+        self._bed.pos, self._bed.size = (p.center_x - w / 2, p.center_y - h / 2), (w, h)
+        self._page.pos = (p.center_x - h * 0.3, p.center_y - h * 0.42)
+        self._page.size = (h * 0.6, h * 0.84)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        material = v.pick(v.scan_material) if v.scan_material else ""
+        self.which.text = v.t("scan.which", index=v.scan_index, total=v.scan_total,
+                              material=material)
+        self.instruction.text = v.t(v.status_key or "scan.place")
+        self.instruction.color = RED if v.status_key.startswith("scan.problem") else DARK
+
+
 class ResultScreen(KioskScreen):
     title_key = "result.ok.title"
 
@@ -400,6 +419,7 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.CHOOSE: ChooseScreen,
     ScreenId.ENTER_ACCOUNT: EnterAccountScreen,
     ScreenId.CONFIRM: ConfirmScreen,
+    ScreenId.SCAN_DOCUMENT: ScanDocumentScreen,
     ScreenId.PAY: PayScreen,
     ScreenId.PROCESSING: ProcessingScreen,
     ScreenId.RESULT: ResultScreen,

@@ -201,6 +201,9 @@ class SimulatorClient:
     async def scan(self, data: str) -> dict:
         return await self._call("POST", "/scanner/scan", {"data": data})
 
+    async def document_scene(self, scene: str) -> dict:
+        return await self._call("POST", "/document/scene", {"scene": scene})
+
     async def ledgers(self) -> dict:
         return await self._call("GET", "/ledgers")
 

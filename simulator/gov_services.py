@@ -7,6 +7,8 @@ the gateway's ledger themselves: a kiosk cannot claim a payment that did not hap
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from dataclasses import dataclass, field
 
@@ -58,6 +60,7 @@ class GovServices:
     bill_payments: dict[str, dict] = field(default_factory=dict)
     certificates: dict[str, dict] = field(default_factory=dict)
     tickets: dict[str, dict] = field(default_factory=dict)
+    prereviews: dict[str, dict] = field(default_factory=dict)
     bills: dict[str, Bill] = field(default_factory=dict)
     permits_by_id_number: dict[str, dict] = field(default_factory=dict)
     appointments: dict[str, dict] = field(default_factory=dict)
@@ -158,6 +161,20 @@ class GovServices:
         self.certificates[key] = certificate
         return certificate
 
+    # Materials pre-review.
+    def prereview(self, body: dict) -> dict:
+        key = str(body["idempotency_key"])
+        if key in self.prereviews:
+            return self.prereviews[key]
+        pdf = base64.b64decode(str(body["materials_pdf_b64"]), validate=True)
+        if not pdf.startswith(b"%PDF"):
+            raise ServiceError(400, "NOT_A_PDF")
+        review = {"prereview_id": f"PR{len(self.prereviews) + 1:08d}", "status": "received",
+                  "pdf_bytes": len(pdf), "pages": pdf.count(b"/Type /Page") -
+                  pdf.count(b"/Type /Pages")}
+        self.prereviews[key] = review
+        return review
+
     # Queue tickets.
     def issue_ticket(self, body: dict) -> dict:
         key = str(body["idempotency_key"])
@@ -194,7 +211,7 @@ def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None
                 return web.json_response(fn(request, body))
             except ServiceError as exc:
                 return web.json_response({"error": exc.code}, status=exc.status)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, binascii.Error):
                 return web.json_response({"error": "PARAM_ERROR"}, status=400)
 
         return handler
@@ -219,6 +236,9 @@ def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None
     routes.get(f"/certificates/v1/issue/{key}")(
         answer(lambda r, b: services.by_key("certificates", r.match_info["key"]))
     )
+    routes.post("/certificates/v1/prereview")(answer(lambda r, b: services.prereview(b)))
+    routes.get(f"/certificates/v1/prereview/{key}")(
+        answer(lambda r, b: services.by_key("prereviews", r.match_info["key"])))
     routes.post("/queue/v1/tickets")(answer(lambda r, b: services.issue_ticket(b)))
     routes.get(f"/queue/v1/tickets/{key}")(
         answer(lambda r, b: services.by_key("tickets", r.match_info["key"]))

@@ -15,6 +15,7 @@ from simulator.reference import (
     BILL_PAYMENT,
     CERTIFICATE_PRINT,
     ENDORSEMENT,
+    MATERIALS_PREREVIEW,
     QUEUE_TICKET,
     WATER_ACCOUNT,
 )
@@ -106,8 +107,26 @@ async def queue(view: Any, intents: Any, sim: SimulatorClient) -> dict:
     return await _finish(view, intents)
 
 
+async def prereview(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    intents.touch_start()
+    await _until(view, "menu")
+    intents.choose_service(MATERIALS_PREREVIEW)
+    await _until(view, "read_idcard")
+    await sim.insert_idcard()
+    await _until(view, "scan_document")
+    await sim.document_scene("text_page")          # the household register, then the form
+    while view.scan_index < 2 and str(view.screen) == "scan_document":
+        await asyncio.sleep(0.02)
+    await sim.document_scene("form")
+    try:
+        return await _finish(view, intents)
+    finally:
+        await sim.document_scene("empty")
+        await sim.remove_idcard()
+
+
 SCENARIOS = {"bill": bill, "endorsement": endorsement, "certificate": certificate,
-             "queue": queue}
+             "queue": queue, "prereview": prereview}
 
 
 async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,

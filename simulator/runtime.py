@@ -16,14 +16,14 @@ from pathlib import Path
 from aiohttp import web
 
 from simulator.backends import Backends
+from simulator.barcode_scanner import BarcodeScannerSimulator
 from simulator.camera import CameraServer, SceneComposer
 from simulator.control import build_control_app
+from simulator.dispenser import DispenserSimulator
 from simulator.document_scene import DocumentSceneComposer
 from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki
-from simulator.barcode_scanner import BarcodeScannerSimulator
-from simulator.dispenser import DispenserSimulator
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
 from simulator.pcscd import ensure_pcscd
 from simulator.vicc import VirtualCardSlot

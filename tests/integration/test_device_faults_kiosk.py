@@ -135,3 +135,51 @@ async def test_paper_out_mid_bill_still_pays_once_and_says_no_receipt(rig):
     assert ctx.view.result_ok and "凭条打印失败" in text
     assert ctx.journal.recent()[0].state is TxState.CLOSED
     assert len(sim.backends.services.bill_payments) == 1
+
+
+async def start_prereview(sim, ctx, session):
+    from simulator.reference import MATERIALS_PREREVIEW
+
+    session.touch_start()
+    session.choose_service(MATERIALS_PREREVIEW)
+    while ctx.view.screen is not ScreenId.READ_IDCARD:
+        await asyncio.sleep(0.02)
+    sim.idcard_reader.insert()
+    while ctx.view.screen is not ScreenId.SCAN_DOCUMENT:
+        await asyncio.sleep(0.02)
+
+
+async def test_each_material_is_scanned_in_turn_into_one_pdf(rig):
+    sim, ctx, session, manager = rig
+    await start_prereview(sim, ctx, session)
+    sim.document_composer.scene = "text_page"
+    while ctx.view.scan_index < 2 and ctx.view.screen is ScreenId.SCAN_DOCUMENT:
+        await asyncio.sleep(0.02)
+    sim.document_composer.scene = "form"
+    while ctx.view.screen is not ScreenId.RESULT:
+        await asyncio.sleep(0.02)
+    assert ctx.view.result_ok
+    [review] = sim.backends.services.prereviews.values()
+    assert review["pages"] == 2 and review["pdf_bytes"] > 10_000
+
+
+async def test_no_page_on_the_camera_ends_with_a_plain_message(rig):
+    import json
+
+    from simulator.backends import reference_catalog
+
+    sim, ctx, session, manager = rig
+    catalog = json.loads(reference_catalog())
+    for item in catalog["items"]:
+        for spec in item["steps"]:
+            if spec["step"] == "scan_materials":
+                spec["params"].update(page_timeout_s=0.6, attempts=2)
+    catalog["version"] += "-fast"
+    sim.backends.catalog.published = json.dumps(catalog).encode()
+    await session.refresh_catalog()
+    await start_prereview(sim, ctx, session)          # the scan area stays empty
+    while ctx.view.screen is not ScreenId.RESULT:
+        await asyncio.sleep(0.05)
+    text = " ".join(line["zh"] for line in ctx.view.result_lines)
+    assert "未能扫描到材料" in text and "本次未扣费" in text
+    assert sim.backends.services.prereviews == {}
