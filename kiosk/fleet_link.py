@@ -57,6 +57,8 @@ class FleetLink:
             status_source=self.status, is_busy=lambda: session.busy,
             command_handler=self.handle, interval_s=config.fleet.heartbeat_interval_s)
         session.on_problem = self.report_problem
+        self._snapshot: dict[str, Any] = {}
+        self._snapshot_task: asyncio.Task[None] | None = None
         if session.device_manager is not None:
             session.device_manager.subscribe(self._device_event)
 
@@ -81,6 +83,16 @@ class FleetLink:
                                         reason=f"{kind}:{reason}"))
 
     def status(self) -> dict[str, Any]:
+        """What the next heartbeat says. The agent may ask from its own thread, so this returns
+        the snapshot the loop last took (the journal is used from the loop thread only)."""
+        return self._snapshot
+
+    async def _keep_snapshot(self) -> None:
+        while True:
+            self._snapshot = self._take_snapshot()
+            await asyncio.sleep(min(1.0, self.config.fleet.heartbeat_interval_s / 2))
+
+    def _take_snapshot(self) -> dict[str, Any]:
         counts = self.journal.count_by_state()
         attention = []
         for tx in self.journal.unfinished():
@@ -125,9 +137,13 @@ class FleetLink:
         return data[-limit:]
 
     def start(self) -> None:
+        self._snapshot = self._take_snapshot()
+        self._snapshot_task = asyncio.get_running_loop().create_task(self._keep_snapshot())
         self.agent.start()
 
     async def stop(self) -> None:
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
         await self.agent.stop(clean=True)
 
 

@@ -14,8 +14,13 @@ from kiosk.devices import build_manager
 from kiosk.i18n import TEXTS
 from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId
-from simulator.reference import BILL_PAYMENT, CERTIFICATE_PRINT, ENDORSEMENT, QUEUE_TICKET
-from simulator.reference import WATER_ACCOUNT
+from simulator.reference import (
+    BILL_PAYMENT,
+    CERTIFICATE_PRINT,
+    ENDORSEMENT,
+    QUEUE_TICKET,
+    WATER_ACCOUNT,
+)
 from simulator.runtime import Simulator, SimulatorOptions
 
 
