@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from kiosk.availability import DeviceState, ServiceAvailability
 from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
@@ -117,7 +118,11 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     if scanner is not None:
         # A code shown to the scanner goes to the running step (an account number, a payment
         # code); between citizens it is ignored.
-        scanner.on_scan(lambda event: session.busy and ctx.scans.put_nowait(event.data))
+        def to_running_step(event: Any) -> None:
+            if session.busy:
+                ctx.scans.put_nowait(event.data)
+
+        scanner.on_scan(to_running_step)
     return session
 
 
@@ -298,11 +303,11 @@ def run_kiosk(
 
     configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
     try:
-        summary = asyncio.run(_run(config, scenario, control_url, out_dir, started_at))
+        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at))
     finally:
         if sim is not None:
             sim.stop()
-    if summary is not None:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-        return 0 if summary.get("ok") else 1
+    if scripted is not None:
+        print(json.dumps(scripted, ensure_ascii=False, indent=2))
+        return 0 if scripted.get("ok") else 1
     return 0

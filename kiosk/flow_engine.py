@@ -47,9 +47,9 @@ class FlowEngine:
             raise
         except Exception:
             log.exception("step failed unexpectedly", extra={"transaction": run.tx.tx_id})
-            failure = FlowFailure(Reason.NEEDS_ATTENTION)
-            await self._end_unfinished(run, failure)
-            self._show_failure(run, failure)
+            unexpected = FlowFailure(Reason.NEEDS_ATTENTION)
+            await self._end_unfinished(run, unexpected)
+            self._show_failure(run, unexpected)
 
     def _complete(self, run: FlowRun) -> None:
         if run.tx.state in (TxState.FULFILLED, TxState.RECEIPTED):

@@ -126,13 +126,12 @@ async def refund(
     A transient failure leaves the transaction REFUND_PENDING for recovery to finish; a refusal
     marks it needs_attention with the gateway's reason.
     """
-    assert tx.out_trade_no and tx.amount_fen
+    trade_no, amount = tx.paid_trade_no or tx.out_trade_no, tx.amount_fen
+    assert trade_no and amount, "only a paid transaction can be refunded"
     if tx.state is not TxState.REFUND_PENDING:
         tx = journal.transition(tx, TxState.REFUND_PENDING, reason)
     try:
-        await payment.refund(
-            out_refund_no_for(tx), tx.paid_trade_no or tx.out_trade_no, tx.amount_fen
-        )
+        await payment.refund(out_refund_no_for(tx), trade_no, amount)
     except BackendError as exc:
         if exc.reason is BackendReason.REJECTED and exc.status < 500:
             return journal.transition(tx, TxState.NEEDS_ATTENTION, f"refund_refused:{exc.code}")

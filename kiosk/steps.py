@@ -23,7 +23,7 @@ from kiosk.templating import TemplateError, render
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey
-from peripherals.receipt_printer import ReceiptDocument, ReceiptLine
+from peripherals.receipt_printer import Align, ReceiptDocument, ReceiptLine
 
 log = logging.getLogger(__name__)
 
@@ -354,6 +354,7 @@ async def submit(run: FlowRun, params: dict) -> None:
         if result is None:
             await _undo_submission(run, "submission_refused")
             raise _backend_failure(run, exc) from exc
+    assert result is not None
     run.state[params["into"]] = result
     ids = {k: v for k, v in result.items() if k.endswith("_id") or k.endswith("_no")}
     run.move(TxState.FULFILLED, detail={"result": ids})
@@ -377,9 +378,9 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
     optional = params.get("optional", True)
     printer = ctx.devices.receipt_printer
     title = params["title"]
-    lines = [ReceiptLine(title["zh"], align="center", bold=True, double=True)]
+    lines = [ReceiptLine(title["zh"], align=Align.CENTER, bold=True, double=True)]
     if title.get("en"):
-        lines.append(ReceiptLine(title["en"], align="center"))
+        lines.append(ReceiptLine(title["en"], align=Align.CENTER))
     lines.append(ReceiptLine("-" * 32))
     for line in params.get("lines", []):
         label = line["label"]
@@ -394,7 +395,7 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
         ReceiptLine(f"终端 Kiosk: {ctx.config.kiosk_id}"),
         ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
         ReceiptLine("-" * 32),
-        ReceiptLine(f"咨询电话 Hotline: {ctx.config.flow.office_hotline}", align="center"),
+        ReceiptLine(f"咨询电话 Hotline: {ctx.config.flow.office_hotline}", align=Align.CENTER),
     ]
     try:
         if printer is None:

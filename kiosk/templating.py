@@ -7,6 +7,7 @@ stays an int); anything else yields text. Unknown paths raise TemplateError.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kiosk.privacy import mask
@@ -35,7 +36,8 @@ def _yuan(value: Any) -> str:
     return f"{fen // 100}.{fen % 100:02d} 元"
 
 
-_FILTERS = {"yuan": _yuan, "mask": lambda v: mask(str(v)), "str": str}
+_FILTERS: dict[str, Callable[[Any], str]] = {
+    "yuan": _yuan, "mask": lambda v: mask(str(v)), "str": str}
 
 
 def render(template: Any, state: dict[str, Any]) -> Any:
