@@ -19,10 +19,11 @@ def reference() -> dict:
     return json.loads(reference_catalog())
 
 
-def test_the_reference_catalog_describes_the_four_services():
+def test_the_reference_catalog_describes_the_services():
     catalog = parse_catalog(reference_catalog(), STEPS)
     services = {item.service for item in catalog.items}
-    assert services == {"endorsement", "utility_bill", "certificate_print", "queue_ticket"}
+    assert services == {"endorsement", "utility_bill", "certificate_print", "queue_ticket",
+                        "materials_prereview"}
     bill = next(i for i in catalog.items if i.service == "utility_bill")
     assert bill.takes_payment and [s.step for s in bill.steps][:3] == [
         "enter_account",
