@@ -54,13 +54,17 @@ def raw_rate(folder: Path, rows: int = 1200) -> float:
 
 
 def transaction_overhead(folder: Path, scenario: str, runs: int) -> float:
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "kiosk.toml"
     config.write_text("[flow]\npayment_poll_s = 0.01\nface_stable_frames = 1\n")
     proc = subprocess.run(
         [sys.executable, "-m", "kiosk.cli", "--simulator", "--headless", "--scenario", scenario,
          "--repeat", str(runs), "--config", str(config), "--state-dir", str(folder / "kiosk")],
         capture_output=True, text=True, timeout=600)
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"{scenario}: the kiosk printed no summary:\n{proc.stderr[-3000:]}")
+    summary = json.loads(lines[-1])
     if not summary.get("ok"):
         raise RuntimeError(f"{scenario} did not complete: {summary}")
     return summary["seconds"] / summary["runs"]

@@ -94,6 +94,10 @@ def _check(hresult: int, what: str) -> None:
         raise _map(SmartcardException(hresult=hresult), what)
 
 
+_POWERING_UP = {0x80100067 - (1 << 32), 0x80100067, 0x80100066 - (1 << 32), 0x80100066}
+_POWER_UP_ATTEMPTS = 4
+
+
 def list_readers() -> list[str]:
     """Names of the readers pcscd knows ([] when none). Raises PcscUnavailable."""
     try:
@@ -155,14 +159,22 @@ class PcscConnection:
         """Connect to the card in `reader` (T=0 or T=1, shared). Raises NoReader, CardAbsent."""
         if self._connection is not None:
             self.disconnect()
-        try:
-            found = [r for r in _pyscard_readers() if str(r) == reader]
-            if not found:
-                raise NoReader(f"no reader named {reader!r}")
-            connection = found[0].createConnection()
-            connection.connect()
-        except SmartcardException as exc:
-            raise _map(exc, f"connecting to {reader!r}") from exc
+        for attempt in range(_POWER_UP_ATTEMPTS):
+            try:
+                found = [r for r in _pyscard_readers() if str(r) == reader]
+                if not found:
+                    raise NoReader(f"no reader named {reader!r}")
+                connection = found[0].createConnection()
+                connection.connect()
+                break
+            except SmartcardException as exc:
+                # A card laid on the reader a moment ago may still be powering up: pcscd
+                # answers SCARD_W_UNPOWERED_CARD / UNRESPONSIVE_CARD until its ATR is in.
+                powering_up = getattr(exc, "hresult", None) in _POWERING_UP
+                if powering_up and attempt < _POWER_UP_ATTEMPTS - 1:
+                    time.sleep(0.15 * (attempt + 1))
+                    continue
+                raise _map(exc, f"connecting to {reader!r}") from exc
         self._connection = connection
         self.reader = reader
         self.apdu_count = 0

@@ -127,6 +127,8 @@ async def read_permit(run: FlowRun, params: dict) -> None:
         permit = await reader.read_permit(key)
         permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document)
     except DeviceError as exc:
+        log.warning("%s failed: %s (%s)", exc.device, exc.reason.value, exc,
+                    extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
         raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
     if permit.document_expired():
         raise FlowFailure(Reason.DOCUMENT_EXPIRED)
@@ -148,6 +150,8 @@ async def read_idcard(run: FlowRun, params: dict) -> None:
         ctx.view.update(status_key="idcard.reading", busy=True)
         card = await reader.read()
     except DeviceError as exc:
+        log.warning("%s failed: %s (%s)", exc.device, exc.reason.value, exc,
+                    extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
         raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
     run.state["id_number"] = card.text.id_number
     run.ensure_identified(pseudonym(card.text.id_number, ctx.subject_key))

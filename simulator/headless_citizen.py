@@ -30,7 +30,8 @@ async def _until(view: Any, screen: str, timeout: float = 30.0, *later: str) -> 
     deadline = time.monotonic() + timeout
     while str(view.screen) not in (screen, *later):
         if time.monotonic() > deadline:
-            raise Stuck(f"waited for {screen}, still on {view.screen}")
+            said = " / ".join(line.get("en", "") for line in view.result_lines)
+            raise Stuck(f"waited for {screen}, still on {view.screen} {said}".strip())
         await asyncio.sleep(0.01)
     return str(view.screen)
 
