@@ -17,7 +17,7 @@ from kiosk.availability import DeviceState, ServiceAvailability
 from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
-from kiosk.devices import build_devices, build_manager, device_states
+from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_states
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
@@ -86,11 +86,13 @@ def subject_key(state_dir: Path) -> bytes:
 
 def build_context(config: KioskConfig) -> FlowContext:
     b = config.backends
+    devices = build_devices(config)
     return FlowContext(
         config=config,
         view=SessionView(language=config.ui.language),
         journal=Journal(config.journal_path, config.kiosk_id, config.debug.crash_after or None),
-        devices=build_devices(config),
+        devices=devices,
+        camera_scanner=camera_scanner_for(config, devices),
         payment=PaymentClient(b.payment_url, b.deadline_s),
         services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
         subject_key=subject_key(config.state_dir),

@@ -8,6 +8,7 @@ from kiosk.availability import DeviceState
 from kiosk.config import KioskConfig
 from kiosk.flow import Devices
 from peripherals.barcode_scanner import BarcodeScannerService
+from peripherals.camera_scanner import CameraScannerService
 from peripherals.device_manager import (
     DeviceManager,
     FaceCameraPeripheral,
@@ -40,6 +41,13 @@ def build_devices(config: KioskConfig) -> Devices:
         document_camera=DocumentCameraService(d.document_camera_url)
         if d.document_camera_url else None,
     )
+
+
+def camera_scanner_for(config: KioskConfig, devices: Devices) -> CameraScannerService | None:
+    """Without a serial scanner, codes (bills, payment codes) are read from the face camera."""
+    if devices.barcode_scanner is None and devices.face_camera is not None:
+        return CameraScannerService(config.devices.face_camera_url)
+    return None
 
 
 def build_manager(devices: Devices) -> DeviceManager:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -14,6 +17,8 @@ from kiosk.viewmodel import ScreenId, SessionView
 from peripherals.face_camera import FaceCameraService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
+
+log = logging.getLogger(__name__)
 
 
 class Reason(StrEnum):
@@ -86,6 +91,7 @@ class FlowContext:
     services: dict[str, ServiceClient]  # backend name -> client
     subject_key: bytes  # key of the pseudonyms written to the journal
     scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
+    camera_scanner: Any = None  # codes from camera frames, when no serial scanner is fitted
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
     def show(self, screen: ScreenId, **changes: Any) -> None:
@@ -101,6 +107,22 @@ class FlowContext:
     def offer_choice(self, code: str) -> None:
         if self._choice is not None and not self._choice.done():
             self._choice.set_result(code)
+
+    @contextlib.asynccontextmanager
+    async def watch_codes(self) -> AsyncIterator[None]:
+        """While a step waits for a code: a kiosk without a serial scanner reads the camera."""
+        scanner = self.camera_scanner
+        if scanner is None:
+            yield
+            return
+        scanner.start(lambda event: self.scans.put_nowait(event.data))
+        try:
+            yield
+        finally:
+            try:
+                await scanner.stop()
+            except Exception:  # a camera that failed mid-watch must not fail the step after it
+                log.warning("camera scanner stopped with an error", exc_info=True)
 
     def service(self, name: str) -> ServiceClient:
         try:

@@ -267,6 +267,12 @@ async def enter_account(run: FlowRun, params: dict) -> None:
     ctx.show(
         ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=params.get("title", {})
     )
+    async with ctx.watch_codes():
+        await _read_account(run, params, pattern)
+
+
+async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) -> None:
+    ctx = run.ctx
     while True:
         waiter = asyncio.ensure_future(ctx.wait_choice())
         scanner = asyncio.ensure_future(ctx.scans.get())
@@ -313,16 +319,17 @@ async def pay(run: FlowRun, params: dict) -> None:
         )
 
     try:
-        run.tx = await collect(
-            ctx.payment,
-            ctx.journal,
-            run.tx,
-            description=description,
-            timeout_s=ctx.config.flow.payment_timeout_s,
-            poll_s=ctx.config.flow.payment_poll_s,
-            scans=ctx.scans,
-            on_order=on_order,
-        )
+        async with ctx.watch_codes():
+            run.tx = await collect(
+                ctx.payment,
+                ctx.journal,
+                run.tx,
+                description=description,
+                timeout_s=ctx.config.flow.payment_timeout_s,
+                poll_s=ctx.config.flow.payment_poll_s,
+                scans=ctx.scans,
+                on_order=on_order,
+            )
     except PaymentOutcome as outcome:
         raise FlowFailure(Reason(outcome.reason)) from outcome
     except BackendError as exc:

@@ -188,3 +188,29 @@ async def test_no_page_on_the_camera_ends_with_a_plain_message(rig):
     text = " ".join(line["zh"] for line in ctx.view.result_lines)
     assert "未能扫描到材料" in text and "本次未扣费" in text
     assert sim.backends.services.prereviews == {}
+
+
+async def test_without_a_serial_scanner_the_camera_reads_the_bill(tmp_path):
+    sim = Simulator(SimulatorOptions(state_dir=tmp_path / "sim"))
+    overrides = simulator_overrides(await sim.start())
+    overrides["state_dir"] = str(tmp_path / "kiosk")
+    overrides["devices"]["barcode_scanner_port"] = ""          # no serial scanner fitted
+    ctx = build_context(load_config(None, overrides))
+    session = build_session(ctx)
+    await session.refresh_catalog()
+    try:
+        assert ctx.camera_scanner is not None
+        session.touch_start()
+        session.choose_service(BILL_PAYMENT)
+        while ctx.view.screen is not ScreenId.ENTER_ACCOUNT:
+            await asyncio.sleep(0.02)
+        sim.face_composer.show_code(WATER_ACCOUNT, "code128")  # the bill held to the camera
+        async with asyncio.timeout(20):
+            while ctx.view.screen is not ScreenId.CONFIRM:
+                await asyncio.sleep(0.05)
+        assert ("***********89" in " ".join(v for _, v in ctx.view.confirm_lines))
+        session.cancel()
+    finally:
+        sim.face_composer.hide_code()
+        await close_context(ctx, session)
+        await sim.stop()
