@@ -64,17 +64,11 @@ class Citizen:
         return self._manager().current
 
     def texts(self) -> list[str]:
-        screen = self._manager().current_screen
-        found = [w.text for w in screen.walk() if isinstance(w, Label) and w.text]
-        prompt = [
-            w.text
-            for w in self.app.root.walk(restrict=True)
-            if isinstance(w, Label)
-            and w.text
-            and getattr(w.parent, "view", None) is not None
-            and w not in screen.walk()
-        ]
-        return found + prompt
+        """Every text the citizen can read now: the current screen and any overlay on it."""
+        manager = self._manager()
+        layers = [manager.current_screen] + [w for w in self.app.root.children if w is not manager]
+        return [w.text for layer in layers for w in layer.walk()
+                if isinstance(w, Label) and w.text]
 
     def find(self, automation_id: str):
         for widget in self._manager().current_screen.walk():
