@@ -207,3 +207,28 @@ async def test_a_broken_published_catalog_never_replaces_the_good_one(kiosk):
     assert session.catalog.version == good_version
     assert problems == [("catalog_refused", "catalog_malformed")]
     assert json.loads(ctx.config.catalog_path.read_text())["items"][0]["steps"]
+
+
+async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
+    import dataclasses
+
+    backends, ctx, session = kiosk
+    ctx.config = dataclasses.replace(ctx.config, ui=dataclasses.replace(
+        ctx.config.ui, idle_prompt_s=0.4, idle_timeout_s=1.0))
+    session.start()
+    session.touch_start()
+    session.choose_service(BILL_PAYMENT)
+    await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+    session.key_press("3")
+
+    async def prompt_shown():
+        while not ctx.view.idle_prompt:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(prompt_shown(), 5)
+    assert ctx.view.screen is ScreenId.ENTER_ACCOUNT and ctx.view.idle_seconds_left >= 1
+    session.dismiss_idle_prompt()                       # "continue": the citizen is back
+    assert not ctx.view.idle_prompt and ctx.view.entry == "3"
+    await until(ctx.view, ScreenId.ATTRACT, timeout=10)   # then walks away for good
+    assert ctx.view.entry == "" and not ctx.view.idle_prompt
+    assert ctx.journal.recent()[0].state is TxState.CANCELLED
