@@ -115,7 +115,7 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
                            reconcile=recovery.run)
     session.device_manager = manager
     if manager is not None:
-        manager.subscribe(lambda event: session.refresh_menu())
+        manager.subscribe(session.on_device_event)
     scanner = ctx.devices.barcode_scanner
     if scanner is not None:
         # A code shown to the scanner goes to the running step (an account number, a payment

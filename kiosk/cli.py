@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--scenario",
-        choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "card_pulled",
+        choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
                                  "payment_never"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )

@@ -16,12 +16,13 @@ from kiosk.catalog import Catalog, CatalogCache, CatalogError
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
+from kiosk.pin import verify_pin
 from kiosk.viewmodel import ScreenId, ServiceTile
 
 log = logging.getLogger(__name__)
 
 # Screens where the citizen is expected to act; elsewhere the flow has its own time limits.
-_IDLE_WATCHED = {
+_IDLE_WATCHED = {ScreenId.TECHNICIAN_PIN, ScreenId.TECHNICIAN,
     ScreenId.MENU,
     ScreenId.READ_IDCARD,
     ScreenId.PLACE_PERMIT,
@@ -50,6 +51,10 @@ class KioskSession:
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self._taps: list[float] = []
+        self._pin_failures = 0
+        self._pin_locked_until = 0.0
+        self._device_events: tuple[str, ...] = ()
         self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None
         self._last_activity = time.monotonic()
@@ -188,8 +193,78 @@ class KioskSession:
         self.activity()
         self.ctx.offer_choice(code)
 
+    # Technician mode: five taps on the attract headline, then the PIN.
+    def technician_tap(self) -> None:
+        now = time.monotonic()
+        self._taps = [t for t in self._taps if now - t < 3.0] + [now]
+        if len(self._taps) >= 5 and self.view.screen is ScreenId.ATTRACT and not self.busy:
+            self._taps = []
+            self.view.update(screen=ScreenId.TECHNICIAN_PIN, entry="", entry_error_key="")
+
+    def _check_pin(self, pin: str) -> None:
+        if time.monotonic() < self._pin_locked_until:
+            self.view.update(entry="", entry_error_key="tech.locked")
+            return
+        encoded = self.ctx.config.technician.pin_hash
+        if not encoded:
+            self.view.update(entry="", entry_error_key="tech.not_provisioned")
+            return
+        if verify_pin(pin, encoded):
+            self._pin_failures = 0
+            log.info("technician signed in")
+            self.view.update(screen=ScreenId.TECHNICIAN, entry="", technician_note="")
+            self._show_devices()
+            return
+        self._pin_failures += 1
+        log.warning("wrong technician PIN (%d)", self._pin_failures)
+        if self._pin_failures >= 3:
+            self._pin_failures = 0
+            self._pin_locked_until = time.monotonic() + 300
+            self._to_attract()
+        else:
+            self.view.update(entry="", entry_error_key="tech.pin_wrong")
+
+    def technician_action(self, action: str) -> None:
+        self.activity()
+        if self.view.screen is not ScreenId.TECHNICIAN:
+            return
+        if action == "self_test" and self.device_manager is not None:
+            asyncio.get_running_loop().create_task(self._self_test())
+        elif action == "back":
+            self._to_attract()
+
+    async def _self_test(self) -> None:
+        results = await self.device_manager.self_test()
+        passed = sum(1 for r in results if r.passed)
+        self.view.update(technician_note=self.view.t("tech.self_test_done", passed=passed,
+                                                     total=len(results)))
+        self._show_devices()
+
+    def on_device_event(self, event: Any) -> None:
+        """Every device status change: the menu follows it; the technician screen lists it."""
+        reason = event.status.reason.value if event.status.reason else ""
+        line = f"{time.strftime('%H:%M:%S')}  {event.device}  {event.kind}  {reason}".rstrip()
+        self._device_events = (line, *self._device_events)[:12]
+        self.refresh_menu()
+        if self.view.screen is ScreenId.TECHNICIAN:
+            self._show_devices()
+
+    def _show_devices(self) -> None:
+        rows = []
+        if self.device_manager is not None:
+            for name, status in sorted(self.device_manager.snapshot().items()):
+                supplies = ", ".join(f"{k}={v}" for k, v in sorted(status.supplies.items()))
+                rows.append((name, status.health.value,
+                             status.reason.value if status.reason else "", supplies))
+        attention = self.ctx.journal.count_by_state().get("needs_attention", 0)
+        self.view.update(device_rows=tuple(rows), device_events=self._device_events,
+                         attention_count=attention)
+
     def key_press(self, key: str) -> None:
         self.activity()
+        if self.view.screen is ScreenId.TECHNICIAN_PIN and key == "ok":
+            self._check_pin(self.view.entry)
+            return
         entry = self.view.entry
         if key == "back":
             self.view.update(entry=entry[:-1], entry_error_key="")

@@ -24,6 +24,8 @@ class ScreenId(StrEnum):
     PROCESSING = "processing"
     RESULT = "result"
     OUT_OF_SERVICE = "out_of_service"
+    TECHNICIAN_PIN = "technician_pin"
+    TECHNICIAN = "technician"
 
 
 Text = dict[str, str]  # language -> text, as the catalog and backends publish it
@@ -77,6 +79,11 @@ class SessionView:
     result_lines: tuple[Text, ...] = ()
     out_of_service_key: str = ""          # why the kiosk is out of service
     hotline: str = ""
+    # Technician mode (behind the PIN): live device rows and recent device events.
+    device_rows: tuple[tuple[str, str, str, str], ...] = ()   # name, health, reason, supplies
+    device_events: tuple[str, ...] = ()
+    technician_note: str = ""
+    attention_count: int = 0
     idle_prompt: bool = False
     idle_seconds_left: int = 0
     _observers: list[Callable[[set[str]], None]] = field(default_factory=list, repr=False)
@@ -109,6 +116,8 @@ class Intents(Protocol):
     def choose_service(self, code: str) -> None: ...
     def choose_option(self, code: str) -> None: ...
     def key_press(self, key: str) -> None: ...
+    def technician_tap(self) -> None: ...
+    def technician_action(self, action: str) -> None: ...
     def cancel(self) -> None: ...
     def finish(self) -> None: ...
     def set_language(self, language: str) -> None: ...

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import grp
-import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -23,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from kiosk.config import KioskConfig, load_config
+from kiosk.pin import hash_pin, verify_pin  # noqa: F401 - part of this module's face
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,6 @@ DIR_MODE = 0o750
 
 # scrypt cost: ~16 MiB and ~50 ms per check; a 6-digit PIN still needs the kiosk's lock-out
 # after failed attempts, the hash only keeps the PIN out of a copied configuration file.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-PIN_SCHEME = "scrypt"
 
 
 class ProvisioningError(Exception):
@@ -58,33 +55,6 @@ def validate_pin(pin: str) -> None:
         raise ProvisioningError("the technician PIN must be 6 to 12 digits")
     if len(set(pin)) == 1 or pin in "01234567890123" or pin in "98765432109876":
         raise ProvisioningError("the technician PIN must not be a repeated digit or a sequence")
-
-
-def hash_pin(pin: str, salt: bytes | None = None) -> str:
-    """'scrypt$N$r$p$salt_hex$hash_hex' (the fleet's password format); the PIN is not kept."""
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    return f"{PIN_SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_pin(pin: str, encoded: str) -> bool:
-    """True when `pin` matches `encoded` (from hash_pin); False for any malformed hash."""
-    try:
-        scheme, n, r, p, salt_hex, digest_hex = encoded.split("$")
-        if scheme != PIN_SCHEME or not 2**10 <= int(n) <= 2**20:
-            return False
-        salt = bytes.fromhex(salt_hex)
-        expected = bytes.fromhex(digest_hex)
-        if len(expected) != 32:  # a shortened hash would match far too many PINs
-            return False
-        actual = hashlib.scrypt(
-            pin.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
 
 
 # -- files -----------------------------------------------------------------------------------

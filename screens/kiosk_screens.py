@@ -67,6 +67,7 @@ class AttractScreen(KioskScreen):
 
     def build(self) -> None:
         self.headline = TextLabel(font_size=96, bold=True, color=BLUE, size_hint_y=0.25)
+        self.headline.automation_id = "attract.headline"
         self.title = TextLabel(font_size=64, size_hint_y=0.12)
         self.hint = TextLabel(font_size=44, color=GREY, size_hint_y=0.12)
         self.emblem = Widget(size_hint_y=0.25)
@@ -98,6 +99,12 @@ class AttractScreen(KioskScreen):
         pulse = Animation(opacity=0.55, duration=1.2) + Animation(opacity=1, duration=1.2)
         pulse.repeat = True
         pulse.start(self.start)
+
+    def on_touch_down(self, touch):
+        # The technician's way in: five quick taps on the headline (no visible button).
+        if self.headline.collide_point(*touch.pos):
+            self.intents.technician_tap()
+        return super().on_touch_down(touch)
 
     def _place_emblem(self, *_):
         r = min(self.emblem.width, self.emblem.height) * 0.4
@@ -332,6 +339,55 @@ class ProcessingScreen(KioskScreen):
         self.instruction.text = self.view.t("processing.instruction")
 
 
+class TechnicianPinScreen(EnterAccountScreen):
+    """The PIN keypad; the digits typed show as dots."""
+
+    title_key = "tech.pin_title"
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        self.prompt.text = v.t("tech.pin_prompt")
+        self.entry.text = "●" * len(v.entry) if v.entry else "_"
+        self.hint.text = ""
+
+
+class TechnicianScreen(KioskScreen):
+    """Devices, supplies and recent device events, for the technician on site."""
+
+    title_key = "tech.title"
+
+    def build(self) -> None:
+        self.devices_title = TextLabel(font_size=44, bold=True, color=BLUE, size_hint_y=0.06)
+        self.devices = TextLabel(font_size=34, halign="left", size_hint_y=0.34)
+        self.events_title = TextLabel(font_size=44, bold=True, color=BLUE, size_hint_y=0.06)
+        self.events = TextLabel(font_size=30, halign="left", size_hint_y=0.3)
+        self.note = TextLabel(font_size=38, color=GREEN, size_hint_y=0.06)
+        row = BoxLayout(spacing=30, size_hint_y=0.12)
+        self.self_test = BigButton("tech.self_test", color=GREEN, size_hint_y=1)
+        self.self_test.bind(on_release=lambda *_: self.intents.technician_action("self_test"))
+        self.back = BigButton("tech.back", color=GREY, size_hint_y=1)
+        self.back.bind(on_release=lambda *_: self.intents.technician_action("back"))
+        row.add_widget(self.self_test)
+        row.add_widget(self.back)
+        for widget in (self.devices_title, self.devices, self.events_title, self.events,
+                       self.note, row):
+            self.body.add_widget(widget)
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        self.devices_title.text = v.t("tech.devices")
+        self.devices.text = "\n".join(
+            f"{name:<16} {health:<9} {reason:<16} {supplies}" for name, health, reason, supplies
+            in v.device_rows) + "\n\n" + v.t("tech.attention", count=v.attention_count)
+        self.events_title.text = v.t("tech.events")
+        self.events.text = "\n".join(v.device_events) or "-"
+        self.note.text = v.technician_note
+        self.self_test.text = v.t("tech.self_test")
+        self.back.text = v.t("common.back_home")
+
+
 class ScanDocumentScreen(KioskScreen):
     title_key = "scan.title"
 
@@ -424,6 +480,8 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.PROCESSING: ProcessingScreen,
     ScreenId.RESULT: ResultScreen,
     ScreenId.OUT_OF_SERVICE: OutOfServiceScreen,
+    ScreenId.TECHNICIAN_PIN: TechnicianPinScreen,
+    ScreenId.TECHNICIAN: TechnicianScreen,
 }
 
 

@@ -21,7 +21,7 @@ from kivy.uix.label import Label
 from kivy.uix.screenmanager import ScreenManager
 
 from simulator.control import SimulatorClient
-from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
+from simulator.reference import BILL_PAYMENT, ENDORSEMENT, TECHNICIAN_PIN, WATER_ACCOUNT
 
 _touch_ids = itertools.count(1)
 
@@ -235,6 +235,27 @@ async def _bill(c: Citizen) -> dict:
     }
 
 
+async def _technician(c: Citizen) -> dict:
+    """The technician's visit: five taps on the headline, the PIN (the kiosk's configuration
+    must hold the hash of TECHNICIAN_PIN), the device screen during a paper-out."""
+    await c.wait_screen("attract")
+    for _ in range(5):
+        await c.tap("attract.headline")
+    await c.wait_screen("technician_pin")
+    for digit in TECHNICIAN_PIN:
+        await c.tap(f"key.{digit}")
+    c.screenshot("technician-pin")
+    await c.tap("key.ok")
+    await c.wait_screen("technician")
+    await c.sim.device("/printer/fault", {"fault": "paper_out", "on": True})
+    await asyncio.sleep(2.5)
+    c.screenshot("technician")
+    await c.sim.device("/printer/fault", {"fault": "paper_out", "on": False})
+    await c.tap("tech.back")
+    await c.wait_screen("attract")
+    return {}
+
+
 async def _startup(c: Citizen) -> dict:
     await c.wait_until(lambda: c.screen == "attract", "the attract screen", 30)
     return {"attract_at_unix": time.time()}
@@ -244,6 +265,7 @@ SCENARIOS = {
     "startup": _startup,
     "endorsement": _endorsement,
     "bill": _bill,
+    "technician": _technician,
     "card_pulled": _card_pulled,
     "payment_never": _payment_never,
 }

@@ -8,3 +8,5 @@ QUEUE_TICKET = "442000-PD-0001"
 MATERIALS_PREREVIEW = "442000-HZ-0012"
 # A water account with a bill due in the simulated utility backend.
 WATER_ACCOUNT = "3100123456789"
+# The technician PIN the scripted technician types (its hash goes in the test configuration).
+TECHNICIAN_PIN = "864213"

@@ -214,3 +214,59 @@ async def test_without_a_serial_scanner_the_camera_reads_the_bill(tmp_path):
         sim.face_composer.hide_code()
         await close_context(ctx, session)
         await sim.stop()
+
+
+async def test_technician_sees_devices_and_their_events_behind_the_pin(rig):
+    import dataclasses
+
+    from kiosk.pin import hash_pin
+
+    sim, ctx, session, manager = rig
+    ctx.config = dataclasses.replace(ctx.config, technician=dataclasses.replace(
+        ctx.config.technician, pin_hash=hash_pin("864213")))
+    for _ in range(4):
+        session.technician_tap()
+    assert ctx.view.screen is ScreenId.ATTRACT                  # four taps are not enough
+    session.technician_tap()
+    assert ctx.view.screen is ScreenId.TECHNICIAN_PIN
+    for key in "111111":
+        session.key_press(key)
+    session.key_press("ok")
+    assert ctx.view.screen is ScreenId.TECHNICIAN_PIN and ctx.view.entry_error_key == "tech.pin_wrong"
+    for key in "864213":
+        session.key_press(key)
+    session.key_press("ok")
+    assert ctx.view.screen is ScreenId.TECHNICIAN
+    rows = {name: (health, reason) for name, health, reason, _ in ctx.view.device_rows}
+    assert rows["receipt_printer"] == ("ok", "") and "idcard_reader" in rows
+    sim.printer.set_fault("paper_out", True)
+    await settle(manager, "receipt_printer", False)
+    rows = {name: (health, reason) for name, health, reason, _ in ctx.view.device_rows}
+    assert rows["receipt_printer"][1] == "paper_out"
+    assert any("receipt_printer" in line and "paper_out" in line
+               for line in ctx.view.device_events)
+    session.technician_action("back")
+    assert ctx.view.screen is ScreenId.ATTRACT
+
+
+async def test_three_wrong_pins_lock_the_technician_out(rig):
+    import dataclasses
+
+    from kiosk.pin import hash_pin
+
+    sim, ctx, session, manager = rig
+    ctx.config = dataclasses.replace(ctx.config, technician=dataclasses.replace(
+        ctx.config.technician, pin_hash=hash_pin("864213")))
+    for attempt in range(3):
+        for _ in range(5):
+            session.technician_tap()
+        for key in "000000":
+            session.key_press(key)
+        session.key_press("ok")
+    assert ctx.view.screen is ScreenId.ATTRACT
+    for _ in range(5):
+        session.technician_tap()
+    for key in "864213":                                        # even the right PIN, for now
+        session.key_press(key)
+    session.key_press("ok")
+    assert ctx.view.screen is ScreenId.TECHNICIAN_PIN and ctx.view.entry_error_key == "tech.locked"
