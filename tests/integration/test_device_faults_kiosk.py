@@ -257,7 +257,7 @@ async def test_three_wrong_pins_lock_the_technician_out(rig):
     sim, ctx, session, manager = rig
     ctx.config = dataclasses.replace(ctx.config, technician=dataclasses.replace(
         ctx.config.technician, pin_hash=hash_pin("864213")))
-    for attempt in range(3):
+    for _attempt in range(3):
         for _ in range(5):
             session.technician_tap()
         for key in "000000":
