@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,14 +189,7 @@ async def _run(
             app.stop()
 
     session.start()
-    fleet = None
-    if config.fleet.server_url and config.fleet.device_key_path:
-        from kiosk.fleet_link import FleetLink, wire_devices
-
-        fleet = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
-                          restart_app=app.stop)
-
-        fleet.start()
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop)
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     try:
         await app.async_run(async_lib="asyncio")
@@ -209,11 +203,26 @@ async def _run(
     return summary
 
 
+def start_fleet_link(ctx: FlowContext, session: KioskSession,
+                     restart_app: Callable[[], None]) -> Any:
+    """The fleet agent, when provisioning enrolled this kiosk (else None)."""
+    config = ctx.config
+    if not (config.fleet.server_url and config.fleet.device_key_path):
+        return None
+    from kiosk.fleet_link import FleetLink, wire_devices
+
+    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
+                     restart_app=restart_app)
+    link.start()
+    return link
+
+
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
                         repeat: int) -> dict:
     """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
+    fleet = start_fleet_link(ctx, session, restart_app=lambda: None)
     try:
         if scenario:
             from simulator.headless_citizen import run_headless
@@ -222,6 +231,8 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
     finally:
+        if fleet is not None:
+            await fleet.stop()
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)
     return summary
