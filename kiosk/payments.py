@@ -82,11 +82,14 @@ async def collect(
             order = await payment.query_order(tx.out_trade_no)
         except BackendError:
             log.warning("order query failed; retrying", extra={"transaction": tx.tx_id})
-    final = await settle_unpaid(payment, tx.out_trade_no)
-    if final is not None and final.status is OrderStatus.SUCCESS:
-        return journal.transition(
-            tx, TxState.PAID, "paid_at_close", paid_trade_no=final.out_trade_no
-        )
+    # Time is up: every order of this transaction is made unpayable (a micropay still waiting
+    # for the citizen's confirmation too); if one was paid at the last moment, it counts.
+    micropay_no = journal.get(tx.tx_id).detail.get("micropay_out_trade_no")
+    for trade_no in filter(None, (tx.out_trade_no, micropay_no)):
+        final = await settle_unpaid(payment, trade_no)
+        if final is not None and final.status is OrderStatus.SUCCESS:
+            return journal.transition(tx, TxState.PAID, "paid_at_close",
+                                      paid_trade_no=final.out_trade_no)
     raise PaymentOutcome("payment_timeout")
 
 

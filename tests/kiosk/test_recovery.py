@@ -12,7 +12,7 @@ from kiosk.journal import Journal, TxState
 from kiosk.payments import PaymentOutcome, collect, out_trade_no_for
 from kiosk.recovery import Recovery
 from simulator.backends import Backends
-from simulator.payment_gateway import OrderStatus
+from simulator.payment_gateway import GatewayError, OrderStatus
 
 
 @pytest.fixture
@@ -180,3 +180,18 @@ async def test_reads_are_retried_writes_without_key_are_not(world):
     backends.faults["exit_entry"].fail_next = 1
     with pytest.raises(BackendError):
         await services["exit_entry"]._call("POST", "/applications", {"x": 1})
+
+
+async def test_a_micropay_never_confirmed_is_closed_when_time_is_up(world):
+    backends, journal, payment, services = world
+    backends.gateway.micropay_confirm_s = 60            # the citizen never confirms on the phone
+    tx = await pending_tx(journal, payment, amount=500)
+    scans: asyncio.Queue[str] = asyncio.Queue()
+    await scans.put("134567890123456789")
+    with pytest.raises(PaymentOutcome):
+        await collect(payment, journal, tx, description="t", timeout_s=0.6, poll_s=0.05,
+                      scans=scans, on_order=lambda o: None)
+    micropay = backends.gateway.orders[tx.out_trade_no + "M"]
+    assert micropay.status is OrderStatus.CLOSED and micropay.payments == 0
+    with pytest.raises(GatewayError, match="ORDER_CLOSED"):
+        backends.gateway.pay(out_trade_no=micropay.out_trade_no)
