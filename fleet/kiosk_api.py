@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -26,6 +27,8 @@ from kiosk.fleet_wire import (
 )
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
+
 routes = web.RouteTableDef()
 
 
@@ -56,6 +59,23 @@ async def _signed_json(request: web.Request) -> tuple[Any, str] | web.Response:
         return json.loads(body), signer.kiosk_id
     except (ValueError, UnicodeDecodeError):
         return _error(400, "bad_json")
+
+
+async def _signed_message(request: web.Request, parse: Callable[[Any], M]) -> M | web.Response:
+    """A signed kiosk request's body as a wire message that names the signing kiosk itself;
+    a web.Response (the refusal) when the signature, the shape or the sender is wrong."""
+    signed = await _signed_json(request)
+    if isinstance(signed, web.Response):
+        return signed
+    data, kiosk_id = signed
+    try:
+        message = parse(data)
+    except WireError as exc:
+        return _wire_error(exc)
+    if getattr(message, "kiosk_id", None) != kiosk_id:
+        services = request.app[SERVICES]
+        return _refused(services, RequestRefused(AuthRefusal.NOT_YOURS), request.path)
+    return message
 
 
 def _wire_error(exc: WireError) -> web.Response:
@@ -114,16 +134,9 @@ async def enroll(request: web.Request) -> web.Response:
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    signed = await _signed_json(request)
-    if isinstance(signed, web.Response):
-        return signed
-    data, kiosk_id = signed
-    try:
-        hb = Heartbeat.from_json(data)
-    except WireError as exc:
-        return _wire_error(exc)
-    if hb.kiosk_id != kiosk_id:
-        return _refused(services, RequestRefused(AuthRefusal.NOT_YOURS), request.path)
+    hb = await _signed_message(request, Heartbeat.from_json)
+    if isinstance(hb, web.Response):
+        return hb
     now = time.time()
     result = await services.store.record_heartbeat(hb, now)
     services.heartbeats_received += 1
@@ -139,16 +152,10 @@ async def heartbeat(request: web.Request) -> web.Response:
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/events")
 async def events(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    signed = await _signed_json(request)
-    if isinstance(signed, web.Response):
-        return signed
-    data, kiosk_id = signed
-    try:
-        batch = EventBatch.from_json(data)
-    except WireError as exc:
-        return _wire_error(exc)
-    if batch.kiosk_id != kiosk_id:
-        return _refused(services, RequestRefused(AuthRefusal.NOT_YOURS), request.path)
+    batch = await _signed_message(request, EventBatch.from_json)
+    if isinstance(batch, web.Response):
+        return batch
+    kiosk_id = batch.kiosk_id
     new = await services.store.record_events(kiosk_id, batch.events, time.time())
     return web.json_response(
         {"accepted": [e.event_id for e in batch.events], "new": new, "server_time": time.time()}
@@ -158,16 +165,10 @@ async def events(request: web.Request) -> web.Response:
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/goodbye")
 async def goodbye(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    signed = await _signed_json(request)
-    if isinstance(signed, web.Response):
-        return signed
-    data, kiosk_id = signed
-    try:
-        bye = Goodbye.from_json(data)
-    except WireError as exc:
-        return _wire_error(exc)
-    if bye.kiosk_id != kiosk_id:
-        return _refused(services, RequestRefused(AuthRefusal.NOT_YOURS), request.path)
+    bye = await _signed_message(request, Goodbye.from_json)
+    if isinstance(bye, web.Response):
+        return bye
+    kiosk_id = bye.kiosk_id
     await services.store.record_goodbye(kiosk_id, bye.reason, time.time())
     log.info("kiosk said goodbye", extra={"kiosk": kiosk_id, "reason": bye.reason})
     return web.json_response({"ok": True, "server_time": time.time()})
