@@ -18,10 +18,10 @@ from drivers.lds import parse_dg2
 from drivers.pcsc import PcscConnection, card_present, list_readers
 from drivers.secure_messaging import SecureMessaging, max_read_for
 from simulator.icao_chip import IcaoChip, TravelDocumentHolder
-from simulator.pcscd import ensure_pcscd
+from simulator.pcscd import ensure_pcscd, vpcd_reader_name
 from simulator.vicc import VirtualCardSlot
 
-READER = "Virtual PCD 00 00"
+READER = vpcd_reader_name()  # this machine's vpcd slot
 HOLDER = TravelDocumentHolder(document_number="C76543210", surname="BENCH", given_names="MARK")
 ROUNDS = 5
 

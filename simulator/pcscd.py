@@ -12,8 +12,35 @@ import subprocess
 import time
 from pathlib import Path
 
-VPCD_PORT = 35963
+VPCD_BASE_PORT = 35963
+VPCD_SLOTS = 2  # Debian's vpcd configuration opens two slots: 35963 and 35964
 _TCP_LISTEN = "0A"
+
+
+def vpcd_slot() -> int:
+    """The vpcd slot this machine's simulators and chip tests use: 0 unless KIOSK_VPCD_SLOT says.
+
+    The only environment variable the simulator reads, and only on a developer machine: two
+    checkouts can then run their chip tests at once, each on its own slot (the card slot is a
+    single shared resource otherwise).
+    """
+    slot = int(os.environ.get("KIOSK_VPCD_SLOT", "0") or 0)
+    if not 0 <= slot < VPCD_SLOTS:
+        raise ValueError(f"KIOSK_VPCD_SLOT must be 0..{VPCD_SLOTS - 1}, not {slot}")
+    return slot
+
+
+def vpcd_port(slot: int | None = None) -> int:
+    """The TCP port vpcd listens on for `slot` (default: this machine's slot)."""
+    return VPCD_BASE_PORT + (vpcd_slot() if slot is None else slot)
+
+
+def vpcd_reader_name(slot: int | None = None) -> str:
+    """The PC/SC reader name pcscd gives the vpcd `slot` ("Virtual PCD 00 00", "... 00 01")."""
+    return f"Virtual PCD 00 {vpcd_slot() if slot is None else slot:02d}"
+
+
+VPCD_PORT = VPCD_BASE_PORT
 
 
 class PcscdError(RuntimeError):
@@ -71,8 +98,9 @@ def _pcscd_path() -> str:
     raise PcscdNotFound("pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)")
 
 
-def ensure_pcscd(timeout: float = 10.0, port: int = VPCD_PORT) -> None:
-    """Start pcscd if it is not running, then wait until vpcd listens on `port`."""
+def ensure_pcscd(timeout: float = 10.0, port: int | None = None) -> None:
+    """Start pcscd if it is not running, then wait until vpcd listens on `port` (this slot's)."""
+    port = vpcd_port() if port is None else port
     if not pcscd_running():
         exe = _pcscd_path()
         # pcscd daemonizes: the command returns once the daemon is forked.

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -25,13 +25,12 @@ from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
-from simulator.pcscd import ensure_pcscd
+from simulator.pcscd import VPCD_BASE_PORT, ensure_pcscd, vpcd_port, vpcd_reader_name
 from simulator.vicc import VirtualCardSlot
 
 log = logging.getLogger(__name__)
 
 ENDPOINTS_FILE = "endpoints.json"
-VPCD_READER_PREFIX = "Virtual PCD"
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 # The simulated citizen. Test data only: a test greps the kiosk's state for these values.
@@ -57,7 +56,7 @@ class SimulatorOptions:
     backends_port: int = 0
     printer_port: int = 0
     camera_port: int = 0
-    vpcd_port: int = 35963
+    vpcd_port: int = field(default_factory=vpcd_port)
 
 
 class Simulator:
@@ -97,7 +96,7 @@ class Simulator:
 
     async def start(self) -> dict:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(ensure_pcscd)
+        await asyncio.to_thread(ensure_pcscd, 10.0, self.options.vpcd_port)
         csca = self.state_dir / "csca.pem"
         csca.write_bytes(self.pki.csca_cert_pem)
         self.backends.services.permits_by_id_number[ResidentCard().id_number] = {
@@ -117,7 +116,7 @@ class Simulator:
         self.endpoints = {
             "pid": os.getpid(),
             "control_url": f"http://127.0.0.1:{control_port}",
-            "card_reader": VPCD_READER_PREFIX,
+            "card_reader": vpcd_reader_name(self.options.vpcd_port - VPCD_BASE_PORT),
             "vpcd": f"127.0.0.1:{self.options.vpcd_port}",
             "printer": {"host": "127.0.0.1", "port": self.printer.port},
             "face_camera_url": self.face_camera.url,

@@ -19,6 +19,8 @@ import contextlib
 import logging
 from typing import Protocol
 
+from simulator.pcscd import vpcd_port
+
 log = logging.getLogger(__name__)
 
 VPCD_HOST = "127.0.0.1"
@@ -43,9 +45,9 @@ class VirtualCard(Protocol):
 class VirtualCardSlot:
     """One vpcd slot: `insert(card)` connects and serves it, `remove()` disconnects."""
 
-    def __init__(self, host: str = VPCD_HOST, port: int = VPCD_PORT) -> None:
+    def __init__(self, host: str = VPCD_HOST, port: int | None = None) -> None:
         self.host = host
-        self.port = port
+        self.port = vpcd_port() if port is None else port  # this machine's slot by default
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
         self._card: VirtualCard | None = None

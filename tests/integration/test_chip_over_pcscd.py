@@ -17,10 +17,17 @@ from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey, PermitReaderService
 from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import create_pki
-from simulator.pcscd import PcscdNotFound, ensure_pcscd, pcscd_running, port_listening
+from simulator.pcscd import (
+    PcscdNotFound,
+    ensure_pcscd,
+    pcscd_running,
+    port_listening,
+    vpcd_port,
+    vpcd_reader_name,
+)
 from simulator.vicc import VirtualCardSlot
 
-READER = "Virtual PCD 00 00"  # vpcd slot 0, TCP 35963
+READER = vpcd_reader_name()  # this machine's vpcd slot (simulator.pcscd.vpcd_slot)
 
 HOLDER = TravelDocumentHolder(
     document_code="CS", issuing_state="CHN", document_number="C98765432",
@@ -63,7 +70,7 @@ def trust_store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def service(trust_store: Path) -> AsyncIterator[PermitReaderService]:
-    service = PermitReaderService("Virtual PCD", trust_store, resume_window_s=3.0)
+    service = PermitReaderService(READER, trust_store, resume_window_s=3.0)
     yield service
     service.close()
 
@@ -140,7 +147,7 @@ async def test_card_moved_away_and_back_resumes_the_read(
 async def test_card_moved_away_for_good_is_card_removed(
     slot: VirtualCardSlot, trust_store: Path
 ) -> None:
-    service = PermitReaderService("Virtual PCD", trust_store, resume_window_s=1.0)
+    service = PermitReaderService(READER, trust_store, resume_window_s=1.0)
     try:
         await insert(slot, IcaoChip(HOLDER, pki=PKI, slow_s=0.02))
         slot.pull_mid_read(6)
@@ -196,7 +203,7 @@ async def test_corrupted_dg2_and_forged_sod_fail_passive_auth(
 
 async def test_expired_document_is_reported(slot: VirtualCardSlot) -> None:
     expired = TravelDocumentHolder(document_number="E12345678", expiry_date="200101")
-    service = PermitReaderService("Virtual PCD")  # no trust store: not trusted, not failed
+    service = PermitReaderService(READER)  # no trust store: not trusted, not failed
     try:
         await insert(slot, IcaoChip(expired, pki=PKI))
         read = await service.read_permit(BacKey("E12345678", expired.birth_date, "200101"))
@@ -222,4 +229,4 @@ def test_ensure_pcscd_is_idempotent() -> None:
     except PcscdNotFound as exc:
         pytest.skip(str(exc))
     ensure_pcscd(timeout=1.0)
-    assert pcscd_running() and port_listening(35963)
+    assert pcscd_running() and port_listening(vpcd_port())

@@ -14,10 +14,10 @@ from drivers.pcsc import card_present, list_readers
 from provisioning.read_document import main
 from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import create_pki
-from simulator.pcscd import PcscdNotFound, ensure_pcscd
+from simulator.pcscd import PcscdNotFound, ensure_pcscd, vpcd_reader_name
 from simulator.vicc import VirtualCardSlot
 
-READER = "Virtual PCD 00 00"
+READER = vpcd_reader_name()  # this machine's vpcd slot (simulator.pcscd.vpcd_slot)
 HOLDER = TravelDocumentHolder(
     document_number="G12345678", birth_date="770707", expiry_date="350707",
     surname="ZHAO", given_names="LEI",
