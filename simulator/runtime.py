@@ -113,6 +113,7 @@ class Simulator:
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
+        self.backends.serving_at(backends)
         self.endpoints = {
             "pid": os.getpid(),
             "control_url": f"http://127.0.0.1:{control_port}",
@@ -128,6 +129,7 @@ class Simulator:
             "utility_url": f"{backends}/utility/v1",
             "certificates_url": f"{backends}/certificates/v1",
             "queue_url": f"{backends}/queue/v1",
+            "notify_url": f"{backends}/notify/v1",
             "receipts_dir": str(self.state_dir / "receipts"),
             "idcard_reader": self.idcard_reader.path,
             "dispenser": self.dispenser.endpoint["port"],
