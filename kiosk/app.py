@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.availability import DeviceState, ServiceAvailability
-from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
+from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_states
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
-from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
+from kiosk.transaction import TransactionCore
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
@@ -85,17 +85,29 @@ def subject_key(state_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def build_transactions(config: KioskConfig, payment: PaymentClient,
+                       services: dict[str, ServiceClient]) -> TransactionCore:
+    """The transaction core on the kiosk's journal: the only writer of it."""
+    b = config.backends
+    relay = NotificationClient(b.notify_url, b.deadline_s) if b.notify_url else None
+    return TransactionCore.open(config.journal_path, config.kiosk_id, payment, services,
+                                crash_after=config.debug.crash_after or None, relay=relay,
+                                retry_s=config.flow.settle_retry_s)
+
+
 def build_context(config: KioskConfig) -> FlowContext:
     b = config.backends
     devices = build_devices(config)
+    payment = PaymentClient(b.payment_url, b.deadline_s)
+    services = {name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()}
     return FlowContext(
         config=config,
         view=SessionView(language=config.ui.language),
-        journal=Journal(config.journal_path, config.kiosk_id, config.debug.crash_after or None),
+        transactions=build_transactions(config, payment, services),
         devices=devices,
         camera_scanner=camera_scanner_for(config, devices),
-        payment=PaymentClient(b.payment_url, b.deadline_s),
-        services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
+        payment=payment,
+        services=services,
         subject_key=subject_key(config.state_dir),
     )
 
@@ -111,9 +123,8 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
             return device_states(manager)
         return {name: DeviceState(usable=True) for name in present}
 
-    recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
     session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
-                           reconcile=recovery.run)
+                           reconcile=ctx.transactions.reconcile)
     session.device_manager = manager
     if manager is not None:
         manager.subscribe(session.on_device_event)
@@ -137,15 +148,17 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     await ctx.payment.close()
     for client in ctx.services.values():
         await client.close()
+    if ctx.transactions.orders.relay is not None:
+        await ctx.transactions.orders.relay.close()
     ctx.devices.close()
-    ctx.journal.close()
+    ctx.transactions.close()
 
 
 async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
     """Everything before the attract screen: recovery of unfinished transactions, a first
     reading of every device, the catalog."""
     ctx = build_context(config)
-    report = await Recovery(ctx.journal, ctx.payment, ctx.services).run()
+    report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
     manager = build_manager(ctx.devices)
     await manager.start()

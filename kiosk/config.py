@@ -31,6 +31,8 @@ class BackendConfig:
     utility_url: str = "http://127.0.0.1:8080/utility/v1"
     certificates_url: str = "http://127.0.0.1:8080/certificates/v1"
     queue_url: str = "http://127.0.0.1:8080/queue/v1"
+    # The payment platform's relay of the gateway's payment notifications ("" = none).
+    notify_url: str = "http://127.0.0.1:8080/notify/v1"
     deadline_s: float = 10.0
     health_interval_s: float = 5.0  # how often the kiosk checks it can reach the backends
 
@@ -64,6 +66,9 @@ class FlowConfig:
     payment_timeout_s: float = 120.0
     payment_poll_s: float = 1.0
     step_timeout_s: float = 300.0  # no single step may hang longer than this
+    # A transaction whose ending is not known yet is settled again after this, then backs off
+    # exponentially (up to an hour) while the gateway or a backend stays unreachable.
+    settle_retry_s: float = 30.0
     office_hotline: str = "12367"
     # Passive authentication policy: a document whose signer chain is not trusted is refused.
     require_trusted_document: bool = True
@@ -164,5 +169,6 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             "utility_url": endpoints["utility_url"],
             "certificates_url": endpoints["certificates_url"],
             "queue_url": endpoints["queue_url"],
+            "notify_url": endpoints.get("notify_url", ""),
         },
     }

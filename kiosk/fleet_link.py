@@ -29,7 +29,7 @@ from kiosk.fleet_wire import (
     Supply,
     SupplyLevel,
 )
-from kiosk.journal import Journal, TxState
+from kiosk.journal import Journal
 from kiosk.session import KioskSession
 
 log = logging.getLogger(__name__)
@@ -95,11 +95,10 @@ class FleetLink:
     def _take_snapshot(self) -> dict[str, Any]:
         counts = self.journal.count_by_state()
         attention = []
-        for tx in self.journal.unfinished():
-            if tx.state is TxState.NEEDS_ATTENTION:
-                history = self.journal.history(tx.tx_id)
-                attention.append(AttentionItem(tx.tx_id, tx.state.value, tx.updated_at,
-                                               history[-1][2] or "" if history else ""))
+        for tx in self.journal.for_operators():  # needing a person, or not settled yet
+            history = self.journal.history(tx.tx_id)
+            reason = tx.attention or (history[-1][2] or "" if history else "")
+            attention.append(AttentionItem(tx.tx_id, tx.state.value, tx.updated_at, reason))
         catalog = self.session.catalog
         return {
             "software_version": software_version(),

@@ -13,6 +13,7 @@ from typing import Any
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal
+from kiosk.transaction import TransactionCore
 from kiosk.viewmodel import ScreenId, SessionView
 from peripherals.face_camera import FaceCameraService
 from peripherals.permit_reader import PermitReaderService
@@ -46,13 +47,16 @@ class Reason(StrEnum):
     STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
     NEEDS_ATTENTION = "needs_attention"
+    INTERNAL_ERROR = "internal_error"  # a bug: the ending is still settled and told truthfully
 
 
 class FlowFailure(Exception):
-    def __init__(self, reason: Reason, charged: bool = False, **params: Any) -> None:
+    """Why a flow stops. What it means for the citizen's money is for the transaction core to
+    settle and say (kiosk.transaction.citizen_message), not for the step that failed."""
+
+    def __init__(self, reason: Reason, **params: Any) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        self.charged = charged
         self.params = params
 
 
@@ -85,7 +89,7 @@ class Devices:
 class FlowContext:
     config: KioskConfig
     view: SessionView
-    journal: Journal
+    transactions: TransactionCore  # owns every transaction and the journal's writes
     devices: Devices
     payment: PaymentClient
     services: dict[str, ServiceClient]  # backend name -> client
@@ -93,6 +97,11 @@ class FlowContext:
     scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
     camera_scanner: Any = None  # codes from camera frames, when no serial scanner is fitted
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal, to read (only the transaction core writes it)."""
+        return self.transactions.journal
 
     def show(self, screen: ScreenId, **changes: Any) -> None:
         self.view.update(screen=screen, **changes)

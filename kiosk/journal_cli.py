@@ -13,6 +13,7 @@ from pathlib import Path
 from kiosk.config import load_config
 from kiosk.journal import Journal, Transaction
 from kiosk.privacy import mask
+from kiosk.transaction.reconciliation import reconciliation_entries
 
 CSV_FIELDS = ("date", "kiosk_id", "tx_id", "service", "state", "out_trade_no", "paid_trade_no",
               "amount_fen", "refunded_fen", "net_fen")
@@ -22,26 +23,19 @@ def _row(tx: Transaction) -> dict:
     subject = mask(tx.subject, keep_end=4) if tx.subject else ""
     return {"tx_id": tx.tx_id, "service": tx.service, "state": tx.state.value,
             "amount_fen": tx.amount_fen, "out_trade_no": tx.out_trade_no or "",
-            "subject": subject,
+            "subject": subject, "attention": tx.attention or "",
             "created": dt.datetime.fromtimestamp(tx.created_at).isoformat(timespec="seconds"),
             "updated": dt.datetime.fromtimestamp(tx.updated_at).isoformat(timespec="seconds")}
 
 
 def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> list[dict]:
-    """One row per transaction of `day` that took money: what the gateway should also show."""
+    """One row per order of `day` that took money: what the gateway should also show."""
     start = dt.datetime.combine(day, dt.time()).timestamp()
-    rows = []
-    for tx in journal.between(start, start + 86400):
-        if not tx.amount_fen or tx.paid_trade_no is None and tx.state.value not in (
-                "refunded", "refund_pending", "needs_attention"):
-            continue
-        refunded = tx.amount_fen if tx.state.value == "refunded" else 0
-        rows.append({"date": day.isoformat(), "kiosk_id": kiosk_id, "tx_id": tx.tx_id,
-                     "service": tx.service, "state": tx.state.value,
-                     "out_trade_no": tx.out_trade_no or "",
-                     "paid_trade_no": tx.paid_trade_no or "", "amount_fen": tx.amount_fen,
-                     "refunded_fen": refunded, "net_fen": tx.amount_fen - refunded})
-    return rows
+    return [{"date": day.isoformat(), "kiosk_id": kiosk_id, "tx_id": e.tx.tx_id,
+             "service": e.tx.service, "state": e.tx.state.value,
+             "out_trade_no": e.tx.out_trade_no or "", "paid_trade_no": e.order_no,
+             "amount_fen": e.amount_fen, "refunded_fen": e.refunded_fen, "net_fen": e.net_fen}
+            for e in reconciliation_entries(journal, start, start + 86400)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,7 @@ class KioskSession:
         self._device_events: tuple[str, ...] = ()
         self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None
+        self._engine: FlowEngine | None = None
         self._last_activity = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
@@ -187,6 +188,7 @@ class KioskSession:
         if not self.availability.check(item, self.network_ok).offered:
             self.refresh_menu()
             return
+        self._engine = FlowEngine(self.ctx)
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
@@ -274,9 +276,10 @@ class KioskSession:
             self.view.update(entry=entry + key, entry_error_key="")
 
     def cancel(self) -> None:
-        """The citizen's way out, from any screen."""
-        if self._flow_task is not None:
-            self._flow_task.cancel()
+        """The citizen's way out, from any screen: a running flow stops and its ending is
+        settled and shown (unless nothing happened to the citizen's money)."""
+        if self._engine is not None:
+            self._engine.cancel_by_citizen()
         else:
             self._to_attract()
 
@@ -288,15 +291,16 @@ class KioskSession:
 
     # Internals.
     async def _run_flow(self, item) -> None:
+        assert self._engine is not None
         try:
-            await FlowEngine(self.ctx).run(item)
+            await self._engine.run(item)
         except asyncio.CancelledError:
             self._to_attract()
         except Exception:
             log.exception("flow failed unexpectedly")
             self._to_attract()
         finally:
-            self._flow_task = None
+            self._flow_task = self._engine = None
             self._last_activity = time.monotonic()
             while not self.ctx.scans.empty():
                 self.ctx.scans.get_nowait()

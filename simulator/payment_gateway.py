@@ -288,7 +288,8 @@ def add_payment_routes(routes: web.RouteTableDef, gateway: PaymentGateway, prefi
         answer(lambda r, b: gateway.close(r.match_info["out_trade_no"]))
     )
     routes.post(f"{prefix}/orders/{{out_trade_no}}/reverse")(
-        answer(lambda r, b: gateway.reverse(r.match_info["out_trade_no"]))
+        answer(lambda r, b: gateway.reverse(r.match_info["out_trade_no"],
+                                            int(b.get("amount_fen", 0) or 0)))
     )
     routes.post(f"{prefix}/refunds")(
         answer(

@@ -73,12 +73,12 @@ class NotificationSender:
         payload = {"notify_id": secrets.token_hex(8), "seq": self._seq[number],
                    **{k: v for k, v in order.as_json().items() if k != "code_url"}}
         for _ in range(2 if self.duplicate else 1):
+            self.in_flight += 1  # counted from now: a test waits until every one is delivered
             task = asyncio.get_running_loop().create_task(self._deliver(payload, self.delay_s))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, payload: dict, delay_s: float) -> None:
-        self.in_flight += 1
         try:
             if delay_s:
                 await asyncio.sleep(delay_s)

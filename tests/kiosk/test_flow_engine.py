@@ -9,11 +9,11 @@ import json
 import pytest
 from aiohttp import web
 
-from kiosk.app import build_session
+from kiosk.app import build_session, build_transactions
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import load_config, simulator_overrides
 from kiosk.flow import Devices, FlowContext
-from kiosk.journal import Journal, TxState
+from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId, SessionView
 from simulator.backends import Backends, reference_catalog
 from simulator.reference import BILL_PAYMENT, QUEUE_TICKET, WATER_ACCOUNT
@@ -26,21 +26,24 @@ async def kiosk(tmp_path):
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    backends.serving_at(base)
     endpoints = {"card_reader": "none", "face_camera_url": "", "printer": {"host": "", "port": 0},
                  **{f"{name}_url": f"{base}{prefix}" for name, prefix in (
                      ("payment", "/pay/v1"), ("catalog", "/catalog/v1"),
                      ("exit_entry", "/exit-entry/v1"), ("utility", "/utility/v1"),
-                     ("certificates", "/certificates/v1"), ("queue", "/queue/v1"))}}
+                     ("certificates", "/certificates/v1"), ("queue", "/queue/v1"),
+                     ("notify", "/notify/v1"))}}
     overrides = simulator_overrides(endpoints)
     overrides["state_dir"] = str(tmp_path)
-    overrides["flow"] = {"payment_poll_s": 0.02, "payment_timeout_s": 3.0}
+    overrides["flow"] = {"payment_poll_s": 0.02, "payment_timeout_s": 3.0, "settle_retry_s": 0.0}
     overrides["backends"]["deadline_s"] = 2.0
     config = load_config(None, overrides)
     b = config.backends
-    ctx = FlowContext(config=config, view=SessionView(), journal=Journal(config.journal_path, "K1"),
-                      devices=Devices(), payment=PaymentClient(b.payment_url, 2.0, backoff_s=0.01),
-                      services={n: ServiceClient(u, 2.0, backoff_s=0.01)
-                                for n, u in b.services().items()},
+    payment = PaymentClient(b.payment_url, 2.0, backoff_s=0.01)
+    services = {n: ServiceClient(u, 2.0, backoff_s=0.01) for n, u in b.services().items()}
+    ctx = FlowContext(config=config, view=SessionView(),
+                      transactions=build_transactions(config, payment, services),
+                      devices=Devices(), payment=payment, services=services,
                       subject_key=b"k" * 32)
     session = build_session(ctx)
     await session.refresh_catalog()
@@ -50,7 +53,8 @@ async def kiosk(tmp_path):
     await ctx.payment.close()
     for client in ctx.services.values():
         await client.close()
-    ctx.journal.close()
+    await ctx.transactions.orders.relay.close()
+    ctx.transactions.close()
     await runner.cleanup()
 
 
@@ -129,9 +133,10 @@ async def test_an_unknown_submission_outcome_is_settled_by_the_reconciler(kiosk)
     backends.faults["utility"].fail_next = 50           # the utility stays down for now
     backends.gateway.pay(code_url=ctx.view.qr_payload)
     await until(ctx.view, ScreenId.RESULT)
-    assert "将自动退回" in texts(ctx.view)
+    assert "正在核对" in texts(ctx.view) and "查询编号" in texts(ctx.view)
+    assert "未扣费" not in texts(ctx.view)
     [tx] = ctx.journal.recent()
-    assert tx.state is TxState.SUBMITTED
+    assert tx.state is TxState.SUBMITTED and tx.attention == "checking:backend_unreachable"
     backends.faults["utility"].fail_next = 0
     await session.reconcile()
     assert ctx.journal.get(tx.tx_id).state is TxState.REFUNDED
