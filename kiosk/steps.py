@@ -357,7 +357,11 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
             log.warning("receipt not printed: %s", exc.reason.value,
                         extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
             if per_copy:
-                run.txn.printed_copies(number - 1, copies)
+                # Refused before a byte was sent (paper out, cover open, no answer): this copy
+                # did not come out. A connection lost while sending leaves it in doubt.
+                in_doubt = exc.reason is DeviceReason.PRINTER_OFFLINE and \
+                    ctx.devices.receipt_printer is not None
+                run.txn.printed_copies(number - 1, copies, in_doubt=in_doubt)
                 raise FlowFailure(Reason.PRINT_FAILED) from exc
             if not params.get("optional", True):
                 run.txn.needs_attention(f"print_failed:{exc.reason.value}")

@@ -166,6 +166,7 @@ async def _apply(request: web.Request, handler, faults: BackendFaults, rule: Fau
 
 async def _apply_rule(request: web.Request, handler, rule: FaultRule, log: CallLog):
     kind = rule.kind
+    await request.read()  # kept by the request: a late or repeated handling reads it again
     if kind is FaultKind.ERROR:
         return web.json_response({"error": "SYSTEM_ERROR"}, status=503)
     if kind is FaultKind.LOST_BEFORE:

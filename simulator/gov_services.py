@@ -246,7 +246,7 @@ def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None
     def answer(fn):
         async def handler(request: web.Request) -> web.Response:
             try:
-                body = await request.json() if request.can_read_body else {}
+                body = await request.json() if request.body_exists else {}
                 if not isinstance(body, dict):
                     raise TypeError("body")
                 return web.json_response(fn(request, body))

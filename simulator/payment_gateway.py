@@ -248,7 +248,7 @@ def add_payment_routes(routes: web.RouteTableDef, gateway: PaymentGateway, prefi
     def answer(fn):
         async def handler(request: web.Request) -> web.Response:
             try:
-                body = await request.json() if request.can_read_body else {}
+                body = await request.json() if request.body_exists else {}
                 result = fn(request, body)
             except GatewayError as exc:
                 return web.json_response({"error": exc.code}, status=exc.status)

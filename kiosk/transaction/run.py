@@ -203,10 +203,12 @@ class TxRun:
     def printing_copy(self, number: int) -> None:
         self.annotate({"copies_printing": number})
 
-    def printed_copies(self, printed: int, of: int) -> None:
-        """`printed` of `of` copies came out: that share of the price is what was delivered."""
+    def printed_copies(self, printed: int, of: int, in_doubt: bool = False) -> None:
+        """`printed` of `of` copies came out: that share of the price is what was delivered.
+        `in_doubt`: the copy being printed may have come out too (only a person can tell)."""
         amount = self.tx.amount_fen or 0
-        self.annotate({"copies_printed": printed, "delivered_fen": amount * printed // of})
+        detail = {"copies_printed": printed, "delivered_fen": amount * printed // of}
+        self.annotate(detail if in_doubt else {**detail, "copies_printing": printed})
 
     def receipted(self) -> None:
         if self.tx.state is TxState.FULFILLED:

@@ -237,3 +237,21 @@ async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
     await until(ctx.view, ScreenId.ATTRACT, timeout=10)   # then walks away for good
     assert ctx.view.entry == "" and not ctx.view.idle_prompt
     assert ctx.journal.recent()[0].state is TxState.CANCELLED
+
+
+async def test_the_journal_never_holds_the_utility_account_number(kiosk):
+    """The utility backend's answer carries a `bill_id` made of the account number: only the
+    reference numbers the catalog names reach the journal (issue 17)."""
+    backends, ctx, session = kiosk
+    await start_bill(ctx, session)
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    [payment] = backends.services.bill_payments.values()
+    assert WATER_ACCOUNT in payment["bill_id"]               # the backend does return it
+    [tx] = ctx.journal.recent()
+    assert tx.state is TxState.CLOSED and tx.detail["result"] == {
+        "payment_id": payment["payment_id"]}
+    path = ctx.config.journal_path
+    stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*")
+                      if p.is_file() and not p.name.endswith(".lock"))
+    assert stored and WATER_ACCOUNT.encode() not in stored
