@@ -46,7 +46,6 @@ class Reason(StrEnum):
     NO_PAGE = "no_page"
     STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
-    NEEDS_ATTENTION = "needs_attention"
     INTERNAL_ERROR = "internal_error"  # a bug: the ending is still settled and told truthfully
 
 

@@ -242,6 +242,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "result.partly_refunded": {"zh": "未完成部分的 {amount} 已原路退回。",
                                "en": "{amount} for the part not completed has been refunded."},
     "slip.title": {"zh": "付款核对凭条", "en": "Payment check slip"},
+    "result.completed": {"zh": "您的业务已办理完成，查询编号：{reference}",
+                         "en": "Your service has been completed; reference {reference}"},
     "reason.internal_error": {"zh": "系统出现异常，业务未能完成。",
                               "en": "Something went wrong; your service could not be completed."},
 }

@@ -121,8 +121,7 @@ class TransactionCore:
             if tx.final or tx.state is TxState.NEEDS_ATTENTION:
                 return settlement_of(tx)
             facts = await self._gather(tx)
-            tx = self.writer.get(tx_id)
-            decision = decide(tx, facts)
+            decision = decide(tx, facts)  # from the state the facts were gathered for
             reason = decision.reason
             try:
                 tx = self._carry_out(tx, facts, decision)

@@ -157,8 +157,8 @@ def citizen_message(settlement: Settlement, failure: str | None,
         return False, (*why, ("reason.refunded", {}))
     if outcome is Outcome.PARTLY_REFUNDED:
         return False, (*why, ("result.partly_refunded", {"fen": settlement.refunded_fen}))
-    if outcome is Outcome.DELIVERED:
-        return False, why
+    if outcome is Outcome.DELIVERED:  # stopped after the service was done: it is done
+        return True, (("result.completed", {"reference": settlement.reference}),)
     keep: Line = ("result.slip_printed" if slip_printed else "result.note_reference", {})
     reference: Line = ("result.reference", {"reference": settlement.reference})
     if outcome is Outcome.ATTENTION and settlement.unpaid_known:

@@ -255,3 +255,34 @@ async def test_the_journal_never_holds_the_utility_account_number(kiosk):
     stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*")
                       if p.is_file() and not p.name.endswith(".lock"))
     assert stored and WATER_ACCOUNT.encode() not in stored
+
+
+async def test_an_unsettled_transaction_is_shown_to_operators_until_it_is_settled(kiosk,
+                                                                                  tmp_path):
+    import dataclasses
+
+    from kiosk.fleet_link import FleetLink
+
+    backends, ctx, session = kiosk
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = tmp_path / "device.key"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ctx.config = dataclasses.replace(ctx.config, fleet=dataclasses.replace(
+        ctx.config.fleet, server_url="http://127.0.0.1:9", device_key_path=str(key)))
+    link = FleetLink(ctx.config, session, ctx.journal, lambda: [], restart_app=lambda: None)
+    await start_bill(ctx, session)
+    backends.faults["utility"].fail_next = 50           # the submission's outcome is unknown
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    [tx] = ctx.journal.recent()
+    [item] = link._take_snapshot()["attention"]
+    assert (item.ref, item.state, item.reason) == (tx.tx_id, "submitted",
+                                                      "checking:backend_unreachable")
+    backends.faults["utility"].fail_next = 0
+    await session.reconcile()
+    assert ctx.journal.get(tx.tx_id).state is TxState.REFUNDED
+    assert link._take_snapshot()["attention"] == []

@@ -132,11 +132,26 @@ async def test_recovery_with_the_gateway_down_waits_with_a_reason_then_finishes(
     waiting = core.journal.get(tx.tx_id)
     assert waiting.state is TxState.PAID and waiting.attention == "checking:gateway_unreachable"
     assert [t.tx_id for t in core.journal.for_operators()] == [tx.tx_id]
+    assert technician_sees(core.journal.path.parent)[tx.tx_id] == "checking:gateway_unreachable"
     backends.faults["payment"].down = False
     await core.reconcile(everything=True)
     assert core.journal.get(tx.tx_id).state is TxState.REFUNDED
     assert core.journal.get(tx.tx_id).attention is None
     assert len(backends.gateway.refunds) == 1
+
+
+def technician_sees(state_dir) -> dict[str, str]:
+    """`kiosk-journal list --unfinished --json`: transaction -> the reason it is not settled."""
+    import contextlib
+    import io
+    import json
+
+    from kiosk.journal_cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--state-dir", str(state_dir), "--json", "list", "--unfinished"]) == 0
+    return {row["tx_id"]: row["attention"] for row in json.loads(out.getvalue())}
 
 
 async def test_a_lost_refund_reply_does_not_refund_twice(world):
@@ -234,3 +249,24 @@ async def test_a_micropay_never_confirmed_is_reversed_when_time_is_up(world):
     assert micropay.status is OrderStatus.REVOKED and micropay.payments == 0
     with pytest.raises(GatewayError, match="ORDER_CLOSED"):
         backends.gateway.confirm(micropay.out_trade_no)
+
+
+async def test_a_stale_decision_is_logged_and_settled_again(world, caplog):
+    """Settling decides from what it read; if the transaction moved meanwhile the write fails
+    (compare-and-set), the reason is logged, and it settles again from the journal as it is."""
+    backends, core = world
+    tx = await pending_tx(core)
+    backends.gateway.pay(out_trade_no=tx.out_trade_no)
+    backends.faults["payment"].update({"rules": [
+        {"kind": "slow", "route": "GET /pay/v1/orders/{out_trade_no}", "times": 1,
+         "delay_s": 0.5}]})
+    core._owners[tx.tx_id] = Owner.RECONCILER
+    settling = asyncio.ensure_future(core.settle(tx.tx_id, Owner.RECONCILER))
+    await asyncio.sleep(0.2)                    # it has read PAYMENT_PENDING and asks the gateway
+    moved = core.writer.transition(tx, TxState.PAID, "elsewhere", paid_trade_no=tx.out_trade_no)
+    settlement = await settling
+    assert any("stale" in r.getMessage() and getattr(r, "reason", "").startswith(
+        "stale:payment_pending->paid:now_paid") for r in caplog.records)
+    assert settlement.outcome.value == "refunded"
+    assert [h[1] for h in core.journal.history(moved.tx_id)][-3:] == [
+        "paid", "refund_pending", "refunded"]
