@@ -27,6 +27,7 @@ from kiosk.transaction.settlement import (
 log = logging.getLogger(__name__)
 
 MAX_RETRY_S = 3600.0
+RECONCILER_TURN_S = 20.0  # the longest a starting citizen waits for the reconciler
 _ROUNDS = 6  # a refund takes three (journal it, make it, see it); stale decisions add more
 
 
@@ -222,6 +223,14 @@ class TransactionCore:
             return self.writer.transition(tx, TxState.NEEDS_ATTENTION,
                                           f"settle:no_way_from_{tx.state.value}_to_{to.value}")
 
+    def interrupted(self, tx_id: str) -> Settlement:
+        """Settling stopped before it ended (a time limit, a bug): the transaction waits for
+        the reconciler's next pass, with the reason operators see."""
+        tx = self.writer.get(tx_id)
+        if not tx.final and tx.state is not TxState.NEEDS_ATTENTION:
+            tx = self._defer(tx, "checking:interrupted")
+        return settlement_of(tx)
+
     def _defer(self, tx: Transaction, reason: str) -> Transaction:
         retry_in = min(self.retry_s * 2 ** min(tx.settle_attempts, 12), MAX_RETRY_S)
         log.warning("transaction %s not settled yet (%s); again in %.0f s", tx.tx_id, reason,
@@ -262,7 +271,15 @@ class TransactionCore:
             return None
         self._owners[tx_id] = Owner.RECONCILER
         try:
-            settlement = await self.settle(tx_id, Owner.RECONCILER)
+            # Between citizens one settle is bounded: a citizen starting a service waits for it.
+            # Stopping it half-way is safe: every write is compare-and-set, every call keyed.
+            settlement = await asyncio.wait_for(self.settle(tx_id, Owner.RECONCILER),
+                                                None if everything else RECONCILER_TURN_S)
+        except TimeoutError:
+            settlement = self.interrupted(tx_id)
+        except Exception:  # a bug must not stop the pass: the others still get settled
+            log.exception("settling %s failed", tx_id, extra={"transaction": tx_id})
+            settlement = self.interrupted(tx_id)
         finally:
             self.release(tx_id)
         log.info("reconciled %s: %s", tx_id, settlement.outcome.value,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.backends import BackendError, PaymentOrder, ServiceClient
 from kiosk.journal import OrderKind, Transaction, TxState
 from kiosk.transaction.orders import OrderFacts, Standing
-from kiosk.transaction.settlement import Settlement, settlement_of
+from kiosk.transaction.settlement import Settlement
 
 if TYPE_CHECKING:
     from kiosk.transaction.core import TransactionCore
@@ -228,7 +228,7 @@ class TxRun:
             log.warning("settling %s did not finish: %r", self.tx_id, exc,
                         extra={"transaction": self.tx_id}, exc_info=not isinstance(
                             exc, TimeoutError))
-            settlement = settlement_of(self.core.writer.get(self.tx_id), "checking:interrupted")
+            settlement = self.core.interrupted(self.tx_id)
         finally:
             self.core.release(self.tx_id)
         self.tx = self.core.writer.get(self.tx_id)
