@@ -19,11 +19,13 @@ from tests.integration.explorer.plan import (
     ACTIONS,
     FAULT_KINDS,
     SERVICES,
+    RunSpec,
     Totals,
     fast_slice,
     run_specs,
     systematic,
 )
+from tests.integration.explorer.worker import ROGUE
 
 SLICE = fast_slice()
 
@@ -50,6 +52,14 @@ def test_every_fen_is_delivered_or_refunded(explorer, spec):
         assert result["faults_hit"] >= 1, "the fault never met its call: the run proves nothing"
     if spec.kill:
         assert result["killed"], f"the power was never cut at {spec.kill}"
+
+
+def test_the_checks_see_money_taken_behind_the_kiosks_back(explorer):
+    """The explorer's checks can fail: a payment no journal knows of is lost money, missing
+    from the reconciliation file."""
+    result = explorer.run(RunSpec("bill", name=ROGUE))
+    assert result["lost_fen"] == 8650 and result["unreconciled"] == 1
+    assert any("ROGUE0001" in v for v in result["violations"])
 
 
 @pytest.mark.slow

@@ -102,9 +102,21 @@ async def kiosk_run(spec: RunSpec, endpoints: dict, run_dir: Path) -> None:
             await session.refresh_catalog()
             session.start()
             observed = await run_citizen(spec, ctx.view, session, sim)
+            if spec.name == ROGUE:
+                await _take_money_behind_the_kiosks_back(ctx, sim)
         finally:
             await close_context(ctx, session)
     (run_dir / "citizen.json").write_text(json.dumps(observed))
+
+
+ROGUE = "rogue_payment_the_journal_never_saw"
+
+
+async def _take_money_behind_the_kiosks_back(ctx, sim: SimulatorClient) -> None:
+    """The checks' own test: an order paid at the gateway that no journal knows of (as a kiosk
+    that calls the gateway before journaling would leave). The checks must see it."""
+    order = await ctx.payment.create_order("ROGUE0001", 8650, "rogue")
+    await sim.pay(code_url=order.code_url)
 
 
 async def _quiet(sim: SimulatorClient, timeout: float = 10.0) -> None:
