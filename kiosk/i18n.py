@@ -225,7 +225,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 
     # The transaction core's endings (kiosk.transaction.settlement.citizen_message).
-    "settle.checking": {"zh": "正在核对付款，请稍候…", "en": "Checking your payment, please wait…"},
+    "settle.checking": {"zh": "请稍候，正在确认办理结果…", "en": "One moment: confirming the outcome…"},
     "result.checking": {
         "zh": "您的付款正在核对中。如已扣款，系统将自动完成业务或原路退回，无需重复支付。",
         "en": "Your payment is being checked. If you were charged, your service will be "
