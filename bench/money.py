@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     for failure in totals.failures:
         print(json.dumps({"label": failure["label"], "violations": failure["violations"]},
                          ensure_ascii=False))
+    print("how the runs' transactions ended:", json.dumps(dict(totals.endings.most_common())))
     print(json.dumps({**totals.figures(), "needs_attention": totals.attention,
                       "seconds": round(time.monotonic() - started, 1),
                       "workers": args.workers}))

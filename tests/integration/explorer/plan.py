@@ -4,6 +4,7 @@ is small, sampled with hypothesis where it is not, and the fast slice of the def
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from hypothesis import strategies as st
@@ -256,9 +257,11 @@ class Totals:
     unreconciled: int = 0
     attention: int = 0
     failures: list[dict] = field(default_factory=list)
+    endings: Counter = field(default_factory=Counter)  # final state (or "none") -> runs
 
     def add(self, result: dict) -> None:
         self.runs += 1
+        self.endings.update(result["states"] or ["none"])
         self.kills += bool(result["killed"])
         self.faults += result["faults_hit"]
         self.violations += len(result["violations"])
