@@ -44,13 +44,14 @@ Owners: one at a time
   lock on it, so a second kiosk process on the same journal is refused (`JournalBusy`).
 """
 
-from kiosk.transaction.core import Owner, ReconcileReport, TransactionCore
+from kiosk.transaction.core import ReconcileReport, TransactionCore
 from kiosk.transaction.journal_writer import (
     IllegalTransition,
     JournalBusy,
     JournalWriter,
     StaleTransition,
 )
+from kiosk.transaction.ownership import Owner
 from kiosk.transaction.run import PaymentFailed, PaymentProblem, SubmissionFailed, TxRun
 from kiosk.transaction.settlement import Outcome, Settlement, citizen_message
 

@@ -7,13 +7,19 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from kiosk.backends import BackendError, NotificationClient, PaymentClient, ServiceClient
 from kiosk.journal import Journal, Transaction, TxState
-from kiosk.transaction.journal_writer import IllegalTransition, JournalWriter, StaleTransition
+from kiosk.transaction.journal_writer import (
+    IllegalTransition,
+    JournalWriter,
+    StaleTransition,
+    submission_refs,
+)
 from kiosk.transaction.orders import OrderDesk, OrderFacts
+from kiosk.transaction.ownership import Owner
+from kiosk.transaction.run import TxRun
 from kiosk.transaction.settlement import (
     Decision,
     Delivery,
@@ -31,11 +37,6 @@ RECONCILER_TURN_S = 20.0  # the longest a starting citizen waits for the reconci
 _ROUNDS = 6  # a refund takes three (journal it, make it, see it); stale decisions add more
 
 
-class Owner(StrEnum):
-    FLOW = "flow"  # the citizen's flow that created it, until its ending is settled
-    RECONCILER = "reconciler"  # recovery, at start-up or between citizens
-
-
 @dataclass
 class ReconcileReport:
     outcomes: Counter = field(default_factory=Counter)  # outcome -> count
@@ -44,12 +45,6 @@ class ReconcileReport:
 
     def as_json(self) -> dict:
         return {"outcomes": dict(self.outcomes), "deferred": len(self.deferred)}
-
-
-def submission_refs(result: dict, record: list[str] | tuple[str, ...]) -> dict:
-    """The reference numbers of a backend's answer that may be journaled: only the fields the
-    catalog names (`record`); an answer may carry a utility account number or the like."""
-    return {name: result[name] for name in record if isinstance(result.get(name), str | int)}
 
 
 class TransactionCore:
@@ -92,11 +87,9 @@ class TransactionCore:
 
     # -- the citizen's side -------------------------------------------------------------------
 
-    async def begin(self, service: str):
+    async def begin(self, service: str) -> TxRun:
         """A new transaction, owned by the calling flow until `TxRun.finish`. Waits while the
         reconciler settles a transaction (at most one: its pass then gives way)."""
-        from kiosk.transaction.run import TxRun
-
         async with self._turn:
             tx = self.writer.create(service)
             self._owners[tx.tx_id] = Owner.FLOW

@@ -53,6 +53,12 @@ class JournalBusy(Exception):
     """Another process writes this journal."""
 
 
+def submission_refs(result: dict, record: list[str] | tuple[str, ...]) -> dict:
+    """The reference numbers of a backend's answer that may be journaled: only the fields the
+    catalog names (`record`); an answer may carry a utility account number or the like."""
+    return {name: result[name] for name in record if isinstance(result.get(name), str | int)}
+
+
 _FIELDS = frozenset({"amount_fen", "out_trade_no", "paid_trade_no", "subject", "detail"})
 
 

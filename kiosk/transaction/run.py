@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.backends import BackendError, PaymentOrder, ServiceClient
 from kiosk.journal import OrderKind, Transaction, TxState
+from kiosk.transaction.journal_writer import submission_refs
 from kiosk.transaction.orders import OrderFacts, Standing
+from kiosk.transaction.ownership import Owner
 from kiosk.transaction.settlement import Settlement
 
 if TYPE_CHECKING:
@@ -177,8 +179,6 @@ class TxRun:
         """The side effect the citizen came for: SUBMITTED is journaled first, the call carries
         the transaction's key, and an unknown outcome is asked about before anything is decided.
         `delivery="print"`: what the citizen gets is the printout, worth what is printed."""
-        from kiosk.transaction.core import submission_refs
-
         key = self.tx.idempotency_key("submit")
         self._move(TxState.SUBMITTED, detail={"submit_backend": backend, "submit_path": path,
                                               "submit_record": record, "delivery": delivery})
@@ -219,8 +219,6 @@ class TxRun:
     async def finish(self) -> Settlement:
         """Settles the transaction and gives it up: to nobody if it is settled, else to the
         reconciler, which goes on with it. Never raises for the gateway's or backends' sake."""
-        from kiosk.transaction.core import Owner
-
         try:
             settlement = await asyncio.wait_for(
                 self.core.settle(self.tx_id, Owner.FLOW), SETTLE_WAIT_S)
