@@ -126,6 +126,20 @@ async def _quiet(sim: SimulatorClient, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _printer_settled(sim: SimulatorClient, timeout: float = 5.0) -> None:
+    """Until every receipt the kiosk sent has come out of the printer: the printer renders a
+    cut page after the kiosk has hung up, and the checks count what came out."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        state = await sim._call("GET", "/printer/state")
+        seen = (state["cuts"], state["receipts"] + state["receipts_lost"])
+        if seen == last and seen[0] == seen[1]:
+            return
+        last = seen
+        await asyncio.sleep(0.1)
+
+
 async def recover_and_check(spec: RunSpec, endpoints: dict, run_dir: Path, killed: bool,
                             crashed: str) -> dict:
     config = explorer_config(endpoints, run_dir)
@@ -147,6 +161,7 @@ async def recover_and_check(spec: RunSpec, endpoints: dict, run_dir: Path, kille
                 if all(tx.state.value == "needs_attention" for tx in core.journal.unfinished()):
                     break
             await _quiet(sim)
+            await _printer_settled(sim)
             ledgers = await sim._call("GET", "/backends/ledgers")
             receipts = await sim.receipts()
             calls = (await sim.backend_calls())["calls"]
