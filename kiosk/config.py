@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+# Where provisioning writes a kiosk's configuration (systemd starts the kiosk with it).
+DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
+# The built-in id: a development machine's, never a provisioned kiosk's.
+DEV_KIOSK_ID = "KIOSK-DEV-0001"
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class DebugConfig:
 
 @dataclass(frozen=True)
 class KioskConfig:
-    kiosk_id: str = "KIOSK-DEV-0001"
+    kiosk_id: str = DEV_KIOSK_ID
     state_dir: Path = Path("var/kiosk")
     devices: DeviceConfig = field(default_factory=DeviceConfig)
     backends: BackendConfig = field(default_factory=BackendConfig)

@@ -78,6 +78,9 @@ class Simulator:
             font_path=CJK_FONT if Path(CJK_FONT).exists() else None,
         )
         self.card_slot = VirtualCardSlot(port=options.vpcd_port)
+        # The chip's switches on the control API: the next card inserted carries them.
+        self.chip_faults: set[ChipFault] = set()
+        self.chip_slow_s = 0.0
         # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
         self.pki = load_or_create_pki(self.state_dir / "pki")
         self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
@@ -154,11 +157,18 @@ class Simulator:
         await self.printer.stop()
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
-    async def insert_card(self, slow_s: float = 0.0, faults: frozenset[ChipFault] = frozenset(),
+    def next_chip(self, slow_s: float | None = None, faults: frozenset[ChipFault] | None = None,
+                  holder: TravelDocumentHolder | None = None) -> IcaoChip:
+        """The card `insert_card` would put in: what is not given comes from the chip switches."""
+        return IcaoChip(holder or self.holder, pki=self.pki,
+                        slow_s=self.chip_slow_s if slow_s is None else slow_s,
+                        faults=frozenset(self.chip_faults) if faults is None else faults)
+
+    async def insert_card(self, slow_s: float | None = None,
+                          faults: frozenset[ChipFault] | None = None,
                           holder: TravelDocumentHolder | None = None) -> None:
         await self.card_slot.remove()
-        await self.card_slot.insert(IcaoChip(holder or self.holder, pki=self.pki, slow_s=slow_s,
-                                             faults=faults))
+        await self.card_slot.insert(self.next_chip(slow_s, faults, holder))
 
     async def remove_card(self) -> None:
         await self.card_slot.remove()
