@@ -22,6 +22,12 @@ from kiosk.devices import build_devices, build_manager, camera_scanner_for, devi
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
+from kiosk.out_of_service import (
+    EXIT_NOT_PROVISIONED,
+    OutOfServiceReason,
+    is_provisioned,
+    out_of_service,
+)
 from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
@@ -249,21 +255,40 @@ def summary_unfinished(config: KioskConfig) -> dict[str, int]:
         journal.close()
 
 
-async def _run_out_of_service(config: KioskConfig, reason_key: str) -> None:
-    """Only the out-of-service screen: what systemd starts when the kiosk keeps failing."""
+async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -> None:
+    """Only the out-of-service screen: what systemd starts when the kiosk cannot run."""
     from screens.app import KioskApp
 
     view = SessionView(language=config.ui.language, screen=ScreenId.OUT_OF_SERVICE,
-                       out_of_service_key=reason_key, hotline=config.flow.office_hotline)
+                       out_of_service_key=reason, hotline=config.flow.office_hotline)
 
     class NoIntents:
         def __getattr__(self, name: str):
             return lambda *args, **kwargs: None
 
+    # The unit is Type=notify with a watchdog, like the kiosk: READY once the screen is up,
+    # pings from this loop while it stays up.
     watchdog = Watchdog.from_environment(os.environ)
+    watchdog.start()
     app = KioskApp(view, NoIntents())
-    app.bind(on_start=lambda *_: watchdog.ready("out of service"))
-    await app.async_run(async_lib="asyncio")
+    app.bind(on_start=lambda *_: watchdog.ready(f"out of service: {reason.code}"))
+    try:
+        await app.async_run(async_lib="asyncio")
+    finally:
+        watchdog.stop()
+
+
+def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> int:
+    """`kiosk --out-of-service`: the screen with its reason, whatever the configuration holds."""
+    shown = out_of_service(config_path, overrides)
+    config = shown.config
+    setup_logging(config.log_dir)
+    log.error("out of service (reason=%s): %s", shown.reason.code, shown.detail)
+    from screens.bootstrap import configure_kivy
+
+    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
+    asyncio.run(_run_out_of_service(config, shown.reason))
+    return 0
 
 
 def run_kiosk(
@@ -278,13 +303,24 @@ def run_kiosk(
     headless: bool = False,
     repeat: int = 1,
     out_of_service: bool = False,
+    log_dir: Path | None = None,
 ) -> int:
     started_at = time.monotonic()
     overrides: dict = {}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
+    if log_dir is not None:
+        overrides["log_directory"] = str(log_dir)
     if windowed:
         overrides["ui"] = {"fullscreen": False}
+    if out_of_service:
+        return show_out_of_service(config_path, overrides)
+    if not is_provisioned(config_path):
+        # Restarting cannot help: exit with the code kiosk.service does not restart on, so
+        # systemd shows the out-of-service screen, which says why.
+        setup_logging(load_config(None, overrides).log_dir)
+        log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
+        return EXIT_NOT_PROVISIONED
     config = load_config(config_path, overrides)
     setup_logging(config.log_dir)
     sim = None
@@ -297,13 +333,6 @@ def run_kiosk(
             endpoints = sim.start()
         control_url = endpoints["control_url"]
         config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
-    if out_of_service:
-        from screens.bootstrap import configure_kivy
-
-        configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen,
-                       config.ui.font_path)
-        asyncio.run(_run_out_of_service(config, "oos.start_failed"))
-        return 0
     if headless:
         try:
             summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))

@@ -100,6 +100,9 @@ class DebugConfig:
 class KioskConfig:
     kiosk_id: str = DEV_KIOSK_ID
     state_dir: Path = Path("var/kiosk")
+    # Where the log files go ("" = <state_dir>/logs). kiosk.service passes its LogsDirectory=
+    # (/var/log/kiosk) with --log-dir.
+    log_directory: str = ""
     devices: DeviceConfig = field(default_factory=DeviceConfig)
     backends: BackendConfig = field(default_factory=BackendConfig)
     ui: UiConfig = field(default_factory=UiConfig)
@@ -118,7 +121,7 @@ class KioskConfig:
 
     @property
     def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return Path(self.log_directory) if self.log_directory else self.state_dir / "logs"
 
 
 def _merge(obj: Any, data: dict[str, Any]) -> Any:

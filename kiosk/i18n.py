@@ -136,6 +136,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "oos.no_service": {"zh": "所有业务暂时无法办理", "en": "No service can be offered right now"},
     "oos.operator": {"zh": "维护中", "en": "Under maintenance"},
     "oos.start_failed": {"zh": "系统启动失败，已通知运维人员", "en": "The kiosk failed to start; the operators have been told"},
+    # systemd hardening (issue 17): the out-of-service screen of a kiosk not provisioned yet.
+    "oos.not_provisioned": {"zh": "本机尚未完成安装配置（未开通）",
+                            "en": "Not provisioned: this kiosk has not been set up yet"},
     "scan.title": {"zh": "材料扫描", "en": "Scan your documents"},
     "scan.which": {"zh": "第 {index}/{total} 份：{material}", "en": "{index} of {total}: {material}"},
     "scan.place": {"zh": "请将材料正面朝上平放在扫描区，保持不动", "en": "Lay the page face up in the scan area and keep it still"},

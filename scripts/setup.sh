@@ -11,6 +11,7 @@ DEB_PACKAGES=(
   postgresql                                               # the fleet server's optional store
   chromium                                                 # dashboard tests (Playwright drives it)
   systemd                                                  # systemd-analyze verify on our units
+  polkitd dbus                                             # tests/systemd/test_polkit.py asks a private polkitd
   python3-venv python3-dev build-essential
 )
 
