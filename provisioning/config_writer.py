@@ -157,6 +157,8 @@ def read_existing(folder: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProvisioningError(f"{path} is not valid TOML ({exc}); move it away first") from exc
+    except OSError as exc:
+        raise ProvisioningError(f"cannot read {path}: {exc.strerror} (run as root?)") from exc
 
 
 def new_kiosk_id() -> str:

@@ -106,7 +106,6 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     what to change."""
     endpoints = _simulator_endpoints(args.simulator)
     folder: Path = args.config_dir
-    prepare_folder(folder)
     existing = read_existing(folder)
     old_fleet, old_devices = _table(existing, "fleet"), _table(existing, "devices")
     token = read_token(args.enroll_token, args.enroll_token_file)
@@ -129,6 +128,7 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     if args.csca_store is not None and not args.csca_store.exists():
         raise ProvisioningError(f"the CSCA certificate file {args.csca_store} does not exist")
     require_trust = _table(existing, "flow").get("require_trusted_document", True)
+    prepare_folder(folder)  # the first thing written, and before a PIN is typed in vain
     pin = read_pin(args.pin_stdin, bool(_table(existing, "technician").get("pin_hash")))
     return Inputs(endpoints, folder, existing, pin, token, fleet_url, site, region, csca_source,
                   bool(require_trust))  # fmt: skip
@@ -212,7 +212,8 @@ async def _enroll(
         # The fleet knows this key already; a token would only be spent (or refused as used).
         unused = "; the token given was not used" if inputs.token else ""
         detail = f"since {old['enrolled_at']}, key {old.get('key_id', '?')}{unused}"
-        enrollment = Enrollment(EnrollmentState.ALREADY_ENROLLED, old["server_url"], detail)
+        state, key_id = EnrollmentState.ALREADY_ENROLLED, str(old.get("key_id", ""))
+        enrollment = Enrollment(state, old["server_url"], detail, key_id)
         return enrollment, {**old, **key_path}, identity
     if inputs.token:
         enrollment = await enroll(
