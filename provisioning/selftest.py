@@ -53,7 +53,6 @@ class Role(StrEnum):
     BARCODE_SCANNER = DeviceKind.BARCODE_SCANNER.value
     CSCA_STORE = "csca_store"  # the trusted CSCA certificates the chip reader checks against
     TEST_RECEIPT = "test_receipt"
-    SERIAL_DEVICE = "serial_device"  # a port whose device is not known
 
 
 @dataclass(frozen=True)
@@ -160,17 +159,6 @@ async def check_csca_store(path: Path) -> SelfTestResult:
     return await _timed(Role.CSCA_STORE, str(path), run)
 
 
-def _serial_opens(path: str) -> tuple[Outcome, str, str]:
-    import serial  # type: ignore[import-untyped]
-
-    try:
-        with serial.Serial(path, timeout=0.2, exclusive=True):
-            pass
-    except (serial.SerialException, OSError) as exc:
-        return Outcome.FAIL, DeviceReason.DEVICE_SILENT.value, f"cannot open: {exc}"
-    return Outcome.SKIPPED, "", "the port opens; no protocol self-test for this device yet"
-
-
 # Serial devices whose service has the uniform `self_test()` (peripherals/health.py).
 _SERIAL_SERVICES: dict[DeviceKind, Callable[[str], Peripheral]] = {
     DeviceKind.DISPENSER: DispenserService,
@@ -196,17 +184,15 @@ async def _peripheral_self_test(service: Peripheral) -> tuple[Outcome, str, str]
 
 
 async def check_serial_device(device: FoundDevice) -> SelfTestResult:
-    """The device's own service self-test when it has one, else whether its port opens."""
+    """The device's own service self-test, as the device it answered as (or was given for)."""
     kind = device.role_kind
-    factory = _SERIAL_SERVICES.get(kind) if kind is not None else None
+    assert kind in _SERIAL_SERVICES, "select_devices keeps only the serial devices we know"
+    service = _SERIAL_SERVICES[kind]
 
     async def run() -> tuple[Outcome, str, str]:
-        if factory is not None:
-            return await _peripheral_self_test(factory(device.address))
-        return await asyncio.to_thread(_serial_opens, device.address)
+        return await _peripheral_self_test(service(device.address))
 
-    role = Role(device.role_kind.value) if device.role_kind is not None else Role.SERIAL_DEVICE
-    return await _timed(role, device.address, run)
+    return await _timed(Role(kind.value), device.address, run)
 
 
 async def run_self_tests(
