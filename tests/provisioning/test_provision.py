@@ -423,3 +423,13 @@ async def test_a_silent_scanner_fails_its_self_test(tmp_path, sim, pin_on_stdin)
     result = result_of(report, "barcode_scanner", sim.scanner.endpoint["port"])
     assert result.outcome is Outcome.FAIL, result
     assert not report.ok
+
+
+async def test_a_printer_cutter_error_is_reported_as_such(tmp_path, sim, pin_on_stdin):
+    from simulator.escpos_printer import PrinterFault
+
+    sim.printer.set_fault(PrinterFault.CUTTER_ERROR, True)
+    report = await provision(parse_args(sim_argv(tmp_path, sim, "--pin-stdin", "--no-receipt")))
+    result = next(r for r in report.self_tests if r.device == "receipt_printer")
+    # The kiosk's own printer service judges the status: before, this read "printer_offline".
+    assert (result.outcome, result.reason) == (Outcome.FAIL, "cutter_error")
