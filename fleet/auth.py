@@ -117,6 +117,10 @@ class RequestVerifier:
         self._keys[kid] = entry
         return entry
 
+    def forget_key(self, kid: str) -> None:
+        """Drops a key this verifier remembered (a re-key replaced it): it must not verify again."""
+        self._keys.pop(kid, None)
+
     async def verify(
         self,
         method: str,

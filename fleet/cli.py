@@ -2,7 +2,7 @@
 
 kiosk-fleet serve --host 0.0.0.0 --port 8443 --data /var/lib/kiosk-fleet [--database-url URL]
 kiosk-fleet add-user --data DIR --username NAME --role admin   (password on stdin)
-kiosk-fleet create-token --data DIR                               (prints the one-time token)
+kiosk-fleet create-token --data DIR [--ttl-hours H] [--rekey KIOSK_ID]   (prints the token)
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import asyncio
 import json
 import logging
 import sys
-import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -22,7 +22,10 @@ from fleet.app import create_app, open_store
 from fleet.auth import hash_password, new_secret_token
 from fleet.config import FleetConfig
 from fleet.status import Thresholds
-from fleet.store import Role
+from fleet.store import NoSuchKiosk, Role
+from kiosk.fleet_wire import MAX_ID_LEN
+
+MAX_TOKEN_TTL_HOURS = 30 * 24.0  # a token lying about for longer is a standing risk
 
 
 def _config(args: argparse.Namespace) -> FleetConfig:
@@ -62,11 +65,54 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--username", required=True)
     user.add_argument("--role", choices=[r.value for r in Role], default="viewer")
 
-    token = sub.add_parser("create-token", help="create a one-time enrollment token")
+    token = sub.add_parser(
+        "create-token",
+        help="create a one-time enrollment token",
+        description="Prints one JSON line: the token (shown only here; the server keeps its hash)"
+        " and when it expires, as a date. Give the token to the technician for kiosk-provision"
+        " --enroll-token-file.",
+    )
     common(token)
-    token.add_argument("--created-by", default="cli")
-    token.add_argument("--ttl-hours", type=float, default=168.0)
+    token.add_argument("--created-by", default="cli", help="who asked for it (the audit log)")
+    token.add_argument(
+        "--ttl-hours",
+        type=_ttl_hours,
+        default=168.0,
+        help=f"how long the token can be used, in hours (more than 0, at most"
+        f" {MAX_TOKEN_TTL_HOURS:.0f}; default 168, a week)",
+    )
+    token.add_argument(
+        "--rekey",
+        metavar="KIOSK_ID",
+        type=_kiosk_id,
+        help="a token that gives this enrolled kiosk a new device key (kiosk-provision --rekey);"
+        " once used, the kiosk's old key no longer verifies",
+    )
     return parser
+
+
+def _ttl_hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not 0 < hours <= MAX_TOKEN_TTL_HOURS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"{text} hours: a token must be valid for more than 0 and at most"
+            f" {MAX_TOKEN_TTL_HOURS:.0f} hours"
+        )
+    return hours
+
+
+def _kiosk_id(text: str) -> str:
+    if not (0 < len(text) <= MAX_ID_LEN and text.isascii()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a kiosk id")
+    return text
+
+
+def _date(epoch: float) -> str:
+    """An expiry as a date a person reads, with its offset: 2025-06-01T14:00:00+08:00."""
+    return datetime.fromtimestamp(epoch, UTC).astimezone().isoformat(timespec="seconds")
 
 
 async def _add_user(args: argparse.Namespace) -> int:
@@ -90,13 +136,25 @@ async def _create_token(args: argparse.Namespace) -> int:
     store = await open_store(_config(args))
     try:
         token, hashed = new_secret_token()
-        expires = await store.create_enrollment_token(
-            hashed, args.created_by, args.ttl_hours * 3600
-        )
-        await store.audit(args.created_by, "create_enrollment_token", hashed[:12], "ok")
+        try:
+            expires = await store.create_enrollment_token(
+                hashed, args.created_by, args.ttl_hours * 3600, rekey_kiosk_id=args.rekey
+            )
+        except NoSuchKiosk:
+            print(
+                f"kiosk-fleet: no kiosk {args.rekey!r} is enrolled; a re-key token is only for"
+                " an enrolled kiosk (a new kiosk needs an ordinary token)",
+                file=sys.stderr,
+            )
+            return 2
+        detail = {"rekey": args.rekey} if args.rekey else None
+        await store.audit(args.created_by, "create_enrollment_token", hashed[:12], "ok", detail)
     finally:
         await store.close()
-    print(json.dumps({"token": token, "expires_at": expires, "now": time.time()}))
+    made: dict[str, str] = {"token": token, "expires_at": _date(expires)}
+    if args.rekey:
+        made["rekey_kiosk_id"] = args.rekey
+    print(json.dumps(made))
     return 0
 
 

@@ -102,7 +102,7 @@ async def enroll(request: web.Request) -> web.Response:
     except RequestRefused as exc:
         return _refused(services, exc, request.path)
     try:
-        await services.store.enroll(
+        enrolled = await services.store.enroll(
             token_hash(enrollment.token),
             enrollment.kiosk_id,
             enrollment.public_key_pem,
@@ -117,18 +117,21 @@ async def enroll(request: web.Request) -> web.Response:
         )
         conflict = exc.reason in (EnrollRefusal.KIOSK_EXISTS, EnrollRefusal.KEY_IN_USE)
         return _error(409 if conflict else 403, exc.reason.value)
-    log.info("kiosk enrolled", extra={"kiosk": enrollment.kiosk_id})
-    return web.json_response(
-        {
-            "wire_version": WIRE_VERSION,
-            "kiosk_id": enrollment.kiosk_id,
-            "key_id": kid,
-            "interval_s": services.config.heartbeat_interval_s
-            or services.config.default_interval_s,
-            "server_time": time.time(),
-        },
-        status=201,
-    )
+    answer: dict[str, Any] = {
+        "wire_version": WIRE_VERSION,
+        "kiosk_id": enrolled.kiosk_id,
+        "key_id": enrolled.key_id,
+        "interval_s": services.config.heartbeat_interval_s or services.config.default_interval_s,
+        "server_time": time.time(),
+    }
+    if enrolled.replaced_key_id is not None:
+        # This process may have the old key cached; from now on it must be refused.
+        services.verifier.forget_key(enrolled.replaced_key_id)
+        answer["replaced_key_id"] = enrolled.replaced_key_id
+        log.info("kiosk re-keyed", extra={"kiosk": enrolled.kiosk_id})
+    else:
+        log.info("kiosk enrolled", extra={"kiosk": enrolled.kiosk_id})
+    return web.json_response(answer, status=201)
 
 
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/heartbeat")

@@ -122,6 +122,10 @@ SCHEMAS: dict[str, Any] = {
         key_id=_STR,
         interval_s=_NUM,
         server_time=_NUM,
+        replaced_key_id={
+            "type": "string",
+            "description": "re-key only: the kiosk's previous key, which no longer verifies",
+        },
     ),
     "SignIn": _obj(["username", "password"], username=_STR, password=_STR),
     "Operator": _obj(
@@ -184,12 +188,16 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/enroll": {
         "post": _op(
-            "Register a kiosk's public key with a one-time token (signed by that key)",
+            "Register a kiosk's public key with a one-time token (signed by that key). A re-key"
+            " token (kiosk-fleet create-token --rekey KIOSK_ID) instead replaces the key, site"
+            " and region of that enrolled kiosk; its old key stops verifying (audited: rekey)",
             "kiosk",
             [],
             {
-                "201": _answer("enrolled", "Enrolled"),
-                "403": _answer("token unknown, used or expired", "Error"),
+                "201": _answer("enrolled, or re-keyed", "Enrolled"),
+                "403": _answer(
+                    "token unknown, used or expired, or a re-key token for another kiosk", "Error"
+                ),
                 "409": _answer("kiosk id or key already enrolled", "Error"),
                 "400": _REFUSED["400"],
                 "401": _REFUSED["401"],

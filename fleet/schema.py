@@ -55,6 +55,13 @@ CREATE TABLE IF NOT EXISTS kiosks (
     offline_alert INTEGER NOT NULL DEFAULT 0
 );
 
+-- An enrollment token made to give one enrolled kiosk a new device key (kiosk-fleet create-token
+-- --rekey). Its own table, so databases made before it gain it by CREATE TABLE IF NOT EXISTS.
+CREATE TABLE IF NOT EXISTS rekey_tokens (
+    token_hash TEXT PRIMARY KEY REFERENCES enrollment_tokens(token_hash),
+    kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id)
+);
+
 CREATE TABLE IF NOT EXISTS events (
     id {serial},
     kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),

@@ -46,6 +46,7 @@ class EnrollRefusal(enum.Enum):
     TOKEN_UNKNOWN = "token_unknown"
     TOKEN_USED = "token_used"
     TOKEN_EXPIRED = "token_expired"
+    TOKEN_FOR_OTHER_KIOSK = "token_for_other_kiosk"  # a re-key token names another kiosk
     KIOSK_EXISTS = "kiosk_exists"
     KEY_IN_USE = "key_in_use"
 
@@ -54,6 +55,19 @@ class EnrollmentRefused(Exception):
     def __init__(self, reason: EnrollRefusal) -> None:
         super().__init__(reason.value)
         self.reason = reason
+
+
+class NoSuchKiosk(LookupError):
+    """A re-key token was asked for a kiosk the fleet does not have."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A kiosk's key the fleet now knows; `replaced_key_id` is the key a re-key retired."""
+
+    kiosk_id: str
+    key_id: str
+    replaced_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,17 +191,30 @@ class FleetStore:
     # -- enrollment --------------------------------------------------------------------------------
 
     async def create_enrollment_token(
-        self, token_hash: str, created_by: str, ttl_s: float
+        self, token_hash: str, created_by: str, ttl_s: float, rekey_kiosk_id: str | None = None
     ) -> float:
+        """A one-time token; with `rekey_kiosk_id` it can only give that enrolled kiosk a new key.
+        Returns when it expires; NoSuchKiosk when the kiosk to re-key is not enrolled."""
         now = time.time()
-        await self.db.execute(
-            "INSERT INTO enrollment_tokens (token_hash, created_by, created_at, expires_at)"
-            " VALUES ($1, $2, $3, $4)",
-            token_hash,
-            created_by,
-            now,
-            now + ttl_s,
-        )
+        async with self.db.transaction() as tx:
+            if rekey_kiosk_id is not None and not await tx.fetchrow(
+                "SELECT 1 AS x FROM kiosks WHERE kiosk_id = $1", rekey_kiosk_id
+            ):
+                raise NoSuchKiosk(rekey_kiosk_id)
+            await tx.execute(
+                "INSERT INTO enrollment_tokens (token_hash, created_by, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4)",
+                token_hash,
+                created_by,
+                now,
+                now + ttl_s,
+            )
+            if rekey_kiosk_id is not None:
+                await tx.execute(
+                    "INSERT INTO rekey_tokens (token_hash, kiosk_id) VALUES ($1, $2)",
+                    token_hash,
+                    rekey_kiosk_id,
+                )
         return now + ttl_s
 
     async def enroll(
@@ -199,8 +226,12 @@ class FleetStore:
         site: str,
         region: str,
         interval_s: float,
-    ) -> None:
-        """Spend a one-time token on one kiosk's key, or raise EnrollmentRefused."""
+    ) -> Enrolled:
+        """Spend a one-time token on one kiosk's key, or raise EnrollmentRefused.
+
+        An ordinary token enrolls a new kiosk. A re-key token (made for one enrolled kiosk)
+        replaces that kiosk's key, site and region: from then on only the new key verifies.
+        """
         now = time.time()
         async with self.db.transaction() as tx:
             token = await tx.fetchrow(
@@ -212,7 +243,13 @@ class FleetStore:
                 raise EnrollmentRefused(EnrollRefusal.TOKEN_USED)
             if token["expires_at"] < now:
                 raise EnrollmentRefused(EnrollRefusal.TOKEN_EXPIRED)
-            if await tx.fetchrow("SELECT 1 AS x FROM kiosks WHERE kiosk_id = $1", kiosk_id):
+            rekey = await tx.fetchrow(
+                "SELECT kiosk_id FROM rekey_tokens WHERE token_hash = $1", token_hash
+            )
+            if rekey is not None and rekey["kiosk_id"] != kiosk_id:
+                raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
+            current = await tx.fetchrow("SELECT key_id FROM kiosks WHERE kiosk_id = $1", kiosk_id)
+            if current is not None and rekey is None:
                 raise EnrollmentRefused(EnrollRefusal.KIOSK_EXISTS)
             if await tx.fetchrow("SELECT 1 AS x FROM kiosks WHERE key_id = $1", key_id):
                 raise EnrollmentRefused(EnrollRefusal.KEY_IN_USE)
@@ -225,6 +262,11 @@ class FleetStore:
             )
             if n != 1:
                 raise EnrollmentRefused(EnrollRefusal.TOKEN_USED)
+            if current is not None:
+                old_key_id = current["key_id"]
+                return await self._rekey(
+                    tx, kiosk_id, old_key_id, key_id, public_key_pem, site, region
+                )
             await tx.execute(
                 "INSERT INTO kiosks (kiosk_id, key_id, public_key_pem, site, region, enrolled_at,"
                 " interval_s) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -239,6 +281,31 @@ class FleetStore:
             await self.audit(
                 f"kiosk:{kiosk_id}", "enroll", kiosk_id, "ok", {"site": site, "region": region}, tx
             )
+        return Enrolled(kiosk_id, key_id)
+
+    async def _rekey(
+        self,
+        tx: Connection,
+        kiosk_id: str,
+        old_key_id: str,
+        key_id: str,
+        public_key_pem: str,
+        site: str,
+        region: str,
+    ) -> Enrolled:
+        """The kiosk keeps its history; its old key stops verifying (kiosk_key finds it no more)."""
+        await tx.execute(
+            "UPDATE kiosks SET key_id = $1, public_key_pem = $2, site = $3, region = $4"
+            " WHERE kiosk_id = $5",
+            key_id,
+            public_key_pem,
+            site,
+            region,
+            kiosk_id,
+        )
+        detail = {"old_key_id": old_key_id, "key_id": key_id, "site": site, "region": region}
+        await self.audit(f"kiosk:{kiosk_id}", "rekey", kiosk_id, "ok", detail, tx)
+        return Enrolled(kiosk_id, key_id, replaced_key_id=old_key_id)
 
     async def kiosk_key(self, key_id: str) -> dict[str, Any] | None:
         return await self.db.fetchrow(
