@@ -24,6 +24,7 @@ from pathlib import Path
 
 from drivers import pcsc
 from drivers.passive_auth import PassiveAuthVerdict
+from kiosk.logs import setup_logging
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey, PermitRead, PermitReaderService
 
@@ -154,7 +155,8 @@ def _fail(message: str, as_json: bool, reason: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # the report says what failed; log lines would only repeat it on stderr
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # (masked, and python-escpos's leftover root handler removed: kiosk.logs)
+    setup_logging(None, logging.ERROR)
     if not (_valid_date(args.birth) and _valid_date(args.expiry)):
         print("kiosk-read-document: dates are YYMMDD", file=sys.stderr)
         return 2
