@@ -14,6 +14,7 @@ from kiosk.config import load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.fleet_link import FleetLink, wire_devices
 from kiosk.fleet_wire import CommandKind
+from kiosk.run_state import RunRecord
 from kiosk.viewmodel import ScreenId
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.fleet.fleetkit import Fleet, sqlite_config
@@ -46,8 +47,9 @@ async def linked(tmp_path):
     await manager.start()
     session = build_session(ctx, manager)
     await session.refresh_catalog()
+    run = RunRecord(ctx.config.state_dir).begin()
     link = FleetLink(ctx.config, session, ctx.journal, wire_devices(manager),
-                     restart_app=lambda: None)
+                     restart_app=lambda: None, run=run)
     link.start()
     yield fleet, sim, ctx, session, link
     await link.stop()

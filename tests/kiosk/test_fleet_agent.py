@@ -251,7 +251,7 @@ def test_a_command_cut_short_by_a_restart_is_reported_failed(tmp_path):
     acks = {a.command_id: a for a in box.pending_acks()}
     assert acks["cmd-1"].outcome is AckOutcome.FAILED and acks["cmd-2"].outcome is AckOutcome.DONE
     assert box.was_started("cmd-1")
-    box.confirm_acks(["cmd-1", "cmd-2"])
+    box.confirm_acks([("cmd-1", "failed"), ("cmd-2", "done")])
     box.close()
     box = Outbox(tmp_path / "o.sqlite3")
     assert box.pending_acks() == []  # not reported again on the next start
