@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.fleet_wire import (
     API_PREFIX,
     DISRUPTIVE_COMMANDS,
+    WIRE_VERSION,
     AckOutcome,
     Command,
     CommandAck,
@@ -489,6 +490,7 @@ class FleetAgent:
             counters["outbox_dropped"] = dropped
         data = {
             **status,
+            "wire_version": WIRE_VERSION,
             "kiosk_id": self.kiosk_id,
             "seq": seq,
             "sent_at": self._now(),
@@ -500,7 +502,7 @@ class FleetAgent:
             return Heartbeat.from_json(data).to_json()
         except WireError as exc:
             log.error("status does not fit the heartbeat schema", extra={"reason": str(exc)})
-            keep = ("kiosk_id", "seq", "sent_at", "interval_s", "acks")
+            keep = ("wire_version", "kiosk_id", "seq", "sent_at", "interval_s", "acks")
             return Heartbeat.from_json({k: data[k] for k in keep}).to_json()
 
     def _queue_heartbeat_blocking(self) -> None:
@@ -528,8 +530,12 @@ class FleetAgent:
             if self._retry_at:
                 wake_at = min(wake_at, self._retry_at)
             self._wake.clear()
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+            # arrives as the event is set (an event posted just before stop()), and stop() then
+            # waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - loop.time()))
+                async with asyncio.timeout(max(0.0, wake_at - loop.time())):
+                    await self._wake.wait()
 
     async def _flush(self) -> bool:
         """Send the outbox in order; True once it is empty, False if the server is out of reach."""
