@@ -61,10 +61,13 @@ def _sources(target: CommandStatus) -> list[str]:
 def _observed(waits_for: dict[str, Any], hb: Heartbeat) -> str | None:
     """What in this heartbeat shows the command took effect (a few words), or None."""
     if "service_revision" in waits_for:
-        if hb.wire_version >= 2 and hb.service_revision >= waits_for["service_revision"]:
-            serving = "serving" if hb.in_service else "not serving (see its problems)"
-            return f"{hb.service_state.value.replace('_', ' ')}, kiosk {serving}"
-        return None
+        if hb.wire_version < 2 or hb.service_revision < waits_for["service_revision"]:
+            return None
+        if hb.service_state is ServiceState.OUT_OF_SERVICE:
+            return "out of service: the kiosk serves no one"
+        if hb.in_service:
+            return "back in service: the kiosk serves citizens"
+        return "back in service, but the kiosk cannot serve yet: see its problems"
     if "started_at_not" in waits_for:
         if hb.started_at and hb.started_at != waits_for["started_at_not"]:
             return "a new kiosk process is running"
