@@ -15,9 +15,9 @@ from fleet import kiosk_api, metrics, operator_api
 from fleet.auth import RequestVerifier
 from fleet.config import FleetConfig
 from fleet.db import open_database
+from fleet.notify import Notifier, configured_channels
 from fleet.openapi import openapi_document
 from fleet.services import SERVICES, FleetServices
-from fleet.status import Connectivity, connectivity
 from fleet.store import FleetStore
 
 log = logging.getLogger(__name__)
@@ -27,18 +27,22 @@ STATIC_DIR = Path(__file__).parent / "static"
 async def open_store(config: FleetConfig) -> FleetStore:
     store = FleetStore(await open_database(config.database_url, config.data_dir))
     await store.migrate()
+    configure_store(store, config)
     return store
 
 
+def configure_store(store: FleetStore, config: FleetConfig) -> None:
+    """The settings the store's own decisions use: thresholds, notification channels."""
+    store.thresholds = config.thresholds
+    store.notify_channels = configured_channels(config.notify)
+
+
 async def sweep_once(services: FleetServices, now: float | None = None) -> int:
-    """Raise offline alerts for kiosks gone silent and drop nonces too old to be replayed."""
+    """Raise offline alerts for kiosks gone silent, fail commands whose effect never showed,
+    and drop nonces too old to be replayed."""
     now = time.time() if now is None else now
-    silent = [
-        k["kiosk_id"]
-        for k in await services.store.alert_candidates()
-        if connectivity(k, now, services.config.thresholds) is Connectivity.OFFLINE
-    ]
-    raised = await services.store.raise_offline_alerts(silent, now) if silent else 0
+    raised = await services.store.raise_offline_alerts(now, services.config.thresholds)
+    await services.store.expire_unseen(now, services.config.command_effect_window_s)
     await services.store.forget_nonces(now - 2 * services.config.signature_window_s)
     return raised
 
@@ -101,17 +105,21 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
         own = store is None
         the_store = await open_store(config) if own else store
         assert the_store is not None
+        configure_store(the_store, config)
         services = FleetServices(
             config=config,
             store=the_store,
             verifier=RequestVerifier(the_store, window_s=config.signature_window_s),
         )
         app[SERVICES] = services
-        sweeper = asyncio.create_task(_sweeper(services))
+        tasks = [asyncio.create_task(_sweeper(services))]
+        if the_store.notify_channels:
+            tasks.append(asyncio.create_task(Notifier(the_store, config.notify).run()))
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if own:
             await the_store.close()
 

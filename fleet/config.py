@@ -9,6 +9,40 @@ from fleet.status import Thresholds
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """Alerts POSTed as JSON to `url`, signed with HMAC-SHA256 under `secret` (fleet.notify)."""
+
+    url: str = ""
+    secret: str = ""
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Alerts mailed through a relay; `to` is a comma-separated list of addresses."""
+
+    host: str = ""
+    port: int = 25
+    sender: str = ""
+    to: str = ""
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    poll_s: float = 1.0  # how often the delivery worker looks for due notifications
+    first_retry_s: float = 2.0  # then doubling, up to max_retry_s
+    max_retry_s: float = 600.0
+    max_attempts: int = 12  # about an hour and a half of trying with the defaults
+    lease_s: float = 60.0  # a claimed notification another process may take over after this
+
+
+@dataclass(frozen=True)
 class FleetConfig:
     data_dir: Path = Path("var/fleet")
     # None or a file path: SQLite (DATA/fleet.sqlite3 by default); postgresql://...: PostgreSQL.
@@ -25,3 +59,8 @@ class FleetConfig:
     max_log_upload_bytes: int = 4 * 1024 * 1024
     max_failed_logins: int = 5  # per user name within `login_lockout_s`
     login_lockout_s: float = 300.0
+    max_bulk_kiosks: int = 1000  # a bulk command reaches at most this many kiosks
+    # A restart or reboot the kiosk accepted but whose effect (a new process, a new boot) the
+    # server has not seen in this long is marked failed rather than left "acknowledged".
+    command_effect_window_s: float = 900.0
+    notify: NotifyConfig = field(default_factory=NotifyConfig)

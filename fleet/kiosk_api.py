@@ -21,6 +21,7 @@ from kiosk.fleet_wire import (
     Goodbye,
     Heartbeat,
     HeartbeatReply,
+    Severity,
     WireError,
     key_id,
     load_public_key,
@@ -38,7 +39,10 @@ def _error(status: int, error: str, **extra: Any) -> web.Response:
 
 def _refused(services: FleetServices, exc: RequestRefused, path: str) -> web.Response:
     services.refused[exc.reason.value] = services.refused.get(exc.reason.value, 0) + 1
-    log.warning("kiosk request refused", extra={"reason": exc.reason.value, "path": path})
+    kiosk = path.split("/kiosks/", 1)[1].split("/", 1)[0] if "/kiosks/" in path else ""
+    log.warning(
+        "kiosk request refused", extra={"reason": exc.reason.value, "path": path, "kiosk": kiosk}
+    )
     status = 403 if exc.reason is AuthRefusal.NOT_YOURS else 401
     return _error(status, exc.reason.value)
 
@@ -148,8 +152,18 @@ async def heartbeat(request: web.Request) -> web.Response:
         interval_s=services.config.heartbeat_interval_s or hb.interval_s,
         commands=result.commands,
         acked=result.acked,
+        service=result.service,
     )
-    return web.json_response(reply.to_json())
+    if result.commands:
+        log.info(
+            "commands sent",
+            extra={
+                "kiosk": hb.kiosk_id,
+                "command": ",".join(c.command_id for c in result.commands),
+            },
+        )
+    # In the kiosk's own wire version: a kiosk of the previous release refuses any other.
+    return web.json_response(reply.to_json(hb.wire_version))
 
 
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/events")
@@ -160,6 +174,12 @@ async def events(request: web.Request) -> web.Response:
         return batch
     kiosk_id = batch.kiosk_id
     new = await services.store.record_events(kiosk_id, batch.events, time.time())
+    for event in batch.events:
+        if event.severity is not Severity.INFO:
+            log.info(
+                "kiosk event",
+                extra={"kiosk": kiosk_id, "event": event.kind.value, "reason": event.reason},
+            )
     return web.json_response(
         {"accepted": [e.event_id for e in batch.events], "new": new, "server_time": time.time()}
     )
@@ -191,9 +211,11 @@ async def upload_logs(request: web.Request) -> web.Response:
     except RequestRefused as exc:
         return _refused(services, exc, request.path)
     if len(body) > services.config.max_log_upload_bytes:
+        log.warning("log upload too large", extra={"kiosk": signer.kiosk_id, "size": len(body)})
         return _error(413, "too_large")
     command_id = request.query.get("command_id", "")[:64]
     upload_id = await services.store.store_log_upload(
         signer.kiosk_id, command_id, body.decode("utf-8", errors="replace")
     )
+    log.info("logs uploaded", extra={"kiosk": signer.kiosk_id, "command": command_id})
     return web.json_response({"upload_id": upload_id}, status=201)

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from fleet.services import SERVICES, FleetServices
-from fleet.status import Connectivity, FleetState, describe
+from fleet.status import Connectivity, FleetState
 
 routes = web.RouteTableDef()
 
@@ -78,6 +78,11 @@ class FleetSnapshot(Collector):
             "software and catalog versions",
             labels=["kiosk", "software_version", "catalog_version"],
         )
+        restarts = GaugeMetricFamily(
+            "fleet_kiosk_systemd_restarts",
+            "systemd's restart count (NRestarts) of the kiosk's unit, as last reported",
+            labels=["kiosk"],
+        )
         heartbeats = CounterMetricFamily(
             "fleet_kiosk_heartbeats", "heartbeats received from the kiosk", labels=["kiosk"]
         )
@@ -116,6 +121,8 @@ class FleetSnapshot(Collector):
                         supply_remaining.add_metric([kid, d["device"], s_["name"]], s_["remaining"])
             attention.add_metric([kid], len(k["attention"]))
             info.add_metric([kid, k["software_version"], k["catalog_version"]], 1.0)
+            if k.get("restarts") is not None:
+                restarts.add_metric([kid], k["restarts"])
             heartbeats.add_metric([kid], k["heartbeats"])
             events.add_metric([kid], k["events"])
             for name, value in sorted(k["counters"].items()):
@@ -143,17 +150,15 @@ class FleetSnapshot(Collector):
         for reason, n in sorted(self.services.refused.items()):
             refused.add_metric([reason], n)
         yield from (fleet, up, state, in_service, last, interval, health, supply_level)
-        yield from (supply_remaining, attention, info, heartbeats, events, reported, alerts)
+        yield from (supply_remaining, attention, info, restarts, heartbeats, events, reported)
+        yield alerts
         yield from (received, refused)
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    now = time.time()
-    kiosks = [
-        describe(k, now, services.config.thresholds) for k in await services.store.list_kiosks()
-    ]
+    kiosks = await services.store.list_kiosks(time.time())
     alerts = await services.store.list_alerts(open_only=True)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetSnapshot(kiosks, alerts, services))

@@ -1,8 +1,11 @@
-"""The fleet server's tables, in the SQL that SQLite and PostgreSQL both accept."""
+"""The fleet server's tables, in the SQL that SQLite and PostgreSQL both accept.
+
+`_TABLES` is the first released schema (version 1) and never changes; every later change is a
+numbered migration below, so a fresh database and an upgraded one end up the same. FleetStore
+runs the migrations a database has not seen yet, once, on start-up.
+"""
 
 from __future__ import annotations
-
-SCHEMA_VERSION = 1
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
@@ -53,13 +56,6 @@ CREATE TABLE IF NOT EXISTS kiosks (
     goodbye_at DOUBLE PRECISION,
     goodbye_reason TEXT NOT NULL DEFAULT '',
     offline_alert INTEGER NOT NULL DEFAULT 0
-);
-
--- An enrollment token made to give one enrolled kiosk a new device key (kiosk-fleet create-token
--- --rekey). Its own table, so databases made before it gain it by CREATE TABLE IF NOT EXISTS.
-CREATE TABLE IF NOT EXISTS rekey_tokens (
-    token_hash TEXT PRIMARY KEY REFERENCES enrollment_tokens(token_hash),
-    kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id)
 );
 
 CREATE TABLE IF NOT EXISTS events (
@@ -140,6 +136,78 @@ CREATE TABLE IF NOT EXISTS log_uploads (
 );
 """
 
+# version -> statements. Columns are added with defaults, so rows written by an older server stay
+# valid; a new column that needs a value from old data gets an UPDATE here.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        # The operators' wanted service state, kept per kiosk and re-sent on every reply;
+        # what the kiosk last reported of it; how to tell a restart and a reboot happened.
+        "ALTER TABLE kiosks ADD COLUMN wanted_service TEXT NOT NULL DEFAULT 'in_service'",
+        "ALTER TABLE kiosks ADD COLUMN wanted_revision BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE kiosks ADD COLUMN service_state TEXT NOT NULL DEFAULT 'in_service'",
+        "ALTER TABLE kiosks ADD COLUMN service_revision BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE kiosks ADD COLUMN wire_version INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE kiosks ADD COLUMN started_at DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN boot_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE kiosks ADD COLUMN restarts INTEGER",
+        # How many problems the last heartbeat showed (devices, supplies, attention): lets the
+        # state at a glance be judged, filtered and paged in SQL.
+        "ALTER TABLE kiosks ADD COLUMN problem_count INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX IF NOT EXISTS kiosks_by_place ON kiosks (region, site, kiosk_id)",
+        "CREATE INDEX IF NOT EXISTS kiosks_by_site ON kiosks (site)",
+        "CREATE INDEX IF NOT EXISTS kiosks_by_version ON kiosks (software_version)",
+        """CREATE TABLE IF NOT EXISTS kiosk_tags (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            tag TEXT NOT NULL,
+            PRIMARY KEY (kiosk_id, tag)
+        )""",
+        "CREATE INDEX IF NOT EXISTS kiosk_tags_by_tag ON kiosk_tags (tag, kiosk_id)",
+        # Command status: queued -> delivered -> acknowledged -> done (state observed) / failed.
+        "ALTER TABLE commands ADD COLUMN status TEXT NOT NULL DEFAULT 'queued'",
+        "ALTER TABLE commands ADD COLUMN status_at DOUBLE PRECISION",
+        "ALTER TABLE commands ADD COLUMN done_at DOUBLE PRECISION",
+        "ALTER TABLE commands ADD COLUMN waits_for TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE commands ADD COLUMN bulk_id TEXT",
+        """UPDATE commands SET status = CASE
+            WHEN acked_at IS NOT NULL AND outcome = 'done' THEN 'done'
+            WHEN acked_at IS NOT NULL THEN 'failed'
+            WHEN delivered_at IS NOT NULL THEN 'delivered'
+            ELSE 'queued' END""",
+        "CREATE INDEX IF NOT EXISTS commands_by_kiosk ON commands (kiosk_id, issued_at)",
+        "CREATE INDEX IF NOT EXISTS commands_by_bulk ON commands (bulk_id)",
+        # Server-side history (offline, back online, goodbye) sits beside the kiosk's events.
+        "ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'kiosk'",
+        "CREATE INDEX IF NOT EXISTS alerts_by_kiosk ON alerts (kiosk_id, id)",
+        "CREATE INDEX IF NOT EXISTS alerts_open_kind ON alerts (kind) WHERE cleared_at IS NULL",
+        "CREATE INDEX IF NOT EXISTS log_uploads_by_kiosk ON log_uploads (kiosk_id, id)",
+        # Alert notifications: a durable queue, so a server restart does not lose one.
+        """CREATE TABLE IF NOT EXISTS notifications (
+            id {serial},
+            alert_id BIGINT NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at DOUBLE PRECISION NOT NULL,
+            lease_until DOUBLE PRECISION,
+            delivered_at DOUBLE PRECISION,
+            failed_at DOUBLE PRECISION,
+            last_error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX IF NOT EXISTS notifications_due ON notifications (next_at)"
+        " WHERE delivered_at IS NULL AND failed_at IS NULL",
+    ),
+    3: (
+        # An enrollment token made to give one enrolled kiosk a new device key
+        # (kiosk-fleet create-token --rekey).
+        """CREATE TABLE IF NOT EXISTS rekey_tokens (
+            token_hash TEXT PRIMARY KEY REFERENCES enrollment_tokens(token_hash),
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id)
+        )""",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
 _SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgresql": "BIGSERIAL PRIMARY KEY",
@@ -147,4 +215,10 @@ _SERIAL = {
 
 
 def schema_sql(dialect: str) -> str:
+    """The first released schema (version 1)."""
     return _TABLES.replace("{serial}", _SERIAL[dialect])
+
+
+def migration_sql(version: int, dialect: str) -> list[str]:
+    """The statements that take a database from `version - 1` to `version`."""
+    return [sql.replace("{serial}", _SERIAL[dialect]) for sql in MIGRATIONS[version]]

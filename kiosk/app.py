@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from kiosk.out_of_service import (
     out_of_service,
 )
 from kiosk.recovery import Recovery
+from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
 from kiosk.viewmodel import ScreenId, SessionView
@@ -170,6 +172,9 @@ async def _run(
 ) -> dict | None:
     from screens.app import KioskApp
 
+    # How the last run ended (a crash the fleet must hear of?) and this one is running.
+    run_record = RunRecord(config.state_dir)
+    run = await asyncio.to_thread(run_record.begin)
     # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
     # once the attract screen is up. Outside systemd it does nothing.
     watchdog = Watchdog.from_environment(os.environ)
@@ -195,30 +200,45 @@ async def _run(
             app.stop()
 
     session.start()
-    fleet = start_fleet_link(ctx, session, restart_app=app.stop)
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
+    # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.stop)
+    failure: BaseException | None = None
     try:
         await app.async_run(async_lib="asyncio")
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
-        if fleet is not None:
-            await fleet.stop()
+        await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
         watchdog.stop()
     return summary
 
 
+async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseException | None) -> None:
+    """A clean stop says goodbye to the fleet; an exception escaping the kiosk is a crash: it
+    reports an unexpected exit instead, and the marker says it was reported."""
+    crashed = isinstance(failure, Exception)
+    if fleet is not None:
+        await fleet.stop(failure)
+    await asyncio.to_thread(record.end, type(failure).__name__ if crashed else None, run.started_at)
+
+
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None]) -> Any:
-    """The fleet agent, when provisioning enrolled this kiosk (else None)."""
+                     restart_app: Callable[[], None], run: RunInfo) -> Any:
+    """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
+    operators' saved service order at once: call it before the attract screen."""
     config = ctx.config
     if not (config.fleet.server_url and config.fleet.device_key_path):
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 
     link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
-                     restart_app=restart_app)
+                     restart_app=restart_app, run=run)
     link.start()
     return link
 
@@ -226,9 +246,12 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
                         repeat: int) -> dict:
     """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
+    run_record = RunRecord(config.state_dir)
+    run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
-    fleet = start_fleet_link(ctx, session, restart_app=lambda: None)
+    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run)
+    failure: BaseException | None = None
     try:
         if scenario:
             from simulator.headless_citizen import run_headless
@@ -236,9 +259,11 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
             session.start()
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
-        if fleet is not None:
-            await fleet.stop()
+        await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)
     return summary

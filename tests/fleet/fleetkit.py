@@ -26,7 +26,7 @@ from fleet.config import FleetConfig
 from fleet.services import SERVICES, FleetServices
 from fleet.store import FleetStore, Role
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX, sign_request
+from kiosk.fleet_wire import API_PREFIX, WIRE_VERSION, sign_request
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "correct horse battery"
@@ -188,10 +188,12 @@ class Fleet:
         async with self.http.post(self.url + full_path, data=raw, headers=signed) as r:
             return r.status, await r.json()
 
-    async def heartbeat(self, kiosk: Kiosk, **fields: Any) -> tuple[int, Any]:
+    async def heartbeat(
+        self, kiosk: Kiosk, wire_version: int = WIRE_VERSION, **fields: Any
+    ) -> tuple[int, Any]:
         kiosk.seq += 1
         hb = {
-            "wire_version": 1,
+            "wire_version": wire_version,
             "kiosk_id": kiosk.kiosk_id,
             "seq": kiosk.seq,
             "sent_at": time.time(),

@@ -11,6 +11,7 @@ from fleet.app import sweep_once
 from fleet.store import Role
 from kiosk.fleet_agent import FleetError, enroll, generate_device_key
 from kiosk.fleet_wire import HEADER_SIGNATURE, sign_request
+from tests.fleet import wire_v1
 from tests.fleet.fleetkit import HEALTHY_DEVICES
 
 API = "/api/v1"
@@ -110,7 +111,9 @@ async def test_bad_heartbeat_gets_a_reason_not_a_crash(fleet):
     assert (status, reply["error"]) == (400, "bad_json")
 
 
-async def test_commands_ride_on_heartbeats_until_acknowledged_and_are_audited(fleet):
+async def test_v1_kiosk_gets_out_of_service_as_a_command_until_it_acknowledges(fleet):
+    """A kiosk of the previous release (wire v1) keeps working: the reply is in its version and
+    it gets out/back in service as a command, as before."""
     kiosk = await fleet.enroll_kiosk("K-A")
     op = await fleet.operator("olga", Role.OPERATOR)
     viewer = await fleet.operator("victor", Role.VIEWER)
@@ -127,26 +130,29 @@ async def test_commands_ride_on_heartbeats_until_acknowledged_and_are_audited(fl
         ) as r:
             assert r.status == 201
             command = await r.json()
-        status, reply = await fleet.heartbeat(kiosk)
-        assert [c["command_id"] for c in reply["commands"]] == [command["command_id"]]
+        status, reply = await fleet.heartbeat(kiosk, wire_version=1)
+        parsed = wire_v1.HeartbeatReply.from_json(reply)  # what the old kiosk runs
+        assert [c.command_id for c in parsed.commands] == [command["command_id"]]
         assert reply["commands"][0]["params"] == {"note": "cleaning"}
+        assert reply["wire_version"] == 1 and "service" not in reply
         # Not acknowledged yet: delivered again (the kiosk may never have seen the reply).
-        status, reply = await fleet.heartbeat(kiosk)
+        status, reply = await fleet.heartbeat(kiosk, wire_version=1)
         assert [c["command_id"] for c in reply["commands"]] == [command["command_id"]]
         ack = {"command_id": command["command_id"], "outcome": "done", "at": time.time()}
-        status, reply = await fleet.heartbeat(kiosk, acks=[ack])
+        status, reply = await fleet.heartbeat(kiosk, wire_version=1, acks=[ack], in_service=False)
         assert reply["commands"] == [] and reply["acked"] == [command["command_id"]]
         async with op.get(f"{fleet.url}{API}/kiosks/K-A/commands") as r:
             (listed,) = (await r.json())["commands"]
-        assert listed["outcome"] == "done" and listed["issued_by"] == "olga"
+        assert listed["status"] == "done" and listed["issued_by"] == "olga"
         admin = await fleet.operator("ada", Role.ADMIN)
         async with admin.get(f"{fleet.url}{API}/audit") as r:
             audit = (await r.json())["audit"]
         await admin.close()
-        actions = {(a["actor"], a["action"], a["outcome"]) for a in audit}
-        assert ("olga", "command", "queued") in actions
-        assert ("olga", "sign_in", "ok") in actions and ("victor", "sign_in", "ok") in actions
-        assert ("olga", "command", "bad_request") in actions
+        actions = {(a["actor"], a["action"], a["target"], a["outcome"]) for a in audit}
+        # The audit names the command and its target.
+        assert ("olga", "command:out_of_service", "K-A", "queued") in actions
+        assert ("olga", "sign_in", "olga", "ok") in actions
+        assert ("olga", "command:nonsense", "K-A", "bad_request") in actions
         async with op.get(f"{fleet.url}{API}/audit") as r:
             assert r.status == 403
     finally:
@@ -244,18 +250,20 @@ async def test_resent_heartbeat_and_events_are_counted_once(fleet):
     assert [e["event_id"] for e in await fleet.store.recent_events("K-A")] == ["e2", "e1"]
 
 
-async def test_online_late_offline_and_goodbye(fleet):
+async def test_online_late_offline_and_goodbye_and_their_history(fleet):
     kiosk = await fleet.enroll_kiosk("K-A")
     interval = 0.2
     await fleet.heartbeat(kiosk, interval_s=interval)
     th = fleet.config.thresholds
-    from fleet.status import connectivity
 
-    row = await fleet.store.get_kiosk("K-A")
-    seen = row["last_seen"]
-    assert connectivity(row, seen + 1.9 * interval, th).value == "online"  # one miss: still online
-    assert connectivity(row, seen + (th.late_multiple + 0.1) * interval, th).value == "late"
-    assert connectivity(row, seen + (th.offline_multiple + 0.1) * interval, th).value == "offline"
+    async def judged(at):
+        row = await fleet.store.get_kiosk("K-A", now=at)
+        return row["connectivity"], row["state"]
+
+    seen = (await fleet.store.get_kiosk("K-A"))["last_seen"]
+    assert await judged(seen + 1.9 * interval) == ("online", "up")  # one miss: still online
+    assert await judged(seen + (th.late_multiple + 0.1) * interval) == ("late", "degraded")
+    assert await judged(seen + (th.offline_multiple + 0.1) * interval) == ("offline", "offline")
     assert await sweep_once(fleet.services, now=seen + 1.9 * interval) == 0
     assert await sweep_once(fleet.services, now=seen + (th.offline_multiple + 1) * interval) == 1
     assert await sweep_once(fleet.services, now=seen + (th.offline_multiple + 2) * interval) == 0
@@ -266,10 +274,15 @@ async def test_online_late_offline_and_goodbye(fleet):
         kiosk, "/kiosks/K-A/goodbye", {"kiosk_id": "K-A", "at": time.time()}
     )
     assert status == 200
-    row = await fleet.store.get_kiosk("K-A")
-    assert connectivity(row, time.time(), th).value == "offline"
+    assert (await judged(time.time()))[0] == "offline"
     # A clean shutdown is not an outage: no offline alert for it.
     assert await sweep_once(fleet.services, now=time.time() + 100) == 0
+    # The kiosk's history has the outage, its end and the goodbye; its alert history keeps the
+    # cleared offline alert.
+    history = [(e["origin"], e["kind"]) for e in await fleet.store.recent_events("K-A")]
+    assert history == [("server", "goodbye"), ("server", "back_online"), ("server", "offline")]
+    (old,) = await fleet.store.list_alerts(open_only=False, kiosk_id="K-A")
+    assert old["kind"] == "offline" and old["cleared_at"] is not None
 
 
 async def test_metrics_are_prometheus_text_per_kiosk(fleet):
