@@ -13,8 +13,9 @@ import json
 import time
 
 from drivers.bac import derive_bac_keys, perform_bac
-from drivers.icao9303 import IcaoReader, dg_fid, parse_dg1
+from drivers.icao9303 import IcaoReader, dg_fid
 from drivers.lds import parse_dg2
+from drivers.mrz import parse_dg1
 from drivers.pcsc import PcscConnection, card_present, list_readers
 from drivers.secure_messaging import SecureMessaging, max_read_for
 from simulator.icao_chip import IcaoChip, TravelDocumentHolder

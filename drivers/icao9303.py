@@ -1,7 +1,6 @@
 """ICAO 9303 eMRTD reading: the LDS application's files, EF.COM and DG1 (MRZ).
 
-`IcaoReader` speaks ISO 7816-4 over any *transport* with
-`transmit(apdu: bytes) -> tuple[bytes, int]` (response data, SW1-SW2): a
+`IcaoReader` speaks ISO 7816-4 over any *transport* (`drivers.iso7816.Transport`): a
 `drivers.pcsc.PcscConnection` in the clear, or a `drivers.secure_messaging.SecureMessaging`
 wrapping one after Basic Access Control (`drivers.bac`). This module does not change
 between the two. Reads use the largest block the transport allows (`max_read`, extended
@@ -14,16 +13,31 @@ Errors: everything the chip or its data gets wrong is a `ChipError` with a `reas
 Transport failures pass through *as they are* (e.g. `drivers.pcsc.CardRemoved`): this
 module does not know its transport and does not re-wrap them.
 
-Personal data: `MrzData` masks its personal fields in `repr`; nothing here logs APDUs,
-file contents or MRZ text.
+Personal data: nothing here logs APDUs or file contents (the MRZ is `drivers.mrz`'s).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+
+from drivers.iso7816 import (
+    MAX_EXTENDED_LE,
+    MAX_SHORT_LE,
+    SW_END_OF_FILE,
+    SW_NOT_FOUND,
+    SW_OK,
+    ChipError,
+    ChipReason,
+    NotATravelDocument,
+    Transport,
+    encode_length,
+    find_child,
+    parse_header,
+    parse_tlv,
+    single_object,
+)
+from drivers.mrz import MrzData, parse_dg1
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +55,6 @@ def dg_fid(number: int) -> int:
     return 0x0100 + number
 
 
-SW_OK = 0x9000
-SW_END_OF_FILE = 0x6282
-SW_NOT_FOUND = 0x6A82
-
-MAX_SHORT_LE = 256  # Le 00 in a short APDU
-MAX_EXTENDED_LE = 65536  # Le 0000 in an extended APDU
 _MAX_OFFSET = 0x7FFF  # READ BINARY B0: 15-bit offset in P1-P2; beyond it, B1 with DO54
 _MAX_FILE = 0xFFFFFF  # no LDS file comes near 16 MB: anything longer is garbage
 
@@ -57,136 +65,8 @@ DG_TAGS = {
 }  # fmt: skip
 
 
-class Transport(Protocol):
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]: ...
-
-
-class ChipReason(enum.Enum):
-    NOT_A_TRAVEL_DOCUMENT = "not_a_travel_document"
-    AUTHENTICATION_REFUSED = "authentication_refused"  # BAC: the MRZ data does not match
-    SECURE_MESSAGING = "secure_messaging"  # a response failed its MAC, or SM was aborted
-    ACCESS_DENIED = "access_denied"  # e.g. DG3/DG4 behind Extended Access Control
-    FILE_NOT_FOUND = "file_not_found"
-    CARD_REMOVED = "card_removed"
-    MALFORMED_DATA = "malformed_data"
-    UNEXPECTED_STATUS = "unexpected_status"
-
-
-class ChipError(Exception):
-    def __init__(self, reason: ChipReason, message: str = "", *, sw: int | None = None):
-        super().__init__(f"{reason.value}: {message}" if message else reason.value)
-        self.reason = reason
-        self.sw = sw
-
-
-class NotATravelDocument(ChipError):
-    def __init__(self, message: str = "no ICAO LDS application", *, sw: int | None = None):
-        super().__init__(ChipReason.NOT_A_TRAVEL_DOCUMENT, message, sw=sw)
-
-
 def _malformed(message: str) -> ChipError:
     return ChipError(ChipReason.MALFORMED_DATA, message)
-
-
-# --- BER-TLV -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tlv:
-    tag: int  # the encoded tag bytes read as a big-endian integer, e.g. 0x5F1F
-    value: bytes
-
-    @property
-    def constructed(self) -> bool:
-        first = self.tag.to_bytes((self.tag.bit_length() + 7) // 8 or 1, "big")[0]
-        return bool(first & 0x20)
-
-    def children(self) -> list[Tlv]:
-        return parse_tlv(self.value)
-
-    def __repr__(self) -> str:  # values may be personal data
-        return f"Tlv(tag=0x{self.tag:X}, length={len(self.value)})"
-
-
-def parse_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
-    """(tag, value length, header length) of the TLV at `offset`; None if `data` ends early.
-
-    Raises ChipError(MALFORMED_DATA) on encodings we do not accept (indefinite length,
-    tags over 3 bytes, lengths over 4 bytes).
-    """
-    pos = offset
-    if pos >= len(data):
-        return None
-    tag = data[pos]
-    pos += 1
-    if tag & 0x1F == 0x1F:
-        while True:
-            if pos >= len(data):
-                return None
-            byte = data[pos]
-            pos += 1
-            tag = (tag << 8) | byte
-            if pos - offset > 3:
-                raise _malformed("tag longer than 3 bytes")
-            if not byte & 0x80:
-                break
-    if pos >= len(data):
-        return None
-    first = data[pos]
-    pos += 1
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise _malformed("indefinite length")
-    else:
-        count = first & 0x7F
-        if count > 4:
-            raise _malformed("length field longer than 4 bytes")
-        if pos + count > len(data):
-            return None
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    return tag, length, pos - offset
-
-
-def encode_length(n: int) -> bytes:
-    """A BER length field (definite form)."""
-    if n < 0x80:
-        return bytes([n])
-    size = (n.bit_length() + 7) // 8
-    return bytes([0x80 | size]) + n.to_bytes(size, "big")
-
-
-def parse_tlv(data: bytes) -> list[Tlv]:
-    """Parse a run of BER-TLV objects (one level). Anything malformed: ChipError."""
-    data = bytes(data)
-    out: list[Tlv] = []
-    pos = 0
-    while pos < len(data):
-        header = parse_header(data, pos)
-        if header is None:
-            raise _malformed("truncated TLV header")
-        tag, length, header_len = header
-        start = pos + header_len
-        if start + length > len(data):
-            raise _malformed("TLV value runs past the end")
-        out.append(Tlv(tag, data[start : start + length]))
-        pos = start + length
-    return out
-
-
-def _single(data: bytes, tag: int, what: str) -> Tlv:
-    objects = parse_tlv(data)
-    if len(objects) != 1 or objects[0].tag != tag:
-        raise _malformed(f"{what}: expected one object with tag {tag:X}")
-    return objects[0]
-
-
-def _find(children: list[Tlv], tag: int, what: str) -> bytes:
-    for child in children:
-        if child.tag == tag:
-            return child.value
-    raise _malformed(f"{what}: tag {tag:X} missing")
 
 
 # --- EF.COM ------------------------------------------------------------------------------
@@ -200,15 +80,15 @@ class EfCom:
 
 
 def parse_ef_com(data: bytes) -> EfCom:
-    children = _single(data, 0x60, "EF.COM").children()
+    children = single_object(data, 0x60, "EF.COM").children()
 
     def digits(tag: int, size: int) -> str:
-        raw = _find(children, tag, "EF.COM")
+        raw = find_child(children, tag, "EF.COM")
         if len(raw) != size or not all(0x30 <= b <= 0x39 for b in raw):
             raise _malformed(f"EF.COM: tag {tag:X} is not {size} digits")
         return raw.decode("ascii")
 
-    tags = _find(children, 0x5C, "EF.COM")
+    tags = find_child(children, 0x5C, "EF.COM")
     groups = tuple(DG_TAGS[t] for t in tags if t in DG_TAGS)
     return EfCom(digits(0x5F01, 4), digits(0x5F36, 6), groups)
 
@@ -230,168 +110,6 @@ def parse_atr_info(data: bytes) -> tuple[int, int] | None:
     except ChipError:
         return None
     return None
-
-
-# --- MRZ / DG1 ---------------------------------------------------------------------------
-
-_MRZ_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
-
-
-def check_digit(field: str) -> str:
-    """ICAO 9303 Part 3 check digit: weights 7-3-1, 0-9, A=10..Z=35, '<'=0."""
-    total = 0
-    for i, ch in enumerate(field):
-        if "0" <= ch <= "9":
-            value = ord(ch) - 48
-        elif "A" <= ch <= "Z":
-            value = ord(ch) - 55
-        elif ch == "<":
-            value = 0
-        else:
-            raise ValueError(f"character {ch!r} is not allowed in an MRZ")
-        total += value * (7, 3, 1)[i % 3]
-    return str(total % 10)
-
-
-def _cd_ok(field: str, digit: str, *, filler_ok: bool = False) -> bool:
-    if filler_ok and digit == "<" and set(field) <= {"<"}:
-        return True
-    return check_digit(field) == digit
-
-
-def _mask(value: str, keep: int = 0) -> str:
-    if not value:
-        return "''"
-    return "'" + "*" * max(len(value) - keep, 3) + (value[-keep:] if keep else "") + "'"
-
-
-@dataclass(frozen=True, repr=False)
-class MrzData:
-    """The MRZ of DG1, fields with fillers removed. `repr` masks personal fields."""
-
-    document_code: str
-    issuing_state: str
-    document_number: str
-    birth_date: str  # YYMMDD
-    sex: str  # "M", "F" or "<"
-    expiry_date: str  # YYMMDD
-    nationality: str
-    surname: str
-    given_names: str  # space-separated
-    optional_data: str
-    check_digits_ok: bool
-
-    def __repr__(self) -> str:
-        return (
-            f"MrzData(document_code={self.document_code!r}, "
-            f"issuing_state={self.issuing_state!r}, "
-            f"document_number={_mask(self.document_number, 2)}, "
-            f"birth_date={_mask(self.birth_date)}, sex='*', "
-            f"expiry_date={_mask(self.expiry_date)}, nationality={_mask(self.nationality)}, "
-            f"surname={_mask(self.surname)}, given_names={_mask(self.given_names)}, "
-            f"optional_data={_mask(self.optional_data)}, "
-            f"check_digits_ok={self.check_digits_ok})"
-        )
-
-    __str__ = __repr__
-
-
-def _clean(field: str) -> str:
-    return field.rstrip("<").replace("<", " ")
-
-
-def _names(field: str) -> tuple[str, str]:
-    surname, _, given = field.partition("<<")
-    return _clean(surname).strip(), _clean(given).strip()
-
-
-def parse_mrz(mrz: str) -> MrzData:
-    """Parse a TD1 (3x30), TD2 (2x36) or TD3 (2x44) MRZ; line breaks are ignored.
-
-    Check digits that do not match give `check_digits_ok=False`, not an error.
-    """
-    text = "".join(mrz.split())
-    if not set(text) <= _MRZ_CHARS:
-        raise _malformed("MRZ holds characters outside A-Z 0-9 <")
-    if len(text) == 90:
-        return _parse_td1(text)
-    if len(text) == 72:
-        return _parse_td23(text, 36)
-    if len(text) == 88:
-        return _parse_td23(text, 44)
-    raise _malformed(f"MRZ of {len(text)} characters is neither TD1, TD2 nor TD3")
-
-
-def _parse_td1(text: str) -> MrzData:
-    l1, l2, l3 = text[0:30], text[30:60], text[60:90]
-    number, number_cd, optional = l1[5:14], l1[14], l1[15:30]
-    if number_cd == "<" and optional[0] != "<":
-        # long document number: continues in the optional data, then its check digit
-        extension, _, rest = optional.partition("<")
-        number, number_cd, optional = number + extension[:-1], extension[-1], rest
-    ok = (
-        _cd_ok(number, number_cd)
-        and _cd_ok(l2[0:6], l2[6])
-        and _cd_ok(l2[8:14], l2[14])
-        and _cd_ok(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29], l2[29])
-    )
-    surname, given = _names(l3)
-    return MrzData(
-        document_code=_clean(l1[0:2]),
-        issuing_state=_clean(l1[2:5]),
-        document_number=_clean(number),
-        birth_date=l2[0:6],
-        sex=l2[7],
-        expiry_date=l2[8:14],
-        nationality=_clean(l2[15:18]),
-        surname=surname,
-        given_names=given,
-        optional_data=(_clean(optional) + " " + _clean(l2[18:29])).strip(),
-        check_digits_ok=ok,
-    )
-
-
-def _parse_td23(text: str, width: int) -> MrzData:
-    l1, l2 = text[:width], text[width:]
-    if width == 44:  # TD3: personal number with its own check digit
-        optional = l2[28:42]
-        ok_optional = _cd_ok(optional, l2[42], filler_ok=True)
-        composite = l2[0:10] + l2[13:20] + l2[21:43]
-    else:  # TD2
-        optional = l2[28:35]
-        ok_optional = True
-        composite = l2[0:10] + l2[13:20] + l2[21:35]
-    ok = (
-        _cd_ok(l2[0:9], l2[9])
-        and _cd_ok(l2[13:19], l2[19])
-        and _cd_ok(l2[21:27], l2[27])
-        and ok_optional
-        and _cd_ok(composite, l2[width - 1])
-    )
-    surname, given = _names(l1[5:width])
-    return MrzData(
-        document_code=_clean(l1[0:2]),
-        issuing_state=_clean(l1[2:5]),
-        document_number=_clean(l2[0:9]),
-        birth_date=l2[13:19],
-        sex=l2[20],
-        expiry_date=l2[21:27],
-        nationality=_clean(l2[10:13]),
-        surname=surname,
-        given_names=given,
-        optional_data=_clean(optional),
-        check_digits_ok=ok,
-    )
-
-
-def parse_dg1(data: bytes) -> MrzData:
-    """DG1 = 61 { 5F1F MRZ }."""
-    mrz = _find(_single(data, 0x61, "DG1").children(), 0x5F1F, "DG1")
-    try:
-        text = mrz.decode("ascii")
-    except UnicodeDecodeError:
-        raise _malformed("DG1: MRZ is not ASCII") from None
-    return parse_mrz(text)
 
 
 # --- the reader --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from drivers.icao9303 import parse_tlv
+from drivers.iso7816 import parse_tlv
 
 log = logging.getLogger(__name__)
 

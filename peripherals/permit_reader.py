@@ -19,26 +19,17 @@ from pathlib import Path
 
 from drivers import pcsc
 from drivers.bac import BacKeys, derive_bac_keys, perform_bac
-from drivers.icao9303 import (
-    FID_EF_COM,
-    FID_EF_SOD,
-    ChipError,
-    ChipReason,
-    EfCom,
-    IcaoReader,
-    MrzData,
-    dg_fid,
-    parse_dg1,
-    parse_ef_com,
-)
+from drivers.icao9303 import FID_EF_COM, FID_EF_SOD, EfCom, IcaoReader, dg_fid, parse_ef_com
+from drivers.iso7816 import SM_ABORTED, ChipError, ChipReason
 from drivers.lds import parse_dg2
+from drivers.mrz import MrzData, parse_dg1
 from drivers.passive_auth import (
     PassiveAuthResult,
     PassiveAuthVerdict,
     load_trust_store,
     verify_passive_auth,
 )
-from drivers.secure_messaging import SM_ABORTED, SecureMessaging, max_read_for
+from drivers.secure_messaging import SecureMessaging, max_read_for
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.worker import DeviceWorker
 

@@ -7,19 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.bac import derive_bac_keys, perform_bac
-from drivers.icao9303 import (
-    ChipError,
-    ChipReason,
-    EfCom,
-    IcaoReader,
-    NotATravelDocument,
-    Tlv,
-    check_digit,
-    parse_dg1,
-    parse_ef_com,
-    parse_mrz,
-    parse_tlv,
-)
+from drivers.icao9303 import EfCom, IcaoReader, parse_ef_com
+from drivers.iso7816 import ChipError, ChipReason, NotATravelDocument, Tlv, parse_tlv
+from drivers.mrz import check_digit, parse_dg1, parse_mrz
 from drivers.secure_messaging import SecureMessaging
 from simulator.icao_chip import IcaoChip, TravelDocumentHolder, default_face_jpeg, mrz_td1
 
