@@ -1,13 +1,16 @@
-"""ICAO 9303 eMRTD reading: the LDS application's files, EF.COM and DG1 (MRZ).
+"""ICAO 9303 eMRTD file access: the LDS application's files, EF.COM, the reader.
 
 `IcaoReader` speaks ISO 7816-4 over any *transport* (`drivers.iso7816.Transport`): a
 `drivers.pcsc.PcscConnection` in the clear, or a `drivers.secure_messaging.SecureMessaging`
 wrapping one after Basic Access Control (`drivers.bac`). This module does not change
-between the two. Reads use the largest block the transport allows (`max_read`, extended
-length above 256), the first read of a file greedy (header and body in one round trip
-where the chip allows it), READ BINARY with odd INS (B1) for offsets above 32767, and
-`partial` keeps what was read of a file so a new reader (after the card came back) goes
-on from the offset reached.
+between the two. How a chip's files are read is data, `FileAccess` (drawn from what the chip
+says of itself by `drivers.card_capabilities`): by short EF identifier (one READ BINARY per
+file, no SELECT) or SELECT then READ BINARY; the largest block to ask for (extended length
+above 256); the first read of a file greedy (header and body in one round trip). What the
+reader finds out on the way (the chip refuses SFI, extended length or greedy reads) it
+writes back into that `FileAccess`, so it is asked once per document, never again. READ
+BINARY with odd INS (B1) reads offsets above 32767; `partial` keeps what was read of a file
+so a new reader (after the card came back) goes on from the offset reached.
 
 Errors: everything the chip or its data gets wrong is a `ChipError` with a `reason`.
 Transport failures pass through *as they are* (e.g. `drivers.pcsc.CardRemoved`): this
@@ -24,9 +27,11 @@ from dataclasses import dataclass
 from drivers.iso7816 import (
     MAX_EXTENDED_LE,
     MAX_SHORT_LE,
+    SM_ABORTED,
     SW_END_OF_FILE,
     SW_NOT_FOUND,
     SW_OK,
+    SW_WRONG_LENGTH,
     ChipError,
     ChipReason,
     NotATravelDocument,
@@ -34,10 +39,8 @@ from drivers.iso7816 import (
     encode_length,
     find_child,
     parse_header,
-    parse_tlv,
     single_object,
 )
-from drivers.mrz import MrzData, parse_dg1
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,25 @@ def dg_fid(number: int) -> int:
     return 0x0100 + number
 
 
+def file_name(fid: int) -> str:
+    """The LDS name of a file identifier: DG1..DG16, EF.COM, EF.SOD."""
+    if fid == FID_EF_COM:
+        return "EF.COM"
+    if fid == FID_EF_SOD:
+        return "EF.SOD"
+    if 0x0101 <= fid <= 0x0110:
+        return f"DG{fid - 0x0100}"
+    return f"EF {fid:04X}"
+
+
+# Short EF identifiers of the LDS application's files (ICAO 9303 Part 10, table 38):
+# DG1..DG16 are 01..10, EF.SOD 1D, EF.COM 1E.
+SFI_BY_FID = {dg_fid(n): n for n in range(1, 17)} | {FID_EF_SOD: 0x1D, FID_EF_COM: 0x1E}
+
 _MAX_OFFSET = 0x7FFF  # READ BINARY B0: 15-bit offset in P1-P2; beyond it, B1 with DO54
+_MAX_SFI_OFFSET = 0xFF  # READ BINARY B0 by SFI: the offset is P2 alone
 _MAX_FILE = 0xFFFFFF  # no LDS file comes near 16 MB: anything longer is garbage
+_HEADER_PROBE = 4  # a TLV header of any LDS file fits in 4 bytes (tag, 82 LL LL)
 
 # EF.COM tag list -> data group number (ICAO 9303 Part 10, table 1)
 DG_TAGS = {
@@ -93,58 +113,73 @@ def parse_ef_com(data: bytes) -> EfCom:
     return EfCom(digits(0x5F01, 4), digits(0x5F36, 6), groups)
 
 
-def parse_atr_info(data: bytes) -> tuple[int, int] | None:
-    """EF.ATR/INFO's extended length information DO 7F66: (max command, max response) bytes.
-
-    None when the DO is absent or malformed (the chip then gets short APDUs only).
-    """
-    try:
-        for obj in parse_tlv(data):
-            if obj.tag == 0x7F66:
-                values = [c for c in obj.children() if c.tag == 0x02]
-                if len(values) >= 2 and all(0 < len(v.value) <= 3 for v in values[:2]):
-                    max_command = int.from_bytes(values[0].value, "big")
-                    max_response = int.from_bytes(values[1].value, "big")
-                    if max_command > 0 and max_response > 0:
-                        return max_command, max_response
-    except ChipError:
-        return None
-    return None
-
-
 # --- the reader --------------------------------------------------------------------------
 
 
 _ACCESS_DENIED = frozenset({0x6982, 0x6985})  # security status / conditions of use
-_TOO_LONG = frozenset({0x6700, 0x6B00})  # chips that refuse an Le past the end of the file
+_TOO_LONG = frozenset({SW_WRONG_LENGTH, 0x6B00})  # chips that refuse an Le past the end of the file
+# What a chip that does not read by short EF identifier answers one (ISO 7816-4 5.6):
+# function not supported, wrong P1-P2, offset out of range (P1's bit 8 read as an offset),
+# command not allowed (no current EF)
+_SFI_REFUSED = frozenset({0x6A81, 0x6A86, 0x6B00, 0x6986})
+
+
+@dataclass
+class FileAccess:
+    """How one chip's files are read; drawn from what the chip says of itself, corrected by
+    what it does, and kept for every session with that document.
+
+    `short_ef_id`: READ BINARY by short EF identifier, no SELECT (True: the chip said so or
+    did it; None: not known, the first read tries it; False: SELECT each file).
+    `max_read`: plain bytes asked per READ BINARY; above 256 the APDU is extended, and
+    65536 is Le "maximum" (ISO 7816-4 5.1: as many as the chip gives). `short_read`: what
+    `max_read` falls back to when the chip refuses extended length (under secure
+    messaging, less than 256). `greedy`: a file's first read asks `max_read` bytes, header
+    and body in one, instead of the header first.
+    """
+
+    max_read: int = MAX_SHORT_LE
+    short_read: int = MAX_SHORT_LE
+    short_ef_id: bool | None = False
+    greedy: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_read <= MAX_EXTENDED_LE:
+            raise ValueError("max_read must be 1..65536")
+        if not 1 <= self.short_read <= MAX_SHORT_LE:
+            raise ValueError("short_read must be 1..256")
+
+    @property
+    def extended_length(self) -> bool:
+        return self.max_read > MAX_SHORT_LE
+
+    def refuse_extended_length(self) -> None:
+        """Short APDUs from now on (the chip or the reader cannot carry extended ones)."""
+        self.max_read = min(self.max_read, self.short_read)
 
 
 class IcaoReader:
-    """Reads the LDS application of an eMRTD over `transport`.
+    """Reads the LDS application of an eMRTD over `transport`, as `access` says.
 
-    `max_read` is the largest READ BINARY Le to ask for: 256 in the clear with short
-    APDUs, less under secure messaging (`drivers.secure_messaging.max_read_for`), up to
-    65536 with extended length. `partial` maps a file identifier to the bytes already
-    read from it (shared with a later reader to resume). `apdu_count` counts APDUs sent.
+    `partial` maps a file identifier to the bytes already read from it (shared with a
+    later reader to resume). `apdu_count` counts APDUs sent.
     """
 
     def __init__(
         self,
         transport: Transport,
+        access: FileAccess | None = None,
         *,
-        max_read: int = MAX_SHORT_LE,
         partial: dict[int, bytes] | None = None,
     ) -> None:
-        if not 1 <= max_read <= MAX_EXTENDED_LE:
-            raise ValueError("max_read must be 1..65536")
         self.transport = transport
-        self.max_read = max_read
+        self.access = FileAccess() if access is None else access
         self.partial: dict[int, bytes] = {} if partial is None else partial
-        self.greedy = True  # first read of a file asks for max_read bytes at once
         self.apdu_count = 0
+        self._sfi_worked = False  # a read by SFI went through in this session
 
     def __repr__(self) -> str:
-        return f"IcaoReader(apdus={self.apdu_count}, max_read={self.max_read})"
+        return f"IcaoReader(apdus={self.apdu_count}, access={self.access})"
 
     def _transmit(self, apdu: bytes) -> tuple[bytes, int]:
         self.apdu_count += 1
@@ -168,17 +203,15 @@ class IcaoReader:
         if sw != SW_OK:
             raise ChipError(ChipReason.UNEXPECTED_STATUS, f"SELECT EF {fid:04X}: {sw:04X}", sw=sw)
 
-    def read_atr_info(self) -> tuple[int, int] | None:
-        """EF.ATR/INFO's extended length limits, read by SFI before the application is
-        selected (one APDU); None when the chip has no such file or no such DO."""
-        apdu = bytes([0x00, 0xB0, 0x80 | SFI_EF_ATR_INFO, 0x00, 0x00])
-        data, sw = self._transmit(apdu)
-        if sw not in (SW_OK, SW_END_OF_FILE) or not data:
-            return None
-        return parse_atr_info(data)
+    def read_ef_atr_info(self) -> bytes | None:
+        """EF.ATR/INFO of the MF, read by SFI before the application is selected (one
+        APDU); None when the chip has no such file (`drivers.card_capabilities` reads it)."""
+        data, sw = self._transmit(bytes([0x00, 0xB0, 0x80 | SFI_EF_ATR_INFO, 0x00, 0x00]))
+        return data if sw in (SW_OK, SW_END_OF_FILE) and data else None
 
-    def read_binary(self, offset: int, length: int) -> bytes:
-        """One READ BINARY of up to `length` bytes (1..65536) at `offset` of the current EF.
+    def read_binary(self, offset: int, length: int, *, sfi: int | None = None) -> bytes:
+        """One READ BINARY of up to `length` bytes (1..65536) at `offset` of the current EF,
+        or of the EF with short identifier `sfi` (which becomes the current EF; offset 0..255).
 
         Offsets up to 32767 use INS B0; beyond, INS B1 with the offset in DO54 and the
         data coming back in DO53 (ISO 7816-4, 11.3.3).
@@ -186,6 +219,13 @@ class IcaoReader:
         if not 0 <= offset <= _MAX_FILE:
             raise _malformed(f"offset {offset} beyond any LDS file")
         length = max(1, min(length, MAX_EXTENDED_LE))
+        if sfi is not None:
+            if not (1 <= sfi <= 0x1E and offset <= _MAX_SFI_OFFSET):
+                raise ValueError("a read by SFI names SFI 1..30 and an offset of 0..255")
+            apdu = bytes([0x00, 0xB0, 0x80 | sfi, offset]) + _le_field(length)
+            data, sw = self._transmit(apdu)
+            self._check_read(sw)
+            return data[:length]
         if offset <= _MAX_OFFSET:
             apdu = bytes([0x00, 0xB0, offset >> 8, offset & 0xFF]) + _le_field(length)
             data, sw = self._transmit(apdu)
@@ -193,7 +233,7 @@ class IcaoReader:
             return data[:length]
         do54 = b"\x54" + encode_length(len(_min_bytes(offset))) + _min_bytes(offset)
         # the answer carries a DO53 header around the data: ask for room for it
-        length = max(1, min(length, self.max_read - 4))
+        length = max(1, min(length, self.access.max_read - 4))
         le = min(length + 1 + len(encode_length(length)), MAX_EXTENDED_LE)
         body = (
             bytes([len(do54)]) + do54
@@ -215,32 +255,99 @@ class IcaoReader:
     def _check_read(sw: int) -> None:
         if sw in (SW_OK, SW_END_OF_FILE):
             return
+        if sw == SW_NOT_FOUND:  # a read by SFI names a file that is not there
+            raise ChipError(ChipReason.FILE_NOT_FOUND, "READ BINARY: 6A82", sw=sw)
         if sw in _ACCESS_DENIED:
             raise ChipError(ChipReason.ACCESS_DENIED, f"READ BINARY: {sw:04X}", sw=sw)
         raise ChipError(ChipReason.UNEXPECTED_STATUS, f"READ BINARY: {sw:04X}", sw=sw)
 
-    def _read_head(self, offset: int) -> bytes:
-        """Read at `offset` before the file's length is known: greedy when allowed."""
-        if self.greedy:
+    def _read(self, offset: int, length: int, sfi: int | None = None) -> bytes:
+        """`read_binary`, once more with a short APDU if the chip refuses an extended one
+        (6700): remembered in `access`, so it is asked once per document."""
+        try:
+            return self.read_binary(offset, length, sfi=sfi)
+        except ChipError as exc:
+            access = self.access
+            if exc.sw != SW_WRONG_LENGTH or not access.extended_length:
+                raise
+            access.refuse_extended_length()
+            log.info("the chip refused an extended READ BINARY: short APDUs from now on")
             try:
-                return self.read_binary(offset, self.max_read)
+                return self.read_binary(offset, min(length, access.max_read), sfi=sfi)
+            except ChipError as again:
+                if again.sw not in SM_ABORTED:
+                    raise
+                # the refusal ended the session (most chips end it on any SM error):
+                # the next session reads short from the start
+                raise ChipError(
+                    ChipReason.SECURE_MESSAGING, "session ended over extended length", sw=again.sw
+                ) from again
+
+    def _read_head(self, offset: int, sfi: int | None = None) -> bytes:
+        """Read at `offset` before the file's length is known: greedy when allowed."""
+        access = self.access
+        if access.greedy:
+            try:
+                return self._read(offset, access.max_read, sfi)
             except ChipError as exc:
                 sw = exc.sw or 0
                 if sw & 0xFF00 == 0x6C00 and sw & 0xFF:  # "Le should be xx"
-                    return self.read_binary(offset, sw & 0xFF)
-                if sw not in _TOO_LONG:
+                    return self._read(offset, sw & 0xFF, sfi)
+                # a chip not reading by SFI may answer 6B00 too: that is not about greed
+                if sw not in _TOO_LONG or (sfi is not None and not self._sfi_worked):
                     raise
-                self.greedy = False  # this chip wants exact lengths: header first from now
+                access.greedy = False  # this chip wants exact lengths: header first from now
                 log.debug("chip refused a greedy read (%04X): reading headers first", sw)
-        return self.read_binary(offset, 4)
+        return self._read(offset, _HEADER_PROBE, sfi)
+
+    def _open_by_sfi(self, fid: int, offset: int) -> bytes | None:
+        """The first read of EF `fid` by its short EF identifier, which selects it as well
+        (ISO 7816-4, 7.2.2); None when the file is to be selected instead. A chip that
+        refuses the read this way gets SELECT from then on: a fallback, never a failure."""
+        access = self.access
+        sfi = SFI_BY_FID.get(fid)
+        if access.short_ef_id is False or sfi is None or offset > _MAX_SFI_OFFSET:
+            return None
+        try:
+            head = self._read_head(offset, sfi)
+        except ChipError as exc:
+            if exc.reason is ChipReason.ACCESS_DENIED:
+                raise
+            if exc.sw == SW_NOT_FOUND:
+                if access.short_ef_id:
+                    raise  # the chip reads by SFI: the file is not there
+                return None  # no file, or no SFI: SELECT tells which
+            if exc.sw in SM_ABORTED:
+                # the chip ended the session over this read: over SFI, unless SFI worked
+                # before or the session ended over something else (extended length)
+                if not self._sfi_worked and exc.reason is not ChipReason.SECURE_MESSAGING:
+                    access.short_ef_id = False
+                raise
+            if exc.sw not in _SFI_REFUSED and access.short_ef_id:
+                raise
+            access.short_ef_id = False
+            log.info("the chip does not read by SFI (%04X): SELECT from now on", exc.sw or 0)
+            return None
+        access.short_ef_id = True
+        self._sfi_worked = True
+        return head
 
     def read_file(self, fid: int) -> bytes:
-        """Select EF `fid` and read one whole TLV-encoded file (header + value).
+        """Read one whole TLV-encoded file (header + value): by SFI, or SELECT then READ.
 
         Goes on from `partial[fid]` when an earlier reader was cut off mid-file.
         """
         content = self.partial.get(fid, b"")
-        self.select_file(fid)
+        head = self._open_by_sfi(fid, len(content))
+        if head is None:
+            tried_sfi = self.access.short_ef_id is None and fid in SFI_BY_FID
+            self.select_file(fid)
+            if tried_sfi and len(content) <= _MAX_SFI_OFFSET:
+                # the SFI read said 6A82, SELECT found the file: no SFI on this chip
+                self.access.short_ef_id = False
+        elif head:
+            content += head
+            self.partial[fid] = content
         header = parse_header(content) if content else None
         while header is None:
             if len(content) >= 8:
@@ -257,7 +364,7 @@ class IcaoReader:
             raise _malformed(f"EF {fid:04X}: {total} bytes is too long for an LDS file")
         content = content[:total]
         while len(content) < total:
-            chunk = self.read_binary(len(content), min(self.max_read, total - len(content)))
+            chunk = self._read(len(content), min(self.access.max_read, total - len(content)))
             if not chunk:
                 raise _malformed(f"EF {fid:04X} ends before its TLV length")
             content += chunk
@@ -265,12 +372,6 @@ class IcaoReader:
         self.partial.pop(fid, None)
         log.debug("read EF %04X: %d bytes", fid, total)
         return content
-
-    def read_ef_com(self) -> EfCom:
-        return parse_ef_com(self.read_file(FID_EF_COM))
-
-    def read_dg1(self) -> MrzData:
-        return parse_dg1(self.read_file(FID_DG1))
 
 
 def _le_field(le: int) -> bytes:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from drivers.bac import AuthenticationRefused, derive_bac_keys, perform_bac
-from drivers.icao9303 import parse_atr_info, parse_ef_com
+from drivers.card_capabilities import CardCapabilities, card_capabilities, parse_atr_info
+from drivers.icao9303 import parse_ef_com
 from drivers.lds import parse_dg2
 from drivers.passive_auth import PassiveAuthVerdict, parse_sod, verify_passive_auth
 from drivers.secure_messaging import SecureMessaging
@@ -280,6 +281,7 @@ def test_no_sfi_shape_refuses_reads_by_sfi() -> None:
     sm = authenticate(lacking)
     assert sm.transmit(READ_DG1_BY_SFI) == (b"", 0x6A86)
     assert sm.transmit(SELECT_DG1) == (b"", 0x9000)  # the session goes on
+    assert card_capabilities(lacking.atr()) == CardCapabilities(False, True)
 
 
 def test_no_extended_length_shape_refuses_extended_apdus_and_ends_the_session() -> None:
@@ -290,6 +292,7 @@ def test_no_extended_length_shape_refuses_extended_apdus_and_ends_the_session() 
     assert sm.transmit(READ_DG1_BY_SFI)[0] == lacking.file(0x0101)  # short: fine
     assert lacking.process_apdu(sm.protect(bytes.fromhex("00B08200000000"))) == b"\x67\x00"
     assert sw(lacking.process_apdu(sm.protect(SELECT_DG1))) == 0x6987  # no session any more
+    assert card_capabilities(lacking.atr()) == CardCapabilities(True, False)
 
 
 @pytest.mark.parametrize(
