@@ -25,7 +25,7 @@ from simulator.dispenser import DispenserFault
 from simulator.dispenser import add_control_routes as add_dispenser_routes
 from simulator.escpos_printer import PrinterFault
 from simulator.escpos_printer import add_control_routes as add_printer_routes
-from simulator.icao_chip import ChipFault
+from simulator.icao_chip import ChipFault, ChipShape
 from simulator.idcard_reader import IdCardFault
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
 
@@ -46,14 +46,24 @@ def camera_panel(camera: CameraServer) -> CallbackPanel:
 
 
 def chip_panel(sim: Simulator) -> CallbackPanel:
-    """The travel-permit chip's faults and slowness, carried by the next card inserted."""
+    """The travel-permit chip's faults, slowness and shape (what it lacks: `no_sfi`,
+    `no_extended_length`, `no_ef_com`, `no_dg2`, `no_ef_sod`), carried by the next card."""
 
     def read() -> dict[str, bool]:
-        return enum_switches(sim.chip_faults, ChipFault) | {CHIP_SLOW: sim.chip_slow_s > 0}
+        return (
+            enum_switches(sim.chip_faults, ChipFault)
+            | enum_switches(sim.chip_shape, ChipShape)
+            | {CHIP_SLOW: sim.chip_slow_s > 0}
+        )
 
     def write(name: str, on: bool) -> None:
         if name == CHIP_SLOW:
             sim.chip_slow_s = CHIP_SLOW_S if on else 0.0
+        elif name in {lack.value for lack in ChipShape}:
+            if on:
+                sim.chip_shape.add(ChipShape(name))
+            else:
+                sim.chip_shape.discard(ChipShape(name))
         elif on:
             sim.chip_faults.add(ChipFault(name))
         else:

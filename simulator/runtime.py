@@ -22,7 +22,7 @@ from simulator.control import build_control_app
 from simulator.dispenser import DispenserSimulator
 from simulator.document_scene import DocumentSceneComposer
 from simulator.escpos_printer import EscposPrinterSimulator
-from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_chip import ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
 from simulator.pcscd import VPCD_BASE_PORT, ensure_pcscd, vpcd_port, vpcd_reader_name
@@ -80,6 +80,7 @@ class Simulator:
         self.card_slot = VirtualCardSlot(port=options.vpcd_port)
         # The chip's switches on the control API: the next card inserted carries them.
         self.chip_faults: set[ChipFault] = set()
+        self.chip_shape: set[ChipShape] = set()  # what the chip lacks (none: a modern chip)
         self.chip_slow_s = 0.0
         # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
         self.pki = load_or_create_pki(self.state_dir / "pki")
@@ -158,17 +159,20 @@ class Simulator:
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
     def next_chip(self, slow_s: float | None = None, faults: frozenset[ChipFault] | None = None,
-                  holder: TravelDocumentHolder | None = None) -> IcaoChip:
+                  holder: TravelDocumentHolder | None = None,
+                  shape: frozenset[ChipShape] | None = None) -> IcaoChip:
         """The card `insert_card` would put in: what is not given comes from the chip switches."""
         return IcaoChip(holder or self.holder, pki=self.pki,
                         slow_s=self.chip_slow_s if slow_s is None else slow_s,
-                        faults=frozenset(self.chip_faults) if faults is None else faults)
+                        faults=frozenset(self.chip_faults) if faults is None else faults,
+                        shape=frozenset(self.chip_shape) if shape is None else shape)
 
     async def insert_card(self, slow_s: float | None = None,
                           faults: frozenset[ChipFault] | None = None,
-                          holder: TravelDocumentHolder | None = None) -> None:
+                          holder: TravelDocumentHolder | None = None,
+                          shape: frozenset[ChipShape] | None = None) -> None:
         await self.card_slot.remove()
-        await self.card_slot.insert(self.next_chip(slow_s, faults, holder))
+        await self.card_slot.insert(self.next_chip(slow_s, faults, holder, shape))
 
     async def remove_card(self) -> None:
         await self.card_slot.remove()

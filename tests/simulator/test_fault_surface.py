@@ -30,7 +30,7 @@ from drivers.idcard_sam import (
 from drivers.passive_auth import verify_passive_auth
 from drivers.receipt_printer import EscposReceiptPrinter, PrinterError
 from simulator.control import CHIP_SLOW_S, SimulatorRefused, build_control_app
-from simulator.icao_chip import ChipFault
+from simulator.icao_chip import ChipFault, IcaoChip
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.simulator.running import RunningSimulator
 from tests.simulator.test_icao_chip import _groups, authenticate
@@ -162,6 +162,7 @@ CASES = [
 ]
 # The chip's switches go with the next card inserted: tested below without a card in the reader.
 CHIP_SWITCHES = {"wrong_key", "corrupt_dg2", "forged_sod", "slow"}
+CHIP_SHAPE_SWITCHES = {"no_sfi", "no_extended_length", "no_ef_com", "no_dg2", "no_ef_sod"}
 
 
 @pytest.fixture
@@ -175,7 +176,7 @@ def test_every_switch_of_every_device_has_a_case_here(running_simulator):
     listed = {(name, switch) for name, device in running_simulator.control("devices").items()
               for switch in device["switches"]}
     tested = {(case.device, case.switch) for case in CASES}
-    tested |= {("chip", switch) for switch in CHIP_SWITCHES}
+    tested |= {("chip", switch) for switch in CHIP_SWITCHES | CHIP_SHAPE_SWITCHES}
     assert listed == tested
 
 
@@ -250,5 +251,37 @@ async def test_chip_switches_go_with_the_next_card(tmp_path: Path):
         # A test that asks for a card with its own faults still gets exactly those.
         assert sim.next_chip(faults=frozenset({ChipFault.WRONG_KEY})).faults == {
             ChipFault.WRONG_KEY}
+    finally:
+        await client.close()
+
+
+async def test_chip_shape_switches_go_with_the_next_card(tmp_path: Path):
+    """What each shape switch takes away, seen at APDU level on the chip the simulator would
+    insert (no card goes into the shared reader), and back once switched off."""
+    sim = Simulator(SimulatorOptions(state_dir=tmp_path))
+    client = TestClient(TestServer(build_control_app(sim)))
+    await client.start_server()
+    read_dg1_by_sfi, extended_read = bytes.fromhex("00B0810000"), bytes.fromhex("00B08100000000")
+
+    def lacks(chip: IcaoChip) -> set[str]:
+        sm = authenticate(chip, sim.holder)
+        seen = {name for name, fid in (("no_ef_com", "011E"), ("no_dg2", "0102"),
+                                       ("no_ef_sod", "011D"))
+                if sm.transmit(bytes.fromhex("00A4020C02" + fid))[1] == 0x6A82}
+        if sm.transmit(read_dg1_by_sfi)[1] == 0x6A86:
+            seen.add("no_sfi")
+        if chip.process_apdu(sm.protect(extended_read)) == b"\x67\x00":
+            seen.add("no_extended_length")
+        return seen
+
+    try:
+        answer = await client.put("/devices/chip/faults", json=dict.fromkeys(CHIP_SHAPE_SWITCHES, True))
+        assert sorted((await answer.json())["on"]) == sorted(CHIP_SHAPE_SWITCHES)
+        assert lacks(sim.next_chip()) == CHIP_SHAPE_SWITCHES
+        await client.put("/devices/chip/faults", json=dict.fromkeys(CHIP_SHAPE_SWITCHES, False))
+        assert lacks(sim.next_chip()) == set()
+        await client.put("/devices/chip/faults", json={"no_ef_sod": True})
+        assert lacks(sim.next_chip()) == {"no_ef_sod"}
+        assert sim.next_chip(shape=frozenset()).has_file(0x011D)  # a test's own shape wins
     finally:
         await client.close()
