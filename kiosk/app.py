@@ -24,7 +24,7 @@ from kiosk.journal import Journal
 from kiosk.logs import setup_logging
 from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
-from kiosk.steps import known_steps
+from kiosk.step_library import known_steps
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
@@ -114,6 +114,14 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
     session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
                            reconcile=recovery.run)
+
+    def report_problem(kind: str, reason: str) -> None:
+        # Steps report here; the fleet link, when it runs, has set the session's on_problem.
+        log.warning("problem reported: %s %s", kind, reason)
+        if session.on_problem is not None:
+            session.on_problem(kind, reason)
+
+    ctx.report_problem = report_problem
     session.device_manager = manager
     if manager is not None:
         manager.subscribe(session.on_device_event)
@@ -189,6 +197,7 @@ async def _run(
             app.stop()
 
     session.start()
+    ratings = start_rating_delivery(ctx)
     fleet = start_fleet_link(ctx, session, restart_app=app.stop)
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     try:
@@ -196,11 +205,19 @@ async def _run(
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        ratings.cancel()
         if fleet is not None:
             await fleet.stop()
         await close_context(ctx, session)
         watchdog.stop()
     return summary
+
+
+def start_rating_delivery(ctx: FlowContext) -> asyncio.Task[None]:
+    """Forwards stored ratings (好差评) to the evaluation backend while the kiosk runs."""
+    from kiosk.evaluation import desk_for
+
+    return asyncio.get_running_loop().create_task(desk_for(ctx).deliver_forever())
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
@@ -223,6 +240,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
     fleet = start_fleet_link(ctx, session, restart_app=lambda: None)
+    ratings = start_rating_delivery(ctx)
     try:
         if scenario:
             from simulator.headless_citizen import run_headless
@@ -231,6 +249,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
     finally:
+        ratings.cancel()
         if fleet is not None:
             await fleet.stop()
         await close_context(ctx, session)

@@ -11,6 +11,8 @@ DEB_PACKAGES=(
   postgresql                                               # the fleet server's optional store
   chromium                                                 # dashboard tests (Playwright drives it)
   systemd                                                  # systemd-analyze verify on our units
+  cups-ipp-utils dbus-daemon                               # ippeveprinter: the simulated A4 printer (needs a D-Bus daemon)
+  poppler-utils                                            # pdftoppm/pdftotext: tests render printed certificates
   python3-venv python3-dev build-essential
 )
 

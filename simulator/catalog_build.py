@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -188,10 +189,40 @@ def _item(row: dict[str, str], dept_code: str, dept: dict, hall: dict,
         item["online_application"]["url"] = hall["online_base"] + code
     if kiosk is not None:
         # The kiosk's own part: its service kind, steps and devices; its procedure starts here.
-        item.update(kiosk)
+        item.update(_fill(kiosk, _facts(item)))
         item["procedure"] = [{"title": {"zh": "在自助终端办理", "en": "At the self-service kiosk"},
                               "actor": "kiosk"}, *item["procedure"][1:]]
     return item
+
+
+def _facts(item: dict[str, Any]) -> dict[str, Any]:
+    """What a kiosk step's params may quote of its own item's row, as `$item.NAME`: so the
+    time limit on a pre-review receipt is the item's, never a second copy typed by hand."""
+    limit = item["time_limit"]
+    days, working = limit["promised"], limit["unit"] == "working_days"
+    return {
+        "code": item["code"], "name_zh": item["name"]["zh"], "name_en": item["name"]["en"],
+        "time_limit_days": days,
+        "time_limit_zh": "即时办结" if days == 0 else f"{days}个{'工作日' if working else '自然日'}",
+        "time_limit_en": "on the spot" if days == 0 else
+        f"{days} {'working' if working else 'calendar'} days",
+    }
+
+
+_FACT = re.compile(r"\$item\.([a-z_]+)")
+
+
+def _fill(value: Any, facts: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, facts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, facts) for v in value]
+    if not isinstance(value, str):
+        return value
+    whole = _FACT.fullmatch(value)
+    if whole:
+        return facts[whole.group(1)]  # a number stays a number
+    return _FACT.sub(lambda m: str(facts[m.group(1)]), value)
 
 
 def build_catalog(source: Path = SOURCE) -> dict[str, Any]:

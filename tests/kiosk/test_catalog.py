@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.catalog import CatalogCache, CatalogError, CatalogReason, parse_catalog
-from kiosk.steps import known_steps
+from kiosk.step_library import known_steps
 from simulator.backends import reference_catalog
 
 STEPS = known_steps()
@@ -99,6 +99,9 @@ json_values = st.recursive(
 @given(path_choice=st.integers(min_value=0, max_value=10_000), value=json_values)
 def test_fuzzed_catalogs_raise_only_catalog_errors(path_choice, value):
     data = reference()
+    # Every kiosk item and a few guide-only ones: the whole hall would only slow each example.
+    data["items"] = [i for i in data["items"] if i.get("steps")] + \
+        [i for i in data["items"] if not i.get("steps")][:5]
     # Replace one field somewhere in the document with an arbitrary JSON value.
     targets = []
 

@@ -19,7 +19,7 @@ from kiosk.catalog import (
     migrate_v1,
     parse_catalog,
 )
-from kiosk.steps import known_steps
+from kiosk.step_library import known_steps
 from simulator import catalog_build
 from simulator.backends import reference_catalog
 
