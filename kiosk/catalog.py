@@ -133,6 +133,7 @@ class ServiceItem:
     service: str
     name: Text
     summary: Text
+    keywords: tuple[str, ...]  # what citizens call it besides its name (常用名), for search
     department: Department
     legal_basis: tuple[LegalBasis, ...]
     power_type: PowerType
@@ -309,6 +310,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
         service=raw_item["service"],
         name=raw_item["name"],
         summary=raw_item.get("summary", {"zh": ""}),
+        keywords=tuple(raw_item.get("keywords", ())),
         department=Department(raw_item["department"]["code"], raw_item["department"]["name"]),
         legal_basis=tuple(LegalBasis(b["title"], b.get("clause", ""))
                           for b in raw_item["legal_basis"]),

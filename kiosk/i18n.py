@@ -255,6 +255,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "collect.take": {"zh": "请从出证口取走您的证件", "en": "Please take your document from the slot"},
     "collect.taken": {"zh": "您已领取：{title}", "en": "You have collected: {title}"},
     "rate.thanks": {"zh": "感谢您的评价！", "en": "Thank you for your rating!"},
+    "unavailable.device.a4_printer": {"zh": "A4打印机故障，暂停办理", "en": "Paused: A4 printer fault"},
+    "unavailable.device.dispenser": {"zh": "出证设备故障，暂停办理", "en": "Paused: dispenser fault"},
     "reason.no_applications": {
         "zh": "未查询到您的办件信息。如有疑问请咨询 {hotline}。",
         "en": "No applications were found. Call {hotline} with any questions.",

@@ -48,9 +48,10 @@ class Match(IntEnum):
 
     NONE = 0
     OTHER_FIELD = 1  # department, summary or a material mentions it
-    SUBSTRING = 2  # somewhere in the name (text or pinyin)
-    PREFIX = 3  # the name (or its pinyin, or its initials) starts with it
-    EXACT = 4
+    TWO_PARTS = 2  # its two halves are both in the name, in any order ("公积金提取")
+    SUBSTRING = 3  # somewhere in the name (text or pinyin)
+    PREFIX = 4  # the name (or its pinyin, or its initials) starts with it
+    EXACT = 5
 
 
 @functools.lru_cache(maxsize=16384)
@@ -90,6 +91,7 @@ class _Entry:
     name_en: str
     pinyin: str
     initials: str
+    aliases: tuple[tuple[str, str, str], ...]  # each keyword: text, full pinyin, initials
     other: str  # department, summary and materials: matched last
 
 
@@ -154,8 +156,9 @@ class ServiceIndex:
             full, initials = pinyin_keys(item.name["zh"])
             other = " ".join([item.department.name["zh"], item.summary.get("zh", ""),
                               *(m.name["zh"] for m in item.materials)])
+            aliases = tuple((normalize(k), *pinyin_keys(k)) for k in item.keywords)
             entries.append(_Entry(item, normalize(item.name["zh"]),
-                                  normalize(item.name.get("en", "")), full, initials,
+                                  normalize(item.name.get("en", "")), full, initials, aliases,
                                   normalize(other)))
         self._entries = tuple(entries)
 
@@ -195,13 +198,21 @@ class ServiceIndex:
 
     @staticmethod
     def _grade(entry: _Entry, q: str, chinese: bool) -> Match:
-        names = (entry.name_zh,) if chinese else (entry.initials, entry.pinyin, entry.name_en)
+        if chinese:
+            names = (entry.name_zh, *(a[0] for a in entry.aliases))
+        else:
+            names = (entry.initials, entry.pinyin, entry.name_en,
+                     *(key for a in entry.aliases for key in a[1:]))
         if any(q == name for name in names):
             return Match.EXACT
         if any(name.startswith(q) for name in names):
             return Match.PREFIX
         if any(q in name for name in names):
             return Match.SUBSTRING
+        # People say "公积金提取" for "提取住房公积金": the words of a name in another order.
+        if len(q) >= 4 and any(q[:i] in name and q[i:] in name
+                               for name in names for i in range(2, len(q) - 1)):
+            return Match.TWO_PARTS
         if chinese and q in entry.other:
             return Match.OTHER_FIELD
         return Match.NONE

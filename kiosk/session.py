@@ -68,6 +68,8 @@ class KioskSession:
             return ()
         tiles = []
         for item in self.catalog.items:
+            if not item.runs_on_kiosk:
+                continue  # guide-only items reach the citizen through the guide menu (part B)
             verdict = self.availability.check(item, self.network_ok)
             if verdict.reason_key == NOT_FITTED:
                 continue

@@ -232,16 +232,19 @@ def build_catalog(source: Path = SOURCE) -> dict[str, Any]:
     hall, departments = config["hall"], config["departments"]
     kiosk_parts = {path.stem: json.loads(path.read_text(encoding="utf-8"))
                    for path in sorted((source / "kiosk").glob("*.json"))}
+    keywords = tomllib.loads((source / "keywords.toml").read_text(encoding="utf-8"))
     items = []
     for dept_code, dept in departments.items():
         table = source / "items" / f"{dept_code}.csv"
         with table.open(encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f):
                 key = f"{dept['prefix']}-{int(row['seq']):04d}"
-                items.append(_item(row, dept_code, dept, hall, vocabulary,
-                                   kiosk_parts.pop(key, None)))
-    if kiosk_parts:
-        raise SourceError(f"kiosk steps for items not in the table: {sorted(kiosk_parts)}")
+                item = _item(row, dept_code, dept, hall, vocabulary, kiosk_parts.pop(key, None))
+                if key in keywords:
+                    item["keywords"] = keywords.pop(key)
+                items.append(item)
+    if kiosk_parts or keywords:
+        raise SourceError(f"items not in the table: {sorted(kiosk_parts) + sorted(keywords)}")
     return {"schema": "kiosk-catalog/2", "version": VERSION, "issuer": hall["name"],
             "items": items}
 

@@ -73,7 +73,7 @@ def a4_printer_panel(printer: IppPrinterSimulator) -> CallbackPanel:
 
     def write(name: str, on: bool) -> Awaitable[None]:
         if name == UNPLUGGED:
-            return asyncio.to_thread(printer.unplug if on else printer.plug)
+            return asyncio.to_thread(printer.unplug) if on else printer.aplug()
         return asyncio.to_thread(printer.set_fault, name, on)
 
     return CallbackPanel(read, write)

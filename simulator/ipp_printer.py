@@ -15,9 +15,11 @@ cut), media_empty, toner_low, door_open.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -42,6 +44,13 @@ class A4PrinterFault(StrEnum):
 
 def available() -> bool:
     return shutil.which(BINARY) is not None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent goes (PR_SET_PDEATHSIG), so a
+    simulator that dies without its teardown leaves no printer or bus behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -93,12 +102,21 @@ class IppPrinterSimulator:
         return self._printer is not None and self._printer.poll() is None
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._start)
+        # Spawned on the caller's thread (a child dies with the thread that forked it, see
+        # _die_with_parent); only the wait for its port runs on a worker thread.
+        self._prepare()
+        self._spawn()
+        await asyncio.to_thread(self._wait_ready)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._stop)
 
     def _start(self) -> None:
+        self._prepare()
+        self._spawn()
+        self._wait_ready()
+
+    def _prepare(self) -> None:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "spool").mkdir(exist_ok=True)
         command = self.state_dir / "print-command.sh"
@@ -109,11 +127,10 @@ class IppPrinterSimulator:
         self._bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--nopidfile",
              f"--address=unix:path={self._bus_path}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self.port = self.port or _free_port()
-        self._launch()
 
-    def _launch(self) -> None:
+    def _spawn(self) -> None:
         log_file = open(self.state_dir / "ippeveprinter.log", "ab")  # noqa: SIM115 - the child's
         env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={self._bus_path}"}
         self._printer = subprocess.Popen(
@@ -121,8 +138,11 @@ class IppPrinterSimulator:
              "-d", str(self.state_dir / "spool"), "-c", str(self.state_dir / "print-command.sh"),
              "-f", "application/pdf", "-M", "Kiosk", "-m", "A4 Certificate Printer",
              "-s", "20", self.name],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env)
+            stdout=log_file, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
         log_file.close()
+
+    def _wait_ready(self) -> None:
+        assert self._printer is not None
         for _ in range(200):
             if self._printer.poll() is not None:
                 raise RuntimeError(f"ippeveprinter exited with {self._printer.returncode}; see "
@@ -178,7 +198,13 @@ class IppPrinterSimulator:
 
     def plug(self) -> None:
         if not self.plugged:
-            self._launch()
+            self._spawn()
+            self._wait_ready()
+
+    async def aplug(self) -> None:
+        if not self.plugged:
+            self._spawn()
+            await asyncio.to_thread(self._wait_ready)
 
     # -- what it printed --------------------------------------------------------------------
 
