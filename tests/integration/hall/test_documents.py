@@ -85,11 +85,18 @@ async def test_a4_printer_out_of_paper_is_its_health_and_the_item_waits(rig):
     rig.session.refresh_menu()
     tile = next(t for t in rig.view.services if t.code == CERTIFICATE_PRINT)
     assert not tile.available and tile.reason_key == "unavailable.device.a4_printer"
+    events = []
+    rig.manager.subscribe(events.append)
     await asyncio.to_thread(rig.sim.a4_printer.set_fault, "media_empty", False)
+    await rig.manager.wait_until(lambda snap: snap["a4_printer"].health.value == "ok", 8)
     await asyncio.to_thread(rig.sim.a4_printer.set_fault, "toner_low", True)
-    status = await rig.ctx.devices.a4_printer.refresh()
-    assert status.health.usable and status.reason.value == "toner_low"
-    assert status.supplies["toner_percent"] == 3
+    await rig.manager.wait_until(
+        lambda snap: snap["a4_printer"].reason is not None and
+        snap["a4_printer"].reason.value == "toner_low", 8)
+    status = rig.manager.snapshot()["a4_printer"]
+    assert status.health.usable and status.supplies["toner_percent"] == 3
+    # Low toner reaches the operators as a supply event, as low paper does.
+    assert ("a4_printer", "supply_low") in [(e.device, str(e.kind)) for e in events]
 
 
 async def test_a_job_the_printer_aborts_leaves_the_certificate_for_staff(rig):
