@@ -99,8 +99,12 @@ async def collect_document(run: FlowRun, params: dict) -> None:
         raise FlowFailure(Reason.DEVICE_MISSING)
     ctx.show(ScreenId.PROCESSING, status_key="collect.looking", busy=True)
     try:
+        # The face taken at the kiosk goes with the number: the backend matches it to the
+        # holder's photo before it names any document (as the certificate backend does).
         found = await ctx.service(params.get("backend", "documents")).submit(
-            "/pending", {"id_number": run.state["id_number"]},
+            "/pending", {"id_number": run.state["id_number"],
+                         "face_jpeg_b64": run.state.get("face_jpeg_b64", ""),
+                         "liveness": run.state.get("liveness", {})},
             run.tx.idempotency_key("documents"))
     except BackendError as exc:
         if exc.status == 404:

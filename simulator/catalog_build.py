@@ -10,6 +10,7 @@ way for every item.
     python -m simulator.catalog_build            # rewrite simulator/assets/reference_catalog.json
     python -m simulator.catalog_build --check    # exit 1 if the committed catalog is stale
     python -m simulator.catalog_build --items 3000 --out /tmp/big.json   # a bench-size catalog
+    python -m simulator.catalog_build --list     # every item: how far it runs on the kiosk
 """
 
 from __future__ import annotations
@@ -281,8 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the committed file is stale")
     parser.add_argument("--items", type=int, default=0, help="scale to this many items")
     parser.add_argument("--out", type=Path, default=REFERENCE)
+    parser.add_argument("--list", action="store_true", help="list items: full or guide only")
     args = parser.parse_args(argv)
     catalog = build_catalog()
+    if args.list:
+        for item in catalog["items"]:
+            reach = f"full ({item['service']})" if item.get("steps") else "guide only"
+            print(f"{item['code']}\t{reach}\t{item['department']['name']['zh']}\t"
+                  f"{item['name']['zh']}")
+        return 0
     if args.items:
         catalog = scale_catalog(catalog, args.items)
     text = dumps(catalog)

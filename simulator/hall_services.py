@@ -181,6 +181,8 @@ class HallServices:
     # -- finished documents -----------------------------------------------------------------
 
     def pending_documents(self, body: dict) -> dict:
+        if not str(body.get("face_jpeg_b64", "")):
+            raise ServiceError(403, "FACE_REQUIRED")  # a document goes to its holder only
         ready = [{k: v for k, v in d.items() if k != "id_number"}
                  for d in self.documents.values()
                  if d["id_number"] == body["id_number"] and d["status"] == "ready"]

@@ -77,3 +77,21 @@ async def test_progress_backend_down_ends_the_lookup_plainly(rig):
     rig.sim.idcard_reader.insert()
     text = await rig.result()
     assert not rig.view.result_ok and "暂时无法连接" in text
+
+
+def test_documents_are_named_only_with_a_face_and_the_queue_moves_with_time():
+    from simulator.backends import Backends
+    from simulator.gov_services import ServiceError
+    from simulator.hall_services import RESIDENT_ID
+
+    backends = Backends()
+    with pytest.raises(ServiceError) as refused:
+        backends.hall.pending_documents({"id_number": RESIDENT_ID})
+    assert refused.value.code == "FACE_REQUIRED"
+    assert backends.hall.pending_documents({"id_number": RESIDENT_ID, "face_jpeg_b64": "x"})
+    queue = backends.queue
+    ticket = queue.walk_in({"idempotency_key": "T1:submit", "category": "C"})
+    assert ticket["waiting"] == 9 and ticket["wait_min"] == 90
+    backends.clock.advance(30 * 60)   # three served in half an hour at ten minutes each
+    waiting = next(c for c in queue.status()["categories"] if c["code"] == "C")["waiting"]
+    assert waiting == 10 - 3
