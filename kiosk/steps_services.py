@@ -19,7 +19,7 @@ from kiosk.backends import BackendError
 from kiosk.flow import FlowFailure, Reason
 from kiosk.journal import TxState
 from kiosk.privacy import mask, pseudonym
-from kiosk.steps import STEPS, FlowRun, _backend_failure, _both, step
+from kiosk.steps import _READER_REASONS, STEPS, FlowRun, _backend_failure, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError
 from peripherals.receipt_printer import Align, ReceiptDocument, ReceiptLine
@@ -69,8 +69,7 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
         ctx.view.update(status_key="idcard.reading", busy=True)
         card = await reader.read()
     except DeviceError as exc:
-        raise FlowFailure(Reason.CARD_UNREADABLE if exc.reason.value != "timeout"
-                          else Reason.CARD_TIMEOUT) from exc
+        raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
     run.state["id_number"] = card.text.id_number
     run.ensure_identified(pseudonym(card.text.id_number, ctx.subject_key))
     return None
