@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario",
         choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
-                                 "payment_never"),
+                                 "payment_never",
+                 # The service hall's items (simulator.headless_hall), with --headless only.
+                 "progress", "checkin", "booking", "collect", "fine"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )
     parser.add_argument(

@@ -24,6 +24,7 @@ class DeviceConfig:
     idcard_reader_port: str = ""          # serial port of the ID-card SAM module ("" = none)
     dispenser_port: str = ""              # serial port of the certificate dispenser
     barcode_scanner_port: str = ""        # serial port of the barcode/QR scanner
+    a4_printer_uri: str = ""              # ipp://host:port/ipp/print of the A4 printer ("" = none)
     csca_store: str = ""                  # PEM file of trusted CSCA certificates (passive auth)
 
 
@@ -35,6 +36,10 @@ class BackendConfig:
     utility_url: str = "http://127.0.0.1:8080/utility/v1"
     certificates_url: str = "http://127.0.0.1:8080/certificates/v1"
     queue_url: str = "http://127.0.0.1:8080/queue/v1"
+    progress_url: str = "http://127.0.0.1:8080/progress/v1"      # application progress
+    documents_url: str = "http://127.0.0.1:8080/documents/v1"    # finished documents to collect
+    evaluation_url: str = "http://127.0.0.1:8080/evaluation/v1"  # ratings (好差评)
+    fines_url: str = "http://127.0.0.1:8080/fines/v1"            # traffic-fine decisions
     deadline_s: float = 10.0
     health_interval_s: float = 5.0  # how often the kiosk checks it can reach the backends
 
@@ -45,6 +50,10 @@ class BackendConfig:
             "utility": self.utility_url,
             "certificates": self.certificates_url,
             "queue": self.queue_url,
+            "progress": self.progress_url,
+            "documents": self.documents_url,
+            "evaluation": self.evaluation_url,
+            "fines": self.fines_url,
         }
 
 
@@ -161,7 +170,8 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             **{key: endpoints[name] for name, key in (
                 ("idcard_reader", "idcard_reader_port"), ("dispenser", "dispenser_port"),
                 ("barcode_scanner", "barcode_scanner_port"), ("csca_store", "csca_store"),
-                ("document_camera_url", "document_camera_url"))
+                ("document_camera_url", "document_camera_url"),
+                ("a4_printer_uri", "a4_printer_uri"))
                if name in endpoints},
         },
         "backends": {
@@ -171,5 +181,8 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             "utility_url": endpoints["utility_url"],
             "certificates_url": endpoints["certificates_url"],
             "queue_url": endpoints["queue_url"],
+            **{f"{name}_url": endpoints[f"{name}_url"]
+               for name in ("progress", "documents", "evaluation", "fines")
+               if f"{name}_url" in endpoints},
         },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -46,6 +46,13 @@ class Reason(StrEnum):
     STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
     NEEDS_ATTENTION = "needs_attention"
+    # The service hall's items (kiosk.steps_services, kiosk.steps_documents).
+    NO_APPLICATIONS = "no_applications"
+    NO_APPOINTMENT = "no_appointment"
+    NOTHING_TO_COLLECT = "nothing_to_collect"
+    DOCUMENT_SLOT_EMPTY = "document_slot_empty"
+    DISPENSER_FAULT = "dispenser_fault"
+    DOCUMENT_RETAINED = "document_retained"
 
 
 class FlowFailure(Exception):
@@ -67,11 +74,12 @@ class Devices:
     barcode_scanner: Any = None
     dispenser: Any = None
     document_camera: Any = None
+    a4_printer: Any = None  # peripherals.a4_printer.A4PrinterService (IPP), for certificates
 
     def names(self) -> frozenset[str]:
         return frozenset(name for name in ("permit_reader", "face_camera", "receipt_printer",
                                            "idcard_reader", "barcode_scanner", "dispenser",
-                                           "document_camera")
+                                           "document_camera", "a4_printer")
                          if getattr(self, name) is not None)
 
     def close(self) -> None:
@@ -92,6 +100,10 @@ class FlowContext:
     subject_key: bytes  # key of the pseudonyms written to the journal
     scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
     camera_scanner: Any = None  # codes from camera frames, when no serial scanner is fitted
+    # A problem the operators must hear of at once (a retained document, a 差评): (kind, reason).
+    # build_session points it at the session's on_problem, which the fleet link sets.
+    report_problem: Callable[[str, str], None] = field(
+        default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
     def show(self, screen: ScreenId, **changes: Any) -> None:

@@ -226,6 +226,64 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "您的付款已收到，业务正在人工核对，请凭订单号咨询 {hotline}。",
         "en": "Your payment was received and is being checked; call {hotline} with your order number.",
     },
+    # -- issue 13: the service hall's items (kiosk.steps_services, steps_documents, evaluation).
+    "identify.card_or_code": {
+        "zh": "请放置身份证，或将回执上的二维码对准扫描口",
+        "en": "Place your ID card, or show the QR code on your receipt to the scanner",
+    },
+    "progress.looking": {"zh": "正在查询办件进度…", "en": "Looking up your applications…"},
+    "progress.found": {"zh": "共找到 {count} 件申请", "en": "{count} application(s) found"},
+    "progress.done": {"zh": "已查询到 {count} 件申请的办理进度", "en": "Progress of {count} application(s) shown"},
+    "progress.slip_printed": {"zh": "查询结果已打印，请取走", "en": "Please take the printed result"},
+    "phone.invalid": {"zh": "请输入11位手机号码", "en": "Please type an 11-digit mobile number"},
+    "queue.hint": {
+        "zh": "有预约请刷身份证或扫描预约二维码；现场取号请选择业务类别",
+        "en": "With an appointment: place your ID card or scan its QR code. Otherwise choose a service",
+    },
+    "queue.ticket": {
+        "zh": "您的号码 {ticket_no}，请到 {window} 窗口等候叫号；前面还有 {waiting} 人，预计等候 {wait_min} 分钟",
+        "en": "Your number is {ticket_no}: wait for counters {window}; {waiting} ahead, about {wait_min} min",
+    },
+    "queue.early": {
+        "zh": "您预约的时段是 {slot}，请于 {checkin_from} 后再来签到取号",
+        "en": "Your appointment is at {slot}; check in from {checkin_from}",
+    },
+    "queue.late": {
+        "zh": "您预约的时段 {slot} 已过（签到截止 {checkin_until}），预约已失效，请现场取号或重新预约",
+        "en": "Your appointment at {slot} has lapsed (check-in closed at {checkin_until}); take a number or book again",
+    },
+    "certificate.printing": {"zh": "正在打印证明，请稍候…", "en": "Printing your certificate…"},
+    "collect.looking": {"zh": "正在查询待领取的证件…", "en": "Looking for your document…"},
+    "collect.dispensing": {"zh": "正在出证，请稍候…", "en": "Fetching your document…"},
+    "collect.take": {"zh": "请从出证口取走您的证件", "en": "Please take your document from the slot"},
+    "collect.taken": {"zh": "您已领取：{title}", "en": "You have collected: {title}"},
+    "rate.thanks": {"zh": "感谢您的评价！", "en": "Thank you for your rating!"},
+    "unavailable.device.a4_printer": {"zh": "A4打印机故障，暂停办理", "en": "Paused: A4 printer fault"},
+    "unavailable.device.dispenser": {"zh": "出证设备故障，暂停办理", "en": "Paused: dispenser fault"},
+    "reason.no_applications": {
+        "zh": "未查询到您的办件信息。如有疑问请咨询 {hotline}。",
+        "en": "No applications were found. Call {hotline} with any questions.",
+    },
+    "reason.no_appointment": {
+        "zh": "未查询到您今天的预约，请现场取号。",
+        "en": "You have no appointment today; please take a number.",
+    },
+    "reason.nothing_to_collect": {
+        "zh": "您暂无可在本机领取的证件。",
+        "en": "There is no document for you to collect here.",
+    },
+    "reason.document_slot_empty": {
+        "zh": "证件暂未放入自助取证柜，请到服务台领取，工作人员已收到通知。",
+        "en": "Your document is not in the machine yet; please ask at the desk (staff have been told).",
+    },
+    "reason.dispenser_fault": {
+        "zh": "出证设备故障，您的证件仍安全保存在机内，请到服务台领取。",
+        "en": "The dispenser failed; your document is safe inside. Please ask at the desk.",
+    },
+    "reason.document_retained": {
+        "zh": "您未在规定时间内取走证件，证件已安全回收，请到服务台领取。",
+        "en": "The document was not taken in time and was safely taken back; please ask at the desk.",
+    },
 }
 
 

@@ -12,6 +12,8 @@ DEB_PACKAGES=(
   chromium                                                 # dashboard tests (Playwright drives it)
   systemd                                                  # systemd-analyze verify on our units
   polkitd dbus                                             # tests/systemd/test_polkit.py asks a private polkitd
+  cups-ipp-utils dbus-daemon                               # ippeveprinter: the simulated A4 printer (needs a D-Bus daemon)
+  poppler-utils                                            # pdftoppm/pdftotext: tests render printed certificates
   python3-venv python3-dev build-essential
 )
 

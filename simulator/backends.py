@@ -13,7 +13,10 @@ from aiohttp import web
 
 from simulator.backend_faults import BackendFaults, faults_middleware
 from simulator.gov_services import GovServices, add_service_routes
+from simulator.hall_queue import QueueService, add_queue_routes
+from simulator.hall_services import HallServices, add_hall_routes
 from simulator.payment_gateway import PaymentGateway, add_payment_routes
+from simulator.sms_gateway import SimClock, SmsGateway
 
 BACKEND_PREFIXES = {
     "payment": "/pay/",
@@ -22,6 +25,11 @@ BACKEND_PREFIXES = {
     "utility": "/utility/",
     "certificates": "/certificates/",
     "queue": "/queue/",
+    "progress": "/progress/",
+    "documents": "/documents/",
+    "evaluation": "/evaluation/",
+    "fines": "/fines/",
+    "sms": "/sms/",  # the gateway the backends send through: its faults delay their messages
 }
 
 
@@ -50,14 +58,23 @@ class Backends:
     faults: dict[str, BackendFaults] = field(
         default_factory=lambda: {name: BackendFaults() for name in BACKEND_PREFIXES}
     )
+    clock: SimClock = field(default_factory=SimClock)
+    sms: SmsGateway = field(init=False)
+    hall: HallServices = field(init=False)
+    queue: QueueService = field(init=False)
 
     def __post_init__(self) -> None:
         self.services = GovServices(self.gateway)
+        self.sms = SmsGateway(self.clock, self.faults["sms"])
+        self.hall = HallServices(self.services, self.clock, self.sms)
+        self.queue = QueueService(self.clock)
 
     def app(self) -> web.Application:
         routes = web.RouteTableDef()
         add_payment_routes(routes, self.gateway, "/pay/v1")
         add_service_routes(routes, self.services)
+        add_hall_routes(routes, self.hall)
+        add_queue_routes(routes, self.queue)
 
         @routes.get("/catalog/v1/items")
         async def catalog_items(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,11 @@ from simulator.dispenser import DispenserFault
 from simulator.dispenser import add_control_routes as add_dispenser_routes
 from simulator.escpos_printer import PrinterFault
 from simulator.escpos_printer import add_control_routes as add_printer_routes
+from simulator.hall_control import add_hall_control_routes
 from simulator.icao_chip import ChipFault, ChipShape
 from simulator.idcard_reader import IdCardFault
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
+from simulator.ipp_printer import A4PrinterFault, IppPrinterSimulator
 
 if TYPE_CHECKING:
     from simulator.runtime import Simulator
@@ -72,9 +75,26 @@ def chip_panel(sim: Simulator) -> CallbackPanel:
     return CallbackPanel(read, write)
 
 
+def a4_printer_panel(printer: IppPrinterSimulator) -> CallbackPanel:
+    """The A4 printer's cable and faults; each switch talks to ippeveprinter, off the loop."""
+
+    def read() -> dict[str, bool]:
+        return {UNPLUGGED: not printer.plugged} | enum_switches(printer.faults, A4PrinterFault)
+
+    def write(name: str, on: bool) -> Awaitable[None]:
+        if name == UNPLUGGED:
+            return asyncio.to_thread(printer.unplug) if on else printer.aplug()
+        return asyncio.to_thread(printer.set_fault, name, on)
+
+    return CallbackPanel(read, write)
+
+
 def fault_board(sim: Simulator) -> FaultBoard:
     """Every simulated device of `sim` on the uniform fault surface."""
+    extra = {SimDevice.A4_PRINTER: a4_printer_panel(sim.a4_printer)} \
+        if sim.a4_printer is not None else {}
     return FaultBoard({
+        **extra,
         SimDevice.RECEIPT_PRINTER: CablePanel(sim.printer, PrinterFault),
         SimDevice.DISPENSER: CablePanel(sim.dispenser, DispenserFault),
         SimDevice.IDCARD_READER: CablePanel(sim.idcard_reader, IdCardFault),
@@ -144,6 +164,11 @@ def build_control_app(sim: Simulator) -> web.Application:
             }
         )
 
+    @routes.get("/a4/jobs")
+    async def a4_jobs(request: web.Request) -> web.Response:
+        printer = sim.a4_printer
+        return web.json_response({"jobs": [str(p) for p in printer.jobs()] if printer else []})
+
     @routes.get("/exit-entry/applications")
     async def applications(request: web.Request) -> web.Response:
         return web.json_response(
@@ -189,6 +214,7 @@ def build_control_app(sim: Simulator) -> web.Application:
         sim.backends.catalog.published = await request.read()
         return web.json_response({"version": sim.backends.catalog.version()})
 
+    add_hall_control_routes(routes, sim.backends)
     add_idcard_routes(routes, sim.idcard_reader)
     add_printer_routes(routes, sim.printer)
     add_dispenser_routes(routes, sim.dispenser)
@@ -319,6 +345,26 @@ class SimulatorClient:
 
     async def payment_settings(self, **settings: object) -> dict:
         return await self._call("POST", "/payment/settings", dict(settings))
+
+    async def a4_jobs(self) -> list[str]:
+        """Paths of the PDFs the A4 printer printed, oldest first."""
+        return (await self._call("GET", "/a4/jobs"))["jobs"]
+
+    # The service hall's backends (simulator.hall_control).
+    async def advance_clock(self, seconds: float) -> float:
+        return (await self._call("POST", "/hall/advance", {"seconds": seconds}))["now"]
+
+    async def sms_messages(self) -> list[dict]:
+        return (await self._call("GET", "/hall/sms"))["messages"]
+
+    async def hall_ledgers(self) -> dict:
+        return await self._call("GET", "/hall/ledgers")
+
+    async def add_appointment(self, appointment_no: str, id_number: str, category: str = "A",
+                              in_s: float = 0.0) -> dict:
+        return await self._call("POST", "/hall/appointment", {
+            "appointment_no": appointment_no, "id_number": id_number, "category": category,
+            "in_s": in_s})
 
     async def publish_catalog(self, raw: bytes) -> dict:
         if self._session is None:

@@ -30,6 +30,7 @@ class SimDevice(StrEnum):
     FACE_CAMERA = "face_camera"
     DOCUMENT_CAMERA = "document_camera"
     CHIP = "chip"  # the travel-permit chip: its switches apply to the next card inserted
+    A4_PRINTER = "a4_printer"  # the IPP printer for certificates (ippeveprinter)
 
 
 ALIASES = {

@@ -132,11 +132,14 @@ SCENARIOS = {"bill": bill, "endorsement": endorsement, "certificate": certificat
 
 async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,
                        repeat: int = 1) -> dict:
+    from simulator.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
+
+    scenarios = {**SCENARIOS, **HALL_SCENARIOS}
     async with SimulatorClient(control_url) as sim:
         results = []
         t0 = time.monotonic()
         for _ in range(repeat):
-            results.append(await SCENARIOS[scenario](view, intents, sim))
+            results.append(await scenarios[scenario](view, intents, sim))
         return {"scenario": scenario, "runs": len(results),
                 "ok": all(r["result_ok"] for r in results),
                 "seconds": round(time.monotonic() - t0, 3)}

@@ -25,6 +25,8 @@ from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
+from simulator.ipp_printer import IppPrinterSimulator
+from simulator.ipp_printer import available as ipp_printer_available
 from simulator.pcscd import VPCD_BASE_PORT, ensure_pcscd, vpcd_port, vpcd_reader_name
 from simulator.vicc import VirtualCardSlot
 
@@ -87,6 +89,10 @@ class Simulator:
         self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
         self.dispenser = DispenserSimulator(self.state_dir / "dev" / "dispenser")
         self.scanner = BarcodeScannerSimulator(self.state_dir / "dev" / "scanner")
+        # The A4 printer is CUPS's ippeveprinter (Debian cups-ipp-utils, from scripts/setup.sh);
+        # where it is missing the kiosk simply has no A4 printer.
+        self.a4_printer = IppPrinterSimulator(self.state_dir / "a4") \
+            if ipp_printer_available() else None
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict = {}
 
@@ -114,6 +120,8 @@ class Simulator:
         await self.idcard_reader.start()
         await self.dispenser.start()
         await self.scanner.start()
+        if self.a4_printer is not None:
+            await self.a4_printer.start()
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
@@ -132,12 +140,17 @@ class Simulator:
             "utility_url": f"{backends}/utility/v1",
             "certificates_url": f"{backends}/certificates/v1",
             "queue_url": f"{backends}/queue/v1",
+            **{f"{name}_url": f"{backends}/{name}/v1"
+               for name in ("progress", "documents", "evaluation", "fines")},
             "receipts_dir": str(self.state_dir / "receipts"),
             "idcard_reader": self.idcard_reader.path,
             "dispenser": self.dispenser.endpoint["port"],
             "barcode_scanner": self.scanner.endpoint["port"],
             "csca_store": str(csca.resolve()),
         }
+        if self.a4_printer is not None:
+            self.endpoints["a4_printer_uri"] = self.a4_printer.uri
+            self.endpoints["a4_jobs_dir"] = str(self.a4_printer.jobs_dir)
         path = self.state_dir / ENDPOINTS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.endpoints, indent=2))
@@ -155,6 +168,8 @@ class Simulator:
         await self.idcard_reader.stop()
         await self.dispenser.stop()
         await self.scanner.stop()
+        if self.a4_printer is not None:
+            await self.a4_printer.stop()
         await self.printer.stop()
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 

@@ -201,12 +201,12 @@ async def test_a_broken_published_catalog_never_replaces_the_good_one(kiosk):
     session.on_problem = lambda kind, reason: problems.append((kind, reason))
     good_version = session.catalog.version
     broken = json.loads(reference_catalog())
-    broken["items"][0]["steps"] = []
+    broken["items"][0]["steps"] = [{"step": "submit", "timeout_s": -1}]
     backends.catalog.published = json.dumps(broken).encode()
     await session.refresh_catalog()
     assert session.catalog.version == good_version
     assert problems == [("catalog_refused", "catalog_malformed")]
-    assert json.loads(ctx.config.catalog_path.read_text())["items"][0]["steps"]
+    assert json.loads(ctx.config.catalog_path.read_text())["items"][0].get("steps") is None
 
 
 async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):

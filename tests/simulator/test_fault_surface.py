@@ -27,6 +27,7 @@ from drivers.idcard_sam import (
     encode_request,
     encode_response,
 )
+from drivers.ipp import IppError, IppPrinter
 from drivers.passive_auth import verify_passive_auth
 from drivers.receipt_printer import EscposReceiptPrinter, PrinterError
 from simulator.control import CHIP_SLOW_S, SimulatorRefused, build_control_app
@@ -123,6 +124,32 @@ def camera_view(url_key: str) -> Callable[[RunningSimulator], str]:
     return view
 
 
+def a4_view(sim: RunningSimulator) -> frozenset[str]:
+    """The A4 printer's own printer-state-reasons (severity suffix dropped)."""
+    try:
+        reasons = IppPrinter(sim.endpoints["a4_printer_uri"]).status().reasons
+    except IppError as error:
+        return frozenset({error.failure.name.lower()})
+    return frozenset(r.rsplit("-", 1)[0] for r in reasons)
+
+
+def a4_job_view(sim: RunningSimulator) -> str:
+    """How a one-page job ends (an open door is seen when the printer tries to print)."""
+    printer = IppPrinter(sim.endpoints["a4_printer_uri"])
+    job = printer.print_job(MINIMAL_PDF, "fault-surface")
+    for _ in range(100):
+        state = printer.job(job).state
+        if state.final:
+            return state.name.lower()
+        time.sleep(0.05)
+    return "still " + state.name.lower()
+
+
+MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages"
+               b"/Kids[3 0 R]/Count 1>>endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595"
+               b" 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
 @dataclass(frozen=True)
 class Case:
     device: str
@@ -159,6 +186,10 @@ CASES = [
          "refused: ConnectionRefusedError"),
     Case("document_camera", "unplugged", camera_view("document_camera_url"),
          "refused: ConnectionRefusedError"),
+    Case("a4_printer", "media_empty", a4_view, frozenset({"media-empty"})),
+    Case("a4_printer", "toner_low", a4_view, frozenset({"toner-low"})),
+    Case("a4_printer", "door_open", a4_job_view, "aborted"),
+    Case("a4_printer", "unplugged", a4_view, frozenset({"unreachable"})),
 ]
 # The chip's switches go with the next card inserted: tested below without a card in the reader.
 CHIP_SWITCHES = {"wrong_key", "corrupt_dg2", "forged_sod", "slow"}
