@@ -278,8 +278,9 @@ def verify_passive_auth(
 
     signature_valid = False
     certificate: x509.Certificate | None = None
-    signer = security.signed_data["signer_infos"][0]
     try:
+        # asn1crypto parses lazily: a damaged SignerInfo fails here, not in parse_sod
+        signer = security.signed_data["signer_infos"][0]
         certificate = _signer_certificate(security.signed_data, signer)
         digest_name = signer["digest_algorithm"]["algorithm"].native
         if digest_name not in _HASHES:
