@@ -52,10 +52,14 @@ class EmbeddedSimulator:
         endpoints_file.unlink(missing_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.state_dir / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
+        # The simulator is not the kiosk: systemd's notify socket stays with the kiosk.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -127,12 +127,13 @@ class IppPrinterSimulator:
         self._bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--nopidfile",
              f"--address=unix:path={self._bus_path}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_daemon_env(),
+            preexec_fn=_die_with_parent)
         self.port = self.port or _free_port()
 
     def _spawn(self) -> None:
         log_file = open(self.state_dir / "ippeveprinter.log", "ab")  # noqa: SIM115 - the child's
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={self._bus_path}"}
+        env = {**_daemon_env(), "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={self._bus_path}"}
         self._printer = subprocess.Popen(
             [BINARY, "-p", str(self.port), "-n", "localhost", "-r", "off", "-k",
              "-d", str(self.state_dir / "spool"), "-c", str(self.state_dir / "print-command.sh"),
@@ -230,3 +231,11 @@ def main() -> None:  # pragma: no cover - a manual check: python -m simulator.ip
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _daemon_env() -> dict[str, str]:
+    """The environment for the daemons the simulator starts, without systemd's notify socket:
+    dbus-daemon sends READY=1 to any NOTIFY_SOCKET it inherits, which would speak for the
+    process (a kiosk under systemd, or its test) that started the simulator."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
