@@ -6,21 +6,27 @@ wanted service state comes on every heartbeat reply as a service order: it is sa
 directory the moment it arrives, applied at once (the current citizen finishes first), applied
 again at the next start before the attract screen, and reported back so the server sees it done.
 The link also tells the fleet how the previous run ended and reports its own death by an error.
+Business reports (kiosk.fleet_wire_reports) go through it too: a summary of every transaction that
+reached an end, found in the journal (kiosk.fleet_tx_reports), and the evaluations and application
+decisions the kiosk learns of (`report_evaluation`, `report_application_update`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
+from kiosk.fleet_report_outbox import ReportKind, StagedReport
+from kiosk.fleet_tx_reports import JournalReporter
 from kiosk.fleet_wire import (
     AttentionItem,
     Command,
@@ -30,12 +36,14 @@ from kiosk.fleet_wire import (
     Event,
     EventKind,
     HeartbeatReply,
+    ItemAvailability,
     ServiceOrder,
     ServiceState,
     Severity,
     Supply,
     SupplyLevel,
 )
+from kiosk.fleet_wire_reports import ApplicationStatus, ApplicationUpdate, EvaluationReport
 from kiosk.journal import Journal, TxState
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 # kiosk user may reboot through the polkit rule scripts/setup.sh installs.
 REBOOT_COMMAND = ("systemctl", "reboot", "--no-ask-password")
 REBOOT_TIMEOUT_S = 30.0
+REPORT_SCAN_S = 2.0  # how often the journal is looked at for transactions that reached an end
 
 
 def software_version() -> str:
@@ -99,6 +108,8 @@ class FleetLink:
         self._apply(self.service)
         self._snapshot: dict[str, Any] = {}
         self._snapshot_task: asyncio.Task[None] | None = None
+        self.reporter = JournalReporter(journal, lambda: session.catalog, self.agent)
+        self._report_task: asyncio.Task[None] | None = None
         if session.device_manager is not None:
             session.device_manager.subscribe(self._device_event)
 
@@ -192,13 +203,24 @@ class FleetLink:
                     )
                 )
         catalog = self.session.catalog
+        counters = {f"transactions_{state}": n for state, n in counts.items()}
+        manager = self.session.device_manager
+        if manager is not None:
+            # Device usage (receipts printed, cards dispensed...): the fleet's supply forecasts.
+            for name, device in manager.snapshot().items():
+                for counter, n in device.counters.items():
+                    counters[f"{name}.{counter}"[:64]] = n
+        serving = not self.session.operator_out_of_service
         return {
             "software_version": software_version(),
             "catalog_version": catalog.version if catalog else "",
-            "in_service": not self.session.operator_out_of_service
-            and any(t.available for t in self.session.view.services),
+            "in_service": serving and any(t.available for t in self.session.view.services),
             "devices": self.device_status(),
-            "counters": {f"transactions_{state}": n for state, n in counts.items()},
+            "counters": counters,
+            "items": [
+                ItemAvailability(t.code, serving and t.available, t.reason_key or "")
+                for t in self.session.view.services
+            ],
             "attention": attention,
             "service_state": self.service.state.value,
             "service_revision": self.service.revision,
@@ -206,6 +228,53 @@ class FleetLink:
             "boot_id": self.run.boot_id,
             "restarts": self.run.restarts,
         }
+
+    # -- business reports --------------------------------------------------------------------------
+
+    async def report_transaction(self, tx_id: str) -> bool:
+        """Stage this transaction's summary for the fleet now, e.g. as its settling ends (the
+        journal scan would find it within REPORT_SCAN_S anyway). True if it reached an end and
+        its summary changed."""
+        return await self.reporter.report(tx_id)
+
+    async def report_evaluation(
+        self,
+        evaluation_id: str,
+        item_code: str,
+        level: int,
+        rated_at: float,
+        tx_id: str = "",
+        tags: Sequence[str] = (),
+        agent_assisted: bool = False,
+    ) -> None:
+        """A citizen's evaluation (好差评) for the fleet's satisfaction rate: level 1-5 and the
+        reason tags, never the comment. Persisted before this returns; sent once."""
+        report = EvaluationReport(
+            evaluation_id, item_code, level, rated_at, tx_id, tuple(tags), agent_assisted
+        )
+        payload = EvaluationReport.from_json(report.to_json()).to_json()  # refuses bad input
+        await self.agent.stage_reports(
+            [StagedReport(ReportKind.EVALUATION, evaluation_id, "given", payload)]
+        )
+
+    async def report_application_update(
+        self, tx_id: str, status: ApplicationStatus, at: float
+    ) -> None:
+        """The office's decision on an application submitted here: it ends the fleet's
+        e-supervision of it (the lights stop)."""
+        payload = ApplicationUpdate(tx_id, status, at).to_json()
+        del payload["revision"]
+        key = f"{status.value}|{at!r}"
+        await self.agent.stage_reports([StagedReport(ReportKind.APPLICATION, tx_id, key, payload)])
+
+    async def _keep_reporting(self) -> None:
+        interval = min(REPORT_SCAN_S, self.config.fleet.heartbeat_interval_s)
+        while True:
+            try:
+                await self.reporter.scan()
+            except Exception:  # a failed pass must not end reporting; the next one retries
+                log.exception("transaction reports: journal scan failed")
+            await asyncio.sleep(interval)
 
     # -- the service order -------------------------------------------------------------------------
 
@@ -301,6 +370,7 @@ class FleetLink:
     def start(self) -> None:
         self._snapshot = self._take_snapshot()
         self._snapshot_task = asyncio.get_running_loop().create_task(self._keep_snapshot())
+        self._report_task = asyncio.get_running_loop().create_task(self._keep_reporting())
         self._report_start()
         self.agent.start()
 
@@ -309,6 +379,16 @@ class FleetLink:
         unexpected exit (an alert for the operators) instead."""
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
+        if self._report_task is not None:
+            self._report_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._report_task
+            if failure is None:
+                # What ended in this run's last moments is reported with its goodbye.
+                try:
+                    await self.reporter.scan()
+                except Exception:
+                    log.exception("transaction reports: last journal scan failed")
         if isinstance(failure, Exception):
             self.agent.post_event(
                 Event.new(
