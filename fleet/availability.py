@@ -165,12 +165,17 @@ class Availability:
                 entry["kiosks"] += 1
                 entry["open_s"] += open_s
                 entry["in_service_s"] += item_in
+        names = {
+            r["item_code"]: r["name"]
+            for r in await self.db.fetch("SELECT item_code, name FROM service_items")
+        }
         items_out = []
         for entry in sorted(per_item.values(), key=lambda e: e["item_code"]):
             share = _share(entry["in_service_s"], entry["open_s"])
             items_out.append(
                 {
                     **entry,
+                    "item_name": names.get(entry["item_code"], ""),
                     "open_s": round(entry["open_s"]),
                     "in_service_s": round(entry["in_service_s"]),
                     "availability": share,

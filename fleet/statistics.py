@@ -119,6 +119,7 @@ def figures(row: dict[str, Any]) -> dict[str, Any]:
         else None,
         "agent_share": _rate(n["agent_assisted"], n["transactions"]),
         "mean_minutes": round(completed_s / n["completed"] / 60, 1) if n["completed"] else None,
+        "mean_s": round(completed_s / n["completed"]) if n["completed"] else None,
     }
 
 

@@ -13,6 +13,7 @@ newest RECENT transactions are read on every scan, so today's are not kept waiti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -139,6 +140,7 @@ class JournalReporter:
         self.margin_s = margin_s
         self._cursor: ReportCursor | None = None
         self._seen: dict[str, str] = {}  # tx id -> view key staged by this process
+        self._one_at_a_time = asyncio.Lock()  # a scan and a report() never interleave
 
     def _staged(self, tx: Transaction) -> StagedReport | None:
         key = _view_key(tx)
@@ -154,20 +156,24 @@ class JournalReporter:
     async def report(self, tx_id: str) -> bool:
         """Stage this transaction's summary now (e.g. as its settling ends); True if it reached
         an end and its summary was staged anew (False: running, or already staged as it is)."""
-        try:
-            tx = self.journal.get(tx_id)
-        except KeyError:
-            return False
-        report = self._staged(tx)
-        if report is None:
-            return False
-        staged = await self.sink.stage_reports([report])
-        self._seen[tx.tx_id] = report.key
-        return staged > 0
+        async with self._one_at_a_time:
+            try:
+                tx = self.journal.get(tx_id)
+            except KeyError:
+                return False
+            report = self._staged(tx)
+            if report is None:
+                return False
+            staged = await self.sink.stage_reports([report])
+            self._seen[tx.tx_id] = report.key
+            return staged > 0
 
     async def scan(self, now: float | None = None) -> int:
         """One pass over the journal; returns how many summaries were staged anew."""
-        now = time.time() if now is None else now
+        async with self._one_at_a_time:
+            return await self._scan(time.time() if now is None else now)
+
+    async def _scan(self, now: float) -> int:
         if self._cursor is None:
             self._cursor = await self.sink.report_cursor()
         cursor = self._cursor
