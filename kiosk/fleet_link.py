@@ -14,7 +14,6 @@ decisions the kiosk learns of (`report_evaluation`, `report_application_update`)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import traceback
@@ -25,8 +24,7 @@ from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
-from kiosk.fleet_report_outbox import ReportKind, StagedReport
-from kiosk.fleet_tx_reports import JournalReporter
+from kiosk.fleet_reporting import FleetReporting
 from kiosk.fleet_wire import (
     AttentionItem,
     Command,
@@ -43,7 +41,7 @@ from kiosk.fleet_wire import (
     Supply,
     SupplyLevel,
 )
-from kiosk.fleet_wire_reports import ApplicationStatus, ApplicationUpdate, EvaluationReport
+from kiosk.fleet_wire_reports import ApplicationStatus
 from kiosk.journal import Journal, TxState
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
@@ -108,8 +106,12 @@ class FleetLink:
         self._apply(self.service)
         self._snapshot: dict[str, Any] = {}
         self._snapshot_task: asyncio.Task[None] | None = None
-        self.reporter = JournalReporter(journal, lambda: session.catalog, self.agent)
-        self._report_task: asyncio.Task[None] | None = None
+        self.reports = FleetReporting(
+            journal,
+            lambda: session.catalog,
+            self.agent,
+            min(REPORT_SCAN_S, config.fleet.heartbeat_interval_s),
+        )
         if session.device_manager is not None:
             session.device_manager.subscribe(self._device_event)
 
@@ -233,9 +235,9 @@ class FleetLink:
 
     async def report_transaction(self, tx_id: str) -> bool:
         """Stage this transaction's summary for the fleet now, e.g. as its settling ends (the
-        journal scan would find it within REPORT_SCAN_S anyway). True if it reached an end and
-        its summary changed."""
-        return await self.reporter.report(tx_id)
+        journal scan finds it within REPORT_SCAN_S anyway). True if it reached an end and its
+        summary was staged anew."""
+        return await self.reports.transaction(tx_id)
 
     async def report_evaluation(
         self,
@@ -248,33 +250,17 @@ class FleetLink:
         agent_assisted: bool = False,
     ) -> None:
         """A citizen's evaluation (好差评) for the fleet's satisfaction rate: level 1-5 and the
-        reason tags, never the comment. Persisted before this returns; sent once."""
-        report = EvaluationReport(
-            evaluation_id, item_code, level, rated_at, tx_id, tuple(tags), agent_assisted
-        )
-        payload = EvaluationReport.from_json(report.to_json()).to_json()  # refuses bad input
-        await self.agent.stage_reports(
-            [StagedReport(ReportKind.EVALUATION, evaluation_id, "given", payload)]
+        reason tags, never the comment. Persisted before this returns; counted once."""
+        await self.reports.evaluation(
+            evaluation_id, item_code, level, rated_at, tx_id, tags, agent_assisted
         )
 
     async def report_application_update(
         self, tx_id: str, status: ApplicationStatus, at: float
     ) -> None:
         """The office's decision on an application submitted here: it ends the fleet's
-        e-supervision of it (the lights stop)."""
-        payload = ApplicationUpdate(tx_id, status, at).to_json()
-        del payload["revision"]
-        key = f"{status.value}|{at!r}"
-        await self.agent.stage_reports([StagedReport(ReportKind.APPLICATION, tx_id, key, payload)])
-
-    async def _keep_reporting(self) -> None:
-        interval = min(REPORT_SCAN_S, self.config.fleet.heartbeat_interval_s)
-        while True:
-            try:
-                await self.reporter.scan()
-            except Exception:  # a failed pass must not end reporting; the next one retries
-                log.exception("transaction reports: journal scan failed")
-            await asyncio.sleep(interval)
+        e-supervision of it (its light stops)."""
+        await self.reports.application_update(tx_id, status, at)
 
     # -- the service order -------------------------------------------------------------------------
 
@@ -370,7 +356,7 @@ class FleetLink:
     def start(self) -> None:
         self._snapshot = self._take_snapshot()
         self._snapshot_task = asyncio.get_running_loop().create_task(self._keep_snapshot())
-        self._report_task = asyncio.get_running_loop().create_task(self._keep_reporting())
+        self.reports.start()
         self._report_start()
         self.agent.start()
 
@@ -379,16 +365,8 @@ class FleetLink:
         unexpected exit (an alert for the operators) instead."""
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
-        if self._report_task is not None:
-            self._report_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._report_task
-            if failure is None:
-                # What ended in this run's last moments is reported with its goodbye.
-                try:
-                    await self.reporter.scan()
-                except Exception:
-                    log.exception("transaction reports: last journal scan failed")
+        # What ended in this run's last moments is reported with its goodbye.
+        await self.reports.stop(last_scan=failure is None)
         if isinstance(failure, Exception):
             self.agent.post_event(
                 Event.new(

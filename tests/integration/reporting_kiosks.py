@@ -106,7 +106,7 @@ class ReportingFleet:
         """Until every transaction of the core's journal that ended is at the fleet."""
 
         async def all_sent() -> bool:
-            await core.link.reporter.scan()
+            await core.link.reports.scan()
             return await core.link.agent.unsent_reports() == 0
 
         await until(all_sent)

@@ -74,9 +74,9 @@ class KioskCore:
     async def die(self) -> None:
         """As a SIGKILL or a power cut: nothing more is said or written."""
         self.stopped = True
-        for task in (self.link._snapshot_task, self.link._report_task):
-            if task is not None:
-                task.cancel()
+        if self.link._snapshot_task is not None:
+            self.link._snapshot_task.cancel()
+        self.link.reports.cancel()
         await self.link.agent.stop(clean=False)
         await close_context(self.ctx, self.session)
 
