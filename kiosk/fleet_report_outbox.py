@@ -132,7 +132,8 @@ class ReportBook:
                     ),
                 )
                 staged += 1
-            self._set_meta("revision", revision)
+            if staged:
+                self._set_meta("revision", revision)
             if cursor is not None:
                 if cursor.scan_from is not None:
                     self._set_meta("scan_from", cursor.scan_from)

@@ -30,6 +30,10 @@ MARGIN_S = 300.0  # transactions created this long before the cursor are read ag
 BACKFILL_S = 31 * 86400.0  # how far back a kiosk's first scan reports
 STEP_S = 86400.0  # at most this much of the journal's past per scan
 RECENT = 20
+# The cursor is written when its watched list changes or reports are staged, else at most this
+# often: a kiosk does not write its disk every few seconds to say that nothing happened. A crash
+# only means reading this much again (what was staged is not staged twice).
+PERSIST_EVERY_S = 60.0
 
 _OUTCOMES = {
     TxState.CLOSED: TransactionOutcome.COMPLETED,
@@ -139,6 +143,7 @@ class JournalReporter:
         self.sink = sink
         self.margin_s = margin_s
         self._cursor: ReportCursor | None = None
+        self._persisted: ReportCursor | None = None
         self._seen: dict[str, str] = {}  # tx id -> view key staged by this process
         self._one_at_a_time = asyncio.Lock()  # a scan and a report() never interleave
 
@@ -168,6 +173,15 @@ class JournalReporter:
             self._seen[tx.tx_id] = report.key
             return staged > 0
 
+    def _worth_persisting(self, cursor: ReportCursor) -> bool:
+        last = self._persisted
+        return (
+            last is None
+            or last.scan_from is None
+            or cursor.watched != last.watched
+            or (cursor.scan_from or 0.0) - last.scan_from >= PERSIST_EVERY_S
+        )
+
     async def scan(self, now: float | None = None) -> int:
         """One pass over the journal; returns how many summaries were staged anew."""
         async with self._one_at_a_time:
@@ -175,7 +189,7 @@ class JournalReporter:
 
     async def _scan(self, now: float) -> int:
         if self._cursor is None:
-            self._cursor = await self.sink.report_cursor()
+            self._cursor = self._persisted = await self.sink.report_cursor()
         cursor = self._cursor
         start = cursor.scan_from if cursor.scan_from is not None else now - BACKFILL_S
         end = min(now, start + STEP_S)
@@ -193,7 +207,10 @@ class JournalReporter:
                 log.info("watched transaction left the journal", extra={"transaction": tx_id})
         reports = [r for r in map(self._staged, candidates.values()) if r is not None]
         moved = ReportCursor(end, {tx.tx_id for tx in unfinished})
-        staged = await self.sink.stage_reports(reports, moved)
+        staged = 0
+        if reports or self._worth_persisting(moved):
+            staged = await self.sink.stage_reports(reports, moved)
+            self._persisted = moved
         self._cursor = moved
         for report in reports:
             self._seen[report.ref] = report.key

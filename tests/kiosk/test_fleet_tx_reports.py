@@ -157,7 +157,7 @@ async def test_after_a_restart_what_recovery_settled_is_reported_and_nothing_twi
 
 async def _caught_up(kiosk: Kiosk) -> None:
     """Scan until the cursor has reached now (the first scans look back a day at a time)."""
-    while (await kiosk.agent.report_cursor()).scan_from < time.time() - 1:
+    while ((await kiosk.agent.report_cursor()).scan_from or 0.0) < time.time() - 1:
         await kiosk.reporter.scan()
 
 
@@ -216,3 +216,33 @@ async def test_reports_wait_for_a_server_that_is_away_or_does_not_take_them(flee
     assert (await _totals(fleet))["cancelled"] == 1
     await old.stop()
     await runner.cleanup()
+
+
+class CountingSink:
+    """The agent, counting the reporter's writes to the outbox."""
+
+    def __init__(self, agent: FleetAgent) -> None:
+        self.agent, self.writes = agent, 0
+
+    async def report_cursor(self):
+        return await self.agent.report_cursor()
+
+    async def stage_reports(self, reports, cursor=None):
+        self.writes += 1
+        return await self.agent.stage_reports(reports, cursor)
+
+
+async def test_an_idle_journal_is_not_written_about_every_scan(fleet, tmp_path):
+    enrolled = await fleet.enroll_kiosk("K-IDLE")
+    kiosk = Kiosk(fleet, enrolled, tmp_path / "kiosk")
+    sink = CountingSink(kiosk.agent)
+    kiosk.reporter = JournalReporter(kiosk.journal, lambda: None, sink, margin_s=0.0)
+    await _caught_up(kiosk)
+    writes = sink.writes
+    for _ in range(5):
+        assert await kiosk.reporter.scan() == 0
+    assert sink.writes == writes
+    kiosk.walk(kiosk.journal.create(BILL), TxState.CANCELLED)
+    assert await kiosk.reporter.scan() == 1
+    assert sink.writes == writes + 1
+    await kiosk.stop()
