@@ -26,6 +26,7 @@ from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
 from kiosk.fleet_reporting import FleetReporting
 from kiosk.fleet_wire import (
+    MAX_ITEMS,
     AttentionItem,
     Command,
     CommandKind,
@@ -40,6 +41,7 @@ from kiosk.fleet_wire import (
     Severity,
     Supply,
     SupplyLevel,
+    WireError,
 )
 from kiosk.fleet_wire_reports import ApplicationStatus
 from kiosk.journal import Journal, TxState
@@ -219,10 +221,7 @@ class FleetLink:
             "in_service": serving and any(t.available for t in self.session.view.services),
             "devices": self.device_status(),
             "counters": counters,
-            "items": [
-                ItemAvailability(t.code, serving and t.available, t.reason_key or "")
-                for t in self.session.view.services
-            ],
+            "items": _menu_items(self.session.view.services, serving),
             "attention": attention,
             "service_state": self.service.state.value,
             "service_revision": self.service.revision,
@@ -379,6 +378,24 @@ class FleetLink:
             await self.agent.stop(clean=False)
         else:
             await self.agent.stop(clean=True, reason=self.stop_reason)
+
+
+def _menu_items(tiles: Sequence[Any], serving: bool) -> list[ItemAvailability]:
+    """The menu's items as the heartbeat carries them. One the wire cannot carry (an odd code)
+    is left out rather than costing the heartbeat its whole status."""
+    items = []
+    for tile in tiles[:MAX_ITEMS]:
+        item = ItemAvailability(tile.code, serving and tile.available, tile.reason_key or "")
+        try:
+            items.append(ItemAvailability.from_json(item.to_json()))
+        except WireError:
+            if tile.code not in _LEFT_OUT:  # said once, not on every snapshot
+                _LEFT_OUT.add(tile.code)
+                log.warning("menu item left out of heartbeats", extra={"item": tile.code[:64]})
+    return items
+
+
+_LEFT_OUT: set[str] = set()
 
 
 _HEALTH = {

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from kiosk.catalog import Catalog
 from kiosk.fleet_report_outbox import ReportCursor, ReportKind, StagedReport
+from kiosk.fleet_wire import WireError
 from kiosk.fleet_wire_reports import DayUnit, TransactionOutcome, TransactionSummary
 from kiosk.journal import FINAL_STATES, Journal, Transaction, TxState
 
@@ -155,6 +156,16 @@ class JournalReporter:
         if summary is None:
             return None
         payload = summary.to_json()
+        try:
+            TransactionSummary.from_json(payload)
+        except WireError as exc:
+            # E.g. an item code the wire cannot carry: one bad summary must not hold up others.
+            log.error(
+                "transaction summary does not fit the wire",
+                extra={"transaction": tx.tx_id, "reason": str(exc)},
+            )
+            self._seen[tx.tx_id] = key  # not again until it changes
+            return None
         del payload["revision"]
         return StagedReport(ReportKind.TRANSACTION, tx.tx_id, key, payload)
 

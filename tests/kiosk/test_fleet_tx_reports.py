@@ -246,3 +246,16 @@ async def test_an_idle_journal_is_not_written_about_every_scan(fleet, tmp_path):
     assert await kiosk.reporter.scan() == 1
     assert sink.writes == writes + 1
     await kiosk.stop()
+
+
+async def test_a_summary_the_wire_cannot_carry_does_not_hold_up_the_others(fleet, tmp_path):
+    enrolled = await fleet.enroll_kiosk("K-ODD")
+    kiosk = Kiosk(fleet, enrolled, tmp_path / "kiosk")
+    odd = kiosk.journal.create("户籍/预审")  # not an item code the wire can carry
+    kiosk.walk(odd, TxState.CANCELLED)
+    kiosk.walk(kiosk.journal.create(BILL), TxState.CANCELLED)
+    assert await kiosk.reporter.scan() == 1
+    assert await kiosk.reporter.scan() == 0  # and it is not tried again while unchanged
+    total = await _delivered(fleet, kiosk, cancelled=1)
+    assert total["transactions"] == 1
+    await kiosk.stop()
