@@ -77,10 +77,13 @@ class FleetHealth:
     # -- taken in with each fresh heartbeat and each new event -------------------------------------
 
     async def health_before(self, tx: Connection, kiosk_id: str) -> dict[str, Any] | None:
-        """What observe_health compares a heartbeat with: read before the row takes it."""
+        """What observe_health compares a heartbeat with: read before the row takes it, and
+        (PostgreSQL) locked, so two server processes taking the same kiosk's heartbeats at once
+        take them one after the other and never close one spell twice."""
+        lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
         return await tx.fetchrow(
             "SELECT interval_s, started_at, goodbye_at, devices_json, avail_from, avail_since,"
-            " avail_until, avail_state FROM kiosks WHERE kiosk_id = $1",
+            f" avail_until, avail_state FROM kiosks WHERE kiosk_id = $1{lock}",
             kiosk_id,
         )
 
