@@ -208,7 +208,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: (
         # What operators report (fleet.tx_facts, fleet.statistics, fleet.supervision): each
         # transaction summary once per kiosk and tx id (the highest revision kept), rolled up
-        # per day and per month so month views read a few rows per kiosk and item.
+        # per day and per month, per kiosk and (kiosk_id '') per site, so a month of a province
+        # reads a few rows per site and item, and a kiosk's days a few rows of its own.
         """CREATE TABLE IF NOT EXISTS tx_facts (
             kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
             tx_id TEXT NOT NULL,
@@ -258,7 +259,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE IF NOT EXISTS stat_rollup (
             grain TEXT NOT NULL,
             period TEXT NOT NULL,
-            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            kiosk_id TEXT NOT NULL,
             item_code TEXT NOT NULL,
             region TEXT NOT NULL,
             site TEXT NOT NULL,
@@ -275,10 +276,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             evaluations BIGINT NOT NULL DEFAULT 0,
             evaluations_good BIGINT NOT NULL DEFAULT 0,
             evaluation_levels BIGINT NOT NULL DEFAULT 0,
-            PRIMARY KEY (grain, period, kiosk_id, item_code, region, site)
+            PRIMARY KEY (grain, kiosk_id, period, item_code, region, site)
         )""",
         "CREATE INDEX IF NOT EXISTS stat_rollup_by_place ON stat_rollup (grain, period, region, site)",
-        "CREATE INDEX IF NOT EXISTS stat_rollup_by_item ON stat_rollup (grain, period, item_code)",
         """CREATE TABLE IF NOT EXISTS service_items (
             item_code TEXT PRIMARY KEY,
             name TEXT NOT NULL

@@ -1,7 +1,8 @@
 """The figures operators report: per service item, kiosk, site, region, day and month.
 
-Read from the rollups (fleet.tx_facts), never from the facts, so a month of a province's fleet
-is a sum over a few rows per kiosk and item. Each row carries: transactions, completed,
+Read from the rollups (fleet.tx_facts), never from the facts: questions about places (the fleet,
+a region, a site) sum the per-site rows, questions about kiosks the per-kiosk rows, so a month of
+a province's fleet is a sum over a few rows per site and item. Each row carries: transactions, completed,
 cancelled, refunded, unsettled, the success rate (completed over all transactions), amounts
 taken and refunded in yuan (kept in fen; yuan are written with two decimals, never a float),
 the refunds, the evaluations and the satisfaction rate (好评: levels 3-5 of 5, over all
@@ -21,7 +22,7 @@ from typing import Any
 
 from fleet.db import Database
 from fleet.status import SqlArgs
-from fleet.tx_facts import MEASURES
+from fleet.tx_facts import MEASURES, SITE_ROW
 
 
 class Grain(enum.Enum):
@@ -144,8 +145,14 @@ class Statistics:
 
     async def statistics(self, q: StatsQuery) -> dict[str, Any]:
         """Rows grouped as asked (largest first, or in period order), and their total."""
-        args = SqlArgs(q.grain.value, q.first, q.last)
-        where = ["r.grain = $1", "r.period >= $2", "r.period <= $3"]
+        args = SqlArgs(q.grain.value, SITE_ROW, q.first, q.last)
+        per_kiosk = bool(q.kiosk) or q.group is GroupBy.KIOSK
+        where = [
+            "r.grain = $1",
+            "r.kiosk_id <> $2" if per_kiosk else "r.kiosk_id = $2",
+            "r.period >= $3",
+            "r.period <= $4",
+        ]
         for column, value in (
             ("region", q.region),
             ("site", q.site),

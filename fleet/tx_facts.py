@@ -9,8 +9,9 @@ Guarantees, on SQLite and PostgreSQL alike, with any number of server processes:
   the fact FOR UPDATE, so two requests carrying the same summary are serialised.
 - An evaluation is counted once per (kiosk, evaluation id); an application's decision keeps its
   highest revision.
-- Rollup rows (per day and per month, per kiosk, item and place) are changed in key order, after
-  all facts of a batch, so concurrent batches never wait on each other in a cycle.
+- Rollup rows (per day and per month; per kiosk, item and place, and per site and item with
+  kiosk_id SITE_ROW) are changed in key order, after all facts of a batch, so concurrent batches
+  never wait on each other in a cycle.
 
 A transaction counts on the day it started (server's local calendar), so its later settling
 corrects that day's figures. A time stamp a kiosk's clock cannot have meant (more than a day
@@ -35,6 +36,7 @@ from kiosk.fleet_wire_reports import (
     TransactionSummary,
 )
 
+SITE_ROW = ""  # stat_rollup's kiosk_id for a site's sum over its kiosks
 GOOD_LEVEL = 3  # 好评: basic satisfaction and above; the two lowest levels are 差评
 MEASURES = (
     "transactions",
@@ -57,9 +59,9 @@ _FACT_COLUMNS = (
     " submitted_at, deadline_at, yellow_at, received_at"
 )
 _UPSERT_ROLLUP = (
-    f"INSERT INTO stat_rollup (grain, period, kiosk_id, item_code, region, site,"
+    f"INSERT INTO stat_rollup (grain, kiosk_id, period, item_code, region, site,"
     f" {', '.join(MEASURES)}) VALUES ({', '.join(f'${i}' for i in range(1, 7 + len(MEASURES)))})"
-    " ON CONFLICT (grain, period, kiosk_id, item_code, region, site) DO UPDATE SET "
+    " ON CONFLICT (grain, kiosk_id, period, item_code, region, site) DO UPDATE SET "
     + ", ".join(f"{m} = stat_rollup.{m} + excluded.{m}" for m in MEASURES)
 )
 
@@ -134,14 +136,16 @@ class RollupDelta:
     """Changes to rollup rows collected over one batch, applied in key order at its end."""
 
     def __init__(self) -> None:
+        # (grain, kiosk_id or SITE_ROW, period, item, region, site) -> measures to add
         self.rows: dict[tuple[str, str, str, str, str, str], dict[str, float]] = {}
 
     def add(self, day: str, kiosk_id: str, item: str, region: str, site: str, sign: int,
             measures: dict[str, float]) -> None:  # fmt: skip
         for grain, period in (("day", day), ("month", day[:7])):
-            row = self.rows.setdefault((grain, period, kiosk_id, item, region, site), {})
-            for name, value in measures.items():
-                row[name] = row.get(name, 0) + sign * value
+            for who in (kiosk_id, SITE_ROW):
+                row = self.rows.setdefault((grain, who, period, item, region, site), {})
+                for name, value in measures.items():
+                    row[name] = row.get(name, 0) + sign * value
 
     async def apply(self, tx: Connection) -> None:
         batch = []
