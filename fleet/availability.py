@@ -112,7 +112,8 @@ class Availability:
     async def availability(
         self, window: Window, region: str = "", site: str = "", limit: int = 1000
     ) -> dict[str, Any]:
-        """Per kiosk and per item: seconds open, seconds in service, and their share."""
+        """Per kiosk and per item: seconds open, seconds in service, and their share, over the
+        first `limit` kiosks matching (`kiosks_matching` says how many match in all)."""
         start, end = window.start, window.end
         args = SqlArgs()
         where = ["k.avail_from IS NOT NULL", f"k.avail_from < {args.add(end)}"]
@@ -120,6 +121,9 @@ class Availability:
             where.append(f"k.region = {args.add(region)}")
         if site:
             where.append(f"k.site = {args.add(site)}")
+        matching = await self.db.fetchrow(
+            f"SELECT COUNT(*) AS n FROM kiosks k WHERE {' AND '.join(where)}", *args.values
+        )
         kiosks = await self.db.fetch(
             "SELECT k.kiosk_id, k.region, k.site, k.avail_from, k.avail_since, k.avail_until,"
             f" k.avail_state FROM kiosks k WHERE {' AND '.join(where)}"
@@ -186,6 +190,7 @@ class Availability:
             "to": window.last_day,
             "kiosks": per_kiosk,
             "items": items_out,
+            "kiosks_matching": int(matching["n"]) if matching else 0,
         }
 
 

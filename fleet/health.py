@@ -245,15 +245,15 @@ class FleetHealth:
         }
 
     async def supply_forecasts(
-        self, now: float, region: str = "", site: str = ""
+        self, now: float, region: str = "", site: str = "", limit: int = MAX_KIOSKS
     ) -> list[dict[str, Any]]:
-        """Each supply of each kiosk (of the first MAX_KIOSKS matching): level, what is left
+        """Each supply of each kiosk (of the first `limit` matching): level, what is left
         (reported or estimated, and how), today's rate, and the hours left at that rate."""
         args = SqlArgs()
         where = f"1 = 1{_place(args, region, site)}"
         kiosks = await self.db.fetch(
             f"SELECT k.kiosk_id, k.region, k.site, k.devices_json FROM kiosks k WHERE {where}"
-            f" ORDER BY k.region, k.site, k.kiosk_id LIMIT {args.add(MAX_KIOSKS)}",
+            f" ORDER BY k.region, k.site, k.kiosk_id LIMIT {args.add(limit)}",
             *args.values,
         )
         if not kiosks:

@@ -189,9 +189,14 @@ async def repairs(request: web.Request) -> web.StreamResponse:
 async def supplies(request: web.Request) -> web.StreamResponse:
     async def build(services: Any) -> web.StreamResponse:
         now = time.time()
-        forecasts = await services.store.supply_forecasts(
-            now, _text(request, "region"), _text(request, "site")
+        region, site = _text(request, "region"), _text(request, "site")
+        forecasts = await services.store.supply_forecasts(now, region, site)
+        return web.json_response(
+            {
+                "supplies": forecasts,
+                "kiosks_shown": len({f["kiosk_id"] for f in forecasts}),
+                "server_time": now,
+            }
         )
-        return web.json_response({"supplies": forecasts, "server_time": now})
 
     return await _answer(request, build)

@@ -6,6 +6,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const LIGHTS = [["green", "green"], ["yellow", "yellow"], ["red", "red: past the deadline"],
   ["done", "done in time"], ["done_late", "done late"]];
 const reportState = { view: "fleet", timer: null };
+const SUPPLY_ROWS = 50;
 
 function svg(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);
@@ -213,6 +214,9 @@ async function refreshHealth() {
       `${duration(k.in_service_s)} / ${duration(k.open_s)}`]));
   }
   noneRow(kiosks, 4, "no kiosk has reported since this server began counting");
+  if (avail.kiosks_matching > avail.kiosks.length) {
+    kiosks.appendChild(row([`the first ${avail.kiosks.length} of ${avail.kiosks_matching} kiosks: choose a region to see the others`]));
+  }
   const items = $("avail-items").tBodies[0];
   items.replaceChildren();
   for (const i of avail.items) {
@@ -232,7 +236,8 @@ async function refreshHealth() {
   noneRow(mttr, 5, "no device fault reported in this period");
   const body = $("supplies").tBodies[0];
   body.replaceChildren();
-  for (const s of supplies.supplies) {
+  const soonest = supplies.supplies.slice(0, SUPPLY_ROWS);
+  for (const s of soonest) {
     const left = s.left === null ? "unknown" : `${s.left} ${s.unit}`.trim();
     const today = s.used_today === null ? "—" : `${s.used_today} ${s.unit} (${s.rate_per_hour}/h)`;
     const out = s.hours_left === null ? (s.left === null ? "—" : "no use today")
@@ -243,6 +248,9 @@ async function refreshHealth() {
     body.appendChild(tr);
   }
   noneRow(body, 6, "no supplies reported");
+  if (supplies.supplies.length > soonest.length) {
+    body.appendChild(row([`the ${soonest.length} running out first of ${supplies.supplies.length} (${supplies.kiosks_shown} kiosks)`]));
+  }
 }
 
 // -- views -------------------------------------------------------------------------------------

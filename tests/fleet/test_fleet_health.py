@@ -73,6 +73,8 @@ async def test_availability_is_time_in_service_over_time_open_per_kiosk_and_item
     assert kiosk["availability"] == round(360 / (midnight - t0), 4)
     items = {i["item_code"]: i for i in result["items"]}
     assert (items[BILL]["in_service_s"], items[CERT]["in_service_s"]) == (240, 360)
+    shown = await fleet.store.availability(Window(day, day, time.time()), limit=0)
+    assert (shown["kiosks"], shown["kiosks_matching"]) == ([], 1)  # the view says what it left out
     # The spell still open (since the restart) counts up to the last heartbeat, cut at the window.
     await k.beat(t0 + 1180, items=both, started_at=t0 + 1100)
     result = await fleet.store.availability(Window(day, day, time.time()))
