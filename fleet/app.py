@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from fleet import kiosk_api, metrics, operator_api
+from fleet import kiosk_api, metrics, operator_api, report_api
 from fleet.auth import RequestVerifier
 from fleet.config import FleetConfig
 from fleet.db import open_database
@@ -94,6 +94,7 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     )
     app.add_routes(kiosk_api.routes)
     app.add_routes(operator_api.routes)
+    app.add_routes(report_api.routes)  # statistics, e-supervision, fleet health
     app.add_routes(metrics.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/", _root)

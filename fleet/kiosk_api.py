@@ -26,6 +26,7 @@ from kiosk.fleet_wire import (
     key_id,
     load_public_key,
 )
+from kiosk.fleet_wire_reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -183,6 +184,18 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response(
         {"accepted": [e.event_id for e in batch.events], "new": new, "server_time": time.time()}
     )
+
+
+@routes.post(API_PREFIX + REPORTS_PATH)
+async def reports(request: web.Request) -> web.Response:
+    """Transaction summaries, evaluations and application decisions (kiosk.fleet_wire_reports),
+    each counted once however often it arrives (fleet.tx_facts)."""
+    services = request.app[SERVICES]
+    batch = await _signed_message(request, ReportBatch.from_json)
+    if isinstance(batch, web.Response):
+        return batch
+    result = await services.store.record_reports(batch, time.time())
+    return web.json_response({**result.to_json(), "server_time": time.time()})
 
 
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/goodbye")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ class KioskReports(AlertBook, CommandBook):
     """The kiosk-facing half of the fleet store."""
 
     db: Database
+    # fleet.health.FleetHealth: availability, repairs and supplies from the same reports.
+    health_before: Callable[[Connection, str], Awaitable[dict[str, Any] | None]]
+    observe_health: Callable[[Connection, Heartbeat, dict[str, Any] | None, float], Awaitable[None]]
+    track_repair: Callable[[Connection, str, Event], Awaitable[None]]
 
     async def record_heartbeat(self, hb: Heartbeat, now: float) -> HeartbeatResult:
         async with self.db.transaction() as tx:
@@ -50,7 +55,9 @@ class KioskReports(AlertBook, CommandBook):
                 await self.apply_ack(tx, row, ack, now)
             fresh = hb.seq > row["last_seq"]
             if fresh:
+                before = await self.health_before(tx, hb.kiosk_id)
                 await self._apply_state(tx, hb, row, now)
+                await self.observe_health(tx, hb, before, now)
                 await self.observe(tx, hb, now)
             else:
                 await tx.execute(
@@ -144,6 +151,7 @@ class KioskReports(AlertBook, CommandBook):
                 )
                 if added:
                     await self.alert_for_event(tx, kiosk_id, e, now)
+                    await self.track_repair(tx, kiosk_id, e)
                 new += added
             if new:
                 await tx.execute(

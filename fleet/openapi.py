@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from kiosk.fleet_wire import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
@@ -84,6 +85,11 @@ SCHEMAS: dict[str, Any] = {
         started_at={**_NUM, "description": "v2: when the kiosk process started"},
         boot_id={**_STR, "description": "v2: the machine's boot id"},
         restarts={"type": ["integer", "null"], "description": "v2: systemd's NRestarts"},
+        items={
+            "type": "array",
+            "items": {"$ref": _REF + "ItemAvailability"},
+            "description": "optional: the menu's items and whether each is offered now",
+        },
     ),
     "Command": _obj(
         ["command_id", "kind", "issued_at"],
@@ -440,9 +446,9 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
             ),
         },
-        "paths": PATHS,
+        "paths": {**PATHS, **REPORT_PATHS},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
             "securitySchemes": {
                 "operatorSession": {"type": "apiKey", "in": "cookie", "name": "fleet_session"},
                 "kioskSignature": {

@@ -205,6 +205,124 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id)
         )""",
     ),
+    4: (
+        # What operators report (fleet.tx_facts, fleet.statistics, fleet.supervision): each
+        # transaction summary once per kiosk and tx id (the highest revision kept), rolled up
+        # per day and per month, per kiosk and (kiosk_id '') per site, so a month of a province
+        # reads a few rows per site and item, and a kiosk's days a few rows of its own.
+        """CREATE TABLE IF NOT EXISTS tx_facts (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            tx_id TEXT NOT NULL,
+            revision BIGINT NOT NULL,
+            item_code TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            amount_fen BIGINT NOT NULL,
+            refunded_fen BIGINT NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            ended_at DOUBLE PRECISION NOT NULL,
+            day TEXT NOT NULL,
+            region TEXT NOT NULL,
+            site TEXT NOT NULL,
+            agent_assisted INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            time_limit_days INTEGER NOT NULL,
+            time_limit_unit TEXT NOT NULL,
+            submitted_at DOUBLE PRECISION,
+            deadline_at DOUBLE PRECISION,
+            yellow_at DOUBLE PRECISION,
+            received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kiosk_id, tx_id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS tx_facts_supervised ON tx_facts (submitted_at)"
+        " WHERE deadline_at IS NOT NULL",
+        """CREATE TABLE IF NOT EXISTS app_decisions (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            tx_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            decided_at DOUBLE PRECISION NOT NULL,
+            revision BIGINT NOT NULL,
+            PRIMARY KEY (kiosk_id, tx_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS evaluations (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            evaluation_id TEXT NOT NULL,
+            tx_id TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            tags TEXT NOT NULL,
+            rated_at DOUBLE PRECISION NOT NULL,
+            day TEXT NOT NULL,
+            agent_assisted INTEGER NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kiosk_id, evaluation_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS stat_rollup (
+            grain TEXT NOT NULL,
+            period TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            region TEXT NOT NULL,
+            site TEXT NOT NULL,
+            transactions BIGINT NOT NULL DEFAULT 0,
+            completed BIGINT NOT NULL DEFAULT 0,
+            cancelled BIGINT NOT NULL DEFAULT 0,
+            refunded BIGINT NOT NULL DEFAULT 0,
+            unsettled BIGINT NOT NULL DEFAULT 0,
+            amount_fen BIGINT NOT NULL DEFAULT 0,
+            refunded_fen BIGINT NOT NULL DEFAULT 0,
+            refunds BIGINT NOT NULL DEFAULT 0,
+            agent_assisted BIGINT NOT NULL DEFAULT 0,
+            completed_s DOUBLE PRECISION NOT NULL DEFAULT 0,
+            evaluations BIGINT NOT NULL DEFAULT 0,
+            evaluations_good BIGINT NOT NULL DEFAULT 0,
+            evaluation_levels BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (grain, kiosk_id, period, item_code, region, site)
+        )""",
+        "CREATE INDEX IF NOT EXISTS stat_rollup_by_place ON stat_rollup (grain, period, region, site)",
+        """CREATE TABLE IF NOT EXISTS service_items (
+            item_code TEXT PRIMARY KEY,
+            name TEXT NOT NULL
+        )""",
+        # Fleet health (fleet.availability, fleet.health): seconds in service per kiosk, item
+        # ('' = the kiosk as a whole) and day, closed spells only; the open spell is on the
+        # kiosk's row (since when, until its last heartbeat, in which state).
+        """CREATE TABLE IF NOT EXISTS service_time (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            day TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            in_service_s DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kiosk_id, day, item_code)
+        )""",
+        "ALTER TABLE kiosks ADD COLUMN avail_from DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN avail_since DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN avail_until DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN avail_state TEXT NOT NULL DEFAULT ''",
+        # A device out of use from its fault to its recovery (events or heartbeats).
+        """CREATE TABLE IF NOT EXISTS repairs (
+            id {serial},
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            device TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            fault_at DOUBLE PRECISION NOT NULL,
+            recovered_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX IF NOT EXISTS repairs_open ON repairs (kiosk_id, device)"
+        " WHERE recovered_at IS NULL",
+        "CREATE INDEX IF NOT EXISTS repairs_by_recovery ON repairs (recovered_at)",
+        # Each change of a supply's level, with the device's usage total then (for forecasts).
+        """CREATE TABLE IF NOT EXISTS supply_history (
+            id {serial},
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            device TEXT NOT NULL,
+            supply TEXT NOT NULL,
+            level TEXT NOT NULL,
+            remaining BIGINT,
+            used_total BIGINT,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS supply_history_by_supply"
+        " ON supply_history (kiosk_id, device, supply, id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -12,10 +12,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from fleet.availability import Availability
 from fleet.db import Connection, Database
 from fleet.fleet_query import FleetQuery
+from fleet.health import FleetHealth
 from fleet.kiosk_reports import KioskReports
 from fleet.schema import SCHEMA_VERSION, migration_sql, schema_sql
+from fleet.statistics import Statistics
+from fleet.supervision import Supervision
+from fleet.tx_facts import ReportIngest
 
 
 class Role(enum.Enum):
@@ -56,10 +61,12 @@ class Enrolled:
     replaced_key_id: str | None = None
 
 
-class FleetStore(KioskReports, FleetQuery):
+class FleetStore(
+    KioskReports, FleetQuery, ReportIngest, Statistics, Supervision, Availability, FleetHealth
+):
     """Domain operations over the fleet database: operators, audit, enrollment and keys, log
-    uploads here; kiosk reports, commands, alerts and notifications, and the operators' queries
-    in the modules it is built from."""
+    uploads here; kiosk reports, commands, alerts and notifications, the operators' queries,
+    business reports and their figures, and fleet health in the modules it is built from."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

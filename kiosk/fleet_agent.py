@@ -8,8 +8,10 @@ exponentially. Commands arrive on heartbeat replies, run one at a time when `is_
 the server confirms them. A restart or reboot is acknowledged `accepted` before it runs (the
 process may not come back to say more); the server sees it done when the kiosk comes back. A
 command that cannot be carried out raises CommandFailed with the reason operators should read.
-Every reply goes to `reply_handler` too (the service order rides on it). Blocking SQLite work
-runs on one worker thread.
+Every reply goes to `reply_handler` too (the service order rides on it). Business reports
+(transaction summaries, evaluations, applications: kiosk.fleet_report_outbox) are staged in the
+same file and sent once the queue is empty; a fleet server that does not take them yet (404)
+leaves them staged. Blocking SQLite work runs on one worker thread.
 
 `status_source()` returns a dict with any of these keys (values in fleet_wire's JSON form or as
 fleet_wire objects): software_version, catalog_version, in_service, devices (DeviceStatus),
@@ -39,6 +41,12 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk.fleet_report_outbox import (
+    PendingReport,
+    ReportBook,
+    ReportCursor,
+    StagedReport,
+)
 from kiosk.fleet_wire import (
     API_PREFIX,
     DISRUPTIVE_COMMANDS,
@@ -57,6 +65,7 @@ from kiosk.fleet_wire import (
     public_key_pem,
     sign_request,
 )
+from kiosk.fleet_wire_reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +116,7 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._interrupted_commands()
+        self.reports = ReportBook(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -363,6 +373,7 @@ class FleetAgent:
         self._next_heartbeat = 0.0
         self._retry_at = 0.0
         self._clock_offset = 0.0
+        self._reports_retry_at = 0.0
         self.failures = 0
         self.online = False
         self.last_error = ""
@@ -414,6 +425,25 @@ class FleetAgent:
         """Beat now rather than at the end of the interval (e.g. a device just failed)."""
         self._next_heartbeat = 0.0
         self._wake.set()
+
+    async def report_cursor(self) -> ReportCursor:
+        outbox = await self._outbox()
+        return await self._in_io(outbox.reports.cursor)
+
+    async def stage_reports(
+        self, reports: list[StagedReport], cursor: ReportCursor | None = None
+    ) -> int:
+        """Persist reports whose view changed (and the reporter's cursor) before returning; they
+        are sent soon. Returns how many were staged anew."""
+        outbox = await self._outbox()
+        staged = await self._in_io(outbox.reports.stage, reports, cursor)
+        if staged:
+            self._wake.set()
+        return int(staged)
+
+    async def unsent_reports(self) -> int:
+        outbox = await self._outbox()
+        return int(await self._in_io(outbox.reports.unsent))
 
     async def outbox_size(self) -> int:
         outbox = await self._outbox()
@@ -543,7 +573,7 @@ class FleetAgent:
         while True:
             items = await self._in_io(outbox.peek, 100)
             if not items:
-                return True
+                return await self._send_reports(outbox)
             sent_acks: list[tuple[str, str]] = []
             if items[0].kind == EVENT:
                 batch = []
@@ -578,6 +608,41 @@ class FleetAgent:
             await self._in_io(outbox.remove, [i.seq for i in batch])
             if batch[0].kind == HEARTBEAT:
                 await self._on_reply(outbox, data, sent_acks)
+
+    async def _send_reports(self, outbox: Outbox) -> bool:
+        """Send staged reports in batches; False if the server is out of reach. A server that
+        does not know the endpoint yet is asked again ten minutes later; heartbeats go on."""
+        if time.monotonic() < self._reports_retry_at:
+            return True
+        while True:
+            pending: list[PendingReport] = await self._in_io(outbox.reports.pending, 100)
+            if not pending:
+                return True
+            lists: dict[str, list[dict[str, Any]]] = {}
+            for report in pending:
+                lists.setdefault(report.kind.value, []).append(report.payload)
+            try:
+                payload = ReportBatch.from_json({"kiosk_id": self.kiosk_id, **lists}).to_json()
+            except WireError as exc:  # a report this kiosk itself cannot send: never will
+                log.error("reports do not fit the schema", extra={"reason": str(exc)})
+                await self._in_io(outbox.reports.mark_sent, pending)
+                continue
+            try:
+                await self._post(REPORTS_PATH.format(kiosk_id=self.kiosk_id), payload)
+            except FleetError as exc:
+                if exc.status == 404:
+                    log.warning("the fleet server takes no reports yet; kept for later")
+                    self._reports_retry_at = time.monotonic() + 600.0
+                    return True
+                if exc.status != 400:
+                    self.online = exc.reason is not FleetErrorReason.UNREACHABLE
+                    self.last_error = str(exc)
+                    return False
+                # The server will never take these; dropping them keeps the rest moving.
+                log.error(
+                    "fleet refused reports", extra={"reason": str(exc), "count": len(pending)}
+                )
+            await self._in_io(outbox.reports.mark_sent, pending)
 
     async def _on_reply(self, outbox: Outbox, data: Any, sent_acks: list[tuple[str, str]]) -> None:
         try:

@@ -6,6 +6,9 @@ wanted service state comes on every heartbeat reply as a service order: it is sa
 directory the moment it arrives, applied at once (the current citizen finishes first), applied
 again at the next start before the attract screen, and reported back so the server sees it done.
 The link also tells the fleet how the previous run ended and reports its own death by an error.
+Business reports (kiosk.fleet_wire_reports) go through it too: a summary of every transaction that
+reached an end, found in the journal (kiosk.fleet_tx_reports), and the evaluations and application
+decisions the kiosk learns of (`report_evaluation`, `report_application_update`).
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
+from kiosk.fleet_reporting import FleetReporting
 from kiosk.fleet_wire import (
+    MAX_ITEMS,
     AttentionItem,
     Command,
     CommandKind,
@@ -30,12 +35,15 @@ from kiosk.fleet_wire import (
     Event,
     EventKind,
     HeartbeatReply,
+    ItemAvailability,
     ServiceOrder,
     ServiceState,
     Severity,
     Supply,
     SupplyLevel,
+    WireError,
 )
+from kiosk.fleet_wire_reports import ApplicationStatus
 from kiosk.journal import Journal, TxState
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 # kiosk user may reboot through the polkit rule scripts/setup.sh installs.
 REBOOT_COMMAND = ("systemctl", "reboot", "--no-ask-password")
 REBOOT_TIMEOUT_S = 30.0
+REPORT_SCAN_S = 2.0  # how often the journal is looked at for transactions that reached an end
 
 
 def software_version() -> str:
@@ -99,6 +108,12 @@ class FleetLink:
         self._apply(self.service)
         self._snapshot: dict[str, Any] = {}
         self._snapshot_task: asyncio.Task[None] | None = None
+        self.reports = FleetReporting(
+            journal,
+            lambda: session.catalog,
+            self.agent,
+            min(REPORT_SCAN_S, config.fleet.heartbeat_interval_s),
+        )
         if session.device_manager is not None:
             session.device_manager.subscribe(self._device_event)
 
@@ -192,13 +207,21 @@ class FleetLink:
                     )
                 )
         catalog = self.session.catalog
+        counters = {f"transactions_{state}": n for state, n in counts.items()}
+        manager = self.session.device_manager
+        if manager is not None:
+            # Device usage (receipts printed, cards dispensed...): the fleet's supply forecasts.
+            for name, device in manager.snapshot().items():
+                for counter, n in device.counters.items():
+                    counters[f"{name}.{counter}"[:64]] = n
+        serving = not self.session.operator_out_of_service
         return {
             "software_version": software_version(),
             "catalog_version": catalog.version if catalog else "",
-            "in_service": not self.session.operator_out_of_service
-            and any(t.available for t in self.session.view.services),
+            "in_service": serving and any(t.available for t in self.session.view.services),
             "devices": self.device_status(),
-            "counters": {f"transactions_{state}": n for state, n in counts.items()},
+            "counters": counters,
+            "items": _menu_items(self.session.view.services, serving),
             "attention": attention,
             "service_state": self.service.state.value,
             "service_revision": self.service.revision,
@@ -206,6 +229,37 @@ class FleetLink:
             "boot_id": self.run.boot_id,
             "restarts": self.run.restarts,
         }
+
+    # -- business reports --------------------------------------------------------------------------
+
+    async def report_transaction(self, tx_id: str) -> bool:
+        """Stage this transaction's summary for the fleet now, e.g. as its settling ends (the
+        journal scan finds it within REPORT_SCAN_S anyway). True if it reached an end and its
+        summary was staged anew."""
+        return await self.reports.transaction(tx_id)
+
+    async def report_evaluation(
+        self,
+        evaluation_id: str,
+        item_code: str,
+        level: int,
+        rated_at: float,
+        tx_id: str = "",
+        tags: Sequence[str] = (),
+        agent_assisted: bool = False,
+    ) -> None:
+        """A citizen's evaluation (好差评) for the fleet's satisfaction rate: level 1-5 and the
+        reason tags, never the comment. Persisted before this returns; counted once."""
+        await self.reports.evaluation(
+            evaluation_id, item_code, level, rated_at, tx_id, tags, agent_assisted
+        )
+
+    async def report_application_update(
+        self, tx_id: str, status: ApplicationStatus, at: float
+    ) -> None:
+        """The office's decision on an application submitted here: it ends the fleet's
+        e-supervision of it (its light stops)."""
+        await self.reports.application_update(tx_id, status, at)
 
     # -- the service order -------------------------------------------------------------------------
 
@@ -301,6 +355,7 @@ class FleetLink:
     def start(self) -> None:
         self._snapshot = self._take_snapshot()
         self._snapshot_task = asyncio.get_running_loop().create_task(self._keep_snapshot())
+        self.reports.start()
         self._report_start()
         self.agent.start()
 
@@ -309,6 +364,8 @@ class FleetLink:
         unexpected exit (an alert for the operators) instead."""
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
+        # What ended in this run's last moments is reported with its goodbye.
+        await self.reports.stop(last_scan=failure is None)
         if isinstance(failure, Exception):
             self.agent.post_event(
                 Event.new(
@@ -321,6 +378,24 @@ class FleetLink:
             await self.agent.stop(clean=False)
         else:
             await self.agent.stop(clean=True, reason=self.stop_reason)
+
+
+def _menu_items(tiles: Sequence[Any], serving: bool) -> list[ItemAvailability]:
+    """The menu's items as the heartbeat carries them. One the wire cannot carry (an odd code)
+    is left out rather than costing the heartbeat its whole status."""
+    items = []
+    for tile in tiles[:MAX_ITEMS]:
+        item = ItemAvailability(tile.code, serving and tile.available, tile.reason_key or "")
+        try:
+            items.append(ItemAvailability.from_json(item.to_json()))
+        except WireError:
+            if tile.code not in _LEFT_OUT:  # said once, not on every snapshot
+                _LEFT_OUT.add(tile.code)
+                log.warning("menu item left out of heartbeats", extra={"item": tile.code[:64]})
+    return items
+
+
+_LEFT_OUT: set[str] = set()
 
 
 _HEALTH = {

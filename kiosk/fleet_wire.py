@@ -33,6 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # Version 2 adds the server's service order on every heartbeat reply (the operators' wanted
 # in/out-of-service state, which the kiosk persists), the kiosk's process start, boot id and
 # systemd restart count, the `accepted` acknowledgement, and the `unexpected_exit` event.
+# Optional fields a peer of the same version ignores when it does not know them (no bump): the
+# heartbeat's `items` (which service items the menu offers now), and the business reports of
+# kiosk.fleet_wire_reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
+# them until one that has it answers).
 WIRE_VERSION = 2
 # What each side reads. A kiosk speaks its own version and the server answers it in that version,
 # so kiosks of the previous release keep working while a fleet is upgraded.
@@ -319,6 +323,27 @@ class AttentionItem:
 
 
 @dataclass(frozen=True)
+class ItemAvailability:
+    """Whether the menu offers one service item now (the fleet's availability per item).
+    `reason` is the kiosk's reason key when it does not, never anything about a citizen."""
+
+    code: str
+    available: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "available": self.available, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ItemAvailability:
+        data = _obj(data, "item")
+        reason = _get(data, "reason", (str, type(None)), "") or ""
+        if len(reason) > MAX_ID_LEN:
+            raise WireError(WireErrorReason.TOO_LARGE, "reason")
+        return cls(_ident(data, "code"), _get(data, "available", bool), reason)
+
+
+@dataclass(frozen=True)
 class CommandAck:
     """The kiosk's answer to one command, carried on a later heartbeat."""
 
@@ -376,7 +401,8 @@ class Heartbeat:
     v2 adds: `service_state`/`service_revision` (the server's service order as the kiosk holds
     and has applied it), `started_at` (this process's start: a change means a restart),
     `boot_id` (the machine's: a change means a reboot) and `restarts` (systemd's NRestarts for
-    the kiosk's unit, None outside systemd).
+    the kiosk's unit, None outside systemd). `items` (optional, v2 peers that do not know it
+    ignore it): each service item of the menu and whether it is offered now.
     """
 
     kiosk_id: str
@@ -395,10 +421,11 @@ class Heartbeat:
     started_at: float = 0.0
     boot_id: str = ""
     restarts: int | None = None
+    items: tuple[ItemAvailability, ...] = ()
     wire_version: int = WIRE_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "wire_version": self.wire_version,
             "kiosk_id": self.kiosk_id,
             "seq": self.seq,
@@ -420,6 +447,8 @@ class Heartbeat:
                 boot_id=self.boot_id,
                 restarts=self.restarts,
             )
+            if self.items:
+                data["items"] = [i.to_json() for i in self.items]
         return data
 
     @classmethod
@@ -454,6 +483,7 @@ class Heartbeat:
             started_at=_get(data, "started_at", float, 0.0),
             boot_id=boot_id,
             restarts=restarts,
+            items=tuple(ItemAvailability.from_json(i) for i in _list(data, "items")),
             wire_version=version,
         )
 

@@ -241,7 +241,7 @@ async function selectKiosk(id) {
     const supplies = dev.supplies.map((s) => `${s.name}: ${s.level}${s.remaining === null ? "" : ` (${s.remaining})`}`).join(", ");
     devices.appendChild(row([dev.device, el("span", dev.health + (dev.reason ? ` (${dev.reason})` : ""), "health " + dev.health), supplies]));
   }
-  drawPerDay(d.per_day);
+  await drawPerDay(k.kiosk_id);
   drawCommandButtons(k);
   const commands = $("commands").tBodies[0];
   commands.replaceChildren();
@@ -311,15 +311,20 @@ function drawLogs(kioskId, uploads) {
   noneRow(body, 3, "none: the Upload logs command asks the kiosk for its log");
 }
 
-function drawPerDay(perDay) {
+// Completed transactions per day: the statistics' figures for this kiosk (from the transaction
+// summaries it reports), the same numbers the Statistics view shows, over the last 14 days.
+async function drawPerDay(kioskId) {
+  const q = new URLSearchParams({ grain: "day", group: "period", kiosk: kioskId });
+  const { rows } = await call("GET", "/statistics?" + q);
   const box = $("per-day");
   box.replaceChildren();
-  if (!perDay.length) { box.appendChild(el("p", "no transactions reported yet", "muted")); return; }
-  const value = (d) => d.counters.transactions_completed || 0;
-  const max = Math.max(1, ...perDay.map(value));
-  for (const d of perDay) {
+  if (!rows.length) { box.appendChild(el("p", "no transactions reported in the last 14 days", "muted")); return; }
+  const value = (d) => d.completed;
+  const max = Math.max(1, ...rows.map(value));
+  for (const d of rows) {
     const line = el("div", null, "bar-row");
-    line.appendChild(el("span", d.day.slice(5), "bar-label"));
+    line.title = `${d.transactions} transactions: ${d.completed} completed, ${d.cancelled} cancelled, ${d.refunded} refunded, ${d.unsettled} unsettled`;
+    line.appendChild(el("span", d.period.slice(5), "bar-label"));
     const bar = el("span", null, "bar");
     bar.style.width = `${Math.round((value(d) / max) * 100)}%`;
     line.appendChild(bar);

@@ -76,6 +76,7 @@ class KioskCore:
         self.stopped = True
         if self.link._snapshot_task is not None:
             self.link._snapshot_task.cancel()
+        self.link.reports.cancel()
         await self.link.agent.stop(clean=False)
         await close_context(self.ctx, self.session)
 
