@@ -168,8 +168,9 @@ def test_reports_show_what_real_kiosks_did(tmp_path):
             page.click("#views button[data-view='health']")
             expect(page.locator("#avail-kiosks tbody tr")).to_have_count(2)
             expect(page.locator("#mttr tbody tr", has_text="receipt_printer")).to_contain_text("1")
+            # The receipt roll (an A4 printer's paper has a row of its own).
             paper = page.locator("#supplies tbody tr", has_text="ZS-HALL-01").filter(
-                has_text="paper"
+                has_text="receipt_printer"
             )
             expect(paper).to_contain_text("low")
             expect(paper).to_contain_text("receipts")
