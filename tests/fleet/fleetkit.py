@@ -26,7 +26,7 @@ from fleet.config import FleetConfig
 from fleet.services import SERVICES, FleetServices
 from fleet.store import FleetStore, Role
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX, WIRE_VERSION, sign_request
+from kiosk.fleet_wire import API_PREFIX, WIRE_VERSION, CommandKind, sign_request
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "correct horse battery"
@@ -187,6 +187,16 @@ class Fleet:
         )
         async with self.http.post(self.url + full_path, data=raw, headers=signed) as r:
             return r.status, await r.json()
+
+    async def ask_for_logs(self, kiosk: Kiosk, **heartbeat: Any) -> str:
+        """An operator's upload_logs command, delivered on the kiosk's next heartbeat (with
+        `heartbeat`'s fields); its id."""
+        command = await self.store.queue_command(
+            kiosk.kiosk_id, CommandKind.UPLOAD_LOGS, {}, "test"
+        )
+        status, reply = await self.heartbeat(kiosk, **heartbeat)
+        assert status == 200 and command.command_id in [c["command_id"] for c in reply["commands"]]
+        return command.command_id
 
     async def heartbeat(
         self, kiosk: Kiosk, wire_version: int = WIRE_VERSION, **fields: Any

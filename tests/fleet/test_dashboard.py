@@ -60,8 +60,9 @@ async def _populate(fleet: Fleet) -> None:
     await fleet.signed_post(
         jammed, "/kiosks/ZS-HALL-02/events", {"kiosk_id": "ZS-HALL-02", "events": [crash]}
     )
+    asked = await fleet.ask_for_logs(jammed, counters={"transactions_completed": 12}, devices=JAM)
     await fleet.signed_post(
-        jammed, "/kiosks/ZS-HALL-02/logs?command_id=cmd-x", None, body=b"INFO kiosk started\n"
+        jammed, f"/kiosks/ZS-HALL-02/logs?command_id={asked}", None, body=b"INFO kiosk started\n"
     )
 
 
@@ -203,4 +204,5 @@ def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_
         ("ZS-HALL-01", "restart_app", "olga"),
         ("ZS-HALL-02", "out_of_service", "olga"),
         ("ZS-HALL-02", "restart_app", "olga"),
+        ("ZS-HALL-02", "upload_logs", "test"),  # asked for before the run, by fleetkit
     ]
