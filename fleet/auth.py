@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -139,10 +139,22 @@ class RequestRefused(Exception):
 
 @dataclass(frozen=True)
 class SignedBy:
+    """Who a request says signed it; `admitted` proves it (signature, then nonce and key)."""
+
     kiosk_id: str
     key_id: str
     nonce: str = ""
     at: float = 0.0
+    # The key, the signature and the signed string, checked in the request's unit of work.
+    proof: tuple[Ed25519PublicKey, str, bytes] | None = field(default=None, repr=False)
+
+
+def _check_signature(proof: tuple[Ed25519PublicKey, str, bytes]) -> None:
+    key, sig, message = proof
+    try:
+        key.verify(base64.b64decode(sig, validate=True), message)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise RequestRefused(AuthRefusal.FORGED) from None
 
 
 class RequestVerifier:
@@ -206,9 +218,8 @@ class RequestVerifier:
                 raise RequestRefused(AuthRefusal.UNKNOWN_KEY)
             kiosk_id, key = found
         try:
-            signature = base64.b64decode(sig, validate=True)
-            key.verify(signature, canonical_string(method, path, ts, nonce, actual_digest, kid))
-        except (InvalidSignature, binascii.Error, ValueError, WireError):
+            message = canonical_string(method, path, ts, nonce, actual_digest, kid)
+        except WireError:
             raise RequestRefused(AuthRefusal.FORGED) from None
         now = time.time() if now is None else now
         try:
@@ -219,8 +230,9 @@ class RequestVerifier:
             raise RequestRefused(AuthRefusal.STALE)
         # Nonces are kept for twice the window, so a replay is caught for as long as the
         # timestamp it carries would still be accepted.
-        signer = SignedBy(kiosk_id, kid, nonce, now)
+        signer = SignedBy(kiosk_id, kid, nonce, now, (key, sig, message))
         if public_key is not None:
+            _check_signature((key, sig, message))
             if not await self.store.remember_nonce(kid, nonce, now):
                 raise RequestRefused(AuthRefusal.REPLAYED)
         elif admit:
@@ -228,7 +240,12 @@ class RequestVerifier:
         return signer
 
     async def admitted(self, tx: Connection, signer: SignedBy) -> None:
-        """Spend the signer's nonce in `tx`; RequestRefused if it was spent or the key is dead."""
+        """Check the signature, then spend the signer's nonce in `tx`; RequestRefused if the
+        signature is forged, the nonce spent or the key dead. On SQLite this runs on the
+        database thread inside the group-commit batch: the Ed25519 check (~0.3 ms here, with the
+        GIL released) then costs the event loop nothing and no extra hop."""
+        assert signer.proof is not None
+        _check_signature(signer.proof)
         standing = await self.store.admit(tx, signer.key_id, signer.nonce, signer.at)
         if standing is not KeyStanding.ADMITTED:
             raise RequestRefused(_STANDING_REFUSAL[standing])

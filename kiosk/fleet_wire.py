@@ -22,6 +22,7 @@ import base64
 import enum
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,7 @@ def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], defau
 # (-1e300 once made the server's day arithmetic fail with a 500).
 MAX_EPOCH_S = 1e11
 MAX_SEQ = 2**53  # JSON-exact, and within a BIGINT column
+_IDENT = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_ID_LEN}}}")
 
 
 def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
@@ -189,10 +191,11 @@ def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
 
 def _ident(data: Mapping[str, Any], key: str) -> str:
     value = _get(data, key, str)
-    if not value or len(value) > MAX_ID_LEN or not all(c.isalnum() or c in "-_." for c in value):
-        raise WireError(WireErrorReason.BAD_VALUE, key, "not an identifier")
     if not value.isascii():
         raise WireError(WireErrorReason.BAD_VALUE, key, "not ASCII")
+    # One regex match, not a Python test per character: the fleet parses thousands a second.
+    if _IDENT.fullmatch(value) is None:
+        raise WireError(WireErrorReason.BAD_VALUE, key, "not an identifier")
     return value
 
 
