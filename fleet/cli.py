@@ -58,6 +58,8 @@ def _config(args: argparse.Namespace) -> FleetConfig:
         config = replace(config, thresholds=thresholds)
     if getattr(args, "cookie_secure", False):
         config = replace(config, cookie_secure=True)
+    if getattr(args, "sweep_interval", None):
+        config = replace(config, sweep_interval_s=args.sweep_interval)
     if getattr(args, "trusted_proxy", None):
         config = replace(config, trusted_proxies=tuple(args.trusted_proxy))
     if getattr(args, "metrics_token_file", None):
@@ -128,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"and offline after this many (default {th.offline_multiple})",
     )
     serve.add_argument("--cookie-secure", action="store_true", help="behind HTTPS")
+    serve.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=None,
+        help=f"seconds between offline sweeps and counter flushes ({DEFAULTS.sweep_interval_s:g})",
+    )
     serve.add_argument(
         "--trusted-proxy",
         action="append",
