@@ -9,6 +9,7 @@ owns its connection, so the event loop never blocks on the disk.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sqlite3
 import threading
@@ -214,6 +215,12 @@ class _SqliteTx:
         await self._db._executemany(sql, rows, self._begin())
 
 
+@functools.lru_cache(maxsize=512)
+def _sqlite_sql(sql: str) -> str:
+    """`$1` placeholders as SQLite's `?1` (the store's statements are few; remembered)."""
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
 class _SqliteOnThread:
     """The connection as a unit of work sees it on the SQLite thread: every statement runs at
     once (its coroutine never suspends), inside the batch's transaction."""
@@ -224,10 +231,10 @@ class _SqliteOnThread:
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self._conn.execute(_PLACEHOLDER.sub(r"?\1", sql), args).rowcount
+        return self._conn.execute(_sqlite_sql(sql), args).rowcount
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        cursor = self._conn.execute(_PLACEHOLDER.sub(r"?\1", sql), args)
+        cursor = self._conn.execute(_sqlite_sql(sql), args)
         return [dict(r) for r in cursor.fetchall()]
 
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
@@ -235,7 +242,7 @@ class _SqliteOnThread:
         return rows[0] if rows else None
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(_PLACEHOLDER.sub(r"?\1", sql), [tuple(r) for r in rows])
+        self._conn.executemany(_sqlite_sql(sql), [tuple(r) for r in rows])
 
 
 def _rowcount(status: str) -> int:

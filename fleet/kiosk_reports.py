@@ -48,8 +48,12 @@ class KioskReports(AlertBook, CommandBook):
         # count once and last_seq never moves back. SQLite's BEGIN IMMEDIATE serialises anyway.
         row = await tx.fetchrow(
             "SELECT kiosk_id, last_seq, last_seen, counters_json, alert_keys, offline_alert,"
-            " wire_version, started_at, boot_id FROM kiosks WHERE kiosk_id = $1"
-            + (" FOR UPDATE" if tx.dialect == "postgresql" else ""),
+            " wire_version, started_at, boot_id, wanted_service, wanted_revision,"
+            # Most heartbeats find no command open: then none is looked for (observe, deliver).
+            " (SELECT COUNT(*) FROM commands c WHERE c.kiosk_id = kiosks.kiosk_id"
+            "  AND c.status IN ('queued', 'delivered', 'acknowledged')) AS open_commands"
+            " FROM kiosks WHERE kiosk_id = $1"
+            + (" FOR UPDATE OF kiosks" if tx.dialect == "postgresql" else ""),
             hb.kiosk_id,
         )
         if row is None:
@@ -59,7 +63,8 @@ class KioskReports(AlertBook, CommandBook):
         fresh = hb.seq > row["last_seq"]
         if fresh:
             await self._apply_state(tx, hb, row, now)
-            await self.observe(tx, hb, now)
+            if row["open_commands"] or hb.acks:
+                await self.observe(tx, hb, now)
         else:
             await tx.execute(
                 "UPDATE kiosks SET last_seen = $1, goodbye_at = NULL WHERE kiosk_id = $2",
@@ -68,7 +73,9 @@ class KioskReports(AlertBook, CommandBook):
             )
         if row["offline_alert"]:
             await self.clear_offline(tx, hb.kiosk_id, row["last_seen"] or now, now)
-        commands, order = await self.deliver(tx, hb.kiosk_id, hb.wire_version, now)
+        if hb.acks:  # an ack may have closed or opened what is still to deliver
+            row = {**row, "open_commands": None}
+        commands, order = await self.deliver(tx, hb.kiosk_id, hb.wire_version, now, row)
         return HeartbeatResult(commands, tuple(a.command_id for a in hb.acks), fresh, order)
 
     async def _apply_state(
