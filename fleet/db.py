@@ -260,8 +260,10 @@ class PostgresDatabase:
         self.dsn = dsn
         self._min, self._max = min_size, max_size
         self._pool: Any = None
-        # A few batches at once: each holds one pooled connection for its transaction.
-        self._group = GroupCommit(self._run_batch, max_batch=64, concurrency=max(1, max_size // 3))
+        # Units of a batch run one after another on its connection (each statement a round
+        # trip), so batches stay small and several run at once, each on a pooled connection;
+        # two connections are left for the dashboard and the sweeps.
+        self._group = GroupCommit(self._run_batch, max_batch=32, concurrency=max(1, max_size - 2))
 
     async def open(self) -> None:
         import asyncpg
@@ -295,29 +297,59 @@ class PostgresDatabase:
         return await self._group.submit(work, order_key)
 
     async def _run_batch(self, batch: list[Unit[Any]]) -> None:
+        """First without savepoints (each is two more round trips per unit); if any unit fails,
+        the whole transaction is rolled back and the batch runs again with a savepoint each,
+        so one unit's failure still undoes that unit alone."""
         import asyncpg
 
-        for attempt in range(3):
-            outcomes: list[tuple[bool, Any]] = []
+        retriable = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+        for attempt in range(4):
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    tx = _PostgresTx(conn)
-                    for unit in batch:
-                        try:
-                            async with conn.transaction():  # a savepoint
-                                outcomes.append((True, await unit.work(tx)))
-                        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-                            raise
-                        except Exception as exc:
-                            outcomes.append((False, exc))
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                outcomes = await self._try_batch(batch, savepoints=attempt > 0)
+            except retriable:
                 # Rolled back whole (a lock cycle with an operator's transaction): run it again.
-                if attempt == 2:
+                if attempt == 3:
                     raise
                 continue
-            break
+            if outcomes is not None:
+                break
         for unit, (ok, value) in zip(batch, outcomes, strict=True):
             unit.settle(ok, value)
+
+    async def _try_batch(
+        self, batch: list[Unit[Any]], savepoints: bool
+    ) -> list[tuple[bool, Any]] | None:
+        """The batch's outcomes, committed; None (rolled back) when a unit failed without
+        savepoints."""
+        import asyncpg
+
+        outcomes: list[tuple[bool, Any]] = []
+
+        class _UnitFailed(Exception):
+            pass
+
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                tx = _PostgresTx(conn)
+                for unit in batch:
+                    if not savepoints:
+                        try:
+                            outcomes.append((True, await unit.work(tx)))
+                        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                            raise
+                        except Exception:
+                            raise _UnitFailed() from None
+                        continue
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            outcomes.append((True, await unit.work(tx)))
+                    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                        raise
+                    except Exception as exc:
+                        outcomes.append((False, exc))
+        except _UnitFailed:
+            return None
+        return outcomes
 
     async def close(self) -> None:
         if self._pool is not None:
