@@ -281,9 +281,15 @@ async def _postgres_one(
             await load.run(lb, 0.0, WARMUP_S)
             haproxy = [p for p in _children(os.getpid()) if _is_haproxy(p)]
             app_pids, pg_all = [w.pid for w in workers], _children(pg_pids[0])
+            probe = await asyncpg.connect(database_url)
+            wal_before = await probe.fetchval("SELECT pg_current_wal_lsn()")
             before = (_cpu_s(app_pids), _cpu_s(pg_all), _cpu_s(haproxy))
             runs = [await load.run(lb, ROUND_S) for _ in range(ROUNDS)]
             after = (_cpu_s(app_pids), _cpu_s(pg_all), _cpu_s(haproxy))
+            wal_bytes = await probe.fetchval(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", wal_before
+            )
+            await probe.close()
     result = _summary(runs)
     n = result["n"] or 1
     app_ms, pg_ms, lb_ms = (1000 * (a - b) / n for a, b in zip(after, before, strict=True))
@@ -295,6 +301,8 @@ async def _postgres_one(
         "app_cpu_ms_per_heartbeat": round(app_ms, 3),
         "postgresql_cpu_ms_per_heartbeat": round(pg_ms, 3),
         "haproxy_cpu_ms_per_heartbeat": round(lb_ms, 3),
+        # Includes the requests of the rounds' last moments not counted as measured.
+        "wal_bytes_per_heartbeat": round(float(wal_bytes) / n),
     }
 
 

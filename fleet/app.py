@@ -27,7 +27,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def open_store(config: FleetConfig) -> FleetStore:
-    store = FleetStore(await open_database(config.database_url, config.data_dir))
+    store = FleetStore(
+        await open_database(config.database_url, config.data_dir, config.database_pool_size)
+    )
     await store.migrate()
     configure_store(store, config)
     return store

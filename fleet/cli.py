@@ -58,6 +58,10 @@ def _config(args: argparse.Namespace) -> FleetConfig:
         config = replace(config, thresholds=thresholds)
     if getattr(args, "cookie_secure", False):
         config = replace(config, cookie_secure=True)
+    if getattr(args, "database_pool_size", None):
+        if not 3 <= args.database_pool_size <= 100:
+            raise ConfigError("--database-pool-size: from 3 to 100 connections")
+        config = replace(config, database_pool_size=args.database_pool_size)
     if getattr(args, "sweep_interval", None):
         config = replace(config, sweep_interval_s=args.sweep_interval)
     if getattr(args, "trusted_proxy", None):
@@ -130,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"and offline after this many (default {th.offline_multiple})",
     )
     serve.add_argument("--cookie-secure", action="store_true", help="behind HTTPS")
+    serve.add_argument(
+        "--database-pool-size",
+        type=int,
+        default=None,
+        help=f"PostgreSQL connections of this process ({DEFAULTS.database_pool_size});"
+        " workers x this must stay under the server's max_connections",
+    )
     serve.add_argument(
         "--sweep-interval",
         type=float,

@@ -48,6 +48,8 @@ class FleetConfig:
     data_dir: Path = Path("var/fleet")
     # None or a file path: SQLite (DATA/fleet.sqlite3 by default); postgresql://...: PostgreSQL.
     database_url: str | None = None
+    # PostgreSQL connections per process: workers x this must stay under max_connections.
+    database_pool_size: int = 10
     # The interval the server asks kiosks to use; None: each kiosk keeps its own.
     heartbeat_interval_s: float | None = None
     default_interval_s: float = 15.0

@@ -377,11 +377,13 @@ class _PostgresTx:
         await self._conn.executemany(sql, rows)
 
 
-async def open_database(url: str | None, data_dir: Path) -> SqliteDatabase | PostgresDatabase:
+async def open_database(
+    url: str | None, data_dir: Path, pool_size: int = 10
+) -> SqliteDatabase | PostgresDatabase:
     """`postgresql://...` opens PostgreSQL; anything else SQLite at DATA/fleet.sqlite3."""
     db: SqliteDatabase | PostgresDatabase
     if url and url.startswith(("postgres://", "postgresql://")):
-        db = PostgresDatabase(url)
+        db = PostgresDatabase(url, min_size=min(2, pool_size), max_size=pool_size)
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = SqliteDatabase(Path(url) if url else data_dir / "fleet.sqlite3")
