@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -125,7 +126,7 @@ class Load:
         self.seqs = dict.fromkeys((k for k, _ in kiosks), 0)
         self.counter = 0
 
-    async def run(self, url: str, seconds: float, warmup_s: float = 0.0) -> dict[str, float]:
+    async def run(self, url: str, seconds: float, warmup_s: float = 0.0) -> dict[str, Any]:
         latencies: list[float] = []
         errors = 0
         measuring = False
@@ -218,7 +219,7 @@ def _start(cmd: list[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-async def sqlite_main(serve_args: list[str]) -> dict[str, float]:
+async def sqlite_main(serve_args: list[str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "fleet"
         tokens = await _prepare_tokens(FleetConfig(data_dir=data), KIOSKS)

@@ -18,7 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fleet.db import Connection
-from fleet.store import FleetStore, KeyStanding
+from fleet.kiosk_keys import KeyStanding
+from fleet.store import FleetStore
 from kiosk.fleet_wire import (
     HEADER_DIGEST,
     HEADER_KEY_ID,

@@ -303,6 +303,7 @@ class PostgresDatabase:
         import asyncpg
 
         retriable = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+        outcomes: list[tuple[bool, Any]] | None = None
         for attempt in range(4):
             try:
                 outcomes = await self._try_batch(batch, savepoints=attempt > 0)
@@ -313,6 +314,7 @@ class PostgresDatabase:
                 continue
             if outcomes is not None:
                 break
+        assert outcomes is not None  # the savepoint runs always return their outcomes
         for unit, (ok, value) in zip(batch, outcomes, strict=True):
             unit.settle(ok, value)
 

@@ -167,6 +167,10 @@ async def test_a_revoked_key_is_refused_and_a_rekey_brings_the_kiosk_back(fleet)
         status, reply = await fleet.heartbeat(kiosk)
         assert (status, reply["error"]) == (401, "kiosk_retired")
         assert await sweep_once(fleet.services, now=time.time() + 3600) == 0  # no offline alert
+        async with admin.get(f"{fleet.url}{API}/kiosks") as r:
+            assert (await r.json())["total"] == 0  # in no list or count
+        async with admin.get(f"{fleet.url}{API}/kiosks/K-1") as r:
+            assert (await r.json())["kiosk"]["retired_at"] is not None  # its page stays
     finally:
         await admin.close()
     actions = [(a["actor"], a["action"]) for a in await fleet.store.list_audit()]
