@@ -326,10 +326,6 @@ class PostgresDatabase:
         import asyncpg
 
         outcomes: list[tuple[bool, Any]] = []
-
-        class _UnitFailed(Exception):
-            pass
-
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 tx = _PostgresTx(conn)
@@ -357,6 +353,10 @@ class PostgresDatabase:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+class _UnitFailed(Exception):
+    """A unit failed in a batch run without savepoints: the batch runs again with them."""
 
 
 class _PostgresTx:
