@@ -11,7 +11,7 @@ from aiohttp import web
 
 from fleet.alerts import AlertKind
 from fleet.auth import PasswordPoolBusy, new_secret_token, token_hash
-from fleet.fleet_query import TAG_PATTERN, KioskFilter
+from fleet.fleet_query import MAX_PAGE, TAG_PATTERN, KioskFilter
 from fleet.services import SERVICES
 from fleet.status import FleetState
 from fleet.store import Role
@@ -139,7 +139,8 @@ async def list_kiosks(request: web.Request) -> web.Response:
     version, open alert), with how many match in all."""
     services = request.app[SERVICES]
     await _user(request, Role.VIEWER)
-    limit, offset = _int(request, "limit", 100, most=1000), _int(request, "offset", 0, 10**7)
+    limit = _int(request, "limit", 100, most=MAX_PAGE)
+    offset = _int(request, "offset", 0, most=10**7)
     kiosks, total = await services.store.find_kiosks(_filter(request), time.time(), limit, offset)
     return web.json_response(
         {"kiosks": kiosks, "total": total, "offset": offset, "server_time": time.time()}

@@ -64,6 +64,10 @@ async def _populate(fleet: Fleet) -> None:
     await fleet.signed_post(
         jammed, f"/kiosks/ZS-HALL-02/logs?command_id={asked}", None, body=b"INFO kiosk started\n"
     )
+    done = {"command_id": asked, "outcome": "done", "detail": "uploaded", "at": time.time()}
+    await fleet.heartbeat(
+        jammed, counters={"transactions_completed": 12}, devices=JAM, acks=[done]
+    )  # as the kiosk's agent does once its logs are up
 
 
 def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_path):
@@ -140,8 +144,9 @@ def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_
             expect(page.locator("#detail-state")).to_have_text("degraded")
             expect(page.locator("#devices")).to_contain_text("paper_jam")
             expect(page.locator("#per-day .bar-value")).to_have_text(["12"])
+            expect(page.locator("#commands tbody tr")).to_have_count(1)  # the logs asked for
             page.click("#command-buttons button[data-kind='out_of_service']")
-            expect(page.locator("#commands tbody tr")).to_have_count(1)
+            expect(page.locator("#commands tbody tr")).to_have_count(2)
             expect(page.locator("#commands")).to_contain_text(
                 "queued: waiting for the next heartbeat (next heartbeat"
             )
