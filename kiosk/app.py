@@ -169,7 +169,8 @@ async def _run(
     watchdog = Watchdog.from_environment(os.environ)
     watchdog.start()
     ctx, session = await prepare(config)
-    app = KioskApp(ctx.view, session)
+    voice = build_voice(ctx)
+    app = KioskApp(ctx.view, session, voice=voice)
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
@@ -189,6 +190,8 @@ async def _run(
             app.stop()
 
     session.start()
+    voice.start()
+    prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop)
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     try:
@@ -196,11 +199,25 @@ async def _run(
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        prewarm.cancel()
+        await voice.stop()
         if fleet is not None:
             await fleet.stop()
         await close_context(ctx, session)
         watchdog.stop()
     return summary
+
+
+def build_voice(ctx: FlowContext) -> Any:
+    """Voice guidance through Kivy's audio; prompts cached under the state folder."""
+    from kiosk.speech import SpeechCache
+    from kiosk.voice import VoiceGuide
+    from screens.audio import KivySoundSink
+
+    ui = ctx.config.ui
+    cache = SpeechCache(ctx.config.state_dir / "voice",
+                        Path(ui.recorded_prompts_dir) if ui.recorded_prompts_dir else None)
+    return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,

@@ -60,6 +60,7 @@ class ServiceItem:
     online: bool
     required_devices: frozenset[str]
     optional_devices: frozenset[str]
+    elder_first: bool = False       # shown at the top of the menu in elder mode
 
     def text(self, field: dict[str, str], language: str) -> str:
         return field.get(language) or field["zh"]
@@ -130,6 +131,7 @@ def parse_catalog(raw: bytes | str, known_steps: frozenset[str]) -> Catalog:
                 online=raw_item.get("online", True),
                 required_devices=frozenset(devices.get("required", ())),
                 optional_devices=frozenset(devices.get("optional", ())),
+                elder_first=raw_item.get("elder_first", False),
             )
         )
     return Catalog(data["version"], tuple(items))
