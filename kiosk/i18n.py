@@ -19,12 +19,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "common.language": {"zh": "English", "en": "中文"},
     "common.yuan": {"zh": "{yuan} 元", "en": "CNY {yuan}"},
     "menu.title": {"zh": "请选择服务", "en": "Choose a service"},
-    "service.endorsement": {"zh": "港澳签注", "en": "HK/Macau endorsement"},
-    "service.endorsement.desc": {
-        "zh": "往来港澳通行证再次签注",
-        "en": "Renew an endorsement on your permit",
-    },
-    "service.unavailable": {"zh": "暂停服务", "en": "Unavailable"},
     "permit.title": {"zh": "请放置通行证", "en": "Place your permit"},
     "permit.instruction": {
         "zh": "请将往来港澳通行证平放在下方感应区，读卡期间请勿移动",
@@ -37,7 +31,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "face.title": {"zh": "人像采集", "en": "Photo"},
     "face.instruction": {"zh": "请正对摄像头，保持不动", "en": "Look at the camera and hold still"},
     "face.no_face": {"zh": "请站到摄像头前", "en": "Please stand in front of the camera"},
-    "face.hold_still": {"zh": "请保持不动…", "en": "Hold still…"},
     "face.captured": {"zh": "采集成功", "en": "Photo taken"},
     "face.hint.no_face": {"zh": "请站到摄像头前", "en": "Please stand in front of the camera"},
     "face.hint.too_many_faces": {"zh": "请只留一人在镜头前", "en": "Only one person in front of the camera, please"},
@@ -50,7 +43,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "face.hint.blurred": {"zh": "画面模糊，请保持不动", "en": "The picture is blurred, please hold still"},
     "face.hint.hold_still": {"zh": "请保持不动", "en": "Please hold still"},
     "face.hint.ok": {"zh": "很好，保持不动，正在拍照…", "en": "Good, hold still, taking your photo…"},
-    "choose.title": {"zh": "请选择签注类型", "en": "Choose the endorsement"},
     "choose.fee": {"zh": "费用：{fee}", "en": "Fee: {fee}"},
     "pay.title": {"zh": "请扫码支付", "en": "Scan to pay"},
     "pay.instruction": {
@@ -68,10 +60,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Submitting your application, please wait…",
     },
     "result.ok.title": {"zh": "办理成功", "en": "Done"},
-    "result.ok.body": {
-        "zh": "签注已办理：{endorsement}\n请取走凭条和通行证",
-        "en": "Endorsement granted: {endorsement}\nPlease take your receipt and permit",
-    },
     "result.fail.title": {"zh": "未能办理", "en": "Not completed"},
     "result.no_charge": {"zh": "本次未扣费。", "en": "You have not been charged."},
     "result.receipt_failed": {

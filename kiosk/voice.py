@@ -198,7 +198,7 @@ class VoiceGuide:
         out = [] if v.result_ok else [cue(Cue.ERROR)]
         out.append(text(v.result_title_key or "result.ok.title"))
         for line in v.result_lines:
-            out.append(Utterance("result.line", v.language, v.pick(line), screen=v.screen,
+            out.append(Utterance("catalog.result_line", v.language, v.pick(line), screen=v.screen,
                                  static=False))
         if v.documents:
             out.append(cue(Cue.TAKE_DOCUMENTS))

@@ -205,7 +205,7 @@ class ScanDocumentScreen(KioskScreen):
         self.which.text = v.t("scan.which", index=v.scan_index, total=v.scan_total,
                               material=material)
         self.instruction.text = v.t(v.status_key or "scan.place")
-        self.instruction.set_pair("alert" if v.status_key.startswith("scan.problem") else "body")
+        self.instruction.set_pair("alert" if v.status_key.startswith("scan.problem.") else "body")
         self.where.text = v.t("guide.scan")
         self.guide.side.text = v.t("scan.title")
 
