@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario",
         choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
-                                 "payment_never"),
+                 "payment_never", "gallery", "elder_endorsement"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )
     parser.add_argument(

@@ -273,6 +273,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The scan area is in the middle of the desk. Lay the page printed side up",
     },
     "guide.side_up": {"zh": "照片面朝上", "en": "Photo side up"},
+    "guide.page_up": {"zh": "文字面朝上", "en": "Text side up"},
     "result.take": {"zh": "请取回您的{documents}", "en": "Please take back your {documents}"},
     "result.countdown": {"zh": "{seconds} 秒后返回首页", "en": "Back to the start in {seconds} s"},
     "result.time": {"zh": "办理时间 {time}", "en": "Time {time}"},

@@ -355,7 +355,7 @@ class KioskSession:
 
     def _clear_visit(self, screen: ScreenId) -> None:
         self.view.update(
-            screen=screen, options=(), qr_payload="", order_no="", preview=None, faces=0,
+            screen=screen, service_title={}, options=(), qr_payload="", order_no="", preview=None, faces=0,
             result_lines=(), idle_prompt=False, busy=False, busy_key="", status_key="",
             status_params={}, entry="", confirm_lines=(), stages=(), stage_index=-1,
             documents=(), countdown_s=0, consent_pending=False, exit_prompt=False,

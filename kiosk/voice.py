@@ -45,6 +45,9 @@ STATIC_PROMPTS = frozenset(SPOKEN_STATUS | {
     "oos.title", "idle.title", "exit.title", "exit.body", "exit.body_paying", "help.title",
     "result.ok.title", "result.fail.title", "account.invalid"})
 _HINT_REPEAT_S = 4.0       # the same face hint is not repeated sooner than this
+# What confirms progress is said even when the next screen is already up: the cues, and the
+# statuses that come with them ("正在读取身份证…", "采集成功").
+_NEVER_STALE = frozenset({*(c.value for c in Cue), *STATUS_CUES})
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,8 @@ class VoiceGuide:
             self._speaking = False
             item = await self._queue.get()
             self._speaking = True
-            if item.screen is not self.view.screen or item.language != self.view.language:
+            if item.key not in _NEVER_STALE and (item.screen is not self.view.screen
+                                                 or item.language != self.view.language):
                 self._record("skipped", item)       # the citizen has moved on
                 continue
             volume = self.volume()

@@ -64,7 +64,9 @@ class KioskApp(App):
         self.ready = True
 
     def _on_any_touch(self, *_):
-        self.intents.activity()
+        # After the touch is dispatched: activity closes "still there?", and closing it before
+        # would pass this very touch to whatever lies under its button.
+        Clock.schedule_once(lambda _dt: self.intents.activity(), 0)
         return False
 
     def _on_view_changed(self, changed: set[str]) -> None:

@@ -150,7 +150,7 @@ class EnterAccountScreen(KioskScreen):
             button.bind(on_release=lambda _b, k=key: self.intents.key_press(k))
             self.keys[key] = button
             grid.add_widget(button)
-        self.split([grid], [self.prompt, self.entry, self.error, self.hint])
+        self.split([self.prompt, self.entry, self.error], [grid, self.hint])
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
@@ -207,7 +207,7 @@ class ScanDocumentScreen(KioskScreen):
         self.instruction.text = v.t(v.status_key or "scan.place")
         self.instruction.set_pair("alert" if v.status_key.startswith("scan.problem.") else "body")
         self.where.text = v.t("guide.scan")
-        self.guide.side.text = v.t("scan.title")
+        self.guide.side.text = v.t("guide.page_up")
 
 
 class PayScreen(KioskScreen):

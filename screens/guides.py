@@ -91,6 +91,7 @@ class PlacementGuide(FloatLayout):
             self._shaft = Line(width=theme.space(Space.LINE) * 2)
             self._head = Triangle()
         self.side = TextLabel("card_label", TypeSize.SMALL, size_hint=(None, None))
+        self.side.min_fit = 0.5
         self.add_widget(self.side)
         self.bind(pos=self._draw, size=self._draw, phase=self._draw)
         self._animation = (Animation(phase=1.0, duration=1.6, t="out_quad")
@@ -113,22 +114,22 @@ class PlacementGuide(FloatLayout):
         self._body.pos, self._body.size = (kx, ky), (kw, kh)
         self._screen.pos = (kx + kw * 0.1, ky + kh * 0.45)
         self._screen.size = (kw * 0.8, kh * 0.48)
-        rw, rh = kw * (0.5 if self.page else 0.36), kh * 0.1
+        rw, rh = kw * 0.5, kh * 0.1
         rx = kx + kw * self.reader_at - rw / 2
         ry = ky + kh * 0.12
         self._reader.pos, self._reader.size = (rx, ry), (rw, rh)
-        cw = rw * (0.6 if self.page else 0.85)
+        cw = rw * (0.6 if self.page else 0.95)
         ch = cw * (1.3 if self.page else 0.63)
         # The card glides from above the kiosk onto the reader.
         start_y, end_y = ky + kh * 0.5, ry + rh / 2 - ch / 2 + rh * 0.2
         cy = start_y + (end_y - start_y) * self.phase
         cx = rx + rw / 2 - cw / 2
         self._card.pos, self._card.size = (cx, cy), (cw, ch)
-        photo = ch * 0.55
+        photo = ch * 0.5
         self._photo.pos = (cx + cw * 0.08, cy + ch * 0.3 if self.page else cy + ch / 2 - photo / 2)
         self._photo.size = (cw * 0.84, ch * 0.06) if self.page else (photo * 0.8, photo)
-        self.side.size = (cw * (0.9 if self.page else 0.55), ch * 0.4)
-        self.side.pos = (cx + cw * 0.05 if self.page else cx + cw * 0.42, cy + ch * 0.55
+        self.side.size = (cw * (0.9 if self.page else 0.66), ch * (0.45 if self.page else 0.85))
+        self.side.pos = (cx + cw * 0.05 if self.page else cx + cw * 0.32, cy + ch * 0.5
                          if self.page else cy + ch / 2 - self.side.height / 2)
         ax = rx + rw / 2
         top, tip = cy + ch + kh * 0.16, cy + ch + kh * 0.04

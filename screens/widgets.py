@@ -24,6 +24,8 @@ class FitText:
 
     nominal_font_size = 0.0
     text_padding = 0.0
+    single_line_first = False       # short labels (buttons) shrink before they wrap
+    min_fit = MIN_FIT
 
     def _setup_fit(self, font_size: float, padding: float) -> None:
         self.nominal_font_size = font_size
@@ -39,16 +41,31 @@ class FitText:
         label: Label = self  # type: ignore[assignment]
         if label.width <= 1 or label.height <= 1:
             return
-        label.text_size = (max(1.0, label.width - 2 * self.text_padding), None)
+        smallest = self.nominal_font_size * self.min_fit
+        # Small boxes get small margins: the padding never takes more than a few percent.
+        pad = min(self.text_padding, label.width * 0.04)
+        if self.single_line_first and "\n" not in label.text:
+            label.text_size = (None, None)
+            size = self.nominal_font_size
+            while True:
+                label.font_size = size
+                label.texture_update()
+                tw, th = label.texture_size
+                if tw <= label.width - 2 * pad and th <= label.height:
+                    label.text_size = (max(1.0, label.width - 2 * pad), None)
+                    return
+                if size <= smallest:
+                    break
+                size = max(size * 0.92, smallest)
+        label.text_size = (max(1.0, label.width - 2 * pad), None)
         size = self.nominal_font_size
         while True:
             label.font_size = size
             label.texture_update()
             tw, th = label.texture_size
-            if (th <= label.height and tw <= label.width) or size <= \
-                    self.nominal_font_size * MIN_FIT:
+            if (th <= label.height and tw <= label.width) or size <= smallest:
                 break
-            size = max(size * 0.92, self.nominal_font_size * MIN_FIT)
+            size = max(size * 0.92, smallest)
 
 
 class TextLabel(FitText, Label):
@@ -93,6 +110,7 @@ class BigButton(FitText, Button):
             font_size=theme.font(size), line_height=theme.mode.line_height, **kwargs)
         self._colours = (bg, dis_bg)
         self.automation_id = automation_id
+        self.single_line_first = True
         self._setup_fit(theme.font(size), theme.space(Space.GAP))
         with self.canvas.after:
             edge = "on_primary" if kind == "header" else "outline"
@@ -152,6 +170,7 @@ class Header(Bar):
         super().__init__(**kwargs)
         theme = current()
         self.title = TextLabel("header", TypeSize.HEADING, halign="left")
+        self.title.min_fit = 0.5            # a long service name may shrink further
         self.sound = BigButton(f"{screen_name}.sound", "header", TypeSize.SMALL,
                                size_hint=(None, 1), width=theme.font(TypeSize.SMALL) * 5)
         self.sound.bind(on_release=lambda *_: intents.cycle_volume())
