@@ -76,6 +76,10 @@ class KioskApp(App):
             self._build_screens()
             self.manager.current = self.view.screen.value
             changed = set(self.view.__dataclass_fields__)
+            mode = "elder" if self.view.elder else "standard"
+            Clock.schedule_once(lambda _dt: self.transitions.append(
+                (self.view.screen.value, f"{mode} mode", round(
+                    (time.perf_counter() - started) * 1000, 1))), 0)
         current = self.view.screen.value
         if self.manager.current != current:
             previous = self.manager.current

@@ -33,7 +33,8 @@ class KioskScreen(Screen):
             self.header = Header(self.name, intents, view)
             self.progress = StageBar()
             self.heading = TextLabel("headline", TypeSize.TITLE, bold=True, size_hint_y=None,
-                                     height=theme.font(TypeSize.TITLE) * 2.4)
+                                     height=theme.font(TypeSize.TITLE)
+                                     * (1.7 if theme.landscape else 2.4))
             self.heading.automation_id = f"{self.name}.heading"
             root.add_widget(self.header)
             root.add_widget(self.progress)

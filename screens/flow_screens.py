@@ -147,6 +147,7 @@ class EnterAccountScreen(KioskScreen):
         for key in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "back", "0", "ok"]:
             kind = "danger" if key == "back" else "success" if key == "ok" else "primary"
             button = BigButton(f"key.{key}", kind, TypeSize.KEY, text=key, size_hint_y=1)
+            button.min_fit = 0.55           # a landscape panel's keypad is short
             button.bind(on_release=lambda _b, k=key: self.intents.key_press(k))
             self.keys[key] = button
             grid.add_widget(button)
@@ -215,7 +216,7 @@ class PayScreen(KioskScreen):
 
     def build(self) -> None:
         theme = current()
-        self.amount = TextLabel("alert", TypeSize.AMOUNT, bold=True, size_hint_y=0.22)
+        self.amount = TextLabel("alert", TypeSize.AMOUNT, bold=True, size_hint_y=0.3)
         side = theme.space(Space.TILE) * 3
         self.panel = Panel(size_hint=(None, None), size=(side, side), padding=theme.space(Space.GAP),
                            pos_hint={"center_x": 0.5})
@@ -224,20 +225,22 @@ class PayScreen(KioskScreen):
         self.panel.add_widget(self.qr)
         box = BoxLayout(orientation="vertical")
         box.add_widget(self.panel)
+        self._qr_box = box
         self.instruction = TextLabel("body", TypeSize.BODY, size_hint_y=0.22)
         self.scan_hint = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.14)
         self.order = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.12)
-        self.countdown = TextLabel("headline", TypeSize.BODY, bold=True, size_hint_y=0.14)
+        self.countdown = TextLabel("headline", TypeSize.BODY, bold=True, size_hint_y=0.18)
         self.countdown.automation_id = "pay.countdown"
         self.split([box], [self.amount, self.instruction, self.scan_hint, self.countdown,
                            self.order])
         self._qr_payload = ""
-        self.bind(size=self._size_qr)
+        box.bind(size=self._size_qr)
 
     def _size_qr(self, *_) -> None:
-        theme = current()
-        limit = theme.space(Space.TILE) * (3.2 if theme.landscape else 3.6)
-        self.panel.size = (limit, limit)
+        # As large as a phone camera likes, never larger than the room the screen has for it.
+        limit = current().space(Space.TILE) * 3.6
+        side = min(limit, self._qr_box.width, self._qr_box.height)
+        self.panel.size = (side, side)
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
@@ -256,14 +259,11 @@ class ProcessingScreen(KioskScreen):
     title_key = "processing.title"
 
     def build(self) -> None:
-        theme = current()
-        self.spinner = BusySpinner(size_hint_y=None, height=theme.font(TypeSize.DISPLAY) * 2)
+        self.spinner = BusySpinner(size_hint_y=0.4)
         self.instruction = TextLabel("body", TypeSize.HEADING, size_hint_y=0.3)
         self.doing = TextLabel("headline", TypeSize.BODY, bold=True, size_hint_y=0.2)
         self.doing.automation_id = "processing.busy"
-        for widget in (Widget(size_hint_y=0.2), self.spinner, self.instruction, self.doing,
-                       Widget(size_hint_y=0.3)):
-            self.body.add_widget(widget)
+        self.split([self.spinner], [self.instruction, self.doing])
 
     def on_enter(self, *args) -> None:
         self.spinner.start()
@@ -293,9 +293,7 @@ class ResultScreen(KioskScreen):
         self.countdown.automation_id = "result.countdown"
         self.done = BigButton("result.done")
         self.done.bind(on_release=lambda *_: self.intents.finish())
-        for widget in (self.headline, self.lines, self.take, self.when, self.done,
-                       self.countdown):
-            self.body.add_widget(widget)
+        self.split([self.headline, self.lines], [self.take, self.when, self.done, self.countdown])
 
     def render(self, changed: set[str]) -> None:
         v = self.view

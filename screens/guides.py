@@ -22,7 +22,7 @@ class StageBar(BoxLayout):
 
     def __init__(self, **kwargs):
         theme = current()
-        self.full_height = theme.space(Space.PROGRESS) * theme.mode.type_scale
+        self.full_height = theme.space(Space.PROGRESS) * (1 + (theme.mode.type_scale - 1) / 2)
         super().__init__(orientation="horizontal", size_hint_y=None, height=0,
                          padding=(theme.space(Space.GAP), theme.space(Space.GAP) / 3),
                          spacing=theme.space(Space.GAP) / 2, **kwargs)

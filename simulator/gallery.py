@@ -31,6 +31,8 @@ TOLERANCE_PX = 2
 def layout_problems(root, screen_label: str) -> list[str]:
     """Texts larger than their box, and widgets outside the window, on what is shown now."""
     from kivy.core.window import Window
+    from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.gridlayout import GridLayout
     from kivy.uix.label import Label
     from kivy.uix.screenmanager import ScreenManager
 
@@ -47,6 +49,13 @@ def layout_problems(root, screen_label: str) -> list[str]:
                                     or x + w > width + TOLERANCE_PX
                                     or y + h > height + TOLERANCE_PX):
                 found.append(f"{screen_label}: {name} leaves the window")
+            parent = widget.parent
+            if isinstance(parent, (BoxLayout, GridLayout)) and w > 0 and h > 0:
+                px, py = parent.to_window(*parent.pos)
+                if x < px - TOLERANCE_PX or y < py - TOLERANCE_PX or \
+                        x + w > px + parent.width + TOLERANCE_PX or \
+                        y + h > py + parent.height + TOLERANCE_PX:
+                    found.append(f"{screen_label}: {name} sticks out of its box")
             if isinstance(widget, Label) and widget.text.strip() and w > 0 and h > 0:
                 widget.texture_update()
                 tw, th = widget.texture_size
