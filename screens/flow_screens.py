@@ -68,11 +68,11 @@ class FaceScreen(KioskScreen):
 
     def build(self) -> None:
         theme = current()
-        self.preview = CameraPreview(size_hint=(None, None), size=(theme.space(Space.TILE) * 2.4,
-                                                                  theme.space(Space.TILE) * 3.2),
-                                     pos_hint={"center_x": 0.5})
+        self.preview = CameraPreview(size_hint=(None, None), pos_hint={"center_x": 0.5})
         self.preview_box = BoxLayout(orientation="vertical")
         self.preview_box.add_widget(self.preview)
+        # Only as large as positioning a face needs (3:4), and never larger than its room.
+        self.preview_box.bind(size=self._size_preview)
         self.instruction = TextLabel("body", TypeSize.HEADING, bold=True, size_hint_y=0.4)
         self.consent = TextLabel("body", TypeSize.BODY, size_hint_y=0.5)
         self.answers = BoxLayout(spacing=theme.space(Space.GAP), size_hint_y=None,
@@ -84,6 +84,10 @@ class FaceScreen(KioskScreen):
         self.answers.add_widget(self.agree)
         self.answers.add_widget(self.decline)
         self.split([self.preview_box], [self.instruction, self.consent, self.answers])
+
+    def _size_preview(self, _box, size) -> None:
+        height = min(current().space(Space.TILE) * 3.2, size[1], size[0] / 0.75)
+        self.preview.size = (height * 0.75, height)
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
