@@ -145,8 +145,8 @@ class EnterAccountScreen(KioskScreen):
         self.prompt = TextLabel("body", TypeSize.BODY, size_hint_y=0.16)
         self.entry = TextLabel("headline", TypeSize.AMOUNT, bold=True, size_hint_y=0.14)
         self.error = TextLabel("alert", TypeSize.BODY, size_hint_y=0.1)
-        self.hint = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.1)
-        grid = GridLayout(cols=3, spacing=theme.space(Space.GAP), size_hint_y=0.9)
+        self.hint = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.14)
+        grid = GridLayout(cols=3, spacing=theme.space(Space.GAP), size_hint_y=0.86)
         self.keys = {}
         for key in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "back", "0", "ok"]:
             kind = "danger" if key == "back" else "success" if key == "ok" else "primary"

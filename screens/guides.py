@@ -91,7 +91,7 @@ class PlacementGuide(FloatLayout):
             self._shaft = Line(width=theme.space(Space.LINE) * 2)
             self._head = Triangle()
         self.side = TextLabel("card_label", TypeSize.SMALL, size_hint=(None, None))
-        self.side.min_fit = 0.5
+        self.side.min_fit = 0.4            # a note on the picture; the instruction says it too
         self.add_widget(self.side)
         self.bind(pos=self._draw, size=self._draw, phase=self._draw)
         self._animation = (Animation(phase=1.0, duration=1.6, t="out_quad")

@@ -68,7 +68,7 @@ class AttractScreen(KioskScreen):
             Color(*theme.colour("primary"))
             self._emblem = Line(circle=(0, 0, 1), width=theme.space(Space.LINE) * 3)
         self.emblem.bind(pos=self._place_emblem, size=self._place_emblem)
-        self.start = BigButton("attract.start", size=TypeSize.TITLE,
+        self.start = BigButton("attract.start", type_size=TypeSize.TITLE,
                                height=theme.space(Space.BUTTON) * 1.3)
         self.start.bind(on_release=lambda *_: self.intents.touch_start())
         # The start button calls attention with a ring around it, never by fading its text.

@@ -44,16 +44,19 @@ class FitText:
         smallest = self.nominal_font_size * self.min_fit
         # Small boxes get small margins: the padding never takes more than a few percent.
         pad = min(self.text_padding, label.width * 0.04)
+        width = max(1.0, label.width - 2 * pad)
         if self.single_line_first and "\n" not in label.text:
-            label.text_size = (None, None)
             size = self.nominal_font_size
             while True:
+                # One line at this size (measured unwrapped), and its height once laid out.
                 label.font_size = size
+                label.text_size = (None, None)
                 label.texture_update()
-                tw, th = label.texture_size
-                if tw <= label.width - 2 * pad and th <= label.height:
-                    label.text_size = (max(1.0, label.width - 2 * pad), None)
-                    return
+                if label.texture_size[0] <= width:
+                    label.text_size = (width, None)
+                    label.texture_update()
+                    if label.texture_size[1] <= label.height:
+                        return
                 if size <= smallest:
                     break
                 size = max(size * 0.92, smallest)
@@ -95,7 +98,7 @@ class BigButton(FitText, Button):
     citizen. Disabled, it keeps a readable reason and an outline that stands out."""
 
     def __init__(self, automation_id: str, kind: str = "primary",
-                 size: TypeSize = TypeSize.BUTTON, **kwargs):
+                 type_size: TypeSize = TypeSize.BUTTON, **kwargs):
         theme = current()
         self.kind = kind
         fg, bg = theme.text(BUTTON_PAIRS[kind])
@@ -107,11 +110,11 @@ class BigButton(FitText, Button):
             background_normal="", background_down="", background_disabled_normal="",
             background_disabled_down="", background_color=dis_bg if kwargs.get("disabled")
             else bg, color=fg, disabled_color=dis_fg, halign="center", valign="middle",
-            font_size=theme.font(size), line_height=theme.mode.line_height, **kwargs)
+            font_size=theme.font(type_size), line_height=theme.mode.line_height, **kwargs)
         self._colours = (bg, dis_bg)
         self.automation_id = automation_id
         self.single_line_first = True
-        self._setup_fit(theme.font(size), theme.space(Space.GAP))
+        self._setup_fit(theme.font(type_size), theme.space(Space.GAP))
         with self.canvas.after:
             edge = "on_primary" if kind == "header" else "outline"
             self._edge_colour = Color(*theme.colour(edge))
