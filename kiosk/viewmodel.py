@@ -158,7 +158,7 @@ class SessionView:
         self._observers.append(observer)
 
     def update(self, **changes: Any) -> None:
-        changed = {name for name, value in changes.items() if getattr(self, name) is not value}
+        changed = {name for name, value in changes.items() if _differs(getattr(self, name), value)}
         for name, value in changes.items():
             if not hasattr(self, name) or name.startswith("_"):
                 raise AttributeError(name)
@@ -179,6 +179,16 @@ class SessionView:
     def pick(self, text: Text) -> str:
         """The catalog's or backend's own text in the current language (Chinese if missing)."""
         return text.get(self.language) or text.get("zh", "")
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """A change worth telling observers: a new object, unless it is an equal plain value (a
+    camera callback writes the same status key many times a second; that is not progress)."""
+    if old is new:
+        return False
+    if type(old) is type(new) and isinstance(new, (str, int, float, bool, tuple, StrEnum)):
+        return bool(old != new)
+    return True
 
 
 class Intents(Protocol):

@@ -248,7 +248,9 @@ async def run_gallery(c, folder: Path) -> dict:
     for mode in MODES:
         g.mode = mode
         await _out_of_service(g)
-        await _once_more_if_the_chip_was_taken(g, _endorsement, retried)
+        from simulator.citizen import walk_again_if_the_chip_was_taken
+
+        await walk_again_if_the_chip_was_taken(c, lambda: _endorsement(g), retried)
         if not receipt:
             receipts = await c.sim.receipts()
             if receipts:
@@ -265,28 +267,6 @@ async def run_gallery(c, folder: Path) -> dict:
         ensure_ascii=False, indent=1))
     return {"gallery": str(folder.resolve()), "gallery_shots": g.shots, "retried": retried,
             "layout_problems": g.problems, "receipt_text": receipt.get("text", "")}
-
-
-async def _once_more_if_the_chip_was_taken(g: Gallery, visit, retried: list[str]) -> None:
-    """The simulated chip sits in a vpcd slot shared machine-wide: another run using the same
-    slot can answer our reader. Such a visit ends on a failure screen; it is walked again (up to
-    twice, each counted in the summary); a third failure stands."""
-    from simulator.citizen import ScenarioFailed
-
-    for attempt in range(3):
-        try:
-            await visit(g)
-            return
-        except ScenarioFailed as exc:
-            c = g.c
-            if attempt == 2 or c.screen != "result" or c.app.view.result_ok:
-                raise
-            retried.append(f"{visit.__name__}/{g.mode}: {exc}")
-            await c.sim.remove_card()
-            await c.sim.remove_idcard()
-            await c.sim.hide_face()
-            await c.tap("result.done")
-            await asyncio.sleep(5.0)
 
 
 def write_index(folder: Path, shots: dict[str, dict[str, str]], panel: str) -> None:

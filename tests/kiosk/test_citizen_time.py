@@ -11,7 +11,7 @@ import time
 
 from kiosk.catalog import parse_catalog
 from kiosk.citizen_time import CitizenClock
-from kiosk.config import KioskConfig, UiConfig
+from kiosk.config import FlowConfig, KioskConfig, UiConfig
 from kiosk.journal import TxState
 from kiosk.steps import known_steps
 from kiosk.viewmodel import ScreenId, SessionView
@@ -22,8 +22,8 @@ from tests.kiosk.test_flow_engine import kiosk, until  # noqa: F401 - the fixtur
 CATALOG = parse_catalog(reference_catalog(), known_steps())
 
 
-def clock_for(ui: UiConfig, view: SessionView) -> CitizenClock:
-    config = KioskConfig(ui=ui)
+def clock_for(ui: UiConfig, view: SessionView, flow: FlowConfig | None = None) -> CitizenClock:
+    config = KioskConfig(ui=ui, flow=flow or FlowConfig())
     clock = CitizenClock(lambda: config, view)
     clock.flow_running = lambda: True
     return clock
@@ -170,3 +170,19 @@ def test_elder_mode_puts_the_catalog_s_elder_first_items_at_the_top():
     first = [t.service for t in CATALOG.items if t.elder_first]
     assert first and [CATALOG.item(t.code).service for t in view.menu_tiles()[:len(first)]] \
         == first
+
+
+def test_the_same_status_written_again_is_not_progress():
+    # The face camera's callback writes its hint on every frame; with nobody in front of the
+    # camera that must not keep the visit alive (nor repeat the spoken hint).
+    view = SessionView(screen=ScreenId.FACE)
+    clock = clock_for(UiConfig(idle_timeout_s=0.2, consent_notice_s=0.0), view,
+                      FlowConfig(face_timeout_s=0.4))
+    seen = []
+    view.subscribe(seen.append)
+    deadline = time.monotonic() + 0.6
+    while time.monotonic() < deadline:
+        view.update(status_key="".join(["face.hint.", "no_face"]))   # a new, equal string
+        time.sleep(0.05)
+    assert len(seen) == 1                   # the first write only
+    assert clock.tick() == "timeout"
