@@ -281,9 +281,11 @@ async def walk_again_if_the_chip_was_taken(c: Citizen, visit, retried: list[str]
             if attempt == 2 or c.screen != "result" or c.app.view.result_ok:
                 raise
             retried.append(f"{getattr(visit, '__name__', 'visit')}: {exc}")
-            await c.sim.remove_card()
-            await c.sim.remove_idcard()
-            await c.sim.hide_face()
+            for clear in (c.sim.remove_card, c.sim.remove_idcard, c.sim.hide_face):
+                try:
+                    await clear()
+                except Exception as problem:   # the contended slot can stall the simulator
+                    retried.append(f"clearing: {problem}")
             await c.tap("result.done")
             await c.wait_screen("attract", timeout=60)
             await asyncio.sleep(5.0)

@@ -36,7 +36,8 @@ def test_elder_endorsement_speaks_every_prompt_in_order_and_is_never_interrupted
         display_env, tmp_path):
     # The citizen touches nothing from the service to the choice (the photo notice goes on by
     # itself) and listens to each prompt to its end before acting.
-    summary = run_scenario(display_env, tmp_path, "elder_endorsement")
+    summary = run_scenario(display_env, tmp_path, "elder_endorsement",
+                           config="[ui]\nfullscreen = false\nwidth = 1080\nheight = 1920\n")
     assert summary["ok"], summary.get("error")
     assert [(o["status"], o["amount_fen"]) for o in summary["orders"]] == [("SUCCESS", 1500)]
     events = [(event, key) for _, event, key, _ in summary["voice"]]
