@@ -103,7 +103,6 @@ TEXT_PAIRS: dict[str, tuple[str, str]] = {
     "disabled_reason": ("disabled_reason", "disabled"),
     "header": ("on_primary", "primary"),
     "card_label": ("on_guide_card", "guide_card"),
-    "on_device": ("on_secondary", "guide_device"),
 }
 
 # Every graphic that carries meaning against what is behind it (WCAG 1.4.11: 3:1).
@@ -117,7 +116,6 @@ GRAPHIC_PAIRS: dict[str, tuple[str, str]] = {
     "dialog_edge": ("primary", "surface"),
     "progress_done": ("primary", "background"),
     "progress_todo": ("outline", "background"),
-    "progress_mark": ("on_primary", "primary"),
     "guide_device": ("guide_device", "background"),
     "guide_reader": ("primary_note", "guide_device"),
     "guide_card": ("guide_card", "guide_device"),
