@@ -376,6 +376,9 @@ async def run_scenario(
         except ScenarioFailed as exc:
             summary.update(ok=False, error=str(exc))
             citizen.screenshot("failure")
+        except Exception as exc:    # e.g. the simulator stopped answering: still a summary
+            summary.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+            citizen.screenshot("failure")
         voice = getattr(app, "voice", None)
         summary.update(
             voice=list(voice.events) if voice is not None else [],
