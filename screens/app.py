@@ -34,6 +34,7 @@ class KioskApp(App):
         self.transitions: list[tuple[str, str, float]] = []
         self._busy_event: Any = None
         self._elder_built: bool | None = None
+        self._sets: dict[bool, tuple[ScreenManager, dict[str, Any]]] = {}
 
     def build(self):
         self.root_layout = FloatLayout()
@@ -44,21 +45,26 @@ class KioskApp(App):
         return self.root_layout
 
     def _build_screens(self) -> None:
-        """All screens and overlays, in the current mode; built again when elder mode changes."""
+        """All screens and overlays in the current mode. Each mode's set is built once and
+        kept, so switching elder mode on and off (every elder visit) costs no rebuild."""
         landscape = Window.width > Window.height
-        theme.use(self.view.elder, landscape)
-        self._elder_built = self.view.elder
+        elder = self.view.elder
+        theme.use(elder, landscape)
+        self._elder_built = elder
         self.root_layout.clear_widgets()
-        self.manager = ScreenManager(transition=FadeTransition(duration=0.15))
-        for screen_id, cls in SCREENS.items():
-            self.manager.add_widget(cls(self.view, self.intents, name=screen_id.value))
+        if elder not in self._sets:
+            manager = ScreenManager(transition=FadeTransition(duration=0.15))
+            for screen_id, cls in SCREENS.items():
+                manager.add_widget(cls(self.view, self.intents, name=screen_id.value))
+            overlays = {
+                "busy": BusyOverlay(self.view),
+                "idle": IdlePrompt(self.view, self.intents),
+                "exit": ExitPrompt(self.view, self.intents),
+                "help": HelpPanel(self.view, self.intents),
+            }
+            self._sets[elder] = (manager, overlays)
+        self.manager, self.overlays = self._sets[elder]
         self.root_layout.add_widget(self.manager)
-        self.overlays = {
-            "busy": BusyOverlay(self.view),
-            "idle": IdlePrompt(self.view, self.intents),
-            "exit": ExitPrompt(self.view, self.intents),
-            "help": HelpPanel(self.view, self.intents),
-        }
 
     def on_start(self):
         self.ready = True
