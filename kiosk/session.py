@@ -125,7 +125,9 @@ class KioskSession:
             await asyncio.sleep(self.ctx.config.backends.health_interval_s)
             if self._flow_task is None:
                 await self.refresh_catalog()
-                if self.reconcile is not None and self.network_ok:
+                # A citizen may have started a flow while the catalog was fetched: its new
+                # transaction must not be taken for an orphan (found by the gallery's runs).
+                if self.reconcile is not None and self.network_ok and self._flow_task is None:
                     try:
                         await self.reconcile()
                     except Exception:
