@@ -171,6 +171,7 @@ async def _run(
     ctx, session = await prepare(config)
     voice = build_voice(ctx)
     app = KioskApp(ctx.view, session, voice=voice)
+    app.bind(on_stop=lambda *_: voice.halt())
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 

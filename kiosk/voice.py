@@ -10,6 +10,7 @@ spoken text) so tests can check what was said and in which order.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import time
@@ -99,6 +100,13 @@ class VoiceGuide:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._speak_loop())
 
+    def halt(self) -> None:
+        """The app is closing: nothing more reaches the audio device (SDL's mixer must not be
+        called once Kivy has shut its window)."""
+        self.ui = dataclasses.replace(self.ui, voice=False)
+        if self._task is not None:
+            self._task.cancel()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -162,7 +170,12 @@ class VoiceGuide:
             return [cue(Cue.ERROR), text(v.entry_error_key)]
         if "screen" in changed and screen is ScreenId.RESULT:
             return self._result(text, cue)
-        status = v.status_key if ("status_key" in changed or "screen" in changed) else ""
+        # A status is said when it is set; one left over from the last screen is not said again
+        # when the next screen comes up (that screen's own prompt is).
+        status = v.status_key if "status_key" in changed else ""
+        if not status and "screen" in changed and screen not in SCREEN_PROMPTS and \
+                v.status_key not in STATUS_CUES:
+            status = v.status_key          # a screen whose instruction was already set
         if status in SPOKEN_STATUS and not self._repeated_hint(status):
             if status in STATUS_CUES:
                 out.append(cue(STATUS_CUES[status]))

@@ -112,3 +112,12 @@ async def test_without_an_engine_the_kiosk_stays_silent_but_works(tmp_path):
     finally:
         await guide.stop()
     assert [e for _, e, _, _ in guide.events] == ["queued", "unavailable"]
+
+
+def test_a_status_left_from_the_last_screen_is_not_said_again(tmp_path):
+    view = SessionView()
+    guide = VoiceGuide(view, UiConfig(), SpeechCache(tmp_path), NullSink())
+    view.update(screen=ScreenId.FACE, status_key="face.captured")
+    view.update(screen=ScreenId.CHOOSE, choose_title={"zh": "请选择签注类型"})
+    keys = [key for _, event, key, _ in guide.events if event == "queued"]
+    assert keys[-1] == "choose.default_title" and keys.count("face.captured") == 1
