@@ -31,6 +31,7 @@ from kiosk.out_of_service import (
 from kiosk.recovery import Recovery
 from kiosk.session import KioskSession
 from kiosk.steps import known_steps
+from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
@@ -196,12 +197,20 @@ async def _run(
 
     session.start()
     fleet = start_fleet_link(ctx, session, restart_app=app.stop)
+    # Updates: this run's health for the slot guard; a staged release is restarted into
+    # between citizens (kiosk.update.agent).
+    updates = UpdateAgent(config, lambda: session.busy, ctx.journal, app.stop, fleet is not None)
+    updates.devices_probed()  # prepare() took a first reading of every device
+    app.bind(on_start=lambda *_: updates.attract_reached())
+    updates.watch_fleet(fleet)
+    updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     try:
         await app.async_run(async_lib="asyncio")
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        await updates.stop()
         if fleet is not None:
             await fleet.stop()
         await close_context(ctx, session)

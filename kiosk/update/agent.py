@@ -1,0 +1,268 @@
+"""The kiosk's side of updates, inside the kiosk process.
+
+- It passes the fleet's request (bundle URL, manifest digest) to the updater (request.json).
+- It reports this run's health (attract screen reached, devices probed, fleet heartbeat
+  answered) to the slot guard (health.json): a new version on trial is kept once healthy.
+- When a release is staged, it restarts the kiosk into it (activate.json, then the app stops
+  and systemd starts it again) only between citizens, with no transaction left unsettled,
+  inside the maintenance window.
+- A version on trial that is not healthy by its deadline gives up (between citizens) so the
+  guard rolls it back at the restart.
+- `status()` says which version runs and what became of the last update, for the heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.journal import Journal, TxState
+from kiosk.update.guard import CrashPoints, Guard, read_json, trial_elapsed, write_json
+from kiosk.update.installer import UpdateRequest
+from kiosk.update.layout import layout_for, running_slot
+from kiosk.update.window import MaintenanceWindow
+
+log = logging.getLogger(__name__)
+
+
+class HealthCheck(enum.StrEnum):
+    """What a run must reach to count as healthy."""
+
+    ATTRACT_SCREEN = "attract_screen"
+    DEVICES_PROBED = "devices_probed"
+    FLEET_HEARTBEAT = "fleet_heartbeat"
+
+
+class Gate(enum.StrEnum):
+    """Why the kiosk does not restart into a staged release right now."""
+
+    CITIZEN_PRESENT = "citizen_present"
+    TRANSACTION_UNSETTLED = "transaction_unsettled"
+    OUTSIDE_WINDOW = "outside_maintenance_window"
+
+
+def unsettled(journal: Journal) -> int:
+    """Transactions a restart must not interrupt. Those in needs_attention are parked for an
+    operator and no run of any version moves them, so they do not hold updates back (a kiosk
+    that waited for them could go without a security fix for weeks)."""
+    return sum(1 for tx in journal.unfinished() if tx.state is not TxState.NEEDS_ATTENTION)
+
+
+class UpdateAgent:
+    def __init__(self, config: KioskConfig, is_busy: Callable[[], bool], journal: Journal,
+                 restart_app: Callable[[], None], fleet_expected: bool,
+                 prefix: str | None = None) -> None:
+        self.layout = layout_for(config)
+        self.is_busy = is_busy
+        self.journal = journal
+        self.restart_app = restart_app
+        self.interval_s = config.update.check_interval_s
+        self.crash = CrashPoints(config.debug.update_crash_after)
+        try:
+            self.window = MaintenanceWindow.parse(config.update.maintenance_window)
+        except ValueError as exc:
+            log.error("%s; using 02:00-05:00", exc)
+            self.window = MaintenanceWindow.parse("02:00-05:00")
+        self.required = {HealthCheck.ATTRACT_SCREEN, HealthCheck.DEVICES_PROBED}
+        if fleet_expected:
+            self.required.add(HealthCheck.FLEET_HEARTBEAT)
+        self.reached: dict[HealthCheck, float] = {}
+        self.slot = running_slot(self.layout, prefix)
+        # Read once before the attract screen, like the device key: a few bytes.
+        release = self.layout.release(self.slot) if self.slot else None
+        self.version = (release or {}).get("version") or _package_version()
+        trial = (read_json(self.layout.boot_file) or {}).get("trial")
+        self.trial = trial if trial and trial.get("slot") == self.slot else None
+        self.restarting = False
+        self.gave_up = False
+        self._snapshot: dict[str, Any] = {"running_version": self.version, "slot": self.slot}
+        self._tasks: list[asyncio.Task[None]] = []  # the watch loop, the fleet bridge
+        self._writes: set[asyncio.Future[None]] = set()
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="updates")
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def attract_reached(self) -> None:
+        self._mark(HealthCheck.ATTRACT_SCREEN)
+
+    def devices_probed(self) -> None:
+        self._mark(HealthCheck.DEVICES_PROBED)
+
+    def fleet_heartbeat_acknowledged(self) -> None:
+        """For the fleet link: call on the first heartbeat the fleet server answered."""
+        self._mark(HealthCheck.FLEET_HEARTBEAT)
+
+    @property
+    def healthy(self) -> bool:
+        return self.required <= set(self.reached)
+
+    def _mark(self, check: HealthCheck) -> None:
+        if check in self.reached:
+            return
+        self.reached[check] = time.time()
+        if self.healthy:
+            log.info("healthy: %s in slot %s", self.version, self.slot)
+        self._write_health()
+
+    def _health(self) -> dict[str, Any]:
+        return {"slot": self.slot, "version": self.version, "pid": os.getpid(),
+                "staged_id": self.trial["staged_id"] if self.trial else None,
+                "healthy": self.healthy and not self.gave_up,
+                "reached": {c.value: t for c, t in self.reached.items()},
+                "missing": sorted(c.value for c in self.required - set(self.reached)),
+                "at": time.time()}
+
+    def _write_health(self) -> None:
+        if self.slot is None:
+            return
+        health = self._health()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write(self.layout.health_file, health)
+            return
+        # One worker: reports land in the order they were made, never an older over a newer.
+        task = loop.run_in_executor(self._io, self._write, self.layout.health_file, health)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    def _write(self, path: Any, data: dict[str, Any]) -> None:
+        self.layout.kiosk_dir.mkdir(parents=True, exist_ok=True)
+        # The updater (group kiosk) reads this folder; the kiosk's umask would hide it.
+        os.chmod(self.layout.kiosk_dir, 0o750)
+        write_json(path, data, mode=0o640)
+
+    # -- requests and status, for the fleet link ---------------------------------------------
+
+    async def request_update(self, url: str, manifest_digest: str, request_id: str) -> None:
+        """Asks the updater for this bundle (kiosk-update.path starts it when the file changes)."""
+        request = UpdateRequest(url, manifest_digest, request_id)
+        await asyncio.get_running_loop().run_in_executor(
+            self._io, self._write, self.layout.request_file,
+            {**request.to_json(), "requested_at": time.time()})
+
+    def status(self) -> dict[str, Any]:
+        """Which version runs and what became of the last update (a snapshot the watch loop
+        keeps, so any thread may read it)."""
+        return self._snapshot
+
+    def _take_snapshot(self, updater: dict[str, Any], boot: dict[str, Any]) -> dict[str, Any]:
+        results = [r for r in (boot.get("last_result"), updater.get("last_result")) if r]
+        staged = updater.get("staged") or {}
+        return {
+            "running_version": self.version, "slot": self.slot,
+            "on_trial": self.trial is not None, "healthy": self.healthy,
+            "updater_phase": updater.get("phase", "idle"),
+            "target_version": updater.get("target_version", ""),
+            "progress": updater.get("progress"),
+            "postponed": updater.get("postponed", "") if updater.get("phase") == "postponed"
+            else "",
+            "staged_version": staged.get("version", "") if self._pending(updater, boot) else "",
+            "waiting_for": (gate.value if (gate := self.blocked_by()) else "")
+            if self._pending(updater, boot) else "",
+            "last_result": max(results, key=lambda r: r.get("at", 0)) if results else None,
+        }
+
+    # -- restarting into a new version, or out of a bad one ------------------------------------
+
+    def blocked_by(self) -> Gate | None:
+        if self.is_busy():
+            return Gate.CITIZEN_PRESENT
+        if unsettled(self.journal):
+            return Gate.TRANSACTION_UNSETTLED
+        if not self.window.contains(time.localtime()):
+            return Gate.OUTSIDE_WINDOW
+        return None
+
+    def _pending(self, updater: dict[str, Any], boot: dict[str, Any]) -> dict[str, Any] | None:
+        """The staged release this kiosk should restart into, if any."""
+        staged = updater.get("staged")
+        if (self.slot is None or not staged or updater.get("phase") != "staged"
+                or boot.get("trial") or staged.get("slot") == self.slot
+                or staged.get("staged_id") == boot.get("last_activated")):
+            return None
+        return staged
+
+    def consider(self, updater: dict[str, Any], boot: dict[str, Any]) -> None:
+        """One look at the files; runs on the loop, so nobody can start a transaction between
+        the check of the gate and the restart."""
+        if self.restarting:
+            return
+        if self.trial is not None and not self.healthy:
+            if trial_elapsed(self.trial) > float(self.trial["deadline_s"]):
+                self._give_up()
+            return
+        staged = self._pending(updater, boot)
+        if staged is None or self.blocked_by() is not None:
+            return
+        # A few hundred bytes, written on the loop like a journal commit: the gate stays shut.
+        self._write(self.layout.activation_file,
+                    {"staged_id": staged["staged_id"], "at": time.time()})
+        self.crash.reached("activation_written")
+        log.info("restarting into %s (staged in slot %s)", staged["version"], staged["slot"])
+        self.restarting = True
+        self.restart_app()
+
+    def _give_up(self) -> None:
+        if not self.gave_up:
+            self.gave_up = True
+            log.error("%s is not healthy in time (missing: %s): restarting for the rollback",
+                      self.version, ", ".join(sorted(self.required - set(self.reached))))
+            self._write_health()
+        if not self.is_busy():
+            self.restarting = True
+            self.restart_app()
+
+    async def _watch(self) -> None:
+        while True:
+            updater, boot = await asyncio.get_running_loop().run_in_executor(
+                self._io, self._read_states)
+            self._snapshot = self._take_snapshot(updater, boot)
+            self.consider(updater, boot)
+            await asyncio.sleep(self.interval_s)
+
+    def _read_states(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return read_json(self.layout.updater_file) or {}, Guard(self.layout).load()
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._watch(), name="updates"))
+
+    def watch_fleet(self, fleet: Any) -> None:
+        """Until the fleet link calls fleet_heartbeat_acknowledged() itself: the agent's first
+        request the server accepted (the heartbeat goes first) counts."""
+        if fleet is None or HealthCheck.FLEET_HEARTBEAT not in self.required:
+            return
+
+        async def wait_online() -> None:
+            while not getattr(fleet.agent, "online", False):
+                await asyncio.sleep(0.5)
+            self.fleet_heartbeat_acknowledged()
+
+        self._tasks.append(
+            asyncio.get_running_loop().create_task(wait_online(), name="updates-fleet"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._writes:  # a health report in flight is finished, not dropped
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        self._io.shutdown(wait=False)
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("kiosk")
+    except metadata.PackageNotFoundError:
+        return "dev"
