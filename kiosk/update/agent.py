@@ -22,11 +22,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal, TxState
-from kiosk.update.guard import CrashPoints, Guard, read_json, trial_elapsed, write_json
+from kiosk.update.guard import (
+    CrashPoints,
+    Guard,
+    Layout,
+    read_json,
+    trial_elapsed,
+    write_json,
+)
 from kiosk.update.installer import UpdateRequest
 from kiosk.update.layout import layout_for, running_slot
 from kiosk.update.window import MaintenanceWindow
@@ -55,6 +63,20 @@ def unsettled(journal: Journal) -> int:
     operator and no run of any version moves them, so they do not hold updates back (a kiosk
     that waited for them could go without a security fix for weeks)."""
     return sum(1 for tx in journal.unfinished() if tx.state is not TxState.NEEDS_ATTENTION)
+
+
+def write_kiosk_file(layout: Layout, path: Path, data: dict[str, Any]) -> None:
+    """A file of the kiosk's update folder, readable by the updater (group kiosk) and the guard
+    (the kiosk's umask would hide it from them)."""
+    layout.kiosk_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(layout.kiosk_dir, 0o750)
+    write_json(path, data, mode=0o640)
+
+
+def write_request(layout: Layout, request: UpdateRequest) -> None:
+    """Asks the updater for a bundle: kiosk-update.path starts it when this file changes."""
+    write_kiosk_file(layout, layout.request_file, {**request.to_json(),
+                                                   "requested_at": time.time()})
 
 
 class UpdateAgent:
@@ -135,20 +157,16 @@ class UpdateAgent:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    def _write(self, path: Any, data: dict[str, Any]) -> None:
-        self.layout.kiosk_dir.mkdir(parents=True, exist_ok=True)
-        # The updater (group kiosk) reads this folder; the kiosk's umask would hide it.
-        os.chmod(self.layout.kiosk_dir, 0o750)
-        write_json(path, data, mode=0o640)
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        write_kiosk_file(self.layout, path, data)
 
     # -- requests and status, for the fleet link ---------------------------------------------
 
     async def request_update(self, url: str, manifest_digest: str, request_id: str) -> None:
         """Asks the updater for this bundle (kiosk-update.path starts it when the file changes)."""
         request = UpdateRequest(url, manifest_digest, request_id)
-        await asyncio.get_running_loop().run_in_executor(
-            self._io, self._write, self.layout.request_file,
-            {**request.to_json(), "requested_at": time.time()})
+        await asyncio.get_running_loop().run_in_executor(self._io, write_request, self.layout,
+                                                         request)
 
     def status(self) -> dict[str, Any]:
         """Which version runs and what became of the last update (a snapshot the watch loop

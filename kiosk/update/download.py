@@ -9,6 +9,7 @@ verified afterwards, against the signed manifest (kiosk.update.bundle).
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -32,7 +33,8 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 @dataclass(frozen=True)
 class DownloadPolicy:
     read_timeout_s: float = 60.0  # a link that sends nothing for this long is dropped
-    attempts: int = 8  # reconnections within one run of the updater (it is restarted later)
+    attempts: int = 8  # attempts in a row that get no byte, before the run gives up (the
+    # updater is restarted later and resumes)
     backoff_s: float = 2.0  # doubled after each failed attempt, up to 60 s
     sync_every_bytes: int = 4 << 20  # fsync the partial file this often
 
@@ -49,20 +51,35 @@ def download(url: str, dest: Path, policy: DownloadPolicy = DownloadPolicy(),
     crash = crash or CrashPoints()
     delay = policy.backoff_s
     last_error = ""
-    for attempt in range(policy.attempts):
+    failures = 0
+    while failures < policy.attempts:
+        before = _size(part)
         try:
             if _fetch(url, part, meta, policy, progress, crash):
                 os.replace(part, dest)
                 meta.unlink(missing_ok=True)
                 return dest
             last_error = "connection closed early"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             last_error = f"{type(exc).__name__}: {exc}"[:200]
-        log.info("download interrupted (attempt %d): %s", attempt + 1, last_error)
-        if attempt + 1 < policy.attempts:
+        if _size(part) > before:
+            # The link works, only not for long (a mobile link dropping every few minutes):
+            # carry on at once; only attempts that got nothing count against the limit.
+            failures, delay = 0, policy.backoff_s
+            continue
+        failures += 1
+        log.info("download failed (%d of %d): %s", failures, policy.attempts, last_error)
+        if failures < policy.attempts:
             time.sleep(delay)
             delay = min(60.0, delay * 2)
     raise UpdatePostponed(Postponed.DOWNLOAD_FAILED, last_error)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _fetch(url: str, part: Path, meta: Path, policy: DownloadPolicy,

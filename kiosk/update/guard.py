@@ -224,10 +224,9 @@ class Guard:
         if state is not None and state.get("format") == STATE_FORMAT:
             return state
         # First run, or a state we cannot read: the slot `current` points at is the good one if
-        # it is complete, else any complete slot.
-        complete = [s for s in SLOTS if self.layout.release(s) is not None]
+        # it is complete (none on an empty machine: the first staged release will be).
         current = self.layout.current_slot()
-        good = current if current in complete else (complete[0] if complete else None)
+        good = current if current and self.layout.release(current) is not None else None
         return {"format": STATE_FORMAT, "good": good, "trial": None, "last_activated": None,
                 "last_result": None}
 
@@ -259,6 +258,9 @@ class Guard:
         staged = self.activation_wanted(state)
         if staged is not None:
             return self.activate(state, staged)
+        if state["good"] is None:
+            # Neither a state nor a link survived: start whatever complete release there is.
+            state["good"] = next((s for s in SLOTS if self.layout.release(s) is not None), None)
         if state["good"] is not None:
             self.layout.switch(state["good"])
         if read_json(self.layout.boot_file) != state:
@@ -371,7 +373,7 @@ class Guard:
         self.save(state)
         return f"trial run ended: {result}"
 
-    def check(self) -> tuple[str, bool]:
+    def check(self, grace_s: float = BACKSTOP_GRACE_S) -> tuple[str, bool]:
         """The timer: commit a healthy trial; roll back one long past its deadline (the kiosk
         should have restarted itself by then). Returns what it did, and whether the kiosk must
         be restarted to leave the rolled-back version."""
@@ -381,7 +383,7 @@ class Guard:
             return "no trial", False
         if self.healthy(trial):
             return self.commit(state), False
-        if trial_elapsed(trial) > float(trial["deadline_s"]) + BACKSTOP_GRACE_S:
+        if trial_elapsed(trial) > float(trial["deadline_s"]) + grace_s:
             return self.rollback(state, RollbackReason.NOT_HEALTHY_IN_TIME), True
         return "trial running", False
 
@@ -394,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crash-after", default="", help=argparse.SUPPRESS)  # tests only
     parser.add_argument("--restart", default="systemctl --no-block restart kiosk.service",
                         help="with `check`: the command that restarts the kiosk after a rollback")
+    parser.add_argument("--grace", type=float, default=BACKSTOP_GRACE_S,
+                        help="with `check`: how long past the deadline before the backstop acts")
     parser.add_argument("action", choices=("boot", "stopped", "check"))
     args = parser.parse_args(argv)
     guard = Guard(Layout(args.root, args.state_dir, args.kiosk_dir), CrashPoints(args.crash_after))
@@ -404,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         said = guard.stopped(env.get("SERVICE_RESULT", ""), env.get("EXIT_CODE", ""),
                              env.get("EXIT_STATUS", ""))
     else:
-        said, restart = guard.check()
+        said, restart = guard.check(args.grace)
         if restart:
             subprocess.run(args.restart.split(), check=False)
     print(f"kiosk-update-guard {args.action}: {said}", file=sys.stderr)

@@ -1,0 +1,445 @@
+"""systemd for the update tests, without PID 1: our kiosk units run the way their files say.
+
+A `Machine` is a temporary root holding what a kiosk has under /opt/kiosk, /var/lib and
+/etc/kiosk; `ServiceManager` runs, with real processes, what the units in systemd/ tell systemd
+to run there:
+
+- kiosk.service: ExecStartPre= (the slot guard), ExecStart= through /opt/kiosk/current with a
+  real notify socket (READY=1 within TimeoutStartSec=, else the start times out), ExecStopPost=
+  with $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS, Restart=always after RestartSec=, and the
+  start limit (StartLimitBurst= in StartLimitIntervalSec=: the unit fails for good);
+- kiosk-update.service, started at boot and by kiosk-update.path when the request file changes,
+  restarted on failure;
+- kiosk-update-guard.timer's service, every few seconds when asked for.
+
+Paths in the units are mapped into the machine's root; time-outs may be scaled down for a test
+(said where they are). A `power_cut()` SIGKILLs every process at once; `boot()` starts over.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.systemd.test_watchdog import NotifySocket
+from tests.systemd.unitfiles import last, load, values
+
+ROOT = Path(__file__).resolve().parents[2]
+GUARD_SOURCE = ROOT / "kiosk" / "update" / "guard.py"
+DEV_BIN = Path(sys.executable).parent  # the technician's checkout, for the first release
+
+KIOSK_TOML = """\
+kiosk_id = "KIOSK-UPDATE-TEST"
+[devices]
+card_reader = "No Such Reader"
+face_camera_url = "http://127.0.0.1:9/stream.mjpg"
+printer_host = "127.0.0.1"
+printer_port = 9
+[backends]
+payment_url = "http://127.0.0.1:9/pay/v1"
+catalog_url = "http://127.0.0.1:9/catalog/v1"
+exit_entry_url = "http://127.0.0.1:9/exit-entry/v1"
+utility_url = "http://127.0.0.1:9/utility/v1"
+certificates_url = "http://127.0.0.1:9/certificates/v1"
+queue_url = "http://127.0.0.1:9/queue/v1"
+[update]
+trusted_keys = [{keys}]
+slots_root = "{root}/opt/kiosk"
+state_dir = "{root}/var/lib/kiosk-update"
+maintenance_window = "{window}"
+health_deadline_s = {deadline}
+start_tries = {tries}
+check_interval_s = 0.5
+[debug]
+update_crash_after = "{crash}"
+{extra}"""
+
+
+def _seconds(text: str | None, default: float) -> float:
+    if not text:
+        return default
+    return float(text.removesuffix("s").replace("min", "")) * (60 if "min" in text else 1)
+
+
+@dataclass
+class Machine:
+    """A kiosk's folders in a temporary root, and its kiosk.toml."""
+
+    root: Path
+    trusted_keys: list[str]
+    window: str = ""
+    deadline_s: float = 60.0
+    start_tries: int = 2
+    crash_after: str = ""
+    extra_toml: str = ""
+
+    def __post_init__(self) -> None:
+        for folder in ("opt/kiosk/bin", "opt/kiosk/slots", "opt/kiosk/runtimes", "var/lib/kiosk",
+                       "var/lib/kiosk-update", "var/log/kiosk", "etc/kiosk", "journal"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        # What scripts/install-kiosk.sh does: the guard outside the slots.
+        guard = self.root / "opt/kiosk/bin/kiosk-update-guard"
+        guard.write_bytes(GUARD_SOURCE.read_bytes())
+        guard.chmod(0o755)
+        self.write_config()
+
+    @property
+    def config(self) -> Path:
+        return self.root / "etc/kiosk/kiosk.toml"
+
+    def write_config(self, **changes: object) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self.config.write_text(KIOSK_TOML.format(
+            keys=", ".join(f'"{k}"' for k in self.trusted_keys), root=self.root,
+            window=self.window, deadline=self.deadline_s, tries=self.start_tries,
+            crash=self.crash_after, extra=self.extra_toml))
+
+    def path(self, system_path: str) -> str:
+        """A path as the units write it, inside this machine."""
+        if system_path == "/etc/kiosk/kiosk.toml":
+            return str(self.config)
+        if system_path.startswith(("/opt/kiosk", "/var/lib/", "/var/log/")):
+            return str(self.root) + system_path
+        return system_path
+
+    def install_first(self, bundle: Path) -> None:
+        """The technician's first release (systemd/README.md), from a checkout's venv."""
+        proc = subprocess.run([str(DEV_BIN / "kiosk-update"), "--config", str(self.config),
+                               "--state-dir", str(self.root / "var/lib/kiosk"), "install",
+                               str(bundle)], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def guard(self, action: str, *more: str, env: dict[str, str] | None = None,
+              killed: bool = False) -> str:
+        """The slot guard as kiosk.service runs it ("boot" before a start, "stopped" after)."""
+        (line,) = [v for v in values(load("kiosk.service"), "Service", "ExecStartPre")
+                   if v.endswith(" boot")]
+        argv = [self.path(a) for a in shlex.split(line.lstrip("+"))][:-1] + [*more, action]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **(env or {})})
+        assert proc.returncode == (-signal.SIGKILL if killed else 0), proc.stderr
+        return proc.stderr
+
+    def request(self, url: str, digest: str, request_id: str) -> None:
+        """What the kiosk writes on the fleet's update command (kiosk.update.agent)."""
+        from kiosk.config import load_config
+        from kiosk.update.agent import write_request
+        from kiosk.update.installer import UpdateRequest
+        from kiosk.update.layout import layout_for
+
+        config = load_config(self.config, {"state_dir": str(self.root / "var/lib/kiosk")})
+        write_request(layout_for(config), UpdateRequest(url, digest, request_id))
+
+    def run_updater(self, slot: str = "a") -> dict:
+        """What kiosk-update.service runs, from the slot the kiosk runs; its updater.json."""
+        proc = subprocess.run([str(self.root / f"opt/kiosk/slots/{slot}/venv/bin/kiosk-update"),
+                               "--config", str(self.config), "--state-dir",
+                               str(self.root / "var/lib/kiosk"), "run"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return self.updater_state()
+
+    def json(self, relative: str) -> dict:
+        from kiosk.update.guard import read_json
+
+        return read_json(self.root / relative) or {}
+
+    def boot_state(self) -> dict:
+        return self.json("opt/kiosk/boot.json")
+
+    def updater_state(self) -> dict:
+        return self.json("var/lib/kiosk-update/updater.json")
+
+    def release(self, slot: str | None) -> dict:
+        return self.json(f"opt/kiosk/slots/{slot}/release.json") if slot else {}
+
+    def current_slot(self) -> str | None:
+        try:
+            return Path(os.readlink(self.root / "opt/kiosk/current")).name
+        except OSError:
+            return None
+
+    def journal_rows(self) -> list[tuple]:
+        """Every row of the transaction journal, to show it untouched."""
+        db = sqlite3.connect(self.root / "var/lib/kiosk/journal.sqlite3")
+        try:
+            return [("tx", *r) for r in db.execute("SELECT * FROM transactions ORDER BY tx_id")] + \
+                [("tr", *r) for r in db.execute("SELECT * FROM transitions ORDER BY tx_id, seq")]
+        finally:
+            db.close()
+
+
+@dataclass
+class Started:
+    at: float
+    slot: str | None
+    version: str
+    ready_at: float | None = None
+    ended: tuple[str, str, str] | None = None  # $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS
+
+
+@dataclass
+class ServiceManager:
+    machine: Machine
+    display: dict[str, str]
+    # Scaled down for tests (the unit's values are kept unless a test names its own).
+    restart_s: float = 0.5
+    updater_restart_s: float = 1.0
+    start_timeout_s: float | None = None
+    guard_timer_s: float | None = None
+    guard_crash_after: str = ""
+    starts: list[Started] = field(default_factory=list)
+    failed: bool = False  # the start limit was hit: systemd would show the out-of-service screen
+    killed: list[str] = field(default_factory=list)  # units whose process died of SIGKILL
+    updater_runs: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        unit = load("kiosk.service")
+        self.unit = unit
+        self.pre = [self._argv(c) for c in values(unit, "Service", "ExecStartPre")]
+        self.post = [self._argv(c) for c in values(unit, "Service", "ExecStopPost")]
+        (start,) = values(unit, "Service", "ExecStart")
+        self.exec_start = self._argv(start)
+        self.burst = int(last(unit, "Unit", "StartLimitBurst") or 5)
+        self.interval = _seconds(last(unit, "Unit", "StartLimitIntervalSec"), 10)
+        if self.start_timeout_s is None:
+            self.start_timeout_s = _seconds(last(unit, "Service", "TimeoutStartSec"), 90)
+        (updater,) = values(load("kiosk-update.service"), "Service", "ExecStart")
+        self.updater = self._argv(updater)
+        (check,) = values(load("kiosk-update-guard.service"), "Service", "ExecStart")
+        restart_flag = self.machine.root / "restart-kiosk"
+        self.check = self._argv(check) + ["--restart", f"touch {restart_flag}"]
+        self.restart_flag = restart_flag
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _argv(self, line: str) -> list[str]:
+        argv = shlex.split(line.lstrip("+-!@"))
+        argv = [self.machine.path(a.replace("${LOGS_DIRECTORY}", "/var/log/kiosk")) for a in argv]
+        if "kiosk-update-guard" in " ".join(argv) and self.guard_crash_after:
+            argv[-1:-1] = ["--crash-after", self.guard_crash_after]
+        return argv
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def _spawn(self, argv: list[str], log: str, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> subprocess.Popen:
+        with open(self.machine.root / "journal" / f"{log}.txt", "a") as out:
+            out.write(f"--- {time.strftime('%H:%M:%S')} {' '.join(argv)}\n")
+            out.flush()
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, **(env or {})}, cwd=cwd)
+        with self._lock:
+            self._procs.add(proc)
+        return proc
+
+    def _wait(self, proc: subprocess.Popen, unit: str) -> int:
+        code = proc.wait()
+        with self._lock:
+            self._procs.discard(proc)
+        if code == -signal.SIGKILL and not self._stop.is_set():
+            self.killed.append(unit)
+        return code
+
+    def _run(self, argv: list[str], log: str, env: dict[str, str] | None = None) -> int:
+        return self._wait(self._spawn(argv, log, env), log)
+
+    # -- kiosk.service ---------------------------------------------------------------------------
+
+    def _kiosk_loop(self) -> None:
+        recent: deque[float] = deque()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            recent.append(now)
+            while recent and now - recent[0] > self.interval:
+                recent.popleft()
+            if len(recent) > self.burst:
+                self.failed = True  # OnFailure=: the out-of-service screen, no more restarts
+                return
+            self._start_kiosk_once()
+            if self._stop.wait(self.restart_s):
+                return
+
+    def _start_kiosk_once(self) -> None:
+        result = ("success", "exited", "0")
+        for argv in self.pre:
+            code = self._run(argv, "guard")
+            if code != 0:
+                result = _result(code)
+                break
+        else:
+            result = self._run_kiosk()
+        if self._stop.is_set():
+            return
+        env = dict(zip(("SERVICE_RESULT", "EXIT_CODE", "EXIT_STATUS"), result, strict=True))
+        for argv in self.post:
+            self._run(argv, "guard", env)
+
+    def _run_kiosk(self) -> tuple[str, str, str]:
+        slot = self.machine.current_slot()
+        started = Started(time.monotonic(), slot, self.machine.release(slot).get("version", ""))
+        self.starts.append(started)
+        self.restart_flag.unlink(missing_ok=True)
+        notify = NotifySocket(self.machine.root / f"notify-{len(self.starts)}.sock")
+        env = {**self.display, **_unit_environment(self.unit), "NOTIFY_SOCKET": notify.address}
+        cwd = Path(self.machine.path("/var/lib/kiosk"))
+        proc = self._spawn(self.exec_start, "kiosk", env, cwd)
+        timed_out = False
+        try:
+            while proc.poll() is None:
+                if started.ready_at is None and "READY=1" in notify.lines():
+                    started.ready_at = time.monotonic()
+                if started.ready_at is None and \
+                        time.monotonic() - started.at > (self.start_timeout_s or 90):
+                    timed_out = True
+                    _terminate(proc)
+                if self._stop.is_set() or self.restart_flag.exists():
+                    _terminate(proc)  # systemctl stop/restart: SIGTERM, then SIGKILL
+                time.sleep(0.05)
+        finally:
+            code = self._wait(proc, "kiosk")
+            notify.close()
+        started.ended = ("timeout", "killed", "TERM") if timed_out else _result(code)
+        return started.ended
+
+    # -- kiosk-update.service and .path, kiosk-update-guard.timer -----------------------------
+
+    def _updater_loop(self) -> None:
+        request = Path(self.machine.path("/var/lib/kiosk/update/request.json"))
+        seen = _signature(request)
+        self._run_updater()  # WantedBy=multi-user.target: once at boot
+        while not self._stop.wait(0.2):
+            now = _signature(request)
+            if now != seen:  # PathChanged=
+                seen = now
+                self._run_updater()
+
+    def _run_updater(self) -> None:
+        while not self._stop.is_set():
+            code = self._run(self.updater, "updater")
+            self.updater_runs.append(code)
+            if code == 0 or self._stop.wait(self.updater_restart_s):  # Restart=on-failure
+                return
+
+    def _timer_loop(self) -> None:
+        while self.guard_timer_s and not self._stop.wait(self.guard_timer_s):
+            self._run(self.check, "guard")
+
+    # -- the machine -------------------------------------------------------------------------
+
+    def boot(self) -> ServiceManager:
+        self._stop.clear()
+        self._threads = [threading.Thread(target=t, daemon=True) for t in
+                         (self._kiosk_loop, self._updater_loop, self._timer_loop)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def power_cut(self) -> None:
+        """Every process dies at once, as when the power goes."""
+        self._stop.set()
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            with _suppress():
+                proc.kill()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            with _suppress():
+                proc.kill()
+
+    def wait_until(self, condition: Callable[[], object], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            if self.failed:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{what}: not within {timeout:.0f} s; {self.describe()}")
+
+    def running(self) -> Started | None:
+        """The kiosk run that is up (READY=1) right now."""
+        last_start = self.starts[-1] if self.starts else None
+        if last_start and last_start.ready_at and last_start.ended is None:
+            return last_start
+        return None
+
+    def running_version(self) -> str | None:
+        run = self.running()
+        return run.version if run else None
+
+    def describe(self) -> str:
+        runs = [f"{s.version or '?'}@{s.slot}:{'ready' if s.ready_at else 'not ready'}"
+                f"{'/' + '/'.join(s.ended) if s.ended else ''}" for s in self.starts[-8:]]
+        log = ""
+        for name in ("guard", "updater", "kiosk"):
+            path = self.machine.root / "journal" / f"{name}.txt"
+            if path.exists():
+                log += f"\n[{name}] " + path.read_text(errors="replace")[-1500:]
+        return (f"failed={self.failed} killed={self.killed} runs={runs} "
+                f"boot={self.machine.boot_state()} updater={self.machine.updater_state()}{log}")
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return isinstance(exc[1], OSError)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)  # TimeoutStopSec=
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _result(code: int) -> tuple[str, str, str]:
+    """systemd's $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS for a process that ended so."""
+    if code < 0:
+        return "signal", "killed", signal.Signals(-code).name.removeprefix("SIG")
+    return ("success" if code == 0 else "exit-code"), "exited", str(code)
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _unit_environment(unit: dict) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in values(unit, "Service", "Environment"):
+        for pair in line.split():
+            key, _, value = pair.partition("=")
+            env[key] = value
+    for key in ("XDG_RUNTIME_DIR", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        env.pop(key, None)
+    return env
