@@ -82,11 +82,13 @@ def write_request(layout: Layout, request: UpdateRequest) -> None:
 class UpdateAgent:
     def __init__(self, config: KioskConfig, is_busy: Callable[[], bool], journal: Journal,
                  restart_app: Callable[[], None], fleet_expected: bool,
-                 prefix: str | None = None) -> None:
+                 prefix: str | None = None,
+                 local_time: Callable[[], time.struct_time] = time.localtime) -> None:
         self.layout = layout_for(config)
         self.is_busy = is_busy
         self.journal = journal
         self.restart_app = restart_app
+        self.local_time = local_time
         self.interval_s = config.update.check_interval_s
         self.crash = CrashPoints(config.debug.update_crash_after)
         try:
@@ -197,7 +199,7 @@ class UpdateAgent:
             return Gate.CITIZEN_PRESENT
         if unsettled(self.journal):
             return Gate.TRANSACTION_UNSETTLED
-        if not self.window.contains(time.localtime()):
+        if not self.window.contains(self.local_time()):
             return Gate.OUTSIDE_WINDOW
         return None
 
@@ -215,8 +217,9 @@ class UpdateAgent:
         the check of the gate and the restart."""
         if self.restarting:
             return
-        if self.trial is not None and not self.healthy:
-            if trial_elapsed(self.trial) > float(self.trial["deadline_s"]):
+        if self.trial is not None and (self.gave_up or not self.healthy):
+            # Once given up, for good: health coming late does not undo the report.
+            if self.gave_up or trial_elapsed(self.trial) > float(self.trial["deadline_s"]):
                 self._give_up()
             return
         staged = self._pending(updater, boot)

@@ -37,6 +37,7 @@ from tests.systemd.unitfiles import last, load, values
 ROOT = Path(__file__).resolve().parents[2]
 GUARD_SOURCE = ROOT / "kiosk" / "update" / "guard.py"
 DEV_BIN = Path(sys.executable).parent  # the technician's checkout, for the first release
+EXIT_EXEC = 203  # systemd's status for a command it could not execute
 
 KIOSK_TOML = """\
 kiosk_id = "KIOSK-UPDATE-TEST"
@@ -197,12 +198,13 @@ class ServiceManager:
     restart_s: float = 0.5
     updater_restart_s: float = 1.0
     start_timeout_s: float | None = None
-    guard_timer_s: float | None = None
+    guard_timer_s: float | None = None  # None: kiosk-update-guard.timer's OnUnitActiveSec=
     guard_crash_after: str = ""
     starts: list[Started] = field(default_factory=list)
     failed: bool = False  # the start limit was hit: systemd would show the out-of-service screen
     killed: list[str] = field(default_factory=list)  # units whose process died of SIGKILL
     updater_runs: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the harness's own failures
 
     def __post_init__(self) -> None:
         unit = load("kiosk.service")
@@ -215,6 +217,9 @@ class ServiceManager:
         self.interval = _seconds(last(unit, "Unit", "StartLimitIntervalSec"), 10)
         if self.start_timeout_s is None:
             self.start_timeout_s = _seconds(last(unit, "Service", "TimeoutStartSec"), 90)
+        if self.guard_timer_s is None:
+            self.guard_timer_s = _seconds(
+                last(load("kiosk-update-guard.timer"), "Timer", "OnUnitActiveSec"), 20)
         (updater,) = values(load("kiosk-update.service"), "Service", "ExecStart")
         self.updater = self._argv(updater)
         (check,) = values(load("kiosk-update-guard.service"), "Service", "ExecStart")
@@ -255,7 +260,11 @@ class ServiceManager:
         return code
 
     def _run(self, argv: list[str], log: str, env: dict[str, str] | None = None) -> int:
-        return self._wait(self._spawn(argv, log, env), log)
+        try:
+            proc = self._spawn(argv, log, env)
+        except FileNotFoundError:
+            return EXIT_EXEC  # e.g. no `current` link yet: the unit fails and is restarted
+        return self._wait(proc, log)
 
     # -- kiosk.service ---------------------------------------------------------------------------
 
@@ -293,10 +302,17 @@ class ServiceManager:
         started = Started(time.monotonic(), slot, self.machine.release(slot).get("version", ""))
         self.starts.append(started)
         self.restart_flag.unlink(missing_ok=True)
-        notify = NotifySocket(self.machine.root / f"notify-{len(self.starts)}.sock")
+        socket_path = self.machine.root / "notify.sock"  # as systemd's, made anew each start
+        socket_path.unlink(missing_ok=True)
+        notify = NotifySocket(socket_path)
         env = {**self.display, **_unit_environment(self.unit), "NOTIFY_SOCKET": notify.address}
         cwd = Path(self.machine.path("/var/lib/kiosk"))
-        proc = self._spawn(self.exec_start, "kiosk", env, cwd)
+        try:
+            proc = self._spawn(self.exec_start, "kiosk", env, cwd)
+        except FileNotFoundError:  # no release in `current`: systemd's 203/EXEC
+            notify.close()
+            started.ended = ("exit-code", "exited", str(EXIT_EXEC))
+            return started.ended
         timed_out = False
         try:
             while proc.poll() is None:
@@ -340,9 +356,18 @@ class ServiceManager:
 
     # -- the machine -------------------------------------------------------------------------
 
+    def _guarded(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            except Exception as exc:  # a bug of this harness must fail the test, not hide
+                self.errors.append(f"{loop.__name__}: {exc!r}")
+                raise
+        return run
+
     def boot(self) -> ServiceManager:
         self._stop.clear()
-        self._threads = [threading.Thread(target=t, daemon=True) for t in
+        self._threads = [threading.Thread(target=self._guarded(t), daemon=True) for t in
                          (self._kiosk_loop, self._updater_loop, self._timer_loop)]
         for thread in self._threads:
             thread.start()
@@ -374,7 +399,7 @@ class ServiceManager:
         while time.monotonic() < deadline:
             if condition():
                 return
-            if self.failed:
+            if self.failed or self.errors:
                 break
             time.sleep(0.1)
         raise AssertionError(f"{what}: not within {timeout:.0f} s; {self.describe()}")
@@ -398,7 +423,7 @@ class ServiceManager:
             path = self.machine.root / "journal" / f"{name}.txt"
             if path.exists():
                 log += f"\n[{name}] " + path.read_text(errors="replace")[-1500:]
-        return (f"failed={self.failed} killed={self.killed} runs={runs} "
+        return (f"failed={self.failed} errors={self.errors} killed={self.killed} runs={runs} "
                 f"boot={self.machine.boot_state()} updater={self.machine.updater_state()}{log}")
 
 
