@@ -4,10 +4,13 @@ the same to a release engineer."""
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import gzip
 import io
+import shlex
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.update.bundle import read_manifest
 from kiosk.update.errors import Refusal
 from kiosk.update.installer import UpdaterPhase
+from tests.systemd.unitfiles import last, load, values
 from tests.update.service_manager import DEV_BIN, Machine
 
 
@@ -154,3 +158,36 @@ def test_kiosk_bundle_verify_says_why(tmp_path, trusted, good):
     assert refused.stdout.startswith("refused (bad_hash): a file's content does not match")
     downgrade = verify(good.bundle, "--running-version", "1.2.0")
     assert downgrade.returncode == 1 and "(not_newer)" in downgrade.stdout
+
+
+PR_SET_MDWE, MDWE_REFUSE_EXEC_GAIN = 65, 1  # linux/prctl.h, Linux 6.3+
+
+
+def refuse_write_execute() -> None:
+    """What MemoryDenyWriteExecute=yes does to the unit's process (via the same kernel switch)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_MDWE, MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_MDWE")
+
+
+def test_the_updater_and_the_guard_work_with_write_execute_memory_refused(machine, served, good):
+    for unit in ("kiosk-update.service", "kiosk-update-guard.service"):
+        assert last(load(unit), "Service", "MemoryDenyWriteExecute") == "yes"
+    probe = subprocess.run([sys.executable, "-c", "import ctypes; print(ctypes.CDLL(None)"
+                            f".prctl({PR_SET_MDWE}, {MDWE_REFUSE_EXEC_GAIN}, 0, 0, 0))"],
+                           capture_output=True, text=True)
+    if probe.stdout.strip() != "0":
+        pytest.skip("this kernel has no PR_SET_MDWE")
+    machine.request(served.url(good.bundle.name), good.digest, "r1")
+    proc = subprocess.run([str(machine.root / "opt/kiosk/slots/a/venv/bin/kiosk-update"),
+                           "--config", str(machine.config), "--state-dir",
+                           str(machine.root / "var/lib/kiosk"), "run"],
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=refuse_write_execute)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert machine.updater_state()["phase"] == UpdaterPhase.STAGED.value
+    (check,) = values(load("kiosk-update-guard.service"), "Service", "ExecStart")
+    argv = [machine.path(a) for a in shlex.split(check)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          preexec_fn=refuse_write_execute)
+    assert proc.returncode == 0 and "no trial" in proc.stderr, proc.stderr
