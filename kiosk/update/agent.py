@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal, TxState
 from kiosk.update.guard import (
+    SLOTS,
     CrashPoints,
     Guard,
     Layout,
@@ -56,6 +58,16 @@ class Gate(enum.StrEnum):
     CITIZEN_PRESENT = "citizen_present"
     TRANSACTION_UNSETTLED = "transaction_unsettled"
     OUTSIDE_WINDOW = "outside_maintenance_window"
+
+
+@dataclass(frozen=True)
+class UpdateFiles:
+    """One look at the files updates are coordinated through (read off the loop)."""
+
+    updater: dict[str, Any]  # the updater's updater.json
+    boot: dict[str, Any]  # the slot guard's boot.json
+    staged_release: dict[str, Any]  # release.json of the slot the updater staged
+    asked: dict[str, Any]  # this kiosk's activate.json
 
 
 def unsettled(journal: Journal) -> int:
@@ -175,9 +187,11 @@ class UpdateAgent:
         keeps, so any thread may read it)."""
         return self._snapshot
 
-    def _take_snapshot(self, updater: dict[str, Any], boot: dict[str, Any]) -> dict[str, Any]:
+    def _take_snapshot(self, files: UpdateFiles) -> dict[str, Any]:
+        updater, boot = files.updater, files.boot
         results = [r for r in (boot.get("last_result"), updater.get("last_result")) if r]
         staged = updater.get("staged") or {}
+        pending = self._pending(files)
         return {
             "running_version": self.version, "slot": self.slot,
             "on_trial": self.trial is not None, "healthy": self.healthy,
@@ -186,9 +200,8 @@ class UpdateAgent:
             "progress": updater.get("progress"),
             "postponed": updater.get("postponed", "") if updater.get("phase") == "postponed"
             else "",
-            "staged_version": staged.get("version", "") if self._pending(updater, boot) else "",
-            "waiting_for": (gate.value if (gate := self.blocked_by()) else "")
-            if self._pending(updater, boot) else "",
+            "staged_version": staged.get("version", "") if pending else "",
+            "waiting_for": (gate.value if (gate := self.blocked_by()) else "") if pending else "",
             "last_result": max(results, key=lambda r: r.get("at", 0)) if results else None,
         }
 
@@ -203,16 +216,22 @@ class UpdateAgent:
             return Gate.OUTSIDE_WINDOW
         return None
 
-    def _pending(self, updater: dict[str, Any], boot: dict[str, Any]) -> dict[str, Any] | None:
+    def _pending(self, files: UpdateFiles) -> dict[str, Any] | None:
         """The staged release this kiosk should restart into, if any."""
-        staged = updater.get("staged")
-        if (self.slot is None or not staged or updater.get("phase") != "staged"
-                or boot.get("trial") or staged.get("slot") == self.slot
-                or staged.get("staged_id") == boot.get("last_activated")):
+        staged = files.updater.get("staged")
+        if (self.slot is None or not staged or files.updater.get("phase") != "staged"
+                or files.boot.get("trial") or staged.get("slot") == self.slot
+                or staged.get("staged_id") == files.boot.get("last_activated")):
+            return None
+        # The guard switches only to the slot holding exactly this release; and a release it
+        # did not switch to once is not asked for again: a restart loop would end in systemd's
+        # start limit, on the out-of-service screen.
+        if files.staged_release.get("staged_id") != staged.get("staged_id") or \
+                files.asked.get("staged_id") == staged.get("staged_id"):
             return None
         return staged
 
-    def consider(self, updater: dict[str, Any], boot: dict[str, Any]) -> None:
+    def consider(self, files: UpdateFiles) -> None:
         """One look at the files; runs on the loop, so nobody can start a transaction between
         the check of the gate and the restart."""
         if self.restarting:
@@ -222,7 +241,7 @@ class UpdateAgent:
             if self.gave_up or trial_elapsed(self.trial) > float(self.trial["deadline_s"]):
                 self._give_up()
             return
-        staged = self._pending(updater, boot)
+        staged = self._pending(files)
         if staged is None or self.blocked_by() is not None:
             return
         # A few hundred bytes, written on the loop like a journal commit: the gate stays shut.
@@ -245,14 +264,17 @@ class UpdateAgent:
 
     async def _watch(self) -> None:
         while True:
-            updater, boot = await asyncio.get_running_loop().run_in_executor(
-                self._io, self._read_states)
-            self._snapshot = self._take_snapshot(updater, boot)
-            self.consider(updater, boot)
+            files = await asyncio.get_running_loop().run_in_executor(self._io, self.read_files)
+            self._snapshot = self._take_snapshot(files)
+            self.consider(files)
             await asyncio.sleep(self.interval_s)
 
-    def _read_states(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        return read_json(self.layout.updater_file) or {}, Guard(self.layout).load()
+    def read_files(self) -> UpdateFiles:
+        updater = read_json(self.layout.updater_file) or {}
+        slot = (updater.get("staged") or {}).get("slot")
+        return UpdateFiles(updater, Guard(self.layout).load(),
+                           (self.layout.release(slot) if slot in SLOTS else None) or {},
+                           read_json(self.layout.activation_file) or {})
 
     def start(self) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch(), name="updates"))

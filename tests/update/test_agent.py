@@ -36,9 +36,9 @@ class Kiosk:
 
     def look(self) -> None:
         """One turn of the agent's watch loop."""
-        updater, boot = self.agent._read_states()
-        self.agent._snapshot = self.agent._take_snapshot(updater, boot)
-        self.agent.consider(updater, boot)
+        files = self.agent.read_files()
+        self.agent._snapshot = self.agent._take_snapshot(files)
+        self.agent.consider(files)
 
     def close(self) -> None:
         self.journal.close()
@@ -163,3 +163,22 @@ def test_maintenance_windows_may_cross_midnight(text, hour, minute, inside):
 def test_a_malformed_window_is_refused(text):
     with pytest.raises(ValueError):
         MaintenanceWindow.parse(text)
+
+
+def test_a_release_the_guard_did_not_switch_to_is_not_asked_for_again(kiosk, staged):
+    kiosk.look()
+    assert kiosk.restarts == 1
+    # The guard found the slot being written and started the old version again.
+    again = Kiosk(kiosk.machine)
+    try:
+        again.look()
+        assert again.restarts == 0  # no restart loop into systemd's start limit
+    finally:
+        again.close()
+
+
+def test_a_staged_release_missing_from_its_slot_is_not_asked_for(kiosk, staged):
+    release = kiosk.machine.root / "opt/kiosk/slots/b/release.json"
+    release.unlink()  # e.g. the slot lost on disk: the guard could not switch to it
+    kiosk.look()
+    assert kiosk.restarts == 0 and kiosk.agent.status()["staged_version"] == ""
