@@ -26,8 +26,9 @@ from kiosk.update.manifest import public_key_text
 from simulator.xvfb import virtual_display
 from tests.systemd.unitfiles import last, load
 from tests.update.bundle_server import BundleServer
+from tests.update.machine import Machine
 from tests.update.releases import build_release
-from tests.update.service_manager import Machine, ServiceManager
+from tests.update.service_manager import ServiceManager
 
 
 def restart_sec() -> float:

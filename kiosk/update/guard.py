@@ -1,26 +1,23 @@
 """The slot guard: which slot the kiosk starts from, a new version's trial, and its rollback.
 
-Two slots (/opt/kiosk/slots/a and b) each hold a complete release; /opt/kiosk/current is a
-symlink to one of them and every kiosk unit starts through it. This module decides, from three
-small files, where `current` points:
-
-- boot.json (this guard's, beside the slots): the good slot, the slot on trial with its
-  starts left and deadline, the last result (updated or rolled back, and why);
-- updater.json (the updater's): the slot it staged, with the release's id and trial limits;
-- the kiosk's activate.json and health.json (in /var/lib/kiosk/update): "switch now, nobody is
-  at the screen", and "this run reached its healthy point".
+Slots /opt/kiosk/slots/a and b each hold a complete release; every kiosk unit starts through
+the symlink /opt/kiosk/current. The guard decides where it points, from boot.json (its own: the
+good slot, the trial with its starts left and deadline, the last result and why), updater.json
+(the release the updater staged) and the kiosk's activate.json ("switch now, nobody is at the
+screen") and health.json ("this run reached its healthy point").
 
 It runs as root before every start of kiosk.service (ExecStartPre=+ `boot`), after every stop
-(ExecStopPost=+ `stopped`, which records how a trial run ended) and from a timer (`check`,
-which commits a healthy trial and rolls back one that outlived its deadline). Standard library
-only, installed outside the slots (/opt/kiosk/bin/kiosk-update-guard), no network: a broken
-release cannot break its own rollback. Every write is a whole file renamed into place, and
-each step is ordered so that a SIGKILL between any two leaves a state the next run completes.
+(ExecStopPost=+ `stopped`: how a trial run ended) and from a timer (`check`: keep a healthy
+trial, roll back one long past its deadline). Standard library only, installed outside the
+slots, no network: a broken release cannot break its own rollback. Every write is a whole file
+renamed into place, ordered so that a SIGKILL between any two steps leaves a state the next
+run completes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import fcntl
 import json
@@ -29,8 +26,8 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,46 +51,25 @@ class Outcome(enum.StrEnum):
     ROLLED_BACK = "rolled_back"
 
 
-@dataclass(frozen=True)
 class Layout:
     """Where the slots and the three parties' files are (the units pass the same folders)."""
 
-    root: Path  # /opt/kiosk
-    state_dir: Path  # /var/lib/kiosk-update (updater and guard)
-    kiosk_dir: Path  # /var/lib/kiosk/update (the kiosk's)
+    def __init__(self, root: Path, state_dir: Path, kiosk_dir: Path) -> None:
+        self.root = root  # /opt/kiosk
+        self.state_dir = state_dir  # /var/lib/kiosk-update: the updater's
+        self.kiosk_dir = kiosk_dir  # /var/lib/kiosk/update: the kiosk's
+        self.current = root / "current"
+        self.runtimes = root / "runtimes"
+        # Beside the slots, where only root writes: the updater (on the network) can read the
+        # guard's decisions but not make them.
+        self.boot_file = root / "boot.json"
+        self.updater_file = state_dir / "updater.json"
+        self.request_file = kiosk_dir / "request.json"
+        self.activation_file = kiosk_dir / "activate.json"
+        self.health_file = kiosk_dir / "health.json"
 
     def slot(self, name: str) -> Path:
         return self.root / "slots" / name
-
-    @property
-    def current(self) -> Path:
-        return self.root / "current"
-
-    @property
-    def runtimes(self) -> Path:
-        return self.root / "runtimes"
-
-    @property
-    def boot_file(self) -> Path:
-        # Beside the slots and `current`, in the folder only root writes: the updater (on the
-        # network) can read the guard's decisions but not make them.
-        return self.root / "boot.json"
-
-    @property
-    def updater_file(self) -> Path:
-        return self.state_dir / "updater.json"
-
-    @property
-    def request_file(self) -> Path:
-        return self.kiosk_dir / "request.json"
-
-    @property
-    def activation_file(self) -> Path:
-        return self.kiosk_dir / "activate.json"
-
-    @property
-    def health_file(self) -> Path:
-        return self.kiosk_dir / "health.json"
 
     def release(self, slot: str) -> dict[str, Any] | None:
         """The slot's release.json: present only in a complete slot (it is published whole)."""
@@ -101,10 +77,9 @@ class Layout:
 
     def current_slot(self) -> str | None:
         try:
-            target = os.readlink(self.current)
+            name = Path(os.readlink(self.current)).name
         except OSError:
             return None
-        name = Path(target).name
         return name if name in SLOTS else None
 
     def switch(self, slot: str) -> None:
@@ -193,10 +168,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def boot_id() -> str:
-    try:
+    with contextlib.suppress(OSError):
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
+    return ""
 
 
 def trial_elapsed(trial: dict[str, Any], now: float | None = None) -> float:
@@ -353,9 +327,8 @@ class Guard:
             parts.append(f"{len(stops)} run(s) ended: " + "; ".join(ends))
         health = read_json(self.layout.health_file) or {}
         if health.get("staged_id") == trial["staged_id"]:
-            missing = health.get("missing") or []
-            if missing:
-                parts.append("not reached: " + ", ".join(missing))
+            if health.get("missing"):
+                parts.append("not reached: " + ", ".join(health["missing"]))
         elif reason is RollbackReason.START_FAILED or stops:
             parts.append("never reported any health")
         return "; ".join(parts) or reason.value
@@ -401,16 +374,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=("boot", "stopped", "check"))
     args = parser.parse_args(argv)
     guard = Guard(Layout(args.root, args.state_dir, args.kiosk_dir), CrashPoints(args.crash_after))
-    if args.action == "boot":
-        said = guard.boot()
-    elif args.action == "stopped":
-        env = os.environ
-        said = guard.stopped(env.get("SERVICE_RESULT", ""), env.get("EXIT_CODE", ""),
-                             env.get("EXIT_STATUS", ""))
-    else:
-        said, restart = guard.check(args.grace)
-        if restart:
-            subprocess.run(args.restart.split(), check=False)
+    try:
+        if args.action == "boot":
+            said = guard.boot()
+        elif args.action == "stopped":
+            env = os.environ
+            said = guard.stopped(env.get("SERVICE_RESULT", ""), env.get("EXIT_CODE", ""),
+                                 env.get("EXIT_STATUS", ""))
+        else:
+            said, restart = guard.check(args.grace)
+            if restart:
+                subprocess.run(args.restart.split(), check=False)
+    except Exception:
+        # A bug here must not keep the kiosk from starting: it starts on `current` as it is,
+        # and the traceback is in the journal.
+        traceback.print_exc()
+        return 0 if args.action == "boot" else 1
     print(f"kiosk-update-guard {args.action}: {said}", file=sys.stderr)
     return 0
 

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.journal import Journal, TxState
 from kiosk.update.manifest import public_key_text
 from tests.update.bundle_server import BundleServer
+from tests.update.machine import Machine
 from tests.update.releases import Release, build_release
-from tests.update.service_manager import Machine, ServiceManager
+from tests.update.service_manager import ServiceManager
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from kiosk.config import load_config
 from kiosk.journal import Journal, TxState
 from kiosk.update.agent import Gate, UpdateAgent
 from kiosk.update.window import MaintenanceWindow
-from tests.update.service_manager import Machine
+from tests.update.machine import Machine
 from tests.update.test_guard import ask, stage
 
 

@@ -3,16 +3,22 @@ release staged by the real updater, health reported by the kiosk's own agent."""
 
 from __future__ import annotations
 
+import ast
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from kiosk.config import load_config
+from kiosk.config import UpdateConfig, load_config
 from kiosk.journal import Journal
 from kiosk.update.agent import UpdateAgent, write_kiosk_file
 from kiosk.update.guard import Outcome, RollbackReason, SlotLock
 from kiosk.update.layout import layout_for
-from tests.update.service_manager import Machine
+from tests.systemd.unitfiles import last, load, values, words
+from tests.update.machine import GUARD_SOURCE as GUARD
+from tests.update.machine import Machine
 
 
 def layout(machine: Machine):
@@ -202,3 +208,46 @@ def test_killed_while_keeping_a_healthy_version_it_stays(machine, staged):
     machine.guard("boot")
     assert machine.current_slot() == "b"
     assert machine.boot_state()["good"] == "b"
+
+
+def test_a_guard_failure_never_keeps_the_kiosk_from_starting(machine):
+    # A state the guard cannot make sense of (here a corrupted updater.json): it says so in
+    # the journal and the kiosk starts on `current` as it is.
+    (machine.root / "var/lib/kiosk-update/updater.json").write_text('{"staged": "garbage"}')
+    ask(machine, {"staged_id": "x"})
+    said = machine.guard("boot")
+    assert "Traceback" in said
+    assert machine.current_slot() == "a"
+
+
+def test_the_guard_needs_nothing_but_the_standard_library():
+    """It runs under the system's python3 -I, outside any slot (kiosk.service)."""
+    tree = ast.parse(GUARD.read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+def test_the_units_and_the_configuration_name_the_same_folders():
+    defaults = UpdateConfig()
+    kiosk = load("kiosk.service")
+    for line in values(kiosk, "Service", "ExecStartPre") + values(kiosk, "Service", "ExecStopPost"):
+        argv = shlex.split(line.lstrip("+"))
+        assert argv[:3] == ["/usr/bin/python3", "-I", "/opt/kiosk/bin/kiosk-update-guard"]
+        assert argv[argv.index("--root") + 1] == defaults.slots_root
+        assert argv[argv.index("--state-dir") + 1] == defaults.state_dir
+        # The kiosk's update folder is inside the state folder its ExecStart= names.
+        (start,) = values(kiosk, "Service", "ExecStart")
+        state = shlex.split(start)[shlex.split(start).index("--state-dir") + 1]
+        assert argv[argv.index("--kiosk-dir") + 1] == f"{state}/update"
+    (check,) = values(load("kiosk-update-guard.service"), "Service", "ExecStart")
+    assert shlex.split(check)[:-1] == shlex.split(values(kiosk, "Service", "ExecStartPre")[0]
+                                                  .lstrip("+"))[:-1]
+    updater = load("kiosk-update.service")
+    assert last(updater, "Service", "StateDirectory") == Path(defaults.state_dir).name
+    writable = words(updater, "Service", "ReadWritePaths")
+    assert writable == {f"{defaults.slots_root}/slots", f"{defaults.slots_root}/runtimes"}
+    (watched,) = values(load("kiosk-update.path"), "Path", "PathChanged")
+    assert watched == f"{state}/update/request.json"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.update.service_manager import Machine, ServiceManager
+from tests.update.machine import Machine
+from tests.update.service_manager import ServiceManager
 from tests.update.test_rollout import UP_S, request
 
 # (step, who reaches it). Steps of the updater and the kiosk are set in kiosk.toml's [debug]

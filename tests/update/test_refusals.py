@@ -21,7 +21,7 @@ from kiosk.update.bundle import read_manifest
 from kiosk.update.errors import Refusal
 from kiosk.update.installer import UpdaterPhase
 from tests.systemd.unitfiles import last, load, values
-from tests.update.service_manager import DEV_BIN, Machine
+from tests.update.machine import DEV_BIN, Machine
 
 
 def rewrite(src: Path, dst: Path, manifest: bytes | None = None,

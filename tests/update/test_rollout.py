@@ -17,7 +17,8 @@ import pytest
 
 from kiosk.fleet_agent import enroll, generate_device_key
 from kiosk.journal import Journal, TxState
-from tests.update.service_manager import DEV_BIN, ServiceManager
+from tests.update.machine import DEV_BIN
+from tests.update.service_manager import ServiceManager
 
 UP_S = 90  # a kiosk start under Xvfb on a shared, busy machine
 
