@@ -37,8 +37,8 @@ from kiosk.update.guard import (
     trial_elapsed,
     write_json,
 )
-from kiosk.update.installer import UpdateRequest
 from kiosk.update.layout import layout_for, running_slot
+from kiosk.update.request import UpdateRequest
 from kiosk.update.window import MaintenanceWindow
 
 log = logging.getLogger(__name__)

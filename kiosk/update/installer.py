@@ -39,6 +39,7 @@ from kiosk.update.guard import (
 )
 from kiosk.update.layout import inactive_slot
 from kiosk.update.manifest import FileEntry, Manifest
+from kiosk.update.request import UpdateRequest
 
 log = logging.getLogger(__name__)
 
@@ -55,26 +56,6 @@ class UpdaterPhase(enum.StrEnum):
     STAGED = "staged"  # a complete release waits in the spare slot for the kiosk to restart
     REFUSED = "refused"  # final: the bundle will not be installed (reason in last_result)
     POSTPONED = "postponed"  # will be retried (link down, a trial running, disk full)
-
-
-@dataclass(frozen=True)
-class UpdateRequest:
-    """What the kiosk asks for (part of its request.json): a bundle URL and the digest of the
-    manifest the fleet announced; request_id tells one request from the next."""
-
-    url: str
-    manifest_digest: str
-    request_id: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"url": self.url, "manifest_digest": self.manifest_digest,
-                "request_id": self.request_id}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> UpdateRequest | None:
-        if not data or not all(isinstance(data.get(k), str) for k in ("url", "request_id")):
-            return None
-        return cls(data["url"], str(data.get("manifest_digest") or ""), data["request_id"])
 
 
 @dataclass(frozen=True)

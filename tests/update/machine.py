@@ -109,8 +109,8 @@ class Machine:
         """What the kiosk writes on the fleet's update command (kiosk.update.agent)."""
         from kiosk.config import load_config
         from kiosk.update.agent import write_request
-        from kiosk.update.installer import UpdateRequest
         from kiosk.update.layout import layout_for
+        from kiosk.update.request import UpdateRequest
 
         config = load_config(self.config, {"state_dir": str(self.root / "var/lib/kiosk")})
         write_request(layout_for(config), UpdateRequest(url, digest, request_id))
