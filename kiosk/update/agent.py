@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, UpdateConfig
 from kiosk.journal import Journal, TxState
 from kiosk.update.guard import (
     SLOTS,
@@ -92,6 +92,9 @@ def write_request(layout: Layout, request: UpdateRequest) -> None:
 
 
 class UpdateAgent:
+    """Updates as seen from the running kiosk: its health report, the restart into a staged
+    release between citizens, giving up a trial past its deadline, and the fleet's view."""
+
     def __init__(self, config: KioskConfig, is_busy: Callable[[], bool], journal: Journal,
                  restart_app: Callable[[], None], fleet_expected: bool,
                  prefix: str | None = None,
@@ -106,8 +109,10 @@ class UpdateAgent:
         try:
             self.window = MaintenanceWindow.parse(config.update.maintenance_window)
         except ValueError as exc:
-            log.error("%s; using 02:00-05:00", exc)
-            self.window = MaintenanceWindow.parse("02:00-05:00")
+            # A typo must not stop updates for good, nor let them happen at noon.
+            default = UpdateConfig().maintenance_window
+            log.error("%s; using %s", exc, default)
+            self.window = MaintenanceWindow.parse(default)
         self.required = {HealthCheck.ATTRACT_SCREEN, HealthCheck.DEVICES_PROBED}
         if fleet_expected:
             self.required.add(HealthCheck.FLEET_HEARTBEAT)

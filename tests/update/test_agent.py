@@ -182,3 +182,15 @@ def test_a_staged_release_missing_from_its_slot_is_not_asked_for(kiosk, staged):
     release.unlink()  # e.g. the slot lost on disk: the guard could not switch to it
     kiosk.look()
     assert kiosk.restarts == 0 and kiosk.agent.status()["staged_version"] == ""
+
+
+def test_a_malformed_window_in_kiosk_toml_falls_back_to_the_default_not_to_any_time(machine,
+                                                                                   staged):
+    machine.write_config(window="nights")
+    noon, night = Kiosk(machine, at_hour=12), Kiosk(machine, at_hour=3)
+    try:
+        assert noon.agent.blocked_by() is Gate.OUTSIDE_WINDOW
+        assert night.agent.blocked_by() is None
+    finally:
+        noon.close()
+        night.close()
