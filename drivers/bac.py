@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-from drivers.icao9303 import ChipError, ChipReason, Transport, check_digit
+from drivers.iso7816 import ChipError, ChipReason, Transport
+from drivers.mrz import check_digit
 
 SW_OK = 0x9000
 _ZERO_IV = bytes(8)

@@ -1,29 +1,46 @@
-"""ICAO 9303 eMRTD reading: the LDS application's files, EF.COM and DG1 (MRZ).
+"""ICAO 9303 eMRTD file access: the LDS application's files, EF.COM, the reader.
 
-`IcaoReader` speaks ISO 7816-4 over any *transport* with
-`transmit(apdu: bytes) -> tuple[bytes, int]` (response data, SW1-SW2): a
+`IcaoReader` speaks ISO 7816-4 over any *transport* (`drivers.iso7816.Transport`): a
 `drivers.pcsc.PcscConnection` in the clear, or a `drivers.secure_messaging.SecureMessaging`
 wrapping one after Basic Access Control (`drivers.bac`). This module does not change
-between the two. Reads use the largest block the transport allows (`max_read`, extended
-length above 256), the first read of a file greedy (header and body in one round trip
-where the chip allows it), READ BINARY with odd INS (B1) for offsets above 32767, and
-`partial` keeps what was read of a file so a new reader (after the card came back) goes
-on from the offset reached.
+between the two. How a chip's files are read is data, `FileAccess` (drawn from what the chip
+says of itself by `drivers.card_capabilities`): by short EF identifier (one READ BINARY per
+file, no SELECT) or SELECT then READ BINARY; the largest block to ask for (extended length
+above 256); the first read of a file greedy (header and body in one round trip). What the
+reader finds out on the way (the chip refuses SFI, extended length or greedy reads) it
+writes back into that `FileAccess`, so it is asked once per document, never again. READ
+BINARY with odd INS (B1) reads offsets above 32767; `partial` keeps what was read of a file
+so a new reader (after the card came back) goes on from the offset reached.
 
 Errors: everything the chip or its data gets wrong is a `ChipError` with a `reason`.
 Transport failures pass through *as they are* (e.g. `drivers.pcsc.CardRemoved`): this
 module does not know its transport and does not re-wrap them.
 
-Personal data: `MrzData` masks its personal fields in `repr`; nothing here logs APDUs,
-file contents or MRZ text.
+Personal data: nothing here logs APDUs or file contents (the MRZ is `drivers.mrz`'s).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+
+from drivers.iso7816 import (
+    MAX_EXTENDED_LE,
+    MAX_SHORT_LE,
+    SM_ABORTED,
+    SW_END_OF_FILE,
+    SW_NOT_FOUND,
+    SW_OK,
+    SW_WRONG_LENGTH,
+    ChipError,
+    ChipReason,
+    NotATravelDocument,
+    Transport,
+    encode_length,
+    find_child,
+    parse_header,
+    single_object,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +58,25 @@ def dg_fid(number: int) -> int:
     return 0x0100 + number
 
 
-SW_OK = 0x9000
-SW_END_OF_FILE = 0x6282
-SW_NOT_FOUND = 0x6A82
+def file_name(fid: int) -> str:
+    """The LDS name of a file identifier: DG1..DG16, EF.COM, EF.SOD."""
+    if fid == FID_EF_COM:
+        return "EF.COM"
+    if fid == FID_EF_SOD:
+        return "EF.SOD"
+    if 0x0101 <= fid <= 0x0110:
+        return f"DG{fid - 0x0100}"
+    return f"EF {fid:04X}"
 
-MAX_SHORT_LE = 256  # Le 00 in a short APDU
-MAX_EXTENDED_LE = 65536  # Le 0000 in an extended APDU
+
+# Short EF identifiers of the LDS application's files (ICAO 9303 Part 10, table 38):
+# DG1..DG16 are 01..10, EF.SOD 1D, EF.COM 1E.
+SFI_BY_FID = {dg_fid(n): n for n in range(1, 17)} | {FID_EF_SOD: 0x1D, FID_EF_COM: 0x1E}
+
 _MAX_OFFSET = 0x7FFF  # READ BINARY B0: 15-bit offset in P1-P2; beyond it, B1 with DO54
+_MAX_SFI_OFFSET = 0xFF  # READ BINARY B0 by SFI: the offset is P2 alone
 _MAX_FILE = 0xFFFFFF  # no LDS file comes near 16 MB: anything longer is garbage
+_HEADER_PROBE = 4  # a TLV header of any LDS file fits in 4 bytes (tag, 82 LL LL)
 
 # EF.COM tag list -> data group number (ICAO 9303 Part 10, table 1)
 DG_TAGS = {
@@ -57,136 +85,8 @@ DG_TAGS = {
 }  # fmt: skip
 
 
-class Transport(Protocol):
-    def transmit(self, apdu: bytes) -> tuple[bytes, int]: ...
-
-
-class ChipReason(enum.Enum):
-    NOT_A_TRAVEL_DOCUMENT = "not_a_travel_document"
-    AUTHENTICATION_REFUSED = "authentication_refused"  # BAC: the MRZ data does not match
-    SECURE_MESSAGING = "secure_messaging"  # a response failed its MAC, or SM was aborted
-    ACCESS_DENIED = "access_denied"  # e.g. DG3/DG4 behind Extended Access Control
-    FILE_NOT_FOUND = "file_not_found"
-    CARD_REMOVED = "card_removed"
-    MALFORMED_DATA = "malformed_data"
-    UNEXPECTED_STATUS = "unexpected_status"
-
-
-class ChipError(Exception):
-    def __init__(self, reason: ChipReason, message: str = "", *, sw: int | None = None):
-        super().__init__(f"{reason.value}: {message}" if message else reason.value)
-        self.reason = reason
-        self.sw = sw
-
-
-class NotATravelDocument(ChipError):
-    def __init__(self, message: str = "no ICAO LDS application", *, sw: int | None = None):
-        super().__init__(ChipReason.NOT_A_TRAVEL_DOCUMENT, message, sw=sw)
-
-
 def _malformed(message: str) -> ChipError:
     return ChipError(ChipReason.MALFORMED_DATA, message)
-
-
-# --- BER-TLV -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tlv:
-    tag: int  # the encoded tag bytes read as a big-endian integer, e.g. 0x5F1F
-    value: bytes
-
-    @property
-    def constructed(self) -> bool:
-        first = self.tag.to_bytes((self.tag.bit_length() + 7) // 8 or 1, "big")[0]
-        return bool(first & 0x20)
-
-    def children(self) -> list[Tlv]:
-        return parse_tlv(self.value)
-
-    def __repr__(self) -> str:  # values may be personal data
-        return f"Tlv(tag=0x{self.tag:X}, length={len(self.value)})"
-
-
-def parse_header(data: bytes, offset: int = 0) -> tuple[int, int, int] | None:
-    """(tag, value length, header length) of the TLV at `offset`; None if `data` ends early.
-
-    Raises ChipError(MALFORMED_DATA) on encodings we do not accept (indefinite length,
-    tags over 3 bytes, lengths over 4 bytes).
-    """
-    pos = offset
-    if pos >= len(data):
-        return None
-    tag = data[pos]
-    pos += 1
-    if tag & 0x1F == 0x1F:
-        while True:
-            if pos >= len(data):
-                return None
-            byte = data[pos]
-            pos += 1
-            tag = (tag << 8) | byte
-            if pos - offset > 3:
-                raise _malformed("tag longer than 3 bytes")
-            if not byte & 0x80:
-                break
-    if pos >= len(data):
-        return None
-    first = data[pos]
-    pos += 1
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise _malformed("indefinite length")
-    else:
-        count = first & 0x7F
-        if count > 4:
-            raise _malformed("length field longer than 4 bytes")
-        if pos + count > len(data):
-            return None
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    return tag, length, pos - offset
-
-
-def encode_length(n: int) -> bytes:
-    """A BER length field (definite form)."""
-    if n < 0x80:
-        return bytes([n])
-    size = (n.bit_length() + 7) // 8
-    return bytes([0x80 | size]) + n.to_bytes(size, "big")
-
-
-def parse_tlv(data: bytes) -> list[Tlv]:
-    """Parse a run of BER-TLV objects (one level). Anything malformed: ChipError."""
-    data = bytes(data)
-    out: list[Tlv] = []
-    pos = 0
-    while pos < len(data):
-        header = parse_header(data, pos)
-        if header is None:
-            raise _malformed("truncated TLV header")
-        tag, length, header_len = header
-        start = pos + header_len
-        if start + length > len(data):
-            raise _malformed("TLV value runs past the end")
-        out.append(Tlv(tag, data[start : start + length]))
-        pos = start + length
-    return out
-
-
-def _single(data: bytes, tag: int, what: str) -> Tlv:
-    objects = parse_tlv(data)
-    if len(objects) != 1 or objects[0].tag != tag:
-        raise _malformed(f"{what}: expected one object with tag {tag:X}")
-    return objects[0]
-
-
-def _find(children: list[Tlv], tag: int, what: str) -> bytes:
-    for child in children:
-        if child.tag == tag:
-            return child.value
-    raise _malformed(f"{what}: tag {tag:X} missing")
 
 
 # --- EF.COM ------------------------------------------------------------------------------
@@ -200,233 +100,86 @@ class EfCom:
 
 
 def parse_ef_com(data: bytes) -> EfCom:
-    children = _single(data, 0x60, "EF.COM").children()
+    children = single_object(data, 0x60, "EF.COM").children()
 
     def digits(tag: int, size: int) -> str:
-        raw = _find(children, tag, "EF.COM")
+        raw = find_child(children, tag, "EF.COM")
         if len(raw) != size or not all(0x30 <= b <= 0x39 for b in raw):
             raise _malformed(f"EF.COM: tag {tag:X} is not {size} digits")
         return raw.decode("ascii")
 
-    tags = _find(children, 0x5C, "EF.COM")
+    tags = find_child(children, 0x5C, "EF.COM")
     groups = tuple(DG_TAGS[t] for t in tags if t in DG_TAGS)
     return EfCom(digits(0x5F01, 4), digits(0x5F36, 6), groups)
-
-
-def parse_atr_info(data: bytes) -> tuple[int, int] | None:
-    """EF.ATR/INFO's extended length information DO 7F66: (max command, max response) bytes.
-
-    None when the DO is absent or malformed (the chip then gets short APDUs only).
-    """
-    try:
-        for obj in parse_tlv(data):
-            if obj.tag == 0x7F66:
-                values = [c for c in obj.children() if c.tag == 0x02]
-                if len(values) >= 2 and all(0 < len(v.value) <= 3 for v in values[:2]):
-                    max_command = int.from_bytes(values[0].value, "big")
-                    max_response = int.from_bytes(values[1].value, "big")
-                    if max_command > 0 and max_response > 0:
-                        return max_command, max_response
-    except ChipError:
-        return None
-    return None
-
-
-# --- MRZ / DG1 ---------------------------------------------------------------------------
-
-_MRZ_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<")
-
-
-def check_digit(field: str) -> str:
-    """ICAO 9303 Part 3 check digit: weights 7-3-1, 0-9, A=10..Z=35, '<'=0."""
-    total = 0
-    for i, ch in enumerate(field):
-        if "0" <= ch <= "9":
-            value = ord(ch) - 48
-        elif "A" <= ch <= "Z":
-            value = ord(ch) - 55
-        elif ch == "<":
-            value = 0
-        else:
-            raise ValueError(f"character {ch!r} is not allowed in an MRZ")
-        total += value * (7, 3, 1)[i % 3]
-    return str(total % 10)
-
-
-def _cd_ok(field: str, digit: str, *, filler_ok: bool = False) -> bool:
-    if filler_ok and digit == "<" and set(field) <= {"<"}:
-        return True
-    return check_digit(field) == digit
-
-
-def _mask(value: str, keep: int = 0) -> str:
-    if not value:
-        return "''"
-    return "'" + "*" * max(len(value) - keep, 3) + (value[-keep:] if keep else "") + "'"
-
-
-@dataclass(frozen=True, repr=False)
-class MrzData:
-    """The MRZ of DG1, fields with fillers removed. `repr` masks personal fields."""
-
-    document_code: str
-    issuing_state: str
-    document_number: str
-    birth_date: str  # YYMMDD
-    sex: str  # "M", "F" or "<"
-    expiry_date: str  # YYMMDD
-    nationality: str
-    surname: str
-    given_names: str  # space-separated
-    optional_data: str
-    check_digits_ok: bool
-
-    def __repr__(self) -> str:
-        return (
-            f"MrzData(document_code={self.document_code!r}, "
-            f"issuing_state={self.issuing_state!r}, "
-            f"document_number={_mask(self.document_number, 2)}, "
-            f"birth_date={_mask(self.birth_date)}, sex='*', "
-            f"expiry_date={_mask(self.expiry_date)}, nationality={_mask(self.nationality)}, "
-            f"surname={_mask(self.surname)}, given_names={_mask(self.given_names)}, "
-            f"optional_data={_mask(self.optional_data)}, "
-            f"check_digits_ok={self.check_digits_ok})"
-        )
-
-    __str__ = __repr__
-
-
-def _clean(field: str) -> str:
-    return field.rstrip("<").replace("<", " ")
-
-
-def _names(field: str) -> tuple[str, str]:
-    surname, _, given = field.partition("<<")
-    return _clean(surname).strip(), _clean(given).strip()
-
-
-def parse_mrz(mrz: str) -> MrzData:
-    """Parse a TD1 (3x30), TD2 (2x36) or TD3 (2x44) MRZ; line breaks are ignored.
-
-    Check digits that do not match give `check_digits_ok=False`, not an error.
-    """
-    text = "".join(mrz.split())
-    if not set(text) <= _MRZ_CHARS:
-        raise _malformed("MRZ holds characters outside A-Z 0-9 <")
-    if len(text) == 90:
-        return _parse_td1(text)
-    if len(text) == 72:
-        return _parse_td23(text, 36)
-    if len(text) == 88:
-        return _parse_td23(text, 44)
-    raise _malformed(f"MRZ of {len(text)} characters is neither TD1, TD2 nor TD3")
-
-
-def _parse_td1(text: str) -> MrzData:
-    l1, l2, l3 = text[0:30], text[30:60], text[60:90]
-    number, number_cd, optional = l1[5:14], l1[14], l1[15:30]
-    if number_cd == "<" and optional[0] != "<":
-        # long document number: continues in the optional data, then its check digit
-        extension, _, rest = optional.partition("<")
-        number, number_cd, optional = number + extension[:-1], extension[-1], rest
-    ok = (
-        _cd_ok(number, number_cd)
-        and _cd_ok(l2[0:6], l2[6])
-        and _cd_ok(l2[8:14], l2[14])
-        and _cd_ok(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29], l2[29])
-    )
-    surname, given = _names(l3)
-    return MrzData(
-        document_code=_clean(l1[0:2]),
-        issuing_state=_clean(l1[2:5]),
-        document_number=_clean(number),
-        birth_date=l2[0:6],
-        sex=l2[7],
-        expiry_date=l2[8:14],
-        nationality=_clean(l2[15:18]),
-        surname=surname,
-        given_names=given,
-        optional_data=(_clean(optional) + " " + _clean(l2[18:29])).strip(),
-        check_digits_ok=ok,
-    )
-
-
-def _parse_td23(text: str, width: int) -> MrzData:
-    l1, l2 = text[:width], text[width:]
-    if width == 44:  # TD3: personal number with its own check digit
-        optional = l2[28:42]
-        ok_optional = _cd_ok(optional, l2[42], filler_ok=True)
-        composite = l2[0:10] + l2[13:20] + l2[21:43]
-    else:  # TD2
-        optional = l2[28:35]
-        ok_optional = True
-        composite = l2[0:10] + l2[13:20] + l2[21:35]
-    ok = (
-        _cd_ok(l2[0:9], l2[9])
-        and _cd_ok(l2[13:19], l2[19])
-        and _cd_ok(l2[21:27], l2[27])
-        and ok_optional
-        and _cd_ok(composite, l2[width - 1])
-    )
-    surname, given = _names(l1[5:width])
-    return MrzData(
-        document_code=_clean(l1[0:2]),
-        issuing_state=_clean(l1[2:5]),
-        document_number=_clean(l2[0:9]),
-        birth_date=l2[13:19],
-        sex=l2[20],
-        expiry_date=l2[21:27],
-        nationality=_clean(l2[10:13]),
-        surname=surname,
-        given_names=given,
-        optional_data=_clean(optional),
-        check_digits_ok=ok,
-    )
-
-
-def parse_dg1(data: bytes) -> MrzData:
-    """DG1 = 61 { 5F1F MRZ }."""
-    mrz = _find(_single(data, 0x61, "DG1").children(), 0x5F1F, "DG1")
-    try:
-        text = mrz.decode("ascii")
-    except UnicodeDecodeError:
-        raise _malformed("DG1: MRZ is not ASCII") from None
-    return parse_mrz(text)
 
 
 # --- the reader --------------------------------------------------------------------------
 
 
 _ACCESS_DENIED = frozenset({0x6982, 0x6985})  # security status / conditions of use
-_TOO_LONG = frozenset({0x6700, 0x6B00})  # chips that refuse an Le past the end of the file
+_TOO_LONG = frozenset({SW_WRONG_LENGTH, 0x6B00})  # chips that refuse an Le past the end of the file
+# What a chip that does not read by short EF identifier answers one (ISO 7816-4 5.6):
+# function not supported, wrong P1-P2, offset out of range (P1's bit 8 read as an offset),
+# command not allowed (no current EF)
+_SFI_REFUSED = frozenset({0x6A81, 0x6A86, 0x6B00, 0x6986})
+
+
+@dataclass
+class FileAccess:
+    """How one chip's files are read; drawn from what the chip says of itself, corrected by
+    what it does, and kept for every session with that document.
+
+    `short_ef_id`: READ BINARY by short EF identifier, no SELECT (True: the chip said so or
+    did it; None: not known, the first read tries it; False: SELECT each file).
+    `max_read`: plain bytes asked per READ BINARY; above 256 the APDU is extended, and
+    65536 is Le "maximum" (ISO 7816-4 5.1: as many as the chip gives). `short_read`: what
+    `max_read` falls back to when the chip refuses extended length (under secure
+    messaging, less than 256). `greedy`: a file's first read asks `max_read` bytes, header
+    and body in one, instead of the header first.
+    """
+
+    max_read: int = MAX_SHORT_LE
+    short_read: int = MAX_SHORT_LE
+    short_ef_id: bool | None = False
+    greedy: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_read <= MAX_EXTENDED_LE:
+            raise ValueError("max_read must be 1..65536")
+        if not 1 <= self.short_read <= MAX_SHORT_LE:
+            raise ValueError("short_read must be 1..256")
+
+    @property
+    def extended_length(self) -> bool:
+        return self.max_read > MAX_SHORT_LE
+
+    def refuse_extended_length(self) -> None:
+        """Short APDUs from now on (the chip or the reader cannot carry extended ones)."""
+        self.max_read = min(self.max_read, self.short_read)
 
 
 class IcaoReader:
-    """Reads the LDS application of an eMRTD over `transport`.
+    """Reads the LDS application of an eMRTD over `transport`, as `access` says.
 
-    `max_read` is the largest READ BINARY Le to ask for: 256 in the clear with short
-    APDUs, less under secure messaging (`drivers.secure_messaging.max_read_for`), up to
-    65536 with extended length. `partial` maps a file identifier to the bytes already
-    read from it (shared with a later reader to resume). `apdu_count` counts APDUs sent.
+    `partial` maps a file identifier to the bytes already read from it (shared with a
+    later reader to resume). `apdu_count` counts APDUs sent.
     """
 
     def __init__(
         self,
         transport: Transport,
+        access: FileAccess | None = None,
         *,
-        max_read: int = MAX_SHORT_LE,
         partial: dict[int, bytes] | None = None,
     ) -> None:
-        if not 1 <= max_read <= MAX_EXTENDED_LE:
-            raise ValueError("max_read must be 1..65536")
         self.transport = transport
-        self.max_read = max_read
+        self.access = FileAccess() if access is None else access
         self.partial: dict[int, bytes] = {} if partial is None else partial
-        self.greedy = True  # first read of a file asks for max_read bytes at once
         self.apdu_count = 0
+        self._sfi_worked = False  # a read by SFI went through in this session
 
     def __repr__(self) -> str:
-        return f"IcaoReader(apdus={self.apdu_count}, max_read={self.max_read})"
+        return f"IcaoReader(apdus={self.apdu_count}, access={self.access})"
 
     def _transmit(self, apdu: bytes) -> tuple[bytes, int]:
         self.apdu_count += 1
@@ -450,17 +203,15 @@ class IcaoReader:
         if sw != SW_OK:
             raise ChipError(ChipReason.UNEXPECTED_STATUS, f"SELECT EF {fid:04X}: {sw:04X}", sw=sw)
 
-    def read_atr_info(self) -> tuple[int, int] | None:
-        """EF.ATR/INFO's extended length limits, read by SFI before the application is
-        selected (one APDU); None when the chip has no such file or no such DO."""
-        apdu = bytes([0x00, 0xB0, 0x80 | SFI_EF_ATR_INFO, 0x00, 0x00])
-        data, sw = self._transmit(apdu)
-        if sw not in (SW_OK, SW_END_OF_FILE) or not data:
-            return None
-        return parse_atr_info(data)
+    def read_ef_atr_info(self) -> bytes | None:
+        """EF.ATR/INFO of the MF, read by SFI before the application is selected (one
+        APDU); None when the chip has no such file (`drivers.card_capabilities` reads it)."""
+        data, sw = self._transmit(bytes([0x00, 0xB0, 0x80 | SFI_EF_ATR_INFO, 0x00, 0x00]))
+        return data if sw in (SW_OK, SW_END_OF_FILE) and data else None
 
-    def read_binary(self, offset: int, length: int) -> bytes:
-        """One READ BINARY of up to `length` bytes (1..65536) at `offset` of the current EF.
+    def read_binary(self, offset: int, length: int, *, sfi: int | None = None) -> bytes:
+        """One READ BINARY of up to `length` bytes (1..65536) at `offset` of the current EF,
+        or of the EF with short identifier `sfi` (which becomes the current EF; offset 0..255).
 
         Offsets up to 32767 use INS B0; beyond, INS B1 with the offset in DO54 and the
         data coming back in DO53 (ISO 7816-4, 11.3.3).
@@ -468,6 +219,13 @@ class IcaoReader:
         if not 0 <= offset <= _MAX_FILE:
             raise _malformed(f"offset {offset} beyond any LDS file")
         length = max(1, min(length, MAX_EXTENDED_LE))
+        if sfi is not None:
+            if not (1 <= sfi <= 0x1E and offset <= _MAX_SFI_OFFSET):
+                raise ValueError("a read by SFI names SFI 1..30 and an offset of 0..255")
+            apdu = bytes([0x00, 0xB0, 0x80 | sfi, offset]) + _le_field(length)
+            data, sw = self._transmit(apdu)
+            self._check_read(sw)
+            return data[:length]
         if offset <= _MAX_OFFSET:
             apdu = bytes([0x00, 0xB0, offset >> 8, offset & 0xFF]) + _le_field(length)
             data, sw = self._transmit(apdu)
@@ -475,7 +233,7 @@ class IcaoReader:
             return data[:length]
         do54 = b"\x54" + encode_length(len(_min_bytes(offset))) + _min_bytes(offset)
         # the answer carries a DO53 header around the data: ask for room for it
-        length = max(1, min(length, self.max_read - 4))
+        length = max(1, min(length, self.access.max_read - 4))
         le = min(length + 1 + len(encode_length(length)), MAX_EXTENDED_LE)
         body = (
             bytes([len(do54)]) + do54
@@ -497,32 +255,99 @@ class IcaoReader:
     def _check_read(sw: int) -> None:
         if sw in (SW_OK, SW_END_OF_FILE):
             return
+        if sw == SW_NOT_FOUND:  # a read by SFI names a file that is not there
+            raise ChipError(ChipReason.FILE_NOT_FOUND, "READ BINARY: 6A82", sw=sw)
         if sw in _ACCESS_DENIED:
             raise ChipError(ChipReason.ACCESS_DENIED, f"READ BINARY: {sw:04X}", sw=sw)
         raise ChipError(ChipReason.UNEXPECTED_STATUS, f"READ BINARY: {sw:04X}", sw=sw)
 
-    def _read_head(self, offset: int) -> bytes:
-        """Read at `offset` before the file's length is known: greedy when allowed."""
-        if self.greedy:
+    def _read(self, offset: int, length: int, sfi: int | None = None) -> bytes:
+        """`read_binary`, once more with a short APDU if the chip refuses an extended one
+        (6700): remembered in `access`, so it is asked once per document."""
+        try:
+            return self.read_binary(offset, length, sfi=sfi)
+        except ChipError as exc:
+            access = self.access
+            if exc.sw != SW_WRONG_LENGTH or not access.extended_length:
+                raise
+            access.refuse_extended_length()
+            log.info("the chip refused an extended READ BINARY: short APDUs from now on")
             try:
-                return self.read_binary(offset, self.max_read)
+                return self.read_binary(offset, min(length, access.max_read), sfi=sfi)
+            except ChipError as again:
+                if again.sw not in SM_ABORTED:
+                    raise
+                # the refusal ended the session (most chips end it on any SM error):
+                # the next session reads short from the start
+                raise ChipError(
+                    ChipReason.SECURE_MESSAGING, "session ended over extended length", sw=again.sw
+                ) from again
+
+    def _read_head(self, offset: int, sfi: int | None = None) -> bytes:
+        """Read at `offset` before the file's length is known: greedy when allowed."""
+        access = self.access
+        if access.greedy:
+            try:
+                return self._read(offset, access.max_read, sfi)
             except ChipError as exc:
                 sw = exc.sw or 0
                 if sw & 0xFF00 == 0x6C00 and sw & 0xFF:  # "Le should be xx"
-                    return self.read_binary(offset, sw & 0xFF)
-                if sw not in _TOO_LONG:
+                    return self._read(offset, sw & 0xFF, sfi)
+                # a chip not reading by SFI may answer 6B00 too: that is not about greed
+                if sw not in _TOO_LONG or (sfi is not None and not self._sfi_worked):
                     raise
-                self.greedy = False  # this chip wants exact lengths: header first from now
+                access.greedy = False  # this chip wants exact lengths: header first from now
                 log.debug("chip refused a greedy read (%04X): reading headers first", sw)
-        return self.read_binary(offset, 4)
+        return self._read(offset, _HEADER_PROBE, sfi)
+
+    def _open_by_sfi(self, fid: int, offset: int) -> bytes | None:
+        """The first read of EF `fid` by its short EF identifier, which selects it as well
+        (ISO 7816-4, 7.2.2); None when the file is to be selected instead. A chip that
+        refuses the read this way gets SELECT from then on: a fallback, never a failure."""
+        access = self.access
+        sfi = SFI_BY_FID.get(fid)
+        if access.short_ef_id is False or sfi is None or offset > _MAX_SFI_OFFSET:
+            return None
+        try:
+            head = self._read_head(offset, sfi)
+        except ChipError as exc:
+            if exc.reason is ChipReason.ACCESS_DENIED:
+                raise
+            if exc.sw == SW_NOT_FOUND:
+                if access.short_ef_id:
+                    raise  # the chip reads by SFI: the file is not there
+                return None  # no file, or no SFI: SELECT tells which
+            if exc.sw in SM_ABORTED:
+                # the chip ended the session over this read: over SFI, unless SFI worked
+                # before or the session ended over something else (extended length)
+                if not self._sfi_worked and exc.reason is not ChipReason.SECURE_MESSAGING:
+                    access.short_ef_id = False
+                raise
+            if exc.sw not in _SFI_REFUSED and access.short_ef_id:
+                raise
+            access.short_ef_id = False
+            log.info("the chip does not read by SFI (%04X): SELECT from now on", exc.sw or 0)
+            return None
+        access.short_ef_id = True
+        self._sfi_worked = True
+        return head
 
     def read_file(self, fid: int) -> bytes:
-        """Select EF `fid` and read one whole TLV-encoded file (header + value).
+        """Read one whole TLV-encoded file (header + value): by SFI, or SELECT then READ.
 
         Goes on from `partial[fid]` when an earlier reader was cut off mid-file.
         """
         content = self.partial.get(fid, b"")
-        self.select_file(fid)
+        head = self._open_by_sfi(fid, len(content))
+        if head is None:
+            tried_sfi = self.access.short_ef_id is None and fid in SFI_BY_FID
+            self.select_file(fid)
+            if tried_sfi and len(content) <= _MAX_SFI_OFFSET:
+                # the SFI read said 6A82, SELECT found the file: no SFI on this chip
+                self.access.short_ef_id = False
+        elif head:
+            content += head
+            self.partial[fid] = content
         header = parse_header(content) if content else None
         while header is None:
             if len(content) >= 8:
@@ -539,7 +364,7 @@ class IcaoReader:
             raise _malformed(f"EF {fid:04X}: {total} bytes is too long for an LDS file")
         content = content[:total]
         while len(content) < total:
-            chunk = self.read_binary(len(content), min(self.max_read, total - len(content)))
+            chunk = self._read(len(content), min(self.access.max_read, total - len(content)))
             if not chunk:
                 raise _malformed(f"EF {fid:04X} ends before its TLV length")
             content += chunk
@@ -547,12 +372,6 @@ class IcaoReader:
         self.partial.pop(fid, None)
         log.debug("read EF %04X: %d bytes", fid, total)
         return content
-
-    def read_ef_com(self) -> EfCom:
-        return parse_ef_com(self.read_file(FID_EF_COM))
-
-    def read_dg1(self) -> MrzData:
-        return parse_dg1(self.read_file(FID_DG1))
 
 
 def _le_field(le: int) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drivers.icao9303 import ChipError, ChipReason, Tlv, parse_tlv
+from drivers.iso7816 import ChipError, ChipReason, Tlv, parse_tlv
 
 JPEG = "image/jpeg"
 JPEG2000 = "image/jp2"

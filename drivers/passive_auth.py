@@ -5,7 +5,9 @@ verifies with the Document Signer certificate it carries; that certificate was i
 by a CSCA of the configured trust store (and is valid now); every data group read hashes
 to the value in the SOD's LDS security object. Parsing uses asn1crypto, signatures and
 certificates `cryptography`. Nothing here raises for bad data: a SOD that cannot be
-parsed is a failed signature check with its problem named (never personal data).
+parsed is a failed signature check with its problem named (never personal data). A chip
+that gives no EF.SOD at all cannot be checked: `not_possible(reason)`, a verdict of its own,
+neither passed nor failed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from drivers.icao9303 import parse_tlv
+from drivers.iso7816 import parse_tlv
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,7 @@ class PassiveAuthVerdict(enum.Enum):
     PASSED = "passed"  # signature, chain and every hash verify
     NOT_TRUSTED = "not_trusted"  # the data is as signed, but the signer is not in our trust store
     FAILED = "failed"  # the signature or a data group's hash does not verify
+    NOT_POSSIBLE = "not_possible"  # no EF.SOD to check against: the data cannot be verified
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,12 @@ class PassiveAuthResult:
     hashes_valid: dict[int, bool] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # what failed, for the log and the technician (no PII)
     signer: str | None = None  # the Document Signer's subject (an authority, not a person)
+    possible: bool = True  # False: the chip gave no EF.SOD; `problems` says why
 
     @property
     def verdict(self) -> PassiveAuthVerdict:
+        if not self.possible:
+            return PassiveAuthVerdict.NOT_POSSIBLE
         if not self.signature_valid or not self.hashes_valid or not all(self.hashes_valid.values()):
             return PassiveAuthVerdict.FAILED
         if not self.certificate_trusted:
@@ -153,6 +159,11 @@ class PassiveAuthResult:
             "problems": list(self.problems),
             "signer": self.signer,
         }
+
+
+def not_possible(reason: str) -> PassiveAuthResult:
+    """The result when there is no EF.SOD to check (`reason`: why, for the technician)."""
+    return PassiveAuthResult(False, False, {}, (reason,), possible=False)
 
 
 def load_trust_store(path: Path) -> list[x509.Certificate]:
@@ -267,8 +278,9 @@ def verify_passive_auth(
 
     signature_valid = False
     certificate: x509.Certificate | None = None
-    signer = security.signed_data["signer_infos"][0]
     try:
+        # asn1crypto parses lazily: a damaged SignerInfo fails here, not in parse_sod
+        signer = security.signed_data["signer_infos"][0]
         certificate = _signer_certificate(security.signed_data, signer)
         digest_name = signer["digest_algorithm"]["algorithm"].native
         if digest_name not in _HASHES:

@@ -8,7 +8,8 @@ decrypted. Short or extended length follows the command: if the plain Le or the
 protected data do not fit a short APDU, the protected one is extended.
 
 Status words answered *without* SM objects (e.g. 6987/6988 after an SM error, which
-ends the session on most chips) are passed up as they are, with no data.
+ends the session on most chips: `drivers.iso7816.SM_ABORTED`) are passed up as they are,
+with no data.
 """
 
 from __future__ import annotations
@@ -17,11 +18,7 @@ import hmac
 from dataclasses import dataclass
 
 from drivers.bac import pad, retail_mac, tdes_decrypt, tdes_encrypt, unpad
-from drivers.icao9303 import ChipError, ChipReason, Transport, encode_length, parse_tlv
-
-SW_SM_MISSING = 0x6987  # expected SM data objects missing
-SW_SM_INCORRECT = 0x6988  # SM data objects incorrect
-SM_ABORTED = frozenset({SW_SM_MISSING, SW_SM_INCORRECT})
+from drivers.iso7816 import ChipError, ChipReason, Transport, encode_length, parse_tlv
 
 
 class SecureMessagingError(ChipError):

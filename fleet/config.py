@@ -6,6 +6,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleet.status import Thresholds
+from fleet.throttle import ThrottleLimits
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Alerts POSTed as JSON to `url`, signed with HMAC-SHA256 under `secret` (fleet.notify)."""
+
+    url: str = ""
+    secret: str = ""
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Alerts mailed through a relay; `to` is a comma-separated list of addresses."""
+
+    host: str = ""
+    port: int = 25
+    sender: str = ""
+    to: str = ""
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+    timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    poll_s: float = 1.0  # how often the delivery worker looks for due notifications
+    first_retry_s: float = 2.0  # then doubling, up to max_retry_s
+    max_retry_s: float = 600.0
+    max_attempts: int = 12  # about an hour and a half of trying with the defaults
+    lease_s: float = 60.0  # a claimed notification another process may take over after this
 
 
 @dataclass(frozen=True)
@@ -13,6 +48,8 @@ class FleetConfig:
     data_dir: Path = Path("var/fleet")
     # None or a file path: SQLite (DATA/fleet.sqlite3 by default); postgresql://...: PostgreSQL.
     database_url: str | None = None
+    # PostgreSQL connections per process: workers x this must stay under max_connections.
+    database_pool_size: int = 10
     # The interval the server asks kiosks to use; None: each kiosk keeps its own.
     heartbeat_interval_s: float | None = None
     default_interval_s: float = 15.0
@@ -23,5 +60,15 @@ class FleetConfig:
     enrollment_token_ttl_s: float = 7 * 24 * 3600.0
     sweep_interval_s: float = 5.0  # how often offline alerts are raised and old nonces dropped
     max_log_upload_bytes: int = 4 * 1024 * 1024
-    max_failed_logins: int = 5  # per user name within `login_lockout_s`
-    login_lockout_s: float = 300.0
+    # Sign-in throttling, shared by every process (fleet.throttle).
+    login_limits: ThrottleLimits = field(default_factory=ThrottleLimits)
+    # Addresses of the load balancers whose X-Forwarded-For names the caller (HAProxy's).
+    trusted_proxies: tuple[str, ...] = ()
+    # sha256 of the bearer token Prometheus scrapes /metrics with; "" = signed-in operators only.
+    metrics_token_hash: str = ""
+    password_threads: int = 2  # scrypt runs here, never on the event loop
+    max_bulk_kiosks: int = 1000  # a bulk command reaches at most this many kiosks
+    # A restart or reboot the kiosk accepted but whose effect (a new process, a new boot) the
+    # server has not seen in this long is marked failed rather than left "acknowledged".
+    command_effect_window_s: float = 900.0
+    notify: NotifyConfig = field(default_factory=NotifyConfig)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from kiosk.fleet_wire import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
+    READABLE_VERSIONS,
     WIRE_VERSION,
     AckOutcome,
     CommandKind,
     DeviceHealth,
     EventKind,
+    ServiceState,
     Severity,
     SupplyLevel,
 )
@@ -35,6 +38,7 @@ _NUM = {"type": "number"}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
 _SCALARS = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+_VERSION = {"enum": sorted(READABLE_VERSIONS), "description": "the sender's wire version"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(["error"], error=_STR, reason=_STR, field=_STR),
@@ -59,9 +63,12 @@ SCHEMAS: dict[str, Any] = {
         detail=_STR,
         at=_NUM,
     ),
+    "ServiceOrder": _obj(
+        ["state", "revision"], state={"enum": _values(ServiceState)}, revision=_INT
+    ),
     "Heartbeat": _obj(
         ["kiosk_id", "seq", "sent_at", "interval_s"],
-        wire_version={"const": WIRE_VERSION},
+        wire_version=_VERSION,
         kiosk_id=_STR,
         seq=_INT,
         sent_at=_NUM,
@@ -73,6 +80,16 @@ SCHEMAS: dict[str, Any] = {
         counters={"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
         attention={"type": "array", "items": {"$ref": _REF + "AttentionItem"}},
         acks={"type": "array", "items": {"$ref": _REF + "CommandAck"}},
+        service_state={"enum": _values(ServiceState), "description": "v2: the order it holds"},
+        service_revision={**_INT, "description": "v2: the service order's revision applied"},
+        started_at={**_NUM, "description": "v2: when the kiosk process started"},
+        boot_id={**_STR, "description": "v2: the machine's boot id"},
+        restarts={"type": ["integer", "null"], "description": "v2: systemd's NRestarts"},
+        items={
+            "type": "array",
+            "items": {"$ref": _REF + "ItemAvailability"},
+            "description": "optional: the menu's items and whether each is offered now",
+        },
     ),
     "Command": _obj(
         ["command_id", "kind", "issued_at"],
@@ -83,11 +100,12 @@ SCHEMAS: dict[str, Any] = {
     ),
     "HeartbeatReply": _obj(
         ["server_time", "interval_s", "commands", "acked"],
-        wire_version={"const": WIRE_VERSION},
+        wire_version={**_VERSION, "description": "the version the kiosk spoke"},
         server_time=_NUM,
         interval_s=_NUM,
         commands={"type": "array", "items": {"$ref": _REF + "Command"}},
         acked={"type": "array", "items": _STR},
+        service={"$ref": _REF + "ServiceOrder", "description": "v2: on every reply"},
     ),
     "Event": _obj(
         ["event_id", "kind", "at"],
@@ -101,14 +119,14 @@ SCHEMAS: dict[str, Any] = {
     ),
     "EventBatch": _obj(
         ["kiosk_id", "events"],
-        wire_version={"const": WIRE_VERSION},
+        wire_version=_VERSION,
         kiosk_id=_STR,
         events={"type": "array", "items": {"$ref": _REF + "Event"}},
     ),
     "Goodbye": _obj(["kiosk_id", "at"], wire_version=_INT, kiosk_id=_STR, at=_NUM, reason=_STR),
     "EnrollmentRequest": _obj(
         ["token", "kiosk_id", "public_key_pem", "site", "region"],
-        wire_version={"const": WIRE_VERSION},
+        wire_version=_VERSION,
         token=_STR,
         kiosk_id=_STR,
         public_key_pem={"type": "string", "description": "Ed25519 SubjectPublicKeyInfo PEM"},
@@ -122,6 +140,10 @@ SCHEMAS: dict[str, Any] = {
         key_id=_STR,
         interval_s=_NUM,
         server_time=_NUM,
+        replaced_key_id={
+            "type": "string",
+            "description": "re-key only: the kiosk's previous key, which no longer verifies",
+        },
     ),
     "SignIn": _obj(["username", "password"], username=_STR, password=_STR),
     "Operator": _obj(
@@ -134,6 +156,18 @@ SCHEMAS: dict[str, Any] = {
         role={"enum": ["viewer", "operator", "admin"]},
     ),
     "NewCommand": _obj(["kind"], kind={"enum": _values(CommandKind)}, params=_SCALARS),
+    "BulkCommand": _obj(
+        ["kind", "filter", "expect"],
+        kind={"enum": _values(CommandKind)},
+        params=_SCALARS,
+        filter={"type": "object", "description": "the same filters as GET /kiosks"},
+        expect={**_INT, "description": "how many kiosks the operator saw match"},
+    ),
+    "Tags": _obj(["tags"], tags={"type": "array", "items": _STR, "maxItems": 20}),
+    "CommandStatus": {
+        "enum": ["queued", "delivered", "acknowledged", "done", "failed"],
+        "description": "done: the kiosk's state was seen to change",
+    },
     "Kiosk": {
         "type": "object",
         "description": "A kiosk's last reported state with the server's judgement of it",
@@ -148,6 +182,11 @@ SCHEMAS: dict[str, Any] = {
             "in_service": _BOOL,
             "devices": {"type": "array", "items": {"$ref": _REF + "DeviceStatus"}},
             "counters": {"type": "object"},
+            "tags": {"type": "array", "items": _STR},
+            "wanted_service": {"enum": _values(ServiceState)},
+            "service_state": {"enum": _values(ServiceState)},
+            "next_heartbeat_due": {"type": ["number", "null"]},
+            "restarts": {"type": ["integer", "null"]},
         },
     },
 }
@@ -172,6 +211,8 @@ _REFUSED = {
 _KIOSK_SEC: list[dict[str, list[str]]] = [{"kioskSignature": []}]
 _OP_SEC: list[dict[str, list[str]]] = [{"operatorSession": []}]
 _KIOSK_ID = {"name": "kiosk_id", "in": "path", "required": True, "schema": _STR}
+_USERNAME = {"name": "username", "in": "path", "required": True, "schema": _STR}
+_FILTERS = ("search", "region", "site", "tag", "state", "software_version", "alert")
 
 
 def _op(summary: str, tag: str, security: list[Any], responses: dict[str, Any], **more: Any):
@@ -184,12 +225,16 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/enroll": {
         "post": _op(
-            "Register a kiosk's public key with a one-time token (signed by that key)",
+            "Register a kiosk's public key with a one-time token (signed by that key). A re-key"
+            " token (kiosk-fleet create-token --rekey KIOSK_ID) instead replaces the key, site"
+            " and region of that enrolled kiosk; its old key stops verifying (audited: rekey)",
             "kiosk",
             [],
             {
-                "201": _answer("enrolled", "Enrolled"),
-                "403": _answer("token unknown, used or expired", "Error"),
+                "201": _answer("enrolled, or re-keyed", "Enrolled"),
+                "403": _answer(
+                    "token unknown, used or expired, or a re-key token for another kiosk", "Error"
+                ),
                 "409": _answer("kiosk id or key already enrolled", "Error"),
                 "400": _REFUSED["400"],
                 "401": _REFUSED["401"],
@@ -249,7 +294,39 @@ PATHS: dict[str, Any] = {
             parameters=[
                 _KIOSK_ID,
                 {"name": "upload_id", "in": "path", "required": True, "schema": _INT},
+                {"name": "download", "in": "query", "schema": _STR},
             ],
+        )
+    },
+    "/api/v1/kiosks/{kiosk_id}/tags": {
+        "put": _op(
+            "Replace a kiosk's tags (operator role; audited)",
+            "operator",
+            _OP_SEC,
+            {"200": _answer("the tags"), "400": _answer("bad tags", "Error")},
+            parameters=[_KIOSK_ID],
+            requestBody=_json_body("Tags"),
+        )
+    },
+    "/api/v1/commands/bulk": {
+        "post": _op(
+            "One command to every kiosk the filters match; each kiosk's result (operator)",
+            "operator",
+            _OP_SEC,
+            {
+                "201": _answer("queued, per kiosk"),
+                "409": _answer("the match count changed since the operator looked", "Error"),
+            },
+            requestBody=_json_body("BulkCommand"),
+        )
+    },
+    "/api/v1/commands/bulk/{bulk_id}": {
+        "get": _op(
+            "Each kiosk's command of one bulk send, with its status now",
+            "operator",
+            _OP_SEC,
+            {"200": _answer("commands"), "404": _answer("no such bulk", "Error")},
+            parameters=[{"name": "bulk_id", "in": "path", "required": True, "schema": _STR}],
         )
     },
     "/api/v1/session": {
@@ -260,7 +337,8 @@ PATHS: dict[str, Any] = {
             {
                 "200": _answer("signed in", "Operator"),
                 "401": _answer("bad credentials", "Error"),
-                "429": _answer("too many failures: locked out for a while", "Error"),
+                "403": _answer("cross-origin sign-in refused", "Error"),
+                "429": _answer("throttled: address, user at this address, or slow down", "Error"),
             },
             requestBody=_json_body("SignIn"),
         ),
@@ -269,24 +347,21 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/fleet": {
         "get": _op(
-            "Counts of kiosks up, degraded, down and offline; regions and sites",
+            "Counts of kiosks up, degraded, down and offline; the filters' values",
             "operator",
             _OP_SEC,
             {"200": _answer("summary")},
-            parameters=[
-                {"name": "region", "in": "query", "schema": _STR},
-                {"name": "site", "in": "query", "schema": _STR},
-            ],
+            parameters=[{"name": n, "in": "query", "schema": _STR} for n in _FILTERS],
         )
     },
     "/api/v1/kiosks": {
         "get": _op(
-            "Kiosks with their state, filtered by region, site, state",
+            "One page of kiosks with their state, searched and filtered; and how many match",
             "operator",
             _OP_SEC,
-            {"200": _answer("kiosks")},
+            {"200": _answer("kiosks"), "400": _answer("unknown state or alert kind", "Error")},
             parameters=[
-                {"name": n, "in": "query", "schema": _STR} for n in ("region", "site", "state")
+                {"name": n, "in": "query", "schema": _STR} for n in (*_FILTERS, "limit", "offset")
             ],
         )
     },
@@ -358,6 +433,54 @@ PATHS: dict[str, Any] = {
             requestBody=_json_body("NewUser"),
         ),
     },
+    **{
+        f"/api/v1/users/{{username}}/{action}": {
+            "post": _op(
+                summary,
+                "operator",
+                _OP_SEC,
+                {"200": _answer("done"), "404": _answer("no such user", "Error")},
+                parameters=[_USERNAME],
+            )
+        }
+        for action, summary in (
+            ("password", "Set an operator's password; their sessions end (admin; audited)"),
+            ("disable", "Disable an operator: sign-in refused, sessions ended (admin; audited)"),
+            ("enable", "Enable a disabled operator (admin; audited)"),
+        )
+    },
+    "/api/v1/users/{username}/lockout": {
+        "delete": _op(
+            "Lift an operator's sign-in throttling from every address (admin; audited)",
+            "operator",
+            _OP_SEC,
+            {"200": _answer("unlocked")},
+            parameters=[_USERNAME],
+        )
+    },
+    "/api/v1/session/password": {
+        "put": _op(
+            "Change one's own password (current one required); other sessions end (audited)",
+            "operator",
+            _OP_SEC,
+            {"200": _answer("changed"), "403": _answer("wrong current password", "Error")},
+        )
+    },
+    **{
+        f"/api/v1/kiosks/{{kiosk_id}}/{action}": {
+            "post": _op(
+                summary,
+                "operator",
+                _OP_SEC,
+                {"200": _answer("done"), "404": _answer("no such kiosk", "Error")},
+                parameters=[_KIOSK_ID],
+            )
+        }
+        for action, summary in (
+            ("revoke-key", "Revoke a kiosk's key on every server process (admin; audited)"),
+            ("retire", "Retire a kiosk: key refused, alerts closed (admin; audited)"),
+        )
+    },
 }
 
 
@@ -373,9 +496,9 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
             ),
         },
-        "paths": PATHS,
+        "paths": {**PATHS, **REPORT_PATHS},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
             "securitySchemes": {
                 "operatorSession": {"type": "apiKey", "in": "cookie", "name": "fleet_session"},
                 "kioskSignature": {

@@ -1,8 +1,11 @@
-"""The fleet server's tables, in the SQL that SQLite and PostgreSQL both accept."""
+"""The fleet server's tables, in the SQL that SQLite and PostgreSQL both accept.
+
+`_TABLES` is the first released schema (version 1) and never changes; every later change is a
+numbered migration below, so a fresh database and an upgraded one end up the same. FleetStore
+runs the migrations a database has not seen yet, once, on start-up.
+"""
 
 from __future__ import annotations
-
-SCHEMA_VERSION = 1
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
@@ -133,6 +136,224 @@ CREATE TABLE IF NOT EXISTS log_uploads (
 );
 """
 
+# version -> statements. Columns are added with defaults, so rows written by an older server stay
+# valid; a new column that needs a value from old data gets an UPDATE here.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        # The operators' wanted service state, kept per kiosk and re-sent on every reply;
+        # what the kiosk last reported of it; how to tell a restart and a reboot happened.
+        "ALTER TABLE kiosks ADD COLUMN wanted_service TEXT NOT NULL DEFAULT 'in_service'",
+        "ALTER TABLE kiosks ADD COLUMN wanted_revision BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE kiosks ADD COLUMN service_state TEXT NOT NULL DEFAULT 'in_service'",
+        "ALTER TABLE kiosks ADD COLUMN service_revision BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE kiosks ADD COLUMN wire_version INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE kiosks ADD COLUMN started_at DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN boot_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE kiosks ADD COLUMN restarts INTEGER",
+        # How many problems the last heartbeat showed (devices, supplies, attention): lets the
+        # state at a glance be judged, filtered and paged in SQL.
+        "ALTER TABLE kiosks ADD COLUMN problem_count INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX IF NOT EXISTS kiosks_by_place ON kiosks (region, site, kiosk_id)",
+        "CREATE INDEX IF NOT EXISTS kiosks_by_site ON kiosks (site)",
+        "CREATE INDEX IF NOT EXISTS kiosks_by_version ON kiosks (software_version)",
+        """CREATE TABLE IF NOT EXISTS kiosk_tags (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            tag TEXT NOT NULL,
+            PRIMARY KEY (kiosk_id, tag)
+        )""",
+        "CREATE INDEX IF NOT EXISTS kiosk_tags_by_tag ON kiosk_tags (tag, kiosk_id)",
+        # Command status: queued -> delivered -> acknowledged -> done (state observed) / failed.
+        "ALTER TABLE commands ADD COLUMN status TEXT NOT NULL DEFAULT 'queued'",
+        "ALTER TABLE commands ADD COLUMN status_at DOUBLE PRECISION",
+        "ALTER TABLE commands ADD COLUMN done_at DOUBLE PRECISION",
+        "ALTER TABLE commands ADD COLUMN waits_for TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE commands ADD COLUMN bulk_id TEXT",
+        """UPDATE commands SET status = CASE
+            WHEN acked_at IS NOT NULL AND outcome = 'done' THEN 'done'
+            WHEN acked_at IS NOT NULL THEN 'failed'
+            WHEN delivered_at IS NOT NULL THEN 'delivered'
+            ELSE 'queued' END""",
+        "CREATE INDEX IF NOT EXISTS commands_by_kiosk ON commands (kiosk_id, issued_at)",
+        "CREATE INDEX IF NOT EXISTS commands_by_bulk ON commands (bulk_id)",
+        # Server-side history (offline, back online, goodbye) sits beside the kiosk's events.
+        "ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'kiosk'",
+        "CREATE INDEX IF NOT EXISTS alerts_by_kiosk ON alerts (kiosk_id, id)",
+        "CREATE INDEX IF NOT EXISTS alerts_open_kind ON alerts (kind) WHERE cleared_at IS NULL",
+        "CREATE INDEX IF NOT EXISTS log_uploads_by_kiosk ON log_uploads (kiosk_id, id)",
+        # Alert notifications: a durable queue, so a server restart does not lose one.
+        """CREATE TABLE IF NOT EXISTS notifications (
+            id {serial},
+            alert_id BIGINT NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at DOUBLE PRECISION NOT NULL,
+            lease_until DOUBLE PRECISION,
+            delivered_at DOUBLE PRECISION,
+            failed_at DOUBLE PRECISION,
+            last_error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX IF NOT EXISTS notifications_due ON notifications (next_at)"
+        " WHERE delivered_at IS NULL AND failed_at IS NULL",
+    ),
+    3: (
+        # An enrollment token made to give one enrolled kiosk a new device key
+        # (kiosk-fleet create-token --rekey).
+        """CREATE TABLE IF NOT EXISTS rekey_tokens (
+            token_hash TEXT PRIMARY KEY REFERENCES enrollment_tokens(token_hash),
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id)
+        )""",
+    ),
+    4: (
+        # What operators report (fleet.tx_facts, fleet.statistics, fleet.supervision): each
+        # transaction summary once per kiosk and tx id (the highest revision kept), rolled up
+        # per day and per month, per kiosk and (kiosk_id '') per site, so a month of a province
+        # reads a few rows per site and item, and a kiosk's days a few rows of its own.
+        """CREATE TABLE IF NOT EXISTS tx_facts (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            tx_id TEXT NOT NULL,
+            revision BIGINT NOT NULL,
+            item_code TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            amount_fen BIGINT NOT NULL,
+            refunded_fen BIGINT NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            ended_at DOUBLE PRECISION NOT NULL,
+            day TEXT NOT NULL,
+            region TEXT NOT NULL,
+            site TEXT NOT NULL,
+            agent_assisted INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            time_limit_days INTEGER NOT NULL,
+            time_limit_unit TEXT NOT NULL,
+            submitted_at DOUBLE PRECISION,
+            deadline_at DOUBLE PRECISION,
+            yellow_at DOUBLE PRECISION,
+            received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kiosk_id, tx_id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS tx_facts_supervised ON tx_facts (submitted_at)"
+        " WHERE deadline_at IS NOT NULL",
+        """CREATE TABLE IF NOT EXISTS app_decisions (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            tx_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            decided_at DOUBLE PRECISION NOT NULL,
+            revision BIGINT NOT NULL,
+            PRIMARY KEY (kiosk_id, tx_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS evaluations (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            evaluation_id TEXT NOT NULL,
+            tx_id TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            tags TEXT NOT NULL,
+            rated_at DOUBLE PRECISION NOT NULL,
+            day TEXT NOT NULL,
+            agent_assisted INTEGER NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kiosk_id, evaluation_id)
+        )""",
+        """CREATE TABLE IF NOT EXISTS stat_rollup (
+            grain TEXT NOT NULL,
+            period TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            region TEXT NOT NULL,
+            site TEXT NOT NULL,
+            transactions BIGINT NOT NULL DEFAULT 0,
+            completed BIGINT NOT NULL DEFAULT 0,
+            cancelled BIGINT NOT NULL DEFAULT 0,
+            refunded BIGINT NOT NULL DEFAULT 0,
+            unsettled BIGINT NOT NULL DEFAULT 0,
+            amount_fen BIGINT NOT NULL DEFAULT 0,
+            refunded_fen BIGINT NOT NULL DEFAULT 0,
+            refunds BIGINT NOT NULL DEFAULT 0,
+            agent_assisted BIGINT NOT NULL DEFAULT 0,
+            completed_s DOUBLE PRECISION NOT NULL DEFAULT 0,
+            evaluations BIGINT NOT NULL DEFAULT 0,
+            evaluations_good BIGINT NOT NULL DEFAULT 0,
+            evaluation_levels BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (grain, kiosk_id, period, item_code, region, site)
+        )""",
+        "CREATE INDEX IF NOT EXISTS stat_rollup_by_place ON stat_rollup (grain, period, region, site)",
+        """CREATE TABLE IF NOT EXISTS service_items (
+            item_code TEXT PRIMARY KEY,
+            name TEXT NOT NULL
+        )""",
+        # Fleet health (fleet.availability, fleet.health): seconds in service per kiosk, item
+        # ('' = the kiosk as a whole) and day, closed spells only; the open spell is on the
+        # kiosk's row (since when, until its last heartbeat, in which state).
+        """CREATE TABLE IF NOT EXISTS service_time (
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            day TEXT NOT NULL,
+            item_code TEXT NOT NULL,
+            in_service_s DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (kiosk_id, day, item_code)
+        )""",
+        "ALTER TABLE kiosks ADD COLUMN avail_from DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN avail_since DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN avail_until DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN avail_state TEXT NOT NULL DEFAULT ''",
+        # A device out of use from its fault to its recovery (events or heartbeats).
+        """CREATE TABLE IF NOT EXISTS repairs (
+            id {serial},
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            device TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            fault_at DOUBLE PRECISION NOT NULL,
+            recovered_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX IF NOT EXISTS repairs_open ON repairs (kiosk_id, device)"
+        " WHERE recovered_at IS NULL",
+        "CREATE INDEX IF NOT EXISTS repairs_by_recovery ON repairs (recovered_at)",
+        # Each change of a supply's level, with the device's usage total then (for forecasts).
+        """CREATE TABLE IF NOT EXISTS supply_history (
+            id {serial},
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            device TEXT NOT NULL,
+            supply TEXT NOT NULL,
+            level TEXT NOT NULL,
+            remaining BIGINT,
+            used_total BIGINT,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS supply_history_by_supply"
+        " ON supply_history (kiosk_id, device, supply, id)",
+    ),
+    5: (
+        # Several server processes on one database: sign-in throttling shared by all of them,
+        # atomic per key ("addr:...", "pair:...", "user:..."), swept when its window is over.
+        """CREATE TABLE IF NOT EXISTS login_throttle (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            window_start DOUBLE PRECISION NOT NULL,
+            next_at DOUBLE PRECISION NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX IF NOT EXISTS login_throttle_by_age ON login_throttle (window_start)",
+        # Server counters (requests refused, by reason...) summed over every process.
+        """CREATE TABLE IF NOT EXISTS server_counters (
+            name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            value BIGINT NOT NULL,
+            PRIMARY KEY (name, label)
+        )""",
+        # A kiosk's key revoked by an operator, a kiosk retired; an operator disabled.
+        "ALTER TABLE kiosks ADD COLUMN key_revoked_at DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN retired_at DOUBLE PRECISION",
+        "ALTER TABLE users ADD COLUMN disabled_at DOUBLE PRECISION",
+        "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)",
+        # An enrollment token may be bound to one kiosk id and one site.
+        "ALTER TABLE enrollment_tokens ADD COLUMN for_kiosk_id TEXT",
+        "ALTER TABLE enrollment_tokens ADD COLUMN for_site TEXT",
+        # A log upload answers one upload_logs command, once (checked on upload).
+        "CREATE INDEX IF NOT EXISTS log_uploads_by_command ON log_uploads (command_id)",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
 _SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgresql": "BIGSERIAL PRIMARY KEY",
@@ -140,4 +361,10 @@ _SERIAL = {
 
 
 def schema_sql(dialect: str) -> str:
+    """The first released schema (version 1)."""
     return _TABLES.replace("{serial}", _SERIAL[dialect])
+
+
+def migration_sql(version: int, dialect: str) -> list[str]:
+    """The statements that take a database from `version - 1` to `version`."""
+    return [sql.replace("{serial}", _SERIAL[dialect]) for sql in MIGRATIONS[version]]

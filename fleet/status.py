@@ -1,4 +1,9 @@
-"""How the fleet server judges a kiosk: connectivity from its heartbeat age, state at a glance."""
+"""How the fleet server judges a kiosk: connectivity from its heartbeat age, state at a glance.
+
+The judgement is one SQL expression (`judgement_sql`), so the dashboard's list, its filters and
+paging, the counts at a glance, `/metrics` and the offline sweeper all read the same verdict
+from the database; `problems()` only words it for operators.
+"""
 
 from __future__ import annotations
 
@@ -38,21 +43,43 @@ class Thresholds:
             raise ValueError("offline_multiple must be greater than late_multiple")
 
 
-def connectivity(kiosk: dict[str, Any], now: float, thresholds: Thresholds) -> Connectivity:
-    last_seen = kiosk.get("last_seen")
-    if last_seen is None or kiosk.get("goodbye_at") is not None:
-        return Connectivity.OFFLINE
-    age = now - last_seen
-    interval = kiosk["interval_s"]
-    if age > thresholds.offline_multiple * interval:
-        return Connectivity.OFFLINE
-    if age > thresholds.late_multiple * interval:
-        return Connectivity.LATE
-    return Connectivity.ONLINE
+class SqlArgs:
+    """Positional arguments of one statement: `add(value)` returns its `$n` placeholder."""
+
+    def __init__(self, *initial: Any) -> None:
+        self.values: list[Any] = list(initial)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def judgement_sql(args: SqlArgs, now: float, thresholds: Thresholds, table: str = "k") -> str:
+    """`connectivity` and `state` columns for the kiosks table aliased `table`, judged at `now`.
+
+    Offline: never heard from, said goodbye, or silent for more than `offline_multiple`
+    intervals. Late: silent for more than `late_multiple`. Down: reachable but not in service.
+    Degraded: late, or its last heartbeat showed a problem (problem_count).
+    """
+    t = table
+    n = args.add(float(now))
+    late = args.add(float(thresholds.late_multiple))
+    off = args.add(float(thresholds.offline_multiple))
+    offline = (
+        f"({t}.last_seen IS NULL OR {t}.goodbye_at IS NOT NULL"
+        f" OR {t}.last_seen < {n} - {off} * {t}.interval_s)"
+    )
+    is_late = f"({t}.last_seen < {n} - {late} * {t}.interval_s)"
+    return (
+        f"CASE WHEN {offline} THEN 'offline' WHEN {is_late} THEN 'late' ELSE 'online' END"
+        " AS connectivity,"
+        f" CASE WHEN {offline} THEN 'offline' WHEN {t}.in_service = 0 THEN 'down'"
+        f" WHEN {is_late} OR {t}.problem_count > 0 THEN 'degraded' ELSE 'up' END AS state"
+    )
 
 
 def problems(kiosk: dict[str, Any]) -> list[str]:
-    """Short operator-facing reasons why a reachable kiosk is not fully up."""
+    """Short operator-facing reasons why a reachable kiosk is not fully up (from its heartbeat)."""
     found = []
     for device in kiosk.get("devices", []):
         if device["health"] != "ok":
@@ -65,25 +92,23 @@ def problems(kiosk: dict[str, Any]) -> list[str]:
     return found
 
 
-def fleet_state(kiosk: dict[str, Any], conn: Connectivity) -> FleetState:
-    if conn is Connectivity.OFFLINE:
-        return FleetState.OFFLINE
-    if not kiosk.get("in_service", True):
-        return FleetState.DOWN
-    if conn is Connectivity.LATE or problems(kiosk):
-        return FleetState.DEGRADED
-    return FleetState.UP
-
-
-def describe(kiosk: dict[str, Any], now: float, thresholds: Thresholds) -> dict[str, Any]:
-    """The kiosk row with its judged connectivity, state and problems added."""
-    conn = connectivity(kiosk, now, thresholds)
+def describe(kiosk: dict[str, Any]) -> dict[str, Any]:
+    """A kiosk row read with `judgement_sql`, with its problems worded and when the next
+    heartbeat is due (commands ride on heartbeats, so that is when a queued one goes out)."""
     out = dict(kiosk)
-    out["connectivity"] = conn.value
-    out["state"] = fleet_state(kiosk, conn).value
     out["problems"] = problems(kiosk)
-    if conn is Connectivity.LATE:
+    if kiosk["connectivity"] == Connectivity.LATE.value:
         out["problems"].append("heartbeat late")
     if kiosk.get("goodbye_at") is not None:
         out["problems"].append(f"said goodbye: {kiosk.get('goodbye_reason') or 'shutdown'}")
+    wanted = kiosk.get("wanted_service", "in_service")
+    # A v1 kiosk cannot say which state it holds, only whether it serves (it may be down for
+    # its devices): there only "out of service wanted, still serving" is a sure mismatch.
+    sure = kiosk.get("wire_version", 1) >= 2 or wanted == "out_of_service"
+    if sure and wanted != kiosk.get("service_state", "in_service"):
+        out["problems"].append(f"{wanted.replace('_', ' ')} wanted, not yet applied")
+    seen = kiosk.get("last_seen")
+    out["next_heartbeat_due"] = (
+        seen + kiosk["interval_s"] if seen is not None and kiosk.get("goodbye_at") is None else None
+    )
     return out

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -22,9 +23,17 @@ from kiosk.devices import build_devices, build_manager, camera_scanner_for, devi
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
+from kiosk.out_of_service import (
+    EXIT_NOT_PROVISIONED,
+    OutOfServiceReason,
+    is_provisioned,
+    out_of_service,
+)
+from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
-from kiosk.steps import known_steps
+from kiosk.step_library import known_steps
 from kiosk.transaction import TransactionCore
+from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
@@ -44,10 +53,14 @@ class EmbeddedSimulator:
         endpoints_file.unlink(missing_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.state_dir / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
+        # The simulator is not the kiosk: systemd's notify socket stays with the kiosk.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -125,6 +138,14 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
 
     session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
                            reconcile=ctx.transactions.reconcile)
+
+    def report_problem(kind: str, reason: str) -> None:
+        # Steps report here; the fleet link, when it runs, has set the session's on_problem.
+        log.warning("problem reported: %s %s", kind, reason)
+        if session.on_problem is not None:
+            session.on_problem(kind, reason)
+
+    ctx.report_problem = report_problem
     session.device_manager = manager
     if manager is not None:
         manager.subscribe(session.on_device_event)
@@ -177,12 +198,17 @@ async def _run(
 ) -> dict | None:
     from screens.app import KioskApp
 
+    # How the last run ended (a crash the fleet must hear of?) and this one is running.
+    run_record = RunRecord(config.state_dir)
+    run = await asyncio.to_thread(run_record.begin)
     # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
     # once the attract screen is up. Outside systemd it does nothing.
     watchdog = Watchdog.from_environment(os.environ)
     watchdog.start()
     ctx, session = await prepare(config)
-    app = KioskApp(ctx.view, session)
+    voice = build_voice(ctx)
+    app = KioskApp(ctx.view, session, voice=voice)
+    app.bind(on_stop=lambda *_: voice.halt())
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
@@ -202,30 +228,78 @@ async def _run(
             app.stop()
 
     session.start()
-    fleet = start_fleet_link(ctx, session, restart_app=app.stop)
+    ratings = start_rating_delivery(ctx)
+    voice.start()
+    prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
+    # Updates: this run's health for the slot guard; a staged release is restarted into
+    # between citizens (kiosk.update.agent).
+    updates = UpdateAgent(config, lambda: session.busy, ctx.journal, app.stop, fleet is not None)
+    updates.devices_probed()  # prepare() took a first reading of every device
+    app.bind(on_start=lambda *_: updates.attract_reached())
+    updates.watch_fleet(fleet)
+    updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
+    # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.stop)
+    failure: BaseException | None = None
     try:
         await app.async_run(async_lib="asyncio")
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
-        if fleet is not None:
-            await fleet.stop()
+        await updates.stop()
+        ratings.cancel()
+        prewarm.cancel()
+        await voice.stop()
+        await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
         watchdog.stop()
     return summary
 
 
+async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseException | None) -> None:
+    """A clean stop says goodbye to the fleet; an exception escaping the kiosk is a crash: it
+    reports an unexpected exit instead, and the marker says it was reported."""
+    crashed = isinstance(failure, Exception)
+    if fleet is not None:
+        await fleet.stop(failure)
+    await asyncio.to_thread(record.end, type(failure).__name__ if crashed else None, run.started_at)
+
+
+def start_rating_delivery(ctx: FlowContext) -> asyncio.Task[None]:
+    """Forwards stored ratings (好差评) to the evaluation backend while the kiosk runs."""
+    from kiosk.evaluation import desk_for
+
+    return asyncio.get_running_loop().create_task(desk_for(ctx).deliver_forever())
+
+
+def build_voice(ctx: FlowContext) -> Any:
+    """Voice guidance through Kivy's audio; prompts cached under the state folder."""
+    from kiosk.speech import SpeechCache
+    from kiosk.voice import VoiceGuide
+    from screens.audio import KivySoundSink
+
+    ui = ctx.config.ui
+    cache = SpeechCache(ctx.config.state_dir / "voice",
+                        Path(ui.recorded_prompts_dir) if ui.recorded_prompts_dir else None)
+    return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
+
+
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None]) -> Any:
-    """The fleet agent, when provisioning enrolled this kiosk (else None)."""
+                     restart_app: Callable[[], None], run: RunInfo) -> Any:
+    """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
+    operators' saved service order at once: call it before the attract screen."""
     config = ctx.config
     if not (config.fleet.server_url and config.fleet.device_key_path):
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 
     link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
-                     restart_app=restart_app)
+                     restart_app=restart_app, run=run)
     link.start()
     return link
 
@@ -233,9 +307,13 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
                         repeat: int) -> dict:
     """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
+    run_record = RunRecord(config.state_dir)
+    run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
-    fleet = start_fleet_link(ctx, session, restart_app=lambda: None)
+    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run)
+    failure: BaseException | None = None
+    ratings = start_rating_delivery(ctx)
     try:
         if scenario:
             from simulator.headless_citizen import run_headless
@@ -243,9 +321,12 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
             session.start()
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
-        if fleet is not None:
-            await fleet.stop()
+        ratings.cancel()
+        await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)
     return summary
@@ -262,21 +343,40 @@ def summary_unfinished(config: KioskConfig) -> dict[str, int]:
         journal.close()
 
 
-async def _run_out_of_service(config: KioskConfig, reason_key: str) -> None:
-    """Only the out-of-service screen: what systemd starts when the kiosk keeps failing."""
+async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -> None:
+    """Only the out-of-service screen: what systemd starts when the kiosk cannot run."""
     from screens.app import KioskApp
 
     view = SessionView(language=config.ui.language, screen=ScreenId.OUT_OF_SERVICE,
-                       out_of_service_key=reason_key, hotline=config.flow.office_hotline)
+                       out_of_service_key=reason, hotline=config.flow.office_hotline)
 
     class NoIntents:
         def __getattr__(self, name: str):
             return lambda *args, **kwargs: None
 
+    # The unit is Type=notify with a watchdog, like the kiosk: READY once the screen is up,
+    # pings from this loop while it stays up.
     watchdog = Watchdog.from_environment(os.environ)
+    watchdog.start()
     app = KioskApp(view, NoIntents())
-    app.bind(on_start=lambda *_: watchdog.ready("out of service"))
-    await app.async_run(async_lib="asyncio")
+    app.bind(on_start=lambda *_: watchdog.ready(f"out of service: {reason.code}"))
+    try:
+        await app.async_run(async_lib="asyncio")
+    finally:
+        watchdog.stop()
+
+
+def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> int:
+    """`kiosk --out-of-service`: the screen with its reason, whatever the configuration holds."""
+    shown = out_of_service(config_path, overrides)
+    config = shown.config
+    setup_logging(config.log_dir)
+    log.error("out of service (reason=%s): %s", shown.reason.code, shown.detail)
+    from screens.bootstrap import configure_kivy
+
+    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
+    asyncio.run(_run_out_of_service(config, shown.reason))
+    return 0
 
 
 def run_kiosk(
@@ -291,13 +391,24 @@ def run_kiosk(
     headless: bool = False,
     repeat: int = 1,
     out_of_service: bool = False,
+    log_dir: Path | None = None,
 ) -> int:
     started_at = time.monotonic()
     overrides: dict = {}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
+    if log_dir is not None:
+        overrides["log_directory"] = str(log_dir)
     if windowed:
         overrides["ui"] = {"fullscreen": False}
+    if out_of_service:
+        return show_out_of_service(config_path, overrides)
+    if not is_provisioned(config_path):
+        # Restarting cannot help: exit with the code kiosk.service does not restart on, so
+        # systemd shows the out-of-service screen, which says why.
+        setup_logging(load_config(None, overrides).log_dir)
+        log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
+        return EXIT_NOT_PROVISIONED
     config = load_config(config_path, overrides)
     setup_logging(config.log_dir)
     sim = None
@@ -310,13 +421,6 @@ def run_kiosk(
             endpoints = sim.start()
         control_url = endpoints["control_url"]
         config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
-    if out_of_service:
-        from screens.bootstrap import configure_kivy
-
-        configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen,
-                       config.ui.font_path)
-        asyncio.run(_run_out_of_service(config, "oos.start_failed"))
-        return 0
     if headless:
         try:
             summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import sys
 from pathlib import Path
 
@@ -11,6 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
     parser.add_argument("--config", type=Path, help="kiosk.toml (default: built-in defaults)")
     parser.add_argument("--state-dir", type=Path, help="where the journal, logs and keys live")
+    parser.add_argument("--log-dir", type=Path,
+                        help="where the log files go (default: STATE_DIR/logs; the systemd units "
+                             "pass their LogsDirectory=)")
     parser.add_argument(
         "--simulator",
         action="store_true",
@@ -19,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario",
         choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
-                                 "payment_never"),
+                 "payment_never", "gallery", "elder_endorsement",
+                 # The service hall's items (simulator.headless_hall), with --headless only.
+                 "progress", "checkin", "booking", "collect", "fine"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )
     parser.add_argument(
@@ -37,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="show only the out-of-service screen (systemd's last resort)")
     parser.add_argument("--repeat", type=int, default=1, help="with --headless: scenario runs")
     args = parser.parse_args(argv)
+    # SIGABRT (systemd's WatchdogSignal=), SIGSEGV and friends print every thread's Python stack
+    # (files, lines, functions: no data) to stderr, the journal; LimitCORE=0 keeps the core away.
+    faulthandler.enable()
     if args.scenario and not (args.simulator or args.attach):
         parser.error("--scenario needs --simulator or --attach")
     from kiosk.app import run_kiosk
@@ -52,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         headless=args.headless,
         repeat=args.repeat,
         out_of_service=args.out_of_service,
+        log_dir=args.log_dir,
     )
 
 

@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+# Where provisioning writes a kiosk's configuration (systemd starts the kiosk with it).
+DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
+# The built-in id: a development machine's, never a provisioned kiosk's.
+DEV_KIOSK_ID = "KIOSK-DEV-0001"
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class DeviceConfig:
     idcard_reader_port: str = ""          # serial port of the ID-card SAM module ("" = none)
     dispenser_port: str = ""              # serial port of the certificate dispenser
     barcode_scanner_port: str = ""        # serial port of the barcode/QR scanner
+    a4_printer_uri: str = ""              # ipp://host:port/ipp/print of the A4 printer ("" = none)
     csca_store: str = ""                  # PEM file of trusted CSCA certificates (passive auth)
 
 
@@ -33,6 +38,10 @@ class BackendConfig:
     queue_url: str = "http://127.0.0.1:8080/queue/v1"
     # The payment platform's relay of the gateway's payment notifications ("" = none).
     notify_url: str = "http://127.0.0.1:8080/notify/v1"
+    progress_url: str = "http://127.0.0.1:8080/progress/v1"      # application progress
+    documents_url: str = "http://127.0.0.1:8080/documents/v1"    # finished documents to collect
+    evaluation_url: str = "http://127.0.0.1:8080/evaluation/v1"  # ratings (好差评)
+    fines_url: str = "http://127.0.0.1:8080/fines/v1"            # traffic-fine decisions
     deadline_s: float = 10.0
     health_interval_s: float = 5.0  # how often the kiosk checks it can reach the backends
 
@@ -43,6 +52,10 @@ class BackendConfig:
             "utility": self.utility_url,
             "certificates": self.certificates_url,
             "queue": self.queue_url,
+            "progress": self.progress_url,
+            "documents": self.documents_url,
+            "evaluation": self.evaluation_url,
+            "fines": self.fines_url,
         }
 
 
@@ -53,9 +66,25 @@ class UiConfig:
     width: int = 1080
     height: int = 1920
     font_path: str = CJK_FONT
-    idle_prompt_s: float = 60.0  # no touch for this long: "still there?"
-    idle_timeout_s: float = 20.0  # then this long more: back to the attract loop
+    idle_prompt_s: float = 60.0  # no touch or progress for this long: "still there?"
+    idle_timeout_s: float = 30.0  # then this long more (the warning): back to the attract loop
     result_timeout_s: float = 30.0
+    # Elder mode (长辈模式) multiplies every time the citizen is given.
+    elder_time_multiplier: float = 2.0
+    consent_notice_s: float = 6.0         # the face-capture notice before the camera starts
+    # Voice guidance: offline synthesis (espeak-ng) cached under state_dir/voice; a recorded
+    # prompt (recorded_prompts_dir/LANG/KEY.wav) wins over synthesis.
+    voice: bool = True
+    volume: float = 0.8
+    quiet_hours: str = "22:00-07:00"      # "" = none; the volume then is quiet_volume
+    quiet_volume: float = 0.35
+    speech_rate_wpm: int = 150
+    elder_speech_rate_wpm: int = 115
+    recorded_prompts_dir: str = ""
+
+    def citizen_seconds(self, seconds: float, elder: bool) -> float:
+        """A time the citizen is given, doubled (by default) in elder mode."""
+        return seconds * (self.elder_time_multiplier if elder else 1.0)
 
 
 @dataclass(frozen=True)
@@ -91,22 +120,47 @@ class TechnicianConfig:
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    """Software updates (kiosk.update): who may sign a release, where slots live, when to switch."""
+
+    # Release public keys (base64 of the raw Ed25519 key, `kiosk-bundle keygen` prints one);
+    # a bundle signed by any other key is refused.
+    trusted_keys: tuple[str, ...] = ()
+    slots_root: str = "/opt/kiosk"  # slots/a, slots/b, current -> one of them, runtimes/
+    state_dir: str = "/var/lib/kiosk-update"  # the updater's and the slot guard's state
+    # Local time "HH:MM-HH:MM" (may cross midnight) when the kiosk may restart into a new
+    # version; "" = any time. Downloading and installing into the spare slot go on at any hour.
+    maintenance_window: str = "02:00-05:00"
+    # A new version must be healthy (attract screen, devices probed, fleet heartbeat answered)
+    # this long after its first start, and within this many starts, or it is rolled back.
+    health_deadline_s: float = 300.0
+    start_tries: int = 2
+    check_interval_s: float = 10.0  # how often the kiosk looks for a staged release
+
+
+@dataclass(frozen=True)
 class DebugConfig:
     # Test instrumentation only: "STATE[:N]" kills the process after the Nth journal commit
     # into STATE, as a power cut would (the crash test uses it).
     crash_after: str = ""
+    # The same for the steps of an update ("STEP[:N]", kiosk.update.guard.CrashPoints).
+    update_crash_after: str = ""
 
 
 @dataclass(frozen=True)
 class KioskConfig:
-    kiosk_id: str = "KIOSK-DEV-0001"
+    kiosk_id: str = DEV_KIOSK_ID
     state_dir: Path = Path("var/kiosk")
+    # Where the log files go ("" = <state_dir>/logs). kiosk.service passes its LogsDirectory=
+    # (/var/log/kiosk) with --log-dir.
+    log_directory: str = ""
     devices: DeviceConfig = field(default_factory=DeviceConfig)
     backends: BackendConfig = field(default_factory=BackendConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     technician: TechnicianConfig = field(default_factory=TechnicianConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     @property
@@ -119,7 +173,7 @@ class KioskConfig:
 
     @property
     def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return Path(self.log_directory) if self.log_directory else self.state_dir / "logs"
 
 
 def _merge(obj: Any, data: dict[str, Any]) -> Any:
@@ -159,7 +213,8 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             **{key: endpoints[name] for name, key in (
                 ("idcard_reader", "idcard_reader_port"), ("dispenser", "dispenser_port"),
                 ("barcode_scanner", "barcode_scanner_port"), ("csca_store", "csca_store"),
-                ("document_camera_url", "document_camera_url"))
+                ("document_camera_url", "document_camera_url"),
+                ("a4_printer_uri", "a4_printer_uri"))
                if name in endpoints},
         },
         "backends": {
@@ -170,5 +225,8 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             "certificates_url": endpoints["certificates_url"],
             "queue_url": endpoints["queue_url"],
             "notify_url": endpoints.get("notify_url", ""),
+            **{f"{name}_url": endpoints[f"{name}_url"]
+               for name in ("progress", "documents", "evaluation", "fines")
+               if f"{name}_url" in endpoints},
         },
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 from kiosk.availability import DeviceState
 from kiosk.config import KioskConfig
 from kiosk.flow import Devices
+from peripherals.a4_printer import A4PrinterService
 from peripherals.barcode_scanner import BarcodeScannerService
 from peripherals.camera_scanner import CameraScannerService
 from peripherals.device_manager import (
@@ -40,6 +41,7 @@ def build_devices(config: KioskConfig) -> Devices:
         dispenser=DispenserService(d.dispenser_port) if d.dispenser_port else None,
         document_camera=DocumentCameraService(d.document_camera_url)
         if d.document_camera_url else None,
+        a4_printer=A4PrinterService(d.a4_printer_uri) if d.a4_printer_uri else None,
     )
 
 
@@ -61,7 +63,8 @@ def build_manager(devices: Devices) -> DeviceManager:
         watched.append(FaceCameraPeripheral(devices.document_camera, name="document_camera"))
     if devices.idcard_reader is not None:
         watched.append(IdCardReaderPeripheral(devices.idcard_reader))
-    for service in (devices.receipt_printer, devices.barcode_scanner, devices.dispenser):
+    for service in (devices.receipt_printer, devices.barcode_scanner, devices.dispenser,
+                    devices.a4_printer):
         if service is not None:
             watched.append(service)
     return DeviceManager(watched)

@@ -5,11 +5,18 @@ beat in step), and events as they happen. Everything goes through a bounded pers
 first and is sent in order, so nothing is lost while the server is unreachable; failures back off
 exponentially. Commands arrive on heartbeat replies, run one at a time when `is_busy()` is false
 (never during a citizen's transaction), and their acknowledgements ride on later heartbeats until
-the server confirms them. Blocking SQLite work runs on one worker thread.
+the server confirms them. A restart or reboot is acknowledged `accepted` before it runs (the
+process may not come back to say more); the server sees it done when the kiosk comes back. A
+command that cannot be carried out raises CommandFailed with the reason operators should read.
+Every reply goes to `reply_handler` too (the service order rides on it). Business reports
+(transaction summaries, evaluations, applications: kiosk.fleet_report_outbox) are staged in the
+same file and sent once the queue is empty; a fleet server that does not take them yet (404)
+leaves them staged. Blocking SQLite work runs on one worker thread.
 
 `status_source()` returns a dict with any of these keys (values in fleet_wire's JSON form or as
 fleet_wire objects): software_version, catalog_version, in_service, devices (DeviceStatus),
-counters (totals since installation), attention (AttentionItem).
+counters (totals since installation), attention (AttentionItem), service_state,
+service_revision, started_at, boot_id, restarts.
 """
 
 from __future__ import annotations
@@ -34,9 +41,16 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk.fleet_report_outbox import (
+    PendingReport,
+    ReportBook,
+    ReportCursor,
+    StagedReport,
+)
 from kiosk.fleet_wire import (
     API_PREFIX,
     DISRUPTIVE_COMMANDS,
+    WIRE_VERSION,
     AckOutcome,
     Command,
     CommandAck,
@@ -51,6 +65,7 @@ from kiosk.fleet_wire import (
     public_key_pem,
     sign_request,
 )
+from kiosk.fleet_wire_reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +116,7 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._interrupted_commands()
+        self.reports = ReportBook(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -210,8 +226,12 @@ class Outbox:
         ).fetchall()
         return [CommandAck(c, AckOutcome(o), d, a) for c, o, d, a in rows]
 
-    def confirm_acks(self, command_ids: list[str]) -> None:
-        self._db.executemany("DELETE FROM acks WHERE command_id = ?", [(c,) for c in command_ids])
+    def confirm_acks(self, confirmed: list[tuple[str, str]]) -> None:
+        """Forget acks the server recorded, by (command id, outcome): an outcome written after
+        the heartbeat left (a reboot accepted, then refused) is still to be sent."""
+        self._db.executemany(
+            "DELETE FROM acks WHERE command_id = ? AND outcome = ?", [tuple(c) for c in confirmed]
+        )
 
 
 # -- enrollment ------------------------------------------------------------------------------------
@@ -221,6 +241,14 @@ class FleetErrorReason(enum.Enum):
     UNREACHABLE = "unreachable"
     REFUSED = "refused"
     BAD_REPLY = "bad_reply"
+
+
+# The server's answers that mean this kiosk's key no longer counts (fleet.auth.AuthRefusal).
+KEY_REFUSALS = frozenset({"key_revoked", "kiosk_retired", "unknown_key"})
+
+
+class CommandFailed(Exception):
+    """A command the kiosk could not carry out; the message is the reason operators read."""
 
 
 class FleetError(Exception):
@@ -316,9 +344,10 @@ class FleetAgent:
         outbox_path: Path,
         status_source: Callable[[], Mapping[str, Any]],
         is_busy: Callable[[], bool],
-        command_handler: Callable[[Command], Awaitable[None]],
+        command_handler: Callable[[Command], Awaitable[str | None]],
         interval_s: float = 15.0,
         *,
+        reply_handler: Callable[[HeartbeatReply], Awaitable[None]] | None = None,
         jitter: float = 0.1,
         max_backoff_s: float | None = None,
         outbox_limit: int = 10_000,
@@ -332,6 +361,7 @@ class FleetAgent:
         self._status_source = status_source
         self._is_busy = is_busy
         self._command_handler = command_handler
+        self._reply_handler = reply_handler
         self.interval_s = interval_s
         self.jitter = jitter
         self.max_backoff_s = max_backoff_s if max_backoff_s is not None else 8 * interval_s
@@ -347,6 +377,7 @@ class FleetAgent:
         self._next_heartbeat = 0.0
         self._retry_at = 0.0
         self._clock_offset = 0.0
+        self._reports_retry_at = 0.0
         self.failures = 0
         self.online = False
         self.last_error = ""
@@ -363,18 +394,20 @@ class FleetAgent:
             asyncio.create_task(self._command_loop(), name="fleet-commands"),
         ]
 
-    async def stop(self, clean: bool = True) -> None:
-        """Stop; with `clean`, send what is queued and a goodbye so the fleet shows us offline."""
+    async def stop(self, clean: bool = True, reason: str = "shutdown") -> None:
+        """Stop: send what is queued (briefly), then, on a clean stop only, a goodbye so the
+        fleet shows us offline at once. A kiosk dying on an error says no goodbye: what it
+        queued about its death goes now if it can, else from the outbox at the next start."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._flush(), timeout=3.0)
         if clean:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._flush(), timeout=3.0)
-            bye = Goodbye(self.kiosk_id, self._now(), "shutdown")
+            bye = Goodbye(self.kiosk_id, self._now(), reason)
             try:
                 await self._post(f"/kiosks/{self.kiosk_id}/goodbye", bye.to_json())
             except FleetError as exc:
@@ -396,6 +429,25 @@ class FleetAgent:
         """Beat now rather than at the end of the interval (e.g. a device just failed)."""
         self._next_heartbeat = 0.0
         self._wake.set()
+
+    async def report_cursor(self) -> ReportCursor:
+        outbox = await self._outbox()
+        return await self._in_io(outbox.reports.cursor)
+
+    async def stage_reports(
+        self, reports: list[StagedReport], cursor: ReportCursor | None = None
+    ) -> int:
+        """Persist reports whose view changed (and the reporter's cursor) before returning; they
+        are sent soon. Returns how many were staged anew."""
+        outbox = await self._outbox()
+        staged = await self._in_io(outbox.reports.stage, reports, cursor)
+        if staged:
+            self._wake.set()
+        return int(staged)
+
+    async def unsent_reports(self) -> int:
+        outbox = await self._outbox()
+        return int(await self._in_io(outbox.reports.unsent))
 
     async def outbox_size(self) -> int:
         outbox = await self._outbox()
@@ -472,6 +524,7 @@ class FleetAgent:
             counters["outbox_dropped"] = dropped
         data = {
             **status,
+            "wire_version": WIRE_VERSION,
             "kiosk_id": self.kiosk_id,
             "seq": seq,
             "sent_at": self._now(),
@@ -483,7 +536,7 @@ class FleetAgent:
             return Heartbeat.from_json(data).to_json()
         except WireError as exc:
             log.error("status does not fit the heartbeat schema", extra={"reason": str(exc)})
-            keep = ("kiosk_id", "seq", "sent_at", "interval_s", "acks")
+            keep = ("wire_version", "kiosk_id", "seq", "sent_at", "interval_s", "acks")
             return Heartbeat.from_json({k: data[k] for k in keep}).to_json()
 
     def _queue_heartbeat_blocking(self) -> None:
@@ -511,8 +564,12 @@ class FleetAgent:
             if self._retry_at:
                 wake_at = min(wake_at, self._retry_at)
             self._wake.clear()
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+            # arrives as the event is set (an event posted just before stop()), and stop() then
+            # waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - loop.time()))
+                async with asyncio.timeout(max(0.0, wake_at - loop.time())):
+                    await self._wake.wait()
 
     async def _flush(self) -> bool:
         """Send the outbox in order; True once it is empty, False if the server is out of reach."""
@@ -520,7 +577,8 @@ class FleetAgent:
         while True:
             items = await self._in_io(outbox.peek, 100)
             if not items:
-                return True
+                return await self._send_reports(outbox)
+            sent_acks: list[tuple[str, str]] = []
             if items[0].kind == EVENT:
                 batch = []
                 for item in items:
@@ -529,7 +587,6 @@ class FleetAgent:
                     batch.append(item)
                 path = f"/kiosks/{self.kiosk_id}/events"
                 payload = {
-                    "wire_version": 1,
                     "kiosk_id": self.kiosk_id,
                     "events": [i.payload for i in batch],
                 }
@@ -538,6 +595,7 @@ class FleetAgent:
                 batch = [items[0]]
                 path = f"/kiosks/{self.kiosk_id}/heartbeat"
                 payload = batch[0].payload
+                sent_acks = [(a["command_id"], a["outcome"]) for a in payload.get("acks", [])]
             try:
                 data = await self._post(path, payload)
             except FleetError as exc:
@@ -548,14 +606,57 @@ class FleetAgent:
                     log.error("fleet refused an outbox item", extra={"reason": str(exc)})
                     await self._in_io(outbox.remove, [i.seq for i in batch])
                     continue
+                if exc.code in KEY_REFUSALS:
+                    # Not an outage: an operator revoked this kiosk's key or retired it. The
+                    # outbox is kept for when a technician re-keys it (kiosk-provision --rekey).
+                    log.error(
+                        "the fleet refuses this kiosk's key; it needs a re-key token",
+                        extra={"reason": exc.code},
+                    )
+                    return False
                 log.info("fleet server not reachable", extra={"reason": str(exc)})
                 return False
             self.online, self.last_error = True, ""
             await self._in_io(outbox.remove, [i.seq for i in batch])
             if batch[0].kind == HEARTBEAT:
-                await self._on_reply(outbox, data)
+                await self._on_reply(outbox, data, sent_acks)
 
-    async def _on_reply(self, outbox: Outbox, data: Any) -> None:
+    async def _send_reports(self, outbox: Outbox) -> bool:
+        """Send staged reports in batches; False if the server is out of reach. A server that
+        does not know the endpoint yet is asked again ten minutes later; heartbeats go on."""
+        if time.monotonic() < self._reports_retry_at:
+            return True
+        while True:
+            pending: list[PendingReport] = await self._in_io(outbox.reports.pending, 100)
+            if not pending:
+                return True
+            lists: dict[str, list[dict[str, Any]]] = {}
+            for report in pending:
+                lists.setdefault(report.kind.value, []).append(report.payload)
+            try:
+                payload = ReportBatch.from_json({"kiosk_id": self.kiosk_id, **lists}).to_json()
+            except WireError as exc:  # a report this kiosk itself cannot send: never will
+                log.error("reports do not fit the schema", extra={"reason": str(exc)})
+                await self._in_io(outbox.reports.mark_sent, pending)
+                continue
+            try:
+                await self._post(REPORTS_PATH.format(kiosk_id=self.kiosk_id), payload)
+            except FleetError as exc:
+                if exc.status == 404:
+                    log.warning("the fleet server takes no reports yet; kept for later")
+                    self._reports_retry_at = time.monotonic() + 600.0
+                    return True
+                if exc.status != 400:
+                    self.online = exc.reason is not FleetErrorReason.UNREACHABLE
+                    self.last_error = str(exc)
+                    return False
+                # The server will never take these; dropping them keeps the rest moving.
+                log.error(
+                    "fleet refused reports", extra={"reason": str(exc), "count": len(pending)}
+                )
+            await self._in_io(outbox.reports.mark_sent, pending)
+
+    async def _on_reply(self, outbox: Outbox, data: Any, sent_acks: list[tuple[str, str]]) -> None:
         try:
             reply = HeartbeatReply.from_json(data)
         except WireError as exc:
@@ -563,8 +664,14 @@ class FleetAgent:
             return
         self._clock_offset = reply.server_time - time.time()
         self.interval_s = reply.interval_s
-        if reply.acked:
-            await self._in_io(outbox.confirm_acks, list(reply.acked))
+        confirmed = [pair for pair in sent_acks if pair[0] in reply.acked]
+        if confirmed:
+            await self._in_io(outbox.confirm_acks, confirmed)
+        if self._reply_handler is not None:
+            try:
+                await self._reply_handler(reply)
+            except Exception:  # the kiosk's handling of a reply must not stop the agent
+                log.exception("heartbeat reply handler failed")
         for command in reply.commands:
             if command.command_id in self._queued:
                 continue
@@ -583,21 +690,20 @@ class FleetAgent:
             self.running_command = command
             await self._in_io(outbox.mark_started, command.command_id)
             if command.kind in DISRUPTIVE_COMMANDS:
-                # The process may not come back to report: acknowledge before acting.
-                ack = CommandAck(command.command_id, AckOutcome.DONE, "started", self._now())
+                # The process may not come back to report: say it is under way before acting.
+                ack = CommandAck(command.command_id, AckOutcome.ACCEPTED, "started", self._now())
                 await self._in_io(outbox.record_ack, ack)
             try:
-                await self._command_handler(command)
-                ack = CommandAck(command.command_id, AckOutcome.DONE, "", self._now())
+                detail = await self._command_handler(command)
+                ack = CommandAck(command.command_id, AckOutcome.DONE, detail or "", self._now())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                reason = str(exc) if isinstance(exc, CommandFailed) else repr(exc)
                 log.warning(
-                    "command failed", extra={"command": command.kind.value, "reason": repr(exc)}
+                    "command failed", extra={"command": command.kind.value, "reason": reason}
                 )
-                ack = CommandAck(
-                    command.command_id, AckOutcome.FAILED, repr(exc)[:200], self._now()
-                )
+                ack = CommandAck(command.command_id, AckOutcome.FAILED, reason[:200], self._now())
             finally:
                 self.running_command = None
                 self._queued.discard(command.command_id)

@@ -22,6 +22,7 @@ import base64
 import enum
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,17 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-WIRE_VERSION = 1
+# Version 2 adds the server's service order on every heartbeat reply (the operators' wanted
+# in/out-of-service state, which the kiosk persists), the kiosk's process start, boot id and
+# systemd restart count, the `accepted` acknowledgement, and the `unexpected_exit` event.
+# Optional fields a peer of the same version ignores when it does not know them (no bump): the
+# heartbeat's `items` (which service items the menu offers now), and the business reports of
+# kiosk.fleet_wire_reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
+# them until one that has it answers).
+WIRE_VERSION = 2
+# What each side reads. A kiosk speaks its own version and the server answers it in that version,
+# so kiosks of the previous release keep working while a fleet is upgraded.
+READABLE_VERSIONS = frozenset({1, 2})
 API_PREFIX = "/api/v1"
 
 HEADER_KEY_ID = "X-Kiosk-Key-Id"
@@ -89,6 +100,9 @@ class EventKind(enum.Enum):
     NEEDS_ATTENTION = "needs_attention"
     TRANSACTION_FAILED = "transaction_failed"
     COMMAND_FAILED = "command_failed"
+    # The kiosk process ended without a clean stop: an exception escaped (reported by the dying
+    # process itself) or it was killed, lost power or hung (reported by the next start). v2.
+    UNEXPECTED_EXIT = "unexpected_exit"
     TAMPER = "tamper"
     INFO = "info"
 
@@ -114,9 +128,27 @@ DISRUPTIVE_COMMANDS = frozenset({CommandKind.RESTART_APP, CommandKind.REBOOT})
 
 
 class AckOutcome(enum.Enum):
+    # The kiosk has started acting on the command; the outcome follows in a later ack, or, for a
+    # restart or reboot, the server sees it (a new process, a new boot). v2.
+    ACCEPTED = "accepted"
     DONE = "done"
     FAILED = "failed"
     REJECTED = "rejected"
+
+
+class ServiceState(enum.Enum):
+    """The operators' wanted state of a kiosk (the kiosk may still be down for other reasons)."""
+
+    IN_SERVICE = "in_service"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+# Commands that set the wanted service state. A v2 kiosk gets that state on every heartbeat reply
+# (ServiceOrder) instead; a v1 kiosk gets these as commands.
+SERVICE_COMMANDS = {
+    CommandKind.OUT_OF_SERVICE: ServiceState.OUT_OF_SERVICE,
+    CommandKind.BACK_IN_SERVICE: ServiceState.IN_SERVICE,
+}
 
 
 # -- field readers: every parser below goes through these, so bad input is a WireError ----------
@@ -147,12 +179,27 @@ def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], defau
     return value
 
 
+# Epoch seconds a kiosk may send: from 1970 to the year 5138. Outside that a timestamp is garbage
+# (-1e300 once made the server's day arithmetic fail with a 500).
+MAX_EPOCH_S = 1e11
+MAX_SEQ = 2**53  # JSON-exact, and within a BIGINT column
+_IDENT = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_ID_LEN}}}")
+
+
+def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
+    value = _get(data, key, float, default)
+    if not 0.0 <= value <= MAX_EPOCH_S:
+        raise WireError(WireErrorReason.BAD_VALUE, key, "not a time")
+    return float(value)
+
+
 def _ident(data: Mapping[str, Any], key: str) -> str:
     value = _get(data, key, str)
-    if not value or len(value) > MAX_ID_LEN or not all(c.isalnum() or c in "-_." for c in value):
-        raise WireError(WireErrorReason.BAD_VALUE, key, "not an identifier")
     if not value.isascii():
         raise WireError(WireErrorReason.BAD_VALUE, key, "not ASCII")
+    # One regex match, not a Python test per character: the fleet parses thousands a second.
+    if _IDENT.fullmatch(value) is None:
+        raise WireError(WireErrorReason.BAD_VALUE, key, "not an identifier")
     return value
 
 
@@ -209,10 +256,12 @@ def parse_params(value: Any) -> dict[str, str | int | float | bool]:
     return _str_map({"params": value}, "params")
 
 
-def _check_version(data: Mapping[str, Any]) -> None:
-    version = _get(data, "wire_version", int, WIRE_VERSION)
-    if version != WIRE_VERSION:
+def _check_version(data: Mapping[str, Any]) -> int:
+    """The message's wire version (1 when absent: the first kiosks did not always send it)."""
+    version = _get(data, "wire_version", int, 1)
+    if version not in READABLE_VERSIONS:
         raise WireError(WireErrorReason.UNSUPPORTED_VERSION, "wire_version", str(version))
+    return int(version)
 
 
 # -- messages --------------------------------------------------------------------------------------
@@ -290,6 +339,27 @@ class AttentionItem:
 
 
 @dataclass(frozen=True)
+class ItemAvailability:
+    """Whether the menu offers one service item now (the fleet's availability per item).
+    `reason` is the kiosk's reason key when it does not, never anything about a citizen."""
+
+    code: str
+    available: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "available": self.available, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ItemAvailability:
+        data = _obj(data, "item")
+        reason = _get(data, "reason", (str, type(None)), "") or ""
+        if len(reason) > MAX_ID_LEN:
+            raise WireError(WireErrorReason.TOO_LARGE, "reason")
+        return cls(_ident(data, "code"), _get(data, "available", bool), reason)
+
+
+@dataclass(frozen=True)
 class CommandAck:
     """The kiosk's answer to one command, carried on a later heartbeat."""
 
@@ -313,13 +383,43 @@ class CommandAck:
             _ident(data, "command_id"),
             _enum(data, "outcome", AckOutcome),
             _get(data, "detail", str, ""),
-            _get(data, "at", float, 0.0),
+            _epoch(data, "at", 0.0),
         )
 
 
 @dataclass(frozen=True)
+class ServiceOrder:
+    """The server's wanted service state for one kiosk, on every v2 heartbeat reply.
+
+    `revision` rises with every operator change; the kiosk applies a revision once, persists it
+    and reports it back (Heartbeat.service_revision), so the server can tell "done" from "sent".
+    """
+
+    state: ServiceState
+    revision: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state.value, "revision": self.revision}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ServiceOrder:
+        data = _obj(data, "service")
+        revision = _get(data, "revision", int)
+        if not 0 <= revision < 2**53:
+            raise WireError(WireErrorReason.BAD_VALUE, "revision")
+        return cls(_enum(data, "state", ServiceState), revision)
+
+
+@dataclass(frozen=True)
 class Heartbeat:
-    """What a kiosk says about itself every interval. `counters` are totals since installation."""
+    """What a kiosk says about itself every interval. `counters` are totals since installation.
+
+    v2 adds: `service_state`/`service_revision` (the server's service order as the kiosk holds
+    and has applied it), `started_at` (this process's start: a change means a restart),
+    `boot_id` (the machine's: a change means a reboot) and `restarts` (systemd's NRestarts for
+    the kiosk's unit, None outside systemd). `items` (optional, v2 peers that do not know it
+    ignore it): each service item of the menu and whether it is offered now.
+    """
 
     kiosk_id: str
     seq: int
@@ -332,10 +432,17 @@ class Heartbeat:
     counters: Mapping[str, int] = field(default_factory=dict)
     attention: tuple[AttentionItem, ...] = ()
     acks: tuple[CommandAck, ...] = ()
+    service_state: ServiceState = ServiceState.IN_SERVICE
+    service_revision: int = 0
+    started_at: float = 0.0
+    boot_id: str = ""
+    restarts: int | None = None
+    items: tuple[ItemAvailability, ...] = ()
+    wire_version: int = WIRE_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "wire_version": WIRE_VERSION,
+        data: dict[str, Any] = {
+            "wire_version": self.wire_version,
             "kiosk_id": self.kiosk_id,
             "seq": self.seq,
             "sent_at": self.sent_at,
@@ -348,19 +455,37 @@ class Heartbeat:
             "attention": [a.to_json() for a in self.attention],
             "acks": [a.to_json() for a in self.acks],
         }
+        if self.wire_version >= 2:
+            data.update(
+                service_state=self.service_state.value,
+                service_revision=self.service_revision,
+                started_at=self.started_at,
+                boot_id=self.boot_id,
+                restarts=self.restarts,
+            )
+            if self.items:
+                data["items"] = [i.to_json() for i in self.items]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Heartbeat:
         data = _obj(data)
-        _check_version(data)
+        version = _check_version(data)
         seq = _get(data, "seq", int)
         interval = _get(data, "interval_s", float)
-        if seq < 0 or not 0.05 <= interval <= 86400:
+        if not 0 <= seq < MAX_SEQ or not 0.05 <= interval <= 86400:
             raise WireError(WireErrorReason.BAD_VALUE, "seq/interval_s")
+        revision = _get(data, "service_revision", int, 0)
+        restarts = _get(data, "restarts", (int, type(None)), None)
+        if not 0 <= revision < 2**53 or (restarts is not None and not 0 <= restarts < 2**31):
+            raise WireError(WireErrorReason.BAD_VALUE, "service_revision/restarts")
+        boot_id = _get(data, "boot_id", str, "")
+        if len(boot_id) > MAX_ID_LEN:
+            raise WireError(WireErrorReason.TOO_LARGE, "boot_id")
         return cls(
             kiosk_id=_ident(data, "kiosk_id"),
             seq=seq,
-            sent_at=_get(data, "sent_at", float),
+            sent_at=_epoch(data, "sent_at"),
             interval_s=interval,
             software_version=_get(data, "software_version", str, ""),
             catalog_version=_get(data, "catalog_version", str, ""),
@@ -369,6 +494,13 @@ class Heartbeat:
             counters=_int_map(data, "counters"),
             attention=tuple(AttentionItem.from_json(a) for a in _list(data, "attention")),
             acks=tuple(CommandAck.from_json(a) for a in _list(data, "acks")),
+            service_state=_enum(data, "service_state", ServiceState, ServiceState.IN_SERVICE),
+            service_revision=revision,
+            started_at=_epoch(data, "started_at", 0.0),
+            boot_id=boot_id,
+            restarts=restarts,
+            items=tuple(ItemAvailability.from_json(i) for i in _list(data, "items")),
+            wire_version=version,
         )
 
 
@@ -408,7 +540,7 @@ class Event:
         return cls(
             event_id=_ident(data, "event_id"),
             kind=_enum(data, "kind", EventKind),
-            at=_get(data, "at", float),
+            at=_epoch(data, "at"),
             severity=_enum(data, "severity", Severity, Severity.INFO),
             device=device,
             reason=_get(data, "reason", str, ""),
@@ -467,21 +599,27 @@ class Command:
 
 @dataclass(frozen=True)
 class HeartbeatReply:
-    """The server's answer to a heartbeat: commands to run and the acks it has recorded."""
+    """The server's answer to a heartbeat: commands to run, the acks it has recorded and (v2)
+    the wanted service state, every time, so a kiosk that lost it gets it back."""
 
     server_time: float
     interval_s: float
     commands: tuple[Command, ...] = ()
     acked: tuple[str, ...] = ()
+    service: ServiceOrder | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "wire_version": WIRE_VERSION,
+    def to_json(self, version: int = WIRE_VERSION) -> dict[str, Any]:
+        """The reply in the kiosk's own wire version (a v1 kiosk refuses any other)."""
+        data: dict[str, Any] = {
+            "wire_version": version,
             "server_time": self.server_time,
             "interval_s": self.interval_s,
             "commands": [c.to_json() for c in self.commands],
             "acked": list(self.acked),
         }
+        if version >= 2 and self.service is not None:
+            data["service"] = self.service.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> HeartbeatReply:
@@ -490,11 +628,13 @@ class HeartbeatReply:
         acked = _list(data, "acked")
         if not all(isinstance(a, str) for a in acked):
             raise WireError(WireErrorReason.WRONG_TYPE, "acked")
+        service = _get(data, "service", (Mapping, type(None)), None)
         return cls(
             _get(data, "server_time", float),
             _get(data, "interval_s", float),
             tuple(Command.from_json(c) for c in _list(data, "commands")),
             tuple(acked),
+            ServiceOrder.from_json(service) if service is not None else None,
         )
 
 
@@ -518,7 +658,7 @@ class Goodbye:
     def from_json(cls, data: Any) -> Goodbye:
         data = _obj(data)
         _check_version(data)
-        return cls(_ident(data, "kiosk_id"), _get(data, "at", float), _get(data, "reason", str, ""))
+        return cls(_ident(data, "kiosk_id"), _epoch(data, "at"), _get(data, "reason", str, ""))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -47,6 +47,13 @@ class Reason(StrEnum):
     STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
     INTERNAL_ERROR = "internal_error"  # a bug: the ending is still settled and told truthfully
+    # The service hall's items (kiosk.steps_services, kiosk.steps_documents).
+    NO_APPLICATIONS = "no_applications"
+    NO_APPOINTMENT = "no_appointment"
+    NOTHING_TO_COLLECT = "nothing_to_collect"
+    DOCUMENT_SLOT_EMPTY = "document_slot_empty"
+    DISPENSER_FAULT = "dispenser_fault"
+    DOCUMENT_RETAINED = "document_retained"
 
 
 class FlowFailure(Exception):
@@ -70,11 +77,12 @@ class Devices:
     barcode_scanner: Any = None
     dispenser: Any = None
     document_camera: Any = None
+    a4_printer: Any = None  # peripherals.a4_printer.A4PrinterService (IPP), for certificates
 
     def names(self) -> frozenset[str]:
         return frozenset(name for name in ("permit_reader", "face_camera", "receipt_printer",
                                            "idcard_reader", "barcode_scanner", "dispenser",
-                                           "document_camera")
+                                           "document_camera", "a4_printer")
                          if getattr(self, name) is not None)
 
     def close(self) -> None:
@@ -95,6 +103,10 @@ class FlowContext:
     subject_key: bytes  # key of the pseudonyms written to the journal
     scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
     camera_scanner: Any = None  # codes from camera frames, when no serial scanner is fitted
+    # A problem the operators must hear of at once (a retained document, a 差评): (kind, reason).
+    # build_session points it at the session's on_problem, which the fleet link sets.
+    report_problem: Callable[[str, str], None] = field(
+        default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
     @property

@@ -20,6 +20,10 @@ from kiosk.viewmodel import ScreenId
 
 log = logging.getLogger(__name__)
 
+# What the citizen is told while a step runs that they only wait for (shown after 300 ms).
+BUSY_KEYS = {"lookup": "busy.lookup", "pay": "busy.order", "submit": "busy.submitting",
+             "print_receipt": "busy.printing"}
+
 
 class FlowEngine:
     def __init__(self, ctx: FlowContext) -> None:
@@ -45,17 +49,24 @@ class FlowEngine:
         if self._citizen_left is not None:
             raise asyncio.CancelledError  # cancelled before it started
         txn = await ctx.transactions.begin(item.code)
-        run = FlowRun(ctx, item.code, txn)
+        run = FlowRun(ctx, item.code, txn,
+                      state={"item": {"time_limit_days": item.time_limit_days}})
         ctx.view.update(service_title=item.name)
         failure: FlowFailure | None = None
         shutting_down = False
         try:
             for spec in item.steps:
-                timeout = spec.timeout_s or ctx.config.flow.step_timeout_s
+                # A step's catalog time is the citizen's (kiosk.citizen_time watches it); this
+                # is only the safety net, never shorter, and doubled in elder mode.
+                timeout = ctx.config.ui.citizen_seconds(
+                    max(spec.timeout_s or 0, ctx.config.flow.step_timeout_s), ctx.view.elder)
+                ctx.view.update(busy_key=BUSY_KEYS.get(spec.step, ""))
                 try:
                     await asyncio.wait_for(STEPS[spec.step](run, spec.params), timeout)
                 except TimeoutError as exc:
                     raise FlowFailure(Reason.STEP_TIMEOUT) from exc
+                finally:
+                    ctx.view.update(busy_key="")
         except FlowFailure as exc:
             failure = exc
         except asyncio.CancelledError:
@@ -72,8 +83,11 @@ class FlowEngine:
         settlement = await asyncio.shield(txn.finish())
         if shutting_down:
             raise asyncio.CancelledError
-        if self._citizen_left and settlement.outcome is Outcome.NOT_CHARGED:
-            raise asyncio.CancelledError  # nothing happened: straight back to the start
+        if self._citizen_left and settlement.outcome is Outcome.NOT_CHARGED \
+                and not txn.tx.orders:
+            # Nothing happened: straight back to the start. Once an order exists, the way out
+            # is a screen that says what became of the money, with the order number.
+            raise asyncio.CancelledError
         await self._show(run, txn, settlement, failure)
 
     async def _show(self, run: FlowRun, txn: TxRun, settlement: Settlement,

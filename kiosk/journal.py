@@ -296,3 +296,10 @@ class Journal:
             "SELECT from_state, to_state, reason FROM transitions WHERE tx_id = ? ORDER BY seq",
             (tx_id,),
         ).fetchall()
+
+    def timeline(self, tx_id: str) -> list[tuple[str | None, str, str | None, float]]:
+        """`history` with when each transition was written (`at`, seconds since the epoch)."""
+        return self._db.execute(
+            "SELECT from_state, to_state, reason, at FROM transitions WHERE tx_id = ? ORDER BY seq",
+            (tx_id,),
+        ).fetchall()

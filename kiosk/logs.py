@@ -11,20 +11,28 @@ from kiosk.privacy import PersonalDataFilter
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def setup_logging(log_dir: Path, level: int = logging.INFO) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
+def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
+    """The console (stderr) and, given `log_dir`, a rotating kiosk.log; both masked, at `level`.
+
+    Command-line tools pass no folder: they log to the console only.
+    """
     root = logging.getLogger()
     root.setLevel(level)
-    # Libraries that log through the root logger before this (python-escpos does) leave a
-    # default handler behind, which would print every line twice and unmasked.
+    # Libraries that log through the root logger before this (python-escpos calls
+    # logging.basicConfig() when imported) leave a default handler behind, which would print
+    # every line twice and unmasked, and would keep a tool's own level from taking effect.
     for handler in list(root.handlers):
         root.removeHandler(handler)
     masking = PersonalDataFilter()
-    file_handler = logging.handlers.RotatingFileHandler(
-        log_dir / "kiosk.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
-    )
-    console = logging.StreamHandler()
-    for handler in (file_handler, console):
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_dir / "kiosk.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+            )
+        )
+    for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(masking)
         root.addHandler(handler)

@@ -12,15 +12,21 @@ from peripherals.errors import DeviceError, DeviceReason
 from peripherals.receipt_printer import Align, ReceiptDocument, ReceiptLine
 
 
+def bilingual(key: str, **params: object) -> str:
+    """One receipt line in both languages: the printed slip serves every citizen."""
+    return " ".join(TEXTS[key][lang].format(**params) for lang in ("zh", "en"))
+
+
 def _footer(ctx: FlowContext, tx: Transaction) -> list[ReceiptLine]:
     order = tx.paid_trade_no or tx.out_trade_no  # the order that took the money
     return [
-        *([ReceiptLine(f"订单号 Order: {order}")] if order else []),
-        ReceiptLine(f"流水号 Transaction: {tx.tx_id}"),
-        ReceiptLine(f"终端 Kiosk: {ctx.config.kiosk_id}"),
-        ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
+        *([ReceiptLine(bilingual("receipt.order", value=order))] if order else []),
+        ReceiptLine(bilingual("receipt.transaction", value=tx.tx_id)),
+        ReceiptLine(bilingual("receipt.kiosk", value=ctx.config.kiosk_id)),
+        ReceiptLine(bilingual("receipt.time", value=time.strftime("%Y-%m-%d %H:%M:%S"))),
         ReceiptLine("-" * 32),
-        ReceiptLine(f"咨询电话 Hotline: {ctx.config.flow.office_hotline}", align=Align.CENTER),
+        ReceiptLine(bilingual("receipt.hotline", value=ctx.config.flow.office_hotline),
+                    align=Align.CENTER),
     ]
 
 

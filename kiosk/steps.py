@@ -87,6 +87,12 @@ def _backend_failure(exc: BackendError) -> FlowFailure:
     return FlowFailure(Reason.BACKEND_REJECTED if exc.refused else Reason.BACKEND_UNAVAILABLE)
 
 
+def _card_wait_s(ctx: FlowContext) -> float:
+    # How long the citizen may take to place a card is kiosk.citizen_time's decision (with its
+    # "still there?" warning); the reader's own wait is only the step's safety net.
+    return ctx.config.ui.citizen_seconds(ctx.config.flow.step_timeout_s, ctx.view.elder)
+
+
 _READER_REASONS = {
     DeviceReason.CARD_REMOVED: Reason.CARD_REMOVED,
     DeviceReason.NOT_A_TRAVEL_DOCUMENT: Reason.CARD_UNREADABLE,
@@ -113,7 +119,7 @@ async def read_permit(run: FlowRun, params: dict) -> None:
         raise FlowFailure(Reason.BACKEND_REJECTED) from exc
     ctx.show(ScreenId.PLACE_PERMIT, status_key="permit.instruction", busy=False)
     try:
-        await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
+        await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="permit.reading", busy=True)
         permit = await reader.read_permit(key)
         permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document)
@@ -137,7 +143,7 @@ async def read_idcard(run: FlowRun, params: dict) -> None:
         raise FlowFailure(Reason.DEVICE_MISSING)
     ctx.show(ScreenId.READ_IDCARD, status_key="idcard.instruction", busy=False)
     try:
-        await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
+        await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="idcard.reading", busy=True)
         card = await reader.read()
     except DeviceError as exc:
@@ -154,7 +160,18 @@ async def capture_face(run: FlowRun, params: dict) -> None:
     camera = ctx.devices.face_camera
     if camera is None:
         raise FlowFailure(Reason.DEVICE_MISSING)
-    ctx.show(ScreenId.FACE, status_key="face.no_face", busy=False, faces=0)
+    # The notice comes first: what the photo is for, and a way to decline (or to go on at once).
+    ctx.show(ScreenId.FACE, status_key="face.consent", busy=False, faces=0, consent_pending=True)
+    try:
+        answer = await ctx.wait_choice(ctx.config.ui.citizen_seconds(
+            ctx.config.ui.consent_notice_s, ctx.view.elder))
+    except TimeoutError:
+        answer = "agree"
+    finally:
+        ctx.view.update(consent_pending=False)
+    if answer == "decline":
+        raise FlowFailure(Reason.CANCELLED)
+    ctx.view.update(status_key="face.no_face")
 
     def on_preview(frame: Any, hint: Any) -> None:
         # hint: a drivers.face_quality.FaceHint value, one plain instruction at a time.
@@ -163,7 +180,8 @@ async def capture_face(run: FlowRun, params: dict) -> None:
 
     try:
         face = await camera.capture(
-            on_preview, ctx.config.flow.face_stable_frames, ctx.config.flow.face_timeout_s
+            on_preview, ctx.config.flow.face_stable_frames,
+            ctx.config.ui.citizen_seconds(ctx.config.flow.face_timeout_s, ctx.view.elder)
         )
     except DeviceError as exc:
         reason = Reason.FACE_TIMEOUT if exc.reason is DeviceReason.TIMEOUT else Reason.CAMERA_FAULT
@@ -306,13 +324,15 @@ async def pay(run: FlowRun, params: dict) -> None:
             order_no=order.out_trade_no,
             fee_fen=order.amount_fen,
             status_key="pay.instruction",
+            busy_key="",
         )
 
     try:
         async with ctx.watch_codes():
             await run.txn.collect(
                 description=description,
-                timeout_s=ctx.config.flow.payment_timeout_s,
+                timeout_s=ctx.config.ui.citizen_seconds(ctx.config.flow.payment_timeout_s,
+                                                        ctx.view.elder),
                 poll_s=ctx.config.flow.payment_poll_s,
                 scans=ctx.scans,
                 on_order=on_order,

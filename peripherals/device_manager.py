@@ -36,7 +36,7 @@ from peripherals.permit_reader import PermitReaderService
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[DeviceEvent], None]
-_SUPPLY_REASONS = {DeviceReason.PAPER_NEAR_END, DeviceReason.STOCK_LOW}
+_SUPPLY_REASONS = {DeviceReason.PAPER_NEAR_END, DeviceReason.STOCK_LOW, DeviceReason.TONER_LOW}
 
 
 @dataclass(frozen=True)

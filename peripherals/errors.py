@@ -30,6 +30,10 @@ class DeviceReason(StrEnum):
     BIN_FULL = "bin_full"
     CARD_AT_MOUTH = "card_at_mouth"
     NOT_SUPPORTED = "not_supported"
+    # The A4 printer (IPP).
+    TONER_LOW = "toner_low"
+    TONER_EMPTY = "toner_empty"
+    JOB_ABORTED = "job_aborted"
 
 
 class DeviceError(Exception):

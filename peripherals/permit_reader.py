@@ -1,10 +1,14 @@
 """The travel-document chip reader service: waits for a card on a PC/SC reader and reads it.
 
-A read is: EF.ATR/INFO (extended length limits), SELECT the LDS application, Basic
-Access Control from the citizen's MRZ data, then under secure messaging EF.COM, DG1,
-DG2, every other data group EF.COM lists, and EF.SOD; then passive authentication. If
-the card leaves mid-read and comes back within `resume_window_s`, the read goes on
-(new BAC, same files, from the offset reached) instead of starting over.
+A read is: what the chip says of itself (its ATR, else EF.ATR/INFO: `drivers.card_capabilities`),
+SELECT the LDS application, Basic Access Control from the citizen's MRZ data, then under
+secure messaging DG1, DG2 and EF.SOD, one READ BINARY each on a modern chip (by short EF
+identifier, extended length), then every other data group EF.SOD lists; EF.COM only when
+there is no EF.SOD to list them. Then passive authentication. A chip that lacks SFI, extended
+length, DG2, EF.COM or EF.SOD is read all the same: what it refuses is learned once
+(`FileAccess`) and what it lacks is reported, with the verdict "not possible" without EF.SOD.
+If the card leaves mid-read and comes back within `resume_window_s`, the read goes on (new
+BAC, same files, from the offset reached, what was learned kept) instead of starting over.
 """
 
 from __future__ import annotations
@@ -14,31 +18,35 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from drivers import pcsc
 from drivers.bac import BacKeys, derive_bac_keys, perform_bac
+from drivers.card_capabilities import file_access
 from drivers.icao9303 import (
     FID_EF_COM,
     FID_EF_SOD,
-    ChipError,
-    ChipReason,
     EfCom,
+    FileAccess,
     IcaoReader,
-    MrzData,
     dg_fid,
-    parse_dg1,
+    file_name,
     parse_ef_com,
 )
+from drivers.iso7816 import SM_ABORTED, ChipError, ChipReason
 from drivers.lds import parse_dg2
+from drivers.mrz import MrzData, parse_dg1
 from drivers.passive_auth import (
     PassiveAuthResult,
     PassiveAuthVerdict,
+    SodError,
     load_trust_store,
+    not_possible,
+    parse_sod,
     verify_passive_auth,
 )
-from drivers.secure_messaging import SM_ABORTED, SecureMessaging, max_read_for
+from drivers.secure_messaging import SecureMessaging
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.worker import DeviceWorker
 
@@ -76,16 +84,19 @@ def _expiry_date(yymmdd: str, today: dt.date) -> dt.date | None:
 class PermitRead:
     """What the chip gave: parsed MRZ, face image, passive-authentication checks, cost."""
 
-    ef_com: EfCom
     mrz: MrzData
-    face_image: bytes | None  # the JPEG / JPEG 2000 file out of DG2
+    face_image: bytes | None  # the JPEG / JPEG 2000 file out of DG2 (None: no DG2 or no face)
     passive_auth: PassiveAuthResult
     apdus: int
     seconds: float
     data_groups: Mapping[int, bytes] = field(default_factory=dict)  # raw files read
-    unreadable_groups: tuple[int, ...] = ()  # listed in EF.COM, refused (e.g. EAC)
+    listed_groups: tuple[int, ...] = ()  # the data groups EF.SOD lists (else EF.COM, if read)
+    unreadable_groups: tuple[int, ...] = ()  # listed, refused (e.g. DG3/DG4 behind EAC)
+    missing_files: tuple[int, ...] = ()  # file identifiers the chip does not have
+    ef_com: EfCom | None = None  # read only when there is no EF.SOD to list the groups
     face_mime: str | None = None
-    resumes: int = 0  # times the read went on after the card came back
+    resumes: int = 0  # times the read went on in a new session (card back, or a fallback)
+    access: FileAccess = field(default_factory=FileAccess)  # how the chip's files were read
 
     def __repr__(self) -> str:
         return (
@@ -97,6 +108,10 @@ class PermitRead:
 
     __str__ = __repr__
 
+    @property
+    def missing_names(self) -> tuple[str, ...]:
+        return tuple(file_name(fid) for fid in self.missing_files)
+
     def document_expired(self, today: dt.date | None = None) -> bool:
         """Whether the MRZ's expiry date is past (an unreadable date counts as expired)."""
         today = today or dt.date.today()
@@ -104,25 +119,39 @@ class PermitRead:
         return expiry is None or expiry < today
 
     def raise_for_integrity(self, *, require_trusted: bool = True) -> None:
-        """DeviceError(INTEGRITY_FAILED) when passive authentication does not pass the policy."""
-        verdict = self.passive_auth.verdict
+        """DeviceError(INTEGRITY_FAILED) when passive authentication does not pass the policy:
+        never when it failed; with `require_trusted`, not either when the signer is not
+        trusted or when nothing could be checked (no EF.SOD). The detail says why (no PII)."""
+        result = self.passive_auth
+        verdict = result.verdict
         if verdict is PassiveAuthVerdict.FAILED or (
-            require_trusted and verdict is PassiveAuthVerdict.NOT_TRUSTED
+            require_trusted
+            and verdict in (PassiveAuthVerdict.NOT_TRUSTED, PassiveAuthVerdict.NOT_POSSIBLE)
         ):
-            raise DeviceError(DEVICE, DeviceReason.INTEGRITY_FAILED, verdict.value)
+            why = "; ".join(result.problems)
+            detail = f"{verdict.value}: {why}" if why else verdict.value
+            raise DeviceError(DEVICE, DeviceReason.INTEGRITY_FAILED, detail)
 
 
 @dataclass
 class _ReadState:
-    """What survives a card leaving and coming back: files read so far, partial files."""
+    """What survives a card leaving and coming back: files read so far, partial files, and
+    what was learned of the chip."""
 
     partial: dict[int, bytes] = field(default_factory=dict)
     files: dict[int, bytes] = field(default_factory=dict)
-    denied: set[int] = field(default_factory=set)
-    max_response: int | None = None  # from EF.ATR/INFO; None: not asked yet
-    greedy: bool = True
+    refused: set[int] = field(default_factory=set)  # file identifiers the chip refused
+    missing: set[int] = field(default_factory=set)  # file identifiers the chip has not
+    listed: tuple[int, ...] = ()
+    access: FileAccess | None = None  # None: not asked yet
+    session_access: FileAccess | None = None  # `access` as this session started
     apdus: int = 0
     resumes: int = 0
+    sm_retries: int = 0
+
+    def learned(self) -> bool:
+        """Whether this session found out something about the chip (a fallback)."""
+        return self.access is not None and self.access != self.session_access
 
 
 class PermitReaderService:
@@ -206,16 +235,19 @@ class PermitReaderService:
                     raise DeviceError(DEVICE, DeviceReason.CARD_REMOVED) from exc
                 log.info("card back on the reader: resuming the read")
             except ChipError as exc:
-                if exc.reason is not ChipReason.SECURE_MESSAGING or state.resumes >= 1:
+                if exc.reason is not ChipReason.SECURE_MESSAGING:
                     raise self._device_error(exc) from exc
-                log.warning("secure messaging failed (%s): new session", exc.reason.value)
+                if not state.learned():  # a fallback that ended the session is free
+                    if state.sm_retries >= 1:
+                        raise self._device_error(exc) from exc
+                    state.sm_retries += 1
+                log.warning("secure messaging ended (%s): new session", exc)
             except pcsc.PcscError as exc:
-                if state.max_response and state.max_response > 256:
-                    # the reader may not carry extended APDUs: short ones from now on
-                    log.warning("transmit failed with extended length: falling back to short")
-                    state.max_response = 256
-                else:
+                if state.access is None or not state.access.extended_length:
                     raise DeviceError(DEVICE, DeviceReason.READER_UNAVAILABLE, str(exc)) from exc
+                # the reader may not carry extended APDUs: short ones from now on
+                log.warning("transmit failed with extended length: falling back to short")
+                state.access.refuse_extended_length()
             state.resumes += 1
         return self._result(state, time.monotonic() - started)
 
@@ -235,16 +267,13 @@ class PermitReaderService:
         try:
             connection.connect(self._reader_name())
             plain = IcaoReader(connection)
-            if state.max_response is None:
-                limits = plain.read_atr_info()
-                state.max_response = limits[1] if limits else 256
+            if state.access is None:
+                state.access = file_access(connection.atr, plain.read_ef_atr_info)
+            state.session_access = replace(state.access)
             plain.select_application()
             session = perform_bac(connection, keys)
             sm = SecureMessaging(connection, session.ks_enc, session.ks_mac, session.ssc)
-            reader = IcaoReader(
-                sm, max_read=max_read_for(state.max_response), partial=state.partial
-            )
-            reader.greedy = state.greedy
+            reader = IcaoReader(sm, state.access, partial=state.partial)
             try:
                 self._read_lds(reader, state)
             except ChipError as exc:
@@ -253,65 +282,102 @@ class PermitReaderService:
                         ChipReason.SECURE_MESSAGING, "session aborted", sw=exc.sw
                     ) from exc
                 raise
-            finally:
-                state.greedy = reader.greedy
         finally:
             state.apdus += connection.apdu_count
             connection.disconnect()
 
     @staticmethod
-    def _read_lds(reader: IcaoReader, state: _ReadState) -> None:
-        if FID_EF_COM not in state.files:
-            state.files[FID_EF_COM] = reader.read_file(FID_EF_COM)
-        groups = parse_ef_com(state.files[FID_EF_COM]).data_groups
-        for number in sorted(set(groups) | {1, 2}):
-            fid = dg_fid(number)
-            if fid in state.files or number in state.denied:
-                continue
+    def _read_once(reader: IcaoReader, state: _ReadState, fid: int) -> None:
+        """Read `fid` unless done already; a file refused or not there is noted, not fatal."""
+        if fid in state.files or fid in state.refused or fid in state.missing:
+            return
+        try:
+            state.files[fid] = reader.read_file(fid)
+        except ChipError as exc:
+            if exc.reason is ChipReason.ACCESS_DENIED:
+                state.refused.add(fid)  # e.g. DG3/DG4 behind EAC: not ours to read
+            elif exc.reason is ChipReason.FILE_NOT_FOUND:
+                state.missing.add(fid)
+            else:
+                raise
+
+    def _read_lds(self, reader: IcaoReader, state: _ReadState) -> None:
+        # the kiosk's files first; EF.SOD then says what else there is (and signs it)
+        for fid in (dg_fid(1), dg_fid(2), FID_EF_SOD):
+            self._read_once(reader, state, fid)
+        if dg_fid(1) not in state.files:  # no MRZ: not a document we can use
+            raise ChipError(ChipReason.FILE_NOT_FOUND, "DG1 is not readable")
+        if not state.listed:
+            state.listed = self._listed_groups(reader, state)
+        for number in state.listed:
+            self._read_once(reader, state, dg_fid(number))
+
+    def _listed_groups(self, reader: IcaoReader, state: _ReadState) -> tuple[int, ...]:
+        """The data groups present: EF.SOD's hash list; without a usable EF.SOD, EF.COM's
+        (one more file to read); without either, the groups read so far."""
+        sod = state.files.get(FID_EF_SOD)
+        if sod is not None:
             try:
-                state.files[fid] = reader.read_file(fid)
-            except ChipError as exc:
-                if number <= 2 or exc.reason not in (
-                    ChipReason.ACCESS_DENIED,
-                    ChipReason.FILE_NOT_FOUND,
-                ):
-                    raise
-                state.denied.add(number)  # e.g. DG3/DG4 behind EAC: not ours to read
-        if FID_EF_SOD not in state.files:
-            state.files[FID_EF_SOD] = reader.read_file(FID_EF_SOD)
+                return tuple(n for n in sorted(parse_sod(sod).dg_hashes) if 1 <= n <= 16)
+            except SodError:
+                log.warning("EF.SOD cannot be parsed: the data groups come from EF.COM")
+        self._read_once(reader, state, FID_EF_COM)
+        com = state.files.get(FID_EF_COM)
+        if com is not None:
+            try:
+                return parse_ef_com(com).data_groups
+            except ChipError:
+                log.warning("EF.COM cannot be parsed")
+        return tuple(fid - 0x0100 for fid in sorted(state.files) if 0x0101 <= fid <= 0x0110)
 
     def _result(self, state: _ReadState, seconds: float) -> PermitRead:
         files = state.files
         try:
-            ef_com = parse_ef_com(files[FID_EF_COM])
             mrz = parse_dg1(files[dg_fid(1)])
         except ChipError as exc:
             raise DeviceError(DEVICE, DeviceReason.CARD_UNREADABLE, exc.reason.value) from exc
-        face = mime = None
-        try:
-            image = parse_dg2(files[dg_fid(2)])
-            face, mime = image.data, image.mime
-        except ChipError:
-            log.warning("DG2 holds no face image we can extract")
-        groups = {fid - 0x0100: raw for fid, raw in files.items() if 0x0101 <= fid <= 0x0110}
-        trust = None
-        if self.csca_store is not None:
+        ef_com = None
+        if FID_EF_COM in files:
             try:
-                trust = load_trust_store(self.csca_store)
-            except OSError:
-                log.error("CSCA trust store %s cannot be read", self.csca_store)
-        passive = verify_passive_auth(files[FID_EF_SOD], groups, trust)
+                ef_com = parse_ef_com(files[FID_EF_COM])
+            except ChipError:
+                pass  # warned when it was read
+        face = mime = None
+        if dg_fid(2) in files:
+            try:
+                image = parse_dg2(files[dg_fid(2)])
+                face, mime = image.data, image.mime
+            except ChipError:
+                log.warning("DG2 holds no face image we can extract")
+        groups = {fid - 0x0100: raw for fid, raw in files.items() if 0x0101 <= fid <= 0x0110}
+        passive = self._passive_auth(state, groups)
         if passive.verdict is not PassiveAuthVerdict.PASSED:
             log.warning("passive authentication: %s (%s)", passive.verdict.value, passive.problems)
         return PermitRead(
-            ef_com=ef_com,
             mrz=mrz,
             face_image=face,
             passive_auth=passive,
             apdus=state.apdus,
             seconds=seconds,
             data_groups=groups,
-            unreadable_groups=tuple(sorted(state.denied)),
+            listed_groups=state.listed,
+            unreadable_groups=tuple(sorted(fid - 0x0100 for fid in state.refused if fid <= 0x0110)),
+            missing_files=tuple(sorted(state.missing)),
+            ef_com=ef_com,
             face_mime=mime,
             resumes=state.resumes,
+            access=replace(state.access) if state.access else FileAccess(),
         )
+
+    def _passive_auth(self, state: _ReadState, groups: Mapping[int, bytes]) -> PassiveAuthResult:
+        if FID_EF_SOD in state.refused:
+            return not_possible("the chip refused to give EF.SOD: its data cannot be verified")
+        if FID_EF_SOD not in state.files:
+            return not_possible("the chip holds no EF.SOD: its data cannot be verified")
+        trust = None
+        if self.csca_store is not None:
+            try:
+                trust = load_trust_store(self.csca_store)
+            except OSError:
+                log.error("CSCA trust store %s cannot be read", self.csca_store)
+        return verify_passive_auth(state.files[FID_EF_SOD], groups, trust)

@@ -1,32 +1,43 @@
-"""Writes the kiosk's configuration folder: kiosk.toml (0640), the device key (0600), the PIN hash.
+"""Writes the kiosk's configuration folder: kiosk.toml (0640), the device key (0600), the PIN hash,
+the kiosk's copy of the CSCA certificates.
 
 Writes are atomic (a temporary file in the same folder, fsync, rename), so a power cut during
 provisioning leaves the old file or the new one, never half of one. Re-running keeps the kiosk's
-identity (kiosk id and device key) unless the technician asks for a new one.
+identity (kiosk id and device key) unless the technician asks for a new one, and rewrites the
+[devices] settings from what passed its self-test now: a device that failed is not written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import grp
 import logging
 import os
 import secrets
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from cryptography.hazmat.primitives import serialization
 
+from drivers.passive_auth import load_trust_store
 from kiosk.config import KioskConfig, load_config
 from kiosk.pin import hash_pin, verify_pin  # noqa: F401 - part of this module's face
+from provisioning.probe import printer_address
+from provisioning.profiles import SERIAL_ROLE_OF, SERIAL_ROLES, DeviceKind
+from provisioning.selftest import Role, SelfTestResult
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "kiosk.toml"
 KEY_NAME = "device.key"
+CSCA_NAME = "csca.pem"  # the kiosk's own copy of the trusted CSCA certificates
 CONFIG_MODE = 0o640
 KEY_MODE = 0o600
 DIR_MODE = 0o750
@@ -39,12 +50,23 @@ class ProvisioningError(Exception):
     """A problem the technician must fix (bad PIN, unwritable folder, unreadable old config)."""
 
 
+class KeyState(StrEnum):
+    KEPT = "kept"  # the key an earlier run made
+    NEW = "new"  # no key yet: made and written by this run
+    REPLACING = "replacing"  # --rekey: a new key, written only once the fleet accepted it
+    REPLACED = "replaced"  # --rekey, and the fleet accepted the new key: it is written
+
+
 @dataclass(frozen=True)
 class Identity:
     kiosk_id: str
     key_path: Path
     private_pem: bytes
-    key_created: bool
+    key_state: KeyState
+
+    @property
+    def key_created(self) -> bool:
+        return self.key_state is not KeyState.KEPT
 
 
 # -- technician PIN --------------------------------------------------------------------------
@@ -55,6 +77,22 @@ def validate_pin(pin: str) -> None:
         raise ProvisioningError("the technician PIN must be 6 to 12 digits")
     if len(set(pin)) == 1 or pin in "01234567890123" or pin in "98765432109876":
         raise ProvisioningError("the technician PIN must not be a repeated digit or a sequence")
+
+
+def read_pin(pin_stdin: bool, has_pin: bool) -> str | None:
+    """The new PIN, or None to keep the stored one. Never from the command line (ps shows it)."""
+    if pin_stdin:
+        pin = sys.stdin.readline().strip()
+    elif sys.stdin.isatty() and not has_pin:
+        pin = getpass.getpass("New technician PIN (6-12 digits): ")
+        if getpass.getpass("Repeat the PIN: ") != pin:
+            raise ProvisioningError("the two PINs differ")
+    elif has_pin:
+        return None
+    else:
+        raise ProvisioningError("a technician PIN is needed: run interactively or use --pin-stdin")
+    validate_pin(pin)
+    return pin
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -119,6 +157,8 @@ def read_existing(folder: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProvisioningError(f"{path} is not valid TOML ({exc}); move it away first") from exc
+    except OSError as exc:
+        raise ProvisioningError(f"cannot read {path}: {exc.strerror} (run as root?)") from exc
 
 
 def new_kiosk_id() -> str:
@@ -133,21 +173,36 @@ def ensure_identity(
     rekey: bool = False,
     kiosk_id: str | None = None,
 ) -> Identity:
-    """The kiosk id and device key: kept from an earlier run, new on the first run or --rekey.
+    """The kiosk id and device key: kept from an earlier run, new on the first run.
 
+    With `rekey` the kiosk keeps its id and gets a new key in memory only: the key on disk is
+    the one the fleet knows until `commit_key` replaces it, after the fleet accepted the new one.
     `generate_key` returns (private_pem, public_pem); the private key is written 0600.
     """
     key_path = folder / KEY_NAME
-    has_key = key_path.exists()
-    if has_key and not rekey:
-        private_pem = key_path.read_bytes()
-        created = False
-    else:
-        private_pem, _public_pem = generate_key()
-        atomic_write(key_path, private_pem, KEY_MODE)
-        created = True
-    chosen = kiosk_id or (None if rekey else existing.get("kiosk_id")) or new_kiosk_id()
-    return Identity(str(chosen), key_path, private_pem, created)
+    chosen = str(kiosk_id or existing.get("kiosk_id") or new_kiosk_id())
+    if key_path.exists() and not rekey:
+        return Identity(chosen, key_path, key_path.read_bytes(), KeyState.KEPT)
+    private_pem, _public_pem = generate_key()
+    if key_path.exists():
+        return Identity(chosen, key_path, private_pem, KeyState.REPLACING)
+    atomic_write(key_path, private_pem, KEY_MODE)
+    return Identity(chosen, key_path, private_pem, KeyState.NEW)
+
+
+def commit_key(identity: Identity) -> Identity:
+    """Writes a replacing key over the old one (the fleet has accepted it)."""
+    if identity.key_state is not KeyState.REPLACING:
+        return identity
+    atomic_write(identity.key_path, identity.private_pem, KEY_MODE)
+    return Identity(identity.kiosk_id, identity.key_path, identity.private_pem, KeyState.REPLACED)
+
+
+def install_trust_store(folder: Path, pem: bytes, group: str | None = None) -> Path:
+    """The kiosk's own copy of the CSCA certificates: the technician's file may be on a stick."""
+    path = folder / CSCA_NAME
+    atomic_write(path, pem, CONFIG_MODE, group)
+    return path
 
 
 def merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
@@ -193,3 +248,45 @@ def give_key_to(key_path: Path, user: str | None) -> None:
         log.info("user %s does not exist; the device key stays root's", user)
         return
     os.chown(key_path, entry.pw_uid, entry.pw_gid)
+
+
+# -- the [devices] table and the trust store --------------------------------------------------
+
+# Every [devices] setting this tool decides: rewritten from what passed now, or removed.
+MANAGED_DEVICE_KEYS = frozenset(
+    {"card_reader", "printer_host", "printer_port", "face_camera_url", "document_camera_url",
+     "csca_store", *(role.config_key for role in SERIAL_ROLES)}
+)  # fmt: skip
+
+
+def trust_store_pem(path: Path) -> bytes:
+    """The certificates of a CSCA store (file or folder, PEM or DER) as one PEM file."""
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in load_trust_store(path))
+
+
+def device_settings(
+    results: list[SelfTestResult], csca_path: Path | None
+) -> tuple[dict[str, Any], list[str]]:
+    """[devices] settings of everything whose self-test passed; the others, named."""
+    settings: dict[str, Any] = {}
+    left_out: list[str] = []
+    for result in results:
+        role = result.device
+        if result.address == "-":
+            continue  # not found: nothing to write, the FAIL line says so
+        if not result.outcome.usable:
+            left_out.append(f"{role.value} {result.address}")
+            continue
+        if role is Role.CHIP_READER:
+            settings["card_reader"] = result.address
+        elif role is Role.RECEIPT_PRINTER:
+            settings["printer_host"], settings["printer_port"] = printer_address(result.address)
+        elif role is Role.FACE_CAMERA:
+            settings["face_camera_url"] = result.address
+        elif role is Role.DOCUMENT_CAMERA:
+            settings["document_camera_url"] = result.address
+        elif role is Role.CSCA_STORE and csca_path is not None:
+            settings["csca_store"] = str(csca_path)
+        elif role.value in {r.kind.value for r in SERIAL_ROLES}:
+            settings.setdefault(SERIAL_ROLE_OF[DeviceKind(role.value)].config_key, result.address)
+    return settings, left_out

@@ -18,7 +18,8 @@ class DeviceKind(StrEnum):
     ID_CARD_READER = "id_card_reader"  # resident identity-card SAM module (serial)
     DISPENSER = "dispenser"  # card transport / certificate dispenser (serial)
     BARCODE_SCANNER = "barcode_scanner"
-    CAMERA = "camera"
+    CAMERA = "camera"  # a face-camera candidate
+    DOCUMENT_CAMERA = "document_camera"
     SERIAL_BRIDGE = "serial_bridge"  # a USB-serial adapter: what sits behind it needs a probe
 
 
@@ -234,14 +235,33 @@ def match_serial(
     return None
 
 
-def match_kind_hint(hint: str) -> DeviceProfile | None:
-    """A serial device the technician (or the simulator's endpoints) named, e.g. 'dispenser'."""
-    lowered = hint.lower()
-    for words, key in (
-        (("idcard", "id_card", "sam"), "sam-idcard"),
-        (("dispenser", "card_transport"), "crt-591"),
-        (("scanner", "barcode"), "barcode-cdc"),
-    ):
-        if any(word in lowered for word in words):
-            return BY_KEY[key]
-    return None
+@dataclass(frozen=True)
+class SerialRole:
+    """A serial device the kiosk uses: its names on the command line, in sentences and in config."""
+
+    kind: DeviceKind
+    name: str  # what the technician types: --serial /dev/ttyUSB0=NAME
+    title: str  # in a sentence: "port X answers as the dispenser"
+    config_key: str  # its setting in kiosk.toml [devices]
+    endpoint_key: str  # where the simulator's endpoints.json publishes its pty
+    profile_key: str  # the profile whose line settings (baud rate) it is spoken to with
+
+    @property
+    def profile(self) -> DeviceProfile:
+        return BY_KEY[self.profile_key]
+
+
+SERIAL_ROLES: tuple[SerialRole, ...] = (
+    SerialRole(DeviceKind.ID_CARD_READER, "idcard", "the ID-card reader", "idcard_reader_port",
+               "idcard_reader", "sam-idcard"),
+    SerialRole(DeviceKind.DISPENSER, "dispenser", "the dispenser", "dispenser_port", "dispenser",
+               "crt-591"),
+    SerialRole(DeviceKind.BARCODE_SCANNER, "scanner", "the barcode scanner",
+               "barcode_scanner_port", "barcode_scanner", "barcode-cdc"),
+)  # fmt: skip
+SERIAL_ROLE_OF = {role.kind: role for role in SERIAL_ROLES}
+
+
+def serial_role_named(name: str) -> SerialRole | None:
+    """The role the technician named after '=' in --serial (exact names only: no guessing)."""
+    return next((role for role in SERIAL_ROLES if role.name == name.strip().lower()), None)

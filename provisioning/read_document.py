@@ -8,9 +8,14 @@ Access Control from the MRZ data given, and prints the MRZ fields, the data grou
 the passive-authentication verdict (against the CSCA trust store `--csca`, a PEM file or
 a folder), and the APDU count and time. Works with any ICAO 9303 BAC chip.
 
-Exit status: 0 read (passive authentication passed, or not trusted for want of a CSCA);
-1 the document could not be read (the reason is printed); 2 usage; 3 read, but passive
-authentication failed (a hash or the signature does not verify).
+Chips that lack something are read all the same and the report says what: no short EF
+identifiers or no extended length (read with SELECT or short APDUs: "chip access"), no EF.COM,
+no DG2 (no face image), no EF.SOD (passive authentication "not possible", and why).
+
+Exit status: 0 read (passive authentication passed, not trusted for want of a CSCA, or not
+possible on a chip without EF.SOD); 1 the document could not be read (the reason is
+printed); 2 usage; 3 read, but passive authentication failed (a hash or the signature does
+not verify).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 
 from drivers import pcsc
 from drivers.passive_auth import PassiveAuthVerdict
+from kiosk.logs import setup_logging
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey, PermitRead, PermitReaderService
 
@@ -85,10 +91,15 @@ def _report(reader: str, read: PermitRead) -> dict:
             "optional_data": mrz.optional_data,
             "check_digits_ok": mrz.check_digits_ok,
         },
-        "lds_version": read.ef_com.lds_version,
-        "data_groups_listed": list(read.ef_com.data_groups),
+        "lds_version": read.ef_com.lds_version if read.ef_com else None,
+        "data_groups_listed": list(read.listed_groups),
         "data_groups_read": {str(n): len(raw) for n, raw in sorted(read.data_groups.items())},
         "data_groups_refused": list(read.unreadable_groups),
+        "files_missing": list(read.missing_names),
+        "chip_access": {
+            "short_ef_id": read.access.short_ef_id is True,
+            "extended_length": read.access.extended_length,
+        },
         "face_image": {"type": read.face_mime, "bytes": len(read.face_image)}
         if read.face_image
         else None,
@@ -102,7 +113,6 @@ def _report(reader: str, read: PermitRead) -> dict:
 
 def _print_text(report: dict) -> None:
     mrz = report["mrz"]
-    pa = report["passive_auth"]
     lines = [
         f"reader:          {report['reader']}",
         f"document:        {mrz['document_code']} {mrz['issuing_state']} {mrz['document_number']}"
@@ -113,24 +123,40 @@ def _print_text(report: dict) -> None:
         f"data groups:     listed {report['data_groups_listed']}, read "
         + ", ".join(f"DG{n} ({size} B)" for n, size in report["data_groups_read"].items())
         + (f", refused {report['data_groups_refused']}" if report["data_groups_refused"] else ""),
+    ]
+    if report["files_missing"]:
+        lines.append(f"not on the chip: {', '.join(report['files_missing'])}")
+    lines.append(
         "face image:      "
         + (
             f"{report['face_image']['type']}, {report['face_image']['bytes']} bytes"
             if report["face_image"]
             else "none"
-        ),
+        )
+    )
+    lines += _passive_auth_lines(report["passive_auth"])
+    access = report["chip_access"]
+    lines += [
+        "chip access:     "
+        + ("by short EF identifier" if access["short_ef_id"] else "SELECT, then READ BINARY")
+        + (", extended length" if access["extended_length"] else ", short APDUs"),
+        f"cost:            {report['apdus']} APDUs in {report['seconds']:.3f} s"
+        + (f" ({report['resumes']} resumed)" if report["resumes"] else ""),
+    ]
+    print("\n".join(lines))
+
+
+def _passive_auth_lines(pa: dict) -> list[str]:
+    if pa["verdict"] == PassiveAuthVerdict.NOT_POSSIBLE.value:
+        return ["passive auth:    NOT POSSIBLE (" + "; ".join(pa["problems"]) + ")"]
+    lines = [
         f"passive auth:    {pa['verdict'].upper()} (signature "
         f"{'ok' if pa['signature_valid'] else 'BAD'}, certificate "
         f"{'trusted' if pa['certificate_trusted'] else 'NOT trusted'}, hashes "
         + ", ".join(f"DG{n} {'ok' if ok else 'BAD'}" for n, ok in pa["hashes_valid"].items())
-        + ")",
+        + ")"
     ]
-    lines += [f"                 - {problem}" for problem in pa["problems"]]
-    lines.append(
-        f"cost:            {report['apdus']} APDUs in {report['seconds']:.3f} s"
-        + (f" ({report['resumes']} resumed)" if report["resumes"] else "")
-    )
-    print("\n".join(lines))
+    return lines + [f"                 - {problem}" for problem in pa["problems"]]
 
 
 async def _read(reader: str, key: BacKey, csca: Path | None, wait: float) -> PermitRead:
@@ -154,7 +180,8 @@ def _fail(message: str, as_json: bool, reason: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # the report says what failed; log lines would only repeat it on stderr
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # (masked, and python-escpos's leftover root handler removed: kiosk.logs)
+    setup_logging(None, logging.ERROR)
     if not (_valid_date(args.birth) and _valid_date(args.expiry)):
         print("kiosk-read-document: dates are YYMMDD", file=sys.stderr)
         return 2

@@ -1,32 +1,20 @@
 """The provisioning report: what was found, what passed, what was written, what to do next.
 
 Plain text for the technician's terminal, or JSON (--json) for the installation record. Neither
-holds secrets: no PIN, no key material, no enrollment token.
+holds secrets: no PIN, no key material, no enrollment token. The text ends in a block a script
+can check: a line `RESULT: READY` or `RESULT: NOT READY`, then one line per thing to fix.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from provisioning.config_writer import KeyState
+from provisioning.enrollment import Enrollment
 from provisioning.probe import DeviceSelection, ProbeResult
 from provisioning.selftest import Outcome, SelfTestResult
-
-
-class EnrollmentState(StrEnum):
-    ENROLLED = "enrolled"
-    ALREADY_ENROLLED = "already_enrolled"  # an earlier run enrolled; no new token given
-    SKIPPED = "skipped"  # no fleet server given
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    state: EnrollmentState
-    server_url: str = ""
-    detail: str = ""
 
 
 @dataclass
@@ -34,7 +22,7 @@ class ProvisioningReport:
     kiosk_id: str
     config_path: str
     key_path: str
-    key_created: bool
+    key_state: KeyState
     pin_set: bool  # a new PIN hash was written by this run
     pin_present: bool  # the configuration holds a PIN hash (new or kept)
     probe: ProbeResult
@@ -42,16 +30,24 @@ class ProvisioningReport:
     self_tests: list[SelfTestResult]
     receipt: SelfTestResult | None
     enrollment: Enrollment
+    written: dict[str, Any] = field(default_factory=dict)  # the [devices] settings written
+    not_written: list[str] = field(default_factory=list)  # "role address": failed, left out
     warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def key_created(self) -> bool:
+        return self.key_state is not KeyState.KEPT
 
     @property
     def failures(self) -> list[str]:
         failed = [
-            f"{r.device}: {r.reason or 'failed'}"
+            f"{r.device.value}: {r.reason or 'failed'}"
             for r in [*self.self_tests, *([self.receipt] if self.receipt else [])]
             if r.outcome is Outcome.FAIL
         ]
-        if self.enrollment.state is EnrollmentState.FAILED:
+        failed += [d.refusal for d in self.selection.refused if d.refusal]
+        if not self.enrollment.state.ok:
             failed.append(f"enrollment: {self.enrollment.detail}")
         if not self.pin_present:
             failed.append("technician PIN: not set")
@@ -66,10 +62,30 @@ def to_json(report: ProvisioningReport) -> dict[str, Any]:
     data = asdict(report)
     data["ok"] = report.ok
     data["failures"] = report.failures
+    data["key_created"] = report.key_created
     return json.loads(json.dumps(data, default=str))  # enums and paths as plain strings
 
 
 _MARK = {Outcome.PASS: "ok  ", Outcome.WARN: "WARN", Outcome.FAIL: "FAIL", Outcome.SKIPPED: "--  "}
+_KEY_NOTE = {
+    KeyState.KEPT: "kept from an earlier run",
+    KeyState.NEW: "new",
+    KeyState.REPLACING: "NOT replaced: the fleet did not take the new key; the old one stays",
+    KeyState.REPLACED: "new; it replaces the old key, which the fleet no longer accepts",
+}
+
+
+def _hardware(report: ProvisioningReport, add: Any) -> None:
+    add("Hardware found")
+    for device in report.probe.devices:
+        state = "" if device.ok else "  [no answer]"
+        kind = device.kind.value if device.kind else "unknown"
+        add(f"  {kind:<16} {device.address}  ({device.model}){state}")
+        if device.detail:
+            add(f"  {'':<16} {device.detail}")
+    for note in report.probe.notes:
+        if not note.available:
+            add(f"  ! {note.subsystem}: {note.detail}")
 
 
 def render_text(report: ProvisioningReport) -> str:
@@ -78,32 +94,14 @@ def render_text(report: ProvisioningReport) -> str:
     add(f"Kiosk provisioning report - {report.kiosk_id}")
     add("=" * 60)
     add("")
-    add("Hardware found")
-    for device in report.probe.devices:
-        state = "" if device.ok else "  [not reachable]"
-        kind = device.kind.value if device.kind else "unknown"
-        add(f"  {kind:<16} {device.address}  ({device.model}){state}")
-        if device.detail:
-            add(f"  {'':<16} {device.detail}")
-    for note in report.probe.notes:
-        if not note.available:
-            add(f"  ! {note.subsystem}: {note.detail}")
-    add("")
-    add("Configured")
-    sel = report.selection
-    for role, chosen in (
-        ("chip reader", sel.chip_reader),
-        ("receipt printer", sel.printer),
-        ("face camera", sel.face_camera),
-    ):
-        add(f"  {role:<16} {chosen.address if chosen else '- none -'}")
-    for serial in sel.serial_devices:
-        add(f"  {serial.kind.value if serial.kind else 'serial':<16} {serial.address}")
+    _hardware(report, add)
+    for refused in report.selection.refused:
+        add(f"  ! refused: {refused.refusal}")
     add("")
     add("Self-tests")
     for result in [*report.self_tests, *([report.receipt] if report.receipt else [])]:
         reason = f" [{result.reason}]" if result.reason else ""
-        add(f"  {_MARK[result.outcome]} {result.device:<16} {result.detail}{reason}")
+        add(f"  {_MARK[result.outcome]} {result.device.value:<16} {result.detail}{reason}")
     add("")
     enrollment = report.enrollment
     add(f"Fleet enrollment: {enrollment.state.value} {enrollment.server_url}".rstrip())
@@ -112,13 +110,17 @@ def render_text(report: ProvisioningReport) -> str:
     add("")
     add("Written")
     add(f"  configuration   {report.config_path}")
-    key_note = "new" if report.key_created else "kept from an earlier run"
-    add(f"  device key      {report.key_path} ({key_note})")
+    for key, value in report.written.items():
+        add(f"    {key:<22} {value}")
+    for what in report.not_written:
+        add(f"    NOT WRITTEN: {what} (it failed its self-test)")
+    add(f"  device key      {report.key_path} ({_KEY_NOTE[report.key_state]})")
     pin_note = "set" if report.pin_set else ("kept" if report.pin_present else "NOT SET")
     add(f"  technician PIN  {pin_note} (stored as a scrypt hash)")
     for warning in report.warnings:
         add(f"  ! {warning}")
     add("")
+    add(f"Took {report.seconds:.1f} s.")
     if report.ok:
         add("RESULT: READY - the kiosk can be started (systemctl start kiosk).")
     else:

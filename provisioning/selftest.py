@@ -10,11 +10,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 from drivers.camera import CameraError, VideoSource
-from drivers.receipt_printer import Align, EscposReceiptPrinter, PrinterError, PrinterFailure
+from drivers.passive_auth import load_trust_store
+from drivers.receipt_printer import Align
 from peripherals.barcode_scanner import BarcodeScannerService
 from peripherals.device_manager import IdCardReaderPeripheral
 from peripherals.dispenser import DispenserService
@@ -33,10 +35,29 @@ class Outcome(StrEnum):
     FAIL = "fail"
     SKIPPED = "skipped"  # no test for this device (yet), or nothing to test
 
+    @property
+    def usable(self) -> bool:
+        """The kiosk may be configured with a device whose self-test ended so."""
+        return self in (Outcome.PASS, Outcome.WARN)
+
+
+class Role(StrEnum):
+    """What a self-tested thing is to the kiosk; serial roles share DeviceKind's values."""
+
+    CHIP_READER = "chip_reader"
+    RECEIPT_PRINTER = "receipt_printer"
+    FACE_CAMERA = "face_camera"
+    DOCUMENT_CAMERA = "document_camera"
+    ID_CARD_READER = DeviceKind.ID_CARD_READER.value
+    DISPENSER = DeviceKind.DISPENSER.value
+    BARCODE_SCANNER = DeviceKind.BARCODE_SCANNER.value
+    CSCA_STORE = "csca_store"  # the trusted CSCA certificates the chip reader checks against
+    TEST_RECEIPT = "test_receipt"
+
 
 @dataclass(frozen=True)
 class SelfTestResult:
-    device: str  # role: chip_reader, receipt_printer, face_camera, test_receipt, ...
+    device: Role
     address: str
     outcome: Outcome
     reason: str = ""  # a DeviceReason value when the device failed
@@ -45,7 +66,7 @@ class SelfTestResult:
 
 
 async def _timed(
-    device: str, address: str, test: Callable[[], Awaitable[tuple[Outcome, str, str]]]
+    device: Role, address: str, test: Callable[[], Awaitable[tuple[Outcome, str, str]]]
 ) -> SelfTestResult:
     started = time.monotonic()
     try:
@@ -70,40 +91,18 @@ async def check_chip_reader(reader: FoundDevice, timeout: float = 5.0) -> SelfTe
             service.close()
         return Outcome.PASS, "", "reader answers; " + ("a card is in it" if present else "empty")
 
-    return await _timed("chip_reader", reader.address, run)
-
-
-def _printer_status(host: str, port: int, timeout: float) -> tuple[Outcome, str, str]:
-    printer = EscposReceiptPrinter(host, port, timeout=timeout)
-    try:
-        status = printer.status()
-    except PrinterError as exc:
-        reason = (
-            DeviceReason.PRINTER_OFFLINE
-            if exc.reason is PrinterFailure.OFFLINE
-            else DeviceReason.GARBLED_RESPONSE
-        )
-        return Outcome.FAIL, reason.value, str(exc)
-    finally:
-        printer.close()
-    if status.paper_out:
-        return Outcome.FAIL, DeviceReason.PAPER_OUT.value, "load a paper roll"
-    if status.cover_open:
-        return Outcome.FAIL, DeviceReason.COVER_OPEN.value, "close the printer cover"
-    if not status.online:
-        return Outcome.FAIL, DeviceReason.PRINTER_OFFLINE.value, "printer reports offline"
-    if status.paper_near_end:
-        return Outcome.WARN, DeviceReason.PAPER_NEAR_END.value, "paper roll nearly used up"
-    return Outcome.PASS, "", "online, paper loaded, cover closed"
+    return await _timed(Role.CHIP_READER, reader.address, run)
 
 
 async def check_printer(printer: FoundDevice, timeout: float = 3.0) -> SelfTestResult:
+    """The kiosk's own receipt service asks the printer's real-time status (paper, cover,
+    cutter, online), so provisioning and the kiosk judge a printer the same way."""
     host, port = printer_address(printer)
 
     async def run() -> tuple[Outcome, str, str]:
-        return await asyncio.to_thread(_printer_status, host, port, timeout)
+        return await _peripheral_self_test(ReceiptPrinterService(host, port, timeout=timeout))
 
-    return await _timed("receipt_printer", printer.address, run)
+    return await _timed(Role.RECEIPT_PRINTER, printer.address, run)
 
 
 def _camera_frames(address: str, frames: int, timeout: float) -> tuple[Outcome, str, str]:
@@ -123,23 +122,41 @@ def _camera_frames(address: str, frames: int, timeout: float) -> tuple[Outcome, 
 
 
 async def check_camera(
-    camera: FoundDevice, frames: int = 3, timeout: float = 3.0
+    camera: FoundDevice, frames: int = 3, timeout: float = 3.0, role: Role = Role.FACE_CAMERA
 ) -> SelfTestResult:
     async def run() -> tuple[Outcome, str, str]:
         return await asyncio.to_thread(_camera_frames, camera.address, frames, timeout)
 
-    return await _timed("face_camera", camera.address, run)
+    return await _timed(role, camera.address, run)
 
 
-def _serial_opens(path: str) -> tuple[Outcome, str, str]:
-    import serial  # type: ignore[import-untyped]
+async def check_document_camera(camera: FoundDevice) -> SelfTestResult:
+    return await check_camera(camera, role=Role.DOCUMENT_CAMERA)
 
+
+def _trust_store(path: Path, now: datetime) -> tuple[Outcome, str, str]:
     try:
-        with serial.Serial(path, timeout=0.2, exclusive=True):
-            pass
-    except (serial.SerialException, OSError) as exc:
-        return Outcome.FAIL, DeviceReason.DEVICE_SILENT.value, f"cannot open: {exc}"
-    return Outcome.SKIPPED, "", "the port opens; no protocol self-test for this device yet"
+        certificates = load_trust_store(path)
+    except OSError as exc:
+        return Outcome.FAIL, "unreadable", f"cannot read {path}: {exc.strerror or exc}"
+    current = [c for c in certificates if c.not_valid_after_utc > now]
+    if not current:
+        why = "expired" if certificates else "no certificate in it"
+        return Outcome.FAIL, "no_trusted_certificate", f"{path}: {why}"
+    until = min(c.not_valid_after_utc for c in current).date().isoformat()
+    detail = f"{len(current)} CSCA certificate(s), the first expires {until}"
+    if len(current) < len(certificates):
+        return Outcome.WARN, "", detail + f"; {len(certificates) - len(current)} expired"
+    return Outcome.PASS, "", detail
+
+
+async def check_csca_store(path: Path) -> SelfTestResult:
+    """The trust store loads and holds certificates that have not expired."""
+
+    async def run() -> tuple[Outcome, str, str]:
+        return await asyncio.to_thread(_trust_store, path, datetime.now(UTC))
+
+    return await _timed(Role.CSCA_STORE, str(path), run)
 
 
 # Serial devices whose service has the uniform `self_test()` (peripherals/health.py).
@@ -167,33 +184,63 @@ async def _peripheral_self_test(service: Peripheral) -> tuple[Outcome, str, str]
 
 
 async def check_serial_device(device: FoundDevice) -> SelfTestResult:
-    """The device's own service self-test when it has one, else whether its port opens."""
-    factory = _SERIAL_SERVICES.get(device.kind) if device.kind is not None else None
+    """The device's own service self-test, as the device it answered as (or was given for)."""
+    kind = device.role_kind
+    assert kind in _SERIAL_SERVICES, "select_devices keeps only the serial devices we know"
+    service = _SERIAL_SERVICES[kind]
 
     async def run() -> tuple[Outcome, str, str]:
-        if factory is not None:
-            return await _peripheral_self_test(factory(device.address))
-        return await asyncio.to_thread(_serial_opens, device.address)
+        return await _peripheral_self_test(service(device.address))
 
-    role = device.kind.value if device.kind is not None else "serial_device"
-    return await _timed(role, device.address, run)
+    return await _timed(Role(kind.value), device.address, run)
 
 
-async def run_self_tests(selection: DeviceSelection) -> list[SelfTestResult]:
-    """Every selected device, concurrently; a role with no device is a FAIL line."""
+async def run_self_tests(
+    selection: DeviceSelection,
+    csca_store: Path | None = None,
+    csca_required: bool = True,
+    on_result: Callable[[SelfTestResult], None] | None = None,
+) -> list[SelfTestResult]:
+    """Every selected device, concurrently (`on_result` hears each as it ends); a required role
+    with nothing to test is a FAIL line."""
     jobs: list[Awaitable[SelfTestResult]] = []
     missing: list[SelfTestResult] = []
-    for role, device, test, reason in (
-        ("chip_reader", selection.chip_reader, check_chip_reader, DeviceReason.READER_UNAVAILABLE),
-        ("receipt_printer", selection.printer, check_printer, DeviceReason.PRINTER_OFFLINE),
-        ("face_camera", selection.face_camera, check_camera, DeviceReason.CAMERA_UNAVAILABLE),
-    ):
+    required = (
+        (Role.CHIP_READER, selection.chip_reader, check_chip_reader,
+         DeviceReason.READER_UNAVAILABLE),
+        (Role.RECEIPT_PRINTER, selection.printer, check_printer, DeviceReason.PRINTER_OFFLINE),
+        (Role.FACE_CAMERA, selection.face_camera, check_camera, DeviceReason.CAMERA_UNAVAILABLE),
+    )  # fmt: skip
+    for role, device, test, reason in required:
         if device is None:
             missing.append(SelfTestResult(role, "-", Outcome.FAIL, reason.value, "not found"))
         else:
             jobs.append(test(device))  # type: ignore[operator]
+    if selection.document_camera is not None:
+        jobs.append(check_document_camera(selection.document_camera))
+    if csca_store is not None:
+        jobs.append(check_csca_store(csca_store))
+    elif csca_required:
+        missing.append(
+            SelfTestResult(
+                Role.CSCA_STORE, "-", Outcome.FAIL, "missing",
+                "none given: without CSCA certificates the kiosk refuses every travel-permit"
+                " chip (--csca-store FILE)",
+            )
+        )  # fmt: skip
     jobs += [check_serial_device(device) for device in selection.serial_devices]
-    return [*await asyncio.gather(*jobs), *missing]
+    results: list[SelfTestResult] = []
+    for result in missing:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    for done in asyncio.as_completed(jobs):  # each device's line as soon as its test ends
+        result = await done
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    order = {role: i for i, role in enumerate(Role)}
+    return sorted(results, key=lambda r: (order[r.device], r.address))
 
 
 def self_test_receipt(
@@ -208,7 +255,7 @@ def self_test_receipt(
         lines.append(ReceiptLine(site, align=Align.CENTER))
     lines += [ReceiptLine(now.strftime("%Y-%m-%d %H:%M:%S")), ReceiptLine("")]
     for result in results:
-        lines.append(ReceiptLine(f"{result.device:<16} {result.outcome.value.upper()}"))
+        lines.append(ReceiptLine(f"{result.device.value:<16} {result.outcome.value.upper()}"))
     lines += [ReceiptLine(""), ReceiptLine("打印正常 Printer OK", align=Align.CENTER, bold=True)]
     return ReceiptDocument(lines=tuple(lines), qr=f"kiosk:{kiosk_id}", qr_caption=kiosk_id)
 
@@ -219,7 +266,7 @@ async def print_test_receipt(
     """Prints through the kiosk's receipt service, which checks paper and cover first."""
     if printer is None:
         return SelfTestResult(
-            "test_receipt", "-", Outcome.FAIL, DeviceReason.PRINTER_OFFLINE.value, "no printer"
+            Role.TEST_RECEIPT, "-", Outcome.FAIL, DeviceReason.PRINTER_OFFLINE.value, "no printer"
         )
     host, port = printer_address(printer)
 
@@ -231,4 +278,4 @@ async def print_test_receipt(
             service.close()
         return Outcome.PASS, "", f"{len(document.lines)} lines and a QR code printed"
 
-    return await _timed("test_receipt", printer.address, run)
+    return await _timed(Role.TEST_RECEIPT, printer.address, run)

@@ -16,12 +16,15 @@ from aiohttp import web
 
 from simulator.backend_faults import BackendFaults, CallLog, faults_middleware
 from simulator.gov_services import GovServices, add_service_routes
+from simulator.hall_queue import QueueService, add_queue_routes
+from simulator.hall_services import HallServices, add_hall_routes
 from simulator.payment_gateway import GatewayError, PaymentGateway, add_payment_routes
 from simulator.payment_notifications import (
     NotificationRelay,
     NotificationSender,
     add_notification_routes,
 )
+from simulator.sms_gateway import SimClock, SmsGateway
 
 BACKEND_PREFIXES = {
     "payment": "/pay/",
@@ -31,6 +34,11 @@ BACKEND_PREFIXES = {
     "utility": "/utility/",
     "certificates": "/certificates/",
     "queue": "/queue/",
+    "progress": "/progress/",
+    "documents": "/documents/",
+    "evaluation": "/evaluation/",
+    "fines": "/fines/",
+    "sms": "/sms/",  # the gateway the backends send through: its faults delay their messages
 }
 
 
@@ -63,9 +71,16 @@ class Backends:
     merchant_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     notifier: NotificationSender = field(init=False)
     relay: NotificationRelay = field(init=False)
+    clock: SimClock = field(default_factory=SimClock)
+    sms: SmsGateway = field(init=False)
+    hall: HallServices = field(init=False)
+    queue: QueueService = field(init=False)
 
     def __post_init__(self) -> None:
         self.services = GovServices(self.gateway)
+        self.sms = SmsGateway(self.clock, self.faults["sms"])
+        self.hall = HallServices(self.services, self.clock, self.sms)
+        self.queue = QueueService(self.clock)
         self.notifier = NotificationSender(self.merchant_key)
         self.relay = NotificationRelay(self.merchant_key)
         self.gateway.notify = self.notifier
@@ -110,6 +125,8 @@ class Backends:
         add_payment_routes(routes, self.gateway, "/pay/v1")
         add_notification_routes(routes, self.relay, "/notify/v1")
         add_service_routes(routes, self.services)
+        add_hall_routes(routes, self.hall)
+        add_queue_routes(routes, self.queue)
 
         @routes.get("/catalog/v1/items")
         async def catalog_items(request: web.Request) -> web.Response:

@@ -495,6 +495,8 @@ class CameraServer:
         site = web.TCPSite(self._runner, self.host, self._requested_port)
         await site.start()
         self._port = self._runner.addresses[0][1]
+        # Plugged back in, the camera comes back at the same address, as a real one would.
+        self._requested_port = self._port
         self._producer = asyncio.create_task(self._produce(), name=f"camera:{self._port}")
         logger.info("simulated camera serving", extra={"device": self.url})
 
@@ -518,6 +520,19 @@ class CameraServer:
         self._producer = None
         self._jpeg = None
         self._port = None
+
+    @property
+    def plugged(self) -> bool:
+        return self._runner is not None
+
+    async def unplug(self) -> None:
+        """Pull the cable: open streams are cut and new connections refused."""
+        await self.stop()
+
+    async def plug(self) -> None:
+        """Put it back: the camera serves again at the address it had."""
+        if self._runner is None:
+            await self.start()
 
     async def __aenter__(self) -> CameraServer:
         await self.start()

@@ -2,33 +2,123 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
+from simulator import device_faults
 from simulator.backends import add_backend_control_routes
+from simulator.barcode_scanner import ScannerFault
 from simulator.barcode_scanner import add_control_routes as add_scanner_routes
+from simulator.camera import CameraServer
 from simulator.camera import add_control_routes as add_camera_routes
+from simulator.device_faults import (
+    UNPLUGGED,
+    CablePanel,
+    CallbackPanel,
+    FaultBoard,
+    SimDevice,
+    enum_switches,
+)
+from simulator.dispenser import DispenserFault
 from simulator.dispenser import add_control_routes as add_dispenser_routes
+from simulator.escpos_printer import PrinterFault
 from simulator.escpos_printer import add_control_routes as add_printer_routes
+from simulator.hall_control import add_hall_control_routes
+from simulator.icao_chip import ChipFault, ChipShape
+from simulator.idcard_reader import IdCardFault
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
+from simulator.ipp_printer import A4PrinterFault, IppPrinterSimulator
 
 if TYPE_CHECKING:
     from simulator.runtime import Simulator
 
+CHIP_SLOW = "slow"
+CHIP_SLOW_S = 0.25  # per APDU when the chip's slow switch is on: a DG2 read takes seconds
+
+
+def camera_panel(camera: CameraServer) -> CallbackPanel:
+    """A camera's one switch: its cable."""
+
+    def write(name: str, on: bool) -> Awaitable[None]:
+        return camera.unplug() if on else camera.plug()
+
+    return CallbackPanel(lambda: {UNPLUGGED: not camera.plugged}, write)
+
+
+def chip_panel(sim: Simulator) -> CallbackPanel:
+    """The travel-permit chip's faults, slowness and shape (what it lacks: `no_sfi`,
+    `no_extended_length`, `no_ef_com`, `no_dg2`, `no_ef_sod`), carried by the next card."""
+
+    def read() -> dict[str, bool]:
+        return (
+            enum_switches(sim.chip_faults, ChipFault)
+            | enum_switches(sim.chip_shape, ChipShape)
+            | {CHIP_SLOW: sim.chip_slow_s > 0}
+        )
+
+    def write(name: str, on: bool) -> None:
+        if name == CHIP_SLOW:
+            sim.chip_slow_s = CHIP_SLOW_S if on else 0.0
+        elif name in {lack.value for lack in ChipShape}:
+            if on:
+                sim.chip_shape.add(ChipShape(name))
+            else:
+                sim.chip_shape.discard(ChipShape(name))
+        elif on:
+            sim.chip_faults.add(ChipFault(name))
+        else:
+            sim.chip_faults.discard(ChipFault(name))
+
+    return CallbackPanel(read, write)
+
+
+def a4_printer_panel(printer: IppPrinterSimulator) -> CallbackPanel:
+    """The A4 printer's cable and faults; each switch talks to ippeveprinter, off the loop."""
+
+    def read() -> dict[str, bool]:
+        return {UNPLUGGED: not printer.plugged} | enum_switches(printer.faults, A4PrinterFault)
+
+    def write(name: str, on: bool) -> Awaitable[None]:
+        if name == UNPLUGGED:
+            return asyncio.to_thread(printer.unplug) if on else printer.aplug()
+        return asyncio.to_thread(printer.set_fault, name, on)
+
+    return CallbackPanel(read, write)
+
+
+def fault_board(sim: Simulator) -> FaultBoard:
+    """Every simulated device of `sim` on the uniform fault surface."""
+    extra = {SimDevice.A4_PRINTER: a4_printer_panel(sim.a4_printer)} \
+        if sim.a4_printer is not None else {}
+    return FaultBoard({
+        **extra,
+        SimDevice.RECEIPT_PRINTER: CablePanel(sim.printer, PrinterFault),
+        SimDevice.DISPENSER: CablePanel(sim.dispenser, DispenserFault),
+        SimDevice.IDCARD_READER: CablePanel(sim.idcard_reader, IdCardFault),
+        SimDevice.BARCODE_SCANNER: CablePanel(sim.scanner, ScannerFault),
+        SimDevice.FACE_CAMERA: camera_panel(sim.face_camera),
+        SimDevice.DOCUMENT_CAMERA: camera_panel(sim.document_camera),
+        SimDevice.CHIP: chip_panel(sim),
+    })
+
 
 def build_control_app(sim: Simulator) -> web.Application:
     routes = web.RouteTableDef()
+    board = fault_board(sim)
 
     @routes.get("/state")
     async def state(request: web.Request) -> web.Response:
-        return web.json_response(sim.state())
+        return web.json_response(sim.state() | {"devices": board.describe_all()})
 
     @routes.post("/card/insert")
     async def card_insert(request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
-        await sim.insert_card(slow_s=float(body.get("slow_s", 0.0)))
+        slow_s = body.get("slow_s")  # not given: the chip's slow switch decides
+        await sim.insert_card(slow_s=None if slow_s is None else float(slow_s))
         return web.json_response({"inserted": True})
 
     @routes.post("/card/remove")
@@ -74,6 +164,11 @@ def build_control_app(sim: Simulator) -> web.Application:
                 ]
             }
         )
+
+    @routes.get("/a4/jobs")
+    async def a4_jobs(request: web.Request) -> web.Response:
+        printer = sim.a4_printer
+        return web.json_response({"jobs": [str(p) for p in printer.jobs()] if printer else []})
 
     @routes.get("/exit-entry/applications")
     async def applications(request: web.Request) -> web.Response:
@@ -121,14 +216,33 @@ def build_control_app(sim: Simulator) -> web.Application:
         return web.json_response({"version": sim.backends.catalog.version()})
 
     add_backend_control_routes(routes, sim.backends)
+    add_hall_control_routes(routes, sim.backends)
     add_idcard_routes(routes, sim.idcard_reader)
     add_printer_routes(routes, sim.printer)
     add_dispenser_routes(routes, sim.dispenser)
     add_scanner_routes(routes, sim.scanner)
     add_camera_routes(routes, sim.face_composer, sim.document_composer)
+    device_faults.add_control_routes(routes, board)
     app = web.Application()
     app.add_routes(routes)
     return app
+
+
+class SimulatorUnreachable(RuntimeError):
+    """No simulator answers at the control URL (none runs, or it stopped)."""
+
+    def __init__(self, base_url: str, cause: BaseException) -> None:
+        super().__init__(f"no simulator answers at {base_url} ({cause.__class__.__name__})")
+        self.base_url = base_url
+
+
+class SimulatorRefused(RuntimeError):
+    """The simulator answered the request with an error; `body` is its JSON answer."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        super().__init__(f"simulator {method} {path}: {status} {body}")
+        self.status = status
+        self.body = body
 
 
 class SimulatorClient:
@@ -152,17 +266,24 @@ class SimulatorClient:
     async def _call(self, method: str, path: str, body: dict | None = None) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._session.request(method, self.base_url + path, json=body) as resp:
-            data = await resp.json()
-            if resp.status >= 400:
-                raise RuntimeError(f"simulator {method} {path}: {resp.status} {data}")
-            return data
+        try:
+            async with self._session.request(method, self.base_url + path, json=body) as resp:
+                try:
+                    data = await resp.json(content_type=None)
+                except ValueError:
+                    data = await resp.text()
+                if resp.status >= 400:
+                    raise SimulatorRefused(method, path, resp.status, data)
+                return data
+        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+            raise SimulatorUnreachable(self.base_url, exc) from exc
 
     async def state(self) -> dict:
         return await self._call("GET", "/state")
 
-    async def insert_card(self, slow_s: float = 0.0) -> None:
-        await self._call("POST", "/card/insert", {"slow_s": slow_s})
+    async def insert_card(self, slow_s: float | None = None) -> None:
+        """Put the chip in the reader (`slow_s` not given: as the chip's switches say)."""
+        await self._call("POST", "/card/insert", {} if slow_s is None else {"slow_s": slow_s})
 
     async def remove_card(self) -> None:
         await self._call("POST", "/card/remove")
@@ -196,6 +317,18 @@ class SimulatorClient:
     async def face_scene(self, scene: str) -> dict:
         return await self._call("POST", "/face/scene", {"scene": scene})
 
+    async def devices(self) -> dict[str, dict]:
+        """Every simulated device's fault switches: {name: {"plugged", "switches", "on"}}."""
+        return (await self._call("GET", "/devices"))["devices"]
+
+    async def device_faults(self, device: str) -> dict:
+        """One device's fault switches, e.g. device_faults("receipt_printer")["on"]."""
+        return await self._call("GET", f"/devices/{device}/faults")
+
+    async def set_device_faults(self, device: str, **switches: bool) -> dict:
+        """Flip switches, e.g. set_device_faults("dispenser", jam=True, unplugged=False)."""
+        return await self._call("POST", f"/devices/{device}/faults", dict(switches))
+
     async def device(self, path: str, body: dict | None = None) -> dict:
         """Any device route, e.g. device("/printer/fault", {"fault": "paper_out", "on": True})."""
         return await self._call("POST", path, body or {})
@@ -224,6 +357,26 @@ class SimulatorClient:
 
     async def reset_backends(self) -> dict:
         return await self._call("POST", "/backends/reset")
+
+    async def a4_jobs(self) -> list[str]:
+        """Paths of the PDFs the A4 printer printed, oldest first."""
+        return (await self._call("GET", "/a4/jobs"))["jobs"]
+
+    # The service hall's backends (simulator.hall_control).
+    async def advance_clock(self, seconds: float) -> float:
+        return (await self._call("POST", "/hall/advance", {"seconds": seconds}))["now"]
+
+    async def sms_messages(self) -> list[dict]:
+        return (await self._call("GET", "/hall/sms"))["messages"]
+
+    async def hall_ledgers(self) -> dict:
+        return await self._call("GET", "/hall/ledgers")
+
+    async def add_appointment(self, appointment_no: str, id_number: str, category: str = "A",
+                              in_s: float = 0.0) -> dict:
+        return await self._call("POST", "/hall/appointment", {
+            "appointment_no": appointment_no, "id_number": id_number, "category": category,
+            "in_s": in_s})
 
     async def publish_catalog(self, raw: bytes) -> dict:
         if self._session is None:

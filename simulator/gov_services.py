@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -74,6 +75,11 @@ class GovServices:
     permits_by_id_number: dict[str, dict] = field(default_factory=dict)
     appointments: dict[str, dict] = field(default_factory=dict)
     _ticket_counter: dict[str, int] = field(default_factory=dict)
+    # The service hall's backends (simulator.hall_services) hear of each new submission, so a
+    # pre-review becomes an application whose progress can be looked up, and a certificate
+    # gets its printable content.
+    on_submitted: list[Callable[[str, dict, dict], None]] = field(default_factory=list)
+    certificate_content: Callable[[dict, dict], dict] | None = None
 
     def __post_init__(self) -> None:
         if not self.bills:
@@ -179,7 +185,11 @@ class GovServices:
             "status": "issued",
             "verify_code": f"V{len(self.certificates) + 1:06d}",
         }
+        if self.certificate_content is not None:
+            certificate.update(self.certificate_content(body, certificate))
         self.certificates[key] = certificate
+        for listener in self.on_submitted:
+            listener("certificate", body, certificate)
         return certificate
 
     def credit_report_options(self) -> dict:
@@ -214,6 +224,8 @@ class GovServices:
                   "pdf_bytes": len(pdf), "pages": pdf.count(b"/Type /Page") -
                   pdf.count(b"/Type /Pages")}
         self.prereviews[key] = review
+        for listener in self.on_submitted:
+            listener("prereview", body, review)
         return review
 
     # Queue tickets.
@@ -242,21 +254,27 @@ class GovServices:
         return found
 
 
+def answer(fn):
+    """An aiohttp handler around `fn(request, body) -> dict`: JSON in and out, a ServiceError
+    as its status and code, anything malformed as 400 PARAM_ERROR."""
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            # body_exists, not can_read_body: a delayed or repeated request (the fault rules)
+            # has been read once already, and its body is read again from the cache.
+            body = await request.json() if request.body_exists else {}
+            if not isinstance(body, dict):
+                raise TypeError("body")
+            return web.json_response(fn(request, body))
+        except ServiceError as exc:
+            return web.json_response({"error": exc.code}, status=exc.status)
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            return web.json_response({"error": "PARAM_ERROR"}, status=400)
+
+    return handler
+
+
 def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None:
-    def answer(fn):
-        async def handler(request: web.Request) -> web.Response:
-            try:
-                body = await request.json() if request.body_exists else {}
-                if not isinstance(body, dict):
-                    raise TypeError("body")
-                return web.json_response(fn(request, body))
-            except ServiceError as exc:
-                return web.json_response({"error": exc.code}, status=exc.status)
-            except (KeyError, TypeError, ValueError, binascii.Error):
-                return web.json_response({"error": "PARAM_ERROR"}, status=400)
-
-        return handler
-
     key = "{key}"
     routes.get("/exit-entry/v1/endorsement-types")(
         answer(lambda r, b: {"types": list(ENDORSEMENT_TYPES)})

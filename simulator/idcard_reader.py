@@ -146,6 +146,13 @@ class IdCardReaderSimulator:
         self.card = None
         self._found = self._selected = False
 
+    def set_fault(self, fault: IdCardFault | str, on: bool) -> None:
+        fault = IdCardFault(str(fault).lower())
+        if on:
+            self.faults.add(fault)
+        else:
+            self.faults.discard(fault)
+
     def unplug(self) -> None:
         self._device.unplug()
         self._buffer.clear()
@@ -288,14 +295,10 @@ def add_control_routes(routes: web.RouteTableDef, sim: IdCardReaderSimulator) ->
     async def fault(request: web.Request) -> web.Response:
         body = await request.json()
         try:
-            which = IdCardFault(str(body["fault"]).lower())
+            sim.set_fault(str(body["fault"]), bool(body.get("on", True)))
         except (KeyError, ValueError, TypeError):
             names = [f.value for f in IdCardFault]
             return web.json_response({"error": f"fault is one of {names}"}, status=400)
-        if body.get("on", True):
-            sim.faults.add(which)
-        else:
-            sim.faults.discard(which)
         return web.json_response(sim.state())
 
     @routes.post("/idcard/unplug")

@@ -22,9 +22,11 @@ from simulator.control import build_control_app
 from simulator.dispenser import DispenserSimulator
 from simulator.document_scene import DocumentSceneComposer
 from simulator.escpos_printer import EscposPrinterSimulator
-from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_chip import ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
+from simulator.ipp_printer import IppPrinterSimulator
+from simulator.ipp_printer import available as ipp_printer_available
 from simulator.pcscd import VPCD_BASE_PORT, ensure_pcscd, vpcd_port, vpcd_reader_name
 from simulator.vicc import VirtualCardSlot
 
@@ -78,11 +80,19 @@ class Simulator:
             font_path=CJK_FONT if Path(CJK_FONT).exists() else None,
         )
         self.card_slot = VirtualCardSlot(port=options.vpcd_port)
+        # The chip's switches on the control API: the next card inserted carries them.
+        self.chip_faults: set[ChipFault] = set()
+        self.chip_shape: set[ChipShape] = set()  # what the chip lacks (none: a modern chip)
+        self.chip_slow_s = 0.0
         # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
         self.pki = load_or_create_pki(self.state_dir / "pki")
         self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
         self.dispenser = DispenserSimulator(self.state_dir / "dev" / "dispenser")
         self.scanner = BarcodeScannerSimulator(self.state_dir / "dev" / "scanner")
+        # The A4 printer is CUPS's ippeveprinter (Debian cups-ipp-utils, from scripts/setup.sh);
+        # where it is missing the kiosk simply has no A4 printer.
+        self.a4_printer = IppPrinterSimulator(self.state_dir / "a4") \
+            if ipp_printer_available() else None
         self._runners: list[web.AppRunner] = []
         self.endpoints: dict = {}
 
@@ -110,6 +120,8 @@ class Simulator:
         await self.idcard_reader.start()
         await self.dispenser.start()
         await self.scanner.start()
+        if self.a4_printer is not None:
+            await self.a4_printer.start()
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
@@ -130,12 +142,17 @@ class Simulator:
             "certificates_url": f"{backends}/certificates/v1",
             "queue_url": f"{backends}/queue/v1",
             "notify_url": f"{backends}/notify/v1",
+            **{f"{name}_url": f"{backends}/{name}/v1"
+               for name in ("progress", "documents", "evaluation", "fines")},
             "receipts_dir": str(self.state_dir / "receipts"),
             "idcard_reader": self.idcard_reader.path,
             "dispenser": self.dispenser.endpoint["port"],
             "barcode_scanner": self.scanner.endpoint["port"],
             "csca_store": str(csca.resolve()),
         }
+        if self.a4_printer is not None:
+            self.endpoints["a4_printer_uri"] = self.a4_printer.uri
+            self.endpoints["a4_jobs_dir"] = str(self.a4_printer.jobs_dir)
         path = self.state_dir / ENDPOINTS_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.endpoints, indent=2))
@@ -153,14 +170,26 @@ class Simulator:
         await self.idcard_reader.stop()
         await self.dispenser.stop()
         await self.scanner.stop()
+        if self.a4_printer is not None:
+            await self.a4_printer.stop()
         await self.printer.stop()
         (self.state_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
 
-    async def insert_card(self, slow_s: float = 0.0, faults: frozenset[ChipFault] = frozenset(),
-                          holder: TravelDocumentHolder | None = None) -> None:
+    def next_chip(self, slow_s: float | None = None, faults: frozenset[ChipFault] | None = None,
+                  holder: TravelDocumentHolder | None = None,
+                  shape: frozenset[ChipShape] | None = None) -> IcaoChip:
+        """The card `insert_card` would put in: what is not given comes from the chip switches."""
+        return IcaoChip(holder or self.holder, pki=self.pki,
+                        slow_s=self.chip_slow_s if slow_s is None else slow_s,
+                        faults=frozenset(self.chip_faults) if faults is None else faults,
+                        shape=frozenset(self.chip_shape) if shape is None else shape)
+
+    async def insert_card(self, slow_s: float | None = None,
+                          faults: frozenset[ChipFault] | None = None,
+                          holder: TravelDocumentHolder | None = None,
+                          shape: frozenset[ChipShape] | None = None) -> None:
         await self.card_slot.remove()
-        await self.card_slot.insert(IcaoChip(holder or self.holder, pki=self.pki, slow_s=slow_s,
-                                             faults=faults))
+        await self.card_slot.insert(self.next_chip(slow_s, faults, holder, shape))
 
     async def remove_card(self) -> None:
         await self.card_slot.remove()

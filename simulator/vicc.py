@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from typing import Protocol
 
 from simulator.pcscd import vpcd_port
@@ -105,9 +106,12 @@ class VirtualCardSlot:
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, card: VirtualCard
     ) -> None:
+        sock = writer.get_extra_info("socket")
         try:
             while True:
+                _ack_at_once(sock)
                 header = await reader.readexactly(2)
+                _ack_at_once(sock)
                 payload = await reader.readexactly(int.from_bytes(header, "big"))
                 if len(payload) > 1 and self._pull_after is not None:
                     self._pull_after -= 1
@@ -148,3 +152,16 @@ class VirtualCardSlot:
             return None
         # APDU contents may carry personal data: log nothing of them here.
         return await asyncio.to_thread(card.process_apdu, payload)
+
+
+def _ack_at_once(sock: socket.socket | None) -> None:
+    """Acknowledge what vpcd sends at once instead of after the delayed-ACK timer.
+
+    vpcd writes a message's length and its payload as two small writes; with Nagle on its side
+    the payload waits for our ACK of the length, which Linux delays by about 40 ms. That cost
+    every APDU ~50 ms on loopback, a simulator artifact no real reader has. TCP_QUICKACK is not
+    sticky, so it is set again before each read. (Linux only; elsewhere it does nothing.)
+    """
+    if sock is not None and hasattr(socket, "TCP_QUICKACK"):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)

@@ -165,6 +165,8 @@ class TransactionCore:
             delivered = int(detail["delivered_fen"])
             worth_it = delivered > 0 or not tx.amount_fen
             return (Delivery.DELIVERED if worth_it else Delivery.NONE), delivered, None
+        if detail.get("handover") == "dispensing":
+            return Delivery.IN_DOUBT, 0, None  # the document may be at the mouth: a person looks
         if detail.get("submit_refused") or not detail.get("submit_path"):
             return Delivery.NONE, 0, None
         backend = self.services.get(detail.get("submit_backend", ""))

@@ -210,9 +210,25 @@ class TxRun:
         detail = {"copies_printed": printed, "delivered_fen": amount * printed // of}
         self.annotate(detail if in_doubt else {**detail, "copies_printing": printed})
 
-    def receipted(self) -> None:
+    def receipted(self, detail: dict | None = None) -> None:
         if self.tx.state is TxState.FULFILLED:
-            self._move(TxState.RECEIPTED)
+            self._move(TxState.RECEIPTED, detail=detail or {})
+
+    # -- a document the kiosk holds, handed over (the dispenser) ----------------------------------
+
+    def handing_over(self, detail: dict) -> None:
+        """A document leaves the kiosk's keeping: SUBMITTED with which one and from where,
+        journaled before the device moves (`handover` is "dispensing" until it is known)."""
+        self._move(TxState.SUBMITTED, detail={**detail, "handover": "dispensing"})
+
+    def handed_over(self, handover: str, reason: str | None = None) -> None:
+        """It reached the citizen, or the retain bin (safe, and the fleet told): delivered."""
+        self._move(TxState.FULFILLED, reason, detail={"handover": handover,
+                                                      "delivered_fen": self.tx.amount_fen or 0})
+
+    def not_handed_over(self, why: str) -> None:
+        """It never left the unit: nothing delivered; settling ends the transaction."""
+        self.annotate({"handover": "not_dispensed", "not_dispensed": why})
 
     # -- the end ------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kiosk.journal import Transaction, TxState
+from kiosk.journal import Journal, Transaction, TxState
 from kiosk.transaction.orders import OrderFacts, Standing
 
 
@@ -116,6 +116,17 @@ class Settlement:
 _DELIVERED_STATES = {TxState.FULFILLED, TxState.RECEIPTED, TxState.CLOSED}
 
 
+def is_unsettled(tx: Transaction) -> bool:
+    """The core's one answer to "is this transaction unsettled": not final, and not parked for
+    a person (needs_attention, which no run of any version moves by itself). A restart or an
+    update must wait for an unsettled one; the reconciler goes on settling it."""
+    return not tx.final and tx.state is not TxState.NEEDS_ATTENTION
+
+
+def unsettled(journal: Journal) -> list[Transaction]:
+    return [tx for tx in journal.unfinished() if is_unsettled(tx)]
+
+
 def settlement_of(tx: Transaction, reason: str = "") -> Settlement:
     """The outcome the journal shows now."""
     taken = sum(o.paid_fen for o in tx.orders)
@@ -139,6 +150,9 @@ def settlement_of(tx: Transaction, reason: str = "") -> Settlement:
 
 
 Line = tuple[str, dict]  # an i18n key and its parameters
+# Endings (kiosk.flow.Reason values) where the service was done but the citizen does not hold
+# it: a finished document not taken in time went into the retain bin, safe, for staff.
+_NOT_IN_HAND = frozenset({"document_retained"})
 
 
 def citizen_message(settlement: Settlement, failure: str | None,
@@ -152,11 +166,16 @@ def citizen_message(settlement: Settlement, failure: str | None,
         return True, ()
     why: tuple[Line, ...] = ((f"reason.{failure}", {}),) if failure else ()
     if outcome is Outcome.NOT_CHARGED:
-        return False, (*why, ("result.no_charge", {}))
+        if settlement.reference == settlement.tx_id:  # no order was ever made
+            return False, (*why, ("result.no_charge", {}))
+        return False, (*why, ("result.no_charge", {}),
+                       ("pay.order", {"order": settlement.reference}))
     if outcome is Outcome.REFUNDED:
         return False, (*why, ("reason.refunded", {}))
     if outcome is Outcome.PARTLY_REFUNDED:
         return False, (*why, ("result.partly_refunded", {"fen": settlement.refunded_fen}))
+    if outcome is Outcome.DELIVERED and failure in _NOT_IN_HAND:
+        return False, why  # done as far as money goes, but the citizen does not hold it
     if outcome is Outcome.DELIVERED:  # stopped after the service was done: it is done
         return True, (("result.completed", {"reference": settlement.reference}),)
     keep: Line = ("result.slip_printed" if slip_printed else "result.note_reference", {})

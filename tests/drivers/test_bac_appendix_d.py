@@ -18,7 +18,7 @@ from drivers.bac import (
     perform_bac,
     session_keys_from,
 )
-from drivers.icao9303 import IcaoReader, parse_ef_com
+from drivers.icao9303 import FileAccess, IcaoReader, parse_ef_com
 from drivers.secure_messaging import SecureMessaging, SecureMessagingError
 
 H = bytes.fromhex
@@ -99,8 +99,8 @@ def test_d3_d4_whole_exchange_through_the_reader() -> None:
     keys = derive_bac_keys("L898902C", "690806", "940623")
     session = perform_bac(card, keys, rnd_ifd=RND_IFD, k_ifd=K_IFD)
     sm = SecureMessaging(card, session.ks_enc, session.ks_mac, session.ssc)
-    reader = IcaoReader(sm, max_read=231)
-    reader.greedy = False  # the appendix reads the 4-byte header first, then 18 bytes
+    # the appendix selects EF.COM, reads its 4-byte header first, then 18 bytes
+    reader = IcaoReader(sm, FileAccess(max_read=231, greedy=False))
     assert reader.read_file(0x011E) == EF_COM
     assert sm.ssc == H("887022120C06C22C")
     assert not card.exchanges

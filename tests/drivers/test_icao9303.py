@@ -7,19 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.bac import derive_bac_keys, perform_bac
-from drivers.icao9303 import (
-    ChipError,
-    ChipReason,
-    EfCom,
-    IcaoReader,
-    NotATravelDocument,
-    Tlv,
-    check_digit,
-    parse_dg1,
-    parse_ef_com,
-    parse_mrz,
-    parse_tlv,
-)
+from drivers.icao9303 import EfCom, FileAccess, IcaoReader, parse_ef_com
+from drivers.iso7816 import ChipError, ChipReason, NotATravelDocument, Tlv, parse_tlv
+from drivers.mrz import check_digit, parse_dg1, parse_mrz
 from drivers.secure_messaging import SecureMessaging
 from simulator.icao_chip import IcaoChip, TravelDocumentHolder, default_face_jpeg, mrz_td1
 
@@ -214,20 +204,22 @@ def chip() -> IcaoChip:
     return IcaoChip(HOLDER)
 
 
-def open_reader(chip: IcaoChip, *, max_read: int = 231) -> tuple[IcaoReader, ChipTransport]:
-    """SELECT the application and run BAC; a reader under secure messaging."""
+def open_reader(
+    chip: IcaoChip, *, max_read: int = 231, greedy: bool = True
+) -> tuple[IcaoReader, ChipTransport]:
+    """SELECT the application and run BAC; a reader under secure messaging, selecting files."""
     chip.reset()
     wire = ChipTransport(chip)
     IcaoReader(wire).select_application()
     session = perform_bac(wire, derive_bac_keys("C01234567", "900115", "330115"))
     sm = SecureMessaging(wire, session.ks_enc, session.ks_mac, session.ssc)
-    return IcaoReader(sm, max_read=max_read), wire
+    return IcaoReader(sm, FileAccess(max_read, greedy=greedy)), wire
 
 
 def test_reader_reads_ef_com_and_dg1(chip: IcaoChip) -> None:
     reader, _ = open_reader(chip)
-    assert reader.read_ef_com() == EfCom("0107", "040000", (1, 2))
-    mrz = reader.read_dg1()
+    assert parse_ef_com(reader.read_file(0x011E)) == EfCom("0107", "040000", (1, 2))
+    mrz = parse_dg1(reader.read_file(0x0101))
     assert mrz.check_digits_ok
     assert (mrz.document_code, mrz.issuing_state, mrz.nationality) == ("CS", "CHN", "CHN")
     assert mrz.document_number == "C01234567"
@@ -237,14 +229,13 @@ def test_reader_reads_ef_com_and_dg1(chip: IcaoChip) -> None:
 
 def test_reader_apdu_counts(chip: IcaoChip) -> None:
     reader, _ = open_reader(chip)
-    reader.read_dg1()  # select, then one greedy read holds the whole 95-byte file
+    reader.read_file(0x0101)  # select, then one greedy read holds the whole 95-byte file
     assert reader.apdu_count == 2
     small, _ = open_reader(chip, max_read=16)
     raw = small.read_file(0x0101)
     assert len(raw) == 2 + 3 + 90  # 61 5D { 5F1F 5A <90> }
     assert small.apdu_count == 1 + -(-len(raw) // 16)
-    exact, _ = open_reader(chip, max_read=16)
-    exact.greedy = False  # header first (4 bytes), then the rest
+    exact, _ = open_reader(chip, max_read=16, greedy=False)  # header first (4 bytes)
     exact.read_file(0x0101)
     assert exact.apdu_count == 1 + 1 + -(-(len(raw) - 4) // 16)
 
@@ -287,7 +278,7 @@ def test_reader_greedy_falls_back_on_chips_that_want_exact_lengths() -> None:
     content = b"\x61\x05" + b"ABCDE"
     reader = IcaoReader(ExactChip(content))
     assert reader.read_file(0x0101) == content
-    assert not reader.greedy
+    assert not reader.access.greedy
     assert reader.read_file(0x0101) == content
 
 
@@ -311,7 +302,7 @@ def test_reader_file_not_found(chip: IcaoChip) -> None:
 def test_reader_access_denied_for_eac_groups() -> None:
     eac = IcaoChip(HOLDER, extra_groups={3: b"\x63\x00"})
     reader, _ = open_reader(eac)
-    assert 3 in reader.read_ef_com().data_groups
+    assert 3 in parse_ef_com(reader.read_file(0x011E)).data_groups
     with pytest.raises(ChipError) as info:
         reader.read_file(0x0103)
     assert info.value.reason is ChipReason.ACCESS_DENIED
@@ -343,8 +334,8 @@ def test_fuzz_reader_on_garbage_files(content: bytes) -> None:
             return content[offset : offset + (apdu[4] or 256)], 0x9000
 
     reader = IcaoReader(GarbageCard())
-    for read in (reader.read_ef_com, reader.read_dg1):
+    for fid, parse in ((0x011E, parse_ef_com), (0x0101, parse_dg1)):
         try:
-            read()
+            parse(reader.read_file(fid))
         except ChipError:
             pass

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from drivers.icao9303 import ChipError, ChipReason
+from drivers.iso7816 import ChipError, ChipReason
 from drivers.lds import JPEG, JPEG2000, parse_dg2
 from drivers.secure_messaging import (
     CommandApdu,

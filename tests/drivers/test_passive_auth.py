@@ -128,3 +128,16 @@ def test_fuzz_parse_sod(data: bytes) -> None:
         parse_sod(b"\x77" + bytes([0x82]) + len(data).to_bytes(2, "big") + data)
     except SodError:
         pass
+
+
+def test_every_flipped_byte_of_a_sod_gives_a_verdict_never_an_exception() -> None:
+    """Exhaustive over one SOD (the fuzz above samples): asn1crypto parses lazily, so a damaged
+    SignerInfo once escaped as a raw ValueError instead of a failed check."""
+    signed = parse_sod(GENUINE).dg_hashes
+    for position in range(len(GENUINE)):
+        for mask in (0x01, 0x80):
+            tampered = bytearray(GENUINE)
+            tampered[position] ^= mask
+            result = verify_passive_auth(bytes(tampered), GROUPS, [EC.csca_cert])
+            if result.verdict is PassiveAuthVerdict.PASSED:
+                assert parse_sod(bytes(tampered)).dg_hashes == signed

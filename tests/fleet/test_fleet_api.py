@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fleet.app import sweep_once
+from fleet.server_counters import read_counters
 from fleet.store import Role
 from kiosk.fleet_agent import FleetError, enroll, generate_device_key
 from kiosk.fleet_wire import HEADER_SIGNATURE, sign_request
+from tests.fleet import wire_v1
 from tests.fleet.fleetkit import HEALTHY_DEVICES
 
 API = "/api/v1"
@@ -91,7 +92,8 @@ async def test_unsigned_forged_stale_replayed_and_impostor_requests_are_refused(
     assert (status, reply["error"]) == (403, "not_yours")
     status, reply = await fleet.signed_post(b, "/kiosks/K-B/heartbeat", hb)
     assert (status, reply["error"]) == (403, "not_yours")
-    assert fleet.services.refused["not_yours"] == 2
+    await fleet.services.counters.flush(fleet.store.db)
+    assert (await read_counters(fleet.store.db))["kiosk_requests_refused"]["not_yours"] == 2
 
     unknown_pem, _ = generate_device_key()
     headers = sign_request(unknown_pem, "POST", path, body, time.time())
@@ -110,7 +112,9 @@ async def test_bad_heartbeat_gets_a_reason_not_a_crash(fleet):
     assert (status, reply["error"]) == (400, "bad_json")
 
 
-async def test_commands_ride_on_heartbeats_until_acknowledged_and_are_audited(fleet):
+async def test_v1_kiosk_gets_out_of_service_as_a_command_until_it_acknowledges(fleet):
+    """A kiosk of the previous release (wire v1) keeps working: the reply is in its version and
+    it gets out/back in service as a command, as before."""
     kiosk = await fleet.enroll_kiosk("K-A")
     op = await fleet.operator("olga", Role.OPERATOR)
     viewer = await fleet.operator("victor", Role.VIEWER)
@@ -127,26 +131,29 @@ async def test_commands_ride_on_heartbeats_until_acknowledged_and_are_audited(fl
         ) as r:
             assert r.status == 201
             command = await r.json()
-        status, reply = await fleet.heartbeat(kiosk)
-        assert [c["command_id"] for c in reply["commands"]] == [command["command_id"]]
+        status, reply = await fleet.heartbeat(kiosk, wire_version=1)
+        parsed = wire_v1.HeartbeatReply.from_json(reply)  # what the old kiosk runs
+        assert [c.command_id for c in parsed.commands] == [command["command_id"]]
         assert reply["commands"][0]["params"] == {"note": "cleaning"}
+        assert reply["wire_version"] == 1 and "service" not in reply
         # Not acknowledged yet: delivered again (the kiosk may never have seen the reply).
-        status, reply = await fleet.heartbeat(kiosk)
+        status, reply = await fleet.heartbeat(kiosk, wire_version=1)
         assert [c["command_id"] for c in reply["commands"]] == [command["command_id"]]
         ack = {"command_id": command["command_id"], "outcome": "done", "at": time.time()}
-        status, reply = await fleet.heartbeat(kiosk, acks=[ack])
+        status, reply = await fleet.heartbeat(kiosk, wire_version=1, acks=[ack], in_service=False)
         assert reply["commands"] == [] and reply["acked"] == [command["command_id"]]
         async with op.get(f"{fleet.url}{API}/kiosks/K-A/commands") as r:
             (listed,) = (await r.json())["commands"]
-        assert listed["outcome"] == "done" and listed["issued_by"] == "olga"
+        assert listed["status"] == "done" and listed["issued_by"] == "olga"
         admin = await fleet.operator("ada", Role.ADMIN)
         async with admin.get(f"{fleet.url}{API}/audit") as r:
             audit = (await r.json())["audit"]
         await admin.close()
-        actions = {(a["actor"], a["action"], a["outcome"]) for a in audit}
-        assert ("olga", "command", "queued") in actions
-        assert ("olga", "sign_in", "ok") in actions and ("victor", "sign_in", "ok") in actions
-        assert ("olga", "command", "bad_request") in actions
+        actions = {(a["actor"], a["action"], a["target"], a["outcome"]) for a in audit}
+        # The audit names the command and its target.
+        assert ("olga", "command:out_of_service", "K-A", "queued") in actions
+        assert ("olga", "sign_in", "olga", "ok") in actions
+        assert ("olga", "command:nonsense", "K-A", "bad_request") in actions
         async with op.get(f"{fleet.url}{API}/audit") as r:
             assert r.status == 403
     finally:
@@ -156,7 +163,7 @@ async def test_commands_ride_on_heartbeats_until_acknowledged_and_are_audited(fl
 
 async def test_sign_in_failures_are_audited_and_locked_out(fleet):
     await fleet.add_user("ada", Role.ADMIN)
-    for _ in range(fleet.config.max_failed_logins):
+    for _ in range(fleet.config.login_limits.per_user_address):
         async with fleet.http.post(
             f"{fleet.url}{API}/session", json={"username": "ada", "password": "wrong"}
         ) as r:
@@ -168,8 +175,12 @@ async def test_sign_in_failures_are_audited_and_locked_out(fleet):
     async with fleet.http.get(f"{fleet.url}{API}/kiosks") as r:
         assert r.status == 401
     audit = await fleet.store.list_audit()
-    outcomes = [a["outcome"] for a in audit if a["action"] == "sign_in"]
-    assert outcomes.count("refused") == 5 and "locked_out" in outcomes
+    refused = [a for a in audit if a["action"] == "sign_in"]
+    # Each refusal once, by nobody (the caller is not signed in), with the address it came from.
+    assert [(a["actor"], a["target"], a["outcome"]) for a in refused] == [
+        ("anonymous", "ada", "refused")
+    ] * 5
+    assert {a["detail"]["address"] for a in refused} == {"127.0.0.1"}
     user = await fleet.store.get_user("ada")
     assert "correct horse" not in user["password_hash"] and user["password_hash"].startswith(
         "scrypt$"
@@ -244,18 +255,20 @@ async def test_resent_heartbeat_and_events_are_counted_once(fleet):
     assert [e["event_id"] for e in await fleet.store.recent_events("K-A")] == ["e2", "e1"]
 
 
-async def test_online_late_offline_and_goodbye(fleet):
+async def test_online_late_offline_and_goodbye_and_their_history(fleet):
     kiosk = await fleet.enroll_kiosk("K-A")
     interval = 0.2
     await fleet.heartbeat(kiosk, interval_s=interval)
     th = fleet.config.thresholds
-    from fleet.status import connectivity
 
-    row = await fleet.store.get_kiosk("K-A")
-    seen = row["last_seen"]
-    assert connectivity(row, seen + 1.9 * interval, th).value == "online"  # one miss: still online
-    assert connectivity(row, seen + (th.late_multiple + 0.1) * interval, th).value == "late"
-    assert connectivity(row, seen + (th.offline_multiple + 0.1) * interval, th).value == "offline"
+    async def judged(at):
+        row = await fleet.store.get_kiosk("K-A", now=at)
+        return row["connectivity"], row["state"]
+
+    seen = (await fleet.store.get_kiosk("K-A"))["last_seen"]
+    assert await judged(seen + 1.9 * interval) == ("online", "up")  # one miss: still online
+    assert await judged(seen + (th.late_multiple + 0.1) * interval) == ("late", "degraded")
+    assert await judged(seen + (th.offline_multiple + 0.1) * interval) == ("offline", "offline")
     assert await sweep_once(fleet.services, now=seen + 1.9 * interval) == 0
     assert await sweep_once(fleet.services, now=seen + (th.offline_multiple + 1) * interval) == 1
     assert await sweep_once(fleet.services, now=seen + (th.offline_multiple + 2) * interval) == 0
@@ -266,32 +279,15 @@ async def test_online_late_offline_and_goodbye(fleet):
         kiosk, "/kiosks/K-A/goodbye", {"kiosk_id": "K-A", "at": time.time()}
     )
     assert status == 200
-    row = await fleet.store.get_kiosk("K-A")
-    assert connectivity(row, time.time(), th).value == "offline"
+    assert (await judged(time.time()))[0] == "offline"
     # A clean shutdown is not an outage: no offline alert for it.
     assert await sweep_once(fleet.services, now=time.time() + 100) == 0
-
-
-async def test_metrics_are_prometheus_text_per_kiosk(fleet):
-    kiosk = await fleet.enroll_kiosk("K-A", site="hall-1", region="east")
-    await fleet.heartbeat(kiosk, devices=HEALTHY_DEVICES, counters={"transactions_completed": 9})
-    async with fleet.http.get(f"{fleet.url}/metrics") as r:
-        assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
-        text = await r.text()
-    families = {f.name: f for f in text_string_to_metric_families(text)}
-    up = families["fleet_kiosk_up"].samples
-    assert [(s.labels, s.value) for s in up] == [
-        ({"kiosk": "K-A", "site": "hall-1", "region": "east"}, 1.0)
-    ]
-    assert families["fleet_kiosk_heartbeats"].type == "counter"
-    reported = {
-        s.labels["counter"]: s.value
-        for s in families["fleet_kiosk_reported"].samples
-        if s.name == "fleet_kiosk_reported_total"
-    }
-    assert reported == {"transactions_completed": 9.0}
-    remaining = families["fleet_kiosk_supply_remaining"].samples
-    assert [(s.labels["supply"], s.value) for s in remaining] == [("paper", 400.0)]
+    # The kiosk's history has the outage, its end and the goodbye; its alert history keeps the
+    # cleared offline alert.
+    history = [(e["origin"], e["kind"]) for e in await fleet.store.recent_events("K-A")]
+    assert history == [("server", "goodbye"), ("server", "back_online"), ("server", "offline")]
+    (old,) = await fleet.store.list_alerts(open_only=False, kiosk_id="K-A")
+    assert old["kind"] == "offline" and old["cleared_at"] is not None
 
 
 async def test_openapi_document_describes_every_api_route(fleet):

@@ -138,3 +138,32 @@ def test_signature_covers_method_path_time_nonce_and_body():
         sign_request(private_pem, "POST", "/p", b"", time.time())["X-Kiosk-Nonce"]
         != sign_request(private_pem, "POST", "/p", b"", time.time())["X-Kiosk-Nonce"]
     )
+
+
+def test_version_2_round_trips_and_talks_to_a_version_1_kiosk():
+    from kiosk.fleet_wire import ServiceOrder, ServiceState
+    from tests.fleet import wire_v1
+
+    hb = Heartbeat(
+        "K-1",
+        3,
+        1.5,
+        15.0,
+        service_state=ServiceState.OUT_OF_SERVICE,
+        service_revision=4,
+        started_at=1000.5,
+        boot_id="0b6f3c2e-1d2a-4a57-9d8e-2f5a1c3b4d6e",
+        restarts=2,
+    )
+    assert Heartbeat.from_json(hb.to_json()) == hb
+    reply = HeartbeatReply(3.0, 15.0, (), ("cmd-0",), ServiceOrder(ServiceState.OUT_OF_SERVICE, 4))
+    assert HeartbeatReply.from_json(reply.to_json()) == reply
+    # What a v1 kiosk sends, the server reads; what the server answers it, the v1 kiosk reads.
+    old = wire_v1.Heartbeat("K-1", 3, 1.5, 15.0, in_service=False).to_json()
+    parsed = Heartbeat.from_json(old)
+    assert (parsed.wire_version, parsed.in_service, parsed.restarts) == (1, False, None)
+    answer = reply.to_json(parsed.wire_version)
+    assert "service" not in answer
+    assert wire_v1.HeartbeatReply.from_json(answer).acked == ("cmd-0",)
+    with pytest.raises(wire_v1.WireError):
+        wire_v1.HeartbeatReply.from_json(reply.to_json())  # why the version matters

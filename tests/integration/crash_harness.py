@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+KIOSK_ID = "KIOSK-00000C4A5B"  # a provisioned kiosk's id: kiosk-journal exports only under one
 
 
 @dataclass
@@ -52,6 +53,7 @@ def run_kiosk(
     config = kiosk_dir / "kiosk.toml"
     kiosk_dir.mkdir(parents=True, exist_ok=True)
     config.write_text(
+        f'kiosk_id = "{KIOSK_ID}"\n'
         f"[flow]\npayment_poll_s = 0.1\npayment_timeout_s = 20.0\n"
         f'[backends]\ndeadline_s = 3.0\n[debug]\ncrash_after = "{crash_after}"\n'
     )

@@ -6,16 +6,27 @@ worker threads while the virtual card is served on the event loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from drivers.icao9303 import FID_EF_COM, FID_EF_SOD, dg_fid
+from drivers.passive_auth import PassiveAuthVerdict
 from drivers.pcsc import CardAbsent, NoReader, PcscConnection, card_present, list_readers
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey, PermitReaderService
-from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_chip import (
+    NEITHER,
+    SILENT_ATR,
+    ChipFault,
+    ChipShape,
+    IcaoChip,
+    TravelDocumentHolder,
+    atr_for,
+)
 from simulator.icao_pki import create_pki
 from simulator.pcscd import (
     PcscdNotFound,
@@ -92,7 +103,8 @@ async def test_reads_the_whole_document_and_passes_passive_auth(
     assert mrz.document_number == "C98765432"
     assert (mrz.birth_date, mrz.sex, mrz.expiry_date) == ("850302", "M", "310302")
     assert (mrz.surname, mrz.given_names) == ("CHEN", "JIAN GUO")
-    assert read.ef_com.data_groups == (1, 2, 3, 11)
+    assert read.listed_groups == (1, 2, 3, 11)  # as EF.SOD lists them: EF.COM is not read
+    assert read.ef_com is None and read.missing_files == ()
     assert sorted(read.data_groups) == [1, 2, 11] and read.unreadable_groups == (3,)
     assert read.face_image is not None and read.face_image[:3] == b"\xff\xd8\xff"
     assert read.face_mime == "image/jpeg"
@@ -102,9 +114,10 @@ async def test_reads_the_whole_document_and_passes_passive_auth(
     assert pa.hashes_valid == {1: True, 2: True, 11: True}
     read.raise_for_integrity()
     assert not read.document_expired()
-    # EF.ATR/INFO, SELECT, BAC (2), then SELECT + one extended READ per file (COM, DG1,
-    # DG2, DG11, SOD) and the refused SELECT of DG3
-    assert read.apdus == 1 + 1 + 2 + 2 * 5 + 1
+    # SELECT, BAC (2), then one READ BINARY by SFI with extended length per file (DG1, DG2,
+    # SOD, DG11) and DG3's, refused: what the chip can do its ATR said
+    assert read.apdus == 1 + 2 + 4 + 1
+    assert read.access.short_ef_id and read.access.extended_length
     text = repr(read) + str(read) + repr(KEY)
     for secret in ("C98765432", "CHEN", "850302", "310302", "JIAN"):
         assert secret not in text
@@ -134,14 +147,14 @@ async def test_card_moved_away_and_back_resumes_the_read(
     chip = IcaoChip(HOLDER, pki=PKI)
     await insert(slot, chip)
     fresh = await service.read_permit(KEY)
-    # the 9th APDU is DG2's SELECT: EF.COM and DG1 are already in
-    slot.pull_mid_read(9, back_after_s=0.8)
+    # the 5th APDU is DG2's READ BINARY: DG1 is already in
+    slot.pull_mid_read(5, back_after_s=0.8)
     read = await service.read_permit(KEY)
     assert read.resumes == 1
     assert read.data_groups == fresh.data_groups
     assert read.passive_auth.verdict is fresh.passive_auth.verdict
-    # the lost APDU, then SELECT, BAC (2), DG2 and SOD: nothing read twice, no EF.ATR/INFO
-    assert read.apdus == 9 + 3 + 4
+    # the lost APDU, then SELECT, BAC (2), DG2 and SOD: nothing read twice
+    assert read.apdus == 5 + 3 + 2
 
 
 async def test_card_moved_away_for_good_is_card_removed(
@@ -230,3 +243,103 @@ def test_ensure_pcscd_is_idempotent() -> None:
         pytest.skip(str(exc))
     ensure_pcscd(timeout=1.0)
     assert pcscd_running() and port_listening(vpcd_port())
+
+
+# --- every shape of chip, read through pcscd by the kiosk's service ---------------------------
+
+SHORT = 231  # plain bytes in a short answer under secure messaging
+
+
+def short_reads(chip: IcaoChip, *fids: int) -> int:
+    return sum(math.ceil(len(chip.file(fid)) / SHORT) for fid in fids)
+
+
+KIOSK_FILES = (dg_fid(1), dg_fid(2), FID_EF_SOD)
+
+
+@pytest.mark.parametrize(
+    ("shape", "atr", "apdus"),
+    [
+        (frozenset(), None, lambda chip: 3 + 3),  # the floor: one READ BINARY per file
+        (frozenset(), SILENT_ATR, lambda chip: 1 + 3 + 3),  # EF.ATR/INFO first; SFI tried: works
+        (frozenset({ChipShape.NO_SFI}), None, lambda chip: 3 + 2 * 3),
+        (frozenset({ChipShape.NO_EXTENDED_LENGTH}), None,
+         lambda chip: 3 + short_reads(chip, *KIOSK_FILES)),
+        (NEITHER, None, lambda chip: 3 + 3 + short_reads(chip, *KIOSK_FILES)),
+        # EF.ATR/INFO (refused: no SFI), the refused SFI read of DG1, then SELECT + READs
+        (NEITHER, SILENT_ATR, lambda chip: 1 + 3 + 1 + 3 + short_reads(chip, *KIOSK_FILES)),
+        # the ATR says extended length, the chip refuses it: that session ends (2 APDUs),
+        # the next reads short
+        (frozenset({ChipShape.NO_EXTENDED_LENGTH}), atr_for(frozenset()),
+         lambda chip: 3 + 2 + 3 + short_reads(chip, *KIOSK_FILES)),
+    ],
+    ids=["modern", "modern-silent-atr", "no-sfi", "no-extended", "neither",
+         "neither-silent-atr", "claims-extended"],
+)  # fmt: skip
+async def test_every_access_shape_reads_whole(
+    slot: VirtualCardSlot, service: PermitReaderService, shape, atr, apdus
+) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI, shape=shape, atr=atr)
+    await insert(slot, chip)
+    read = await service.read_permit(KEY)
+    assert read.data_groups == {1: chip.file(dg_fid(1)), 2: chip.file(dg_fid(2))}
+    assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
+    assert read.access.short_ef_id is (ChipShape.NO_SFI not in shape)
+    assert read.access.extended_length is (ChipShape.NO_EXTENDED_LENGTH not in shape)
+    assert read.apdus == apdus(chip)
+
+
+async def test_chip_without_ef_com_reads_at_the_floor(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_EF_COM}))
+    read = await service.read_permit(KEY)
+    assert read.listed_groups == (1, 2) and sorted(read.data_groups) == [1, 2]
+    assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
+    assert read.apdus == 3 + 3  # EF.SOD lists the groups: EF.COM is never asked for
+
+
+async def test_chip_without_dg2_reads_without_a_face(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_DG2}))
+    read = await service.read_permit(KEY)
+    assert read.face_image is None and sorted(read.data_groups) == [1]
+    assert read.missing_files == (dg_fid(2),) and read.missing_names == ("DG2",)
+    assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
+    assert read.passive_auth.hashes_valid == {1: True}
+    read.raise_for_integrity()
+    assert read.apdus == 3 + 3  # DG2's READ BINARY by SFI answers 6A82
+
+
+async def test_chip_without_ef_sod_cannot_be_verified_and_a_trusting_kiosk_refuses_it(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_EF_SOD}, extra_groups={11: b"\x6b\x00"})
+    await insert(slot, chip)
+    read = await service.read_permit(KEY)
+    assert sorted(read.data_groups) == [1, 2, 11]  # EF.COM listed DG11 in the SOD's place
+    assert read.listed_groups == (1, 2, 11) and read.ef_com is not None
+    assert read.missing_files == (FID_EF_SOD,)
+    pa = read.passive_auth
+    assert pa.verdict is PassiveAuthVerdict.NOT_POSSIBLE
+    assert pa.problems == ("the chip holds no EF.SOD: its data cannot be verified",)
+    with pytest.raises(DeviceError) as info:
+        read.raise_for_integrity(require_trusted=True)
+    assert info.value.reason is DeviceReason.INTEGRITY_FAILED
+    assert "not_possible: the chip holds no EF.SOD" in str(info.value)
+    read.raise_for_integrity(require_trusted=False)  # a kiosk that does not require it reads on
+    # DG1, DG2, EF.SOD (6A82), EF.COM, DG11
+    assert read.apdus == 3 + 5
+
+
+async def test_chip_without_ef_sod_nor_ef_com_reports_what_it_read(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_EF_SOD, ChipShape.NO_EF_COM})
+    await insert(slot, chip)
+    read = await service.read_permit(KEY)
+    assert sorted(read.data_groups) == [1, 2] and read.listed_groups == (1, 2)
+    assert set(read.missing_files) == {FID_EF_SOD, FID_EF_COM}
+    assert read.passive_auth.verdict is PassiveAuthVerdict.NOT_POSSIBLE
+    assert read.mrz.surname == "CHEN"

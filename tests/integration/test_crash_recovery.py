@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from simulator.control import SimulatorClient
-from tests.integration.crash_harness import SimulatorProcess, audit, run_kiosk
+from tests.integration.crash_harness import KIOSK_ID, SimulatorProcess, audit, run_kiosk
 
 BILL_STATES = [
     "created",
@@ -90,9 +90,11 @@ def check_reconciliation_file(state_dir, ledgers):
     import sys
 
     out = subprocess.run([sys.executable, "-m", "kiosk.journal_cli", "--state-dir", str(state_dir),
+                          "--config", str(state_dir.parent / "kiosk.toml"),
                           "export", "--date", dt.date.today().isoformat()],
                          capture_output=True, text=True, check=True).stdout
     rows = {r["paid_trade_no"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert {r["kiosk_id"] for r in rows.values()} == {KIOSK_ID}
     paid = {o["out_trade_no"]: o for o in ledgers["orders"]
             if o["status"] in ("SUCCESS", "REFUND")}
     assert set(rows) == set(paid)

@@ -13,7 +13,7 @@ from kiosk.app import build_context, build_session, close_context
 from kiosk.config import load_config, simulator_overrides
 from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId
-from simulator.icao_chip import ChipFault
+from simulator.icao_chip import ChipFault, ChipShape
 from simulator.idcard_reader import ResidentCard
 from simulator.reference import ENDORSEMENT
 from simulator.runtime import DEFAULT_HOLDER, Simulator, SimulatorOptions
@@ -58,8 +58,10 @@ async def present_permit(sim, ctx, session, **chip):
     ({"faults": frozenset({ChipFault.WRONG_KEY})}, "证件与身份信息不符"),
     ({"faults": frozenset({ChipFault.CORRUPT_DG2})}, "芯片校验未通过"),
     ({"faults": frozenset({ChipFault.FORGED_SOD})}, "芯片校验未通过"),
+    # no EF.SOD: nothing to verify the chip's data against, and the kiosk requires it
+    ({"shape": frozenset({ChipShape.NO_EF_SOD})}, "芯片校验未通过"),
     ({"holder": dataclasses.replace(DEFAULT_HOLDER, expiry_date="240101")}, "已过有效期"),
-], ids=["wrong-mrz", "corrupt-dg2", "forged-sod", "expired"])
+], ids=["wrong-mrz", "corrupt-dg2", "forged-sod", "no-ef-sod", "expired"])
 async def test_a_permit_that_is_not_right_ends_plainly_without_charge(rig, chip, message):
     sim, ctx, session = rig
     if "holder" in chip:   # the backend's record of the permit matches the expired chip

@@ -8,14 +8,16 @@ import time
 import pytest
 
 from fleet.store import Role
-from kiosk.fleet_agent import EVENT, HEARTBEAT, FleetAgent, Outbox
+from kiosk.fleet_agent import EVENT, HEARTBEAT, CommandFailed, FleetAgent, Outbox
 from kiosk.fleet_wire import (
     AckOutcome,
     CommandAck,
+    CommandKind,
     DeviceHealth,
     DeviceStatus,
     Event,
     EventKind,
+    Severity,
     Supply,
     SupplyLevel,
     sign_request,
@@ -50,6 +52,7 @@ class FakeKiosk:
         self.busy = False
         self.ran: list[tuple[str, bool]] = []
         self.fail_next = False
+        self.refuse_reboot = ""
         self.transactions = 0
 
     def status(self):
@@ -67,6 +70,9 @@ class FakeKiosk:
 
     async def handle(self, command):
         self.ran.append((command.command_id, self.busy))
+        if command.kind is CommandKind.REBOOT and self.refuse_reboot:
+            await asyncio.sleep(0.3)  # the "accepted" ack may leave before the refusal
+            raise CommandFailed(self.refuse_reboot)
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("printer busy")
@@ -251,8 +257,58 @@ def test_a_command_cut_short_by_a_restart_is_reported_failed(tmp_path):
     acks = {a.command_id: a for a in box.pending_acks()}
     assert acks["cmd-1"].outcome is AckOutcome.FAILED and acks["cmd-2"].outcome is AckOutcome.DONE
     assert box.was_started("cmd-1")
-    box.confirm_acks(["cmd-1", "cmd-2"])
+    box.confirm_acks([("cmd-1", "failed"), ("cmd-2", "done")])
     box.close()
     box = Outbox(tmp_path / "o.sqlite3")
     assert box.pending_acks() == []  # not reported again on the next start
+    box.close()
+
+
+async def test_a_reboot_accepted_then_refused_reaches_the_operators_as_failed(fleet, tmp_path):
+    kiosk = await fleet.enroll_kiosk("K-1")
+    app = FakeKiosk()
+    app.refuse_reboot = "reboot refused: Interactive authentication required."
+    agent = make_agent(fleet, kiosk, tmp_path, app, interval=0.1)
+    agent.start()
+    op = await fleet.operator("olga", Role.OPERATOR)
+    try:
+        await until(lambda: _row_with(fleet, "K-1", lambda r: r["heartbeats"] >= 1))
+        async with op.post(f"{fleet.url}{API}/kiosks/K-1/commands", json={"kind": "reboot"}) as r:
+            command = await r.json()
+        await until(lambda: _command(fleet, lambda c: c["status"] == "acknowledged"))
+        failed = await until(lambda: _command(fleet, lambda c: c["status"] == "failed"))
+        assert failed["command_id"] == command["command_id"]
+        assert failed["ack_detail"] == f"failed: {app.refuse_reboot}"
+        assert await agent.outbox_size() <= 1
+    finally:
+        await op.close()
+        await agent.stop()
+
+
+async def test_a_dying_kiosk_sends_its_crash_report_but_no_goodbye(fleet, tmp_path):
+    kiosk = await fleet.enroll_kiosk("K-1")
+    app = FakeKiosk()
+    agent = make_agent(fleet, kiosk, tmp_path, app, interval=5.0)
+    agent.start()
+    await until(lambda: _row_with(fleet, "K-1", lambda r: r["heartbeats"] >= 1))
+    crash = Event.new(
+        EventKind.UNEXPECTED_EXIT, time.time(), severity=Severity.CRITICAL, reason="exception X"
+    )
+    agent.post_event(crash)
+    await agent.stop(clean=False)
+    row = await fleet.store.get_kiosk("K-1")
+    assert row["goodbye_at"] is None  # still judged by its heartbeats, not shown as a clean stop
+    assert [e["event_id"] for e in await fleet.store.recent_events("K-1")] == [crash.event_id]
+    assert [a["kind"] for a in await fleet.store.list_alerts()] == ["crash"]
+
+
+def test_an_outcome_written_after_its_heartbeat_left_is_not_forgotten(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.mark_started("cmd-1")
+    box.record_ack(CommandAck("cmd-1", AckOutcome.ACCEPTED, "started", 1.0))
+    sent = [(a.command_id, a.outcome.value) for a in box.pending_acks()]  # in a heartbeat
+    box.record_ack(CommandAck("cmd-1", AckOutcome.FAILED, "refused", 2.0))  # meanwhile
+    box.confirm_acks(sent)  # the server's reply to that heartbeat
+    (left,) = box.pending_acks()
+    assert (left.outcome, left.detail) == (AckOutcome.FAILED, "refused")
     box.close()

@@ -174,15 +174,16 @@ async def test_gateway_down_at_payment_charges_nothing_and_settles_later(kiosk):
     assert ctx.journal.get(tx.tx_id).state is TxState.CANCELLED
 
 
-async def test_cancel_on_the_pay_screen_closes_the_order(kiosk):
+async def test_cancel_on_the_pay_screen_closes_the_order_and_says_so(kiosk):
     backends, ctx, session = kiosk
     await start_bill(ctx, session)
     session.cancel()
-    await until(ctx.view, ScreenId.ATTRACT)
-    await asyncio.sleep(0.1)
+    # Once an order exists, the way out is a screen that says what became of the money.
+    await until(ctx.view, ScreenId.RESULT)
     [order] = backends.gateway.orders.values()
     assert order.status.value == "CLOSED"
     assert ctx.journal.recent()[0].state is TxState.CANCELLED
+    assert "本次未扣费" in texts(ctx.view) and order.out_trade_no in texts(ctx.view)
 
 
 async def test_network_loss_pauses_online_items_and_they_come_back(kiosk):
@@ -206,12 +207,12 @@ async def test_a_broken_published_catalog_never_replaces_the_good_one(kiosk):
     session.on_problem = lambda kind, reason: problems.append((kind, reason))
     good_version = session.catalog.version
     broken = json.loads(reference_catalog())
-    broken["items"][0]["steps"] = []
+    broken["items"][0]["steps"] = [{"step": "submit", "timeout_s": -1}]
     backends.catalog.published = json.dumps(broken).encode()
     await session.refresh_catalog()
     assert session.catalog.version == good_version
     assert problems == [("catalog_refused", "catalog_malformed")]
-    assert json.loads(ctx.config.catalog_path.read_text())["items"][0]["steps"]
+    assert json.loads(ctx.config.catalog_path.read_text())["items"][0].get("steps") is None
 
 
 async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
@@ -220,6 +221,11 @@ async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
     backends, ctx, session = kiosk
     ctx.config = dataclasses.replace(ctx.config, ui=dataclasses.replace(
         ctx.config.ui, idle_prompt_s=0.4, idle_timeout_s=1.0))
+    catalog = json.loads(reference_catalog())          # the step's own time: 1.4 s
+    [bill] = [i for i in catalog["items"] if i["code"] == BILL_PAYMENT]
+    bill["steps"][0]["timeout_s"] = 1.4
+    backends.catalog.published = json.dumps(catalog).encode()
+    await session.refresh_catalog()
     session.start()
     session.touch_start()
     session.choose_service(BILL_PAYMENT)
@@ -273,7 +279,10 @@ async def test_an_unsettled_transaction_is_shown_to_operators_until_it_is_settle
         serialization.NoEncryption()))
     ctx.config = dataclasses.replace(ctx.config, fleet=dataclasses.replace(
         ctx.config.fleet, server_url="http://127.0.0.1:9", device_key_path=str(key)))
-    link = FleetLink(ctx.config, session, ctx.journal, lambda: [], restart_app=lambda: None)
+    from kiosk.run_state import RunRecord
+
+    link = FleetLink(ctx.config, session, ctx.journal, lambda: [], restart_app=lambda: None,
+                     run=RunRecord(ctx.config.state_dir).begin())
     await start_bill(ctx, session)
     backends.faults["utility"].fail_next = 50           # the submission's outcome is unknown
     backends.gateway.pay(code_url=ctx.view.qr_payload)

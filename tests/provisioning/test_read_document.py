@@ -12,7 +12,7 @@ import pytest
 
 from drivers.pcsc import card_present, list_readers
 from provisioning.read_document import main
-from simulator.icao_chip import ChipFault, IcaoChip, TravelDocumentHolder
+from simulator.icao_chip import NEITHER, ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import create_pki
 from simulator.pcscd import PcscdNotFound, ensure_pcscd, vpcd_reader_name
 from simulator.vicc import VirtualCardSlot
@@ -64,7 +64,9 @@ async def test_json_report(slot: VirtualCardSlot, tmp_path: Path, capsys) -> Non
     assert report["face_image"]["type"] == "image/jpeg"
     assert 15_000 < report["face_image"]["bytes"] < 20_480  # the JPEG inside DG2
     assert report["passive_auth"]["verdict"] == "passed"
-    assert report["apdus"] == 1 + 1 + 2 + 2 * 4
+    assert report["apdus"] == 3 + 3  # SELECT, BAC, one READ BINARY each: DG1, DG2, EF.SOD
+    assert report["chip_access"] == {"short_ef_id": True, "extended_length": True}
+    assert report["files_missing"] == [] and report["data_groups_listed"] == [1, 2]
     assert report["document_expired"] is False
 
 
@@ -89,3 +91,34 @@ async def test_no_card_and_bad_usage(slot: VirtualCardSlot, capsys) -> None:
     assert await run([*ARGS, "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "no_card"
     assert await run(["--doc-number", "X", "--birth", "771307", "--expiry", "350707"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ({ChipShape.NO_EF_SOD}, [
+            "data groups:     listed [1, 2], read DG1 (95 B), DG2 (20480 B)",
+            "not on the chip: EF.SOD",
+            "passive auth:    NOT POSSIBLE (the chip holds no EF.SOD: its data cannot be verified)",
+        ]),
+        ({ChipShape.NO_DG2}, [
+            "data groups:     listed [1], read DG1 (95 B)", "not on the chip: DG2",
+            "face image:      none",
+        ]),
+        (NEITHER, ["chip access:     SELECT, then READ BINARY, short APDUs"]),
+        (frozenset(), ["chip access:     by short EF identifier, extended length",
+                       "cost:            6 APDUs in"]),
+    ],
+    ids=["no-ef-sod", "no-dg2", "neither", "modern"],
+)  # fmt: skip
+async def test_every_shape_is_reported_for_what_it_is(
+    slot: VirtualCardSlot, tmp_path: Path, capsys, shape, expected: list[str]
+) -> None:
+    (tmp_path / "csca.pem").write_bytes(PKI.csca_cert_pem)
+    await slot.insert(IcaoChip(HOLDER, pki=PKI, shape=shape))
+    await until(lambda: card_present(READER))
+    assert await run([*ARGS, "--csca", str(tmp_path / "csca.pem")]) == 0
+    out = capsys.readouterr().out
+    for line in expected:
+        assert line in out, out
+    assert "ZHAO, LEI" in out and "unreadable" not in out

@@ -12,15 +12,18 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from drivers.bac import AuthenticationRefused, derive_bac_keys, perform_bac
-from drivers.icao9303 import parse_atr_info
+from drivers.card_capabilities import CardCapabilities, card_capabilities, parse_atr_info
+from drivers.icao9303 import parse_ef_com
 from drivers.lds import parse_dg2
-from drivers.passive_auth import PassiveAuthVerdict, verify_passive_auth
+from drivers.passive_auth import PassiveAuthVerdict, parse_sod, verify_passive_auth
 from drivers.secure_messaging import SecureMessaging
 from simulator.icao_chip import (
-    DEFAULT_ATR,
+    SILENT_ATR,
     ChipFault,
+    ChipShape,
     IcaoChip,
     TravelDocumentHolder,
+    atr_for,
     check_digit,
     mrz_td1,
 )
@@ -58,13 +61,15 @@ def authenticate(chip: IcaoChip, holder: TravelDocumentHolder = HOLDER) -> Secur
     return SecureMessaging(Wire(chip), session.ks_enc, session.ks_mac, session.ssc)
 
 
-def test_atr_has_correct_tck() -> None:
-    assert DEFAULT_ATR[:4] == bytes.fromhex("3B888001")
-    assert len(DEFAULT_ATR) == 4 + 8 + 1
-    xor = 0
-    for b in DEFAULT_ATR[1:]:
-        xor ^= b
-    assert xor == 0
+def test_atrs_have_correct_tck(chip: IcaoChip) -> None:
+    for atr in (chip.atr(), SILENT_ATR):
+        assert atr[:4] in (bytes.fromhex("3B858001"), bytes.fromhex("3B888001"))
+        assert len(atr) == 4 + (atr[1] & 0x0F) + 1
+        xor = 0
+        for b in atr[1:]:
+            xor ^= b
+        assert xor == 0
+    assert chip.atr() == atr_for(frozenset())
 
 
 def test_mrz_td1_layout() -> None:
@@ -172,6 +177,7 @@ def test_eac_groups_are_refused(chip: IcaoChip) -> None:
     eac = IcaoChip(HOLDER, pki=PKI, extra_groups={3: b"\x63\x00", 11: b"\x6b\x00"})
     sm = authenticate(eac)
     assert sm.transmit(bytes.fromhex("00A4020C020103"))[1] == 0x6982
+    assert sm.transmit(bytes.fromhex("00B0830000"))[1] == 0x6982  # by SFI too
     assert sm.transmit(bytes.fromhex("00A4020C02010B"))[1] == 0x9000
 
 
@@ -243,3 +249,63 @@ def test_slow_fault_delays_every_answer() -> None:
     for _ in range(3):
         slow.process_apdu(SELECT_APP)
     assert time.monotonic() - started >= 0.15  # a floor set by the fault, not a benchmark
+
+
+# --- shapes: what the chip lacks, seen at APDU level ------------------------------------------
+
+READ_DG1_BY_SFI = bytes.fromhex("00B0810000")
+
+
+def test_modern_chip_reads_by_sfi_and_the_file_becomes_current(chip: IcaoChip) -> None:
+    sm = authenticate(chip)
+    assert sm.transmit(READ_DG1_BY_SFI) == (chip.file(0x0101), 0x6282)
+    assert sm.transmit(bytes.fromhex("00B0000004"))[0] == chip.file(0x0101)[:4]  # DG1 current
+    data, status = sm.transmit(bytes.fromhex("00B09D00000000"))  # EF.SOD, SFI 1D, Le maximum
+    assert data == chip.file(0x011D) and status == 0x6282
+    assert sm.transmit(bytes.fromhex("00B0850000"))[1] == 0x6A82  # no DG5
+    assert sm.transmit(bytes.fromhex("00B0C10000"))[1] == 0x6A86  # P1 bits 7-6 must be 00
+
+
+def test_le_maximum_gets_what_fits_an_explicit_le_does_not(chip: IcaoChip) -> None:
+    sm = authenticate(chip)
+    sm.transmit(bytes.fromhex("00A4020C020102"))
+    data, status = sm.transmit(bytes.fromhex("00B0000000"))  # Le 00: 256, as many as fit
+    assert data == chip.file(0x0102)[:231] and status == 0x9000  # 231: a short SM answer's room
+    assert sm.transmit(bytes.fromhex("00B00000F0"))[1] == 0x6700  # 240 asked: does not fit
+
+
+def test_no_sfi_shape_refuses_reads_by_sfi() -> None:
+    lacking = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_SFI})
+    lacking.reset()
+    assert sw(lacking.process_apdu(bytes.fromhex("00B0810000"))) == 0x6A86  # EF.ATR/INFO too
+    sm = authenticate(lacking)
+    assert sm.transmit(READ_DG1_BY_SFI) == (b"", 0x6A86)
+    assert sm.transmit(SELECT_DG1) == (b"", 0x9000)  # the session goes on
+    assert card_capabilities(lacking.atr()) == CardCapabilities(False, True)
+
+
+def test_no_extended_length_shape_refuses_extended_apdus_and_ends_the_session() -> None:
+    lacking = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_EXTENDED_LENGTH})
+    lacking.reset()
+    assert sw(lacking.process_apdu(bytes.fromhex("00B0810000"))) == 0x6A82  # no EF.ATR/INFO
+    sm = authenticate(lacking)
+    assert sm.transmit(READ_DG1_BY_SFI)[0] == lacking.file(0x0101)  # short: fine
+    assert lacking.process_apdu(sm.protect(bytes.fromhex("00B08200000000"))) == b"\x67\x00"
+    assert sw(lacking.process_apdu(sm.protect(SELECT_DG1))) == 0x6987  # no session any more
+    assert card_capabilities(lacking.atr()) == CardCapabilities(True, False)
+
+
+@pytest.mark.parametrize(
+    ("lack", "gone"),
+    [(ChipShape.NO_EF_COM, 0x011E), (ChipShape.NO_DG2, 0x0102), (ChipShape.NO_EF_SOD, 0x011D)],
+)
+def test_shapes_without_a_file(lack: ChipShape, gone: int) -> None:
+    lacking = IcaoChip(HOLDER, pki=PKI, shape={lack})
+    assert not lacking.has_file(gone) and lacking.has_file(0x0101)
+    sm = authenticate(lacking)
+    assert sm.transmit(bytes.fromhex("00A4020C02") + gone.to_bytes(2, "big"))[1] == 0x6A82
+    sfi = {0x011E: 0x1E, 0x0102: 0x02, 0x011D: 0x1D}[gone]
+    assert sm.transmit(bytes([0x00, 0xB0, 0x80 | sfi, 0x00, 0x00]))[1] == 0x6A82
+    if lack is ChipShape.NO_DG2:  # EF.COM and EF.SOD list only what is there
+        assert parse_ef_com(lacking.file(0x011E)).data_groups == (1,)
+        assert sorted(parse_sod(lacking.file(0x011D)).dg_hashes) == [1]

@@ -5,68 +5,26 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-UNITS = ROOT / "systemd"
-UNIT_NAMES = [
-    "kiosk.service",
-    "kiosk-session.service",
-    "kiosk-out-of-service.service",
-    "kiosk-fleet.service",
-]
-INSTALLED_BIN = "/opt/kiosk/venv/bin/"  # where the units expect the project's console scripts
-VENV_BIN = Path(sys.executable).parent
+from tests.systemd.unitfiles import (
+    FLEET_BIN,
+    INSTALLED_BIN,
+    TRIGGER_UNITS,
+    UNIT_NAMES,
+    UNITS,
+    VENV_BIN,
+    parse_unit,
+    render,
+    values,
+    words,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
 )
-
-
-def parse_unit(text: str) -> dict[str, list[tuple[str, str]]]:
-    """Sections -> (key, value) in order; repeated keys are kept, as systemd keeps them."""
-    sections: dict[str, list[tuple[str, str]]] = {}
-    current: list[tuple[str, str]] | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], [])
-            continue
-        assert current is not None, f"key outside a section: {line}"
-        key, _, value = line.partition("=")
-        current.append((key.strip(), value.strip()))
-    return sections
-
-
-def values(unit: dict, section: str, key: str) -> list[str]:
-    return [v for k, v in unit.get(section, []) if k == key]
-
-
-def words(unit: dict, section: str, key: str) -> set[str]:
-    return {w for v in values(unit, section, key) for w in v.split()}
-
-
-def render(tmp_path: Path) -> Path:
-    """A copy of the units whose binaries exist here: the venv's scripts and a stand-in cage."""
-    out = tmp_path / "units"
-    out.mkdir()
-    cage = shutil.which("cage")
-    if cage is None:
-        cage_stub = tmp_path / "bin" / "cage"
-        cage_stub.parent.mkdir()
-        cage_stub.write_text('#!/bin/sh\nexec "$@"\n')
-        cage_stub.chmod(0o755)
-        cage = str(cage_stub)
-    for name in UNIT_NAMES:
-        text = (UNITS / name).read_text()
-        text = text.replace(INSTALLED_BIN, f"{VENV_BIN}/").replace("/usr/bin/cage", cage)
-        (out / name).write_text(text)
-    return out
 
 
 def verify(folder: Path, names: list[str]) -> subprocess.CompletedProcess:
@@ -84,13 +42,13 @@ def problems(proc: subprocess.CompletedProcess, folder: Path) -> list[str]:
     return [
         line
         for line in proc.stderr.splitlines()
-        if str(folder) in line or any(name in line for name in UNIT_NAMES)
+        if str(folder) in line or any(name in line for name in UNIT_NAMES + TRIGGER_UNITS)
     ]
 
 
 def test_systemd_analyze_verify_accepts_every_unit(tmp_path):
     folder = render(tmp_path)
-    proc = verify(folder, UNIT_NAMES)
+    proc = verify(folder, UNIT_NAMES + TRIGGER_UNITS)
     assert proc.returncode == 0, proc.stderr
     assert problems(proc, folder) == []
 
@@ -116,8 +74,9 @@ def test_installed_units_run_the_project_scripts_that_exist():
         unit = parse_unit((UNITS / name).read_text())
         for command in values(unit, "Service", "ExecStart"):
             binary = command.split()[0]
-            if binary.startswith(INSTALLED_BIN):
-                assert (VENV_BIN / binary.removeprefix(INSTALLED_BIN)).exists(), command
+            for prefix in (INSTALLED_BIN, FLEET_BIN):
+                if binary.startswith(prefix):
+                    assert (VENV_BIN / binary.removeprefix(prefix)).exists(), command
 
 
 def test_kiosk_unit_is_notify_with_watchdog_and_restarts_always():

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simulator.reference import CREDIT_REPORT
+
 NOT_CHARGED = "未扣费"
 CREDIT_REPORT_TITLE = "个人信用报告"
 
@@ -40,7 +42,7 @@ def delivered_fen(tx: dict, orders: dict[str, dict], ledgers: dict, receipts: li
         return sum(orders[a["out_trade_no"]]["amount_fen"]
                    for a in ledgers["applications"].values()
                    if a.get("out_trade_no") in numbers and a["out_trade_no"] in orders)
-    if tx["service"].endswith("-ZX-0002"):
+    if tx["service"] == CREDIT_REPORT:
         printed = sum(1 for r in receipts
                       if tx["tx_id"] in r["qr_payloads"] and CREDIT_REPORT_TITLE in r["text"])
         issued = [r for r in ledgers["credit_reports"].values() if r["out_trade_no"] in numbers]

@@ -1,0 +1,150 @@
+"""The OpenAPI description of the business reports (kiosk side) and the operators' reports API
+(statistics, e-supervision, fleet health); fleet.openapi merges it into its document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiosk.fleet_wire_reports import (
+    READABLE_REPORT_VERSIONS,
+    ApplicationStatus,
+    DayUnit,
+    TransactionOutcome,
+)
+
+_REF = "#/components/schemas/"
+_STR = {"type": "string"}
+_NUM = {"type": "number"}
+_INT = {"type": "integer"}
+_BOOL = {"type": "boolean"}
+
+
+def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _values(enum_type: Any) -> list[str]:
+    return [m.value for m in enum_type]
+
+
+REPORT_SCHEMAS: dict[str, Any] = {
+    "ItemAvailability": _obj(["code", "available"], code=_STR, available=_BOOL, reason=_STR),
+    "TransactionSummary": _obj(
+        ["tx_id", "item_code", "outcome", "revision", "started_at", "ended_at"],
+        tx_id={**_STR, "description": "the journal's random transaction id"},
+        item_code=_STR,
+        outcome={"enum": _values(TransactionOutcome)},
+        revision={**_INT, "minimum": 1, "description": "rises with each change; highest kept"},
+        started_at=_NUM,
+        ended_at=_NUM,
+        amount_fen={**_INT, "description": "taken from the citizen (0: nothing paid)"},
+        refunded_fen={**_INT, "description": "given back; never more than taken"},
+        agent_assisted=_BOOL,
+        time_limit_days={**_INT, "description": "promised time limit; 0: done on the spot"},
+        time_limit_unit={"enum": _values(DayUnit)},
+        submitted_at={"type": ["number", "null"], "description": "reached the backend"},
+        item_name=_STR,
+        reason=_STR,
+    ),
+    "EvaluationReport": _obj(
+        ["evaluation_id", "item_code", "level", "rated_at"],
+        evaluation_id=_STR,
+        item_code=_STR,
+        level={**_INT, "minimum": 1, "maximum": 5},
+        rated_at=_NUM,
+        tx_id=_STR,
+        tags={"type": "array", "items": _STR, "maxItems": 8},
+        agent_assisted=_BOOL,
+    ),
+    "ApplicationUpdate": _obj(
+        ["tx_id", "status", "at", "revision"],
+        tx_id=_STR,
+        status={"enum": _values(ApplicationStatus)},
+        at=_NUM,
+        revision=_INT,
+    ),
+    "ReportBatch": _obj(
+        ["kiosk_id"],
+        wire_version=_INT,
+        report_version={"enum": sorted(READABLE_REPORT_VERSIONS)},
+        kiosk_id=_STR,
+        transactions={"type": "array", "items": {"$ref": _REF + "TransactionSummary"}},
+        evaluations={"type": "array", "items": {"$ref": _REF + "EvaluationReport"}},
+        applications={"type": "array", "items": {"$ref": _REF + "ApplicationUpdate"}},
+    ),
+}
+
+_OP_SEC: list[dict[str, list[str]]] = [{"operatorSession": []}]
+
+
+def _q(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": _STR} for n in names]
+
+
+def _get(summary: str, *params: str, content: str = "application/json") -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "tags": ["reports"],
+            "security": _OP_SEC,
+            "parameters": _q(*params),
+            "responses": {
+                "200": {"description": "figures", "content": {content: {}}},
+                "400": {"description": "a parameter the server cannot read (named in reason)"},
+            },
+        }
+    }
+
+
+_STATS = ("grain", "from", "to", "group", "region", "site", "kiosk", "item")
+
+REPORT_PATHS: dict[str, Any] = {
+    "/api/v1/kiosks/{kiosk_id}/reports": {
+        "post": {
+            "summary": "A kiosk's transaction summaries, evaluations and application decisions;"
+            " each counted once per id (highest revision kept)",
+            "tags": ["kiosk"],
+            "security": [{"kioskSignature": []}],
+            "parameters": [{"name": "kiosk_id", "in": "path", "required": True, "schema": _STR}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": _REF + "ReportBatch"}}},
+            },
+            "responses": {
+                "200": {"description": "new, updated and duplicate counts"},
+                "400": {"description": "does not follow the wire schema"},
+                "401": {"description": "unsigned, unknown key, forged, stale or replayed"},
+                "403": {"description": "signed by another kiosk's key"},
+            },
+        }
+    },
+    "/api/v1/statistics": _get(
+        "Transactions, yuan, success rate, refunds, satisfaction and agent-assisted share per"
+        " item, kiosk, site, region or period (grain day or month)",
+        *_STATS,
+    ),
+    "/api/v1/statistics.csv": _get("The same figures as CSV", *_STATS, content="text/csv"),
+    "/api/v1/supervision": _get(
+        "E-supervision lights of applications with a promised time limit, submitted from..to,"
+        " as at a date (look-ahead)",
+        "from",
+        "to",
+        "at",
+        "region",
+        "site",
+        "item",
+    ),
+    "/api/v1/health/availability": _get(
+        "Minutes in service over minutes open, per kiosk and per item",
+        "from",
+        "to",
+        "region",
+        "site",
+    ),
+    "/api/v1/health/repairs": _get(
+        "Mean time to repair per device kind, and faults open now", "from", "to", "region", "site"
+    ),
+    "/api/v1/health/supplies": _get(
+        "Supplies: what is left (reported or estimated), today's rate, hours left", "region", "site"
+    ),
+}

@@ -1,0 +1,46 @@
+"""The one logging set-up: a library's leftover root handler goes, every handler masks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kiosk.logs import setup_logging
+from kiosk.privacy import PersonalDataFilter
+
+
+@pytest.fixture
+def root_logger():
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    yield root
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)
+
+
+@pytest.mark.parametrize("with_file", [True, False])
+def test_a_library_basicconfig_is_replaced_by_masked_handlers(tmp_path, root_logger, with_file):
+    for handler in list(root_logger.handlers):
+        root_logger.removeHandler(handler)
+    logging.basicConfig()  # what python-escpos does when it is imported
+    leftover = root_logger.handlers[0]
+
+    setup_logging(tmp_path / "logs" if with_file else None, logging.DEBUG)
+
+    assert leftover not in root_logger.handlers
+    assert root_logger.level == logging.DEBUG
+    assert len(root_logger.handlers) == (2 if with_file else 1)
+    for handler in root_logger.handlers:
+        assert any(isinstance(f, PersonalDataFilter) for f in handler.filters)
+    logging.getLogger("kiosk.test").info("written once")
+    if with_file:
+        for handler in root_logger.handlers:
+            handler.flush()
+        assert (tmp_path / "logs" / "kiosk.log").read_text().count("written once") == 1
+    else:
+        assert not (tmp_path / "logs").exists()

@@ -1,0 +1,99 @@
+"""Finding a service in the reference catalog: Chinese, pinyin initials, full pinyin, English,
+categories by department and life event, most used first, pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.catalog import parse_catalog
+from kiosk.service_search import ServiceIndex, normalize, paginate, pinyin_keys, usage_counts
+from kiosk.step_library import known_steps
+from simulator.backends import reference_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return parse_catalog(reference_catalog(), known_steps())
+
+
+@pytest.fixture
+def index(catalog):
+    return ServiceIndex(catalog)
+
+
+def names(index, codes):
+    return [index.catalog.item(code).name["zh"] for code in codes]
+
+
+def test_pinyin_initials_find_the_endorsement_first(index):
+    assert names(index, index.search("gasq"))[0] == "港澳签注"
+    assert names(index, index.search("GASQ"))[0] == "港澳签注"  # the keypad's capitals too
+    # "gasq" are the initials of its common name 港澳商签; its own initials work as well.
+    assert names(index, index.search("gaqz"))[0] == "港澳签注"
+    assert names(index, index.search("良民证"))[0] == "无犯罪记录证明打印"
+
+
+def test_chinese_text_finds_names_then_other_fields(index):
+    found = names(index, index.search("身份证"))
+    assert "居民身份证换领" in found and "临时居民身份证申领" in found
+    # Items that only ask for the ID card as a material come after every name match.
+    by_name = [n for n in found if "身份证" in n]
+    assert found[:len(by_name)] == by_name and len(found) > len(by_name)
+
+
+def test_words_in_another_order_are_found(index):
+    assert "租房提取住房公积金" in names(index, index.search("公积金提取"))
+    assert "租房提取住房公积金" in names(index, index.search("gjjtq"))
+
+
+def test_full_pinyin_and_english_find_items(index):
+    assert "无犯罪记录证明打印" in names(index, index.search("wufanzui"))
+    assert "普通护照签发" in names(index, index.search("passport"))
+    assert index.search("zzzzqqqq") == ()
+
+
+def test_pinyin_keys_keep_remarks_apart():
+    full, initials = pinyin_keys("公证（出生、亲属关系）")
+    assert initials.startswith("gz") and "csqsgx" in initials and full.startswith("gongzheng")
+    assert normalize(" Ｇａｓｑ ") == "gasq"
+
+
+def test_the_most_used_here_come_first_and_move_at_once(index, catalog):
+    busiest = index.most_used(3)
+    assert catalog.item(busiest[0]).popularity >= catalog.item(busiest[2]).popularity
+    rare = "442000-SC-0017"
+    index.usage[rare] = 10_000
+    assert index.most_used(1) == (rare,)
+    ties = index.search("广告")
+    assert ties[0] == rare
+    index.record_use("442000-SC-0015")
+    assert index.usage["442000-SC-0015"] == 1
+
+
+def test_categories_by_department_and_life_event(index):
+    departments = index.departments()
+    assert len(departments) >= 12
+    assert sum(len(c.codes) for c in departments) == len(index.catalog.items)
+    events = {c.key: c for c in index.life_events()}
+    assert {"birth", "school", "employment", "marriage", "travel", "retirement"} <= set(events)
+    assert "出生登记" in names(index, events["birth"].codes)
+    assert events["birth"].title["zh"] == "出生"
+
+
+def test_pages_are_clamped_and_say_where_they_are():
+    codes = tuple(str(i) for i in range(23))
+    first = paginate(codes, 0, 8)
+    assert first.codes == codes[:8] and first.count == 3 and not first.has_previous
+    last = paginate(codes, 99, 8)
+    assert last.number == 2 and last.codes == codes[16:] and not last.has_next
+    assert paginate((), 0, 8).count == 1
+
+
+def test_usage_counts_come_from_the_journal(tmp_path):
+    from kiosk.transaction import JournalWriter
+
+    journal = JournalWriter(tmp_path / "j.sqlite3", "K")
+    for code in ("A", "A", "B"):
+        journal.create(code)
+    assert usage_counts(journal) == {"A": 2, "B": 1}
+    journal.close()
