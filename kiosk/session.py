@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
@@ -18,6 +18,9 @@ from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
 from kiosk.pin import verify_pin
 from kiosk.viewmodel import ScreenId, ServiceTile
+
+if TYPE_CHECKING:
+    from kiosk.videocall import VideoCallDesk
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class KioskSession:
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -289,6 +293,29 @@ class KioskSession:
     def dismiss_idle_prompt(self) -> None:
         self.activity()
 
+    # Video help from the hall (kiosk.videocall): the call sits over whatever screen is shown.
+    def call_staff(self) -> None:
+        self.activity()
+        if self.calls is not None:
+            self.calls.call_staff()
+
+    def accept_call_consent(self) -> None:
+        self.activity()
+        if self.calls is not None:
+            self.calls.accept_consent()
+
+    def hang_up(self) -> None:
+        self.activity()
+        if self.calls is not None:
+            self.calls.hang_up()
+
+    def start_proposed_item(self) -> None:
+        """The citizen confirms the item the agent proposed; it starts like a tap on its tile."""
+        if self.calls is not None:
+            code = self.calls.take_proposal()
+            if code:
+                self.choose_service(code)
+
     # Internals.
     async def _run_flow(self, item) -> None:
         try:
@@ -330,6 +357,8 @@ class KioskSession:
         while True:
             await asyncio.sleep(0.5)
             screen = self.view.screen
+            if self.calls is not None and self.calls.active:
+                self._last_activity = time.monotonic()   # talking to the hall is not idling
             idle = time.monotonic() - self._last_activity
             if screen is ScreenId.RESULT and self._flow_task is None and idle > ui.result_timeout_s:
                 self._to_attract()

@@ -31,6 +31,23 @@ class ScreenId(StrEnum):
 Text = dict[str, str]  # language -> text, as the catalog and backends publish it
 
 
+class CallPhase(StrEnum):
+    """Video help from the hall (kiosk.videocall): where the citizen's call is."""
+
+    IDLE = "idle"
+    CONSENT = "consent"        # asked to agree before the camera turns on
+    RINGING = "ringing"        # waiting for an agent
+    CONNECTING = "connecting"  # an agent answered; media being set up
+    IN_CALL = "in_call"
+    ENDED = "ended"            # shown for a moment, with why
+
+
+# The view's fields that hold the citizen's own data. The screen the hall's agent sees during a
+# call shows the widgets rendering them masked (screens.screen_share); a screen that renders one
+# of these must mark its widget personal (tests/videocall/test_screen_privacy.py checks all).
+PERSONAL_FIELDS = frozenset({"entry", "confirm_lines", "preview", "result_lines"})
+
+
 @dataclass(frozen=True)
 class ServiceTile:
     code: str
@@ -86,6 +103,16 @@ class SessionView:
     attention_count: int = 0
     idle_prompt: bool = False
     idle_seconds_left: int = 0
+    # Video help from the hall (kiosk.videocall): the call and what its overlay shows.
+    call_available: bool = False          # the site allows calls and the fleet answers
+    call_phase: CallPhase = CallPhase.IDLE
+    call_agent: str = ""
+    call_recording: bool = False          # the site records calls: the overlay marks it
+    call_video: Any = None                # the agent's newest frame (RGB ndarray)
+    call_note_key: str = ""               # e.g. the link dropped and is being waited for
+    call_end_key: str = ""                # why the call ended, while ENDED shows
+    call_proposal: Text = field(default_factory=dict)  # an item the agent proposes to start
+    call_guide: tuple[str, ...] = ()      # an item's guide the agent sent, in lines
     _observers: list[Callable[[set[str]], None]] = field(default_factory=list, repr=False)
 
     def subscribe(self, observer: Callable[[set[str]], None]) -> None:
@@ -123,3 +150,7 @@ class Intents(Protocol):
     def set_language(self, language: str) -> None: ...
     def activity(self) -> None: ...
     def dismiss_idle_prompt(self) -> None: ...
+    def call_staff(self) -> None: ...
+    def accept_call_consent(self) -> None: ...
+    def hang_up(self) -> None: ...
+    def start_proposed_item(self) -> None: ...

@@ -7,7 +7,8 @@ from kivy.core.window import Window
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
-from kiosk.viewmodel import Intents, SessionView
+from kiosk.viewmodel import CallPhase, Intents, SessionView
+from screens.call_overlay import CALL_FIELDS, CallOverlay
 from screens.kiosk_screens import SCREENS, IdlePrompt
 
 
@@ -29,6 +30,7 @@ class KioskApp(App):
             self.manager.add_widget(cls(self.view, self.intents, name=screen_id.value))
         root.add_widget(self.manager)
         self.idle_prompt = IdlePrompt(self.view, self.intents)
+        self.call_overlay = CallOverlay(self.view, self.intents)
         self.root_layout = root
         self.view.subscribe(self._on_view_changed)
         Window.bind(on_touch_down=self._on_any_touch)
@@ -44,6 +46,9 @@ class KioskApp(App):
 
     def _on_view_changed(self, changed: set[str]) -> None:
         assert self.manager is not None
+        self._render_call(changed)
+        if changed <= CALL_FIELDS - {"language"}:
+            return  # the call's own fields (the agent's video many times a second)
         current = self.view.screen.value
         if self.manager.current != current:
             self.manager.current = current
@@ -55,3 +60,17 @@ class KioskApp(App):
             self.idle_prompt.render()
         elif self.idle_prompt.parent is not None:
             self.root_layout.remove_widget(self.idle_prompt)
+
+    def _render_call(self, changed: set[str]) -> None:
+        """The video call's overlay, over whatever screen (and idle prompt) is shown."""
+        shown = self.view.call_phase is not CallPhase.IDLE
+        if shown:
+            if self.call_overlay.parent is None:
+                self.root_layout.add_widget(self.call_overlay)
+            elif self.root_layout.children[0] is not self.call_overlay:
+                self.root_layout.remove_widget(self.call_overlay)   # back on top
+                self.root_layout.add_widget(self.call_overlay)
+            if changed & CALL_FIELDS:
+                self.call_overlay.render(changed)
+        elif self.call_overlay.parent is not None:
+            self.root_layout.remove_widget(self.call_overlay)

@@ -12,6 +12,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.i18n import format_fen
 from kiosk.viewmodel import Intents, ScreenId, SessionView
+from screens.screen_share import mark_personal  # widgets of viewmodel.PERSONAL_FIELDS
 from screens.widgets import (
     BLUE,
     DARK,
@@ -203,7 +204,7 @@ class FaceScreen(KioskScreen):
     title_key = "face.title"
 
     def build(self) -> None:
-        self.preview = CameraPreview(size_hint_y=0.7)
+        self.preview = mark_personal(CameraPreview(size_hint_y=0.7))
         self.instruction = TextLabel(size_hint_y=0.15, font_size=56, bold=True)
         self.body.add_widget(self.preview)
         self.body.add_widget(self.instruction)
@@ -252,7 +253,7 @@ class EnterAccountScreen(KioskScreen):
 
     def build(self) -> None:
         self.prompt = TextLabel(font_size=46, size_hint_y=0.12)
-        self.entry = TextLabel(font_size=80, bold=True, color=BLUE, size_hint_y=0.1)
+        self.entry = mark_personal(TextLabel(font_size=80, bold=True, color=BLUE, size_hint_y=0.1))
         self.error = TextLabel(font_size=40, color=RED, size_hint_y=0.06)
         self.hint = TextLabel(font_size=36, color=GREY, size_hint_y=0.06)
         grid = GridLayout(cols=3, spacing=20, size_hint_y=0.6)
@@ -281,7 +282,7 @@ class ConfirmScreen(KioskScreen):
     title_key = "confirm.title"
 
     def build(self) -> None:
-        self.lines = TextLabel(font_size=46, size_hint_y=0.4, halign="left")
+        self.lines = mark_personal(TextLabel(font_size=46, size_hint_y=0.4, halign="left"))
         self.amount = TextLabel(font_size=84, bold=True, color=RED, size_hint_y=0.15)
         self.pay = BigButton("confirm.pay", color=GREEN)
         self.pay.bind(on_release=lambda *_: self.intents.choose_option("confirm"))
@@ -426,7 +427,7 @@ class ResultScreen(KioskScreen):
 
     def build(self) -> None:
         self.headline = TextLabel(font_size=96, bold=True, size_hint_y=0.2)
-        self.lines = TextLabel(font_size=50, size_hint_y=0.5)
+        self.lines = mark_personal(TextLabel(font_size=50, size_hint_y=0.5))
         self.done = BigButton("result.done")
         self.done.bind(on_release=lambda *_: self.intents.finish())
         for widget in (self.headline, self.lines, self.done):
