@@ -8,6 +8,7 @@ link leaves the call open for `grace_s` so its end may resume; then it ends as l
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -228,8 +229,13 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
         async for message in _messages(ws):
             if message.type in (MessageType.TAKE, MessageType.RESUME):
                 if end is not None:
-                    await _send(ws, CallMessage(MessageType.ERROR, reason="one_call_at_a_time"))
-                    continue
+                    current = await hub.store.call(end.call_id)
+                    if current is not None and current.state is not CallState.ENDED:
+                        await _send(ws, CallMessage(MessageType.ERROR,
+                                                    reason="one_call_at_a_time"))
+                        continue
+                    hub.detach(end)   # ended from the other side (or the sweep) meanwhile
+                    end = None
                 end = await _agent_takes(hub, services, ws, agent, message)
                 continue
             if end is None or message.call_id != end.call_id:
@@ -340,6 +346,39 @@ async def _operator(request: web.Request, needed: Role) -> dict[str, Any] | web.
         if origin is not None and origin.split("://", 1)[-1] != request.host:
             return _refuse(403, "cross_origin")
     return user
+
+
+MAX_RECORDING_BYTES = 512 * 1024 * 1024
+
+
+@routes.post("/api/v1/calls/{call_id}/recording")
+async def upload_recording(request: web.Request) -> web.Response:
+    """The agent's page records a call only where the site's policy says so, and hands the
+    recording here (DATA/recordings/<call id>.webm), never to the kiosk."""
+    user = await _operator(request, Role.AGENT)
+    if isinstance(user, web.Response):
+        return user
+    call_id = request.match_info["call_id"]
+    row = await request.app[CALL_HUB].store.call(call_id) if len(call_id) == 32 else None
+    if row is None or row.agent != user["username"]:
+        return _refuse(404, "not_your_call")
+    if not row.recording:
+        return _refuse(403, "not_recorded_here")
+    if (request.content_length or 0) > MAX_RECORDING_BYTES:
+        return _refuse(413, "too_large")
+    body = await request.content.read(MAX_RECORDING_BYTES + 1)
+    if len(body) > MAX_RECORDING_BYTES:
+        return _refuse(413, "too_large")
+    folder = request.app[SERVICES].config.data_dir / "recordings"
+
+    def write() -> None:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (folder / f"{call_id}.webm").write_bytes(body)
+
+    await asyncio.to_thread(write)
+    await request.app[SERVICES].store.audit(user["username"], "call_recording", call_id, "ok",
+                                            {"bytes": len(body)})
+    return web.json_response({"ok": True, "bytes": len(body)})
 
 
 @routes.get("/dashboard/agent")

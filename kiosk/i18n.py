@@ -306,6 +306,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "call.hang_up": {"zh": "挂断", "en": "Hang up"},
     "call.proposal": {"zh": "工作人员建议办理：{item}", "en": "The staff suggest: {item}"},
     "call.start_item": {"zh": "开始办理", "en": "Start"},
+    "call.close_message": {"zh": "关闭", "en": "Close"},
     "call.note.link_waiting": {"zh": "网络不稳定，正在重新连接…",
                                "en": "The link is unstable; reconnecting…"},
     "call.note.agent_away": {"zh": "工作人员网络中断，请稍候…",

@@ -309,6 +309,12 @@ class KioskSession:
         if self.calls is not None:
             self.calls.hang_up()
 
+    def dismiss_call_message(self) -> None:
+        """The citizen closes what the agent sent (a guide, or a proposal not taken)."""
+        self.activity()
+        if self.calls is not None:
+            self.calls.take_proposal()   # dropped, not started
+
     def start_proposed_item(self) -> None:
         """The citizen confirms the item the agent proposed; it starts like a tap on its tile."""
         if self.calls is not None:

@@ -168,7 +168,7 @@ class CallMessage:
             data["ice_servers"] = [s.to_json() for s in self.ice_servers]
         if self.recording:
             data["recording"] = True
-        if self.calls:
+        if self.calls or self.type is MessageType.CALLS:   # an empty list is news too
             data["calls"] = list(self.calls)
         return data
 

@@ -10,6 +10,7 @@ leaves this module. Rendering runs on the UI's clock a few times a second, only 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,7 +84,8 @@ def render_masked(root: Widget, width: int, height: int,
     for widget, _ in hidden:
         x, y = widget.to_window(widget.x, widget.y)
         masks.add(Rectangle(pos=(x, y), size=widget.size))
-    parent = root.canvas.parent
+    # As Widget.export_as_image does: the root's canvas moves into the buffer and back.
+    parent = root.parent.canvas if root.parent is not None else None
     index = parent.indexof(root.canvas) if parent is not None else -1
     try:
         for widget, _ in hidden:
@@ -117,6 +119,7 @@ class ScreenShare:
         self._event: Any = None
         self._cache: dict[str, Any] = {}
         self.rendered = 0
+        self.render_s = 0.0   # time spent rendering on the UI's thread, in total
 
     def start(self, slot: Any, fps: Callable[[], float]) -> None:
         self.stop()
@@ -140,6 +143,8 @@ class ScreenShare:
         fading = root is not None and any(
             isinstance(w, ScreenManager) and w.transition.is_active for w in root.walk())
         if fps > 0 and root is not None and not fading:
+            started = time.perf_counter()
             slot.put(render_masked(root, self.width, self.height, self._cache))
+            self.render_s += time.perf_counter() - started
             self.rendered += 1
         self._event = Clock.schedule_once(self._render, 1.0 / fps if fps > 0 else 1.0)

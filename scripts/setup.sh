@@ -14,6 +14,7 @@ DEB_PACKAGES=(
   polkitd dbus                                             # tests/systemd/test_polkit.py asks a private polkitd
   cups-ipp-utils dbus-daemon                               # ippeveprinter: the simulated A4 printer (needs a D-Bus daemon)
   poppler-utils                                            # pdftoppm/pdftotext: tests render printed certificates
+  coturn                                                   # the video call's TURN relay (tests start one; README)
   python3-venv python3-dev build-essential
 )
 

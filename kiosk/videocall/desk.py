@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
 from kiosk.config import CallConfig
 from kiosk.videocall.camera_feed import CameraFeed
@@ -29,6 +29,7 @@ from kiosk.videocall.quality import (
     sample_from_stats,
     settings_for,
 )
+from kiosk.videocall.sdp import spread_bundle_candidates
 from kiosk.videocall.signalling import CallLinkError, SignallingLink
 from kiosk.videocall_wire import (
     CallMessage,
@@ -166,9 +167,10 @@ class VideoCallDesk:
             self._events.put_nowait("hang_up")
 
     def take_proposal(self) -> str:
-        """The item the agent proposed, once: the citizen tapped to start it."""
+        """The item the agent proposed, once (the citizen starts it, or closes the message);
+        the message panel, guide included, goes."""
         code, self._proposal = self._proposal, ""
-        self.view.update(call_proposal={})
+        self.view.update(call_proposal={}, call_guide=())
         return code
 
     # -- one call ----------------------------------------------------------------------------------
@@ -276,7 +278,8 @@ class VideoCallDesk:
                 self.media = await self._offer(call_id)
                 connect_deadline = time.monotonic() + self.config.connect_timeout_s
             elif kind is MessageType.ANSWER and self.media is not None:
-                await self.media.pc.setRemoteDescription(RTCSessionDescription(event.sdp, "answer"))
+                answer = RTCSessionDescription(spread_bundle_candidates(event.sdp), "answer")
+                await self.media.pc.setRemoteDescription(answer)
             elif kind is MessageType.HANGUP:
                 return _reason(event.reason)
             elif kind is MessageType.GUIDE:
@@ -284,7 +287,7 @@ class VideoCallDesk:
             elif kind is MessageType.START_ITEM:
                 self._proposal = event.item_code
                 names = {i.code: i.name for i in self.menu()}
-                self.view.update(call_proposal=names.get(event.item_code, {}))
+                self.view.update(call_proposal=names.get(event.item_code, {}), call_guide=())
             elif kind is MessageType.PEER_AWAY:
                 self.view.update(call_note_key="call.note.agent_away")
             elif kind is MessageType.PEER_BACK:
@@ -296,7 +299,9 @@ class VideoCallDesk:
         servers = [RTCIceServer(list(s.urls), s.username or None, s.credential or None)
                    for s in self._ice_servers]
         policy = RTCIceTransportPolicy.RELAY if cfg.relay_only else RTCIceTransportPolicy.ALL
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+        # One transport for the three tracks: one relay allocation, one path through the NAT.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy,
+                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         remote = RemoteMedia(lambda frame: self.view.update(call_video=frame), cfg.speaker)
         pc.on("track", remote.take)
 
