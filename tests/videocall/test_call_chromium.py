@@ -26,10 +26,10 @@ from tests.fleet.fleetkit import Fleet, sqlite_config
 from tests.videocall.callkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    RELAYED,
     TURNSERVER,
     Coturn,
     CuttableLink,
-    RELAYED,
     KioskProcess,
     agent_page,
     agent_stats,

@@ -182,6 +182,13 @@ async def test_a_dropped_kiosk_link_resumes_within_the_grace_and_ends_after_it(b
         await link.connect()
         await link.send(CallMessage(MessageType.RESUME, call_id, seq=seq))
         assert (await kiosk_next(link, MessageType.HANGUP)).reason == "link_lost"
+        # The same agent, on the same page, answers the kiosk's next call.
+        again = new_call_id()
+        await link.connect()
+        await link.send(CallMessage(MessageType.RING, again, items=ITEMS))
+        await kiosk_next(link, MessageType.RINGING)
+        await agent.send_json({"v": 1, "type": "take", "call_id": again})
+        assert (await next_of(agent, "taken"))["call_id"] == again
         await link.close()
         await session.close()
     finally:
