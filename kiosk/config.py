@@ -106,7 +106,8 @@ class CallConfig:
     video_fps: float = 15.0
     screen_width: int = 540       # the screen track: the window scaled to fit, privacy-masked
     screen_height: int = 960
-    screen_fps: float = 4.0
+    screen_fps: float = 4.0       # at most; a screen that does not change is sent once a second
+    display_fps: float = 10.0     # the agent's picture on the kiosk's screen (each one a redraw)
     connect_timeout_s: float = 20.0   # an agent answered but no media flowed in this long
     grace_s: float = 15.0         # a dropped link may come back this long during a call
     policy_interval_s: float = 300.0  # how often the site's call policy is asked again

@@ -108,7 +108,10 @@ def render_masked(root: Widget, width: int, height: int,
 
 
 class ScreenShare:
-    """kiosk.videocall.ScreenFeed for the running app: masked renders at the call's rate."""
+    """kiosk.videocall.ScreenFeed for the running app: masked renders at most at the call's rate,
+    when the view changed (the agent's own video aside), else once a second for animations."""
+
+    KEEPALIVE_S = 1.0
 
     def __init__(self, app: App, width: int = 540, height: int = 960) -> None:
         self.app = app
@@ -118,12 +121,20 @@ class ScreenShare:
         self._fps: Callable[[], float] = lambda: 0.0
         self._event: Any = None
         self._cache: dict[str, Any] = {}
+        self._dirty = True
+        self._last = 0.0
         self.rendered = 0
         self.render_s = 0.0   # time spent rendering on the UI's thread, in total
+        app.view.subscribe(self._on_view)
+
+    def _on_view(self, changed: set[str]) -> None:
+        if changed - {"call_video"}:   # the agent's own picture is masked in the copy anyway
+            self._dirty = True
 
     def start(self, slot: Any, fps: Callable[[], float]) -> None:
         self.stop()
         self._slot, self._fps = slot, fps
+        self._dirty = True
         self._event = Clock.schedule_once(self._render, 0)
 
     def stop(self) -> None:
@@ -142,9 +153,12 @@ class ScreenShare:
         # masking cannot reach: the agent keeps the last frame for those 0.15 s.
         fading = root is not None and any(
             isinstance(w, ScreenManager) and w.transition.is_active for w in root.walk())
-        if fps > 0 and root is not None and not fading:
+        due = self._dirty or time.monotonic() - self._last >= self.KEEPALIVE_S
+        if fps > 0 and root is not None and not fading and due:
             started = time.perf_counter()
+            self._dirty = False
             slot.put(render_masked(root, self.width, self.height, self._cache))
             self.render_s += time.perf_counter() - started
             self.rendered += 1
+            self._last = time.monotonic()
         self._event = Clock.schedule_once(self._render, 1.0 / fps if fps > 0 else 1.0)

@@ -74,6 +74,7 @@ class CallFigures:
     answered_at: float | None = None
     connected_at: float | None = None
     ended_reason: str = ""
+    camera_in: int = 0            # frames the camera delivered to the call
     camera_sent: int = 0          # frames the kiosk's tracks handed to the encoder
     screen_sent: int = 0
     agent_video_frames: int = 0   # the agent's frames decoded here
@@ -117,6 +118,7 @@ class VideoCallDesk:
         """The figures so far (the media's counters copied in while the call runs)."""
         media = self.media
         if media is not None:
+            self.figures.camera_in = media.camera_slot.count
             self.figures.camera_sent = media.tracks[0].sent
             self.figures.screen_sent = media.tracks[1].sent
             self.figures.agent_video_frames = media.remote.video_frames
@@ -302,7 +304,8 @@ class VideoCallDesk:
         # One transport for the three tracks: one relay allocation, one path through the NAT.
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy,
                                                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        remote = RemoteMedia(lambda frame: self.view.update(call_video=frame), cfg.speaker)
+        remote = RemoteMedia(lambda frame: self.view.update(call_video=frame), cfg.speaker,
+                             cfg.display_fps)
         pc.on("track", remote.take)
 
         @pc.on("connectionstatechange")
@@ -314,7 +317,7 @@ class VideoCallDesk:
         loop = asyncio.get_running_loop()
         full = LevelSettings(cfg.video_width, cfg.video_height, cfg.video_fps)
         screen_full = LevelSettings(cfg.screen_width, cfg.screen_height, cfg.screen_fps)
-        camera_slot, screen_slot = LatestFrame(), LatestFrame()
+        camera_slot, screen_slot = LatestFrame(depth=2), LatestFrame()
         camera_slot.bind(loop)
         screen_slot.bind(loop)
         camera = SlotVideoTrack(camera_slot, lambda: settings_for(self._level, full))

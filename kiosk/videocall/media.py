@@ -15,6 +15,7 @@ import fractions
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,11 +33,13 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 
 
 class LatestFrame:
-    """The newest frame from a producer; consumers on the loop await one newer than theirs."""
+    """The newest frames from a producer (at most `depth`); a consumer on the loop awaits the
+    oldest kept one newer than its last. Depth 1: only the newest. Depth 2 rides out an encoder
+    that was late once, at the cost of one frame's delay only while it catches up."""
 
-    def __init__(self) -> None:
+    def __init__(self, depth: int = 1) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._frame: np.ndarray | None = None
+        self._frames: deque[tuple[int, np.ndarray, float]] = deque(maxlen=depth)
         self._incoming: np.ndarray | None = None
         self._seq = 0
         self._waiters: set[asyncio.Future[None]] = set()
@@ -45,6 +48,11 @@ class LatestFrame:
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+
+    @property
+    def count(self) -> int:
+        """Frames put so far."""
+        return self._seq
 
     def put_threadsafe(self, frame: np.ndarray) -> None:
         """From a producer thread: at most one hand-over waits on the loop at a time."""
@@ -65,8 +73,8 @@ class LatestFrame:
 
     def put(self, frame: np.ndarray) -> None:
         """On the loop."""
-        self._frame = frame
         self._seq += 1
+        self._frames.append((self._seq, frame, time.monotonic()))
         self._wake()
 
     def _wake(self) -> None:
@@ -80,15 +88,16 @@ class LatestFrame:
         self.closed = True
         self._wake()
 
-    async def next(self, after: int) -> tuple[np.ndarray, int]:
-        """A frame newer than sequence `after`; MediaStreamError once closed."""
-        while not self.closed and (self._seq <= after or self._frame is None):
+    async def next(self, after: int) -> tuple[np.ndarray, int, float]:
+        """The oldest kept frame newer than sequence `after`, its sequence number and when it
+        arrived; MediaStreamError once closed."""
+        while not self.closed and self._seq <= after:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.add(waiter)
             await waiter
-        if self.closed or self._frame is None:
+        if self.closed:
             raise MediaStreamError
-        return self._frame, self._seq
+        return next((f, s, t) for s, f, t in self._frames if s > after)
 
 
 class SlotVideoTrack(MediaStreamTrack):
@@ -107,22 +116,25 @@ class SlotVideoTrack(MediaStreamTrack):
         self.mirror = mirror
         self._seq = 0
         self._start = time.monotonic()
-        self._last_sent = 0.0
+        self._last_sent = time.monotonic()
+        self._credit = 1.0
         self.sent = 0
 
     async def recv(self) -> VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         while True:
-            frame, self._seq = await self.slot.next(self._seq)
+            frame, self._seq, arrived = await self.slot.next(self._seq)
             wanted = self.settings()
             if wanted.fps <= 0:
                 continue  # audio only: frames are dropped until the link improves
-            now = time.monotonic()
-            if now - self._last_sent < 0.9 / wanted.fps:
-                continue
-            self._last_sent = now
-            break
+            # Credit for `fps` frames a second of the source's time: a faster source is thinned
+            # evenly; one at or below the rate loses nothing to its jitter or to a late encoder.
+            self._credit = min(1.5, self._credit + (arrived - self._last_sent) * wanted.fps)
+            self._last_sent = arrived
+            if self._credit >= 1.0:
+                self._credit -= 1.0
+                break
         out = _shaped(frame, wanted.width, wanted.height)
         video = VideoFrame.from_ndarray(out, format=self.colour)
         video.pts = int((time.monotonic() - self._start) * VIDEO_CLOCK)
@@ -191,9 +203,13 @@ class RemoteMedia:
     """Takes in the agent's tracks: counts what arrives (the test and bench read it), hands the
     newest video frame to `on_video` as RGB, and plays the voice on the configured speaker."""
 
-    def __init__(self, on_video: Callable[[np.ndarray], None], speaker: str = "") -> None:
+    def __init__(self, on_video: Callable[[np.ndarray], None], speaker: str = "",
+                 display_fps: float = 15.0) -> None:
         self.on_video = on_video
         self.speaker = speaker
+        # Each frame shown redraws the kiosk's window on the loop: at most this many a second.
+        self.display_period = 1.0 / display_fps if display_fps > 0 else float("inf")
+        self._shown_at = 0.0
         self.video_frames = 0
         self.audio_frames = 0
         self.first_frame_at: float | None = None
@@ -227,9 +243,11 @@ class RemoteMedia:
                 self.video_frames += 1
                 if self.first_frame_at is None:
                     self.first_frame_at = time.monotonic()
-                if not converting:
+                now = time.monotonic()
+                if not converting and now - self._shown_at >= self.display_period:
                     # YUV -> RGB off the loop; a frame arriving meanwhile is only counted.
                     converting = True
+                    self._shown_at = now
                     task = asyncio.ensure_future(
                         asyncio.to_thread(frame.to_ndarray, format="rgb24"))  # type: ignore[union-attr]
                     task.add_done_callback(shown)

@@ -60,13 +60,13 @@ async def test_the_call_feed_survives_an_unplugged_camera(camera):
     slot.bind(asyncio.get_running_loop())
     feed = CameraFeed(service)
     feed.start(slot)
-    frame, seq = await asyncio.wait_for(slot.next(0), 5)
+    frame, seq, _ = await asyncio.wait_for(slot.next(0), 5)
     assert frame.shape == (480, 640, 3)
     await server.unplug()
     await asyncio.sleep(1.5)
     assert feed.on                                 # the call goes on without a picture
     await server.plug()
-    _, later = await asyncio.wait_for(slot.next(seq + 5), 10)
+    _, later, _ = await asyncio.wait_for(slot.next(seq + 5), 10)
     assert later > seq + 5                         # and the picture comes back
     feed.stop()
     await asyncio.sleep(0.3)
