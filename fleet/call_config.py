@@ -35,6 +35,14 @@ class CallConfig:
         return tuple(servers)
 
 
+def ice_settings(urls: list[str], turn_secret_file: str | None) -> CallConfig:
+    """`kiosk-fleet serve --ice-url ... --turn-secret-file F`."""
+    from pathlib import Path
+
+    secret = Path(turn_secret_file).read_text().strip() if turn_secret_file else ""
+    return CallConfig(ice_urls=tuple(urls), turn_secret=secret)
+
+
 def turn_credentials(secret: str, who: str, expires: float) -> tuple[str, str]:
     """coturn's time-limited credentials: user "<expiry>:<who>", password HMAC-SHA1 of it."""
     username = f"{int(expires)}:{who}"

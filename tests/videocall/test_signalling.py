@@ -230,3 +230,21 @@ async def test_kiosk_and_agent_on_two_server_processes_meet_through_postgresql(p
 
 def test_paths_are_under_the_api_prefix():
     assert AGENT_CALLS_PATH.startswith(API_PREFIX) and KIOSK_CALL_PATH.startswith(API_PREFIX)
+
+
+def test_the_servers_ice_settings_come_from_its_command_line(tmp_path):
+    from fleet.call_config import turn_credentials
+    from fleet.cli import _config, _parser
+
+    secret = tmp_path / "turn.secret"
+    secret.write_text("s3cret\n")
+    args = _parser().parse_args(["serve", "--data", str(tmp_path), "--ice-url",
+                                 "stun:hall.example:3478", "--ice-url", "turn:hall.example:3478",
+                                 "--turn-secret-file", str(secret)])
+    calls = _config(args).calls
+    servers = calls.ice_servers("VIL-01", now=1000.0)
+    assert [s.urls for s in servers] == [("stun:hall.example:3478",), ("turn:hall.example:3478",)]
+    # coturn's REST form: the user is "<expiry>:<who>", the password HMAC-SHA1 of it.
+    assert servers[1].username == f"{int(1000 + calls.turn_ttl_s)}:VIL-01"
+    assert (servers[1].username, servers[1].credential) == turn_credentials(
+        "s3cret", "VIL-01", 1000 + calls.turn_ttl_s)
