@@ -214,11 +214,13 @@ async def _run(
     session.start()
     ratings = start_rating_delivery(ctx)
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
-    calls = start_video_calls(ctx, session)
-    if calls is not None:
-        from screens.screen_share import ScreenShare
+    from kiosk.videocall.wiring import start_video_calls
+    from screens.screen_share import ScreenShare
 
-        calls.share_screen_from(ScreenShare(app))
+    calls = start_video_calls(ctx, session)   # video help from the hall, when enrolled
+    if calls is not None:
+        calls.share_screen_from(ScreenShare(app, config.call.screen_width,
+                                            config.call.screen_height))
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.stop)
@@ -269,40 +271,6 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
                      restart_app=restart_app, run=run)
     link.start()
     return link
-
-
-def start_video_calls(ctx: FlowContext, session: KioskSession) -> Any:
-    """Video help from the hall (kiosk.videocall), when provisioning enrolled this kiosk with a
-    fleet (else None): the desk behind the session's call intents, asking the site's policy."""
-    config = ctx.config
-    if not (config.fleet.server_url and config.fleet.device_key_path):
-        return None
-    from kiosk.service_guide import guide_for
-    from kiosk.videocall import CameraFeed, SignallingLink, VideoCallDesk
-    from kiosk.videocall_wire import ItemRef
-
-    key = Path(config.fleet.device_key_path).read_bytes()
-    link = SignallingLink(config.fleet.server_url, config.kiosk_id, key)
-    camera = ctx.devices.face_camera
-    view = session.view
-
-    def menu() -> tuple[ItemRef, ...]:
-        return tuple(ItemRef(t.code, dict(t.title)) for t in view.services if t.available)
-
-    def guide(code: str) -> tuple[str, ...]:
-        if session.catalog is None:
-            return ()
-        try:
-            shown = guide_for(session.catalog.item(code), view.language)
-        except KeyError:
-            return ()
-        return (shown.title, *(f"{s.heading}: " + "; ".join(s.lines) for s in shown.sections))
-
-    desk = VideoCallDesk(config.call, view, link, CameraFeed(camera) if camera else None,
-                         menu, guide)
-    session.calls = desk
-    desk.start()
-    return desk
 
 
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,

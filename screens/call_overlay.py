@@ -26,6 +26,7 @@ CALL_FIELDS = frozenset({"call_phase", "call_agent", "call_recording", "call_vid
                          "language"})
 STRIP_HEIGHT = 170       # the header's height (screens.widgets.Header)
 EXIT_WIDTH = 260         # the header's exit button and its margin stay uncovered
+GUIDE_LINES = 5          # of a guide the agent sends: the title and the first sections
 
 
 class _Panel(BoxLayout):
@@ -92,7 +93,10 @@ class CallOverlay(FloatLayout):
         # What the agent sent: a proposal to start an item, or an item's guide.
         self.message = _Panel(orientation="vertical", padding=30, spacing=16,
                               size_hint=(0.86, None), pos_hint={"center_x": 0.5, "center_y": 0.5})
-        self.message_text = TextLabel(font_size=36, halign="left")
+        self.message_text = TextLabel(font_size=32, halign="left", size_hint_y=None)
+        # As tall as its wrapped text; the panel as tall as what it holds.
+        self.message_text.bind(texture_size=lambda label, size: setattr(label, "height", size[1]))
+        self.message.bind(minimum_height=self.message.setter("height"))
         self.start_item = BigButton("call.start_item", color=GREEN, height=120)
         self.start_item.bind(on_release=lambda *_: intents.start_proposed_item())
         self.close_message = BigButton("call.close_message", color=GREY, height=120)
@@ -152,13 +156,11 @@ class CallOverlay(FloatLayout):
         if v.call_video is not None:
             self._show_frame(v.call_video)
         lines = [v.t("call.proposal", item=proposal)] if proposal else []
-        self.message_text.text = "\n".join([*lines, *v.call_guide[:8]])
+        self.message_text.text = "\n".join([*lines, *v.call_guide[:GUIDE_LINES]])
         self.start_item.text = v.t("call.start_item")
         self.close_message.text = v.t("call.close_message")
         self._button(self.start_item, bool(proposal))
         self._button(self.close_message, True)
-        self.message.height = 60 + 46 * max(2, len(lines) + len(v.call_guide[:8])) + (
-            self.start_item.height + self.close_message.height + 32)
 
     @staticmethod
     def _button(button: BigButton, on: bool) -> None:

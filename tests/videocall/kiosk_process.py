@@ -100,8 +100,9 @@ async def _serve(port: int, app, session, calls, share, sim_url: str) -> web.App
 
 
 async def _run(config, port: int, sim_url: str) -> None:
-    from kiosk.app import _end_run, close_context, prepare, start_fleet_link, start_video_calls
+    from kiosk.app import _end_run, close_context, prepare, start_fleet_link
     from kiosk.run_state import RunRecord
+    from kiosk.videocall.wiring import start_video_calls
     from screens.app import KioskApp
     from screens.screen_share import ScreenShare
 
