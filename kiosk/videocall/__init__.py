@@ -2,14 +2,12 @@
 
 from kiosk.videocall.camera_feed import CameraFeed
 from kiosk.videocall.desk import CallFigures, ScreenFeed, VideoCallDesk
-from kiosk.videocall.media import LatestFrame
 from kiosk.videocall.signalling import CallLinkError, SignallingLink
 
 __all__ = [
     "CallFigures",
     "CallLinkError",
     "CameraFeed",
-    "LatestFrame",
     "ScreenFeed",
     "SignallingLink",
     "VideoCallDesk",

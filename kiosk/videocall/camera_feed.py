@@ -7,10 +7,13 @@ import asyncio
 import contextlib
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from kiosk.videocall.media import LatestFrame
 from peripherals.errors import DeviceError
 from peripherals.face_camera import FaceCameraService
+
+if TYPE_CHECKING:
+    from kiosk.videocall.media import LatestFrame
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.config import CallConfig
 from kiosk.videocall.camera_feed import CameraFeed
-from kiosk.videocall.media import LatestFrame, RemoteMedia, SlotVideoTrack, microphone
 from kiosk.videocall.quality import (
     Level,
     LevelPolicy,
@@ -41,8 +38,16 @@ from kiosk.videocall_wire import (
 )
 from kiosk.viewmodel import CallPhase, SessionView
 
+if TYPE_CHECKING:
+    from aiortc import RTCPeerConnection
+
+    from kiosk.videocall.media import LatestFrame, RemoteMedia, SlotVideoTrack
+
 log = logging.getLogger(__name__)
 ENDED_SHOWN_S = 4.0
+# aiortc and PyAV take ~0.4 s to import: not before the attract screen, but well before the
+# first call (VideoCallDesk.start loads them on a worker thread).
+MEDIA_MODULE = "kiosk.videocall.media"
 
 
 class ScreenFeed(Protocol):
@@ -100,6 +105,7 @@ class VideoCallDesk:
         self._ice_servers: tuple[IceServer, ...] = ()
         self._task: asyncio.Task[None] | None = None
         self._policy_task: asyncio.Task[None] | None = None
+        self._preload: asyncio.Task[Any] | None = None
         self._events: asyncio.Queue[CallMessage | str] = asyncio.Queue()
         self._proposal = ""
         self._site_records = False   # the site's policy, told to the citizen before consent
@@ -128,7 +134,9 @@ class VideoCallDesk:
     # -- availability: the site's policy -----------------------------------------------------------
 
     def start(self) -> None:
-        self._policy_task = asyncio.get_running_loop().create_task(self._watch_policy())
+        loop = asyncio.get_running_loop()
+        self._policy_task = loop.create_task(self._watch_policy())
+        self._preload = loop.create_task(asyncio.to_thread(importlib.import_module, MEDIA_MODULE))
 
     async def _watch_policy(self) -> None:
         while True:
@@ -280,6 +288,8 @@ class VideoCallDesk:
                 self.media = await self._offer(call_id)
                 connect_deadline = time.monotonic() + self.config.connect_timeout_s
             elif kind is MessageType.ANSWER and self.media is not None:
+                from aiortc import RTCSessionDescription
+
                 answer = RTCSessionDescription(spread_bundle_candidates(event.sdp), "answer")
                 await self.media.pc.setRemoteDescription(answer)
             elif kind is MessageType.HANGUP:
@@ -297,6 +307,11 @@ class VideoCallDesk:
 
     async def _offer(self, call_id: str) -> _Media:
         """The peer connection with the camera, the screen and the microphone; the offer sent."""
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+        from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
+
+        from kiosk.videocall.media import LatestFrame, RemoteMedia, SlotVideoTrack, microphone
+
         cfg = self.config
         servers = [RTCIceServer(list(s.urls), s.username or None, s.credential or None)
                    for s in self._ice_servers]

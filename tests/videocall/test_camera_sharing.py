@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from kiosk.videocall import CameraFeed, LatestFrame
+from kiosk.videocall import CameraFeed
+from kiosk.videocall.media import LatestFrame
 from peripherals.face_camera import CapturedFace, FaceCameraService
 from simulator.camera import CameraServer, SceneComposer
 
