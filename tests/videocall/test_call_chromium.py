@@ -208,3 +208,13 @@ async def _cut_and_recover(kiosk: KioskProcess, page, fleet: Fleet, link: Cuttab
         await asyncio.sleep(0.3)
     # One per call (the first ended by the cut, on the agent's side too).
     assert sorted(p.stat().st_size > 1000 for p in recordings.glob("*.webm")) == [True, True]
+
+    # The citizen hangs up from the strip over the header: the agent's page hears it.
+    await kiosk.until(lambda s: s["call_phase"] == "idle", "the overlay to go", 10)
+    await _call(kiosk, page)
+    await asyncio.sleep(0.5)
+    await kiosk.post("/tap", {"id": "call.hangup"})
+    state = await kiosk.until(lambda s: s["call_phase"] in ("ended", "idle"), "the hang-up")
+    assert state["figures"]["ended_reason"] == "citizen" and not state["camera_on"]
+    await page.wait_for_function("document.querySelector('#call').hidden", timeout=15_000)
+    assert "citizen" in await page.text_content("#last-call")
