@@ -56,10 +56,9 @@ async def cpu_share(kiosk: KioskProcess, seconds: float) -> float:
 
 async def connect(kiosk: KioskProcess, page) -> float:
     """One call from the consent to connected; the seconds from the agent's click."""
-    await kiosk.post("/intent", {"name": "call_staff"})
-    await kiosk.until(lambda s: s["call_phase"] == "consent", "the consent panel")
+    await kiosk.ask_for_video()
     await asyncio.sleep(0.5)
-    await kiosk.post("/tap", {"id": "call.accept"})
+    await kiosk.post("/tap", {"id": "call.consent.accept"})
     answer = page.locator("#calls tbody tr button.answer")
     await answer.wait_for()
     clicked = time.monotonic()

@@ -201,37 +201,34 @@ class AlertBook(NotificationQueue):
         return n == 1
 
     async def raise_offline_alerts(self, now: float, thresholds: Thresholds) -> int:
-        """Open an offline alert (and a history entry) for each kiosk gone silent without one."""
+        """Open an offline alert (and a history entry) for each kiosk gone silent without one.
+
+        One set-based, conditional update marks them all: a kiosk is marked once however many
+        processes sweep at the same moment, and only the marked ones get an alert."""
         args = SqlArgs()
         judged = judgement_sql(args, now, thresholds)
-        silent = await self.db.fetch(
-            "SELECT kiosk_id, last_seen FROM (SELECT k.kiosk_id, k.last_seen, k.offline_alert,"
-            f" k.goodbye_at, {judged} FROM kiosks k) j WHERE j.connectivity = 'offline'"
-            " AND j.offline_alert = 0 AND j.goodbye_at IS NULL AND j.last_seen IS NOT NULL",
-            *args.values,
-        )
-        raised = 0
-        for kiosk in silent:
-            kiosk_id = kiosk["kiosk_id"]
-            async with self.db.transaction() as tx:
-                n = await tx.execute(
-                    "UPDATE kiosks SET offline_alert = 1 WHERE kiosk_id = $1 AND offline_alert = 0",
-                    kiosk_id,
+        async with self.db.transaction() as tx:
+            silent = await tx.fetch(
+                "UPDATE kiosks SET offline_alert = 1 WHERE offline_alert = 0 AND kiosk_id IN"
+                f" (SELECT j.kiosk_id FROM (SELECT k.kiosk_id, k.last_seen, k.goodbye_at,"
+                f" k.retired_at, {judged} FROM kiosks k) j WHERE j.connectivity = 'offline'"
+                " AND j.goodbye_at IS NULL AND j.last_seen IS NOT NULL AND j.retired_at IS NULL)"
+                " RETURNING kiosk_id, last_seen",
+                *args.values,
+            )
+            for kiosk in sorted(silent, key=lambda k: k["kiosk_id"]):
+                await self._open_alert(
+                    tx, kiosk["kiosk_id"], AlertKind.OFFLINE, "heartbeat", "no heartbeat", now
                 )
-                if n:
-                    await self._open_alert(
-                        tx, kiosk_id, AlertKind.OFFLINE, "heartbeat", "no heartbeat", now
-                    )
-                    await self.history(
-                        tx,
-                        kiosk_id,
-                        HistoryKind.OFFLINE,
-                        "no heartbeat",
-                        now,
-                        last_seen=kiosk["last_seen"],
-                    )
-                    raised += 1
-        return raised
+                await self.history(
+                    tx,
+                    kiosk["kiosk_id"],
+                    HistoryKind.OFFLINE,
+                    "no heartbeat",
+                    now,
+                    last_seen=kiosk["last_seen"],
+                )
+        return len(silent)
 
     async def clear_offline(
         self, tx: Connection, kiosk_id: str, last_seen: float, now: float

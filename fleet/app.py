@@ -11,21 +11,25 @@ from pathlib import Path
 
 from aiohttp import web
 
-from fleet import kiosk_api, metrics, operator_api, report_api, signalling
-from fleet.auth import RequestVerifier
+from fleet import admin_api, kiosk_api, metrics, operator_api, report_api, sign_in, signalling
+from fleet.auth import PasswordPool, RequestVerifier
 from fleet.config import FleetConfig
 from fleet.db import open_database
+from fleet.leader import Leadership
 from fleet.notify import Notifier, configured_channels
 from fleet.openapi import openapi_document
 from fleet.services import SERVICES, FleetServices
 from fleet.store import FleetStore
+from fleet.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def open_store(config: FleetConfig) -> FleetStore:
-    store = FleetStore(await open_database(config.database_url, config.data_dir))
+    store = FleetStore(
+        await open_database(config.database_url, config.data_dir, config.database_pool_size)
+    )
     await store.migrate()
     configure_store(store, config)
     return store
@@ -39,19 +43,23 @@ def configure_store(store: FleetStore, config: FleetConfig) -> None:
 
 async def sweep_once(services: FleetServices, now: float | None = None) -> int:
     """Raise offline alerts for kiosks gone silent, fail commands whose effect never showed,
-    and drop nonces too old to be replayed."""
+    and drop nonces and sign-in counters too old to matter. The leader's job."""
     now = time.time() if now is None else now
     raised = await services.store.raise_offline_alerts(now, services.config.thresholds)
     await services.store.expire_unseen(now, services.config.command_effect_window_s)
     await services.store.forget_nonces(now - 2 * services.config.signature_window_s)
+    await services.throttle.sweep(now)
     return raised
 
 
-async def _sweeper(services: FleetServices) -> None:
+async def _sweeper(services: FleetServices, leadership: Leadership) -> None:
     while True:
         await asyncio.sleep(services.config.sweep_interval_s)
         try:
-            await sweep_once(services)
+            # Every process adds its counts to the shared counters; only the leader sweeps.
+            await services.counters.flush(services.store.db)
+            if await leadership.is_leader():
+                await sweep_once(services)
         except Exception:  # a failed sweep must not end the sweeper; the next one retries
             log.exception("offline sweep failed")
 
@@ -95,6 +103,8 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     app.add_routes(kiosk_api.routes)
     app.add_routes(operator_api.routes)
     app.add_routes(report_api.routes)  # statistics, e-supervision, fleet health
+    app.add_routes(sign_in.routes)
+    app.add_routes(admin_api.routes)
     app.add_routes(metrics.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/", _root)
@@ -111,9 +121,12 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
             config=config,
             store=the_store,
             verifier=RequestVerifier(the_store, window_s=config.signature_window_s),
+            throttle=LoginThrottle(the_store.db, config.login_limits),
+            passwords=PasswordPool(threads=config.password_threads),
         )
         app[SERVICES] = services
-        tasks = [asyncio.create_task(_sweeper(services))]
+        leadership = Leadership(config.database_url, config.data_dir)
+        tasks = [asyncio.create_task(_sweeper(services, leadership))]
         if the_store.notify_channels:
             tasks.append(asyncio.create_task(Notifier(the_store, config.notify).run()))
         yield
@@ -121,6 +134,10 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        with contextlib.suppress(Exception):  # the last few seconds' counts, if the db is there
+            await services.counters.flush(the_store.db)
+        await leadership.close()
+        services.passwords.close()
         if own:
             await the_store.close()
 

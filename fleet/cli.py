@@ -23,7 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from fleet.app import create_app, open_store
-from fleet.auth import hash_password, new_secret_token
+from fleet.auth import hash_password, new_secret_token, token_hash
 from fleet.call_config import ice_settings
 from fleet.config import FleetConfig, NotifyConfig, SmtpConfig, WebhookConfig
 from fleet.logs import setup_logging
@@ -59,6 +59,19 @@ def _config(args: argparse.Namespace) -> FleetConfig:
         config = replace(config, thresholds=thresholds)
     if getattr(args, "cookie_secure", False):
         config = replace(config, cookie_secure=True)
+    if getattr(args, "database_pool_size", None):
+        if not 3 <= args.database_pool_size <= 100:
+            raise ConfigError("--database-pool-size: from 3 to 100 connections")
+        config = replace(config, database_pool_size=args.database_pool_size)
+    if getattr(args, "sweep_interval", None):
+        config = replace(config, sweep_interval_s=args.sweep_interval)
+    if getattr(args, "trusted_proxy", None):
+        config = replace(config, trusted_proxies=tuple(args.trusted_proxy))
+    if getattr(args, "metrics_token_file", None):
+        scrape_token = Path(args.metrics_token_file).read_text(encoding="utf-8").strip()
+        if len(scrape_token) < 16:
+            raise ConfigError("the metrics scrape token must be at least 16 characters")
+        config = replace(config, metrics_token_hash=token_hash(scrape_token))
     if getattr(args, "webhook_url", None) or getattr(args, "smtp_host", None):
         config = replace(config, notify=_notify(args))
     if getattr(args, "ice_url", None):   # video help from the hall: STUN/TURN (coturn)
@@ -124,6 +137,31 @@ def _parser() -> argparse.ArgumentParser:
         help=f"and offline after this many (default {th.offline_multiple})",
     )
     serve.add_argument("--cookie-secure", action="store_true", help="behind HTTPS")
+    serve.add_argument(
+        "--database-pool-size",
+        type=int,
+        default=None,
+        help=f"PostgreSQL connections of this process ({DEFAULTS.database_pool_size});"
+        " workers x this must stay under the server's max_connections",
+    )
+    serve.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=None,
+        help=f"seconds between offline sweeps and counter flushes ({DEFAULTS.sweep_interval_s:g})",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="a load balancer (HAProxy) whose X-Forwarded-For names the caller; repeatable",
+    )
+    serve.add_argument(
+        "--metrics-token-file",
+        default=None,
+        help="file holding the bearer token Prometheus scrapes /metrics with"
+        " (without it only signed-in operators read /metrics)",
+    )
     serve.add_argument("--webhook-url", default=None, help="POST alerts here as signed JSON")
     serve.add_argument(
         "--webhook-secret-file", default=None, help="file holding the webhook's shared secret"
@@ -175,6 +213,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a token that gives this enrolled kiosk a new device key (kiosk-provision --rekey);"
         " once used, the kiosk's old key no longer verifies",
     )
+    token.add_argument(
+        "--kiosk-id", type=_kiosk_id, default=None, help="the token enrolls only this kiosk id"
+    )
+    token.add_argument("--site", default=None, help="the token enrolls only at this site")
     return parser
 
 
@@ -221,8 +263,10 @@ async def _add_user(args: argparse.Namespace) -> int:
             print(f"no user {args.username!r} to reset", file=sys.stderr)
             return 1
         if exists:
-            await store.set_password(args.username, hash_password(password))
-            await store.audit("cli", "reset_password", args.username, "ok")
+            # Every session of the account ends with its old password.
+            await store.set_password(
+                args.username, hash_password(password), "cli", "reset_password"
+            )
             print(f"password of {args.username!r} reset")
         else:
             await store.create_user(args.username, hash_password(password), Role(args.role))
@@ -239,7 +283,12 @@ async def _create_token(args: argparse.Namespace) -> int:
         token, hashed = new_secret_token()
         try:
             expires = await store.create_enrollment_token(
-                hashed, args.created_by, args.ttl_hours * 3600, rekey_kiosk_id=args.rekey
+                hashed,
+                args.created_by,
+                args.ttl_hours * 3600,
+                rekey_kiosk_id=args.rekey,
+                for_kiosk_id=args.kiosk_id,
+                for_site=args.site,
             )
         except NoSuchKiosk:
             print(
@@ -248,13 +297,18 @@ async def _create_token(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        detail = {"rekey": args.rekey} if args.rekey else None
+        bound = {"rekey": args.rekey, "kiosk_id": args.kiosk_id, "site": args.site}
+        detail = {k: v for k, v in bound.items() if v} or None
         await store.audit(args.created_by, "create_enrollment_token", hashed[:12], "ok", detail)
     finally:
         await store.close()
     made: dict[str, str] = {"token": token, "expires_at": _date(expires)}
     if args.rekey:
         made["rekey_kiosk_id"] = args.rekey
+    if args.kiosk_id:
+        made["kiosk_id"] = args.kiosk_id
+    if args.site:
+        made["site"] = args.site
     print(json.dumps(made))
     return 0
 

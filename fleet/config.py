@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fleet.call_config import CallConfig
 from fleet.status import Thresholds
+from fleet.throttle import ThrottleLimits
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class FleetConfig:
     data_dir: Path = Path("var/fleet")
     # None or a file path: SQLite (DATA/fleet.sqlite3 by default); postgresql://...: PostgreSQL.
     database_url: str | None = None
+    # PostgreSQL connections per process: workers x this must stay under max_connections.
+    database_pool_size: int = 10
     # The interval the server asks kiosks to use; None: each kiosk keeps its own.
     heartbeat_interval_s: float | None = None
     default_interval_s: float = 15.0
@@ -58,8 +61,13 @@ class FleetConfig:
     enrollment_token_ttl_s: float = 7 * 24 * 3600.0
     sweep_interval_s: float = 5.0  # how often offline alerts are raised and old nonces dropped
     max_log_upload_bytes: int = 4 * 1024 * 1024
-    max_failed_logins: int = 5  # per user name within `login_lockout_s`
-    login_lockout_s: float = 300.0
+    # Sign-in throttling, shared by every process (fleet.throttle).
+    login_limits: ThrottleLimits = field(default_factory=ThrottleLimits)
+    # Addresses of the load balancers whose X-Forwarded-For names the caller (HAProxy's).
+    trusted_proxies: tuple[str, ...] = ()
+    # sha256 of the bearer token Prometheus scrapes /metrics with; "" = signed-in operators only.
+    metrics_token_hash: str = ""
+    password_threads: int = 2  # scrypt runs here, never on the event loop
     max_bulk_kiosks: int = 1000  # a bulk command reaches at most this many kiosks
     # A restart or reboot the kiosk accepted but whose effect (a new process, a new boot) the
     # server has not seen in this long is marked failed rather than left "acknowledged".

@@ -64,9 +64,17 @@ class FleetQuery:
     db: Database
     thresholds: Thresholds = Thresholds()
 
-    def _judged(self, args: SqlArgs, now: float, f: KioskFilter, with_state: bool = True) -> str:
-        """A subquery of kiosks with their judgement, narrowed by every filter."""
-        where = ["1 = 1"]
+    def _judged(
+        self,
+        args: SqlArgs,
+        now: float,
+        f: KioskFilter,
+        with_state: bool = True,
+        live_only: bool = True,
+    ) -> str:
+        """A subquery of kiosks with their judgement, narrowed by every filter. A retired kiosk
+        is in no list, count or bulk command (`live_only`), but its own page still shows it."""
+        where = ["k.retired_at IS NULL" if live_only else "1 = 1"]
         if f.search:
             p = args.add(_like(f.search))
             where.append(
@@ -166,7 +174,9 @@ class FleetQuery:
 
     async def get_kiosk(self, kiosk_id: str, now: float | None = None) -> dict[str, Any] | None:
         args = SqlArgs()
-        source = self._judged(args, time.time() if now is None else now, KioskFilter())
+        source = self._judged(
+            args, time.time() if now is None else now, KioskFilter(), live_only=False
+        )
         row = await self.db.fetchrow(
             f"SELECT * FROM {source} WHERE j.kiosk_id = {args.add(kiosk_id)}", *args.values
         )

@@ -10,9 +10,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from fleet.auth import AuthRefusal, RequestRefused, token_hash
+from fleet.auth import AuthRefusal, RequestRefused, SignedBy, token_hash
+from fleet.db import Connection
+from fleet.kiosk_reports import HeartbeatResult
 from fleet.services import SERVICES, FleetServices
 from fleet.store import EnrollmentRefused, EnrollRefusal
+from fleet.throttle import ThrottleReason, client_address, retry_after
 from kiosk.fleet_wire import (
     API_PREFIX,
     WIRE_VERSION,
@@ -39,7 +42,7 @@ def _error(status: int, error: str, **extra: Any) -> web.Response:
 
 
 def _refused(services: FleetServices, exc: RequestRefused, path: str) -> web.Response:
-    services.refused[exc.reason.value] = services.refused.get(exc.reason.value, 0) + 1
+    services.counters.add("kiosk_requests_refused", exc.reason.value)
     kiosk = path.split("/kiosks/", 1)[1].split("/", 1)[0] if "/kiosks/" in path else ""
     log.warning(
         "kiosk request refused", extra={"reason": exc.reason.value, "path": path, "kiosk": kiosk}
@@ -48,39 +51,38 @@ def _refused(services: FleetServices, exc: RequestRefused, path: str) -> web.Res
     return _error(status, exc.reason.value)
 
 
-async def _signed_json(request: web.Request) -> tuple[Any, str] | web.Response:
-    """Verify the signature and that the signer is the kiosk in the path; then parse the body."""
+async def _signer(request: web.Request, body: bytes, admit: bool) -> SignedBy:
+    """The kiosk that signed the request, which must be the kiosk in the path."""
+    services = request.app[SERVICES]
+    signer = await services.verifier.verify(
+        request.method, request.raw_path, request.headers, body, admit=admit
+    )
+    if signer.kiosk_id != request.match_info["kiosk_id"]:
+        raise RequestRefused(AuthRefusal.NOT_YOURS)
+    return signer
+
+
+async def _signed_message(
+    request: web.Request, parse: Callable[[Any], M], admit: bool = True
+) -> tuple[M, SignedBy] | web.Response:
+    """A signed kiosk request's body as a wire message that names the signing kiosk itself;
+    a web.Response (the refusal) when the signature, the shape or the sender is wrong. With
+    `admit=False` the nonce is left for the caller's own unit of work to spend."""
     services = request.app[SERVICES]
     body = await request.read()
     try:
-        signer = await services.verifier.verify(
-            request.method, request.raw_path, request.headers, body
-        )
-        if signer.kiosk_id != request.match_info["kiosk_id"]:
-            raise RequestRefused(AuthRefusal.NOT_YOURS)
+        signer = await _signer(request, body, admit)
     except RequestRefused as exc:
         return _refused(services, exc, request.path)
     try:
-        return json.loads(body), signer.kiosk_id
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "bad_json")
-
-
-async def _signed_message(request: web.Request, parse: Callable[[Any], M]) -> M | web.Response:
-    """A signed kiosk request's body as a wire message that names the signing kiosk itself;
-    a web.Response (the refusal) when the signature, the shape or the sender is wrong."""
-    signed = await _signed_json(request)
-    if isinstance(signed, web.Response):
-        return signed
-    data, kiosk_id = signed
-    try:
-        message = parse(data)
+        message = parse(json.loads(body))
     except WireError as exc:
         return _wire_error(exc)
-    if getattr(message, "kiosk_id", None) != kiosk_id:
-        services = request.app[SERVICES]
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "bad_json")
+    if getattr(message, "kiosk_id", None) != signer.kiosk_id:
         return _refused(services, RequestRefused(AuthRefusal.NOT_YOURS), request.path)
-    return message
+    return message, signer
 
 
 def _wire_error(exc: WireError) -> web.Response:
@@ -117,8 +119,15 @@ async def enroll(request: web.Request) -> web.Response:
             services.config.heartbeat_interval_s or services.config.default_interval_s,
         )
     except EnrollmentRefused as exc:
+        # Nobody is signed in: the audit row names the address, not a kiosk the caller chose,
+        # and an address past its refusal limit writes no more rows.
+        address = client_address(request, services.config.trusted_proxies)
+        throttled = await services.throttle.count_refusal(address, time.time())
+        if throttled is not None:
+            services.counters.add("enroll_refused", ThrottleReason.ADDRESS.value)
+            return _error(429, throttled.reason.value, retry_after_s=retry_after(throttled))
         await services.store.audit(
-            f"kiosk:{enrollment.kiosk_id}", "enroll", enrollment.kiosk_id, exc.reason.value
+            "anonymous", "enroll", enrollment.kiosk_id, exc.reason.value, {"address": address}
         )
         conflict = exc.reason in (EnrollRefusal.KIOSK_EXISTS, EnrollRefusal.KEY_IN_USE)
         return _error(409 if conflict else 403, exc.reason.value)
@@ -142,12 +151,23 @@ async def enroll(request: web.Request) -> web.Response:
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    hb = await _signed_message(request, Heartbeat.from_json)
-    if isinstance(hb, web.Response):
-        return hb
+    signed = await _signed_message(request, Heartbeat.from_json, admit=False)
+    if isinstance(signed, web.Response):
+        return signed
+    hb, signer = signed
     now = time.time()
-    result = await services.store.record_heartbeat(hb, now)
-    services.heartbeats_received += 1
+
+    async def nonce_and_heartbeat(tx: Connection) -> HeartbeatResult:
+        # One group-commit unit: the nonce is spent, and the key found live, in the heartbeat's
+        # own transaction.
+        await services.verifier.admitted(tx, signer)
+        return await services.store.heartbeat_in(tx, hb, now)
+
+    try:
+        result = await services.store.db.run_unit(nonce_and_heartbeat, hb.kiosk_id)
+    except RequestRefused as exc:
+        return _refused(services, exc, request.path)
+    services.counters.add("heartbeats_received")
     reply = HeartbeatReply(
         server_time=now,
         interval_s=services.config.heartbeat_interval_s or hb.interval_s,
@@ -170,9 +190,10 @@ async def heartbeat(request: web.Request) -> web.Response:
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/events")
 async def events(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    batch = await _signed_message(request, EventBatch.from_json)
-    if isinstance(batch, web.Response):
-        return batch
+    signed = await _signed_message(request, EventBatch.from_json)
+    if isinstance(signed, web.Response):
+        return signed
+    batch = signed[0]
     kiosk_id = batch.kiosk_id
     new = await services.store.record_events(kiosk_id, batch.events, time.time())
     for event in batch.events:
@@ -191,19 +212,20 @@ async def reports(request: web.Request) -> web.Response:
     """Transaction summaries, evaluations and application decisions (kiosk.fleet_wire_reports),
     each counted once however often it arrives (fleet.tx_facts)."""
     services = request.app[SERVICES]
-    batch = await _signed_message(request, ReportBatch.from_json)
-    if isinstance(batch, web.Response):
-        return batch
-    result = await services.store.record_reports(batch, time.time())
+    signed = await _signed_message(request, ReportBatch.from_json)
+    if isinstance(signed, web.Response):
+        return signed
+    result = await services.store.record_reports(signed[0], time.time())
     return web.json_response({**result.to_json(), "server_time": time.time()})
 
 
 @routes.post(API_PREFIX + "/kiosks/{kiosk_id}/goodbye")
 async def goodbye(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    bye = await _signed_message(request, Goodbye.from_json)
-    if isinstance(bye, web.Response):
-        return bye
+    signed = await _signed_message(request, Goodbye.from_json)
+    if isinstance(signed, web.Response):
+        return signed
+    bye = signed[0]
     kiosk_id = bye.kiosk_id
     await services.store.record_goodbye(kiosk_id, bye.reason, time.time())
     log.info("kiosk said goodbye", extra={"kiosk": kiosk_id, "reason": bye.reason})
@@ -216,11 +238,7 @@ async def upload_logs(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = await request.read()
     try:
-        signer = await services.verifier.verify(
-            request.method, request.raw_path, request.headers, body
-        )
-        if signer.kiosk_id != request.match_info["kiosk_id"]:
-            raise RequestRefused(AuthRefusal.NOT_YOURS)
+        signer = await _signer(request, body, admit=True)
     except RequestRefused as exc:
         return _refused(services, exc, request.path)
     if len(body) > services.config.max_log_upload_bytes:
@@ -230,5 +248,10 @@ async def upload_logs(request: web.Request) -> web.Response:
     upload_id = await services.store.store_log_upload(
         signer.kiosk_id, command_id, body.decode("utf-8", errors="replace")
     )
+    if upload_id is None:
+        # Only an answer to an operator's upload_logs command, once: a kiosk (or a stolen key)
+        # cannot fill the server's disk on its own initiative.
+        log.warning("log upload not asked for", extra={"kiosk": signer.kiosk_id})
+        return _error(409, "no_upload_asked", command_id=command_id)
     log.info("logs uploaded", extra={"kiosk": signer.kiosk_id, "command": command_id})
     return web.json_response({"upload_id": upload_id}, status=201)

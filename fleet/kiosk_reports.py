@@ -43,31 +43,46 @@ class KioskReports(AlertBook, CommandBook):
     track_repair: Callable[[Connection, str, Event], Awaitable[None]]
 
     async def record_heartbeat(self, hb: Heartbeat, now: float) -> HeartbeatResult:
-        async with self.db.transaction() as tx:
-            row = await tx.fetchrow(
-                "SELECT kiosk_id, last_seq, last_seen, counters_json, alert_keys, offline_alert,"
-                " wire_version, started_at, boot_id FROM kiosks WHERE kiosk_id = $1",
+        """Take one heartbeat in, group-committed with whatever else is waiting."""
+        return await self.db.run_unit(lambda tx: self.heartbeat_in(tx, hb, now), hb.kiosk_id)
+
+    async def heartbeat_in(self, tx: Connection, hb: Heartbeat, now: float) -> HeartbeatResult:
+        """One heartbeat inside the caller's transaction (a group-commit unit)."""
+        # FOR UPDATE: a kiosk's retry can arrive (at another process, too) while its first
+        # try is in flight; the second waits and then sees the first's seq, so the daily counters
+        # count once and last_seq never moves back. SQLite's BEGIN IMMEDIATE serialises anyway.
+        row = await tx.fetchrow(
+            "SELECT kiosk_id, last_seq, last_seen, counters_json, alert_keys, offline_alert,"
+            " wire_version, started_at, boot_id, wanted_service, wanted_revision,"
+            # Most heartbeats find no command open: then none is looked for (observe, deliver).
+            " (SELECT COUNT(*) FROM commands c WHERE c.kiosk_id = kiosks.kiosk_id"
+            "  AND c.status IN ('queued', 'delivered', 'acknowledged')) AS open_commands"
+            " FROM kiosks WHERE kiosk_id = $1"
+            + (" FOR UPDATE OF kiosks" if tx.dialect == "postgresql" else ""),
+            hb.kiosk_id,
+        )
+        if row is None:
+            raise KeyError(hb.kiosk_id)
+        for ack in hb.acks:
+            await self.apply_ack(tx, row, ack, now)
+        fresh = hb.seq > row["last_seq"]
+        if fresh:
+            before = await self.health_before(tx, hb.kiosk_id)
+            await self._apply_state(tx, hb, row, now)
+            await self.observe_health(tx, hb, before, now)
+            if row["open_commands"] or hb.acks:
+                await self.observe(tx, hb, now)
+        else:
+            await tx.execute(
+                "UPDATE kiosks SET last_seen = $1, goodbye_at = NULL WHERE kiosk_id = $2",
+                now,
                 hb.kiosk_id,
             )
-            if row is None:
-                raise KeyError(hb.kiosk_id)
-            for ack in hb.acks:
-                await self.apply_ack(tx, row, ack, now)
-            fresh = hb.seq > row["last_seq"]
-            if fresh:
-                before = await self.health_before(tx, hb.kiosk_id)
-                await self._apply_state(tx, hb, row, now)
-                await self.observe_health(tx, hb, before, now)
-                await self.observe(tx, hb, now)
-            else:
-                await tx.execute(
-                    "UPDATE kiosks SET last_seen = $1, goodbye_at = NULL WHERE kiosk_id = $2",
-                    now,
-                    hb.kiosk_id,
-                )
-            if row["offline_alert"]:
-                await self.clear_offline(tx, hb.kiosk_id, row["last_seen"] or now, now)
-            commands, order = await self.deliver(tx, hb.kiosk_id, hb.wire_version, now)
+        if row["offline_alert"]:
+            await self.clear_offline(tx, hb.kiosk_id, row["last_seen"] or now, now)
+        if hb.acks:  # an ack may have closed or opened what is still to deliver
+            row = {**row, "open_commands": None}
+        commands, order = await self.deliver(tx, hb.kiosk_id, hb.wire_version, now, row)
         return HeartbeatResult(commands, tuple(a.command_id for a in hb.acks), fresh, order)
 
     async def _apply_state(

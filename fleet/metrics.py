@@ -1,12 +1,17 @@
-"""`/metrics`: the fleet in Prometheus text format, per-kiosk gauges and counters.
+"""`/metrics`: the fleet in Prometheus text format, aggregated, behind a scrape token or sign-in.
 
-The figures are read from the store at scrape time into a fresh registry, so the server holds no
-second copy of the fleet's state and a scrape always agrees with the dashboard.
+No series per kiosk: at 100,000 kiosks that was millions of series per scrape and a list of every
+kiosk for anyone who asked. Counts by state, region, software version, device health and supply
+level, open alerts, and the server's own counters (summed over every process through the
+database, fleet.server_counters); per-kiosk detail stays in the signed-in API.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,152 +20,161 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fleet.auth import token_hash
+from fleet.operator_api import SESSION_COOKIE, _error
+from fleet.server_counters import read_counters
 from fleet.services import SERVICES, FleetServices
-from fleet.status import Connectivity, FleetState
+from fleet.status import FleetState, SqlArgs, judgement_sql
 
 routes = web.RouteTableDef()
 
-_HEALTH = ("ok", "degraded", "fault", "absent")
-_LEVEL_VALUE = {"ok": 2, "low": 1, "empty": 0}
+_LIVE = "k.retired_at IS NULL"
 
 
-class FleetSnapshot(Collector):
-    """Prometheus families built from one read of the fleet."""
+class FleetAggregates(Collector):
+    """Prometheus families built from one read of the fleet's aggregates."""
 
-    def __init__(
-        self, kiosks: list[dict[str, Any]], alerts: list[dict[str, Any]], services: FleetServices
-    ) -> None:
-        self.kiosks, self.alerts, self.services = kiosks, alerts, services
+    def __init__(self, figures: dict[str, Any]) -> None:
+        self.f = figures
 
     def collect(self) -> Iterable[Metric]:
-        k_labels = ["kiosk", "site", "region"]
-        up = GaugeMetricFamily(
-            "fleet_kiosk_up", "1 if the kiosk's heartbeats are on time (online)", labels=k_labels
-        )
-        state = GaugeMetricFamily(
-            "fleet_kiosk_state", "1 for the kiosk's state at a glance", labels=["kiosk", "state"]
-        )
-        in_service = GaugeMetricFamily(
-            "fleet_kiosk_in_service", "1 if the kiosk offers service", labels=["kiosk"]
-        )
-        last = GaugeMetricFamily(
-            "fleet_kiosk_last_heartbeat_timestamp_seconds",
-            "when the server last heard from the kiosk",
-            labels=["kiosk"],
-        )
-        interval = GaugeMetricFamily(
-            "fleet_kiosk_heartbeat_interval_seconds",
-            "the kiosk's heartbeat interval",
-            labels=["kiosk"],
-        )
-        health = GaugeMetricFamily(
-            "fleet_kiosk_device_health",
-            "1 for each device's current health",
-            labels=["kiosk", "device", "health"],
-        )
-        supply_level = GaugeMetricFamily(
-            "fleet_kiosk_supply_level",
-            "supply level: 2 ok, 1 low, 0 empty",
-            labels=["kiosk", "device", "supply"],
-        )
-        supply_remaining = GaugeMetricFamily(
-            "fleet_kiosk_supply_remaining",
-            "units left where the device can count them",
-            labels=["kiosk", "device", "supply"],
-        )
-        attention = GaugeMetricFamily(
-            "fleet_kiosk_attention_transactions",
-            "journal transactions that need an operator",
-            labels=["kiosk"],
-        )
-        info = GaugeMetricFamily(
-            "fleet_kiosk_info",
-            "software and catalog versions",
-            labels=["kiosk", "software_version", "catalog_version"],
-        )
-        restarts = GaugeMetricFamily(
-            "fleet_kiosk_systemd_restarts",
-            "systemd's restart count (NRestarts) of the kiosk's unit, as last reported",
-            labels=["kiosk"],
-        )
-        heartbeats = CounterMetricFamily(
-            "fleet_kiosk_heartbeats", "heartbeats received from the kiosk", labels=["kiosk"]
-        )
-        events = CounterMetricFamily(
-            "fleet_kiosk_events", "events received from the kiosk", labels=["kiosk"]
-        )
-        reported = CounterMetricFamily(
-            "fleet_kiosk_reported",
-            "the kiosk's own counters (transactions, receipts...) since installation",
-            labels=["kiosk", "counter"],
-        )
+        f = self.f
         fleet = GaugeMetricFamily("fleet_kiosks", "kiosks per state at a glance", labels=["state"])
-        counts = {s.value: 0 for s in FleetState}
-        for k in self.kiosks:
-            kid = k["kiosk_id"]
-            counts[k["state"]] += 1
-            up.add_metric(
-                [kid, k["site"], k["region"]],
-                1.0 if k["connectivity"] == Connectivity.ONLINE.value else 0.0,
-            )
-            for s in FleetState:
-                state.add_metric([kid, s.value], 1.0 if k["state"] == s.value else 0.0)
-            in_service.add_metric([kid], 1.0 if k["in_service"] else 0.0)
-            if k["last_seen"] is not None:
-                last.add_metric([kid], k["last_seen"])
-            interval.add_metric([kid], k["interval_s"])
-            for d in k["devices"]:
-                for h in _HEALTH:
-                    health.add_metric([kid, d["device"], h], 1.0 if d["health"] == h else 0.0)
-                for s_ in d.get("supplies", []):
-                    if s_["level"] in _LEVEL_VALUE:
-                        supply_level.add_metric(
-                            [kid, d["device"], s_["name"]], _LEVEL_VALUE[s_["level"]]
-                        )
-                    if s_.get("remaining") is not None:
-                        supply_remaining.add_metric([kid, d["device"], s_["name"]], s_["remaining"])
-            attention.add_metric([kid], len(k["attention"]))
-            info.add_metric([kid, k["software_version"], k["catalog_version"]], 1.0)
-            if k.get("restarts") is not None:
-                restarts.add_metric([kid], k["restarts"])
-            heartbeats.add_metric([kid], k["heartbeats"])
-            events.add_metric([kid], k["events"])
-            for name, value in sorted(k["counters"].items()):
-                reported.add_metric([kid, name], value)
-        for state_name, n in counts.items():
-            fleet.add_metric([state_name], n)
+        for state in FleetState:
+            fleet.add_metric([state.value], f["states"].get(state.value, 0))
+        yield fleet
+        by_region = GaugeMetricFamily(
+            "fleet_kiosks_by_region", "kiosks per region and state", labels=["region", "state"]
+        )
+        for (region, state), n in sorted(f["regions"].items()):
+            by_region.add_metric([region, state], n)
+        yield by_region
+        versions = GaugeMetricFamily(
+            "fleet_kiosks_by_software_version", "kiosks per software version", labels=["version"]
+        )
+        for version, n in sorted(f["versions"].items()):
+            versions.add_metric([version], n)
+        yield versions
+        health = GaugeMetricFamily(
+            "fleet_devices_unhealthy",
+            "devices not ok, by device and health",
+            labels=["device", "health"],
+        )
+        for (device, h), n in sorted(f["health"].items()):
+            health.add_metric([device, h], n)
+        yield health
+        supplies = GaugeMetricFamily(
+            "fleet_supplies_short", "supplies low or empty", labels=["device", "supply", "level"]
+        )
+        for (device, supply, level), n in sorted(f["supplies"].items()):
+            supplies.add_metric([device, supply, level], n)
+        yield supplies
         alerts = GaugeMetricFamily(
             "fleet_alerts_open", "open alerts by kind and acknowledgement", labels=["kind", "acked"]
         )
-        by_kind: dict[tuple[str, str], int] = {}
-        for a in self.alerts:
-            key = (a["kind"], "true" if a["acked_at"] is not None else "false")
-            by_kind[key] = by_kind.get(key, 0) + 1
-        for (kind, acked), n in sorted(by_kind.items()):
+        for (kind, acked), n in sorted(f["alerts"].items()):
             alerts.add_metric([kind, acked], n)
-        received = CounterMetricFamily(
-            "fleet_server_heartbeats_received", "heartbeats accepted by this server process"
-        )
-        received.add_metric([], self.services.heartbeats_received)
-        refused = CounterMetricFamily(
-            "fleet_server_kiosk_requests_refused",
-            "kiosk requests refused by this server process",
-            labels=["reason"],
-        )
-        for reason, n in sorted(self.services.refused.items()):
-            refused.add_metric([reason], n)
-        yield from (fleet, up, state, in_service, last, interval, health, supply_level)
-        yield from (supply_remaining, attention, info, restarts, heartbeats, events, reported)
         yield alerts
-        yield from (received, refused)
+        beats = CounterMetricFamily("fleet_kiosk_heartbeats", "heartbeats taken from all kiosks")
+        beats.add_metric([], f["heartbeats"])
+        yield beats
+        events = CounterMetricFamily("fleet_kiosk_events", "events taken from all kiosks")
+        events.add_metric([], f["events"])
+        yield events
+        counters = f["server"]
+        received = CounterMetricFamily(
+            "fleet_server_heartbeats_received", "heartbeats accepted by all server processes"
+        )
+        received.add_metric([], counters.get("heartbeats_received", {}).get("", 0))
+        yield received
+        for name, help_text in (
+            ("kiosk_requests_refused", "kiosk requests refused by all server processes"),
+            ("sign_in_refused", "sign-ins throttled by all server processes"),
+            ("enroll_refused", "enrollments throttled by all server processes"),
+        ):
+            family = CounterMetricFamily(f"fleet_server_{name}", help_text, labels=["reason"])
+            for reason, n in sorted(counters.get(name, {}).items()):
+                family.add_metric([reason], n)
+            yield family
+
+
+async def fleet_figures(services: FleetServices, now: float) -> dict[str, Any]:
+    """Everything /metrics shows, counted in SQL; only kiosks with problems are read in full."""
+    db, store = services.store.db, services.store
+    args = SqlArgs()
+    judged = judgement_sql(args, now, store.thresholds)
+    rows = await db.fetch(
+        f"SELECT j.region, j.state, COUNT(*) AS n FROM (SELECT k.region, {judged} FROM kiosks k"
+        f" WHERE {_LIVE}) j GROUP BY j.region, j.state",
+        *args.values,
+    )
+    regions = {(r["region"], r["state"]): int(r["n"]) for r in rows}
+    states: Counter[str] = Counter()
+    for (_, state), n in regions.items():
+        states[state] += n
+    versions = {
+        r["software_version"] or "unknown": int(r["n"])
+        for r in await db.fetch(
+            f"SELECT software_version, COUNT(*) AS n FROM kiosks k WHERE {_LIVE}"
+            " GROUP BY software_version"
+        )
+    }
+    health: Counter[tuple[str, str]] = Counter()
+    supplies: Counter[tuple[str, str, str]] = Counter()
+    for r in await db.fetch(
+        f"SELECT devices_json FROM kiosks k WHERE {_LIVE} AND k.problem_count > 0"
+    ):
+        for d in json.loads(r["devices_json"]):
+            if d.get("health") != "ok":
+                health[(d["device"], d["health"])] += 1
+            for s in d.get("supplies", []):
+                if s.get("level") in ("low", "empty"):
+                    supplies[(d["device"], s["name"], s["level"])] += 1
+    alerts = {
+        (r["kind"], "true" if r["acked"] else "false"): int(r["n"])
+        for r in await db.fetch(
+            "SELECT kind, CASE WHEN acked_at IS NULL THEN 0 ELSE 1 END AS acked, COUNT(*) AS n"
+            " FROM alerts WHERE cleared_at IS NULL GROUP BY kind, acked"
+        )
+    }
+    totals = await db.fetchrow(
+        "SELECT COALESCE(SUM(heartbeats), 0) AS heartbeats, COALESCE(SUM(events), 0) AS events"
+        " FROM kiosks"
+    )
+    assert totals is not None
+    return {
+        "states": dict(states),
+        "regions": regions,
+        "versions": versions,
+        "health": dict(health),
+        "supplies": dict(supplies),
+        "alerts": alerts,
+        "heartbeats": int(totals["heartbeats"]),
+        "events": int(totals["events"]),
+        "server": await read_counters(db),
+    }
+
+
+async def _may_scrape(request: web.Request) -> bool:
+    """A scrape token (Authorization: Bearer) when one is configured, or a signed-in operator."""
+    services = request.app[SERVICES]
+    expected = services.config.metrics_token_hash
+    auth = request.headers.get("Authorization", "")
+    if expected and auth.startswith("Bearer "):
+        return hmac.compare_digest(token_hash(auth[len("Bearer ") :].strip()), expected)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return bool(cookie and await services.store.session_user(token_hash(cookie)))
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    if not await _may_scrape(request):
+        response = _error(401, "not_signed_in")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kiosk-fleet metrics"'
+        return response
     services = request.app[SERVICES]
-    kiosks = await services.store.list_kiosks(time.time())
-    alerts = await services.store.list_alerts(open_only=True)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetSnapshot(kiosks, alerts, services))
-    body = generate_latest(registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    registry.register(FleetAggregates(await fleet_figures(services, time.time())))
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )

@@ -212,6 +212,7 @@ _REFUSED = {
 _KIOSK_SEC: list[dict[str, list[str]]] = [{"kioskSignature": []}]
 _OP_SEC: list[dict[str, list[str]]] = [{"operatorSession": []}]
 _KIOSK_ID = {"name": "kiosk_id", "in": "path", "required": True, "schema": _STR}
+_USERNAME = {"name": "username", "in": "path", "required": True, "schema": _STR}
 _FILTERS = ("search", "region", "site", "tag", "state", "software_version", "alert")
 
 
@@ -337,7 +338,8 @@ PATHS: dict[str, Any] = {
             {
                 "200": _answer("signed in", "Operator"),
                 "401": _answer("bad credentials", "Error"),
-                "429": _answer("too many failures: locked out for a while", "Error"),
+                "403": _answer("cross-origin sign-in refused", "Error"),
+                "429": _answer("throttled: address, user at this address, or slow down", "Error"),
             },
             requestBody=_json_body("SignIn"),
         ),
@@ -431,6 +433,54 @@ PATHS: dict[str, Any] = {
             {"201": _answer("created", "Operator"), "409": _answer("exists", "Error")},
             requestBody=_json_body("NewUser"),
         ),
+    },
+    **{
+        f"/api/v1/users/{{username}}/{action}": {
+            "post": _op(
+                summary,
+                "operator",
+                _OP_SEC,
+                {"200": _answer("done"), "404": _answer("no such user", "Error")},
+                parameters=[_USERNAME],
+            )
+        }
+        for action, summary in (
+            ("password", "Set an operator's password; their sessions end (admin; audited)"),
+            ("disable", "Disable an operator: sign-in refused, sessions ended (admin; audited)"),
+            ("enable", "Enable a disabled operator (admin; audited)"),
+        )
+    },
+    "/api/v1/users/{username}/lockout": {
+        "delete": _op(
+            "Lift an operator's sign-in throttling from every address (admin; audited)",
+            "operator",
+            _OP_SEC,
+            {"200": _answer("unlocked")},
+            parameters=[_USERNAME],
+        )
+    },
+    "/api/v1/session/password": {
+        "put": _op(
+            "Change one's own password (current one required); other sessions end (audited)",
+            "operator",
+            _OP_SEC,
+            {"200": _answer("changed"), "403": _answer("wrong current password", "Error")},
+        )
+    },
+    **{
+        f"/api/v1/kiosks/{{kiosk_id}}/{action}": {
+            "post": _op(
+                summary,
+                "operator",
+                _OP_SEC,
+                {"200": _answer("done"), "404": _answer("no such kiosk", "Error")},
+                parameters=[_KIOSK_ID],
+            )
+        }
+        for action, summary in (
+            ("revoke-key", "Revoke a kiosk's key on every server process (admin; audited)"),
+            ("retire", "Retire a kiosk: key refused, alerts closed (admin; audited)"),
+        )
     },
 }
 

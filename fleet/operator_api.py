@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from fleet.alerts import AlertKind
-from fleet.auth import check_credentials, hash_password, new_secret_token, token_hash
-from fleet.fleet_query import TAG_PATTERN, KioskFilter
+from fleet.auth import PasswordPoolBusy, new_secret_token, token_hash
+from fleet.fleet_query import MAX_PAGE, TAG_PATTERN, KioskFilter
 from fleet.services import SERVICES
 from fleet.status import FleetState
 from fleet.store import Role
@@ -49,11 +49,16 @@ async def _user(request: web.Request, needed: Role) -> dict[str, Any]:
     if not Role(user["role"]).allows(needed):
         raise _Refuse(_error(403, "role_too_low", needed=needed.value))
     if request.method not in ("GET", "HEAD"):
-        # The cookie is SameSite=Strict; a cross-origin form or script is refused here as well.
-        origin = request.headers.get("Origin")
-        if origin is not None and origin.split("://", 1)[-1] != request.host:
-            raise _Refuse(_error(403, "cross_origin"))
+        _same_origin(request)
     return user
+
+
+def _same_origin(request: web.Request) -> None:
+    """The cookie is SameSite=Strict; a cross-origin form or script is refused here as well
+    (and on sign-in, where a forged form would sign the victim in as the attacker)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        raise _Refuse(_error(403, "cross_origin"))
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
@@ -67,43 +72,6 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 
 # -- sign-in ---------------------------------------------------------------------------------------
-
-
-@routes.post(f"{API_PREFIX}/session")
-async def sign_in(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    data = await _json(request)
-    username, password = data.get("username"), data.get("password")
-    if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64:
-        return _error(400, "bad_request")
-    now = time.time()
-    cfg = services.config
-    recent = [t for t in services.failed_logins.get(username, []) if now - t < cfg.login_lockout_s]
-    services.failed_logins[username] = recent
-    if len(recent) >= cfg.max_failed_logins:
-        await services.store.audit(username, "sign_in", username, "locked_out")
-        return _error(429, "locked_out", retry_after_s=round(cfg.login_lockout_s))
-    user = await services.store.get_user(username)
-    if not check_credentials(password, user["password_hash"] if user else None):
-        recent.append(now)
-        await services.store.audit(username, "sign_in", username, "refused")
-        return _error(401, "bad_credentials")
-    assert user is not None
-    services.failed_logins.pop(username, None)
-    token, hashed = new_secret_token()
-    await services.store.create_session(hashed, username, cfg.session_ttl_s)
-    await services.store.audit(username, "sign_in", username, "ok")
-    response = web.json_response({"username": username, "role": user["role"]})
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(cfg.session_ttl_s),
-        httponly=True,
-        samesite="Strict",
-        secure=cfg.cookie_secure,
-        path="/",
-    )
-    return response
 
 
 @routes.get(f"{API_PREFIX}/session")
@@ -136,9 +104,14 @@ def _filter(request: web.Request) -> KioskFilter:
     return f
 
 
-def _int(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name, "")
-    return int(raw) if raw.isdigit() else default
+def _int(request: web.Request, name: str, default: int, most: int = 100_000) -> int:
+    """A whole-number query parameter from 0 to `most`; anything else is the caller's mistake."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) > most:
+        raise _Refuse(_error(400, "bad_request", reason=f"{name}: a whole number 0-{most}"))
+    return int(raw)
 
 
 @routes.get(f"{API_PREFIX}/fleet")
@@ -166,7 +139,8 @@ async def list_kiosks(request: web.Request) -> web.Response:
     version, open alert), with how many match in all."""
     services = request.app[SERVICES]
     await _user(request, Role.VIEWER)
-    limit, offset = _int(request, "limit", 100), _int(request, "offset", 0)
+    limit = _int(request, "limit", 100, most=MAX_PAGE)
+    offset = _int(request, "offset", 0, most=10**7)
     kiosks, total = await services.store.find_kiosks(_filter(request), time.time(), limit, offset)
     return web.json_response(
         {"kiosks": kiosks, "total": total, "offset": offset, "server_time": time.time()}
@@ -181,7 +155,7 @@ async def kiosk_detail(request: web.Request) -> web.Response:
     kiosk = await services.store.get_kiosk(kiosk_id)
     if kiosk is None:
         return _error(404, "no_such_kiosk")
-    days = min(_int(request, "days", 14), 366) or 14
+    days = _int(request, "days", 14, most=366) or 14
     since = (datetime.date.today() - datetime.timedelta(days=days - 1)).isoformat()
     per_day: dict[str, dict[str, int]] = {}
     for r in await services.store.daily_counters(kiosk_id, since):
@@ -226,7 +200,7 @@ async def log_upload(request: web.Request) -> web.Response:
     kiosk_id, upload_id = request.match_info["kiosk_id"], request.match_info["upload_id"]
     row = (
         await services.store.get_log_upload(kiosk_id, int(upload_id))
-        if upload_id.isdigit()
+        if upload_id.isascii() and upload_id.isdigit() and len(upload_id) <= 18
         else None
     )
     if row is None:
@@ -347,7 +321,9 @@ async def ack_alert(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     user = await _user(request, Role.OPERATOR)
     raw = request.match_info["alert_id"]
-    if not raw.isdigit() or not await services.store.ack_alert(int(raw), user["username"]):
+    if not (
+        raw.isascii() and raw.isdigit() and len(raw) <= 18
+    ) or not await services.store.ack_alert(int(raw), user["username"]):
         return _error(404, "no_such_open_alert")
     return web.json_response({"ok": True})
 
@@ -359,12 +335,23 @@ async def ack_alert(request: web.Request) -> web.Response:
 async def create_enrollment_token(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     user = await _user(request, Role.ADMIN)
+    # Optionally bound: the token then enrolls only this kiosk id, only at this site.
+    data = await _json(request) if request.can_read_body else {}
+    bound = {k: data.get(k) for k in ("kiosk_id", "site") if data.get(k) is not None}
+    if not all(isinstance(v, str) and 0 < len(v) <= 64 and v.isprintable() for v in bound.values()):
+        return _error(400, "bad_request", reason="kiosk_id/site")
     token, hashed = new_secret_token()
     expires_at = await services.store.create_enrollment_token(
-        hashed, user["username"], services.config.enrollment_token_ttl_s
+        hashed,
+        user["username"],
+        services.config.enrollment_token_ttl_s,
+        for_kiosk_id=bound.get("kiosk_id"),
+        for_site=bound.get("site"),
     )
-    await services.store.audit(user["username"], "create_enrollment_token", hashed[:12], "ok")
-    return web.json_response({"token": token, "expires_at": expires_at}, status=201)
+    await services.store.audit(
+        user["username"], "create_enrollment_token", hashed[:12], "ok", bound or None
+    )
+    return web.json_response({"token": token, "expires_at": expires_at, **bound}, status=201)
 
 
 @routes.get(f"{API_PREFIX}/audit")
@@ -397,7 +384,11 @@ async def create_user(request: web.Request) -> web.Response:
         return _error(400, "bad_request", reason="role")
     if await services.store.get_user(username) is not None:
         return _error(409, "user_exists")
-    await services.store.create_user(username, hash_password(password), role_value)
+    try:
+        hashed = await services.passwords.hash(password)
+    except PasswordPoolBusy:
+        return _error(503, "busy", retry_after_s=1)
+    await services.store.create_user(username, hashed, role_value)
     await services.store.audit(
         admin["username"], "create_user", username, "ok", {"role": role_value.value}
     )

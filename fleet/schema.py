@@ -323,7 +323,34 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS supply_history_by_supply"
         " ON supply_history (kiosk_id, device, supply, id)",
     ),
-    5: (),  # placeholder: another branch's migration 5 takes this number when merged
+    5: (
+        # Several server processes on one database: sign-in throttling shared by all of them,
+        # atomic per key ("addr:...", "pair:...", "user:..."), swept when its window is over.
+        """CREATE TABLE IF NOT EXISTS login_throttle (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            window_start DOUBLE PRECISION NOT NULL,
+            next_at DOUBLE PRECISION NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX IF NOT EXISTS login_throttle_by_age ON login_throttle (window_start)",
+        # Server counters (requests refused, by reason...) summed over every process.
+        """CREATE TABLE IF NOT EXISTS server_counters (
+            name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            value BIGINT NOT NULL,
+            PRIMARY KEY (name, label)
+        )""",
+        # A kiosk's key revoked by an operator, a kiosk retired; an operator disabled.
+        "ALTER TABLE kiosks ADD COLUMN key_revoked_at DOUBLE PRECISION",
+        "ALTER TABLE kiosks ADD COLUMN retired_at DOUBLE PRECISION",
+        "ALTER TABLE users ADD COLUMN disabled_at DOUBLE PRECISION",
+        "CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username)",
+        # An enrollment token may be bound to one kiosk id and one site.
+        "ALTER TABLE enrollment_tokens ADD COLUMN for_kiosk_id TEXT",
+        "ALTER TABLE enrollment_tokens ADD COLUMN for_site TEXT",
+        # A log upload answers one upload_logs command, once (checked on upload).
+        "CREATE INDEX IF NOT EXISTS log_uploads_by_command ON log_uploads (command_id)",
+    ),
     6: (
         # Video help from the hall (fleet.signalling): one row per call, the messages relayed
         # between its kiosk and its agent (read by whichever server process holds the other

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from fleet.auth import RequestVerifier
+from fleet.auth import PasswordPool, RequestVerifier
 from fleet.config import FleetConfig
+from fleet.server_counters import ServerCounters
 from fleet.store import FleetStore
+from fleet.throttle import LoginThrottle
 
 
 @dataclass
@@ -16,9 +18,10 @@ class FleetServices:
     config: FleetConfig
     store: FleetStore
     verifier: RequestVerifier
-    heartbeats_received: int = 0
-    refused: dict[str, int] = field(default_factory=dict)  # kiosk requests refused, by reason
-    failed_logins: dict[str, list[float]] = field(default_factory=dict)
+    throttle: LoginThrottle
+    passwords: PasswordPool = field(default_factory=PasswordPool)
+    # Flushed to the database every sweep, so /metrics adds up every process's counts.
+    counters: ServerCounters = field(default_factory=ServerCounters)
 
 
 SERVICES = web.AppKey("services", FleetServices)

@@ -16,6 +16,7 @@ from fleet.availability import Availability
 from fleet.db import Connection, Database
 from fleet.fleet_query import FleetQuery
 from fleet.health import FleetHealth
+from fleet.kiosk_keys import KioskKeys
 from fleet.kiosk_reports import KioskReports
 from fleet.schema import SCHEMA_VERSION, migration_sql, schema_sql
 from fleet.statistics import Statistics
@@ -45,7 +46,8 @@ class EnrollRefusal(enum.Enum):
     TOKEN_UNKNOWN = "token_unknown"
     TOKEN_USED = "token_used"
     TOKEN_EXPIRED = "token_expired"
-    TOKEN_FOR_OTHER_KIOSK = "token_for_other_kiosk"  # a re-key token names another kiosk
+    TOKEN_FOR_OTHER_KIOSK = "token_for_other_kiosk"  # a re-key or bound token names another
+    TOKEN_FOR_OTHER_SITE = "token_for_other_site"  # a token bound to a site, used for another
     KIOSK_EXISTS = "kiosk_exists"
     KEY_IN_USE = "key_in_use"
 
@@ -70,7 +72,14 @@ class Enrolled:
 
 
 class FleetStore(
-    KioskReports, FleetQuery, ReportIngest, Statistics, Supervision, Availability, FleetHealth
+    KioskReports,
+    FleetQuery,
+    KioskKeys,
+    ReportIngest,
+    Statistics,
+    Supervision,
+    Availability,
+    FleetHealth,
 ):
     """Domain operations over the fleet database: operators, audit, enrollment and keys, log
     uploads here; kiosk reports, commands, alerts and notifications, the operators' queries,
@@ -81,11 +90,17 @@ class FleetStore(
 
     async def migrate(self) -> None:
         """Bring the database to SCHEMA_VERSION: the first schema, then each migration once."""
-        await self.db.executescript(schema_sql(self.db.dialect))  # type: ignore[attr-defined]
+        if self.db.dialect != "postgresql":
+            # SQLite: one machine; BEGIN IMMEDIATE below serialises processes.
+            await self.db.executescript(schema_sql(self.db.dialect))  # type: ignore[attr-defined]
         async with self.db.transaction() as tx:
             if self.db.dialect == "postgresql":
-                # Several server processes may start at once on one database.
+                # Several server processes may start at once on one database. The lock comes
+                # before the first CREATE TABLE (CREATE ... IF NOT EXISTS is not safe against a
+                # concurrent twin: the loser dies on a duplicate key in pg_type), and the schema
+                # is made in the same transaction, so the next process sees all of it or none.
                 await tx.execute("SELECT pg_advisory_xact_lock(8470)")
+                await tx.execute(schema_sql(self.db.dialect))
             row = await tx.fetchrow("SELECT version FROM schema_info")
             if row is None:
                 await tx.execute("INSERT INTO schema_info (version) VALUES (1)")
@@ -113,17 +128,47 @@ class FleetStore(
             time.time(),
         )
 
-    async def set_password(self, username: str, password_hash: str) -> bool:
-        n = await self.db.execute(
-            "UPDATE users SET password_hash = $1 WHERE username = $2", password_hash, username
-        )
+    async def set_password(
+        self, username: str, password_hash: str, actor: str, action: str, keep_session: str = ""
+    ) -> bool:
+        """A new password; every session of the user ends (but `keep_session`, the token hash of
+        the one that changed its own password). Audited as `action` by `actor`, in one step."""
+        async with self.db.transaction() as tx:
+            n = await tx.execute(
+                "UPDATE users SET password_hash = $1 WHERE username = $2", password_hash, username
+            )
+            ended = 0
+            if n:
+                ended = await tx.execute(
+                    "DELETE FROM sessions WHERE username = $1 AND token_hash != $2",
+                    username,
+                    keep_session,
+                )
+            outcome = "ok" if n else "no_such_user"
+            await self.audit(actor, action, username, outcome, {"sessions_ended": ended}, tx)
+        return n > 0
+
+    async def set_disabled(self, username: str, disabled: bool, actor: str) -> bool:
+        """Disable (every session ends, sign-in refused) or enable an operator. Audited."""
+        async with self.db.transaction() as tx:
+            n = await tx.execute(
+                "UPDATE users SET disabled_at = $1 WHERE username = $2",
+                time.time() if disabled else None,
+                username,
+            )
+            if n and disabled:
+                await tx.execute("DELETE FROM sessions WHERE username = $1", username)
+            action = "disable_user" if disabled else "enable_user"
+            await self.audit(actor, action, username, "ok" if n else "no_such_user", None, tx)
         return n > 0
 
     async def get_user(self, username: str) -> dict[str, Any] | None:
         return await self.db.fetchrow("SELECT * FROM users WHERE username = $1", username)
 
     async def list_users(self) -> list[dict[str, Any]]:
-        return await self.db.fetch("SELECT username, role, created_at FROM users ORDER BY username")
+        return await self.db.fetch(
+            "SELECT username, role, created_at, disabled_at FROM users ORDER BY username"
+        )
 
     async def create_session(self, token_hash: str, username: str, ttl_s: float) -> None:
         now = time.time()
@@ -139,7 +184,7 @@ class FleetStore(
     async def session_user(self, token_hash: str) -> dict[str, Any] | None:
         return await self.db.fetchrow(
             "SELECT u.username, u.role FROM sessions s JOIN users u ON u.username = s.username"
-            " WHERE s.token_hash = $1 AND s.expires_at > $2",
+            " WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
             token_hash,
             time.time(),
         )
@@ -178,9 +223,16 @@ class FleetStore(
     # -- enrollment --------------------------------------------------------------------------------
 
     async def create_enrollment_token(
-        self, token_hash: str, created_by: str, ttl_s: float, rekey_kiosk_id: str | None = None
+        self,
+        token_hash: str,
+        created_by: str,
+        ttl_s: float,
+        rekey_kiosk_id: str | None = None,
+        for_kiosk_id: str | None = None,
+        for_site: str | None = None,
     ) -> float:
-        """A one-time token; with `rekey_kiosk_id` it can only give that enrolled kiosk a new key.
+        """A one-time token; with `rekey_kiosk_id` it can only give that enrolled kiosk a new key;
+        with `for_kiosk_id` / `for_site` it enrolls only that kiosk id / at that site.
         Returns when it expires; NoSuchKiosk when the kiosk to re-key is not enrolled."""
         now = time.time()
         async with self.db.transaction() as tx:
@@ -189,12 +241,14 @@ class FleetStore(
             ):
                 raise NoSuchKiosk(rekey_kiosk_id)
             await tx.execute(
-                "INSERT INTO enrollment_tokens (token_hash, created_by, created_at, expires_at)"
-                " VALUES ($1, $2, $3, $4)",
+                "INSERT INTO enrollment_tokens (token_hash, created_by, created_at, expires_at,"
+                " for_kiosk_id, for_site) VALUES ($1, $2, $3, $4, $5, $6)",
                 token_hash,
                 created_by,
                 now,
                 now + ttl_s,
+                for_kiosk_id,
+                for_site,
             )
             if rekey_kiosk_id is not None:
                 await tx.execute(
@@ -235,6 +289,10 @@ class FleetStore(
             )
             if rekey is not None and rekey["kiosk_id"] != kiosk_id:
                 raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
+            if token["for_kiosk_id"] is not None and token["for_kiosk_id"] != kiosk_id:
+                raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
+            if token["for_site"] is not None and token["for_site"] != site:
+                raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_SITE)
             current = await tx.fetchrow("SELECT key_id FROM kiosks WHERE kiosk_id = $1", kiosk_id)
             if current is not None and rekey is None:
                 raise EnrollmentRefused(EnrollRefusal.KIOSK_EXISTS)
@@ -282,8 +340,8 @@ class FleetStore(
     ) -> Enrolled:
         """The kiosk keeps its history; its old key stops verifying (kiosk_key finds it no more)."""
         await tx.execute(
-            "UPDATE kiosks SET key_id = $1, public_key_pem = $2, site = $3, region = $4"
-            " WHERE kiosk_id = $5",
+            "UPDATE kiosks SET key_id = $1, public_key_pem = $2, site = $3, region = $4,"
+            " key_revoked_at = NULL WHERE kiosk_id = $5",
             key_id,
             public_key_pem,
             site,
@@ -294,37 +352,32 @@ class FleetStore(
         await self.audit(f"kiosk:{kiosk_id}", "rekey", kiosk_id, "ok", detail, tx)
         return Enrolled(kiosk_id, key_id, replaced_key_id=old_key_id)
 
-    async def kiosk_key(self, key_id: str) -> dict[str, Any] | None:
-        return await self.db.fetchrow(
-            "SELECT kiosk_id, public_key_pem FROM kiosks WHERE key_id = $1", key_id
-        )
-
-    async def remember_nonce(self, key_id: str, nonce: str, now: float) -> bool:
-        """True the first time this key uses this nonce; False for a replay."""
-        n = await self.db.execute(
-            "INSERT INTO nonces (key_id, nonce, seen_at) VALUES ($1, $2, $3)"
-            " ON CONFLICT (key_id, nonce) DO NOTHING",
-            key_id,
-            nonce,
-            now,
-        )
-        return n == 1
-
-    async def forget_nonces(self, before: float) -> int:
-        return await self.db.execute("DELETE FROM nonces WHERE seen_at < $1", before)
-
     # -- log uploads -------------------------------------------------------------------------------
 
-    async def store_log_upload(self, kiosk_id: str, command_id: str, content: str) -> int:
-        row = await self.db.fetchrow(
-            "INSERT INTO log_uploads (kiosk_id, command_id, uploaded_at, size, content)"
-            " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            kiosk_id,
-            command_id,
-            time.time(),
-            len(content),
-            content,
-        )
+    async def store_log_upload(self, kiosk_id: str, command_id: str, content: str) -> int | None:
+        """Keep a log bundle that answers this kiosk's upload_logs command `command_id`, once;
+        None (nothing kept) when no such command is out or it was answered already."""
+        async with self.db.transaction() as tx:
+            command = await tx.fetchrow(
+                "SELECT command_id FROM commands WHERE command_id = $1 AND kiosk_id = $2"
+                " AND kind = 'upload_logs' AND status IN ('delivered', 'acknowledged', 'done')"
+                + (" FOR UPDATE" if self.db.dialect == "postgresql" else ""),
+                command_id,
+                kiosk_id,
+            )
+            if command is None or await tx.fetchrow(
+                "SELECT id FROM log_uploads WHERE command_id = $1", command_id
+            ):
+                return None
+            row = await tx.fetchrow(
+                "INSERT INTO log_uploads (kiosk_id, command_id, uploaded_at, size, content)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                kiosk_id,
+                command_id,
+                time.time(),
+                len(content),
+                content,
+            )
         assert row is not None
         return int(row["id"])
 

@@ -192,7 +192,9 @@ async def _run(
     watchdog = Watchdog.from_environment(os.environ)
     watchdog.start()
     ctx, session = await prepare(config)
-    app = KioskApp(ctx.view, session)
+    voice = build_voice(ctx)
+    app = KioskApp(ctx.view, session, voice=voice)
+    app.bind(on_stop=lambda *_: voice.halt())
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
@@ -213,6 +215,8 @@ async def _run(
 
     session.start()
     ratings = start_rating_delivery(ctx)
+    voice.start()
+    prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
     from kiosk.videocall.wiring import start_video_calls
     from screens.screen_share import ScreenShare
@@ -234,8 +238,10 @@ async def _run(
         if citizen is not None and not citizen.done():
             citizen.cancel()
         ratings.cancel()
+        prewarm.cancel()
         if calls is not None:
             await calls.stop()
+        await voice.stop()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
         watchdog.stop()
@@ -256,6 +262,18 @@ def start_rating_delivery(ctx: FlowContext) -> asyncio.Task[None]:
     from kiosk.evaluation import desk_for
 
     return asyncio.get_running_loop().create_task(desk_for(ctx).deliver_forever())
+
+
+def build_voice(ctx: FlowContext) -> Any:
+    """Voice guidance through Kivy's audio; prompts cached under the state folder."""
+    from kiosk.speech import SpeechCache
+    from kiosk.voice import VoiceGuide
+    from screens.audio import KivySoundSink
+
+    ui = ctx.config.ui
+    cache = SpeechCache(ctx.config.state_dir / "voice",
+                        Path(ui.recorded_prompts_dir) if ui.recorded_prompts_dir else None)
+    return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,

@@ -160,6 +160,7 @@ class ServiceItem:
     online: bool  # the kiosk needs the backends to run it
     required_devices: frozenset[str]
     optional_devices: frozenset[str]
+    elder_first: bool = False       # shown at the top of the menu in elder mode
 
     def text(self, field: Text, language: str) -> str:
         return field.get(language) or field["zh"]
@@ -251,6 +252,8 @@ def migrate_v1(data: dict) -> dict:
             "languages": old["languages"],
             "steps": old["steps"],
         }
+        if old.get("elder_first"):
+            item["elder_first"] = True
         for key in ("summary", "online", "devices"):
             if key in old:
                 item[key] = old[key]
@@ -338,6 +341,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
         guide_url=raw_item.get("guide_url", ""),
         popularity=raw_item.get("popularity", 0),
         sms=raw_item.get("sms", False),
+        elder_first=raw_item.get("elder_first", False),
         steps=steps,
         languages=tuple(raw_item["languages"]),
         # A guide-only item needs nothing: its guide comes from the cached catalog.

@@ -64,9 +64,25 @@ class UiConfig:
     width: int = 1080
     height: int = 1920
     font_path: str = CJK_FONT
-    idle_prompt_s: float = 60.0  # no touch for this long: "still there?"
-    idle_timeout_s: float = 20.0  # then this long more: back to the attract loop
+    idle_prompt_s: float = 60.0  # no touch or progress for this long: "still there?"
+    idle_timeout_s: float = 30.0  # then this long more (the warning): back to the attract loop
     result_timeout_s: float = 30.0
+    # Elder mode (长辈模式) multiplies every time the citizen is given.
+    elder_time_multiplier: float = 2.0
+    consent_notice_s: float = 6.0         # the face-capture notice before the camera starts
+    # Voice guidance: offline synthesis (espeak-ng) cached under state_dir/voice; a recorded
+    # prompt (recorded_prompts_dir/LANG/KEY.wav) wins over synthesis.
+    voice: bool = True
+    volume: float = 0.8
+    quiet_hours: str = "22:00-07:00"      # "" = none; the volume then is quiet_volume
+    quiet_volume: float = 0.35
+    speech_rate_wpm: int = 150
+    elder_speech_rate_wpm: int = 115
+    recorded_prompts_dir: str = ""
+
+    def citizen_seconds(self, seconds: float, elder: bool) -> float:
+        """A time the citizen is given, doubled (by default) in elder mode."""
+        return seconds * (self.elder_time_multiplier if elder else 1.0)
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,10 @@ class FleetErrorReason(enum.Enum):
     BAD_REPLY = "bad_reply"
 
 
+# The server's answers that mean this kiosk's key no longer counts (fleet.auth.AuthRefusal).
+KEY_REFUSALS = frozenset({"key_revoked", "kiosk_retired", "unknown_key"})
+
+
 class CommandFailed(Exception):
     """A command the kiosk could not carry out; the message is the reason operators read."""
 
@@ -602,6 +606,14 @@ class FleetAgent:
                     log.error("fleet refused an outbox item", extra={"reason": str(exc)})
                     await self._in_io(outbox.remove, [i.seq for i in batch])
                     continue
+                if exc.code in KEY_REFUSALS:
+                    # Not an outage: an operator revoked this kiosk's key or retired it. The
+                    # outbox is kept for when a technician re-keys it (kiosk-provision --rekey).
+                    log.error(
+                        "the fleet refuses this kiosk's key; it needs a re-key token",
+                        extra={"reason": exc.code},
+                    )
+                    return False
                 log.info("fleet server not reachable", extra={"reason": str(exc)})
                 return False
             self.online, self.last_error = True, ""

@@ -17,6 +17,10 @@ from kiosk.viewmodel import ScreenId
 
 log = logging.getLogger(__name__)
 
+# What the citizen is told while a step runs that they only wait for (shown after 300 ms).
+BUSY_KEYS = {"lookup": "busy.lookup", "pay": "busy.order", "submit": "busy.submitting",
+             "print_receipt": "busy.printing"}
+
 
 class FlowEngine:
     def __init__(self, ctx: FlowContext) -> None:
@@ -26,24 +30,35 @@ class FlowEngine:
         """Runs `item` to its result screen; on cancellation cleans up and re-raises."""
         ctx = self.ctx
         tx = ctx.journal.create(item.code)
-        run = FlowRun(ctx, item.code, tx, state={"tx": tx})
+        run = FlowRun(ctx, item.code, tx,
+                      state={"tx": tx, "item": {"time_limit_days": item.time_limit_days}})
         ctx.view.update(service_title=item.name)
         log.info(
             "transaction %s started for %s", tx.tx_id, item.code, extra={"transaction": tx.tx_id}
         )
         try:
             for spec in item.steps:
-                timeout = spec.timeout_s or ctx.config.flow.step_timeout_s
+                # A step's catalog time is the citizen's (kiosk.citizen_time watches it); this
+                # is only the safety net, never shorter, and doubled in elder mode.
+                timeout = ctx.config.ui.citizen_seconds(
+                    max(spec.timeout_s or 0, ctx.config.flow.step_timeout_s), ctx.view.elder)
+                ctx.view.update(busy_key=BUSY_KEYS.get(spec.step, ""))
                 try:
                     await asyncio.wait_for(STEPS[spec.step](run, spec.params), timeout)
                 except TimeoutError as exc:
                     raise FlowFailure(Reason.STEP_TIMEOUT, charged=run.charged) from exc
+                finally:
+                    ctx.view.update(busy_key="")
             self._complete(run)
         except FlowFailure as failure:
             await self._end_unfinished(run, failure)
             self._show_failure(run, failure)
         except asyncio.CancelledError:
             await asyncio.shield(self._end_unfinished(run, FlowFailure(Reason.CANCELLED)))
+            if run.tx.out_trade_no:
+                # An order exists: the citizen leaves through a screen that says what became
+                # of the money, with the order number, not straight to the attract loop.
+                self._show_failure(run, FlowFailure(Reason.CANCELLED))
             raise
         except Exception:
             log.exception("step failed unexpectedly", extra={"transaction": run.tx.tx_id})
@@ -115,6 +130,8 @@ class FlowEngine:
             lines = [_both(f"reason.{failure.reason.value}", hotline=hotline)]
             if state is TxState.CANCELLED:
                 lines.append(_both("result.no_charge"))
+                if run.tx.out_trade_no:
+                    lines.append(_both("pay.order", order=order))
         self.ctx.show(
             ScreenId.RESULT,
             result_ok=False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 LANGUAGES = ("zh", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -17,12 +19,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "common.language": {"zh": "English", "en": "中文"},
     "common.yuan": {"zh": "{yuan} 元", "en": "CNY {yuan}"},
     "menu.title": {"zh": "请选择服务", "en": "Choose a service"},
-    "service.endorsement": {"zh": "港澳签注", "en": "HK/Macau endorsement"},
-    "service.endorsement.desc": {
-        "zh": "往来港澳通行证再次签注",
-        "en": "Renew an endorsement on your permit",
-    },
-    "service.unavailable": {"zh": "暂停服务", "en": "Unavailable"},
     "permit.title": {"zh": "请放置通行证", "en": "Place your permit"},
     "permit.instruction": {
         "zh": "请将往来港澳通行证平放在下方感应区，读卡期间请勿移动",
@@ -35,7 +31,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "face.title": {"zh": "人像采集", "en": "Photo"},
     "face.instruction": {"zh": "请正对摄像头，保持不动", "en": "Look at the camera and hold still"},
     "face.no_face": {"zh": "请站到摄像头前", "en": "Please stand in front of the camera"},
-    "face.hold_still": {"zh": "请保持不动…", "en": "Hold still…"},
     "face.captured": {"zh": "采集成功", "en": "Photo taken"},
     "face.hint.no_face": {"zh": "请站到摄像头前", "en": "Please stand in front of the camera"},
     "face.hint.too_many_faces": {"zh": "请只留一人在镜头前", "en": "Only one person in front of the camera, please"},
@@ -48,7 +43,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "face.hint.blurred": {"zh": "画面模糊，请保持不动", "en": "The picture is blurred, please hold still"},
     "face.hint.hold_still": {"zh": "请保持不动", "en": "Please hold still"},
     "face.hint.ok": {"zh": "很好，保持不动，正在拍照…", "en": "Good, hold still, taking your photo…"},
-    "choose.title": {"zh": "请选择签注类型", "en": "Choose the endorsement"},
     "choose.fee": {"zh": "费用：{fee}", "en": "Fee: {fee}"},
     "pay.title": {"zh": "请扫码支付", "en": "Scan to pay"},
     "pay.instruction": {
@@ -66,10 +60,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Submitting your application, please wait…",
     },
     "result.ok.title": {"zh": "办理成功", "en": "Done"},
-    "result.ok.body": {
-        "zh": "签注已办理：{endorsement}\n请取走凭条和通行证",
-        "en": "Endorsement granted: {endorsement}\nPlease take your receipt and permit",
-    },
     "result.fail.title": {"zh": "未能办理", "en": "Not completed"},
     "result.no_charge": {"zh": "本次未扣费。", "en": "You have not been charged."},
     "result.receipt_failed": {
@@ -284,8 +274,87 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "您未在规定时间内取走证件，证件已安全回收，请到服务台领取。",
         "en": "The document was not taken in time and was safely taken back; please ask at the desk.",
     },
+    # Citizen experience (issue 12): progress, busy feedback, ways out, help, elder mode, sound,
+    # placement guides, the face-capture notice and the reminder to take documents back.
+    "stage.idcard": {"zh": "身份证", "en": "ID card"},
+    "stage.permit": {"zh": "通行证", "en": "Permit"},
+    "stage.face": {"zh": "人像", "en": "Photo"},
+    "stage.scan": {"zh": "扫描", "en": "Scan"},
+    "stage.account": {"zh": "户号", "en": "Account"},
+    "stage.choose": {"zh": "选择", "en": "Choose"},
+    "stage.confirm": {"zh": "核对", "en": "Check"},
+    "stage.pay": {"zh": "支付", "en": "Pay"},
+    "stage.done": {"zh": "完成", "en": "Done"},
+    "busy.lookup": {"zh": "正在查询…", "en": "Looking it up…"},
+    "busy.order": {"zh": "正在创建订单…", "en": "Creating your order…"},
+    "busy.submitting": {"zh": "正在提交申请…", "en": "Sending your application…"},
+    "busy.printing": {"zh": "正在打印…", "en": "Printing…"},
+    "busy.wait": {"zh": "请稍候，正在处理，无需重复点击", "en": "Please wait, no need to tap again"},
+    "common.back": {"zh": "上一步", "en": "Back"},
+    "common.help": {"zh": "呼叫工作人员", "en": "Call staff"},
+    "common.elder_on": {"zh": "长辈模式", "en": "Elder mode"},
+    "common.elder_off": {"zh": "标准模式", "en": "Standard"},
+    "common.sound.normal": {"zh": "声音：开", "en": "Sound on"},
+    "common.sound.low": {"zh": "声音：小", "en": "Sound low"},
+    "common.sound.muted": {"zh": "声音：关", "en": "Sound off"},
+    "common.next_page": {"zh": "下一页", "en": "More"},
+    "common.prev_page": {"zh": "上一页", "en": "Previous"},
+    "common.page": {"zh": "第 {page}/{pages} 页", "en": "Page {page} of {pages}"},
+    "common.working_days": {"zh": "{days} 个工作日", "en": "{days} working days"},
+    "exit.title": {"zh": "确定要退出吗？", "en": "Leave now?"},
+    "exit.body": {"zh": "退出后，本次办理将取消。", "en": "What you have done so far will be cancelled."},
+    "exit.body_paying": {
+        "zh": "如您已付款，请勿退出，系统正在确认。退出后将显示款项去向和订单号。",
+        "en": "If you have paid, please stay: we are checking. If you leave, we show what became of your money and the order number.",
+    },
+    "exit.stay": {"zh": "继续办理", "en": "Continue"},
+    "exit.leave": {"zh": "确认退出", "en": "Leave"},
+    "help.title": {"zh": "已呼叫工作人员", "en": "Staff have been called"},
+    "help.body": {
+        "zh": "工作人员将尽快前来协助。\n您也可以拨打服务电话 {hotline}",
+        "en": "Someone will come to help you.\nYou can also call {hotline}",
+    },
+    "help.close": {"zh": "关闭", "en": "Close"},
+    "help.video": {"zh": "视频连线", "en": "Video call"},
+    "help.video_hint": {
+        "zh": "也可以点击“视频连线”，与政务大厅工作人员视频通话。",
+        "en": "Or tap Video call to talk to the hall's staff on video.",
+    },
+    "face.consent": {
+        "zh": "接下来将拍摄您的人像，仅用于本次身份核验，本机不保存照片。",
+        "en": "We will now take your photo. It is used only to check your identity and is not kept on this kiosk.",
+    },
+    "face.agree": {"zh": "同意，开始拍照", "en": "Agree, take my photo"},
+    "face.decline": {"zh": "不同意", "en": "Decline"},
+    "guide.idcard": {
+        "zh": "读卡区在屏幕下方右侧，身份证人像面朝上平放",
+        "en": "The reader is below the screen, on the right. Lay the card photo side up",
+    },
+    "guide.permit": {
+        "zh": "读卡区在屏幕下方中间，通行证照片面朝上平放",
+        "en": "The reader is below the screen, in the middle. Lay the permit photo side up",
+    },
+    "guide.scan": {
+        "zh": "扫描区在台面中央，材料文字面朝上",
+        "en": "The scan area is in the middle of the desk. Lay the page printed side up",
+    },
+    "guide.side_up": {"zh": "照片面朝上", "en": "Photo side up"},
+    "guide.page_up": {"zh": "文字面朝上", "en": "Text side up"},
+    "result.take": {"zh": "请取回您的{documents}", "en": "Please take back your {documents}"},
+    "result.countdown": {"zh": "{seconds} 秒后返回首页", "en": "Back to the start in {seconds} s"},
+    "result.time": {"zh": "办理时间 {time}", "en": "Time {time}"},
+    "doc.idcard": {"zh": "身份证", "en": "ID card"},
+    "doc.permit": {"zh": "通行证", "en": "permit"},
+    "doc.materials": {"zh": "材料原件", "en": "papers"},
+    "doc.separator": {"zh": "、", "en": ", "},
+    "common.colon": {"zh": "：", "en": ": "},
+    "receipt.order": {"zh": "订单号", "en": "Order: {value}"},
+    "receipt.transaction": {"zh": "流水号", "en": "Transaction: {value}"},
+    "receipt.kiosk": {"zh": "终端", "en": "Kiosk: {value}"},
+    "receipt.time": {"zh": "时间", "en": "Time: {value}"},
+    "receipt.hotline": {"zh": "咨询电话", "en": "Hotline: {value}"},
     # Video help from the hall (kiosk.videocall, screens.call_overlay).
-    "call.consent.title": {"zh": "视频连线工作人员", "en": "Video call to the hall's staff"},
+    "call.title": {"zh": "视频连线工作人员", "en": "Video call to the hall's staff"},
     "call.consent.body": {
         "zh": "将打开摄像头和麦克风，与政务大厅工作人员视频通话。工作人员能看到您和本机屏幕"
               "（姓名、证件号码等个人信息已遮挡），但不能替您输入或查看您的资料。",
@@ -299,6 +368,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "call.consent.accept": {"zh": "同意并呼叫", "en": "Agree and call"},
     "call.consent.decline": {"zh": "不用了", "en": "No, thanks"},
     "call.ringing": {"zh": "正在呼叫工作人员，请稍候…", "en": "Calling the staff, please wait…"},
+    "call.cancel": {"zh": "取消呼叫", "en": "Cancel the call"},
     "call.connecting": {"zh": "工作人员 {agent} 已接听，正在接通…",
                         "en": "{agent} answered; connecting…"},
     "call.in_call": {"zh": "工作人员 {agent}", "en": "Staff: {agent}"},
@@ -306,7 +376,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "call.hang_up": {"zh": "挂断", "en": "Hang up"},
     "call.proposal": {"zh": "工作人员建议办理：{item}", "en": "The staff suggest: {item}"},
     "call.start_item": {"zh": "开始办理", "en": "Start"},
-    "call.close_message": {"zh": "关闭", "en": "Close"},
+    "call.close": {"zh": "关闭", "en": "Close"},
+    "call.hotline": {"zh": "服务电话 {hotline}", "en": "Hotline: {hotline}"},
     "call.note.link_waiting": {"zh": "网络不稳定，正在重新连接…",
                                "en": "The link is unstable; reconnecting…"},
     "call.note.agent_away": {"zh": "工作人员网络中断，请稍候…",
@@ -336,6 +407,20 @@ def translate(key: str, language: str, **params: object) -> str:
 
 
 def format_fen(amount_fen: int, language: str) -> str:
-    """Integer fen to a display amount: 1500 -> '15.00 元' / 'CNY 15.00'."""
-    yuan = f"{amount_fen // 100}.{amount_fen % 100:02d}"
+    """Integer fen to a display amount: 1500 -> '15.00 元' / 'CNY 15.00'; 123456 -> '1,234.56'."""
+    sign = "-" if amount_fen < 0 else ""
+    fen = abs(amount_fen)
+    yuan = f"{sign}{fen // 100:,}.{fen % 100:02d}"
     return translate("common.yuan", language, yuan=yuan)
+
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_datetime(moment: datetime.datetime, language: str, with_time: bool = True) -> str:
+    """A date (and time) as a citizen reads it: '2026年11月22日 23:05' / '22 Nov 2026, 23:05'."""
+    if language == "zh":
+        text = f"{moment.year}年{moment.month}月{moment.day}日"
+        return f"{text} {moment:%H:%M}" if with_time else text
+    text = f"{moment.day} {_MONTHS_EN[moment.month - 1]} {moment.year}"
+    return f"{text}, {moment:%H:%M}" if with_time else text

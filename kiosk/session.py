@@ -12,32 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
-from kiosk.catalog import Catalog, CatalogCache, CatalogError
+from kiosk.call_intents import CallIntents
+from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
+from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
 from kiosk.pin import verify_pin
-from kiosk.viewmodel import ScreenId, ServiceTile
+from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
 
 log = logging.getLogger(__name__)
 
-# Screens where the citizen is expected to act; elsewhere the flow has its own time limits.
-_IDLE_WATCHED = {ScreenId.TECHNICIAN_PIN, ScreenId.TECHNICIAN,
-    ScreenId.MENU,
-    ScreenId.READ_IDCARD,
-    ScreenId.PLACE_PERMIT,
-    ScreenId.FACE,
-    ScreenId.CHOOSE,
-    ScreenId.ENTER_ACCOUNT,
-    ScreenId.CONFIRM,
-}
 
-
-class KioskSession:
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
+class KioskSession(CallIntents):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
+    call's come from kiosk.call_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -61,7 +53,9 @@ class KioskSession:
         self._device_events: tuple[str, ...] = ()
         self.network_ok = True
         self._flow_task: asyncio.Task[None] | None = None
-        self._last_activity = time.monotonic()
+        self._after_cancel = ""             # "menu" or "restart": where "上一步" leads
+        self.clock = CitizenClock(lambda: self.ctx.config, self.view)
+        self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
                          hotline=ctx.config.flow.office_hotline)
@@ -85,6 +79,7 @@ class KioskSession:
                     verdict.offered,
                     verdict.reason_key,
                     verdict.warning_key,
+                    item.elder_first,
                 )
             )
         return tuple(tiles)
@@ -140,7 +135,9 @@ class KioskSession:
             await asyncio.sleep(self.ctx.config.backends.health_interval_s)
             if self._flow_task is None:
                 await self.refresh_catalog()
-                if self.reconcile is not None and self.network_ok:
+                # A citizen may have started a flow while the catalog was fetched: its new
+                # transaction must not be taken for an orphan (found by the gallery's runs).
+                if self.reconcile is not None and self.network_ok and self._flow_task is None:
                     try:
                         await self.reconcile()
                     except Exception:
@@ -169,9 +166,7 @@ class KioskSession:
 
     # Intents from the screens.
     def activity(self) -> None:
-        self._last_activity = time.monotonic()
-        if self.view.idle_prompt:
-            self.view.update(idle_prompt=False)
+        self.clock.touch()
 
     def touch_start(self) -> None:
         self.activity()
@@ -194,6 +189,12 @@ class KioskSession:
         if not self.availability.check(item, self.network_ok).offered:
             self.refresh_menu()
             return
+        self._start_flow(item)
+
+    def _start_flow(self, item: ServiceItem) -> None:
+        self.clock.item = item
+        self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
+                         documents=())
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
@@ -281,11 +282,59 @@ class KioskSession:
             self.view.update(entry=entry + key, entry_error_key="")
 
     def cancel(self) -> None:
-        """The citizen's way out, from any screen."""
+        """The citizen's way out, from any screen (after "really exit?"). Once an order exists,
+        the flow ends on its result screen, which says what became of the money."""
+        self.view.update(exit_prompt=False)
         if self._flow_task is not None:
+            self._after_cancel = ""
             self._flow_task.cancel()
         else:
             self._to_attract()
+
+    def ask_exit(self) -> None:
+        self.activity()
+        if self.view.screen is not ScreenId.ATTRACT:
+            self.view.update(exit_prompt=True, help_shown=False)
+
+    def dismiss_exit(self) -> None:
+        self.activity()
+        self.view.update(exit_prompt=False)
+
+    def go_back(self) -> None:
+        """"上一步": only where nothing is lost (kiosk.citizen_time decides where that is)."""
+        self.activity()
+        if not self.view.can_go_back:
+            return
+        if self._flow_task is None:
+            self._to_attract()
+            return
+        self._after_cancel = "restart" if self.clock.back_restarts() else "menu"
+        self._flow_task.cancel()
+
+    def call_staff(self) -> None:
+        """"呼叫工作人员": the hotline on screen, and an event to the fleet with where the
+        citizen is stuck (kiosk, screen, step; nothing personal)."""
+        self.activity()
+        v = self.view
+        step = v.stages[v.stage_index] if 0 <= v.stage_index < len(v.stages) else ""
+        self.view.update(help_shown=True, exit_prompt=False)
+        log.info("citizen asked for staff on %s", v.screen.value)
+        if self.on_problem is not None:
+            self.on_problem("help_requested", f"screen={v.screen.value};step={step}")
+
+    def close_help(self) -> None:
+        self.activity()
+        self.view.update(help_shown=False)
+
+    def set_elder(self, on: bool) -> None:
+        """Elder mode, for this visit only (the attract loop forgets it)."""
+        self.activity()
+        self.view.update(elder=bool(on))
+
+    def cycle_volume(self) -> None:
+        self.activity()
+        order = list(Volume)
+        self.view.update(volume=order[(order.index(self.view.volume) + 1) % len(order)])
 
     def finish(self) -> None:
         self._to_attract()
@@ -293,85 +342,53 @@ class KioskSession:
     def dismiss_idle_prompt(self) -> None:
         self.activity()
 
-    # Video help from the hall (kiosk.videocall): the call sits over whatever screen is shown.
-    def call_staff(self) -> None:
-        self.activity()
-        if self.calls is not None:
-            self.calls.call_staff()
-
-    def accept_call_consent(self) -> None:
-        self.activity()
-        if self.calls is not None:
-            self.calls.accept_consent()
-
-    def hang_up(self) -> None:
-        self.activity()
-        if self.calls is not None:
-            self.calls.hang_up()
-
-    def dismiss_call_message(self) -> None:
-        """The citizen closes what the agent sent (a guide, or a proposal not taken)."""
-        self.activity()
-        if self.calls is not None:
-            self.calls.take_proposal()   # dropped, not started
-
-    def start_proposed_item(self) -> None:
-        """The citizen confirms the item the agent proposed; it starts like a tap on its tile."""
-        if self.calls is not None:
-            code = self.calls.take_proposal()
-            if code:
-                self.choose_service(code)
-
     # Internals.
-    async def _run_flow(self, item) -> None:
+    async def _run_flow(self, item: ServiceItem) -> None:
+        then = ""
         try:
             await FlowEngine(self.ctx).run(item)
         except asyncio.CancelledError:
-            self._to_attract()
+            then, self._after_cancel = self._after_cancel, ""
+            if self.view.screen is not ScreenId.RESULT:  # else: what became of the money
+                if not then:
+                    self._to_attract()
         except Exception:
             log.exception("flow failed unexpectedly")
             self._to_attract()
         finally:
             self._flow_task = None
-            self._last_activity = time.monotonic()
+            self.clock.touch()
             while not self.ctx.scans.empty():
                 self.ctx.scans.get_nowait()
+        if then == "restart":
+            self._start_flow(item)
+        elif then == "menu":
+            self._clear_visit(ScreenId.MENU)
+
+    def _clear_visit(self, screen: ScreenId) -> None:
+        self.view.update(
+            screen=screen, service_title={}, options=(), qr_payload="", order_no="", preview=None, faces=0,
+            result_lines=(), idle_prompt=False, busy=False, busy_key="", status_key="",
+            status_params={}, entry="", confirm_lines=(), stages=(), stage_index=-1,
+            documents=(), countdown_s=0, consent_pending=False, exit_prompt=False,
+            help_shown=False, services=self._tiles())
 
     def _to_attract(self) -> None:
-        # End of the visit: every piece of personal data leaves the view.
-        self.view.update(
-            screen=ScreenId.ATTRACT,
-            options=(),
-            qr_payload="",
-            order_no="",
-            preview=None,
-            faces=0,
-            result_lines=(),
-            idle_prompt=False,
-            busy=False,
-            status_key="",
-            status_params={},
-            entry="",
-            confirm_lines=(),
-            language=self.ctx.config.ui.language,
-            services=self._tiles(),
-        )
+        # End of the visit: every piece of personal data leaves the view, and the citizen's
+        # choices (language, elder mode, sound) go back to the kiosk's defaults.
+        self._clear_visit(ScreenId.ATTRACT)
+        self._end_call_with_visit()
+        self.clock.item = None
+        self.view.update(language=self.ctx.config.ui.language, elder=False,
+                         volume=Volume.NORMAL)
         self.refresh_menu()   # straight to out of service if nothing can be offered
 
     async def _watch_idle(self) -> None:
-        ui = self.ctx.config.ui
         while True:
             await asyncio.sleep(0.5)
-            screen = self.view.screen
-            if self.calls is not None and self.calls.active:
-                self._last_activity = time.monotonic()   # talking to the hall is not idling
-            idle = time.monotonic() - self._last_activity
-            if screen is ScreenId.RESULT and self._flow_task is None and idle > ui.result_timeout_s:
+            verdict = self.clock.tick()
+            if verdict == "result_over":
                 self._to_attract()
-            elif screen in _IDLE_WATCHED:
-                if idle > ui.idle_prompt_s + ui.idle_timeout_s:
-                    log.info("session timed out on %s", screen.value)
-                    self.cancel()
-                elif idle > ui.idle_prompt_s:
-                    left = int(ui.idle_prompt_s + ui.idle_timeout_s - idle) + 1
-                    self.view.update(idle_prompt=True, idle_seconds_left=left)
+            elif verdict == "timeout":
+                log.info("session timed out on %s", self.view.screen.value)
+                self.cancel()

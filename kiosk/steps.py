@@ -85,6 +85,12 @@ def _both(key: str, **params: Any) -> dict[str, str]:
     return {lang: text.format(**params) if params else text for lang, text in entry.items()}
 
 
+def _bilingual(key: str, **params: Any) -> str:
+    """One receipt line in both languages: the printed slip serves every citizen."""
+    both = _both(key, **params)
+    return f"{both['zh']} {both['en']}"
+
+
 def _backend_failure(run: FlowRun, exc: BackendError) -> FlowFailure:
     if exc.status == 404:
         return FlowFailure(Reason.NOT_FOUND, charged=run.charged)
@@ -94,6 +100,12 @@ def _backend_failure(run: FlowRun, exc: BackendError) -> FlowFailure:
         else Reason.BACKEND_UNAVAILABLE
     )
     return FlowFailure(reason, charged=run.charged)
+
+
+def _card_wait_s(ctx: FlowContext) -> float:
+    # How long the citizen may take to place a card is kiosk.citizen_time's decision (with its
+    # "still there?" warning); the reader's own wait is only the step's safety net.
+    return ctx.config.ui.citizen_seconds(ctx.config.flow.step_timeout_s, ctx.view.elder)
 
 
 _READER_REASONS = {
@@ -122,7 +134,7 @@ async def read_permit(run: FlowRun, params: dict) -> None:
         raise FlowFailure(Reason.BACKEND_REJECTED) from exc
     ctx.show(ScreenId.PLACE_PERMIT, status_key="permit.instruction", busy=False)
     try:
-        await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
+        await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="permit.reading", busy=True)
         permit = await reader.read_permit(key)
         permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document)
@@ -146,7 +158,7 @@ async def read_idcard(run: FlowRun, params: dict) -> None:
         raise FlowFailure(Reason.DEVICE_MISSING)
     ctx.show(ScreenId.READ_IDCARD, status_key="idcard.instruction", busy=False)
     try:
-        await reader.wait_for_card(ctx.config.flow.place_card_timeout_s)
+        await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="idcard.reading", busy=True)
         card = await reader.read()
     except DeviceError as exc:
@@ -163,7 +175,18 @@ async def capture_face(run: FlowRun, params: dict) -> None:
     camera = ctx.devices.face_camera
     if camera is None:
         raise FlowFailure(Reason.DEVICE_MISSING)
-    ctx.show(ScreenId.FACE, status_key="face.no_face", busy=False, faces=0)
+    # The notice comes first: what the photo is for, and a way to decline (or to go on at once).
+    ctx.show(ScreenId.FACE, status_key="face.consent", busy=False, faces=0, consent_pending=True)
+    try:
+        answer = await ctx.wait_choice(ctx.config.ui.citizen_seconds(
+            ctx.config.ui.consent_notice_s, ctx.view.elder))
+    except TimeoutError:
+        answer = "agree"
+    finally:
+        ctx.view.update(consent_pending=False)
+    if answer == "decline":
+        raise FlowFailure(Reason.CANCELLED)
+    ctx.view.update(status_key="face.no_face")
 
     def on_preview(frame: Any, hint: Any) -> None:
         # hint: a drivers.face_quality.FaceHint value, one plain instruction at a time.
@@ -172,7 +195,8 @@ async def capture_face(run: FlowRun, params: dict) -> None:
 
     try:
         face = await camera.capture(
-            on_preview, ctx.config.flow.face_stable_frames, ctx.config.flow.face_timeout_s
+            on_preview, ctx.config.flow.face_stable_frames,
+            ctx.config.ui.citizen_seconds(ctx.config.flow.face_timeout_s, ctx.view.elder)
         )
     except DeviceError as exc:
         reason = Reason.FACE_TIMEOUT if exc.reason is DeviceReason.TIMEOUT else Reason.CAMERA_FAULT
@@ -316,6 +340,7 @@ async def pay(run: FlowRun, params: dict) -> None:
             order_no=order.out_trade_no,
             fee_fen=order.amount_fen,
             status_key="pay.instruction",
+            busy_key="",
         )
 
     try:
@@ -325,7 +350,8 @@ async def pay(run: FlowRun, params: dict) -> None:
                 ctx.journal,
                 run.tx,
                 description=description,
-                timeout_s=ctx.config.flow.payment_timeout_s,
+                timeout_s=ctx.config.ui.citizen_seconds(ctx.config.flow.payment_timeout_s,
+                                                        ctx.view.elder),
                 poll_s=ctx.config.flow.payment_poll_s,
                 scans=ctx.scans,
                 on_order=on_order,
@@ -400,13 +426,14 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
         )
     order = run.tx.paid_trade_no or run.tx.out_trade_no   # the order that took the money
     if order:
-        lines.append(ReceiptLine(f"订单号 Order: {order}"))
+        lines.append(ReceiptLine(_bilingual("receipt.order", value=order)))
     lines += [
-        ReceiptLine(f"流水号 Transaction: {run.tx.tx_id}"),
-        ReceiptLine(f"终端 Kiosk: {ctx.config.kiosk_id}"),
-        ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
+        ReceiptLine(_bilingual("receipt.transaction", value=run.tx.tx_id)),
+        ReceiptLine(_bilingual("receipt.kiosk", value=ctx.config.kiosk_id)),
+        ReceiptLine(_bilingual("receipt.time", value=time.strftime("%Y-%m-%d %H:%M:%S"))),
         ReceiptLine("-" * 32),
-        ReceiptLine(f"咨询电话 Hotline: {ctx.config.flow.office_hotline}", align=Align.CENTER),
+        ReceiptLine(_bilingual("receipt.hotline", value=ctx.config.flow.office_hotline),
+                    align=Align.CENTER),
     ]
     try:
         if printer is None:

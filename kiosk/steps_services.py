@@ -247,7 +247,8 @@ async def queue_ticket(run: FlowRun, params: dict) -> None:
     run.ctx.journal.annotate(run.tx, {"queue_verdict": verdict})
     if verdict in ("early", "late"):
         # An answer, not a ticket: nothing was issued, nothing is printed.
-        run.state["result_lines"] = (_both(f"queue.{verdict}", **ticket),)
+        key = "queue.early" if verdict == "early" else "queue.late"
+        run.state["result_lines"] = (_both(key, **ticket),)
         return
     printed = await print_slip(run, {"zh": "排队号", "en": "Queue ticket"}, [
         (f"号码 Number: {ticket['ticket_no']}", ""),

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.i18n import format_fen, translate
 from kiosk.privacy import mask
 
 _TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:\|([a-z]+))?\}")
@@ -31,13 +32,16 @@ def _lookup(state: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _yuan(value: Any) -> str:
-    fen = int(value)
-    return f"{fen // 100}.{fen % 100:02d} 元"
+def _both(key: str, **params: Any) -> str:
+    return f"{translate(key, 'zh', **params)} / {translate(key, 'en', **params)}"
 
 
+# "yuan" is the Chinese amount ("86.50 元"), "cny" the English one ("CNY 86.50"): a catalog's
+# English text uses "cny" so no "元" appears in English.
 _FILTERS: dict[str, Callable[[Any], str]] = {
-    "yuan": _yuan, "mask": lambda v: mask(str(v)), "str": str}
+    "yuan": lambda v: format_fen(int(v), "zh"), "cny": lambda v: format_fen(int(v), "en"),
+    "workdays": lambda v: _both("common.working_days", days=int(v)),
+    "mask": lambda v: mask(str(v)), "str": str}
 
 
 def render(template: Any, state: dict[str, Any]) -> Any:

@@ -31,6 +31,59 @@ class ScreenId(StrEnum):
 Text = dict[str, str]  # language -> text, as the catalog and backends publish it
 
 
+class Volume(StrEnum):
+    """The citizen's sound control, cycled by one button."""
+
+    NORMAL = "normal"
+    LOW = "low"
+    MUTED = "muted"
+
+
+# The citizen's stages of a flow, for the progress bar: catalog step -> (label key, screen).
+# Steps the citizen does not see (lookup, submit, print) are not stages.
+STAGES: dict[str, tuple[str, ScreenId]] = {
+    "read_idcard": ("stage.idcard", ScreenId.READ_IDCARD),
+    "read_permit": ("stage.permit", ScreenId.PLACE_PERMIT),
+    "capture_face": ("stage.face", ScreenId.FACE),
+    "scan_materials": ("stage.scan", ScreenId.SCAN_DOCUMENT),
+    "enter_account": ("stage.account", ScreenId.ENTER_ACCOUNT),
+    "choose_option": ("stage.choose", ScreenId.CHOOSE),
+    "confirm_amount": ("stage.confirm", ScreenId.CONFIRM),
+    "pay": ("stage.pay", ScreenId.PAY),
+}
+DONE_STAGE = "stage.done"
+
+# Fields whose change means the citizen is getting on (a card placed, a face in view, a page
+# scanned, a key typed, the flow moving on): they count as activity, like a touch.
+PROGRESS_FIELDS = frozenset({"screen", "status_key", "faces", "scan_index", "entry",
+                             "qr_payload"})
+
+# A status that means a document of the citizen's is now in the kiosk: remind them at the end.
+DOCUMENT_PLACED = {"idcard.reading": "doc.idcard", "permit.reading": "doc.permit",
+                   "scan.done": "doc.materials"}
+
+
+def stages_of(step_names: list[str]) -> tuple[str, ...]:
+    """The progress bar's labels for a flow: its citizen stages in order, then "done"."""
+    labels: list[str] = []
+    for name in step_names:
+        stage = STAGES.get(name)
+        if stage is not None and stage[0] not in labels:
+            labels.append(stage[0])
+    return (*labels, DONE_STAGE) if labels else ()
+
+
+def stage_index(stages: tuple[str, ...], screen: ScreenId, previous: int) -> int:
+    """Where the progress bar stands on `screen` (screens that are not stages keep it)."""
+    if screen is ScreenId.RESULT:
+        return len(stages) - 1
+    for index, label in enumerate(stages):
+        step = next((s for s, (key, _) in STAGES.items() if key == label), None)
+        if step is not None and STAGES[step][1] is screen:
+            return index
+    return previous
+
+
 class CallPhase(StrEnum):
     """Video help from the hall (kiosk.videocall): where the citizen's call is."""
 
@@ -40,6 +93,11 @@ class CallPhase(StrEnum):
     CONNECTING = "connecting"  # an agent answered; media being set up
     IN_CALL = "in_call"
     ENDED = "ended"            # shown for a moment, with why
+
+    @property
+    def with_the_hall(self) -> bool:
+        """Ringing or talking: the citizen is busy with the hall, not idle (kiosk.citizen_time)."""
+        return self in (CallPhase.RINGING, CallPhase.CONNECTING, CallPhase.IN_CALL)
 
 
 # The view's fields that hold the citizen's own data. The screen the hall's agent sees during a
@@ -56,6 +114,7 @@ class ServiceTile:
     available: bool
     reason_key: str | None = None  # why not, as a kiosk.i18n key
     warning_key: str | None = None  # offered, but something is missing (e.g. no receipt)
+    elder_first: bool = False       # the catalog puts it first in elder mode
 
 
 @dataclass(frozen=True)
@@ -103,6 +162,18 @@ class SessionView:
     attention_count: int = 0
     idle_prompt: bool = False
     idle_seconds_left: int = 0
+    # The citizen's experience: elder mode, sound, guidance and the ways out.
+    elder: bool = False                   # 长辈模式: larger type, high contrast, more time
+    volume: Volume = Volume.NORMAL
+    stages: tuple[str, ...] = ()          # progress bar labels (kiosk.i18n keys)
+    stage_index: int = -1
+    busy_key: str = ""                    # what the kiosk is doing while the citizen waits
+    countdown_s: int = 0                  # seconds left on the pay and result screens
+    consent_pending: bool = False         # the face-capture notice is up, camera not started
+    documents: tuple[str, ...] = ()       # what the citizen placed (doc.* keys): take it back
+    can_go_back: bool = False             # "上一步" is safe here
+    exit_prompt: bool = False             # "really exit?" is up
+    help_shown: bool = False              # "call staff" is up
     # Video help from the hall (kiosk.videocall): the call and what its overlay shows.
     call_available: bool = False          # the site allows calls and the fleet answers
     call_phase: CallPhase = CallPhase.IDLE
@@ -119,7 +190,7 @@ class SessionView:
         self._observers.append(observer)
 
     def update(self, **changes: Any) -> None:
-        changed = {name for name, value in changes.items() if getattr(self, name) is not value}
+        changed = {name for name, value in changes.items() if _differs(getattr(self, name), value)}
         for name, value in changes.items():
             if not hasattr(self, name) or name.startswith("_"):
                 raise AttributeError(name)
@@ -131,9 +202,25 @@ class SessionView:
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.language, **params)
 
+    def menu_tiles(self) -> tuple[ServiceTile, ...]:
+        """The menu's order: in elder mode, the catalog's elder-first items lead."""
+        if not self.elder:
+            return self.services
+        return tuple(sorted(self.services, key=lambda tile: not tile.elder_first))
+
     def pick(self, text: Text) -> str:
         """The catalog's or backend's own text in the current language (Chinese if missing)."""
         return text.get(self.language) or text.get("zh", "")
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """A change worth telling observers: a new object, unless it is an equal plain value (a
+    camera callback writes the same status key many times a second; that is not progress)."""
+    if old is new:
+        return False
+    if type(old) is type(new) and isinstance(new, (str, int, float, bool, tuple, StrEnum)):
+        return bool(old != new)
+    return True
 
 
 class Intents(Protocol):
@@ -150,7 +237,14 @@ class Intents(Protocol):
     def set_language(self, language: str) -> None: ...
     def activity(self) -> None: ...
     def dismiss_idle_prompt(self) -> None: ...
+    def ask_exit(self) -> None: ...
+    def dismiss_exit(self) -> None: ...
+    def go_back(self) -> None: ...
     def call_staff(self) -> None: ...
+    def close_help(self) -> None: ...
+    def set_elder(self, on: bool) -> None: ...
+    def cycle_volume(self) -> None: ...
+    def start_video_call(self) -> None: ...
     def accept_call_consent(self) -> None: ...
     def hang_up(self) -> None: ...
     def start_proposed_item(self) -> None: ...

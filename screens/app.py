@@ -1,15 +1,27 @@
-"""The Kivy application: a screen manager that follows the session view."""
+"""The Kivy application: a screen manager that follows the session view, and the overlays."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
-from kiosk.viewmodel import CallPhase, Intents, SessionView
-from screens.call_overlay import CALL_FIELDS, CallOverlay
-from screens.kiosk_screens import SCREENS, IdlePrompt
+from kiosk.viewmodel import CallPhase, Intents, ScreenId, SessionView
+from screens import theme
+from screens.call_overlay import CALL_FIELDS, RENDERED_FIELDS, CallOverlay
+from screens.kiosk_screens import SCREENS
+from screens.overlays import BUSY_AFTER_S, BusyOverlay, ExitPrompt, HelpPanel, IdlePrompt
+
+# Screens that are themselves a busy indicator: no overlay over them.
+_SHOWS_OWN_BUSY = {ScreenId.PROCESSING, ScreenId.RESULT, ScreenId.ATTRACT}
+# The overlays from the bottom up: the video call stays over the busy indicator (hang-up is
+# always at hand), the dialogs the citizen opens come over the call.
+_STACK = ("busy", "call", "idle", "exit", "help")
 
 
 class KioskApp(App):
@@ -17,60 +29,138 @@ class KioskApp(App):
 
     title = "Kiosk"
 
-    def __init__(self, view: SessionView, intents: Intents, **kwargs):
+    def __init__(self, view: SessionView, intents: Intents, voice: Any = None, **kwargs):
         super().__init__(**kwargs)
-        self.view, self.intents = view, intents
+        self.view, self.intents, self.voice = view, intents, voice
         self.manager: ScreenManager | None = None
         self.ready = False
+        # (from screen, to screen, milliseconds from the view's change to the first frame drawn)
+        self.transitions: list[tuple[str, str, float]] = []
+        self._busy_event: Any = None
+        self._elder_built: bool | None = None
+        self._sets: dict[bool, tuple[ScreenManager, dict[str, Any]]] = {}
 
     def build(self):
-        root = FloatLayout()
-        self.manager = ScreenManager(transition=FadeTransition(duration=0.15))
-        for screen_id, cls in SCREENS.items():
-            self.manager.add_widget(cls(self.view, self.intents, name=screen_id.value))
-        root.add_widget(self.manager)
-        self.idle_prompt = IdlePrompt(self.view, self.intents)
-        self.call_overlay = CallOverlay(self.view, self.intents)
-        self.root_layout = root
+        self.root_layout = FloatLayout()
+        self._build_screens()
         self.view.subscribe(self._on_view_changed)
         Window.bind(on_touch_down=self._on_any_touch)
         self._on_view_changed(set(self.view.__dataclass_fields__))
-        return root
+        return self.root_layout
+
+    def _build_screens(self) -> None:
+        """All screens and overlays in the current mode. Each mode's set is built once and
+        kept, so switching elder mode on and off (every elder visit) costs no rebuild."""
+        landscape = Window.width > Window.height
+        elder = self.view.elder
+        theme.use(elder, landscape)
+        self._elder_built = elder
+        self.root_layout.clear_widgets()
+        if elder not in self._sets:
+            manager = ScreenManager(transition=FadeTransition(duration=0.15))
+            for screen_id, cls in SCREENS.items():
+                manager.add_widget(cls(self.view, self.intents, name=screen_id.value))
+            overlays = {
+                "busy": BusyOverlay(self.view),
+                "idle": IdlePrompt(self.view, self.intents),
+                "exit": ExitPrompt(self.view, self.intents),
+                "help": HelpPanel(self.view, self.intents),
+                "call": CallOverlay(self.view, self.intents),
+            }
+            self._sets[elder] = (manager, overlays)
+        self.manager, self.overlays = self._sets[elder]
+        self.root_layout.add_widget(self.manager)
 
     def on_start(self):
         self.ready = True
 
     def _on_any_touch(self, *_):
-        self.intents.activity()
+        # After the touch is dispatched: activity closes "still there?", and closing it before
+        # would pass this very touch to whatever lies under its button.
+        Clock.schedule_once(lambda _dt: self.intents.activity(), 0)
         return False
 
     def _on_view_changed(self, changed: set[str]) -> None:
         assert self.manager is not None
-        self._render_call(changed)
-        if changed <= CALL_FIELDS - {"language"}:
+        if changed <= CALL_FIELDS - {"call_available"} and self.view.elder == self._elder_built:
+            self._follow_call(changed)
             return  # the call's own fields (the agent's video many times a second)
+        started = time.perf_counter()
+        if self.view.elder != self._elder_built:
+            self._build_screens()
+            self.manager.current = self.view.screen.value
+            changed = set(self.view.__dataclass_fields__)
+            mode = "elder" if self.view.elder else "standard"
+            Clock.schedule_once(lambda _dt: self.transitions.append(
+                (self.view.screen.value, f"{mode} mode", round(
+                    (time.perf_counter() - started) * 1000, 1))), 0)
         current = self.view.screen.value
         if self.manager.current != current:
+            previous = self.manager.current
             self.manager.current = current
             changed = set(self.view.__dataclass_fields__)  # a screen coming in renders whole
+            # Measured to the frame after the one that draws the new screen.
+            Clock.schedule_once(lambda _dt: Clock.schedule_once(
+                lambda _dt2: self.transitions.append(
+                    (previous, current, round((time.perf_counter() - started) * 1000, 1))),
+                0), 0)
         self.manager.get_screen(current).render(changed)
-        if self.view.idle_prompt:
-            if self.idle_prompt.parent is None:
-                self.root_layout.add_widget(self.idle_prompt)
-            self.idle_prompt.render()
-        elif self.idle_prompt.parent is not None:
-            self.root_layout.remove_widget(self.idle_prompt)
+        self._show("idle", self.view.idle_prompt)
+        self._show("exit", self.view.exit_prompt)
+        self._show("help", self.view.help_shown)
+        self._follow_busy()
+        self._follow_call(changed)
 
-    def _render_call(self, changed: set[str]) -> None:
-        """The video call's overlay, over whatever screen (and idle prompt) is shown."""
+    def _follow_call(self, changed: set[str]) -> None:
+        """The video call's overlay, over whatever screen is shown (screens.call_overlay)."""
         shown = self.view.call_phase is not CallPhase.IDLE
-        if shown:
-            if self.call_overlay.parent is None:
-                self.root_layout.add_widget(self.call_overlay)
-            elif self.root_layout.children[0] is not self.call_overlay:
-                self.root_layout.remove_widget(self.call_overlay)   # back on top
-                self.root_layout.add_widget(self.call_overlay)
-            if changed & CALL_FIELDS:
-                self.call_overlay.render(changed)
-        elif self.call_overlay.parent is not None:
-            self.root_layout.remove_widget(self.call_overlay)
+        call = self.overlays["call"]
+        if shown and call.parent is None:
+            self.root_layout.add_widget(call)
+            changed = RENDERED_FIELDS
+        elif not shown and call.parent is not None:
+            self.root_layout.remove_widget(call)
+        if shown and changed & RENDERED_FIELDS:
+            call.render(changed)
+        self._restack()
+
+    def _restack(self) -> None:
+        """The overlays shown, in _STACK's order (each one added on top when it first shows)."""
+        shown = [self.overlays[name] for name in _STACK if self.overlays[name].parent is not None]
+        if [w for w in reversed(self.root_layout.children) if w in shown] != shown:
+            for widget in shown:
+                self.root_layout.remove_widget(widget)
+            for widget in shown:
+                self.root_layout.add_widget(widget)
+
+    def _show(self, name: str, wanted: bool) -> None:
+        overlay = self.overlays[name]
+        if wanted:
+            if overlay.parent is None:
+                self.root_layout.add_widget(overlay)
+                if isinstance(overlay, BusyOverlay):
+                    overlay.shown()
+            overlay.render()
+        elif overlay.parent is not None:
+            self.root_layout.remove_widget(overlay)
+            if isinstance(overlay, BusyOverlay):
+                overlay.hidden()
+
+    def _follow_busy(self) -> None:
+        """A wait shows what the kiosk is doing once it lasts longer than BUSY_AFTER_S."""
+        waiting = bool(self.view.busy_key) and self.view.screen not in _SHOWS_OWN_BUSY
+        if not waiting:
+            if self._busy_event is not None:
+                self._busy_event.cancel()
+                self._busy_event = None
+            self._show("busy", False)
+            return
+        if self.overlays["busy"].parent is not None:
+            self.overlays["busy"].render()
+        elif self._busy_event is None:
+            self._busy_event = Clock.schedule_once(self._busy_due, BUSY_AFTER_S)
+
+    def _busy_due(self, _dt) -> None:
+        self._busy_event = None
+        if self.view.busy_key and self.view.screen not in _SHOWS_OWN_BUSY:
+            self._show("busy", True)

@@ -12,6 +12,10 @@ def configure_kivy(width: int, height: int, fullscreen: bool, font_path: str) ->
     os.environ.setdefault("KIVY_NO_CONFIG", "1")  # no ~/.kivy/config.ini drifting per machine
     os.environ.setdefault("KIVY_NO_FILELOG", "1")  # logs go through our own handlers
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    # One base for every size: the panel's short side is 1080 dp (screens.theme).
+    from screens.theme import panel_density
+
+    os.environ["KIVY_METRICS_DENSITY"] = str(panel_density(width, height))
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))

@@ -8,7 +8,9 @@ DEB_PACKAGES=(
   libzbar0                                                 # pyzbar
   xvfb xauth libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libgles2 libmtdev1  # headless display for Kivy
   fonts-wqy-microhei                                       # CJK font for the UI and receipts
+  espeak-ng                                                # offline voice guidance (Mandarin, English)
   postgresql                                               # the fleet server's optional store
+  haproxy                                                  # in front of the fleet's workers (tests, bench.fleet)
   chromium                                                 # dashboard tests (Playwright drives it)
   systemd                                                  # systemd-analyze verify on our units
   polkitd dbus                                             # tests/systemd/test_polkit.py asks a private polkitd

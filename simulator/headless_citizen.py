@@ -44,6 +44,14 @@ async def _finish(view: Any, intents: Any) -> dict:
     return {"result_ok": ok}
 
 
+async def _agree_to_photo(view: Any, intents: Any) -> None:
+    """The photo notice goes on by itself after a few seconds; a citizen in a hurry agrees."""
+    deadline = time.monotonic() + 10
+    while not view.consent_pending and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    intents.choose_option("agree")
+
+
 async def _pay_on_phone(view: Any, sim: SimulatorClient) -> None:
     await _until(view, "pay")
     await sim.pay(code_url=view.qr_payload)
@@ -71,7 +79,8 @@ async def endorsement(view: Any, intents: Any, sim: SimulatorClient) -> dict:
     await sim.insert_idcard()
     if await _until(view, "place_permit", 30, "face", "choose") == "place_permit":
         await sim.insert_card()
-    await _until(view, "face", 30, "choose")
+    if await _until(view, "face", 30, "choose") == "face":
+        await _agree_to_photo(view, intents)
     await sim.show_face()
     await _until(view, "choose")
     intents.choose_option(view.options[0].code)
@@ -91,6 +100,7 @@ async def certificate(view: Any, intents: Any, sim: SimulatorClient) -> dict:
     await _until(view, "read_idcard")
     await sim.insert_idcard()
     await _until(view, "face")
+    await _agree_to_photo(view, intents)
     await sim.show_face()
     try:
         return await _finish(view, intents)

@@ -347,6 +347,19 @@ async function refreshAudit() {
   }
 }
 
+// The server's sign-in refusals (fleet.throttle) in words, with how long to wait.
+function signInRefusal(err) {
+  const wait = err.data && err.data.retry_after_s ? ` Try again in ${err.data.retry_after_s} s.` : "";
+  switch (err.message) {
+    case "bad_credentials": return "Wrong user name or password.";
+    case "locked_out": return `Too many wrong passwords for this user from this computer.${wait} An administrator can unlock the account.`;
+    case "address_throttled": return `Too many failed sign-ins from this computer.${wait}`;
+    case "slow_down": return `Someone is guessing this user's password; sign-ins for it are slowed down.${wait}`;
+    case "busy": return "The server is busy checking passwords. Try again in a moment.";
+    default: return `Sign-in failed: ${err.message}`;
+  }
+}
+
 function refilter() { state.offset = 0; refresh(); }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -358,7 +371,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       $("password").value = "";
       await showFleet(user);
     } catch (err) {
-      $("sign-in-error").textContent = err.message === "bad_credentials" ? "Wrong user name or password." : `Sign-in failed: ${err.message}`;
+      $("sign-in-error").textContent = signInRefusal(err);
     }
   });
   $("sign-out").addEventListener("click", async () => { await call("DELETE", "/session").catch(() => {}); showSignIn(); });

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ENDED_SHOWN_S = 4.0
+# What the citizen is told when the picture steps down (nothing at full quality).
+LEVEL_NOTES = {Level.REDUCED: "call.note.reduced", Level.AUDIO_ONLY: "call.note.audio_only"}
 # aiortc and PyAV take ~0.4 s to import: not before the attract screen, but well before the
 # first call (VideoCallDesk.start loads them on a worker thread).
 MEDIA_MODULE = "kiosk.videocall.media"
@@ -160,7 +162,8 @@ class VideoCallDesk:
 
     # -- the citizen's intents ---------------------------------------------------------------------
 
-    def call_staff(self) -> None:
+    def ask_consent(self) -> None:
+        """The citizen asked for a video call (the help panel): the consent comes first."""
         if self.view.call_phase in (CallPhase.IDLE, CallPhase.ENDED) and self.view.call_available:
             self.view.update(call_phase=CallPhase.CONSENT, call_end_key="", call_note_key="",
                              call_recording=self._site_records)
@@ -175,6 +178,18 @@ class VideoCallDesk:
             self.view.update(call_phase=CallPhase.IDLE)
         elif self._task is not None:
             self._events.put_nowait("hang_up")
+
+    def dismiss(self) -> None:
+        """The citizen closes what the call shows: why it ended, or the agent's message."""
+        if self.view.call_phase is CallPhase.ENDED:
+            self._back_to_idle()
+        else:
+            self.take_proposal()   # dropped, not started
+
+    def end_with_visit(self) -> None:
+        """The citizen's visit ended (exit, done): a call of theirs ends with it, so the camera
+        never turns on for whoever comes next."""
+        self.hang_up()
 
     def take_proposal(self) -> str:
         """The item the agent proposed, once (the citizen starts it, or closes the message);
@@ -365,8 +380,7 @@ class VideoCallDesk:
                 log.info("call quality", extra={"level": level.value})
                 self._level = level
                 self.figures.levels.append(level.value)
-                self.view.update(call_note_key="" if level is Level.FULL
-                                 else f"call.note.{level.value}")
+                self.view.update(call_note_key=LEVEL_NOTES.get(level, ""))
                 with contextlib.suppress(CallLinkError):
                     await self.link.send(CallMessage(MessageType.QUALITY, call_id,
                                                      level=level.value))

@@ -22,7 +22,7 @@ SCREENS_IN_ORDER = ["attract", "menu", "read_idcard", "place_permit", "face", "c
 @pytest.fixture(scope="module")
 def display_env():
     with virtual_display() as env:
-        yield env
+        yield dict(env, SDL_AUDIODRIVER="dummy")   # the voice guidance plays to a null device
 
 
 def run_scenario(env: dict, tmp_path: Path, scenario: str, config: str = "") -> dict:

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,62 +16,13 @@ from aiohttp import web
 from fleet.app import create_app, open_store
 from fleet.auth import hash_password, new_secret_token
 from fleet.config import FleetConfig
+from fleet.devcluster import PG_BIN, free_port, postgres_cluster  # noqa: F401 (re-exported)
 from fleet.services import SERVICES, FleetServices
 from fleet.store import FleetStore, Role
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX, WIRE_VERSION, sign_request
+from kiosk.fleet_wire import API_PREFIX, WIRE_VERSION, CommandKind, sign_request
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """A real PostgreSQL 15 cluster in a temp dir, run as the postgres user; yields its DSN base."""
-    tmp = Path(tempfile.mkdtemp(prefix="fleet-pg-"))
-    data = tmp / "data"
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(tmp, "postgres", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {tmp} -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
-    opts += " -c full_page_writes=off"
-    subprocess.run(
-        [
-            *as_postgres,
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-w",
-            "-l",
-            str(tmp / "log"),
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@/{{db}}?host={tmp}&port={port}"
-    finally:
-        subprocess.run(
-            [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def fresh_postgres_database(dsn_template: str) -> str:
@@ -187,6 +131,16 @@ class Fleet:
         )
         async with self.http.post(self.url + full_path, data=raw, headers=signed) as r:
             return r.status, await r.json()
+
+    async def ask_for_logs(self, kiosk: Kiosk, **heartbeat: Any) -> str:
+        """An operator's upload_logs command, delivered on the kiosk's next heartbeat (with
+        `heartbeat`'s fields); its id."""
+        command = await self.store.queue_command(
+            kiosk.kiosk_id, CommandKind.UPLOAD_LOGS, {}, "test"
+        )
+        status, reply = await self.heartbeat(kiosk, **heartbeat)
+        assert status == 200 and command.command_id in [c["command_id"] for c in reply["commands"]]
+        return command.command_id
 
     async def heartbeat(
         self, kiosk: Kiosk, wire_version: int = WIRE_VERSION, **fields: Any

@@ -74,3 +74,19 @@ async def test_a_rekey_token_is_made_only_for_an_enrolled_kiosk(tmp_path):
         assert made_entry["detail"] == {"rekey": "K-A"}
     finally:
         await store.close()
+
+
+async def test_a_token_bound_to_a_kiosk_and_site_records_the_binding(tmp_path):
+    made = create_token(tmp_path, "--kiosk-id", "ZS-HALL-07", "--site", "city-hall")
+    assert made.returncode == 0, made.stderr
+    printed = json.loads(made.stdout)
+    assert (printed["kiosk_id"], printed["site"]) == ("ZS-HALL-07", "city-hall")
+    store = await open_store(FleetConfig(data_dir=tmp_path))
+    try:
+        row = await store.db.fetchrow(
+            "SELECT for_kiosk_id, for_site FROM enrollment_tokens WHERE token_hash = $1",
+            token_hash(printed["token"]),
+        )
+    finally:
+        await store.close()
+    assert row == {"for_kiosk_id": "ZS-HALL-07", "for_site": "city-hall"}

@@ -60,9 +60,14 @@ async def _populate(fleet: Fleet) -> None:
     await fleet.signed_post(
         jammed, "/kiosks/ZS-HALL-02/events", {"kiosk_id": "ZS-HALL-02", "events": [crash]}
     )
+    asked = await fleet.ask_for_logs(jammed, counters={"transactions_completed": 12}, devices=JAM)
     await fleet.signed_post(
-        jammed, "/kiosks/ZS-HALL-02/logs?command_id=cmd-x", None, body=b"INFO kiosk started\n"
+        jammed, f"/kiosks/ZS-HALL-02/logs?command_id={asked}", None, body=b"INFO kiosk started\n"
     )
+    done = {"command_id": asked, "outcome": "done", "detail": "uploaded", "at": time.time()}
+    await fleet.heartbeat(
+        jammed, counters={"transactions_completed": 12}, devices=JAM, acks=[done]
+    )  # as the kiosk's agent does once its logs are up
 
 
 def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_path):
@@ -102,6 +107,14 @@ def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_
             page.fill("#password", "wrong password")
             page.click("#sign-in-form button")
             expect(page.locator("#sign-in-error")).to_contain_text("Wrong user name")
+            for _ in range(5):  # someone guessing another name from this computer
+                page.fill("#username", "mallory")
+                page.fill("#password", "guess")
+                page.click("#sign-in-form button")
+                expect(page.locator("#sign-in-error")).not_to_be_empty()
+                page.evaluate("document.getElementById('sign-in-error').textContent = ''")
+            page.click("#sign-in-form button")
+            expect(page.locator("#sign-in-error")).to_contain_text("Too many wrong passwords")
             sign_in(page, "olga")
             expect(page.locator("#count-up")).to_have_text("2")
             expect(page.locator("#count-degraded")).to_have_text("1")
@@ -132,8 +145,9 @@ def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_
             expect(page.locator("#devices")).to_contain_text("paper_jam")
             # Its per-day chart: tests/integration/test_reports_dashboard.py, fed by a kiosk core.
             expect(page.locator("#per-day")).to_contain_text("no transactions reported")
+            expect(page.locator("#commands tbody tr")).to_have_count(1)  # the logs asked for
             page.click("#command-buttons button[data-kind='out_of_service']")
-            expect(page.locator("#commands tbody tr")).to_have_count(1)
+            expect(page.locator("#commands tbody tr")).to_have_count(2)
             expect(page.locator("#commands")).to_contain_text(
                 "queued: waiting for the next heartbeat (next heartbeat"
             )
@@ -204,4 +218,5 @@ def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_
         ("ZS-HALL-01", "restart_app", "olga"),
         ("ZS-HALL-02", "out_of_service", "olga"),
         ("ZS-HALL-02", "restart_app", "olga"),
+        ("ZS-HALL-02", "upload_logs", "test"),  # asked for before the run, by fleetkit
     ]

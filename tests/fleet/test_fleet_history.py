@@ -82,8 +82,9 @@ async def test_a_device_fault_event_alerts_before_the_next_heartbeat_which_then_
 async def test_uploaded_logs_are_listed_readable_and_downloadable(fleet):
     kiosk = await fleet.enroll_kiosk("K-A")
     text = "2024-05-01 10:00:00 INFO kiosk.session attract\n打印机缺纸\n"
+    asked = await fleet.ask_for_logs(kiosk)
     status, reply = await fleet.signed_post(
-        kiosk, "/kiosks/K-A/logs?command_id=cmd-1", None, body=text.encode()
+        kiosk, f"/kiosks/K-A/logs?command_id={asked}", None, body=text.encode()
     )
     assert status == 201
     upload_id = reply["upload_id"]
@@ -92,7 +93,7 @@ async def test_uploaded_logs_are_listed_readable_and_downloadable(fleet):
     try:
         async with op.get(f"{fleet.url}{API}/kiosks/K-A") as r:
             (listed,) = (await r.json())["log_uploads"]
-        assert listed["id"] == upload_id and listed["command_id"] == "cmd-1"
+        assert listed["id"] == upload_id and listed["command_id"] == asked
         url = f"{fleet.url}{API}/kiosks/K-A/logs/{upload_id}"
         async with viewer.get(url) as r:
             assert r.status == 403  # logs are for operators

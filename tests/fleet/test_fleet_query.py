@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from fleet.store import Role
+from kiosk.fleet_wire import API_PREFIX
 from tests.fleet.fleetkit import HEALTHY_DEVICES
 
 API = "/api/v1"
@@ -129,5 +130,9 @@ async def test_heartbeat_brings_systemd_restart_count_to_the_fleet(fleet):
     await fleet.heartbeat(kiosk, restarts=3, started_at=time.time())
     row = await fleet.store.get_kiosk("K-A")
     assert row["restarts"] == 3
-    async with fleet.http.get(f"{fleet.url}/metrics") as r:
-        assert 'fleet_kiosk_systemd_restarts{kiosk="K-A"} 3.0' in await r.text()
+    op = await fleet.operator("olga", Role.VIEWER)
+    try:
+        async with op.get(f"{fleet.url}{API_PREFIX}/kiosks/K-A") as r:
+            assert (await r.json())["kiosk"]["restarts"] == 3  # per kiosk in the API, not /metrics
+    finally:
+        await op.close()

@@ -169,15 +169,16 @@ async def test_gateway_down_at_payment_charges_nothing_and_settles_later(kiosk):
     assert ctx.journal.get(tx.tx_id).state is TxState.CANCELLED
 
 
-async def test_cancel_on_the_pay_screen_closes_the_order(kiosk):
+async def test_cancel_on_the_pay_screen_closes_the_order_and_says_so(kiosk):
     backends, ctx, session = kiosk
     await start_bill(ctx, session)
     session.cancel()
-    await until(ctx.view, ScreenId.ATTRACT)
-    await asyncio.sleep(0.1)
+    # Once an order exists, the way out is a screen that says what became of the money.
+    await until(ctx.view, ScreenId.RESULT)
     [order] = backends.gateway.orders.values()
     assert order.status.value == "CLOSED"
     assert ctx.journal.recent()[0].state is TxState.CANCELLED
+    assert "本次未扣费" in texts(ctx.view) and order.out_trade_no in texts(ctx.view)
 
 
 async def test_network_loss_pauses_online_items_and_they_come_back(kiosk):
@@ -215,6 +216,11 @@ async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
     backends, ctx, session = kiosk
     ctx.config = dataclasses.replace(ctx.config, ui=dataclasses.replace(
         ctx.config.ui, idle_prompt_s=0.4, idle_timeout_s=1.0))
+    catalog = json.loads(reference_catalog())          # the step's own time: 1.4 s
+    [bill] = [i for i in catalog["items"] if i["code"] == BILL_PAYMENT]
+    bill["steps"][0]["timeout_s"] = 1.4
+    backends.catalog.published = json.dumps(catalog).encode()
+    await session.refresh_catalog()
     session.start()
     session.touch_start()
     session.choose_service(BILL_PAYMENT)

@@ -15,6 +15,7 @@ UNIT_NAMES = [
     "kiosk-session.service",
     "kiosk-out-of-service.service",
     "kiosk-fleet.service",
+    "kiosk-fleet@.service",
 ]
 # The units the kiosk machine runs (the fleet server runs elsewhere).
 KIOSK_UNITS = ["kiosk.service", "kiosk-session.service", "kiosk-out-of-service.service"]

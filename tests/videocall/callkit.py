@@ -190,6 +190,16 @@ class KioskProcess:
                 raise AssertionError(f"kiosk: waited {timeout} s for {what}; state {state}")
             await asyncio.sleep(0.2)
 
+    async def ask_for_video(self) -> dict[str, Any]:
+        """What the citizen does: "呼叫工作人员" on the screen shown, then "视频连线" on the help
+        panel (offered where the site allows calls). Returns the state with the consent up."""
+        state = await self.state()
+        await self.post("/tap", {"id": f"{state['screen']}.help"})
+        await self.until(lambda s: s["help_shown"], "the help panel")
+        await asyncio.sleep(0.3)   # laid out, as a citizen would see it first
+        await self.post("/tap", {"id": "help.video"})
+        return await self.until(lambda s: s["call_phase"] == "consent", "the consent panel")
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(Exception):

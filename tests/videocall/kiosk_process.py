@@ -1,7 +1,8 @@
 """A real kiosk for the video-call test and bench.videocall: the Kivy app, the embedded simulator,
 the fleet link and the video calls, composed as kiosk.app composes them, plus a control API on
-loopback that touches the real widgets (the scripted citizen's touches), sends the intent the
-citizen's help button sends, and reports what the kiosk shows and counted.
+loopback that touches the real widgets (the scripted citizen's touches: the help button, the help
+panel's video call, the consent...), sends a few intents, and reports what the kiosk shows and
+counted.
 
     python -m tests.videocall.kiosk_process --config kiosk.toml --state-dir DIR --port P
 
@@ -46,8 +47,7 @@ async def _serve(port: int, app, session, calls, share, sim_url: str) -> web.App
     @routes.post("/intent")
     async def intent(request: web.Request) -> web.Response:
         name = (await request.json())["name"]
-        assert name in ("call_staff", "hang_up", "accept_call_consent", "touch_start",
-                        "choose_service", "key_press")
+        assert name in ("hang_up", "touch_start", "choose_service", "key_press")
         args = (await request.json()).get("args", [])
         getattr(session, name)(*args)
         return web.json_response({"ok": True})
@@ -63,6 +63,7 @@ async def _serve(port: int, app, session, calls, share, sim_url: str) -> web.App
         return web.json_response({
             "screen": citizen.screen,
             "call_available": v.call_available,
+            "help_shown": v.help_shown,
             "call_phase": v.call_phase.value,
             "call_agent": v.call_agent,
             "call_recording": v.call_recording,

@@ -123,13 +123,12 @@ async def _call(kiosk: KioskProcess, page) -> dict:
     if state["screen"] == "attract":
         await kiosk.post("/intent", {"name": "touch_start"})  # a citizen at the menu needs help
         await kiosk.until(lambda s: s["screen"] == "menu", "the menu")
-    # The help button sends call_staff: consent first, and the camera stays off until then.
-    await kiosk.post("/intent", {"name": "call_staff"})
-    state = await kiosk.until(lambda s: s["call_phase"] == "consent", "the consent panel")
-    assert not state["camera_on"]
+    # The help button, then the help panel's video call: consent first, the camera off till then.
+    state = await kiosk.ask_for_video()
+    assert not state["camera_on"] and not state["help_shown"]
     assert any("录音录像" in t for t in state["texts"])      # the site records: said up front
     await asyncio.sleep(0.5)   # the panel drawn and laid out, as a citizen would see it first
-    await kiosk.post("/tap", {"id": "call.accept"})
+    await kiosk.post("/tap", {"id": "call.consent.accept"})
     await kiosk.until(lambda s: s["call_phase"] == "ringing", "ringing")
     answer = page.locator("#calls tbody tr button.answer")
     await answer.wait_for()
@@ -157,7 +156,7 @@ async def _first_call(kiosk: KioskProcess, page, fleet: Fleet) -> None:
     await page.click("#start-item")
     await kiosk.until(lambda s: s["call_proposal"], "the agent's proposal")
     await asyncio.sleep(0.5)   # the panel drawn and laid out
-    await kiosk.post("/tap", {"id": "call.start_item"})
+    await kiosk.post("/tap", {"id": "call.proposal.start"})
     await kiosk.until(lambda s: s["screen"] == "enter_account", "the account screen")
     for digit in WATER_ACCOUNT:
         await kiosk.post("/tap", {"id": f"key.{digit}"})
@@ -209,11 +208,11 @@ async def _cut_and_recover(kiosk: KioskProcess, page, fleet: Fleet, link: Cuttab
     # One per call (the first ended by the cut, on the agent's side too).
     assert sorted(p.stat().st_size > 1000 for p in recordings.glob("*.webm")) == [True, True]
 
-    # The citizen hangs up from the strip over the header: the agent's page hears it.
+    # The citizen hangs up from the strip in the header's band: the agent's page hears it.
     await kiosk.until(lambda s: s["call_phase"] == "idle", "the overlay to go", 10)
     await _call(kiosk, page)
     await asyncio.sleep(0.5)
-    await kiosk.post("/tap", {"id": "call.hangup"})
+    await kiosk.post("/tap", {"id": "call.hang_up"})
     state = await kiosk.until(lambda s: s["call_phase"] in ("ended", "idle"), "the hang-up")
     assert state["figures"]["ended_reason"] == "citizen" and not state["camera_on"]
     await page.wait_for_function("document.querySelector('#call').hidden", timeout=15_000)

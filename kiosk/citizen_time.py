@@ -1,0 +1,154 @@
+"""The time a citizen is given: what counts as activity, how long each step may sit still, the
+"still there?" warning, and the countdowns on the pay and result screens.
+
+Touches are not the only sign of a citizen: a card placed, a face in view, a page scanned or the
+flow moving on count too (kiosk.viewmodel.PROGRESS_FIELDS), so a citizen busy with their cards
+is never asked whether they are still there; nor is one ringing or talking to the hall by video.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.catalog import ServiceItem
+from kiosk.config import KioskConfig
+from kiosk.viewmodel import (
+    DOCUMENT_PLACED,
+    PROGRESS_FIELDS,
+    STAGES,
+    ScreenId,
+    SessionView,
+    stage_index,
+)
+
+# Screens where the citizen is expected to act; elsewhere the flow has its own time limits.
+IDLE_WATCHED = frozenset({
+    ScreenId.TECHNICIAN_PIN, ScreenId.TECHNICIAN, ScreenId.MENU, ScreenId.READ_IDCARD,
+    ScreenId.PLACE_PERMIT, ScreenId.FACE, ScreenId.CHOOSE, ScreenId.ENTER_ACCOUNT,
+    ScreenId.CONFIRM, ScreenId.SCAN_DOCUMENT,
+})
+# While staff have been called, the citizen waits for them: no warning for this long.
+HELP_WAIT_S = 300.0
+# Going back restarts the flow, which is safe only over stages that typed something in.
+_REDOABLE_STAGES = frozenset({"stage.account", "stage.choose"})
+_NO_WAY_BACK = frozenset({ScreenId.PAY, ScreenId.PROCESSING, ScreenId.RESULT})
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """How long a screen may go without activity, and how much warning comes before the end."""
+
+    total_s: float
+    warning_s: float
+
+    @property
+    def prompt_after_s(self) -> float:
+        return max(self.total_s - self.warning_s, 0.0)
+
+
+class CitizenClock:
+    """Watches the view for activity and progress; `tick()` says what time has run out."""
+
+    def __init__(self, config: Callable[[], KioskConfig], view: SessionView) -> None:
+        self._config = config
+        self.view = view
+        self.item: ServiceItem | None = None
+        self.flow_running: Callable[[], bool] = lambda: False
+        self.last_activity = time.monotonic()
+        self.screen_since = time.monotonic()
+        view.subscribe(self._on_view_changed)
+
+    def touch(self) -> None:
+        """A touch, or progress: the citizen is here."""
+        self.last_activity = time.monotonic()
+        if self.view.idle_prompt:
+            self.view.update(idle_prompt=False)
+
+    def _on_view_changed(self, changed: set[str]) -> None:
+        view = self.view
+        if changed & PROGRESS_FIELDS:
+            self.touch()
+        placed = DOCUMENT_PLACED.get(view.status_key) if "status_key" in changed else None
+        if placed and placed not in view.documents:
+            view.update(documents=(*view.documents, placed))
+        if "screen" in changed:
+            self.screen_since = time.monotonic()
+            view.update(stage_index=stage_index(view.stages, view.screen, view.stage_index),
+                        exit_prompt=False, countdown_s=0)
+            view.update(can_go_back=self._can_go_back())
+
+    def _can_go_back(self) -> bool:
+        view = self.view
+        if view.screen is ScreenId.MENU:
+            return not self.flow_running()
+        if not self.flow_running() or view.screen in _NO_WAY_BACK or view.stage_index < 0:
+            return False
+        if view.screen.value != _stage_screen(view.stages, view.stage_index):
+            return False                      # a step the citizen does not see is running
+        return all(s in _REDOABLE_STAGES for s in view.stages[:view.stage_index])
+
+    def back_restarts(self) -> bool:
+        """Going back from here starts the flow again (else it leaves for the menu)."""
+        return self.view.stage_index > 0
+
+    def allowance(self, screen: ScreenId) -> Allowance:
+        """The catalog's time for this step (or the kiosk's default), elder multiplier applied."""
+        config = self._config()
+        ui, flow = config.ui, config.flow
+        base = None
+        if self.item is not None:
+            for spec in self.item.steps:
+                stage = STAGES.get(spec.step)
+                if stage is not None and stage[1] is screen and spec.timeout_s:
+                    base = float(spec.timeout_s)
+                    break
+        if base is None:
+            if screen in (ScreenId.READ_IDCARD, ScreenId.PLACE_PERMIT):
+                base = flow.place_card_timeout_s
+            elif screen is ScreenId.FACE:
+                base = flow.face_timeout_s + ui.consent_notice_s
+            else:
+                base = ui.idle_prompt_s + ui.idle_timeout_s
+        elder = self.view.elder
+        warning = ui.citizen_seconds(ui.idle_timeout_s, elder)
+        return Allowance(max(ui.citizen_seconds(base, elder), warning), warning)
+
+    def tick(self) -> str:
+        """Updates prompts and countdowns; returns "timeout" or "result_over" when time is up."""
+        config = self._config()
+        view = self.view
+        if view.call_phase.with_the_hall:
+            self.touch()                      # talking to the hall is not idling
+        now = time.monotonic()
+        idle = now - self.last_activity
+        screen, elder = view.screen, view.elder
+        if screen is ScreenId.RESULT and not self.flow_running():
+            limit = config.ui.citizen_seconds(config.ui.result_timeout_s, elder)
+            view.update(countdown_s=max(0, math.ceil(limit - idle)))
+            return "result_over" if idle > limit else ""
+        if screen is ScreenId.PAY:
+            limit = config.ui.citizen_seconds(config.flow.payment_timeout_s, elder)
+            view.update(countdown_s=max(0, math.ceil(limit - (now - self.screen_since))))
+            return ""
+        if screen not in IDLE_WATCHED:
+            return ""
+        if view.help_shown and idle < HELP_WAIT_S:
+            return ""
+        allowance = self.allowance(screen)
+        if idle > allowance.total_s:
+            return "timeout"
+        if idle > allowance.prompt_after_s:
+            view.update(idle_prompt=True,
+                        idle_seconds_left=max(1, math.ceil(allowance.total_s - idle)))
+        return ""
+
+
+def _stage_screen(stages: tuple[str, ...], index: int) -> str:
+    label = stages[index] if 0 <= index < len(stages) else ""
+    for key, screen in STAGES.values():
+        if key == label:
+            return screen.value
+    return ""

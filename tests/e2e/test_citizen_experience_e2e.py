@@ -1,0 +1,71 @@
+"""End to end, the citizen's experience: an elder-mode endorsement with every prompt spoken in
+order (audio through Kivy to SDL's null device), nobody asked "still there?" while busy with
+cards, and the gallery at three panel sizes with no text overflowing and nothing off screen."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from simulator.xvfb import virtual_display
+from tests.e2e.test_endorsement_e2e import run_scenario
+
+# What an elder must hear, in this order (cues are by name, prompts by their i18n key).
+SPOKEN_IN_ORDER = [
+    "menu.title", "idcard.instruction", "card_read", "idcard.reading", "permit.instruction",
+    "card_read", "permit.reading", "face.consent", "photo_taken", "face.captured",
+    "choose.default_title", "pay.instruction", "payment_received", "result.ok.title", "take_documents", "result.take",
+]
+PANELS = {"portrait": (1080, 1920), "landscape": (1920, 1080), "village": (768, 1366)}
+GALLERY_SCREENS = {"attract", "menu", "help", "idle-prompt", "idcard", "busy", "permit",
+                   "face-notice", "face", "choose", "pay", "processing", "result", "keypad",
+                   "confirm", "exit-confirm", "exit-while-paying", "left-after-order", "failure",
+                   "scan", "out-of-service"}
+
+
+@pytest.fixture(scope="module")
+def display_env():
+    with virtual_display(1920, 1920) as env:
+        env = dict(env, SDL_AUDIODRIVER="dummy")
+        yield env
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="scripts/setup.sh installs it")
+def test_elder_endorsement_speaks_every_prompt_in_order_and_is_never_interrupted(
+        display_env, tmp_path):
+    # The citizen touches nothing from the service to the choice (the photo notice goes on by
+    # itself) and listens to each prompt to its end before acting.
+    summary = run_scenario(display_env, tmp_path, "elder_endorsement",
+                           config="[ui]\nfullscreen = false\nwidth = 1080\nheight = 1920\n")
+    assert summary["ok"], summary.get("error")
+    assert [(o["status"], o["amount_fen"]) for o in summary["orders"]] == [("SUCCESS", 1500)]
+    events = [(event, key) for _, event, key, _ in summary["voice"]]
+    started = [key for event, key in events if event == "started"]
+    finished = [key for event, key in events if event == "finished"]
+    position = 0
+    for key in SPOKEN_IN_ORDER:                 # in this order, each to its end
+        assert key in started[position:], f"{key} not spoken after {started[:position]}"
+        position = started.index(key, position) + 1
+        assert key in finished
+    assert not [e for e in events if e[0] in ("unavailable", "failed")]
+    assert "idle.title" not in started          # nobody asked if they were still there
+    assert {lang for _, _, _, lang in summary["voice"]} == {"zh"}
+
+
+@pytest.mark.parametrize("panel", list(PANELS))
+def test_gallery_every_screen_fits_its_panel(display_env, tmp_path, panel):
+    width, height = PANELS[panel]
+    summary = run_scenario(
+        display_env, tmp_path, "gallery",
+        config=(f"[ui]\nwidth = {width}\nheight = {height}\nfullscreen = false\n"
+                "idle_prompt_s = 2.0\n[backends]\nhealth_interval_s = 1.0\n"))
+    assert summary["ok"], summary.get("error")
+    shots = summary["gallery_shots"]
+    assert set(shots) == GALLERY_SCREENS
+    assert all(set(modes) == {"zh", "en", "elder"} for modes in shots.values())
+    assert summary["layout_problems"] == []
+    from PIL import Image
+    folder = tmp_path / "out" / "gallery"
+    assert Image.open(folder / shots["menu"]["elder"]).size == (width, height)
+    assert (folder / "index.html").read_text().count("<img") == 3 * len(GALLERY_SCREENS)
