@@ -33,6 +33,7 @@ from kiosk.recovery import Recovery
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.step_library import known_steps
+from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
@@ -225,6 +226,13 @@ async def _run(
     if calls is not None:
         calls.share_screen_from(ScreenShare(app, config.call.screen_width,
                                             config.call.screen_height))
+    # Updates: this run's health for the slot guard; a staged release is restarted into
+    # between citizens (kiosk.update.agent).
+    updates = UpdateAgent(config, lambda: session.busy, ctx.journal, app.stop, fleet is not None)
+    updates.devices_probed()  # prepare() took a first reading of every device
+    app.bind(on_start=lambda *_: updates.attract_reached())
+    updates.watch_fleet(fleet)
+    updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.stop)
@@ -237,6 +245,7 @@ async def _run(
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        await updates.stop()
         ratings.cancel()
         prewarm.cancel()
         if calls is not None:

@@ -135,10 +135,31 @@ class TechnicianConfig:
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    """Software updates (kiosk.update): who may sign a release, where slots live, when to switch."""
+
+    # Release public keys (base64 of the raw Ed25519 key, `kiosk-bundle keygen` prints one);
+    # a bundle signed by any other key is refused.
+    trusted_keys: tuple[str, ...] = ()
+    slots_root: str = "/opt/kiosk"  # slots/a, slots/b, current -> one of them, runtimes/
+    state_dir: str = "/var/lib/kiosk-update"  # the updater's and the slot guard's state
+    # Local time "HH:MM-HH:MM" (may cross midnight) when the kiosk may restart into a new
+    # version; "" = any time. Downloading and installing into the spare slot go on at any hour.
+    maintenance_window: str = "02:00-05:00"
+    # A new version must be healthy (attract screen, devices probed, fleet heartbeat answered)
+    # this long after its first start, and within this many starts, or it is rolled back.
+    health_deadline_s: float = 300.0
+    start_tries: int = 2
+    check_interval_s: float = 10.0  # how often the kiosk looks for a staged release
+
+
+@dataclass(frozen=True)
 class DebugConfig:
     # Test instrumentation only: "STATE[:N]" kills the process after the Nth journal commit
     # into STATE, as a power cut would (the crash test uses it).
     crash_after: str = ""
+    # The same for the steps of an update ("STEP[:N]", kiosk.update.guard.CrashPoints).
+    update_crash_after: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,7 @@ class KioskConfig:
     fleet: FleetConfig = field(default_factory=FleetConfig)
     technician: TechnicianConfig = field(default_factory=TechnicianConfig)
     call: CallConfig = field(default_factory=CallConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     @property

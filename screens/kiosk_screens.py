@@ -137,6 +137,12 @@ class MenuScreen(KioskScreen):
         self._rendered = key
         self.tiles.show(len(tiles), lambda i: self._tile(tiles[i]), v.t, keep_page=keep)
 
+    def on_pre_enter(self, *args) -> None:
+        # Each visit's menu opens on its first page (a previous citizen may have left it on
+        # another): the usual choices are there, and the pager only ever has to go forward.
+        self._rendered = ()
+        self.render({"services"})
+
     def _tile(self, tile) -> Widget:
         v = self.view
         theme = current()

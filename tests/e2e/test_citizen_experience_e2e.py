@@ -53,7 +53,12 @@ def test_elder_endorsement_speaks_every_prompt_in_order_and_is_never_interrupted
     assert {lang for _, _, _, lang in summary["voice"]} == {"zh"}
 
 
-@pytest.mark.parametrize("panel", list(PANELS))
+# The portrait panel in the default run; the other two sizes (2-3 minutes each) with -m slow.
+@pytest.mark.parametrize("panel", [
+    "portrait",
+    pytest.param("landscape", marks=pytest.mark.slow),
+    pytest.param("village", marks=pytest.mark.slow),
+])
 def test_gallery_every_screen_fits_its_panel(display_env, tmp_path, panel):
     width, height = PANELS[panel]
     summary = run_scenario(

@@ -7,7 +7,7 @@ import os
 import stat
 import subprocess
 
-from tests.systemd.unitfiles import KIOSK_UNITS, ROOT, UNITS
+from tests.systemd.unitfiles import KIOSK_UNITS, ROOT, TRIGGER_UNITS, UNITS
 
 INSTALL = ROOT / "scripts" / "install-kiosk.sh"
 
@@ -17,7 +17,7 @@ def test_install_puts_every_file_where_its_reader_looks(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     expected = {
-        **{f"etc/systemd/system/{name}": UNITS / name for name in KIOSK_UNITS},
+        **{f"etc/systemd/system/{name}": UNITS / name for name in KIOSK_UNITS + TRIGGER_UNITS},
         "etc/polkit-1/rules.d/50-kiosk-reboot.rules": UNITS / "polkit" / "50-kiosk-reboot.rules",
         "etc/systemd/coredump.conf.d/50-kiosk.conf": UNITS / "coredump.conf.d" / "50-kiosk.conf",
     }
@@ -26,6 +26,12 @@ def test_install_puts_every_file_where_its_reader_looks(tmp_path):
         assert path.read_bytes() == source.read_bytes(), installed
         # Root's files, readable by polkitd's and systemd's own users.
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, installed
+    # The slot guard, where kiosk.service runs it from: outside the slots, root's, executable.
+    guard = tmp_path / "opt/kiosk/bin/kiosk-update-guard"
+    assert guard.read_bytes() == (ROOT / "kiosk/update/guard.py").read_bytes()
+    assert stat.S_IMODE(guard.stat().st_mode) == 0o755
+    assert "/opt/kiosk/bin/kiosk-update-guard" in (UNITS / "kiosk.service").read_text()
+    assert (tmp_path / "opt/kiosk/slots").is_dir() and (tmp_path / "opt/kiosk/runtimes").is_dir()
     # The fleet server's unit belongs on the fleet server, not on a kiosk.
     assert not (tmp_path / "etc/systemd/system/kiosk-fleet.service").exists()
 

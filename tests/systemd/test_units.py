@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.systemd.unitfiles import (
+    FLEET_BIN,
     INSTALLED_BIN,
+    TRIGGER_UNITS,
     UNIT_NAMES,
     UNITS,
     VENV_BIN,
@@ -40,13 +42,13 @@ def problems(proc: subprocess.CompletedProcess, folder: Path) -> list[str]:
     return [
         line
         for line in proc.stderr.splitlines()
-        if str(folder) in line or any(name in line for name in UNIT_NAMES)
+        if str(folder) in line or any(name in line for name in UNIT_NAMES + TRIGGER_UNITS)
     ]
 
 
 def test_systemd_analyze_verify_accepts_every_unit(tmp_path):
     folder = render(tmp_path)
-    proc = verify(folder, UNIT_NAMES)
+    proc = verify(folder, UNIT_NAMES + TRIGGER_UNITS)
     assert proc.returncode == 0, proc.stderr
     assert problems(proc, folder) == []
 
@@ -72,8 +74,9 @@ def test_installed_units_run_the_project_scripts_that_exist():
         unit = parse_unit((UNITS / name).read_text())
         for command in values(unit, "Service", "ExecStart"):
             binary = command.split()[0]
-            if binary.startswith(INSTALLED_BIN):
-                assert (VENV_BIN / binary.removeprefix(INSTALLED_BIN)).exists(), command
+            for prefix in (INSTALLED_BIN, FLEET_BIN):
+                if binary.startswith(prefix):
+                    assert (VENV_BIN / binary.removeprefix(prefix)).exists(), command
 
 
 def test_kiosk_unit_is_notify_with_watchdog_and_restarts_always():

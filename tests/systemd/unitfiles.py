@@ -14,12 +14,20 @@ UNIT_NAMES = [
     "kiosk.service",
     "kiosk-session.service",
     "kiosk-out-of-service.service",
+    "kiosk-update.service",
+    "kiosk-update-guard.service",
     "kiosk-fleet.service",
     "kiosk-fleet@.service",
 ]
 # The units the kiosk machine runs (the fleet server runs elsewhere).
-KIOSK_UNITS = ["kiosk.service", "kiosk-session.service", "kiosk-out-of-service.service"]
-INSTALLED_BIN = "/opt/kiosk/venv/bin/"  # where the units expect the project's console scripts
+KIOSK_UNITS = ["kiosk.service", "kiosk-session.service", "kiosk-out-of-service.service",
+               "kiosk-update.service", "kiosk-update-guard.service"]
+# Units that start kiosk services (verified; systemd-analyze security scores only services).
+TRIGGER_UNITS = ["kiosk-update.path", "kiosk-update-guard.timer"]
+# Where the units expect the project's console scripts: the kiosk units run the release in the
+# slot /opt/kiosk/current points at; the fleet server has its own virtualenv.
+INSTALLED_BIN = "/opt/kiosk/current/venv/bin/"
+FLEET_BIN = "/opt/kiosk/venv/bin/"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -69,9 +77,10 @@ def render(tmp_path: Path) -> Path:
         cage_stub.write_text('#!/bin/sh\nexec "$@"\n')
         cage_stub.chmod(0o755)
         cage = str(cage_stub)
-    for name in UNIT_NAMES:
+    for name in UNIT_NAMES + TRIGGER_UNITS:
         text = (UNITS / name).read_text()
-        text = text.replace(INSTALLED_BIN, f"{VENV_BIN}/").replace("/usr/bin/cage", cage)
+        text = text.replace(INSTALLED_BIN, f"{VENV_BIN}/").replace(FLEET_BIN, f"{VENV_BIN}/")
+        text = text.replace("/usr/bin/cage", cage)
         (out / name).write_text(text)
     return out
 
@@ -89,7 +98,7 @@ def exec_start(name: str, root: Path, config: Path) -> list[str]:
     # systemd.service(5) "Command lines": ${VAR} is replaced by the variable's value.
     command = re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], command)
     argv = shlex.split(command)
-    argv[0] = argv[0].replace(INSTALLED_BIN, f"{VENV_BIN}/")
+    argv[0] = argv[0].replace(INSTALLED_BIN, f"{VENV_BIN}/").replace(FLEET_BIN, f"{VENV_BIN}/")
     return [
         str(config) if arg == "/etc/kiosk/kiosk.toml"
         else str(root / arg.lstrip("/")) if arg.startswith("/var/lib/")
