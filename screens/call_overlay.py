@@ -120,6 +120,9 @@ class CallStrip(_Band):
         self.mark = _Badge(TypeSize.SMALL, bold=True, size_hint_x=None)
         self.mark.automation_id = "call.recording"
         self.note = TextLabel("call_strip", TypeSize.SMALL, halign="left")
+        # The strip is one header high: its words shrink on one line before they wrap (elder
+        # mode's larger type wrapped them out of the band).
+        self.agent.single_line_first = self.note.single_line_first = True
         marks.add_widget(self.mark)
         marks.add_widget(self.note)
         column.add_widget(self.agent)
