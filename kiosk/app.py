@@ -228,7 +228,8 @@ async def _run(
                                             config.call.screen_height))
     # Updates: this run's health for the slot guard; a staged release is restarted into
     # between citizens (kiosk.update.agent).
-    updates = UpdateAgent(config, lambda: session.busy, ctx.journal, app.stop, fleet is not None)
+    updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
+                          fleet is not None)
     updates.devices_probed()  # prepare() took a first reading of every device
     app.bind(on_start=lambda *_: updates.attract_reached())
     updates.watch_fleet(fleet)

@@ -6,23 +6,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kiosk.viewmodel import SessionView
+from kiosk.viewmodel import CallPhase, SessionView
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
 
 
 class CallIntents:
-    """Mixed into kiosk.session.KioskSession, which owns `view`, `activity` and `choose_service`."""
+    """Mixed into kiosk.session.KioskSession, which owns `view`, `busy`, `activity` and
+    `choose_service`."""
 
     view: SessionView
     calls: VideoCallDesk | None
+
+    @property
+    def busy(self) -> bool:
+        raise NotImplementedError
 
     def activity(self) -> None:
         raise NotImplementedError
 
     def choose_service(self, code: str) -> None:
         raise NotImplementedError
+
+    @property
+    def must_not_restart(self) -> bool:
+        """A restart now (an operator's command, an update) would cut a citizen off: their
+        transaction runs, or their video call to the hall is asked for, ringing or on."""
+        return self.busy or self.view.call_phase not in (CallPhase.IDLE, CallPhase.ENDED)
 
     def start_video_call(self) -> None:
         """"视频连线" on the help panel: the consent first (the camera stays off until then)."""

@@ -128,3 +128,28 @@ async def test_the_end_of_a_visit_ends_its_call(kiosk, tmp_path):  # noqa: F811
     finally:
         await desk.stop()
         await fleet.close()
+
+
+async def test_no_restart_or_update_while_a_citizen_s_call_is_asked_for_or_on(
+        kiosk, tmp_path):  # noqa: F811
+    # What the fleet agent's commands and the update agent wait for (kiosk/fleet_link.py,
+    # kiosk/app.py): a citizen on the menu talking to the hall runs no transaction, but a
+    # restart would cut their call.
+    _, ctx, session = kiosk
+    fleet, desk, _ = await enrolled(kiosk, tmp_path, allowed=True)
+    try:
+        await until(lambda: ctx.view.call_available, "the site's policy")
+        session.touch_start()
+        assert not session.busy and not session.must_not_restart
+        session.call_staff()
+        session.start_video_call()
+        assert not session.busy and session.must_not_restart          # the consent is up
+        session.accept_call_consent()
+        await until(lambda: ctx.view.call_phase is CallPhase.RINGING, "ringing")
+        assert not session.busy and session.must_not_restart
+        session.hang_up()
+        await until(lambda: ctx.view.call_phase in (CallPhase.ENDED, CallPhase.IDLE), "the end")
+        assert not session.must_not_restart
+    finally:
+        await desk.stop()
+        await fleet.close()
