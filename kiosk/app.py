@@ -126,7 +126,7 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
 
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
     session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
-                           reconcile=recovery.run)
+                           reconcile=recovery.run, device_manager=manager)
 
     def report_problem(kind: str, reason: str) -> None:
         # Steps report here; the fleet link, when it runs, has set the session's on_problem.
@@ -135,7 +135,6 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
             session.on_problem(kind, reason)
 
     ctx.report_problem = report_problem
-    session.device_manager = manager
     if manager is not None:
         manager.subscribe(session.on_device_event)
     scanner = ctx.devices.barcode_scanner

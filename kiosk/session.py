@@ -8,7 +8,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
@@ -19,6 +18,8 @@ from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
 from kiosk.pin import verify_pin
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
+from peripherals.device_manager import DeviceManager
+from peripherals.health import DeviceEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ class KioskSession:
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
-                 reconcile: Callable[[], Awaitable[object]] | None = None) -> None:
+                 reconcile: Callable[[], Awaitable[object]] | None = None,
+                 device_manager: DeviceManager | None = None) -> None:
         self.ctx = ctx
         self.view = ctx.view
         self.catalog_cache = catalog_cache
@@ -38,7 +40,8 @@ class KioskSession:
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self.recovery_report: dict = {}
-        self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
+        self.device_manager = device_manager   # None when no device is watched (tests, guides)
+        self._self_test_task: asyncio.Task[None] | None = None
         self.operator_out_of_service = ""
         self._taps: list[float] = []
         self._pin_failures = 0
@@ -144,7 +147,7 @@ class KioskSession:
         ]
 
     async def stop(self) -> None:
-        for task in [self._flow_task, *self._tasks]:
+        for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
                 try:
@@ -230,22 +233,32 @@ class KioskSession:
         if self.view.screen is not ScreenId.TECHNICIAN:
             return
         if action == "self_test" and self.device_manager is not None:
-            asyncio.get_running_loop().create_task(self._self_test())
+            if self._self_test_task is None or self._self_test_task.done():
+                # Kept, so the task is neither collected mid-run nor its failure lost; a second
+                # press while one runs is ignored.
+                self.view.update(technician_note="")
+                self._self_test_task = asyncio.get_running_loop().create_task(
+                    self._self_test(self.device_manager), name="technician-self-test")
         elif action == "back":
             self._to_attract()
 
-    async def _self_test(self) -> None:
-        results = await self.device_manager.self_test()
-        passed = sum(1 for r in results if r.passed)
-        self.view.update(technician_note=self.view.t("tech.self_test_done", passed=passed,
-                                                     total=len(results)))
+    async def _self_test(self, manager: DeviceManager) -> None:
+        try:
+            results = await manager.self_test()
+        except Exception:  # a device's bug is the technician's note, never a silent task
+            log.exception("self-test failed")
+            self.view.update(technician_note=self.view.t("tech.self_test_failed"))
+        else:
+            passed = sum(1 for result in results.values() if result.passed)
+            self.view.update(technician_note=self.view.t(
+                "tech.self_test_done", passed=passed, total=len(results)))
         self._show_devices()
 
-    def on_device_event(self, event: Any) -> None:
+    def on_device_event(self, event: DeviceEvent) -> None:
         """Every device status change: the menu follows it; the technician screen lists it."""
         reason = event.status.reason.value if event.status.reason else ""
-        line = f"{time.strftime('%H:%M:%S')}  {event.device}  {event.kind}  {reason}".rstrip()
-        self._device_events = (line, *self._device_events)[:12]
+        line = f"{time.strftime('%H:%M:%S')}  {event.device}  {event.kind.value}  {reason}"
+        self._device_events = (line.rstrip(), *self._device_events)[:12]
         self.refresh_menu()
         if self.view.screen is ScreenId.TECHNICIAN:
             self._show_devices()

@@ -237,7 +237,8 @@ async def _bill(c: Citizen) -> dict:
 
 async def _technician(c: Citizen) -> dict:
     """The technician's visit: five taps on the headline, the PIN (the kiosk's configuration
-    must hold the hash of TECHNICIAN_PIN), the device screen during a paper-out."""
+    must hold the hash of TECHNICIAN_PIN), the self-test button, the device screen during a
+    paper-out."""
     await c.wait_screen("attract")
     for _ in range(5):
         await c.tap("attract.headline")
@@ -247,6 +248,9 @@ async def _technician(c: Citizen) -> dict:
     c.screenshot("technician-pin")
     await c.tap("key.ok")
     await c.wait_screen("technician")
+    await c.tap("tech.self_test")
+    await c.wait_until(lambda: any(t.startswith(("自检完成", "Self-test:")) for t in c.texts()),
+                       "the self-test's result", timeout=20.0)
     await c.sim.device("/printer/fault", {"fault": "paper_out", "on": True})
     await asyncio.sleep(2.5)
     c.screenshot("technician")
