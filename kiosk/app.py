@@ -11,15 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kiosk.availability import DeviceState, ServiceAvailability
+from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
-from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_states
+from kiosk.devices import build_devices, build_manager, camera_scanner_for
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
@@ -37,6 +37,7 @@ from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
+from peripherals.health import DeviceStatus
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +120,10 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     cache = CatalogCache(ctx.config.catalog_path, known_steps())
     present = ctx.devices.names()
 
-    def states() -> dict[str, DeviceState]:
+    def states() -> Mapping[str, DeviceStatus]:
         if manager is not None:
-            return device_states(manager)
-        return {name: DeviceState(usable=True) for name in present}
+            return manager.snapshot()
+        return assumed_usable(present)
 
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
     session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.availability import DeviceState
 from kiosk.config import KioskConfig
 from kiosk.flow import Devices
 from peripherals.a4_printer import A4PrinterService
@@ -68,9 +67,3 @@ def build_manager(devices: Devices) -> DeviceManager:
         if service is not None:
             watched.append(service)
     return DeviceManager(watched)
-
-
-def device_states(manager: DeviceManager) -> dict[str, DeviceState]:
-    return {name: DeviceState(status.health.usable,
-                              status.reason.value if status.reason else None)
-            for name, status in manager.snapshot().items()}

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,12 +49,45 @@ class ServiceRequirements:
 
 @dataclass(frozen=True)
 class Availability:
-    """Whether an item can be offered now; `reason` when not, `warnings` to tell the citizen
-    before paying (e.g. PAPER_OUT: no printed receipt)."""
+    """Whether an item can be offered now; `reason` and the `device` that stops it when not
+    (`fitted` False: the kiosk has no such device at all), `warnings` to tell the citizen before
+    paying (e.g. PAPER_OUT: no printed receipt) and the optional devices it will run `without`."""
 
     offered: bool
     reason: DeviceReason | None = None
     warnings: tuple[DeviceReason, ...] = ()
+    device: str | None = None
+    fitted: bool = True
+    without: tuple[str, ...] = ()
+
+
+def availability_of(
+    requirements: ServiceRequirements, statuses: Mapping[str, DeviceStatus]
+) -> Availability:
+    """The one answer to "can this item run now, and why not", from the devices' statuses."""
+    missing = sorted(requirements.required - statuses.keys())
+    if missing:  # never runs on this kiosk, whatever the other devices' health
+        return Availability(False, DeviceReason.NOT_SUPPORTED, device=missing[0], fitted=False)
+    warnings: list[DeviceReason] = []
+    for name in sorted(requirements.required):
+        status = statuses[name]
+        if not status.health.usable:
+            return Availability(False, status.reason or DeviceReason.DEVICE_SILENT, device=name)
+        if status.reason is not None:
+            warnings.append(status.reason)
+    without: list[str] = []
+    for name in sorted(requirements.optional - requirements.required):
+        status = statuses.get(name)
+        if status is None:
+            warnings.append(DeviceReason.NOT_SUPPORTED)
+            without.append(name)
+            continue
+        if not status.health.usable:
+            warnings.append(status.reason or DeviceReason.DEVICE_SILENT)
+            without.append(name)
+        elif status.reason is not None:
+            warnings.append(status.reason)
+    return Availability(True, None, tuple(dict.fromkeys(warnings)), without=tuple(without))
 
 
 def _event_kind(old: DeviceStatus | None, new: DeviceStatus) -> DeviceEventKind:
@@ -155,24 +188,8 @@ class DeviceManager:
         return {result.device: result for result in results}
 
     def availability(self, requirements: ServiceRequirements) -> Availability:
-        warnings: list[DeviceReason] = []
-        for name in sorted(requirements.required):
-            status = self._statuses.get(name)
-            if status is None:
-                return Availability(False, DeviceReason.NOT_SUPPORTED)
-            if not status.health.usable:
-                return Availability(False, status.reason or DeviceReason.DEVICE_SILENT)
-            if status.reason is not None:
-                warnings.append(status.reason)
-        for name in sorted(requirements.optional - requirements.required):
-            status = self._statuses.get(name)
-            if status is None:
-                warnings.append(DeviceReason.NOT_SUPPORTED)
-            elif status.reason is not None:
-                warnings.append(status.reason)
-            elif not status.health.usable:
-                warnings.append(DeviceReason.DEVICE_SILENT)
-        return Availability(True, None, tuple(dict.fromkeys(warnings)))
+        """Whether an item needing `requirements` can run on the devices as they are now."""
+        return availability_of(requirements, self._statuses)
 
     async def wait_until(
         self, predicate: Callable[[dict[str, DeviceStatus]], bool], timeout: float
