@@ -16,8 +16,8 @@ from drivers.camera import CameraError, VideoSource
 from drivers.face_detection import crop_face, encode_jpeg, to_grey
 from drivers.face_quality import FaceHint, FaceQualityGate
 from drivers.liveness import LivenessEvidence, LivenessObserver
+from peripherals.camera_base import CameraService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.worker import DeviceWorker
 
 DEVICE = "face_camera"
 
@@ -41,17 +41,17 @@ class CapturedFace:
         )
 
 
-class FaceCameraService:
+class FaceCameraService(CameraService):
     """Frames are grabbed and judged on the device's thread; previews are handed to the loop.
 
     Only the newest preview waits for the loop: if the screen falls behind, older previews
     are dropped rather than queued, so the UI never waits for frames nor frames for the UI.
     """
 
-    def __init__(self, url: str, preview_width: int = 480) -> None:
-        self.url = url
+    def __init__(self, url: str, preview_width: int = 480, *, name: str = DEVICE,
+                 probe_every_s: float = 10.0) -> None:
+        super().__init__(name, url, probe_every_s)
         self.preview_width = preview_width
-        self._worker = DeviceWorker(DEVICE)
         self._gate: FaceQualityGate | None = None
 
     def _capture(
@@ -141,6 +141,3 @@ class FaceCameraService:
             return await self._worker.call(self._capture, stop, stable_frames, timeout, deliver)
         finally:
             stop.set()
-
-    def close(self) -> None:
-        self._worker.shutdown()

@@ -47,8 +47,9 @@ from drivers.passive_auth import (
     verify_passive_auth,
 )
 from drivers.secure_messaging import SecureMessaging
+from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.worker import DeviceWorker
+from peripherals.health import DeviceStatus
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,11 @@ class _ReadState:
         return self.access is not None and self.access != self.session_access
 
 
-class PermitReaderService:
-    """A PC/SC reader chosen by name prefix; every pyscard call runs on the device's thread."""
+class PermitReaderService(DeviceService):
+    """A PC/SC reader chosen by name prefix; every pyscard call runs on the device's thread.
+    Healthy while its reader exists; the supply `card` says whether a card lies on it."""
+
+    kind = "pcsc_reader"
 
     def __init__(
         self,
@@ -164,12 +168,13 @@ class PermitReaderService:
         poll_s: float = 0.2,
         *,
         resume_window_s: float = 5.0,
+        name: str = DEVICE,
     ) -> None:
+        super().__init__(name, f"pcsc:{reader_prefix}")
         self.reader_prefix = reader_prefix
         self.csca_store = csca_store
         self.poll_s = poll_s
         self.resume_window_s = resume_window_s
-        self._worker = DeviceWorker(DEVICE)
 
     def _reader_name(self) -> str:
         try:
@@ -202,10 +207,14 @@ class PermitReaderService:
         """Read and check the document on the reader with the citizen's MRZ data."""
         return await self._worker.call(self._read, key)
 
-    def close(self) -> None:
-        self._worker.shutdown()
-
     # --- on the worker thread ---------------------------------------------------------
+
+    def _refresh(self) -> DeviceStatus:
+        try:
+            present = self._card_present()
+        except DeviceError as exc:
+            return self._lost(exc.reason)
+        return self._answered(supplies={"card": int(present)})
 
     def _wait_for_return(self) -> bool:
         deadline = time.monotonic() + self.resume_window_s

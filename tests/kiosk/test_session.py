@@ -13,6 +13,7 @@ from kiosk.config import load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.pin import hash_pin
 from kiosk.viewmodel import ScreenId
+from peripherals.base import DeviceService
 from simulator.reference import TECHNICIAN_PIN
 from simulator.runtime import Simulator, SimulatorOptions
 
@@ -71,3 +72,19 @@ async def test_self_test_button_names_an_unplugged_device_as_failed(kiosk):
     rows = {row[0]: row for row in ctx.view.device_rows}
     assert rows["receipt_printer"][1] == "offline"
     sim.printer.plug()
+
+
+async def test_self_test_lists_a_self_test_event_for_every_device(kiosk):
+    sim, ctx, session, manager = kiosk
+    sign_in_technician(ctx, session)
+    await note_after_self_test(ctx, session)
+    await asyncio.sleep(0.05)                    # the manager publishes each device's event
+    tested = {line.split()[1] for line in ctx.view.device_events if "self_test" in line.split()}
+    assert tested == set(manager.devices)
+
+
+async def test_the_manager_watches_the_device_services_themselves(kiosk):
+    sim, ctx, session, manager = kiosk
+    for name, device in manager.devices.items():
+        assert device is getattr(ctx.devices, name)      # no adapter between them
+        assert isinstance(device, DeviceService)
