@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
-from kiosk.fleet_wire import (
+from wire.fleet import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
     HEADER_NONCE,
@@ -493,7 +493,7 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Kiosk-facing API (enrollment, signed heartbeats, events, goodbyes, logs) and the "
                 "operators' API behind the dashboard. Kiosk requests are signed with the kiosk's "
-                "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
+                "Ed25519 device key: see wire/fleet.py for the canonical string."
             ),
         },
         "paths": {**PATHS, **REPORT_PATHS},

@@ -201,7 +201,7 @@ async def _run(
 
     async def scripted() -> None:
         nonlocal summary
-        from simulator.citizen import run_scenario
+        from scenarios.citizen import run_scenario
 
         try:
             summary = await run_scenario(
@@ -303,7 +303,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     ratings = start_rating_delivery(ctx)
     try:
         if scenario:
-            from simulator.headless_citizen import run_headless
+            from scenarios.headless_citizen import run_headless
 
             session.start()
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,

@@ -6,14 +6,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = {"kiosk", "drivers", "peripherals", "screens", "provisioning", "simulator", "fleet"}
+PACKAGES = {"kiosk", "drivers", "peripherals", "screens", "provisioning", "simulator", "fleet",
+            "wire", "scenarios"}
 FORBIDDEN = {
     "drivers": PACKAGES - {"drivers"},
     "peripherals": PACKAGES - {"peripherals", "drivers"},
-    "screens": {"peripherals", "drivers", "simulator", "provisioning", "fleet"},
-    "simulator": {"drivers", "peripherals", "screens", "kiosk", "provisioning"},
-    "kiosk": {"screens", "simulator", "provisioning", "fleet"},
-    "fleet": {"drivers", "peripherals", "screens", "simulator", "provisioning"},
+    "screens": {"peripherals", "drivers", "simulator", "provisioning", "fleet", "scenarios"},
+    "simulator": PACKAGES - {"simulator"},
+    "kiosk": {"screens", "simulator", "provisioning", "fleet", "scenarios"},
+    # The operators' server shares only the wire schema with the kiosk (ARCHITECTURE.md).
+    "fleet": PACKAGES - {"fleet", "wire"},
+    "wire": PACKAGES - {"wire"},
 }
 # The composition root may wire the screens and the simulator together.
 ALLOWED = {"kiosk/app.py", "kiosk/cli.py"}
@@ -55,9 +58,57 @@ def test_no_import_crosses_a_layer_the_wrong_way():
         ("simulator", "drivers"),
         ("screens", "peripherals"),
         ("peripherals", "kiosk"),
+        ("fleet", "kiosk"),
+        ("wire", "kiosk"),
+        ("simulator", "scenarios"),
     ],
 )
 def test_the_check_catches_a_wrong_import(tmp_path, package, bad):
     (tmp_path / package).mkdir()
     (tmp_path / package / "bad.py").write_text(f"from {bad}.x import y\n")
     assert crossings(tmp_path) == [f"{package}/bad.py:1 imports {bad}"]
+
+
+def package_graph(root: Path) -> dict[str, set[str]]:
+    """Which of our packages each package imports (any import, also inside functions), the
+    composition root aside: it sits above every layer to wire them together."""
+    graph: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    for package in sorted(PACKAGES):
+        for path in sorted((root / package).rglob("*.py")):
+            if path.relative_to(root).as_posix() in ALLOWED:
+                continue
+            for _, name in imports_of(path):
+                if name in PACKAGES and name != package:
+                    graph[package].add(name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle reachable in `graph`, each as the path that closes it."""
+    found: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            found.append(path[path.index(node):] + [node])
+            return
+        if node in done:
+            return
+        for target in sorted(graph.get(node, ())):
+            visit(target, path + [node])
+        done.add(node)
+
+    for node in sorted(graph):
+        visit(node, [])
+    return found
+
+
+def test_no_import_cycle_between_our_packages():
+    assert cycles(package_graph(ROOT)) == []
+
+
+def test_the_cycle_check_catches_a_cycle(tmp_path):
+    for package, imported in (("wire", "fleet"), ("fleet", "wire")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "m.py").write_text(f"def f():\n    import {imported}.x\n")
+    assert cycles(package_graph(tmp_path)) == [["fleet", "wire", "fleet"]]

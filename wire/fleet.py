@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # systemd restart count, the `accepted` acknowledgement, and the `unexpected_exit` event.
 # Optional fields a peer of the same version ignores when it does not know them (no bump): the
 # heartbeat's `items` (which service items the menu offers now), and the business reports of
-# kiosk.fleet_wire_reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
+# wire.reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
 # them until one that has it answers).
 WIRE_VERSION = 2
 # What each side reads. A kiosk speaks its own version and the server answers it in that version,

@@ -261,7 +261,7 @@ async def _technician(c: Citizen) -> dict:
 
 
 async def _gallery(c: Citizen) -> dict:
-    from simulator.gallery import run_gallery
+    from scenarios.gallery import run_gallery
 
     return await run_gallery(c, c.out_dir / "gallery")
 

@@ -142,7 +142,7 @@ SCENARIOS = {"bill": bill, "endorsement": endorsement, "certificate": certificat
 
 async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,
                        repeat: int = 1) -> dict:
-    from simulator.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
+    from scenarios.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
 
     scenarios = {**SCENARIOS, **HALL_SCENARIOS}
     async with SimulatorClient(control_url) as sim:
