@@ -368,7 +368,7 @@ class EscposReceiptPrinter(ReceiptPrinter):
         return printer
 
 
-class _SerialLinkConnector(Escpos):
+class _SerialLinkConnector(Escpos):  # type: ignore[misc]  # python-escpos ships no types
     """python-escpos's protocol over our serial link. Its own Serial connector reads 16 bytes,
     which waits out the whole time-out for a one-byte status reply; the link returns what has
     arrived once the first byte is in. Link failures come out as OSError, as from a socket."""

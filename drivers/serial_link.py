@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NoReturn
 
-import serial  # type: ignore[import-untyped]
+import serial
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class SerialLink:
                 first = port.read(1)
                 if first:
                     waiting = min(port.in_waiting, max_bytes - 1)
-                    return first + (port.read(waiting) if waiting > 0 else b"")
+                    return bytes(first + (port.read(waiting) if waiting > 0 else b""))
                 if time.monotonic() >= deadline:
                     return b""
         except _PORT_ERRORS as error:

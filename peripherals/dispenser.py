@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from drivers.dispenser import (
@@ -124,7 +125,9 @@ class DispenserService(DeviceService):
 
     # -- on the worker thread ---------------------------------------------------------------
 
-    async def _move(self, action, counter: str | None = None) -> DispenserStatus:  # noqa: ANN001
+    async def _move(
+        self, action: Callable[[], DispenserStatus], counter: str | None = None
+    ) -> DispenserStatus:
         try:
             state = await self._worker.call(self._act, action)
         except DispenserError as exc:
@@ -133,7 +136,7 @@ class DispenserService(DeviceService):
             self._keeper.count(counter)
         return state
 
-    def _act(self, action) -> DispenserStatus:  # noqa: ANN001
+    def _act(self, action: Callable[[], DispenserStatus]) -> DispenserStatus:
         try:
             state = action()
         except DispenserError as exc:

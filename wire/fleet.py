@@ -160,7 +160,9 @@ def _obj(data: Any, name: str = "message") -> Mapping[str, Any]:
     return data
 
 
-def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...):
+def _get(
+    data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...
+) -> Any:  # a JSON value, checked against `kind` here at run time
     if key not in data:
         if default is ...:
             raise WireError(WireErrorReason.MISSING_FIELD, key)
@@ -194,7 +196,7 @@ def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
 
 
 def _ident(data: Mapping[str, Any], key: str) -> str:
-    value = _get(data, key, str)
+    value: str = _get(data, key, str)
     if not value.isascii():
         raise WireError(WireErrorReason.BAD_VALUE, key, "not ASCII")
     # One regex match, not a Python test per character: the fleet parses thousands a second.
@@ -203,7 +205,9 @@ def _ident(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _enum(data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...):
+def _enum(
+    data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...
+) -> Any:  # a member of `enum_type`, or `default`
     raw = _get(data, key, str, default)
     if raw is default and default is not ...:
         return default
@@ -214,7 +218,7 @@ def _enum(data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = _get(data, key, list, [])
+    value: list[Any] = _get(data, key, list, [])
     if len(value) > MAX_ITEMS:
         raise WireError(WireErrorReason.TOO_LARGE, key)
     return value
