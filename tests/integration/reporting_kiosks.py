@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import simulator_overrides
+from scenarios import headless_citizen
 from scenarios.headless_citizen import run_headless
-from simulator import headless_citizen
 from simulator.control import SimulatorClient
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.fleet.fleetkit import Fleet, sqlite_config
