@@ -51,7 +51,7 @@ class CardPresenceWatch:
         self._worker = worker
         self._slice = watch_slice
         self._callbacks: list[CardCallback] = []
-        self._changed: asyncio.Condition | None = None
+        self._waiters: list[tuple[CardPresence, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
     def on_card(self, callback: CardCallback) -> Callable[[], None]:
@@ -61,7 +61,6 @@ class CardPresenceWatch:
 
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._changed = asyncio.Condition()
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"{self.device}-card-watch")
 
@@ -75,9 +74,15 @@ class CardPresenceWatch:
     async def wait_for(self, wanted: CardPresence, timeout: float) -> None:
         """Returns once the reader's presence is `wanted`; TimeoutError after `timeout` s."""
         self.start()
-        assert self._changed is not None
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: self.presence is wanted)
+        if self.presence is wanted:
+            return
+        waiter = (wanted, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter[1]
+        finally:
+            self._waiters.remove(waiter)
 
     def notice(self, presence: CardPresence | None) -> None:
         """A presence seen on the worker (by the watch or by a refresh): publish the change."""
@@ -93,13 +98,9 @@ class CardPresenceWatch:
                     callback(event)
                 except Exception:  # a subscriber's bug must not stop the watch
                     log.exception("card event subscriber failed", extra={"device": self.device})
-        if self._changed is not None:
-            asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+        for wanted, future in self._waiters:
+            if presence is wanted and not future.done():
+                future.set_result(None)
 
     async def _run(self) -> None:
         while True:
@@ -107,4 +108,8 @@ class CardPresenceWatch:
                 presence = await self._worker.call(self._slice, self.slice_s)
             except RuntimeError:  # the worker was shut down
                 return
+            except Exception:  # a bug must not end the watch silently: logged, then on
+                log.exception("card watch failed", extra={"device": self.device})
+                await asyncio.sleep(self.slice_s)
+                continue
             self.notice(presence)
