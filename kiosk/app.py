@@ -201,7 +201,7 @@ async def _run(
 
     async def scripted() -> None:
         nonlocal summary
-        from scenarios.citizen import run_scenario
+        from scenarios.run import run_scenario
 
         try:
             summary = await run_scenario(

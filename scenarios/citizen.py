@@ -260,12 +260,6 @@ async def _technician(c: Citizen) -> dict:
     return {}
 
 
-async def _gallery(c: Citizen) -> dict:
-    from scenarios.gallery import run_gallery
-
-    return await run_gallery(c, c.out_dir / "gallery")
-
-
 async def _voice_idle(c: Citizen, timeout: float = 60.0) -> None:
     """An elder listens to the end of what the kiosk says before acting."""
     voice = getattr(c.app, "voice", None)
@@ -346,50 +340,12 @@ async def _startup(c: Citizen) -> dict:
     return {"attract_at_unix": time.time()}
 
 
-SCENARIOS = {
+CITIZEN_SCENARIOS = {
     "startup": _startup,
     "endorsement": _endorsement,
     "bill": _bill,
     "technician": _technician,
     "card_pulled": _card_pulled,
     "payment_never": _payment_never,
-    "gallery": _gallery,
     "elder_endorsement": _elder_endorsement,
 }
-
-
-async def run_scenario(
-    app: App, name: str, control_url: str, out_dir: Path, started_at: float
-) -> dict:
-    """Runs one scenario against the running app and returns a summary (JSON-able)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    while not getattr(app, "ready", False) or app.root is None:
-        await asyncio.sleep(0.02)
-    attract_s = time.monotonic() - started_at
-    async with SimulatorClient(control_url) as sim:
-        citizen = Citizen(app, sim, out_dir)
-        t0 = time.monotonic()
-        summary: dict = {
-            "scenario": name,
-            "out_dir": str(out_dir.resolve()),
-            "start_to_attract_s": round(attract_s, 3),
-        }
-        try:
-            summary.update(await SCENARIOS[name](citizen))
-            summary["ok"] = True
-        except ScenarioFailed as exc:
-            summary.update(ok=False, error=str(exc))
-            citizen.screenshot("failure")
-        except Exception as exc:    # e.g. the simulator stopped answering: still a summary
-            summary.update(ok=False, error=f"{type(exc).__name__}: {exc}")
-            citizen.screenshot("failure")
-        voice = getattr(app, "voice", None)
-        summary.update(
-            voice=list(voice.events) if voice is not None else [],
-            transitions=list(getattr(app, "transitions", [])),
-            scenario_s=round(time.monotonic() - t0, 2),
-            screenshots=citizen.shots,
-            screens_seen=citizen.seen,
-            timeline=citizen.timeline,
-        )
-    return summary

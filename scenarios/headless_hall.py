@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from scenarios.headless_citizen import _finish, _pay_on_phone, _until
+from scenarios.headless_steps import _finish, _pay_on_phone, _until
 from simulator.control import SimulatorClient
 from simulator.reference import (
     APPOINTMENT_BOOKING,

@@ -112,3 +112,49 @@ def test_the_cycle_check_catches_a_cycle(tmp_path):
         (tmp_path / package).mkdir()
         (tmp_path / package / "m.py").write_text(f"def f():\n    import {imported}.x\n")
     assert cycles(package_graph(tmp_path)) == [["fleet", "wire", "fleet"]]
+
+
+def _runtime_imports(tree: ast.Module):
+    """Import statements that run (those under `if TYPE_CHECKING:` do not)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for child in node.body for inner in ast.walk(child))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in skipped:
+            yield node
+
+
+def module_graph(root: Path) -> dict[str, set[str]]:
+    """Which of our modules each module imports, anywhere in it (inside functions too)."""
+    modules: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in (root / package).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif node.level == 0 and node.module:
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules
+                           else node.module for a in node.names]
+            else:
+                continue
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def test_no_import_cycle_between_our_modules():
+    assert cycles(module_graph(ROOT)) == []
+
+
+def test_the_module_cycle_check_sees_imports_inside_functions_not_type_checking(tmp_path):
+    (tmp_path / "wire").mkdir()
+    (tmp_path / "wire" / "a.py").write_text("def f():\n    from wire import b\n")
+    (tmp_path / "wire" / "b.py").write_text("import wire.a\n")
+    (tmp_path / "wire" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from wire.b import x\n")
+    graph = module_graph(tmp_path)
+    assert cycles(graph) == [["wire.a", "wire.b", "wire.a"]] and graph["wire.c"] == set()

@@ -1,0 +1,46 @@
+"""What every headless scenario does alike: wait for a screen, pay on the phone, finish and
+go back to the attract screen (shared by `headless_citizen` and `headless_hall`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from simulator.control import SimulatorClient
+
+
+class Stuck(Exception):
+    pass
+
+
+async def _until(view: Any, screen: str, timeout: float = 30.0, *later: str) -> str:
+    """Waits for `screen` (or one of the `later` screens, if the kiosk got there first)."""
+    deadline = time.monotonic() + timeout
+    while str(view.screen) not in (screen, *later):
+        if time.monotonic() > deadline:
+            said = " / ".join(line.get("en", "") for line in view.result_lines)
+            raise Stuck(f"waited for {screen}, still on {view.screen} {said}".strip())
+        await asyncio.sleep(0.01)
+    return str(view.screen)
+
+
+async def _finish(view: Any, intents: Any) -> dict:
+    await _until(view, "result", 60)
+    ok = bool(view.result_ok)
+    intents.finish()
+    await _until(view, "attract")
+    return {"result_ok": ok}
+
+
+async def _agree_to_photo(view: Any, intents: Any) -> None:
+    """The photo notice goes on by itself after a few seconds; a citizen in a hurry agrees."""
+    deadline = time.monotonic() + 10
+    while not view.consent_pending and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    intents.choose_option("agree")
+
+
+async def _pay_on_phone(view: Any, sim: SimulatorClient) -> None:
+    await _until(view, "pay")
+    await sim.pay(code_url=view.qr_payload)
