@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from drivers.pcsc import list_readers
+from drivers.pcsc import card_present, list_readers
 from peripherals.card_presence import CardEvent, CardEventKind
 from peripherals.health import DeviceHealth
 from peripherals.permit_reader import PermitReaderService
@@ -34,6 +34,7 @@ async def watched() -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
     except PcscdNotFound as exc:
         pytest.skip(str(exc))
     await until(lambda: READER in list_readers())
+    await until(lambda: not card_present(READER), timeout=60.0)  # the shared slot is free
     slot = VirtualCardSlot()
     service = PermitReaderService(READER, watch_slice_s=0.2)
     events: list[CardEvent] = []
