@@ -6,25 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
+from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
-from kiosk.pin import verify_pin
+from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 from peripherals.device_manager import DeviceManager
-from peripherals.health import DeviceEvent
+
+if TYPE_CHECKING:
+    from kiosk.videocall import VideoCallDesk
 
 log = logging.getLogger(__name__)
 
-class KioskSession:
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
+
+class KioskSession(CallIntents, TechnicianMode):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
+    call's come from kiosk.call_intents, the technician's from kiosk.technician."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -43,6 +48,7 @@ class KioskSession:
         self.device_manager = device_manager   # None when no device is watched (tests, guides)
         self._self_test_task: asyncio.Task[None] | None = None
         self.operator_out_of_service = ""
+        self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -197,83 +203,6 @@ class KioskSession:
         self.activity()
         self.ctx.offer_choice(code)
 
-    # Technician mode: five taps on the attract headline, then the PIN.
-    def technician_tap(self) -> None:
-        now = time.monotonic()
-        self._taps = [t for t in self._taps if now - t < 3.0] + [now]
-        if len(self._taps) >= 5 and self.view.screen is ScreenId.ATTRACT and not self.busy:
-            self._taps = []
-            self.view.update(screen=ScreenId.TECHNICIAN_PIN, entry="", entry_error_key="")
-
-    def _check_pin(self, pin: str) -> None:
-        if time.monotonic() < self._pin_locked_until:
-            self.view.update(entry="", entry_error_key="tech.locked")
-            return
-        encoded = self.ctx.config.technician.pin_hash
-        if not encoded:
-            self.view.update(entry="", entry_error_key="tech.not_provisioned")
-            return
-        if verify_pin(pin, encoded):
-            self._pin_failures = 0
-            log.info("technician signed in")
-            self.view.update(screen=ScreenId.TECHNICIAN, entry="", technician_note="")
-            self._show_devices()
-            return
-        self._pin_failures += 1
-        log.warning("wrong technician PIN (%d)", self._pin_failures)
-        if self._pin_failures >= 3:
-            self._pin_failures = 0
-            self._pin_locked_until = time.monotonic() + 300
-            self._to_attract()
-        else:
-            self.view.update(entry="", entry_error_key="tech.pin_wrong")
-
-    def technician_action(self, action: str) -> None:
-        self.activity()
-        if self.view.screen is not ScreenId.TECHNICIAN:
-            return
-        if action == "self_test" and self.device_manager is not None:
-            if self._self_test_task is None or self._self_test_task.done():
-                # Kept, so the task is neither collected mid-run nor its failure lost; a second
-                # press while one runs is ignored.
-                self.view.update(technician_note="")
-                self._self_test_task = asyncio.get_running_loop().create_task(
-                    self._self_test(self.device_manager), name="technician-self-test")
-        elif action == "back":
-            self._to_attract()
-
-    async def _self_test(self, manager: DeviceManager) -> None:
-        try:
-            results = await manager.self_test()
-        except Exception:  # a device's bug is the technician's note, never a silent task
-            log.exception("self-test failed")
-            self.view.update(technician_note=self.view.t("tech.self_test_failed"))
-        else:
-            passed = sum(1 for result in results.values() if result.passed)
-            self.view.update(technician_note=self.view.t(
-                "tech.self_test_done", passed=passed, total=len(results)))
-        self._show_devices()
-
-    def on_device_event(self, event: DeviceEvent) -> None:
-        """Every device status change: the menu follows it; the technician screen lists it."""
-        reason = event.status.reason.value if event.status.reason else ""
-        line = f"{time.strftime('%H:%M:%S')}  {event.device}  {event.kind.value}  {reason}"
-        self._device_events = (line.rstrip(), *self._device_events)[:12]
-        self.refresh_menu()
-        if self.view.screen is ScreenId.TECHNICIAN:
-            self._show_devices()
-
-    def _show_devices(self) -> None:
-        rows = []
-        if self.device_manager is not None:
-            for name, status in sorted(self.device_manager.snapshot().items()):
-                supplies = ", ".join(f"{k}={v}" for k, v in sorted(status.supplies.items()))
-                rows.append((name, status.health.value,
-                             status.reason.value if status.reason else "", supplies))
-        attention = self.ctx.journal.count_by_state().get("needs_attention", 0)
-        self.view.update(device_rows=tuple(rows), device_events=self._device_events,
-                         attention_count=attention)
-
     def key_press(self, key: str) -> None:
         self.activity()
         if self.view.screen is ScreenId.TECHNICIAN_PIN and key == "ok":
@@ -383,6 +312,7 @@ class KioskSession:
         # End of the visit: every piece of personal data leaves the view, and the citizen's
         # choices (language, elder mode, sound) go back to the kiosk's defaults.
         self._clear_visit(ScreenId.ATTRACT)
+        self._end_call_with_visit()
         self.clock.item = None
         self.view.update(language=self.ctx.config.ui.language, elder=False,
                          volume=Volume.NORMAL)
