@@ -237,19 +237,54 @@ class ServiceClient(_JsonClient):
             raise
 
 
+@dataclass(frozen=True)
+class CatalogValidators:
+    """What the kiosk's cached catalog was published as: sent back so an unchanged catalog costs
+    a 304 instead of the whole download (on a village link, ~800 KB at 64 kbit/s is minutes)."""
+
+    etag: str = ""
+    last_modified: str = ""  # the publisher's HTTP date, sent back as it came
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True)
+class CatalogFetch:
+    raw: bytes | None  # None: the copy the validators name is still the published one
+    validators: CatalogValidators
+
+
 class CatalogClient(_JsonClient):
-    async def fetch_raw(self) -> bytes:
-        """The published catalog as bytes: parsing and validation are the cache's job."""
+    async def fetch(self, have: CatalogValidators | None = None) -> CatalogFetch:
+        """The published catalog as bytes (parsing and validation are the cache's job), or
+        "not modified" when `have` names the current one."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.deadline)
+        headers = have.headers() if have is not None else {}
         try:
-            async with self._session.get(self.base_url + "/items") as resp:
-                if resp.status >= 400:
+            async with self._session.get(self.base_url + "/items", headers=headers) as resp:
+                validators = CatalogValidators(resp.headers.get("ETag", ""),
+                                               resp.headers.get("Last-Modified", ""))
+                if resp.status == 304 and have is not None:
+                    return CatalogFetch(None, validators)
+                if resp.status >= 300:
                     raise BackendError(
                         BackendReason.REJECTED, f"catalog {resp.status}", resp.status
                     )
-                return await resp.read()
+                return CatalogFetch(await resp.read(), validators)
         except TimeoutError as exc:
             raise BackendError(BackendReason.TIMEOUT, "catalog") from exc
         except aiohttp.ClientError as exc:
             raise BackendError(BackendReason.UNREACHABLE, "catalog") from exc
+
+    async def fetch_raw(self) -> bytes:
+        """The whole published catalog, unconditionally."""
+        fetched = await self.fetch()
+        assert fetched.raw is not None
+        return fetched.raw

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
-from kiosk.backends import BackendError, CatalogClient
+from kiosk.backends import BackendError, CatalogClient, CatalogValidators
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
@@ -37,6 +37,7 @@ class KioskSession:
         self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
+        self._refused_etag = ""             # the published catalog we refused, not fetched again
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
@@ -95,9 +96,15 @@ class KioskSession:
         self.refresh_menu()
 
     async def refresh_catalog(self) -> None:
-        """Fetches the published catalog; only a valid one replaces the cached one."""
+        """Fetches the published catalog if it changed since the cached copy (a 304 costs a
+        few hundred bytes of the link); only a valid one replaces the cached one."""
+        have = self.catalog_cache.validators() if self.catalog is not None else None
+        if self._refused_etag:
+            # A catalog refused once is not downloaded again while it is the one published.
+            known = [have.etag] if have is not None and have.etag else []
+            have = CatalogValidators(", ".join([*known, self._refused_etag]))
         try:
-            raw = await self.catalog_client.fetch_raw()
+            fetched = await self.catalog_client.fetch(have)
             self.network_ok = True
         except BackendError as exc:
             self.network_ok = False
@@ -106,12 +113,14 @@ class KioskSession:
             self.refresh_menu()
             return
         try:
-            if self.catalog is None or raw != getattr(self, "_last_raw", None):
+            if fetched.raw is not None:
                 # Off the loop: a province's 3,000 items take ~0.3 s to parse (bench.menu).
-                self.catalog = await asyncio.to_thread(self.catalog_cache.accept, raw)
-                self._last_raw = raw
-            self.catalog_problem = None
+                self.catalog = await asyncio.to_thread(
+                    self.catalog_cache.accept, fetched.raw, fetched.validators)
+                self._refused_etag = ""
+                self.catalog_problem = None
         except CatalogError as exc:
+            self._refused_etag = fetched.validators.etag
             self.catalog_problem = exc.reason.value
             if self.on_problem is not None:
                 self.on_problem("catalog_refused", exc.reason.value)
