@@ -1,7 +1,8 @@
 """The question the flow engine asks of the devices: can item X run now, and if not, why?
 
 It is answered from the devices the kiosk has and their live health, and from whether the
-backends can be reached. A missing optional device (the receipt printer) leaves the item
+backends can be reached (an offline-capable item stays on without them: its submission waits
+in the outbox). A missing optional device (the receipt printer) leaves the item
 offered with a warning the citizen sees before paying.
 """
 
@@ -36,8 +37,10 @@ class ServiceAvailability:
         self.device_states = device_states
 
     def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
-        if item.online and not network_ok:
-            return Verdict(False, "unavailable.network")
+        if not network_ok and not item.works_offline:
+            # What stays off when the link is down, and the plain reason why.
+            return Verdict(False, "unavailable.network_payment" if item.takes_payment
+                           else "unavailable.network")
         states = self.device_states()
         if any(name not in states for name in item.required_devices):
             return Verdict(False, NOT_FITTED)

@@ -163,6 +163,9 @@ class ServiceItem:
     required_devices: frozenset[str]
     optional_devices: frozenset[str]
     elder_first: bool = False       # shown at the top of the menu in elder mode
+    # Its submission may wait in the kiosk's outbox (kiosk.outbox) while the backends cannot
+    # be reached; never an item that takes payment (`works_offline`).
+    offline_capable: bool = False
 
     def text(self, field: Text, language: str) -> str:
         return field.get(language) or field["zh"]
@@ -170,6 +173,12 @@ class ServiceItem:
     @property
     def takes_payment(self) -> bool:
         return any(s.step == "pay" for s in self.steps)
+
+    @property
+    def works_offline(self) -> bool:
+        """Runs with the backends out of reach: its submission waits in the outbox. Money never
+        waits: an item that takes payment needs the gateway whatever the catalog says."""
+        return not self.online or (self.offline_capable and not self.takes_payment)
 
     @property
     def runs_on_kiosk(self) -> bool:
@@ -344,6 +353,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
         popularity=raw_item.get("popularity", 0),
         sms=raw_item.get("sms", False),
         elder_first=raw_item.get("elder_first", False),
+        offline_capable=raw_item.get("offline_capable", False),
         steps=steps,
         languages=tuple(raw_item["languages"]),
         # A guide-only item needs nothing: its guide comes from the cached catalog.

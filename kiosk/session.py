@@ -46,6 +46,8 @@ class KioskSession:
         self._pin_locked_until = 0.0
         self._device_events: tuple[str, ...] = ()
         self.network_ok = True
+        # Told when the backends become reachable (True) or not (False): the outbox's courier.
+        self.link_watchers: list[Callable[[bool], None]] = []
         self._flow_task: asyncio.Task[None] | None = None
         self._after_cancel = ""             # "menu" or "restart": where "上一步" leads
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
@@ -105,9 +107,9 @@ class KioskSession:
             have = CatalogValidators(", ".join([*known, self._refused_etag]))
         try:
             fetched = await self.catalog_client.fetch(have)
-            self.network_ok = True
+            self._set_network(True)
         except BackendError as exc:
-            self.network_ok = False
+            self._set_network(False)
             self.catalog_problem = "catalog_unreachable"
             log.warning("catalog not fetched: %s", exc.reason.value)
             self.refresh_menu()
@@ -131,6 +133,13 @@ class KioskSession:
                 extra={"reason": exc.reason.value},
             )
         self.refresh_menu()
+
+    def _set_network(self, ok: bool) -> None:
+        changed, self.network_ok = ok != self.network_ok, ok
+        if changed:
+            log.info("backends %s", "reachable again" if ok else "out of reach")
+            for watcher in self.link_watchers:
+                watcher(ok)
 
     async def _watch_backends(self) -> None:
         while True:
