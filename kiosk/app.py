@@ -108,7 +108,8 @@ def build_context(config: KioskConfig) -> FlowContext:
         devices=devices,
         camera_scanner=camera_scanner_for(config, devices),
         payment=PaymentClient(b.payment_url, b.deadline_s),
-        services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
+        services={name: ServiceClient(url, b.deadline_s, link_floor_bps=b.link_floor_bps)
+                  for name, url in b.services().items()},
         subject_key=subject_key(config.state_dir),
     )
 

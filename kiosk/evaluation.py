@@ -124,7 +124,8 @@ class EvaluationDesk:
              comment: str = "") -> Rating:
         """Stores the rating durably (RatingRefused if it cannot be sent as given)."""
         rating = make_rating(item_code, transaction, self.kiosk_id, level, tags, comment)
-        self.outbox.put(Submission(rating.rating_id, BACKEND, PATH, rating.body(), transaction))
+        # No transaction of its own here: the rated one's journal entry is not this submission's.
+        self.outbox.put(Submission(rating.rating_id, BACKEND, PATH, rating.body(), ""))
         if rating.level.low:
             self.report_problem("bad_rating",
                                 f"{item_code}:{int(rating.level)}:{','.join(rating.tags)}")
@@ -152,7 +153,7 @@ def adopt_old_ratings(state_dir: Path, outbox: Outbox) -> int:
         db.close()
     for rating_id, body in rows:
         data = json.loads(body)
-        outbox.put(Submission(rating_id, BACKEND, PATH, data, str(data.get("transaction", ""))))
+        outbox.put(Submission(rating_id, BACKEND, PATH, data, ""))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{old}{suffix}").unlink(missing_ok=True)
     return len(rows)

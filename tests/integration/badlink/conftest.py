@@ -42,7 +42,7 @@ class VillageRig(Rig):
 
 
 @pytest.fixture
-async def village(tmp_path):
+async def village(tmp_path, request):
     sim = Simulator(SimulatorOptions(state_dir=tmp_path / "sim"))
     endpoints = await sim.start()
     sim.backends.catalog.published = _test_catalog()
@@ -51,6 +51,7 @@ async def village(tmp_path):
     overrides["flow"] = {"payment_poll_s": 0.3, "place_card_timeout_s": 15.0}
     overrides["backends"]["health_interval_s"] = HEALTH_INTERVAL_S
     overrides["backends"]["deadline_s"] = 5.0
+    overrides["backends"].update(getattr(request, "param", {}))  # a test's own [backends]
     ctx = build_context(load_config(None, overrides))
     manager = build_manager(ctx.devices)
     await manager.start()
