@@ -151,3 +151,15 @@ async def test_the_publisher_answers_if_modified_since_without_an_etag(village):
         village.backends.catalog.published = reference_catalog() + b" "
         async with http.get(url, headers={"If-Modified-Since": last_modified}) as resp:
             assert resp.status == 200 and await resp.read() == reference_catalog() + b" "
+
+
+async def test_the_link_coming_back_clears_the_catalog_problem_on_a_304(village):
+    session = village.session()
+    await session.refresh_catalog()
+    village.link.configure({"down": True})
+    await session.refresh_catalog()
+    assert session.catalog_problem == "catalog_unreachable"
+    village.link.configure({"down": False})
+    await session.refresh_catalog()
+    assert village.backends.catalog.not_modified == 1
+    assert session.catalog_problem is None and session.network_ok
