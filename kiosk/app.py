@@ -126,8 +126,8 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
         return {name: DeviceState(usable=True) for name in present}
 
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
-    session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
-                           reconcile=recovery.run)
+    availability = ServiceAvailability(states, frozenset(ctx.config.backends.site_backends))
+    session = KioskSession(ctx, cache, catalog_client, availability, reconcile=recovery.run)
 
     def report_problem(kind: str, reason: str) -> None:
         # Steps report here; the fleet link, when it runs, has set the session's on_problem.

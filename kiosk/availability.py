@@ -33,11 +33,19 @@ DeviceStates = Callable[[], dict[str, DeviceState]]
 
 
 class ServiceAvailability:
-    def __init__(self, device_states: DeviceStates) -> None:
+    def __init__(self, device_states: DeviceStates,
+                 site_backends: frozenset[str] = frozenset()) -> None:
         self.device_states = device_states
+        # Backends on the site's own network (a village point's local queue): the link being
+        # down does not take them away.
+        self.site_backends = site_backends
+
+    def _on_site(self, item: ServiceItem) -> bool:
+        return bool(item.backends) and item.backends <= self.site_backends \
+            and not item.takes_payment
 
     def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
-        if not network_ok and not item.works_offline:
+        if not network_ok and not item.works_offline and not self._on_site(item):
             # What stays off when the link is down, and the plain reason why.
             return Verdict(False, "unavailable.network_payment" if item.takes_payment
                            else "unavailable.network")

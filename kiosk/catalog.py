@@ -175,6 +175,11 @@ class ServiceItem:
         return any(s.step == "pay" for s in self.steps)
 
     @property
+    def backends(self) -> frozenset[str]:
+        """The backends its steps call (by the name their `backend` param gives)."""
+        return frozenset(str(s.params["backend"]) for s in self.steps if "backend" in s.params)
+
+    @property
     def works_offline(self) -> bool:
         """Runs with the backends out of reach: its submission waits in the outbox. Money never
         waits: an item that takes payment needs the gateway whatever the catalog says."""

@@ -46,6 +46,9 @@ class BackendConfig:
     # grows with its size at this rate, so a pre-review's scanned pages (~300 KB, 40 s at
     # 64 kbit/s) are not cut off at `deadline_s` and retried forever. 0: no allowance.
     link_floor_bps: int = 64_000
+    # Backends on the site's own network, reachable when the link is down (e.g. ["queue"] where
+    # the site runs a local queue): items that call only these stay on offline.
+    site_backends: tuple[str, ...] = ()
 
     def services(self) -> dict[str, str]:
         """Backend name (as catalog steps name it) -> base URL."""

@@ -13,7 +13,7 @@ from kiosk.config import load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.outbox import Outbox
 from simulator.runtime import Simulator, SimulatorOptions
-from simulator.throttled_link import behind_link
+from simulator.throttled_link import BACKEND_URL_KEYS, behind_link
 from tests.integration.hall.conftest import Rig, _test_catalog
 
 HEALTH_INTERVAL_S = 0.3  # how often the kiosk looks for its backends (5 s on a real kiosk)
@@ -46,12 +46,17 @@ async def village(tmp_path, request):
     sim = Simulator(SimulatorOptions(state_dir=tmp_path / "sim"))
     endpoints = await sim.start()
     sim.backends.catalog.published = _test_catalog()
-    overrides = simulator_overrides(behind_link(endpoints, endpoints["backends_link_url"]))
+    # A test's own [backends] settings, and the backends it keeps off the link (on the site).
+    settings = getattr(request, "param", {})
+    on_site = settings.get("on_site", ())
+    overrides = simulator_overrides(behind_link(
+        endpoints, endpoints["backends_link_url"],
+        tuple(name for name in BACKEND_URL_KEYS if name not in on_site)))
     overrides["state_dir"] = str(tmp_path / "kiosk")
     overrides["flow"] = {"payment_poll_s": 0.3, "place_card_timeout_s": 15.0}
     overrides["backends"]["health_interval_s"] = HEALTH_INTERVAL_S
     overrides["backends"]["deadline_s"] = 5.0
-    overrides["backends"].update(getattr(request, "param", {}))  # a test's own [backends]
+    overrides["backends"].update(settings.get("backends", {}))
     ctx = build_context(load_config(None, overrides))
     manager = build_manager(ctx.devices)
     await manager.start()

@@ -4,14 +4,19 @@ real simulator and its throttling link."""
 from __future__ import annotations
 
 import asyncio
+import re
+
+import pytest
 
 from kiosk.journal import TxState
+from kiosk.service_guide import checklist_receipt, guide_for
 from kiosk.viewmodel import ScreenId
 from simulator.reference import (
     BILL_PAYMENT,
     CITIZEN_PHONE,
     ENDORSEMENT,
     MATERIALS_PREREVIEW,
+    QUEUE_TICKET,
     SERVICE_RATING,
 )
 
@@ -87,3 +92,33 @@ async def test_a_prereview_accepted_offline_is_sent_once_when_the_link_returns(v
     await asyncio.sleep(3 * 0.3)
     assert len(village.sim.backends.services.prereviews) == 1
     assert len(village.sim.backends.sms.messages) == 1
+
+
+@pytest.mark.parametrize("village", [{"on_site": ("queue_url",),
+                                      "backends": {"site_backends": ["queue"]}}], indirect=True)
+async def test_a_site_with_its_own_queue_hands_out_numbers_while_the_link_is_down(village):
+    await link_down(village)
+    assert tiles(village)[QUEUE_TICKET] == (True, None)
+    assert tiles(village)[BILL_PAYMENT] == (False, "unavailable.network_payment")
+    await village.start(QUEUE_TICKET)
+    await village.until(ScreenId.CHOOSE)
+    village.session.choose_option("B")
+    text = await village.result()
+    number = re.search(r"B\d{3}", text)
+    assert village.view.result_ok and number, text
+    assert number.group() in await village.receipt(1)
+
+
+async def test_without_a_local_queue_the_ticket_waits_for_the_link(village):
+    await link_down(village)
+    assert tiles(village)[QUEUE_TICKET] == (False, "unavailable.network")
+
+
+async def test_the_guide_and_its_materials_checklist_print_with_the_link_down(village):
+    await link_down(village)
+    item = village.session.catalog.item(MATERIALS_PREREVIEW)   # the cached copy
+    (materials,) = [s for s in guide_for(item, "zh").sections if s.key == "materials"]
+    assert materials.lines
+    await village.ctx.devices.receipt_printer.print_receipt(checklist_receipt(
+        item, village.ctx.config.kiosk_id, village.ctx.config.flow.office_hotline))
+    assert "办事材料清单" in await village.receipt(1)

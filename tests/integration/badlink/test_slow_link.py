@@ -46,7 +46,7 @@ async def test_idle_catalog_checks_never_download_the_catalog_again(village):
     assert village.session.network_ok
 
 
-@pytest.mark.parametrize("village", [{"link_floor_bps": 256_000}], indirect=True)
+@pytest.mark.parametrize("village", [{"backends": {"link_floor_bps": 256_000}}], indirect=True)
 async def test_a_prereview_waiting_in_the_outbox_gets_through_a_thin_link(village):
     """~300 KB of scanned pages take ~10 s at 256 kbit/s, longer than the 5 s deadline: a
     deadline that ignored the size would cut every attempt off and retry forever."""
