@@ -108,7 +108,8 @@ def build_context(config: KioskConfig) -> FlowContext:
         devices=devices,
         camera_scanner=camera_scanner_for(config, devices),
         payment=PaymentClient(b.payment_url, b.deadline_s),
-        services={name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()},
+        services={name: ServiceClient(url, b.deadline_s, link_floor_bps=b.link_floor_bps)
+                  for name, url in b.services().items()},
         subject_key=subject_key(config.state_dir),
     )
 
@@ -125,8 +126,8 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
         return {name: DeviceState(usable=True) for name in present}
 
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
-    session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
-                           reconcile=recovery.run)
+    availability = ServiceAvailability(states, frozenset(ctx.config.backends.site_backends))
+    session = KioskSession(ctx, cache, catalog_client, availability, reconcile=recovery.run)
 
     def report_problem(kind: str, reason: str) -> None:
         # Steps report here; the fleet link, when it runs, has set the session's on_problem.
@@ -215,7 +216,7 @@ async def _run(
             app.stop()
 
     session.start()
-    ratings = start_rating_delivery(ctx)
+    outbox_delivery = start_outbox_delivery(ctx, session)
     voice.start()
     prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
@@ -247,7 +248,7 @@ async def _run(
         if citizen is not None and not citizen.done():
             citizen.cancel()
         await updates.stop()
-        ratings.cancel()
+        outbox_delivery.cancel()
         prewarm.cancel()
         if calls is not None:
             await calls.stop()
@@ -267,11 +268,22 @@ async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseExc
     await asyncio.to_thread(record.end, type(failure).__name__ if crashed else None, run.started_at)
 
 
-def start_rating_delivery(ctx: FlowContext) -> asyncio.Task[None]:
-    """Forwards stored ratings (好差评) to the evaluation backend while the kiosk runs."""
-    from kiosk.evaluation import desk_for
+def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Task[None]:
+    """Delivers the kiosk's outbox (ratings, submissions accepted offline) while it runs; the
+    moment the session sees the backends again, at once."""
+    from kiosk.evaluation import adopt_old_ratings
+    from kiosk.offline_submission import note_delivery
+    from kiosk.outbox import Courier, Outbox
 
-    return asyncio.get_running_loop().create_task(desk_for(ctx).deliver_forever())
+    outbox = Outbox(ctx.config.state_dir)
+    adopt_old_ratings(ctx.config.state_dir, outbox)
+    courier = Courier(outbox, ctx.services, ctx.report_problem,
+                      on_delivered=note_delivery(ctx.journal),
+                      interval_s=ctx.config.backends.health_interval_s)
+    session.link_watchers.append(lambda up: courier.wake() if up else None)
+    task = asyncio.get_running_loop().create_task(courier.deliver_forever())
+    task.add_done_callback(lambda _: outbox.close())
+    return task
 
 
 def build_voice(ctx: FlowContext) -> Any:
@@ -310,7 +322,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     summary: dict = {"recovery": dict(session.recovery_report)}
     fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run)
     failure: BaseException | None = None
-    ratings = start_rating_delivery(ctx)
+    outbox_delivery = start_outbox_delivery(ctx, session)
     try:
         if scenario:
             from simulator.headless_citizen import run_headless
@@ -322,7 +334,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
         failure = exc
         raise
     finally:
-        ratings.cancel()
+        outbox_delivery.cancel()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)

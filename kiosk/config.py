@@ -42,6 +42,13 @@ class BackendConfig:
     fines_url: str = "http://127.0.0.1:8080/fines/v1"            # traffic-fine decisions
     deadline_s: float = 10.0
     health_interval_s: float = 5.0  # how often the kiosk checks it can reach the backends
+    # The slowest link the kiosk must work through (a village line): a submission's deadline
+    # grows with its size at this rate, so a pre-review's scanned pages (~300 KB, 40 s at
+    # 64 kbit/s) are not cut off at `deadline_s` and retried forever. 0: no allowance.
+    link_floor_bps: int = 64_000
+    # Backends on the site's own network, reachable when the link is down (e.g. ["queue"] where
+    # the site runs a local queue): items that call only these stay on offline.
+    site_backends: tuple[str, ...] = ()
 
     def services(self) -> dict[str, str]:
         """Backend name (as catalog steps name it) -> base URL."""

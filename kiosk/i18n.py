@@ -98,7 +98,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "网络暂时中断，部分业务暂停办理",
         "en": "The network is down; some services are paused",
     },
-    "unavailable.network": {"zh": "网络中断，暂停办理", "en": "Paused: no network"},
+    "unavailable.network": {"zh": "网络中断，本业务需联网核验，暂停办理",
+                            "en": "Paused: this service needs a live check and the network is down"},
+    "receipt.queued": {"zh": "网络中断：已存于本机，网络恢复后自动提交并短信通知",
+                       "en": "Network down: kept here, sent when it is back; a text then"},
+    "result.queued": {"zh": "网络暂时中断：您的材料已保存在本机，网络恢复后将自动提交，届时短信通知您",
+                      "en": "The network is down: your submission is kept on this kiosk and will "
+                            "be sent by itself when the network is back; you get a text then"},
+    "unavailable.network_payment": {"zh": "网络中断，无法在线缴费，暂停办理",
+                                    "en": "Paused: payment needs the network, which is down"},
     "unavailable.device.permit_reader": {
         "zh": "读卡器故障，暂停办理",
         "en": "Paused: card reader fault",
