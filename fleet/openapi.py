@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
+from fleet.rollout_openapi import ROLLOUT_PATHS, ROLLOUT_SCHEMAS
 from kiosk.fleet_wire import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
@@ -90,6 +91,7 @@ SCHEMAS: dict[str, Any] = {
             "items": {"$ref": _REF + "ItemAvailability"},
             "description": "optional: the menu's items and whether each is offered now",
         },
+        update={"$ref": _REF + "UpdateStatus", "description": "optional: software updates"},
     ),
     "Command": _obj(
         ["command_id", "kind", "issued_at"],
@@ -496,9 +498,9 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
             ),
         },
-        "paths": {**PATHS, **REPORT_PATHS},
+        "paths": {**PATHS, **REPORT_PATHS, **ROLLOUT_PATHS},
         "components": {
-            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **ROLLOUT_SCHEMAS},
             "securitySchemes": {
                 "operatorSession": {"type": "apiKey", "in": "cookie", "name": "fleet_session"},
                 "kioskSignature": {

@@ -6,6 +6,7 @@ operators as an event and an alert, and their commands take effect between citiz
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -334,10 +335,14 @@ async def test_an_update_command_asks_the_updater_and_heartbeats_say_how_updates
     assert (request["url"], request["manifest_digest"], request["request_id"]) == (
         url, digest, update.command_id)
 
-    async def running_version():
-        return (await fleet.store.get_kiosk(KIOSK))["software_version"] == core.updates.version
+    async def update_status():
+        row = await fleet.store.get_kiosk(KIOSK)
+        return row["update_json"] and json.loads(row["update_json"])
 
-    await until(running_version)  # the version the update agent says runs
+    status = await until(update_status)
+    assert status["running_version"] == core.updates.version  # the package's, outside a slot
+    assert status["slot"] == "" and status["phase"] == "idle" and status["last_result"] is None
+    assert (await fleet.store.get_kiosk(KIOSK))["software_version"] == core.updates.version
 
 
 async def test_an_update_command_without_its_bundle_is_failed_with_the_reason(linked):
