@@ -189,6 +189,8 @@ SCHEMAS: dict[str, Any] = {
             "service_state": {"enum": _values(ServiceState)},
             "next_heartbeat_due": {"type": ["number", "null"]},
             "restarts": {"type": ["integer", "null"]},
+            "update": {"anyOf": [{"$ref": _REF + "UpdateStatus"}, {"type": "null"}],
+                       "description": "software updates, as the last heartbeat told them"},
         },
     },
 }

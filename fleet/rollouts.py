@@ -27,6 +27,7 @@ from fleet.commands import CommandBook, CommandStatus
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
 from kiosk.fleet_wire import CommandKind, Heartbeat, UpdateStatus
+from kiosk.update.guard import Outcome
 
 
 class RolloutState(enum.Enum):
@@ -91,9 +92,10 @@ def progress_of(version: str, command_id: str | None,
     result = update.last_result
     if result is not None and result.version == version:
         why = f"{result.reason}: {result.detail}".strip(": ")
-        if result.outcome == "rolled_back":
+        if result.outcome == Outcome.ROLLED_BACK:
             return TargetStatus.ROLLED_BACK, why or "rolled back"
-        if result.outcome in ("updated", "installed") and update.running_version == version:
+        if result.outcome in (Outcome.UPDATED, Outcome.INSTALLED) and \
+                update.running_version == version:
             return TargetStatus.LIVE, f"from {result.from_version}" if result.from_version else ""
     mine = bool(command_id) and update.request_id == command_id
     if mine and update.phase == "refused":

@@ -27,11 +27,13 @@ from kiosk.fleet_wire import (
     UpdateResult,
     UpdateStatus,
 )
+from kiosk.update.guard import Outcome
 
 log = logging.getLogger(__name__)
+REFUSED = "refused"  # the updater's result for a bundle it will not install (its phase's name)
 
 # Results the operators must act on; the others are the update going as planned.
-_WARNING_OUTCOMES = {"rolled_back", "refused"}
+_WARNING_OUTCOMES = {Outcome.ROLLED_BACK.value, REFUSED}
 
 
 class Updates(Protocol):

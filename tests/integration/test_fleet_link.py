@@ -6,7 +6,6 @@ operators as an event and an alert, and their commands take effect between citiz
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 
@@ -337,7 +336,7 @@ async def test_an_update_command_asks_the_updater_and_heartbeats_say_how_updates
 
     async def update_status():
         row = await fleet.store.get_kiosk(KIOSK)
-        return row["update_json"] and json.loads(row["update_json"])
+        return row["update"]
 
     status = await until(update_status)
     assert status["running_version"] == core.updates.version  # the package's, outside a slot

@@ -136,7 +136,9 @@ async def test_a_rollout_goes_live_on_one_kiosk_and_is_paused_before_the_second(
         ("update", "failed", "rollout paused")]
     assert (await fleet.store.get_kiosk("EAST-02"))["software_version"] == "1.0.0"
     await look_at_the_rollout_page(fleet, tmp_path, "rollout-paused.png",
-                                   expect_rows={"EAST-01": "live", "EAST-02": "waiting"})
+                                   expect_rows={"EAST-01": "live", "EAST-02": "waiting"},
+                                   first_update="Software 1.1.0 in slot b · last update: updated"
+                                   " 1.1.0")
 
 
 async def test_a_rollback_on_the_kiosk_shows_in_the_rollout_and_raises_an_alert(
@@ -193,13 +195,14 @@ def start_current(machine: Machine) -> int:
 
 
 async def look_at_the_rollout_page(fleet: Fleet, tmp_path: Path, name: str,
-                                   expect_rows: dict[str, str]) -> Path:
+                                   expect_rows: dict[str, str], first_update: str) -> Path:
     """The dashboard's rollout page in headless Chromium, as an operator sees it."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")
     shots = Path(SHOTS) if SHOTS else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     path = shots / name
+    first_kiosk = next(iter(expect_rows))
 
     def browse() -> None:
         from playwright.sync_api import expect, sync_playwright
@@ -222,6 +225,10 @@ async def look_at_the_rollout_page(fleet: Fleet, tmp_path: Path, name: str,
             expect(page.locator("#rollout-resume")).to_be_visible()
             expect(page.locator("#rollout-pause")).to_be_hidden()
             page.screenshot(path=str(path), full_page=True)
+            # The kiosk's own page says what its heartbeats said of updates.
+            page.click("#views button[data-view=fleet]")
+            page.click(f"text={first_kiosk}")
+            expect(page.locator("#detail-update")).to_contain_text(first_update)
             browser.close()
 
     await asyncio.to_thread(browse)
