@@ -67,6 +67,8 @@ _PHASES = {
 # The kiosk has its command (a part still "queued" moves on to "requested").
 _HAS_IT = (CommandStatus.DELIVERED.value, CommandStatus.ACKNOWLEDGED.value,
            CommandStatus.DONE.value)
+NO_UPDATES = "this kiosk's software does not take updates from the fleet (its heartbeats say"\
+    " nothing of updates): update it by hand (kiosk-update install)"
 STAGES = (1, 10, 100)  # the usual percentages; any from 1 to 100 is accepted
 
 
@@ -314,14 +316,19 @@ class Rollouts(CommandBook):
                            now: float) -> None:
         """A heartbeat of a kiosk in an unfinished rollout: its part moves on."""
         part = await tx.fetchrow(
-            "SELECT r.status, r.command_id, r.detail, r.bytes_done, r.from_version, o.version, c.status AS command_status,"
-            " c.ack_detail FROM rollout_kiosks r JOIN rollouts o ON o.rollout_id = r.rollout_id"
+            "SELECT r.status, r.command_id, r.detail, r.bytes_done, r.from_version, o.version,"
+            " c.status AS command_status, c.ack_detail FROM rollout_kiosks r JOIN rollouts o ON o.rollout_id = r.rollout_id"
             " LEFT JOIN commands c ON c.command_id = r.command_id"
             " WHERE r.rollout_id = $1 AND r.kiosk_id = $2", rollout_id, hb.kiosk_id)
         if part is None or TargetStatus(part["status"]) in FINAL:
             await tx.execute("UPDATE kiosks SET rollout_id = NULL WHERE kiosk_id = $1",
                              hb.kiosk_id)
             return
+        if hb.update is None and part["command_status"] == CommandStatus.QUEUED.value:
+            # Software that says nothing of updates does not know the command either: a reply
+            # carrying it would be refused whole (an unknown command kind), service order and all.
+            await self.withdraw(tx, part["command_id"], now, NO_UPDATES)
+            part = {**part, "command_status": CommandStatus.FAILED.value, "ack_detail": NO_UPDATES}
         seen = progress_of(part["version"], part["command_id"], hb.update)
         if seen is None and part["command_status"] == CommandStatus.FAILED.value:
             seen = TargetStatus.FAILED, part["ack_detail"] or "the command failed"

@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from fleet.config import FleetConfig
 from fleet.rollouts import in_stage
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX
+from kiosk.fleet_wire import API_PREFIX, UpdateStatus
 from kiosk.update.download import DownloadPolicy, download
 from tests.fleet.fleetkit import Fleet
 from tests.update.fleetops import part, post, upload
 
 BOTH_STORES = pytest.mark.parametrize("fleet", ["sqlite", "postgresql"], indirect=True)
+# What a kiosk that takes updates says of them on every heartbeat (kiosk.fleet_updates).
+KNOWS_UPDATES = UpdateStatus("1.0.0", "a").to_json()
 FLEET = 100  # kiosks in the staged rollout: 10% of them is never none (0.9^100)
 
 
@@ -135,11 +137,11 @@ async def test_stages_pause_resume_and_abort_say_what_happened_to_each_kiosk(
                                  {"digest": bundle["digest"], "percent": 10})
     rollout_id = rollout["rollout_id"]
     first = {k["kiosk_id"] for k in rollout["kiosks"]}
-    assert 0 < len(first) < FLEET // 4  # 10%, by a stable hash: about 10
+    assert 1 < len(first) < FLEET // 4  # 10%, by a stable hash: about 10
     assert first == {k for k in kiosks if in_stage(rollout_id, k, 10)}
     # One chosen kiosk is seen: its command is delivered and no pause can take it back.
-    seen = sorted(first)[0]
-    status_code, reply = await fleet.heartbeat(kiosks[seen])
+    seen, old = sorted(first)[:2]
+    status_code, reply = await fleet.heartbeat(kiosks[seen], update=KNOWS_UPDATES)
     (command,) = reply["commands"]
     assert command["kind"] == "update"
     assert command["params"] == {"manifest_digest": bundle["digest"],
@@ -148,7 +150,7 @@ async def test_stages_pause_resume_and_abort_say_what_happened_to_each_kiosk(
     assert paused["withdrawn"] == len(first) - 1
     after = {k["kiosk_id"]: k["status"] for k in paused["rollout"]["kiosks"]}
     assert after.pop(seen) == "queued" and set(after.values()) == {"waiting"}
-    await fleet.heartbeat(kiosks[seen])  # the kiosk has it: "requested" now
+    await fleet.heartbeat(kiosks[seen], update=KNOWS_UPDATES)  # the kiosk has it: "requested"
     assert (await part(fleet, rollout_id, seen))["status"] == "requested"
     status, staged = await post(operator, fleet, f"/rollouts/{rollout_id}/stage", {"percent": 100})
     assert staged["added"] == FLEET - len(first)
@@ -157,13 +159,20 @@ async def test_stages_pause_resume_and_abort_say_what_happened_to_each_kiosk(
     assert status == 409  # a stage only grows
     status, resumed = await post(operator, fleet, f"/rollouts/{rollout_id}/resume")
     assert resumed["sent"] == FLEET - 1
-    other = sorted(set(kiosks) - {seen})[0]
-    status_code, reply = await fleet.heartbeat(kiosks[other])
+    other = sorted(set(kiosks) - {seen, old})[0]
+    status_code, reply = await fleet.heartbeat(kiosks[other], update=KNOWS_UPDATES)
     assert [c["kind"] for c in reply["commands"]] == ["update"]
+    # A kiosk whose software knows nothing of updates is not sent the command: its reply would
+    # be refused whole. Its part fails with what to do instead.
+    status_code, reply = await fleet.heartbeat(kiosks[old])
+    assert status_code == 200 and reply["commands"] == []
+    refused = await part(fleet, rollout_id, old)
+    assert refused["status"] == "failed" and "kiosk-update install" in refused["detail"]
     status, aborted = await post(operator, fleet, f"/rollouts/{rollout_id}/abort")
-    assert aborted["withdrawn"] == FLEET - 2
+    assert aborted["withdrawn"] == FLEET - 3
     statuses = {k["kiosk_id"]: k["status"] for k in aborted["rollout"]["kiosks"]}
     assert statuses.pop(seen) == "requested" and statuses.pop(other) == "queued"
+    assert statuses.pop(old) == "failed"
     assert set(statuses.values()) == {"cancelled"}
     status, refused = await post(operator, fleet, f"/rollouts/{rollout_id}/resume")
     assert (status, refused["error"]) == (409, "aborted")
