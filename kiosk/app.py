@@ -219,7 +219,6 @@ async def _run(
     outbox_delivery = start_outbox_delivery(ctx, session)
     voice.start()
     prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
-    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
     from kiosk.videocall.wiring import start_video_calls
     from screens.screen_share import ScreenShare
 
@@ -228,12 +227,13 @@ async def _run(
         calls.share_screen_from(ScreenShare(app, config.call.screen_width,
                                             config.call.screen_height))
     # Updates: this run's health for the slot guard; a staged release is restarted into
-    # between citizens (kiosk.update.agent).
+    # between citizens (kiosk.update.agent). The fleet link passes the fleet's update command
+    # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
-                          fleet is not None)
+                          fleet_configured(config))
     updates.devices_probed()  # prepare() took a first reading of every device
     app.bind(on_start=lambda *_: updates.attract_reached())
-    updates.watch_fleet(fleet)
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates)
     updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
@@ -298,17 +298,22 @@ def build_voice(ctx: FlowContext) -> Any:
     return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
 
 
+def fleet_configured(config: KioskConfig) -> bool:
+    """Provisioning enrolled this kiosk with a fleet."""
+    return bool(config.fleet.server_url and config.fleet.device_key_path)
+
+
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None], run: RunInfo) -> Any:
+                     restart_app: Callable[[], None], run: RunInfo, updates: Any = None) -> Any:
     """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
     operators' saved service order at once: call it before the attract screen."""
     config = ctx.config
-    if not (config.fleet.server_url and config.fleet.device_key_path):
+    if not fleet_configured(config):
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 
     link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
-                     restart_app=restart_app, run=run)
+                     restart_app=restart_app, run=run, updates=updates)
     link.start()
     return link
 
