@@ -30,6 +30,7 @@ from kiosk.out_of_service import (
     out_of_service,
 )
 from kiosk.recovery import Recovery
+from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.step_library import known_steps
@@ -218,7 +219,9 @@ async def _run(
     ratings = start_rating_delivery(ctx)
     voice.start()
     prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
-    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
+    housekeeper = start_housekeeping(ctx, session)
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, housekeeper=housekeeper)
+    housekeeper.fleet = fleet
     # Updates: this run's health for the slot guard; a staged release is restarted into
     # between citizens (kiosk.update.agent).
     updates = UpdateAgent(config, lambda: session.busy, ctx.journal, app.stop, fleet is not None)
@@ -239,6 +242,7 @@ async def _run(
         if citizen is not None and not citizen.done():
             citizen.cancel()
         await updates.stop()
+        await housekeeper.stop()
         ratings.cancel()
         prewarm.cancel()
         await voice.stop()
@@ -277,18 +281,22 @@ def build_voice(ctx: FlowContext) -> Any:
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None], run: RunInfo) -> Any:
+                     restart_app: Callable[[], None], run: RunInfo,
+                     housekeeper: Housekeeper | None = None) -> Any:
     """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
-    operators' saved service order at once: call it before the attract screen."""
+    operators' saved service order at once: call it before the attract screen. With a
+    housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""
     config = ctx.config
     if not (config.fleet.server_url and config.fleet.device_key_path):
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 
-    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
+    more = (housekeeper.status,) if housekeeper is not None else ()
+    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager, *more),
                      restart_app=restart_app, run=run)
     link.start()
     return link
+
 
 
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
@@ -298,7 +306,10 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
-    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run)
+    housekeeper = start_housekeeping(ctx, session)
+    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
+                             housekeeper=housekeeper)
+    housekeeper.fleet = fleet
     failure: BaseException | None = None
     ratings = start_rating_delivery(ctx)
     try:
@@ -313,6 +324,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
         raise
     finally:
         ratings.cancel()
+        await housekeeper.stop()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)
@@ -357,7 +369,7 @@ def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> 
     """`kiosk --out-of-service`: the screen with its reason, whatever the configuration holds."""
     shown = out_of_service(config_path, overrides)
     config = shown.config
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, retention=config.retention)
     log.error("out of service (reason=%s): %s", shown.reason.code, shown.detail)
     from screens.bootstrap import configure_kivy
 
@@ -397,7 +409,7 @@ def run_kiosk(
         log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
         return EXIT_NOT_PROVISIONED
     config = load_config(config_path, overrides)
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, retention=config.retention)
     sim = None
     control_url = None
     if simulator or attach:

@@ -149,6 +149,11 @@ class RatingOutbox:
                              (rating_id, json.dumps(body, ensure_ascii=False), reason, time.time()))
             self._db.execute("DELETE FROM pending WHERE rating_id = ?", (rating_id,))
 
+    def forget_refused(self, before: float) -> int:
+        """Retention: refused ratings set aside before `before` are dropped; returns how many."""
+        cursor = self._db.execute("DELETE FROM refused WHERE at < ?", (before,))
+        return int(cursor.rowcount)
+
     def counts(self) -> dict[str, int]:
         return {"pending": self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0],
                 "refused": self._db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]}

@@ -40,6 +40,7 @@ class KioskSession:
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -81,7 +82,8 @@ class KioskSession:
         tiles = self._tiles()
         self.view.update(services=tiles, network_ok=self.network_ok)
         nothing_offered = not any(t.available for t in tiles)
-        reason = self.operator_out_of_service or ("oos.no_service" if nothing_offered else "")
+        reason = (self.operator_out_of_service or self.storage_out_of_service
+                  or ("oos.no_service" if nothing_offered else ""))
         if self._flow_task is None and self.view.screen in (ScreenId.ATTRACT, ScreenId.MENU,
                                                             ScreenId.OUT_OF_SERVICE):
             if reason:
@@ -92,6 +94,12 @@ class KioskSession:
     def set_out_of_service(self, on: bool) -> None:
         """The operators' remote command: out of service / back in service."""
         self.operator_out_of_service = "oos.operator" if on else ""
+        self.refresh_menu()
+
+    def set_disk_full(self, full: bool) -> None:
+        """The disk below its stop mark (kiosk.retention): no new citizen until space is freed;
+        a citizen being served finishes."""
+        self.storage_out_of_service = "oos.disk_full" if full else ""
         self.refresh_menu()
 
     async def refresh_catalog(self) -> None:
