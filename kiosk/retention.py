@@ -16,20 +16,23 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KioskConfig
-from kiosk.fleet_tx_reports import BACKFILL_S
-from kiosk.fleet_wire import DeviceHealth, DeviceStatus, Supply, SupplyLevel
 from kiosk.journal import Journal
 from kiosk.logs import LOG_FILE
+
+if TYPE_CHECKING:
+    from kiosk.fleet_wire import DeviceStatus
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
 # A transaction leaves the journal only after the fleet reporter's first look-back could have
-# reported it (a kiosk enrolled late reports BACKFILL_S of its past).
-MIN_JOURNAL_DAYS = BACKFILL_S / DAY_S + 1
+# reported it (a kiosk enrolled late reports kiosk.fleet_tx_reports.BACKFILL_S of its past;
+# tests/kiosk/test_retention.py holds the two together, so that the fleet's modules are not
+# imported at start-up for one number).
+MIN_JOURNAL_DAYS = 32.0
 STALE_TEMP_S = 3600.0  # a temporary file this old was left by a crash, not being written
 STORAGE_DEVICE = "storage"
 DISK_SUPPLY = "disk_space"
@@ -59,6 +62,8 @@ def read_disk(path: Path, warn_free_mb: float, stop_free_mb: float) -> DiskReadi
 def storage_status(reading: DiskReading | None) -> DeviceStatus:
     """The disk as the fleet sees it: low space is a low supply (an alert long before it stops
     the kiosk), a full disk a fault."""
+    from kiosk.fleet_wire import DeviceHealth, DeviceStatus, Supply, SupplyLevel  # fleet only
+
     if reading is None:
         return DeviceStatus(STORAGE_DEVICE, DeviceHealth.OK)
     level = {DiskLevel.OK: SupplyLevel.OK, DiskLevel.LOW: SupplyLevel.LOW,

@@ -41,6 +41,7 @@ class KioskSession:
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
         self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
+        self.starting = False               # devices' first reading, the first catalog fetch
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -81,7 +82,8 @@ class KioskSession:
     def refresh_menu(self) -> None:
         tiles = self._tiles()
         self.view.update(services=tiles, network_ok=self.network_ok)
-        nothing_offered = not any(t.available for t in tiles)
+        # While the kiosk comes up, items still dark are not known yet, not out of service.
+        nothing_offered = not self.starting and not any(t.available for t in tiles)
         reason = (self.operator_out_of_service or self.storage_out_of_service
                   or ("oos.no_service" if nothing_offered else ""))
         if self._flow_task is None and self.view.screen in (ScreenId.ATTRACT, ScreenId.MENU,

@@ -79,6 +79,12 @@ async def test_no_folding_while_a_citizen_is_served(kiosk):  # noqa: F811
     session.cancel()
 
 
+def test_the_kept_days_floor_is_the_fleet_reporters_look_back_and_a_day():
+    from kiosk.fleet_tx_reports import BACKFILL_S
+
+    assert MIN_JOURNAL_DAYS == BACKFILL_S / DAY_S + 1
+
+
 async def test_the_kept_days_never_go_below_the_fleet_reporters_look_back(kiosk):  # noqa: F811
     backends, ctx, session = kiosk
     await paid_bill(backends, ctx, session)
