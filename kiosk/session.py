@@ -8,10 +8,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
+from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
@@ -20,10 +21,15 @@ from kiosk.i18n import LANGUAGES
 from kiosk.pin import verify_pin
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 
+if TYPE_CHECKING:
+    from kiosk.videocall import VideoCallDesk
+
 log = logging.getLogger(__name__)
 
-class KioskSession:
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
+
+class KioskSession(CallIntents):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
+    call's come from kiosk.call_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -42,6 +48,7 @@ class KioskSession:
         self.operator_out_of_service = ""
         self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
         self.starting = False               # devices' first reading, the first catalog fetch
+        self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -380,6 +387,7 @@ class KioskSession:
         # End of the visit: every piece of personal data leaves the view, and the citizen's
         # choices (language, elder mode, sound) go back to the kiosk's defaults.
         self._clear_visit(ScreenId.ATTRACT)
+        self._end_call_with_visit()
         self.clock.item = None
         self.view.update(language=self.ctx.config.ui.language, elder=False,
                          volume=Volume.NORMAL)
