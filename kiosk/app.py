@@ -225,6 +225,15 @@ async def _run(
         Clock.schedule_once(lambda _dt: marks.setdefault("first_frame", time.time()), 0)
 
     app.bind(on_start=mark_started)
+    # A scripted run records every frame's time (bench.frames): (when, ms since the last one).
+    frames: list[tuple[float, float]] = []
+
+    def record_frames(*_: object) -> None:
+        Clock.schedule_interval(
+            lambda dt: frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
+
+    if scenario:
+        app.bind(on_start=record_frames)
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
@@ -244,6 +253,7 @@ async def _run(
                 out_dir or Path("out"),
                 started_at,
             )
+            summary["frames"] = frames
         finally:
             app.stop()
 
