@@ -30,6 +30,7 @@ from kiosk.out_of_service import (
     out_of_service,
 )
 from kiosk.recovery import Recovery
+from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.step_library import known_steps
@@ -163,17 +164,33 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     ctx.journal.close()
 
 
-async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
-    """Everything before the attract screen: recovery of unfinished transactions, a first
-    reading of every device, the catalog."""
+async def begin(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
+    """What must come before the attract screen: recovery of unfinished transactions, and the
+    session on the cached catalog. Its devices are not read yet (`come_up`)."""
     ctx = build_context(config)
     report = await Recovery(ctx.journal, ctx.payment, ctx.services).run()
     log.info("recovery: %s", report.as_json())
-    manager = build_manager(ctx.devices)
-    await manager.start()
-    session = build_session(ctx, manager)
+    session = build_session(ctx, build_manager(ctx.devices))
     session.recovery_report = report.as_json()
-    await session.refresh_catalog()
+    return ctx, session
+
+
+async def come_up(session: KioskSession) -> None:
+    """A first reading of every device and the catalog fetch, side by side, while the attract
+    screen is already up: items light up as their devices and the backends become known, and
+    the kiosk does not call itself out of service meanwhile."""
+    session.starting = True
+    try:
+        await asyncio.gather(session.device_manager.start(), session.refresh_catalog())
+    finally:
+        session.starting = False
+        session.refresh_menu()
+
+
+async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
+    """`begin` and `come_up` in one: recovery, every device read, the catalog fetched."""
+    ctx, session = await begin(config)
+    await come_up(session)
     return ctx, session
 
 
@@ -183,8 +200,13 @@ async def _run(
     control_url: str | None,
     out_dir: Path | None,
     started_at: float,
+    marks: dict[str, float],
 ) -> dict | None:
-    from screens.app import KioskApp
+    from kivy.clock import Clock
+
+    from screens.app import KioskApp  # Kivy's window is made as this imports
+
+    marks["window"] = time.time()
 
     # How the last run ended (a crash the fleet must hear of?) and this one is running.
     run_record = RunRecord(config.state_dir)
@@ -193,10 +215,26 @@ async def _run(
     # once the attract screen is up. Outside systemd it does nothing.
     watchdog = Watchdog.from_environment(os.environ)
     watchdog.start()
-    ctx, session = await prepare(config)
+    ctx, session = await begin(config)
+    marks["session"] = time.time()
     voice = build_voice(ctx)
     app = KioskApp(ctx.view, session, voice=voice)
     app.bind(on_stop=lambda *_: voice.halt())
+
+    def mark_started(*_: object) -> None:  # a handler returning a true value stops on_start
+        marks.setdefault("screens_built", time.time())
+        Clock.schedule_once(lambda _dt: marks.setdefault("first_frame", time.time()), 0)
+
+    app.bind(on_start=mark_started)
+    # A scripted run records every frame's time (bench.frames): (when, ms since the last one).
+    frames: list[tuple[float, float]] = []
+
+    def record_frames(*_: object) -> None:
+        Clock.schedule_interval(
+            lambda dt: frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
+
+    if scenario:
+        app.bind(on_start=record_frames)
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
@@ -205,6 +243,10 @@ async def _run(
         from simulator.citizen import run_scenario
 
         try:
+            if scenario != "startup":
+                # A scripted citizen walks up once the items are lit (the startup scenario
+                # measures the attract screen itself).
+                await started
             summary = await run_scenario(
                 app,
                 scenario or "endorsement",
@@ -212,6 +254,7 @@ async def _run(
                 out_dir or Path("out"),
                 started_at,
             )
+            summary["frames"] = frames
         finally:
             app.stop()
 
@@ -219,6 +262,7 @@ async def _run(
     outbox_delivery = start_outbox_delivery(ctx, session)
     voice.start()
     prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
+    housekeeper = start_housekeeping(ctx, session)
     from kiosk.videocall.wiring import start_video_calls
     from screens.screen_share import ScreenShare
 
@@ -231,9 +275,16 @@ async def _run(
     # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
                           fleet_configured(config))
-    updates.devices_probed()  # prepare() took a first reading of every device
+
+    async def coming_up() -> None:
+        await come_up(session)
+        updates.devices_probed()
+
+    started = asyncio.get_running_loop().create_task(coming_up())
     app.bind(on_start=lambda *_: updates.attract_reached())
-    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates)
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates,
+                             housekeeper=housekeeper)
+    housekeeper.fleet = fleet
     updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
@@ -247,7 +298,9 @@ async def _run(
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        started.cancel()
         await updates.stop()
+        await housekeeper.stop()
         outbox_delivery.cancel()
         prewarm.cancel()
         if calls is not None:
@@ -304,18 +357,22 @@ def fleet_configured(config: KioskConfig) -> bool:
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None], run: RunInfo, updates: Any = None) -> Any:
+                     restart_app: Callable[[], None], run: RunInfo, updates: Any = None,
+                     housekeeper: Housekeeper | None = None) -> Any:
     """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
-    operators' saved service order at once: call it before the attract screen."""
+    operators' saved service order at once: call it before the attract screen. With a
+    housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""
     config = ctx.config
     if not fleet_configured(config):
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 
-    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
+    more = (housekeeper.status,) if housekeeper is not None else ()
+    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager, *more),
                      restart_app=restart_app, run=run, updates=updates)
     link.start()
     return link
+
 
 
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
@@ -325,7 +382,10 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
-    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run)
+    housekeeper = start_housekeeping(ctx, session)
+    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
+                             housekeeper=housekeeper)
+    housekeeper.fleet = fleet
     failure: BaseException | None = None
     outbox_delivery = start_outbox_delivery(ctx, session)
     try:
@@ -340,6 +400,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
         raise
     finally:
         outbox_delivery.cancel()
+        await housekeeper.stop()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)
@@ -384,7 +445,7 @@ def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> 
     """`kiosk --out-of-service`: the screen with its reason, whatever the configuration holds."""
     shown = out_of_service(config_path, overrides)
     config = shown.config
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, retention=config.retention)
     log.error("out of service (reason=%s): %s", shown.reason.code, shown.detail)
     from screens.bootstrap import configure_kivy
 
@@ -408,6 +469,8 @@ def run_kiosk(
     log_dir: Path | None = None,
 ) -> int:
     started_at = time.monotonic()
+    # Where start-up time goes (bench.startup reads them from a scripted run's summary).
+    marks = {"main": time.time()}
     overrides: dict = {}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
@@ -424,7 +487,7 @@ def run_kiosk(
         log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
         return EXIT_NOT_PROVISIONED
     config = load_config(config_path, overrides)
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, retention=config.retention)
     sim = None
     control_url = None
     if simulator or attach:
@@ -434,6 +497,7 @@ def run_kiosk(
             sim = EmbeddedSimulator(config.state_dir / "sim")
             endpoints = sim.start()
         control_url = endpoints["control_url"]
+        marks["simulator"] = time.time()
         config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
     if headless:
         try:
@@ -447,11 +511,13 @@ def run_kiosk(
 
     configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
     try:
-        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at))
+        marks["kivy_configured"] = time.time()
+        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at, marks))
     finally:
         if sim is not None:
             sim.stop()
     if scripted is not None:
+        scripted["startup_marks"] = marks
         print(json.dumps(scripted, ensure_ascii=False, indent=2))
         return 0 if scripted.get("ok") else 1
     return 0

@@ -102,6 +102,7 @@ class FleetLink:
             command_handler=self.handle,
             interval_s=config.fleet.heartbeat_interval_s,
             reply_handler=self.on_reply,
+            outbox_limit=config.retention.fleet_outbox_messages,
         )
         session.on_problem = self.report_problem
         # Software updates (kiosk.update.agent): the update command, the heartbeat's status.
@@ -429,12 +430,16 @@ _LEVELS = {
 _SUPPLIES = {"paper", "card_stock", "retain_bin"}
 
 
-def wire_devices(manager: Any) -> Callable[[], list[DeviceStatus]]:
-    """The device manager's live snapshot in the fleet's wire shape (no personal data in it)."""
+def wire_devices(
+    manager: Any, *more: Callable[[], DeviceStatus]
+) -> Callable[[], list[DeviceStatus]]:
+    """The device manager's live snapshot in the fleet's wire shape (no personal data in it),
+    then `more` (the kiosk's own disk: kiosk.retention)."""
 
     def statuses() -> list[DeviceStatus]:
         result = []
-        for name, status in sorted(manager.snapshot().items()):
+        snapshot = manager.snapshot() if manager is not None else {}  # no devices fitted
+        for name, status in sorted(snapshot.items()):
             supplies = tuple(
                 Supply(key, _LEVELS.get(str(value), SupplyLevel.UNKNOWN))
                 for key, value in sorted(status.supplies.items())
@@ -448,6 +453,6 @@ def wire_devices(manager: Any) -> Callable[[], list[DeviceStatus]]:
                     supplies,
                 )
             )
-        return result
+        return result + [status() for status in more]
 
     return statuses

@@ -133,6 +133,8 @@ TEXTS: dict[str, dict[str, str]] = {
                  "en": "This kiosk is out of service. Please use another kiosk or a counter.\nHotline {hotline}"},
     "oos.no_service": {"zh": "所有业务暂时无法办理", "en": "No service can be offered right now"},
     "oos.operator": {"zh": "维护中", "en": "Under maintenance"},
+    "oos.disk_full": {"zh": "设备存储空间不足，已通知运维人员",
+                      "en": "The kiosk's storage is full; the operators have been told"},
     "oos.start_failed": {"zh": "系统启动失败，已通知运维人员", "en": "The kiosk failed to start; the operators have been told"},
     # systemd hardening (issue 17): the out-of-service screen of a kiosk not provisioned yet.
     "oos.not_provisioned": {"zh": "本机尚未完成安装配置（未开通）",

@@ -173,6 +173,15 @@ class Outbox:
                 " WHERE key = ?", (reason, time.time(), key))
             self._db.execute("DELETE FROM pending WHERE key = ?", (key,))
 
+    def forget_ended(self, before: float) -> int:
+        """Retention: refused entries, and the keys of delivered ones (kept so a key is never sent
+        twice), set aside before `before`; returns how many rows went. Never a pending one."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            removed = sum(self._db.execute(f"DELETE FROM {table} WHERE at < ?", (before,)).rowcount
+                          for table in ("refused", "delivered"))
+        return int(removed)
+
     def counts(self) -> dict[str, int]:
         return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for table in ("pending", "delivered", "refused")}

@@ -47,6 +47,8 @@ class KioskSession(CallIntents):
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
+        self.starting = False               # devices' first reading, the first catalog fetch
         self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
@@ -90,8 +92,10 @@ class KioskSession(CallIntents):
     def refresh_menu(self) -> None:
         tiles = self._tiles()
         self.view.update(services=tiles, network_ok=self.network_ok)
-        nothing_offered = not any(t.available for t in tiles)
-        reason = self.operator_out_of_service or ("oos.no_service" if nothing_offered else "")
+        # While the kiosk comes up, items still dark are not known yet, not out of service.
+        nothing_offered = not self.starting and not any(t.available for t in tiles)
+        reason = (self.operator_out_of_service or self.storage_out_of_service
+                  or ("oos.no_service" if nothing_offered else ""))
         if self._flow_task is None and self.view.screen in (ScreenId.ATTRACT, ScreenId.MENU,
                                                             ScreenId.OUT_OF_SERVICE):
             if reason:
@@ -102,6 +106,12 @@ class KioskSession(CallIntents):
     def set_out_of_service(self, on: bool) -> None:
         """The operators' remote command: out of service / back in service."""
         self.operator_out_of_service = "oos.operator" if on else ""
+        self.refresh_menu()
+
+    def set_disk_full(self, full: bool) -> None:
+        """The disk below its stop mark (kiosk.retention): no new citizen until space is freed;
+        a citizen being served finishes."""
+        self.storage_out_of_service = "oos.disk_full" if full else ""
         self.refresh_menu()
 
     async def refresh_catalog(self) -> None:

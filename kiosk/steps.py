@@ -301,10 +301,14 @@ async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) ->
     while True:
         waiter = asyncio.ensure_future(ctx.wait_choice())
         scanner = asyncio.ensure_future(ctx.scans.get())
-        done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiter, scanner):
-            if task not in done:
-                task.cancel()
+        try:
+            done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when the flow is cancelled (the citizen left, the time ran out): a getter
+            # left waiting on the scans would take the next citizen's scanned code.
+            for task in (waiter, scanner):
+                if not task.done():
+                    task.cancel()
         value = scanner.result() if scanner in done else ctx.view.entry
         if pattern.match(value):
             run.state[params["into"]] = value

@@ -248,3 +248,20 @@ async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
     await until(ctx.view, ScreenId.ATTRACT, timeout=10)   # then walks away for good
     assert ctx.view.entry == "" and not ctx.view.idle_prompt
     assert ctx.journal.recent()[0].state is TxState.CANCELLED
+
+
+async def test_a_citizen_who_leaves_at_the_keypad_leaves_no_reader_of_the_next_ones_scan(kiosk):
+    backends, ctx, session = kiosk
+    for _ in range(2):
+        session.touch_start()
+        session.choose_service(BILL_PAYMENT)
+        await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+        session.cancel()
+        await until(ctx.view, ScreenId.ATTRACT)
+    session.touch_start()
+    session.choose_service(BILL_PAYMENT)
+    await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+    await asyncio.sleep(0.05)
+    ctx.scans.put_nowait(WATER_ACCOUNT)  # the bill's barcode, as the scanner hands it on
+    await until(ctx.view, ScreenId.CONFIRM)
+    session.cancel()
