@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.app import EmbeddedSimulator, prepare, start_rating_delivery
+from kiosk.app import EmbeddedSimulator, prepare, start_outbox_delivery
 from kiosk.config import load_config, simulator_overrides
 from kiosk.logs import setup_logging
 from kiosk.retention import start_housekeeping
@@ -151,7 +151,7 @@ async def run_soak(transactions: int, warmup: int, state_dir: Path, endpoints: d
     ctx, session = await prepare(config)
     session.start()
     housekeeper = start_housekeeping(ctx, session)
-    ratings = start_rating_delivery(ctx)
+    outbox = start_outbox_delivery(ctx, session)
     outcomes: Counter[str] = Counter()
     errors: list[str] = []
     waits = 0  # citizens who found an item dark (a device being read again) and waited
@@ -177,7 +177,7 @@ async def run_soak(transactions: int, warmup: int, state_dir: Path, endpoints: d
         last = read_process(state_dir)
         unfinished = len(ctx.journal.unfinished())
     finally:
-        ratings.cancel()
+        outbox.cancel()
         await housekeeper.stop()
         from kiosk.app import close_context
 
