@@ -1,7 +1,8 @@
-"""The menu's verdict on a service item, in words the citizen reads: the network first, then the
-device manager's one answer to "can item X run now, and why not" (`availability_of`), turned
-into i18n keys. A missing optional device (the receipt printer) leaves the item offered with a
-warning the citizen sees before paying.
+"""The menu's verdict on a service item, in words the citizen reads: whether the backends can
+be reached (an offline-capable item stays on without them: its submission waits in the
+outbox), then the device manager's one answer to "can item X run now, and why not"
+(`availability_of`), turned into i18n keys. A missing optional device (the receipt printer)
+leaves the item offered with a warning the citizen sees before paying.
 """
 
 from __future__ import annotations
@@ -37,12 +38,22 @@ def assumed_usable(names: Iterable[str]) -> dict[str, DeviceStatus]:
 class ServiceAvailability:
     """Asks the device manager's rule about each item and says it as the menu shows it."""
 
-    def __init__(self, device_statuses: DeviceStatuses) -> None:
+    def __init__(self, device_statuses: DeviceStatuses,
+                 site_backends: frozenset[str] = frozenset()) -> None:
         self.device_statuses = device_statuses
+        # Backends on the site's own network (a village point's local queue): the link being
+        # down does not take them away.
+        self.site_backends = site_backends
+
+    def _on_site(self, item: ServiceItem) -> bool:
+        return bool(item.backends) and item.backends <= self.site_backends \
+            and not item.takes_payment
 
     def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
-        if item.online and not network_ok:
-            return Verdict(False, "unavailable.network")
+        if not network_ok and not item.works_offline and not self._on_site(item):
+            # What stays off when the link is down, and the plain reason why.
+            return Verdict(False, "unavailable.network_payment" if item.takes_payment
+                           else "unavailable.network")
         answer = availability_of(
             ServiceRequirements(item.required_devices, item.optional_devices),
             self.device_statuses(),

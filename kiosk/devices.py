@@ -13,7 +13,7 @@ from peripherals.device_manager import DeviceManager
 from peripherals.dispenser import DispenserService
 from peripherals.document_camera import DocumentCameraService
 from peripherals.face_camera import FaceCameraService
-from peripherals.health import Peripheral
+from peripherals.health import DeviceStatus, Peripheral
 from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
@@ -55,3 +55,10 @@ def build_manager(devices: Devices) -> DeviceManager:
     ]
     watched = [device for device in fitted if device is not None]
     return DeviceManager(watched)
+
+
+def device_statuses(manager: DeviceManager) -> dict[str, DeviceStatus]:
+    """Every fitted device's status; one not read yet (the kiosk is coming up) shows the status
+    it starts with, offline, so its items show dark until its first reading, then light up."""
+    known = manager.snapshot()
+    return {name: known.get(name) or device.status() for name, device in manager.devices.items()}

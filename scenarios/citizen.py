@@ -49,6 +49,7 @@ class Citizen:
     def __init__(self, app: App, sim: SimulatorClient, out_dir: Path) -> None:
         self.app, self.sim, self.out_dir = app, sim, out_dir
         self.shots: list[str] = []
+        self.shot_spans: list[tuple[float, float]] = []  # perf_counter spans of screenshots
         self.seen: dict[str, list[str]] = {}
         self.timeline: list[tuple[float, str]] = []
         self._t0 = time.monotonic()
@@ -109,7 +110,10 @@ class Citizen:
 
     def screenshot(self, label: str) -> Path:
         path = self.out_dir / f"{len(self.shots) + 1:02d}-{label}.png"
+        started = time.perf_counter()
         self.app.root.export_to_png(str(path))
+        # The citizen's camera, not the kiosk: bench.frames leaves these frames out.
+        self.shot_spans.append((started, time.perf_counter()))
         self.shots.append(path.name)
         return path
 

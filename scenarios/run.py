@@ -52,6 +52,7 @@ async def run_scenario(
             transitions=list(getattr(app, "transitions", [])),
             scenario_s=round(time.monotonic() - t0, 2),
             screenshots=citizen.shots,
+            screenshot_spans=citizen.shot_spans,
             screens_seen=citizen.seen,
             timeline=citizen.timeline,
         )

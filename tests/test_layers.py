@@ -20,6 +20,10 @@ FORBIDDEN = {
 }
 # The composition root may wire the screens and the simulator together.
 ALLOWED = {"kiosk/app.py", "kiosk/cli.py"}
+# Known crossings, each with why, to be moved away (not new ones): the fleet's rollouts verify
+# release bundles with the kiosk's own bundle code (kiosk/update: manifest, bundle, errors, the
+# guard's outcome), which belongs in wire/ beside the rest of what both sides share.
+KNOWN_CROSSINGS = {("fleet", "kiosk.update")}
 
 
 def imports_of(path: Path):
@@ -34,6 +38,18 @@ def imports_of(path: Path):
             yield node.lineno, "<relative>"
 
 
+def _imports_with_module(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.split(".")[0], alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.split(".")[0], node.module
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            yield node.lineno, "<relative>", ""
+
+
 def crossings(root: Path) -> list[str]:
     found = []
     for package, forbidden in FORBIDDEN.items():
@@ -41,7 +57,10 @@ def crossings(root: Path) -> list[str]:
             rel = path.relative_to(root).as_posix()
             if rel in ALLOWED:
                 continue
-            for lineno, name in imports_of(path):
+            for lineno, name, module in _imports_with_module(path):
+                if any(package == p and (module + ".").startswith(m + ".")
+                       for p, m in KNOWN_CROSSINGS):
+                    continue
                 if name in forbidden or name == "<relative>":
                     found.append(f"{rel}:{lineno} imports {name}")
     return found
