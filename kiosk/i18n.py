@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from kiosk.i18n_menu import MENU_TEXTS
+
 LANGUAGES = ("zh", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -349,6 +351,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "receipt.time": {"zh": "时间", "en": "Time: {value}"},
     "receipt.hotline": {"zh": "咨询电话", "en": "Hotline: {value}"},
 }
+
+TEXTS.update(MENU_TEXTS)
 
 
 def translate(key: str, language: str, **params: object) -> str:

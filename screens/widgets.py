@@ -123,6 +123,17 @@ class BigButton(FitText, Button):
         self.bind(pos=self._draw_edge, size=self._draw_edge, disabled=self._on_disabled)
         self.bind(state=self._on_state)
 
+    def set_kind(self, kind: str) -> None:
+        """Another kind of button (a chosen tab, a picked tag): its own contrast pair."""
+        if kind == self.kind:
+            return
+        theme = current()
+        self.kind = kind
+        fg, bg = theme.text(BUTTON_PAIRS[kind])
+        self._colours = (bg, self._colours[1])
+        self.color = fg
+        self._on_disabled()
+
     def _on_state(self, *_):
         # Pressed: a darker face, same text colour (the contrast pair still holds).
         bg = self._colours[0]
