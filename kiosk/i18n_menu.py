@@ -28,6 +28,9 @@ MENU_TEXTS: dict[str, dict[str, str]] = {
     "guide.print_failed": {
         "zh": "清单未能打印，请扫码查看", "en": "The checklist could not be printed; scan the code",
     },
+    "confirm.check": {"zh": "请核对以下信息", "en": "Please check"},
+    "phone.keypad": {"zh": "请输入手机号码", "en": "Your mobile number"},
+    "phone.hint": {"zh": "仅用于短信通知，屏幕上只显示部分号码", "en": "Only for the text message; shown masked"},
     "rate.title": {"zh": "请您评价本次服务", "en": "Please rate this service"},
     "rate.optional": {"zh": "评价可跳过，不影响办理结果", "en": "Optional: it does not change your result"},
     "rate.why": {"zh": "请选择不满意的原因（可多选）", "en": "What went wrong? (any)"},

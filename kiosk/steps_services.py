@@ -199,7 +199,8 @@ async def enter_phone(run: FlowRun, params: dict) -> None:
     title = params.get("title", {"zh": "请输入手机号码，用于接收短信通知",
                                  "en": "Your mobile number, for a text message"})
     while True:
-        ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=title)
+        ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=title,
+                 status_key="phone.keypad")
         while True:
             value = (await ctx.wait_choice()).strip() or ctx.view.entry
             if PHONE.match(value):

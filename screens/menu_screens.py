@@ -26,13 +26,18 @@ def service_button(screen: KioskScreen, tile: ServiceTile) -> Widget:
     v = screen.view
     theme = current()
     small = int(theme.font(TypeSize.SMALL))
-    text = f"{v.pick(tile.title)}\n[size={small}]{v.pick(tile.summary)}[/size]"
+    text = v.pick(tile.title)
+    if v.pick(tile.summary):
+        text += f"\n[size={small}]{v.pick(tile.summary)}[/size]"
     note = tile.reason_key if not tile.available else tile.warning_key
     if note:
-        colour = theme.palette.primary_note if tile.available else theme.palette.disabled_reason
+        # The note's colour pair: button_note, secondary_note or disabled_reason (theme).
+        colour = theme.palette.disabled_reason if not tile.available else \
+            theme.palette.primary_note
         text += f"\n[size={small}][color={colour.lstrip('#')}]{v.t(note)}[/color][/size]"
     button = BigButton(f"service.{tile.code}", "secondary" if tile.guide_only else "primary",
                        text=text, markup=True, size_hint_y=1, disabled=not tile.available)
+    button.min_fit = 0.6
     button.bind(on_release=lambda _b, code=tile.code: screen.intents.choose_service(code))
     return button
 
@@ -121,12 +126,13 @@ class SearchScreen(KioskScreen):
         self.query.automation_id = "search_box.query"
         self.found = TextLabel("muted", TypeSize.SMALL, size_hint_y=None,
                                height=theme.font(TypeSize.SMALL) * 1.6)
-        per_page = 2 if theme.elder else 3
+        per_page = 2 if theme.elder else 3    # the keyboard needs the rest
         self.results = TilePager("search", per_page)
         self.words = GridLayout(cols=4, spacing=theme.space(Space.GAP) / 2, size_hint_y=None,
-                                height=theme.space(Space.BUTTON) * 1.0)
+                                height=theme.space(Space.BUTTON) * (0.8 if theme.elder else 1.0))
         self.keyboard = LetterKeyboard("search_key", self.intents.search_key, size_hint_y=None,
-                                       height=theme.space(Space.BUTTON) * 2.6)
+                                       height=theme.space(Space.BUTTON) * (2.1 if theme.elder
+                                                                            else 2.6))
         self.split([self.query, self.found, self.results], [self.words, self.keyboard])
         self._rendered: tuple = ()
         self._words: tuple = ()

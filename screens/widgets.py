@@ -69,6 +69,8 @@ class FitText:
             if (th <= label.height and tw <= label.width) or size <= smallest:
                 break
             size = max(size * 0.92, smallest)
+        if label.valign == "top":             # a page of text starts at the top of its box
+            label.text_size = (label.text_size[0], label.height)
 
 
 class TextLabel(FitText, Label):

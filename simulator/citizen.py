@@ -21,6 +21,7 @@ from kivy.uix.label import Label
 from kivy.uix.screenmanager import ScreenManager
 
 from simulator.control import SimulatorClient
+from simulator.gallery_hall import hall_gallery
 from simulator.reference import BILL_PAYMENT, ENDORSEMENT, TECHNICIAN_PIN, WATER_ACCOUNT
 
 _touch_ids = itertools.count(1)
@@ -95,12 +96,10 @@ class Citizen:
         await asyncio.sleep(0.25)  # let the screen draw its first frames
         self.timeline.append((round(time.monotonic() - self._t0, 2), name))
         self.seen.setdefault(name, []).extend(
-            t for t in self.texts() if t not in self.seen.get(name, [])
-        )
+            t for t in self.texts() if t not in self.seen.get(name, []))
 
     async def leave_result(self) -> None:
-        """"Done" on the result screen, then "skip" on the rating that follows a service
-        (好差评 is optional; a scenario that rates does so itself)."""
+        """"Done" on the result screen, then "skip" on the optional rating (好差评)."""
         await self.tap("result.done")
         await self.wait_until(lambda: self.screen in ("evaluate", "attract", "out_of_service")
                               and not self._manager().transition.is_active,
@@ -360,6 +359,7 @@ SCENARIOS = {
     "payment_never": _payment_never,
     "gallery": _gallery,
     "elder_endorsement": _elder_endorsement,
+    "hall_gallery": hall_gallery,
 }
 
 
