@@ -44,6 +44,10 @@ class EvaluateScreen(KioskScreen):
             skip.bind(on_release=lambda *_: self.intents.finish())
         self.skip_row = self._row(self.skips[0])
         self.send_row = self._row(self.send, self.skips[1])
+        # It goes home by itself, like the result screen: the citizen sees when.
+        self.countdown = TextLabel("muted", TypeSize.SMALL, size_hint_y=None,
+                                   height=theme.font(TypeSize.SMALL) * 1.6)
+        self.countdown.automation_id = "rating.countdown"
         self._phase = ""
         self._levels: tuple = ()
         self._tags: tuple = ()
@@ -56,9 +60,10 @@ class EvaluateScreen(KioskScreen):
         self.body.clear_widgets()
         widgets: list[Widget]
         if phase == "levels":
-            widgets = [self.service, self.optional, self.levels, self.skip_row]
+            widgets = [self.service, self.optional, self.levels, self.skip_row, self.countdown]
         elif phase == "reasons":
-            widgets = [self.why, self.tags, self.comment, self.keyboard, self.send_row]
+            widgets = [self.why, self.tags, self.comment, self.keyboard, self.send_row,
+                       self.countdown]
         else:
             widgets = [self.thanks]
         for widget in widgets:
@@ -86,6 +91,8 @@ class EvaluateScreen(KioskScreen):
         self.optional.text = v.t("rate.optional")
         self.thanks.text = v.t(v.rating_note_key) if v.rating_note_key else ""
         self.why.text = v.t("rate.why")
+        self.countdown.text = v.t("result.countdown", seconds=v.countdown_s) \
+            if v.countdown_s else ""
         self.comment.text = v.t("rate.comment", comment=v.rating_comment or "_")
         self.send.text = v.t("rate.send")
         for skip in self.skips:

@@ -203,6 +203,7 @@ class GuideScreen(KioskScreen):
         self.split([self.department, self.sections, self.text], [lower])
         self._rendered: tuple = ()
         self._qr_url = ""
+        self._tabs: list[BigButton] = []
 
     def _size_qr(self, *_) -> None:
         side = max(1.0, min(self.qr_box.width, self.qr_box.height - self.qr_caption.height))
@@ -226,18 +227,11 @@ class GuideScreen(KioskScreen):
         key = (guide.code, v.language, v.guide_section)
         if key != self._rendered:
             self._rendered = key
-            self.sections.clear_widgets()
-            for index, section in enumerate(sections):
-                button = BigButton(f"guide_section.{section.key}",
-                                   "primary" if index == v.guide_section else "secondary",
-                                   TypeSize.SMALL, text=section.heading, size_hint_y=1)
-                button.min_fit = 0.55
-                button.bind(on_release=lambda _b, i=index: self.intents.show_guide_section(i))
-                self.sections.add_widget(button)
+            self._section_tabs(sections, v.guide_section)
             shown = sections[min(v.guide_section, len(sections) - 1)]
             self.text.text = "\n".join(shown.lines)
         if guide.url != self._qr_url:
-            self.qr.texture = qr_texture(guide.url, box=8)
+            self.qr.texture = qr_texture(guide.url, box=8, mask_pattern=2)
             self._qr_url = guide.url
         self.qr_caption.text = v.t("guide.qr")
         self.print.text = v.t("guide.print")
@@ -249,6 +243,24 @@ class GuideScreen(KioskScreen):
                                     else "guide.not_here")
         self.note.text = v.t(note) if note else ""
         self.note.set_pair("alert" if note == "guide.print_failed" else "body")
+
+    def _section_tabs(self, sections, chosen: int) -> None:  # noqa: ANN001 - GuideText
+        """One tab per section; built once and relabelled (every guide has the same sections,
+        and building buttons is most of a tap's time)."""
+        keys = [s.key for s in sections]
+        if keys != [b.automation_id.split(".")[-1] for b in self._tabs]:
+            self.sections.clear_widgets()
+            self._tabs = []
+            for index, key in enumerate(keys):
+                button = BigButton(f"guide_section.{key}", "secondary", TypeSize.SMALL,
+                                   size_hint_y=1)
+                button.min_fit = 0.55
+                button.bind(on_release=lambda _b, i=index: self.intents.show_guide_section(i))
+                self._tabs.append(button)
+                self.sections.add_widget(button)
+        for index, (button, section) in enumerate(zip(self._tabs, sections, strict=True)):
+            button.text = section.heading
+            button.set_kind("primary" if index == chosen else "secondary")
 
     def _runs_here(self, code: str) -> bool:
         return any(tile.code == code for tile in self.view.services)

@@ -249,8 +249,12 @@ class Panel(BoxLayout):
         self._edge.rounded_rectangle = (self.x, self.y, self.width, self.height, r)
 
 
-def qr_texture(payload: str, box: int = 12) -> Texture:
-    image = qrcode.make(payload, box_size=box, border=4).get_image().convert("RGB")
+def qr_texture(payload: str, box: int = 12, mask_pattern: int | None = None) -> Texture:
+    """A QR code as a texture. A fixed `mask_pattern` skips qrcode's search for the best of
+    eight masks (most of its time: ~50 ms of a guide's tap); any mask reads the same."""
+    code = qrcode.QRCode(box_size=box, border=4, mask_pattern=mask_pattern)
+    code.add_data(payload)
+    image = code.make_image().get_image().convert("RGB")
     texture = Texture.create(size=image.size, colorfmt="rgb")
     texture.blit_buffer(image.tobytes(), colorfmt="rgb", bufferfmt="ubyte")
     texture.flip_vertical()

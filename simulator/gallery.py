@@ -79,6 +79,7 @@ class Gallery:
         self.folder = folder
         self.shots: dict[str, dict[str, str]] = {}
         self.problems: list[str] = []
+        self.retried: list[str] = []       # visits walked again (a device missed its time)
         self.mode = MODES[0]
         folder.mkdir(parents=True, exist_ok=True)
 

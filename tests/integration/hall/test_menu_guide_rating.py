@@ -8,6 +8,7 @@ import asyncio
 
 from kiosk.evaluation import desk_for
 from kiosk.viewmodel import MenuTab, ScreenId
+from simulator.catalog_reach import Reach, reach_of
 from simulator.reference import ENDORSEMENT, QUEUE_TICKET, SERVICE_RATING
 
 PASSPORT = "442000-CRJ-0001"        # guide-only: applied for at the exit-entry counters
@@ -163,3 +164,31 @@ async def test_the_rating_item_itself_is_not_rated_again(rig):
     await rig.result()
     rig.session.finish()
     assert rig.view.screen is ScreenId.ATTRACT
+
+
+async def test_every_item_of_the_reference_catalog_runs_as_far_as_the_report_says(rig):
+    rows = reach_of(rig.session.catalog)
+    assert len(rows) == len(rig.session.catalog.items) == 302
+    full = [r.code for r in rows if r.reach is Reach.FULL]
+    _open_menu(rig)
+    assert sorted(full) == sorted(t.code for t in rig.view.services)   # on the kiosk's tab
+    for row in rows:
+        if row.reach is Reach.GUIDE_ONLY:
+            rig.session.choose_service(row.code)       # a guide-only tile, wherever found
+            assert rig.view.screen is ScreenId.GUIDE and rig.view.guide.code == row.code
+            assert not rig.session.busy
+            rig.session.go_back()
+    assert rig.ctx.journal.recent(5) == []
+
+
+async def test_an_untouched_rating_screen_goes_home_like_the_result_screen(rig):
+    await rig.start(QUEUE_TICKET)
+    await rig.until(ScreenId.CHOOSE)
+    rig.session.choose_option("A")
+    await rig.result()
+    rig.session.finish()
+    assert rig.view.screen is ScreenId.EVALUATE
+    clock = rig.session.clock
+    assert clock.tick() == "" and rig.view.countdown_s > 0     # counting down, shown
+    clock.last_activity -= 3600                                  # the citizen walked away
+    assert clock.tick() == "result_over"                         # the session goes home
