@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
+from kiosk.catalog_reach import Reach, reach_of
 from kiosk.evaluation import desk_for
 from kiosk.viewmodel import MenuTab, ScreenId
-from simulator.catalog_reach import Reach, reach_of
 from simulator.reference import ENDORSEMENT, QUEUE_TICKET, SERVICE_RATING
 
 PASSPORT = "442000-CRJ-0001"        # guide-only: applied for at the exit-entry counters

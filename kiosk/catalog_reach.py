@@ -1,9 +1,10 @@
-"""How far each item of the reference catalog runs on the kiosk, for the closing note of
-issue 13: "full" (its steps run on the machine, start to result) or "guide only" (the kiosk
-shows its guide, QR code and printed checklist; it is done at a counter or online).
+"""How far each item of a catalog runs on the kiosk (the reference catalog by default, for
+the closing note of issue 13): "full" (its steps run on the machine, start to result) or
+"guide only" (the kiosk shows its guide, QR code and printed checklist; it is done at a
+counter or online).
 
-`python -m simulator.catalog_reach [--markdown]` prints every item, then the counts as one
-JSON object on the last line.
+`python -m kiosk.catalog_reach [--catalog FILE] [--markdown]` prints every item, then the
+counts as one JSON object on the last line.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import argparse
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from kiosk.catalog import Catalog, parse_catalog
 from kiosk.service_guide import guide_for
 from kiosk.step_library import known_steps
-from simulator.backends import reference_catalog
+
+REFERENCE = Path(__file__).resolve().parents[1] / "simulator/assets/reference_catalog.json"
 
 
 class Reach(StrEnum):
@@ -47,9 +50,11 @@ def reach_of(catalog: Catalog) -> list[ItemReach]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--catalog", type=Path, default=REFERENCE,
+                        help="a published catalog file (default: the reference catalog)")
     parser.add_argument("--markdown", action="store_true", help="a table for the closing note")
     args = parser.parse_args()
-    catalog = parse_catalog(reference_catalog(), known_steps())
+    catalog = parse_catalog(args.catalog.read_bytes(), known_steps())
     rows = reach_of(catalog)
     if args.markdown:
         print("| code | item | department | runs | kiosk steps |\n| --- | --- | --- | --- | --- |")
