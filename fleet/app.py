@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from fleet import admin_api, kiosk_api, metrics, operator_api, report_api, sign_in
+from fleet import admin_api, kiosk_api, metrics, operator_api, report_api, sign_in, signalling
 from fleet.auth import PasswordPool, RequestVerifier
 from fleet.config import FleetConfig
 from fleet.db import open_database
@@ -142,4 +142,5 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
             await the_store.close()
 
     app.cleanup_ctx.append(lifecycle)
+    signalling.install(app)  # video help from the hall: its routes and its call relay
     return app

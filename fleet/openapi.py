@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.call_openapi import CALL_PATHS, CALL_SCHEMAS
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from kiosk.fleet_wire import (
     HEADER_DIGEST,
@@ -496,9 +497,9 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
             ),
         },
-        "paths": {**PATHS, **REPORT_PATHS},
+        "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS},
         "components": {
-            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **CALL_SCHEMAS},
             "securitySchemes": {
                 "operatorSession": {"type": "apiKey", "in": "cookie", "name": "fleet_session"},
                 "kioskSignature": {

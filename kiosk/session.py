@@ -8,10 +8,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
+from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
 from kiosk.citizen_rating import CitizenRating
 from kiosk.citizen_time import CitizenClock
@@ -23,10 +24,16 @@ from kiosk.service_menu import ServiceMenu
 from kiosk.session_finding import FindingIntents
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 
+if TYPE_CHECKING:
+    from kiosk.videocall import VideoCallDesk
+
 log = logging.getLogger(__name__)
 
-class KioskSession(FindingIntents):
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
+
+class KioskSession(FindingIntents, CallIntents):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; finding
+    and rating a service's come from kiosk.session_finding, the video call's from
+    kiosk.call_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -43,6 +50,7 @@ class KioskSession(FindingIntents):
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -373,6 +381,7 @@ class KioskSession(FindingIntents):
         # End of the visit: every piece of personal data leaves the view, and the citizen's
         # choices (language, elder mode, sound) go back to the kiosk's defaults.
         self._clear_visit(ScreenId.ATTRACT)
+        self._end_call_with_visit()
         self.clock.item = None
         self.view.update(language=self.ctx.config.ui.language, elder=False,
                          volume=Volume.NORMAL)

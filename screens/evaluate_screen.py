@@ -9,6 +9,7 @@ from kivy.uix.widget import Widget
 
 from screens.base import KioskScreen
 from screens.keyboard import LetterKeyboard
+from screens.screen_share import mark_personal
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton, TextLabel
 
@@ -30,8 +31,10 @@ class EvaluateScreen(KioskScreen):
                              height=theme.font(TypeSize.BODY) * 1.8)
         self.tags = GridLayout(cols=2, spacing=theme.space(Space.GAP) / 2, size_hint_y=None,
                                height=theme.space(Space.BUTTON) * 2.1)
-        self.comment = TextLabel("body", TypeSize.SMALL, halign="left", size_hint_y=None,
-                                 height=theme.font(TypeSize.SMALL) * 2.6)
+        # What the citizen types is theirs: masked in the agent's copy of a video call.
+        self.comment = mark_personal(TextLabel("body", TypeSize.SMALL, halign="left",
+                                               size_hint_y=None,
+                                               height=theme.font(TypeSize.SMALL) * 2.6))
         self.comment.automation_id = "rating.comment"
         self.keyboard = LetterKeyboard("comment_key", self.intents.comment_key,
                                        extra=("back", "space"), size_hint_y=None,
