@@ -94,6 +94,7 @@ def main() -> None:
         "search_ms_max": round(max(keystrokes), 3),
         "guide_ms_p95": rendered["guide_ms_p95"],
         "guide_ms_median": rendered["guide_ms_median"],
+        "guide_build_ms_p95": rendered["guide_build_ms_p95"],
         "guide_model_ms_p95": round(percentile(taps, 0.95), 3),
         "items": len(catalog.items),
         "catalog_load_s": round(statistics.median(loads), 3),
