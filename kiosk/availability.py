@@ -1,7 +1,8 @@
 """The question the flow engine asks of the devices: can item X run now, and if not, why?
 
 It is answered from the devices the kiosk has and their live health, and from whether the
-backends can be reached. A missing optional device (the receipt printer) leaves the item
+backends can be reached (an offline-capable item stays on without them: its submission waits
+in the outbox). A missing optional device (the receipt printer) leaves the item
 offered with a warning the citizen sees before paying.
 """
 
@@ -32,12 +33,22 @@ DeviceStates = Callable[[], dict[str, DeviceState]]
 
 
 class ServiceAvailability:
-    def __init__(self, device_states: DeviceStates) -> None:
+    def __init__(self, device_states: DeviceStates,
+                 site_backends: frozenset[str] = frozenset()) -> None:
         self.device_states = device_states
+        # Backends on the site's own network (a village point's local queue): the link being
+        # down does not take them away.
+        self.site_backends = site_backends
+
+    def _on_site(self, item: ServiceItem) -> bool:
+        return bool(item.backends) and item.backends <= self.site_backends \
+            and not item.takes_payment
 
     def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
-        if item.online and not network_ok:
-            return Verdict(False, "unavailable.network")
+        if not network_ok and not item.works_offline and not self._on_site(item):
+            # What stays off when the link is down, and the plain reason why.
+            return Verdict(False, "unavailable.network_payment" if item.takes_payment
+                           else "unavailable.network")
         states = self.device_states()
         if any(name not in states for name in item.required_devices):
             return Verdict(False, NOT_FITTED)

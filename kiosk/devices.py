@@ -71,6 +71,15 @@ def build_manager(devices: Devices) -> DeviceManager:
 
 
 def device_states(manager: DeviceManager) -> dict[str, DeviceState]:
-    return {name: DeviceState(status.health.usable,
-                              status.reason.value if status.reason else None)
-            for name, status in manager.snapshot().items()}
+    """Every fitted device's state; one not read yet (the kiosk is coming up) is not usable,
+    so its items show dark until its first reading, then light up."""
+    known = manager.snapshot()
+    states = {}
+    for name in manager.devices:
+        status = known.get(name)
+        if status is None:
+            states[name] = DeviceState(False)
+        else:
+            reason = status.reason
+            states[name] = DeviceState(status.health.usable, reason.value if reason else None)
+    return states

@@ -33,7 +33,8 @@ class FlowEngine:
         tx = ctx.journal.create(item.code)
         self.tx_id = tx.tx_id
         run = FlowRun(ctx, item.code, tx,
-                      state={"tx": tx, "item": {"time_limit_days": item.time_limit_days}})
+                      state={"tx": tx, "item": {"time_limit_days": item.time_limit_days,
+                                                "works_offline": item.works_offline}})
         ctx.view.update(service_title=item.name)
         log.info(
             "transaction %s started for %s", tx.tx_id, item.code, extra={"transaction": tx.tx_id}

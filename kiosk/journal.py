@@ -106,6 +106,14 @@ CREATE TABLE IF NOT EXISTS transitions (
     at REAL NOT NULL,
     PRIMARY KEY (tx_id, seq)
 );
+CREATE TABLE IF NOT EXISTS daily_totals (
+    day TEXT NOT NULL,
+    service TEXT NOT NULL,
+    state TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    PRIMARY KEY (day, service, state)
+);
 """
 
 
@@ -258,4 +266,37 @@ class Journal:
         return self._db.execute(
             "SELECT from_state, to_state, reason, at FROM transitions WHERE tx_id = ? ORDER BY seq",
             (tx_id,),
+        ).fetchall()
+
+    def fold_ended(self, ended_before: float, limit: int) -> int:
+        """Retention (kiosk.retention): up to `limit` transactions that reached a final state
+        before `ended_before` leave the journal, added to the per-day totals (the day they
+        started, item, final state, count, fen) in the same commit. Returns how many left."""
+        finals = tuple(s.value for s in FINAL_STATES)
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            rows = self._db.execute(
+                "SELECT tx_id, service, state, COALESCE(amount_fen, 0), created_at"
+                f" FROM transactions WHERE state IN ({','.join('?' * len(finals))})"
+                " AND updated_at < ? ORDER BY updated_at LIMIT ?",
+                (*finals, ended_before, limit),
+            ).fetchall()
+            self._db.executemany(
+                "INSERT INTO daily_totals VALUES (?, ?, ?, 1, ?) ON CONFLICT (day, service, state)"
+                " DO UPDATE SET count = count + 1, amount_fen = amount_fen + excluded.amount_fen",
+                [
+                    (time.strftime("%Y-%m-%d", time.localtime(created)), service, state, fen)
+                    for _, service, state, fen, created in rows
+                ],
+            )
+            gone = [(row[0],) for row in rows]
+            self._db.executemany("DELETE FROM transitions WHERE tx_id = ?", gone)
+            self._db.executemany("DELETE FROM transactions WHERE tx_id = ?", gone)
+        return len(rows)
+
+    def daily_totals(self) -> list[tuple[str, str, str, int, int]]:
+        """What retention kept of folded transactions: (day, item, state, count, fen)."""
+        return self._db.execute(
+            "SELECT day, service, state, count, amount_fen FROM daily_totals"
+            " ORDER BY day, service, state"
         ).fetchall()

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import ServiceAvailability
-from kiosk.backends import BackendError, CatalogClient
+from kiosk.backends import BackendError, CatalogClient, CatalogValidators
 from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
 from kiosk.citizen_rating import CitizenRating
@@ -47,15 +47,20 @@ class KioskSession(FindingIntents, CallIntents):
         self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
+        self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
+        self.starting = False               # devices' first reading, the first catalog fetch
         self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
         self._device_events: tuple[str, ...] = ()
         self.network_ok = True
+        # Told when the backends become reachable (True) or not: the outbox's courier.
+        self.link_watchers: list[Callable[[bool], None]] = []
         self._flow_task: asyncio.Task[None] | None = None
         self._after_cancel = ""             # "menu" or "restart": where "上一步" leads
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
@@ -77,8 +82,10 @@ class KioskSession(FindingIntents, CallIntents):
     def refresh_menu(self) -> None:
         tiles = self._tiles()
         self.view.update(services=tiles, network_ok=self.network_ok)
-        nothing_offered = not any(t.available for t in tiles)
-        reason = self.operator_out_of_service or ("oos.no_service" if nothing_offered else "")
+        # While the kiosk comes up, items still dark are not known yet, not out of service.
+        nothing_offered = not self.starting and not any(t.available for t in tiles)
+        reason = (self.operator_out_of_service or self.storage_out_of_service
+                  or ("oos.no_service" if nothing_offered else ""))
         if self._flow_task is None and self.view.screen in (ScreenId.ATTRACT, ScreenId.MENU,
                                                             ScreenId.OUT_OF_SERVICE):
             if reason:
@@ -91,35 +98,54 @@ class KioskSession(FindingIntents, CallIntents):
         self.operator_out_of_service = "oos.operator" if on else ""
         self.refresh_menu()
 
+    def set_disk_full(self, full: bool) -> None:
+        """The disk below its stop mark (kiosk.retention): no new citizen until space is freed;
+        a citizen being served finishes."""
+        self.storage_out_of_service = "oos.disk_full" if full else ""
+        self.refresh_menu()
+
     async def refresh_catalog(self) -> None:
-        """Fetches the published catalog; only a valid one replaces the cached one."""
+        """Fetches the catalog if it changed since the cached copy; only a valid one replaces it."""
+        have = self.catalog_cache.validators() if self.catalog is not None else None
+        refused_etag, refused_reason = self._refused
+        if refused_etag:
+            # A catalog refused once is not downloaded again while it is the one published.
+            known = [have.etag] if have is not None and have.etag else []
+            have = CatalogValidators(", ".join([*known, refused_etag]))
         try:
-            raw = await self.catalog_client.fetch_raw()
-            self.network_ok = True
+            fetched = await self.catalog_client.fetch(have)
+            self._set_network(True)
         except BackendError as exc:
-            self.network_ok = False
+            self._set_network(False)
             self.catalog_problem = "catalog_unreachable"
             log.warning("catalog not fetched: %s", exc.reason.value)
             self.refresh_menu()
             return
+        if fetched.raw is None:  # 304: the copy we hold (or the one we refused) is current
+            refused = refused_etag and fetched.validators.etag == refused_etag
+            self.catalog_problem = refused_reason if refused else None
+            self.refresh_menu()
+            return
         try:
-            if self.catalog is None or raw != getattr(self, "_last_raw", None):
-                # Off the loop: a province's 3,000 items take ~0.3 s to parse (bench.menu).
-                self.catalog = await asyncio.to_thread(self.catalog_cache.accept, raw)
-                self._last_raw = raw
-            self.catalog_problem = None
+            # Off the loop: a province's 3,000 items take ~0.3 s to parse (bench.menu).
+            self.catalog = await asyncio.to_thread(
+                self.catalog_cache.accept, fetched.raw, fetched.validators)
+            self._refused, self.catalog_problem = ("", ""), None
             await self.menu.follow(self.catalog)
         except CatalogError as exc:
+            self._refused = (fetched.validators.etag, exc.reason.value)
             self.catalog_problem = exc.reason.value
             if self.on_problem is not None:
                 self.on_problem("catalog_refused", exc.reason.value)
-            log.error(
-                "published catalog refused, keeping version %s: %s",
-                self.catalog.version if self.catalog else "none",
-                exc,
-                extra={"reason": exc.reason.value},
-            )
+            log.error("published catalog refused, keeping version %s: %s",
+                      self.catalog.version if self.catalog else "none", exc,
+                      extra={"reason": exc.reason.value})
         self.refresh_menu()
+
+    def _set_network(self, ok: bool) -> None:
+        changed, self.network_ok = ok != self.network_ok, ok
+        for watcher in self.link_watchers if changed else ():
+            watcher(ok)
 
     async def _watch_backends(self) -> None:
         while True:

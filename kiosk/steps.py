@@ -17,6 +17,7 @@ from kiosk.backends import BackendError, BackendReason
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import TEXTS
 from kiosk.journal import Transaction, TxState
+from kiosk.offline_submission import QUEUED, accept_into_outbox, link_known_down, may_wait
 from kiosk.payments import PaymentOutcome, collect, out_trade_no_for, refund
 from kiosk.privacy import pseudonym
 from kiosk.templating import TemplateError, render
@@ -300,10 +301,14 @@ async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) ->
     while True:
         waiter = asyncio.ensure_future(ctx.wait_choice())
         scanner = asyncio.ensure_future(ctx.scans.get())
-        done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiter, scanner):
-            if task not in done:
-                task.cancel()
+        try:
+            done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when the flow is cancelled (the citizen left, the time ran out): a getter
+            # left waiting on the scans would take the next citizen's scanned code.
+            for task in (waiter, scanner):
+                if not task.done():
+                    task.cancel()
         value = scanner.result() if scanner in done else ctx.view.entry
         if pattern.match(value):
             run.state[params["into"]] = value
@@ -377,6 +382,9 @@ async def submit(run: FlowRun, params: dict) -> None:
         TxState.SUBMITTED,
         detail={"submit_backend": params["backend"], "submit_path": params["path"]},
     )
+    if link_known_down(run):
+        accept_into_outbox(run, params, body, key)
+        return
     try:
         result = await client.submit(params["path"], body, key)
     except BackendError as exc:
@@ -386,6 +394,9 @@ async def submit(run: FlowRun, params: dict) -> None:
             try:
                 result = await client.find_submission(params["path"], key)
             except BackendError:
+                if may_wait(run):  # the outbox sends it again with this key: never twice
+                    accept_into_outbox(run, params, body, key)
+                    return
                 # Still unknown: the transaction stays SUBMITTED for the reconciler to settle.
                 raise FlowFailure(Reason.BACKEND_UNAVAILABLE, charged=bool(run.tx.amount_fen)) \
                     from exc
@@ -425,6 +436,8 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
         lines.append(
             ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
         )
+    if run.state.get(QUEUED):
+        lines.append(ReceiptLine(_bilingual("receipt.queued")))
     order = run.tx.paid_trade_no or run.tx.out_trade_no   # the order that took the money
     if order:
         lines.append(ReceiptLine(_bilingual("receipt.order", value=order)))
@@ -460,6 +473,8 @@ async def show_result(run: FlowRun, params: dict) -> None:
         {lang: str(run.render(text)) for lang, text in line.items()}
         for line in params.get("lines", [])
     )
+    if run.state.get(QUEUED):
+        lines += (_both("result.queued"),)
     if run.receipt_note:
         lines += (_both(run.receipt_note, order=run.tx.out_trade_no or run.tx.tx_id),)
     run.state["result_lines"] = lines

@@ -88,6 +88,20 @@ def site_name(text: str) -> str:
     return joined
 
 
+def release_key(text: str) -> str:
+    """A release key as `kiosk-bundle keygen` prints it: base64 of a raw Ed25519 public key."""
+    from kiosk.update.manifest import parse_public_key
+
+    try:
+        parse_public_key(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:24]!r}: not a release key (the base64 line `kiosk-bundle keygen` prints"
+            " for trusted_keys)"
+        ) from None
+    return text.strip()
+
+
 def serial_spec(text: str) -> tuple[str, DeviceKind | None]:
     """'PATH' or 'PATH=NAME' with NAME one of the serial devices' names, for argparse."""
     path, sep, name = text.rpartition("=")
@@ -223,6 +237,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pin-stdin",
         action="store_true",
         help="read the technician PIN from stdin (else asked on the terminal)",
+    )
+    other.add_argument(
+        "--release-key",
+        type=release_key,
+        action="append",
+        metavar="KEY",
+        help="a release key the kiosk trusts for software updates ([update] trusted_keys;"
+        " repeatable; given, it replaces the keys an earlier run wrote)",
     )
     other.add_argument("--payment-url", help="the payment gateway's address")
     other.add_argument("--exit-entry-url", help="the exit-entry backend's address")

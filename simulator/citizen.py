@@ -48,6 +48,7 @@ class Citizen:
     def __init__(self, app: App, sim: SimulatorClient, out_dir: Path) -> None:
         self.app, self.sim, self.out_dir = app, sim, out_dir
         self.shots: list[str] = []
+        self.shot_spans: list[tuple[float, float]] = []  # perf_counter spans of screenshots
         self.seen: dict[str, list[str]] = {}
         self.timeline: list[tuple[float, str]] = []
         self._t0 = time.monotonic()
@@ -117,7 +118,10 @@ class Citizen:
 
     def screenshot(self, label: str) -> Path:
         path = self.out_dir / f"{len(self.shots) + 1:02d}-{label}.png"
+        started = time.perf_counter()
         self.app.root.export_to_png(str(path))
+        # The citizen's camera, not the kiosk: bench.frames leaves these frames out.
+        self.shot_spans.append((started, time.perf_counter()))
         self.shots.append(path.name)
         return path
 
@@ -394,6 +398,7 @@ async def run_scenario(
             transitions=list(getattr(app, "transitions", [])),
             scenario_s=round(time.monotonic() - t0, 2),
             screenshots=citizen.shots,
+            screenshot_spans=citizen.shot_spans,
             screens_seen=citizen.seen,
             timeline=citizen.timeline,
         )

@@ -233,10 +233,13 @@ async def _out_of_service(g: Gallery) -> None:
     await c.wait_screen("attract", timeout=60)
     await g.choose_mode()
     await g.snap("attract")
-    await c.sim.backend_faults("catalog", down=True)
+    # The operators' command, as the fleet sends it: the backends going away no longer empties
+    # the menu (offline-capable items stay on, README "Working through a bad link").
+    session = c.app.intents
+    session.set_out_of_service(True)
     await c.wait_screen("out_of_service", timeout=30)
     await g.snap("out-of-service")
-    await c.sim.backend_faults("catalog", down=False)
+    session.set_out_of_service(False)
     await c.wait_screen("attract", timeout=30)
 
 

@@ -33,6 +33,10 @@ async def _until(view: Any, screen: str, timeout: float = 30.0, *later: str) -> 
             said = " / ".join(line.get("en", "") for line in view.result_lines)
             raise Stuck(f"waited for {screen}, still on {view.screen} {said}".strip())
         await asyncio.sleep(0.01)
+    # A person cannot touch a screen in the loop's turn it appears in; the step that showed it
+    # starts listening in that turn. Without this a scripted tap could come first and be lost
+    # (1 bill in 2,000 of bench.soak waited for ever at the keypad).
+    await asyncio.sleep(0)
     return str(view.screen)
 
 
