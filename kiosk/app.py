@@ -278,7 +278,7 @@ async def _run(
     # between citizens (kiosk.update.agent). The fleet link passes the fleet's update command
     # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
-                          fleet_configured(config))
+                          config.fleet.enrolled)
 
     async def coming_up() -> None:
         await come_up(session)
@@ -355,11 +355,6 @@ def build_voice(ctx: FlowContext) -> Any:
     return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
 
 
-def fleet_configured(config: KioskConfig) -> bool:
-    """Provisioning enrolled this kiosk with a fleet."""
-    return bool(config.fleet.server_url and config.fleet.device_key_path)
-
-
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
                      restart_app: Callable[[], None], run: RunInfo, updates: Any = None,
                      housekeeper: Housekeeper | None = None) -> Any:
@@ -367,7 +362,7 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
     operators' saved service order at once: call it before the attract screen. With a
     housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""
     config = ctx.config
-    if not fleet_configured(config):
+    if not config.fleet.enrolled:
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 

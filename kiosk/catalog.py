@@ -191,6 +191,11 @@ class ServiceItem:
         return bool(self.steps)
 
     @property
+    def rates_itself(self) -> bool:
+        """The rating item (好差评 by a receipt's code): no rating is asked after it."""
+        return any(spec.step == "rate_service" for spec in self.steps)
+
+    @property
     def fee_kind(self) -> str:
         return self.fee.kind
 

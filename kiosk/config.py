@@ -115,6 +115,12 @@ class FleetConfig:
     key_id: str = ""
     heartbeat_interval_s: float = 15.0
 
+    @property
+    def enrolled(self) -> bool:
+        """Provisioning enrolled this kiosk with a fleet: every part that talks to the fleet
+        (the fleet link, video calls, the update agent's health) asks this, and only this."""
+        return bool(self.server_url and self.device_key_path)
+
 
 @dataclass(frozen=True)
 class CallConfig:

@@ -25,11 +25,13 @@ BUSY_KEYS = {"lookup": "busy.lookup", "pay": "busy.order", "submit": "busy.submi
 class FlowEngine:
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        self.tx_id = ""   # the transaction of the run, once it has one (the rating names it)
 
     async def run(self, item: ServiceItem) -> None:
         """Runs `item` to its result screen; on cancellation cleans up and re-raises."""
         ctx = self.ctx
         tx = ctx.journal.create(item.code)
+        self.tx_id = tx.tx_id
         run = FlowRun(ctx, item.code, tx,
                       state={"tx": tx, "item": {"time_limit_days": item.time_limit_days,
                                                 "works_offline": item.works_offline}})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from kiosk.i18n_menu import MENU_TEXTS
+
 LANGUAGES = ("zh", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -404,6 +406,8 @@ TEXTS: dict[str, dict[str, str]] = {
                          "en": "The call could not be placed; please call the hotline"},
     "call.end.failed": {"zh": "连接失败，请稍后再试", "en": "The call could not connect; try later"},
 }
+
+TEXTS.update(MENU_TEXTS)
 
 
 def translate(key: str, language: str, **params: object) -> str:

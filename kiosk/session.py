@@ -9,14 +9,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from kiosk.availability import NOT_FITTED, ServiceAvailability
+from kiosk.availability import ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient, CatalogValidators
 from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
+from kiosk.citizen_rating import CitizenRating
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
+from kiosk.service_menu import ServiceMenu
+from kiosk.session_finding import FindingIntents
 from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 from peripherals.device_manager import DeviceManager
@@ -27,9 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class KioskSession(CallIntents, TechnicianMode):
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
-    call's come from kiosk.call_intents, the technician's from kiosk.technician."""
+class KioskSession(FindingIntents, CallIntents, TechnicianMode):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; finding
+    and rating a service's come from kiosk.session_finding, the video call's from
+    kiosk.call_intents, the technician's from kiosk.technician."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -64,32 +68,18 @@ class KioskSession(CallIntents, TechnicianMode):
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
         self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
+        self.menu = ServiceMenu(self.view, self.tile_for, ctx.journal, ctx)
+        self.rating = CitizenRating(ctx, self._to_attract)
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
                          hotline=ctx.config.flow.office_hotline)
 
     # Catalog, devices and network -> the menu.
     def _tiles(self) -> tuple[ServiceTile, ...]:
+        """The kiosk's own items (guide-only ones are found by category and search)."""
         if self.catalog is None:
             return ()
-        tiles = []
-        for item in self.catalog.items:
-            if not item.runs_on_kiosk:
-                continue  # guide-only items reach the citizen through the guide menu (part B)
-            verdict = self.availability.check(item, self.network_ok)
-            if verdict.reason_key == NOT_FITTED:
-                continue
-            tiles.append(
-                ServiceTile(
-                    item.code,
-                    item.name,
-                    item.summary,
-                    verdict.offered,
-                    verdict.reason_key,
-                    verdict.warning_key,
-                    item.elder_first,
-                )
-            )
-        return tuple(tiles)
+        tiles = (self.tile_for(item) for item in self.catalog.items if item.runs_on_kiosk)
+        return self.menu.kiosk_order(tuple(t for t in tiles if not t.guide_only))
 
     def refresh_menu(self) -> None:
         tiles = self._tiles()
@@ -143,6 +133,7 @@ class KioskSession(CallIntents, TechnicianMode):
             self.catalog = await asyncio.to_thread(
                 self.catalog_cache.accept, fetched.raw, fetched.validators)
             self._refused, self.catalog_problem = ("", ""), None
+            await self.menu.follow(self.catalog)
         except CatalogError as exc:
             self._refused = (fetched.validators.etag, exc.reason.value)
             self.catalog_problem = exc.reason.value
@@ -179,6 +170,7 @@ class KioskSession(CallIntents, TechnicianMode):
         ]
 
     async def stop(self) -> None:
+        self.rating.close()
         for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -214,13 +206,15 @@ class KioskSession(CallIntents, TechnicianMode):
             item = self.catalog.item(code)
         except KeyError:
             return
-        if not self.availability.check(item, self.network_ok).offered:
-            self.refresh_menu()
+        if not item.runs_on_kiosk or not self.availability.check(item, self.network_ok).offered:
+            self.open_guide(code)   # done at a window or online, or not now: its guide
             return
         self._start_flow(item)
 
     def _start_flow(self, item: ServiceItem) -> None:
         self.clock.item = item
+        self.menu.record_use(item.code)
+        self.rating.forget()
         self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
                          documents=())
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
@@ -267,7 +261,8 @@ class KioskSession(CallIntents, TechnicianMode):
         if not self.view.can_go_back:
             return
         if self._flow_task is None:
-            self._to_attract()
+            if not self.menu.back():
+                self._to_attract()
             return
         self._after_cancel = "restart" if self.clock.back_restarts() else "menu"
         self._flow_task.cancel()
@@ -298,7 +293,11 @@ class KioskSession(CallIntents, TechnicianMode):
         self.view.update(volume=order[(order.index(self.view.volume) + 1) % len(order)])
 
     def finish(self) -> None:
-        self._to_attract()
+        """"Done" on the result screen: the rating, if the service may be rated; "skip" on
+        the rating screen: home."""
+        if self.view.screen is ScreenId.EVALUATE or self._flow_task is not None \
+                or not self.rating.show():
+            self._to_attract()
 
     def dismiss_idle_prompt(self) -> None:
         self.activity()
@@ -306,8 +305,9 @@ class KioskSession(CallIntents, TechnicianMode):
     # Internals.
     async def _run_flow(self, item: ServiceItem) -> None:
         then = ""
+        engine = FlowEngine(self.ctx)
         try:
-            await FlowEngine(self.ctx).run(item)
+            await engine.run(item)
         except asyncio.CancelledError:
             then, self._after_cancel = self._after_cancel, ""
             if self.view.screen is not ScreenId.RESULT:  # else: what became of the money
@@ -318,6 +318,8 @@ class KioskSession(CallIntents, TechnicianMode):
             self._to_attract()
         finally:
             self._flow_task = None
+            if engine.tx_id and self.view.screen is ScreenId.RESULT and not item.rates_itself:
+                self.rating.offer(item.code, engine.tx_id)   # finished or failed: 好差评
             self.clock.touch()
             while not self.ctx.scans.empty():
                 self.ctx.scans.get_nowait()
@@ -333,6 +335,8 @@ class KioskSession(CallIntents, TechnicianMode):
             status_params={}, entry="", confirm_lines=(), stages=(), stage_index=-1,
             documents=(), countdown_s=0, consent_pending=False, exit_prompt=False,
             help_shown=False, services=self._tiles())
+        self.rating.forget()
+        self.menu.reset()
 
     def _to_attract(self) -> None:
         # End of the visit: every piece of personal data leaves the view, and the citizen's

@@ -325,7 +325,8 @@ async def confirm_amount(run: FlowRun, params: dict) -> None:
     if amount == 0:
         raise FlowFailure(Reason.NOTHING_DUE)
     lines = tuple((line["label"], str(run.render(line["value"]))) for line in params["lines"])
-    ctx.show(ScreenId.CONFIRM, confirm_lines=lines, fee_fen=amount)
+    # The pay button, not the choices a step before this one offered.
+    ctx.show(ScreenId.CONFIRM, confirm_lines=lines, fee_fen=amount, options=(), status_key="")
     await ctx.wait_choice()
     run.ensure_quoted(amount)
 

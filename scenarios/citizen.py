@@ -26,8 +26,6 @@ from simulator.reference import BILL_PAYMENT, ENDORSEMENT, TECHNICIAN_PIN, WATER
 _touch_ids = itertools.count(1)
 
 
-
-
 class CitizenTouch(MotionEvent):
     """A finger on the glass at window coordinates (x, y)."""
 
@@ -98,8 +96,17 @@ class Citizen:
         await asyncio.sleep(0.25)  # let the screen draw its first frames
         self.timeline.append((round(time.monotonic() - self._t0, 2), name))
         self.seen.setdefault(name, []).extend(
-            t for t in self.texts() if t not in self.seen.get(name, [])
-        )
+            t for t in self.texts() if t not in self.seen.get(name, []))
+
+    async def leave_result(self) -> None:
+        """"Done" on the result screen, then "skip" on the optional rating (好差评)."""
+        await self.tap("result.done")
+        await self.wait_until(lambda: self.screen in ("evaluate", "attract", "out_of_service")
+                              and not self._manager().transition.is_active,
+                              "the rating or the attract screen", 10)
+        if self.screen == "evaluate":
+            await asyncio.sleep(0.1)
+            await self.tap("rating.skip")
 
     async def wait_until(self, predicate, what: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -163,7 +170,7 @@ async def _endorsement(c: Citizen) -> dict:
     last = receipts[-1]
     shutil.copy(last["png_path"], c.out_dir / "receipt.png")
     shutil.copy(last["txt_path"], c.out_dir / "receipt.txt")
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {"receipt_text": last["text"], "orders": await c.sim.orders()}
 
@@ -182,7 +189,7 @@ async def _card_pulled(c: Citizen) -> dict:
     await c.sim.remove_card()
     await c.wait_screen("result", timeout=30)
     c.screenshot("card-pulled")
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {"orders": await c.sim.orders()}
 
@@ -231,7 +238,7 @@ async def _bill(c: Citizen) -> dict:
     receipts = await c.sim.receipts()
     if receipts:
         shutil.copy(receipts[-1]["png_path"], c.out_dir / "bill-receipt.png")
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {
         "receipt_text": receipts[-1]["text"] if receipts else "",
@@ -288,7 +295,7 @@ async def walk_again_if_the_chip_was_taken(c: Citizen, visit, retried: list[str]
                     await clear()
                 except Exception as problem:   # the contended slot can stall the simulator
                     retried.append(f"clearing: {problem}")
-            await c.tap("result.done")
+            await c.leave_result()
             await c.wait_screen("attract", timeout=60)
             await asyncio.sleep(5.0)
 
@@ -334,7 +341,7 @@ async def _elder_endorsement_once(c: Citizen) -> dict:
     await c.sim.remove_card()
     await c.sim.remove_idcard()
     await c.sim.hide_face()
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {"orders": await c.sim.orders()}
 

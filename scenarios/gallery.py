@@ -79,6 +79,7 @@ class Gallery:
         self.folder = folder
         self.shots: dict[str, dict[str, str]] = {}
         self.problems: list[str] = []
+        self.retried: list[str] = []       # visits walked again (a device missed its time)
         self.mode = MODES[0]
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -166,7 +167,7 @@ async def _endorsement(g: Gallery) -> None:
     await c.sim.remove_card()
     await c.sim.remove_idcard()
     await c.sim.hide_face()
-    await c.tap("result.done")
+    await c.leave_result()
 
 
 async def _bill(g: Gallery) -> None:
@@ -195,7 +196,7 @@ async def _bill(g: Gallery) -> None:
     await c.tap("exit.leave")
     await c.wait_screen("result", timeout=30)
     await g.snap("left-after-order")
-    await c.tap("result.done")
+    await c.leave_result()
 
 
 async def _certificate_declined(g: Gallery) -> None:
@@ -210,7 +211,7 @@ async def _certificate_declined(g: Gallery) -> None:
     await c.wait_screen("result", timeout=30)
     await g.snap("failure")
     await c.sim.remove_idcard()
-    await c.tap("result.done")
+    await c.leave_result()
 
 
 async def _prereview(g: Gallery) -> None:

@@ -11,6 +11,7 @@ from kivy.app import App
 
 from scenarios.citizen import CITIZEN_SCENARIOS, Citizen, ScenarioFailed
 from scenarios.gallery import run_gallery
+from scenarios.gallery_hall import hall_gallery
 from simulator.control import SimulatorClient
 
 
@@ -18,7 +19,7 @@ async def _gallery(c: Citizen) -> dict:
     return await run_gallery(c, c.out_dir / "gallery")
 
 
-SCENARIOS = {**CITIZEN_SCENARIOS, "gallery": _gallery}
+SCENARIOS = {**CITIZEN_SCENARIOS, "gallery": _gallery, "hall_gallery": hall_gallery}
 
 
 async def run_scenario(

@@ -17,7 +17,7 @@ def start_video_calls(ctx: FlowContext, session: KioskSession) -> VideoCallDesk 
     """Video help from the hall (kiosk.videocall), when provisioning enrolled this kiosk with a
     fleet (else None): the desk behind the session's call intents, asking the site's policy."""
     config = ctx.config
-    if not (config.fleet.server_url and config.fleet.device_key_path):
+    if not config.fleet.enrolled:
         return None
     key = Path(config.fleet.device_key_path).read_bytes()
     link = SignallingLink(config.fleet.server_url, config.kiosk_id, key)

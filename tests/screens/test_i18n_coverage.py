@@ -22,7 +22,7 @@ from wire.videocall import EndReason
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [p for folder in ("kiosk", "screens") for p in sorted((ROOT / folder).rglob("*.py"))
-        if p != ROOT / "kiosk/i18n.py"]
+        if not (p.parent == ROOT / "kiosk" and p.name.startswith("i18n"))]
 # Citizen-visible text lives in these; a literal with Chinese in it there is a bypass.
 VISIBLE = [*sorted((ROOT / "screens").glob("*.py")), ROOT / "kiosk/steps.py",
            ROOT / "kiosk/flow_engine.py", ROOT / "kiosk/session.py"]
