@@ -34,8 +34,8 @@ from kiosk.app import EmbeddedSimulator, prepare, start_outbox_delivery
 from kiosk.config import load_config, simulator_overrides
 from kiosk.logs import setup_logging
 from kiosk.retention import start_housekeeping
+from scenarios.headless_citizen import _finish, _until, bill, queue
 from simulator.control import SimulatorClient
-from simulator.headless_citizen import _finish, _until, bill, queue
 from simulator.reference import BILL_PAYMENT, FINE_DECISION, TRAFFIC_FINE, WATER_ACCOUNT
 
 log = logging.getLogger(__name__)

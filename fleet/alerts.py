@@ -22,7 +22,7 @@ from typing import Any
 from fleet.db import Connection, Database
 from fleet.notify_queue import NotificationQueue
 from fleet.status import SqlArgs, Thresholds, judgement_sql
-from kiosk.fleet_wire import DeviceHealth, Event, EventKind, Heartbeat, SupplyLevel
+from wire.fleet import DeviceHealth, Event, EventKind, Heartbeat, SupplyLevel
 
 
 class AlertKind(enum.Enum):

@@ -29,7 +29,7 @@ from fleet.config import FleetConfig, NotifyConfig, SmtpConfig, WebhookConfig
 from fleet.logs import setup_logging
 from fleet.status import Thresholds
 from fleet.store import NoSuchKiosk, Role
-from kiosk.fleet_wire import MAX_ID_LEN
+from wire.fleet import MAX_ID_LEN
 
 MAX_TOKEN_TTL_HOURS = 30 * 24.0  # a token lying about for longer is a standing risk
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
-from kiosk.fleet_wire import (
+from wire.fleet import (
     SERVICE_COMMANDS,
     AckOutcome,
     Command,

@@ -17,7 +17,7 @@ from fleet.alerts import STALE_KEYS, AlertBook, HistoryKind, alert_keys_of
 from fleet.db import Connection, Database
 from fleet.rollouts import Rollouts, update_json
 from fleet.status import problems
-from kiosk.fleet_wire import Command, Event, Heartbeat, ServiceOrder, ServiceState
+from wire.fleet import Command, Event, Heartbeat, ServiceOrder, ServiceState
 
 
 @dataclass(frozen=True)

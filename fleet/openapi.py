@@ -7,7 +7,7 @@ from typing import Any
 from fleet.call_openapi import CALL_PATHS, CALL_SCHEMAS
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from fleet.rollout_openapi import ROLLOUT_PATHS, ROLLOUT_SCHEMAS
-from kiosk.fleet_wire import (
+from wire.fleet import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
     HEADER_NONCE,
@@ -498,7 +498,7 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Kiosk-facing API (enrollment, signed heartbeats, events, goodbyes, logs) and the "
                 "operators' API behind the dashboard. Kiosk requests are signed with the kiosk's "
-                "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
+                "Ed25519 device key: see wire/fleet.py for the canonical string."
             ),
         },
         "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS, **ROLLOUT_PATHS},

@@ -26,10 +26,10 @@ from fleet.operator_api import _error, _json, _Refuse, _user
 from fleet.rollouts import RolloutRefused, RolloutState
 from fleet.services import SERVICES
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX
 from kiosk.update.bundle import verify_bundle
 from kiosk.update.errors import UpdateRefused
 from kiosk.update.manifest import Manifest
+from wire.fleet import API_PREFIX
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

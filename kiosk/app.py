@@ -11,15 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kiosk.availability import DeviceState, ServiceAvailability
+from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
-from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_states
+from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_statuses
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
@@ -38,6 +38,7 @@ from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
+from peripherals.health import DeviceStatus
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +122,15 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     cache = CatalogCache(ctx.config.catalog_path, known_steps())
     present = ctx.devices.names()
 
-    def states() -> dict[str, DeviceState]:
+    def states() -> Mapping[str, DeviceStatus]:
         if manager is not None:
-            return device_states(manager)
-        return {name: DeviceState(usable=True) for name in present}
+            return device_statuses(manager)
+        return assumed_usable(present)
 
     recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
     availability = ServiceAvailability(states, frozenset(ctx.config.backends.site_backends))
-    session = KioskSession(ctx, cache, catalog_client, availability, reconcile=recovery.run)
+    session = KioskSession(ctx, cache, catalog_client, availability, reconcile=recovery.run,
+                           device_manager=manager)
 
     def report_problem(kind: str, reason: str) -> None:
         # Steps report here; the fleet link, when it runs, has set the session's on_problem.
@@ -137,7 +139,6 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
             session.on_problem(kind, reason)
 
     ctx.report_problem = report_problem
-    session.device_manager = manager
     if manager is not None:
         manager.subscribe(session.on_device_event)
     scanner = ctx.devices.barcode_scanner
@@ -181,7 +182,10 @@ async def come_up(session: KioskSession) -> None:
     the kiosk does not call itself out of service meanwhile."""
     session.starting = True
     try:
-        await asyncio.gather(session.device_manager.start(), session.refresh_catalog())
+        first = [session.refresh_catalog()]
+        if session.device_manager is not None:
+            first.append(session.device_manager.start())
+        await asyncio.gather(*first)
     finally:
         session.starting = False
         session.refresh_menu()
@@ -240,7 +244,7 @@ async def _run(
 
     async def scripted() -> None:
         nonlocal summary
-        from simulator.citizen import run_scenario
+        from scenarios.run import run_scenario
 
         try:
             if scenario != "startup":
@@ -385,7 +389,7 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     outbox_delivery = start_outbox_delivery(ctx, session)
     try:
         if scenario:
-            from simulator.headless_citizen import run_headless
+            from scenarios.headless_citizen import run_headless
 
             session.start()
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario",
         choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
                  "payment_never", "gallery", "elder_endorsement", "hall_gallery",
-                 # The service hall's items (simulator.headless_hall), with --headless only.
+                 # The service hall's items (scenarios.headless_hall), with --headless only.
                  "progress", "checkin", "booking", "collect", "fine"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )

@@ -6,7 +6,7 @@ wanted service state comes on every heartbeat reply as a service order: it is sa
 directory the moment it arrives, applied at once (the current citizen finishes first), applied
 again at the next start before the attract screen, and reported back so the server sees it done.
 The link also tells the fleet how the previous run ended and reports its own death by an error.
-Business reports (kiosk.fleet_wire_reports) go through it too: a summary of every transaction that
+Business reports (wire.reports) go through it too: a summary of every transaction that
 reached an end, found in the journal (kiosk.fleet_tx_reports), and the evaluations and application
 decisions the kiosk learns of (`report_evaluation`, `report_application_update`).
 """
@@ -26,7 +26,10 @@ from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
 from kiosk.fleet_reporting import FleetReporting
 from kiosk.fleet_updates import FleetUpdates, Updates
-from kiosk.fleet_wire import (
+from kiosk.journal import Journal, TxState
+from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
+from kiosk.session import KioskSession
+from wire.fleet import (
     MAX_ITEMS,
     AttentionItem,
     Command,
@@ -44,10 +47,7 @@ from kiosk.fleet_wire import (
     SupplyLevel,
     WireError,
 )
-from kiosk.fleet_wire_reports import ApplicationStatus
-from kiosk.journal import Journal, TxState
-from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
-from kiosk.session import KioskSession
+from wire.reports import ApplicationStatus
 
 log = logging.getLogger(__name__)
 

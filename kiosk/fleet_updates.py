@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from kiosk.fleet_agent import CommandFailed
-from kiosk.fleet_wire import (
+from kiosk.update.guard import Outcome
+from wire.fleet import (
     MAX_TEXT_LEN,
     Command,
     Event,
@@ -27,7 +28,6 @@ from kiosk.fleet_wire import (
     UpdateResult,
     UpdateStatus,
 )
-from kiosk.update.guard import Outcome
 
 log = logging.getLogger(__name__)
 REFUSED = "refused"  # the updater's result for a bundle it will not install (its phase's name)

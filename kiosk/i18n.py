@@ -161,6 +161,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "tech.events": {"zh": "最近事件", "en": "Recent events"},
     "tech.self_test": {"zh": "全部自检", "en": "Self-test all"},
     "tech.self_test_done": {"zh": "自检完成：{passed}/{total} 通过", "en": "Self-test: {passed} of {total} passed"},
+    "tech.self_test_failed": {"zh": "自检未能完成，请查看日志", "en": "The self-test could not finish; see the log"},
     "tech.attention": {"zh": "待处理交易：{count}", "en": "Transactions needing attention: {count}"},
     "menu.empty": {
         "zh": "暂无可办理的业务，请稍后再试",

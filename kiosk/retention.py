@@ -23,7 +23,7 @@ from kiosk.journal import Journal
 from kiosk.logs import LOG_FILE
 
 if TYPE_CHECKING:
-    from kiosk.fleet_wire import DeviceStatus
+    from wire.fleet import DeviceStatus
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def read_disk(path: Path, warn_free_mb: float, stop_free_mb: float) -> DiskReadi
 def storage_status(reading: DiskReading | None) -> DeviceStatus:
     """The disk as the fleet sees it: low space is a low supply (an alert long before it stops
     the kiosk), a full disk a fault."""
-    from kiosk.fleet_wire import DeviceHealth, DeviceStatus, Supply, SupplyLevel  # fleet only
+    from wire.fleet import DeviceHealth, DeviceStatus, Supply, SupplyLevel  # fleet only
 
     if reading is None:
         return DeviceStatus(STORAGE_DEVICE, DeviceHealth.OK)

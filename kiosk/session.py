@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kiosk.availability import ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient, CatalogValidators
@@ -19,10 +18,11 @@ from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
-from kiosk.pin import verify_pin
 from kiosk.service_menu import ServiceMenu
 from kiosk.session_finding import FindingIntents
+from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
+from peripherals.device_manager import DeviceManager
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
@@ -30,14 +30,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class KioskSession(FindingIntents, CallIntents):
+class KioskSession(FindingIntents, CallIntents, TechnicianMode):
     """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; finding
     and rating a service's come from kiosk.session_finding, the video call's from
-    kiosk.call_intents."""
+    kiosk.call_intents, the technician's from kiosk.technician."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
-                 reconcile: Callable[[], Awaitable[object]] | None = None) -> None:
+                 reconcile: Callable[[], Awaitable[object]] | None = None,
+                 device_manager: DeviceManager | None = None) -> None:
         self.ctx = ctx
         self.view = ctx.view
         self.catalog_cache = catalog_cache
@@ -49,7 +50,8 @@ class KioskSession(FindingIntents, CallIntents):
         self.catalog_problem: str | None = None
         self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
         self.recovery_report: dict = {}
-        self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
+        self.device_manager = device_manager   # None when no device is watched (tests, guides)
+        self._self_test_task: asyncio.Task[None] | None = None
         self.operator_out_of_service = ""
         self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
         self.starting = False               # devices' first reading, the first catalog fetch
@@ -169,7 +171,7 @@ class KioskSession(FindingIntents, CallIntents):
 
     async def stop(self) -> None:
         self.rating.close()
-        for task in [self._flow_task, *self._tasks]:
+        for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
                 try:
@@ -220,73 +222,6 @@ class KioskSession(FindingIntents, CallIntents):
     def choose_option(self, code: str) -> None:
         self.activity()
         self.ctx.offer_choice(code)
-
-    # Technician mode: five taps on the attract headline, then the PIN.
-    def technician_tap(self) -> None:
-        now = time.monotonic()
-        self._taps = [t for t in self._taps if now - t < 3.0] + [now]
-        if len(self._taps) >= 5 and self.view.screen is ScreenId.ATTRACT and not self.busy:
-            self._taps = []
-            self.view.update(screen=ScreenId.TECHNICIAN_PIN, entry="", entry_error_key="")
-
-    def _check_pin(self, pin: str) -> None:
-        if time.monotonic() < self._pin_locked_until:
-            self.view.update(entry="", entry_error_key="tech.locked")
-            return
-        encoded = self.ctx.config.technician.pin_hash
-        if not encoded:
-            self.view.update(entry="", entry_error_key="tech.not_provisioned")
-            return
-        if verify_pin(pin, encoded):
-            self._pin_failures = 0
-            log.info("technician signed in")
-            self.view.update(screen=ScreenId.TECHNICIAN, entry="", technician_note="")
-            self._show_devices()
-            return
-        self._pin_failures += 1
-        log.warning("wrong technician PIN (%d)", self._pin_failures)
-        if self._pin_failures >= 3:
-            self._pin_failures = 0
-            self._pin_locked_until = time.monotonic() + 300
-            self._to_attract()
-        else:
-            self.view.update(entry="", entry_error_key="tech.pin_wrong")
-
-    def technician_action(self, action: str) -> None:
-        self.activity()
-        if self.view.screen is not ScreenId.TECHNICIAN:
-            return
-        if action == "self_test" and self.device_manager is not None:
-            asyncio.get_running_loop().create_task(self._self_test())
-        elif action == "back":
-            self._to_attract()
-
-    async def _self_test(self) -> None:
-        results = await self.device_manager.self_test()
-        passed = sum(1 for r in results if r.passed)
-        self.view.update(technician_note=self.view.t("tech.self_test_done", passed=passed,
-                                                     total=len(results)))
-        self._show_devices()
-
-    def on_device_event(self, event: Any) -> None:
-        """Every device status change: the menu follows it; the technician screen lists it."""
-        reason = event.status.reason.value if event.status.reason else ""
-        line = f"{time.strftime('%H:%M:%S')}  {event.device}  {event.kind}  {reason}".rstrip()
-        self._device_events = (line, *self._device_events)[:12]
-        self.refresh_menu()
-        if self.view.screen is ScreenId.TECHNICIAN:
-            self._show_devices()
-
-    def _show_devices(self) -> None:
-        rows = []
-        if self.device_manager is not None:
-            for name, status in sorted(self.device_manager.snapshot().items()):
-                supplies = ", ".join(f"{k}={v}" for k, v in sorted(status.supplies.items()))
-                rows.append((name, status.health.value,
-                             status.reason.value if status.reason else "", supplies))
-        attention = self.ctx.journal.count_by_state().get("needs_attention", 0)
-        self.view.update(device_rows=tuple(rows), device_events=self._device_events,
-                         attention_count=attention)
 
     def key_press(self, key: str) -> None:
         self.activity()

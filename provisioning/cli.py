@@ -20,7 +20,6 @@ import logging
 import sys
 from pathlib import Path
 
-from kiosk.fleet_wire import MAX_ID_LEN
 from kiosk.logs import setup_logging
 from provisioning.config_writer import ProvisioningError
 from provisioning.enrollment import fleet_url
@@ -28,6 +27,7 @@ from provisioning.profiles import SERIAL_ROLES, DeviceKind, serial_role_named
 from provisioning.progress import Progress
 from provisioning.provision import provision
 from provisioning.report import render_text, to_json
+from wire.fleet import MAX_ID_LEN
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _is_identifier(text: str) -> bool:
 
 
 def identifier(text: str) -> str:
-    """Kiosk ids and regions as the fleet's wire schema takes them (kiosk/fleet_wire.py)."""
+    """Kiosk ids and regions as the fleet's wire schema takes them (wire/fleet.py)."""
     if not _is_identifier(text):
         raise argparse.ArgumentTypeError(
             f"{text!r}: use 1 to {MAX_ID_LEN} ASCII letters, digits, '-', '_' or '.'"

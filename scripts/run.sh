@@ -48,7 +48,7 @@ done
 .venv/bin/python - "$out" <<'PY'
 import json, sys
 from pathlib import Path
-from simulator.gallery import write_top_index
+from scenarios.gallery import write_top_index
 out = Path(sys.argv[1])
 ok = True
 for log in sorted(out.glob("*.log")):

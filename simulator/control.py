@@ -13,7 +13,7 @@ from simulator import device_faults
 from simulator.barcode_scanner import ScannerFault
 from simulator.barcode_scanner import add_control_routes as add_scanner_routes
 from simulator.camera import CameraServer
-from simulator.camera import add_control_routes as add_camera_routes
+from simulator.camera_control import add_control_routes as add_camera_routes
 from simulator.device_faults import (
     UNPLUGGED,
     CablePanel,

@@ -10,7 +10,7 @@ from kiosk.session import KioskSession
 from kiosk.videocall.camera_feed import CameraFeed
 from kiosk.videocall.desk import VideoCallDesk
 from kiosk.videocall.signalling import SignallingLink
-from kiosk.videocall_wire import ItemRef
+from wire.videocall import ItemRef
 
 
 def start_video_calls(ctx: FlowContext, session: KioskSession) -> VideoCallDesk | None:

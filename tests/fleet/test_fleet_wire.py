@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.fleet_agent import generate_device_key
-from kiosk.fleet_wire import (
+from wire.fleet import (
     HEADER_SIGNATURE,
     Command,
     CommandKind,
@@ -174,8 +174,8 @@ def test_signature_covers_method_path_time_nonce_and_body():
 
 
 def test_version_2_round_trips_and_talks_to_a_version_1_kiosk():
-    from kiosk.fleet_wire import ServiceOrder, ServiceState
     from tests.fleet import wire_v1
+    from wire.fleet import ServiceOrder, ServiceState
 
     hb = Heartbeat(
         "K-1",

@@ -15,13 +15,13 @@ from kiosk.app import _end_run, build_context, build_session, close_context
 from kiosk.config import load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.fleet_link import FleetLink, wire_devices
-from kiosk.fleet_wire import CommandKind
 from kiosk.run_state import RunRecord
 from kiosk.update.agent import HealthCheck, UpdateAgent
 from kiosk.update.guard import read_json
 from kiosk.viewmodel import ScreenId
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.fleet.fleetkit import Fleet, sqlite_config
+from wire.fleet import CommandKind
 
 KIOSK = "KIOSK-LINK-01"
 

@@ -302,7 +302,7 @@ async def test_enrolls_with_the_fleet_server_and_a_rerun_does_not_enroll_again(
     tmp_path, sim, fleet, pin_on_stdin
 ):
     from kiosk.fleet_agent import load_private_key
-    from kiosk.fleet_wire import key_id
+    from wire.fleet import key_id
 
     token_file = tmp_path / "token"
     token_file.write_text(await fleet.token())

@@ -1,5 +1,5 @@
 """The service hall's screens in the real Kivy app under Xvfb, on the real simulator, driven by
-the scripted citizen's touches (simulator.gallery_hall): menu by department and life event,
+the scripted citizen's touches (scenarios.gallery_hall): menu by department and life event,
 search on the letter keyboard, a guide with its QR code and printed checklist, the queue, the
 rating after a service, the progress list, the phone keypad and the document collection.
 No chip in the reader: the ID card reader and scanner are on ptys, the printer on TCP."""
@@ -12,9 +12,9 @@ from pyzbar.pyzbar import decode
 
 from kiosk.catalog import parse_catalog
 from kiosk.step_library import known_steps
+from scenarios.gallery import MODES
+from scenarios.gallery_hall import HALL_SCREENS
 from simulator.backends import reference_catalog
-from simulator.gallery import MODES
-from simulator.gallery_hall import HALL_SCREENS
 from simulator.xvfb import virtual_display
 from tests.e2e.test_endorsement_e2e import run_scenario
 

@@ -17,8 +17,8 @@ from drivers.document_scan import ScanFailure
 from drivers.face_quality import FaceHint
 from kiosk.flow import Devices, Reason
 from kiosk.i18n import LANGUAGES, TEXTS
-from kiosk.videocall_wire import EndReason
 from kiosk.viewmodel import Volume
+from wire.videocall import EndReason
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [p for folder in ("kiosk", "screens") for p in sorted((ROOT / folder).rglob("*.py"))

@@ -11,10 +11,10 @@ import time
 from kiosk.config import load_config
 from kiosk.fleet_agent import CommandFailed, FleetAgent
 from kiosk.fleet_updates import FleetUpdates
-from kiosk.fleet_wire import Command, CommandKind, HeartbeatReply
 from kiosk.journal import Journal
 from kiosk.update.agent import UpdateAgent
 from tests.update.machine import Machine
+from wire.fleet import Command, CommandKind, HeartbeatReply
 
 IN_WINDOW = time.struct_time((2030, 1, 1, 3, 30, 0, 1, 1, 0))  # inside 02:00-05:00
 

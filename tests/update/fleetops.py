@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
-from kiosk.fleet_wire import API_PREFIX
 from tests.fleet.fleetkit import Fleet
+from wire.fleet import API_PREFIX
 
 
 async def until(predicate, timeout: float = 30.0, what: str = "condition"):

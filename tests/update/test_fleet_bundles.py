@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from fleet.config import FleetConfig
 from fleet.rollouts import in_stage
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX, UpdateStatus
 from kiosk.update.download import DownloadPolicy, download
 from tests.fleet.fleetkit import Fleet
 from tests.update.fleetops import part, post, upload
+from wire.fleet import API_PREFIX, UpdateStatus
 
 BOTH_STORES = pytest.mark.parametrize("fleet", ["sqlite", "postgresql"], indirect=True)
 # What a kiosk that takes updates says of them on every heartbeat (kiosk.fleet_updates).

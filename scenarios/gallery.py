@@ -1,10 +1,10 @@
 """The gallery: one screenshot of every citizen screen in Chinese, English and elder mode, with a
 check that no text overflows its box and no widget leaves the window, and an index page.
 
-A scripted citizen (simulator.citizen) walks the kiosk through every screen: the endorsement,
+A scripted citizen (scenarios.citizen) walks the kiosk through every screen: the endorsement,
 a bill (keypad, check, exit after an order), a certificate declined at the photo notice (a
 failure), a pre-review (scan), the "still there?" prompt, call staff, and out of service.
-`python -m simulator.gallery index DIR` writes the page that puts several panel sizes together.
+`python -m scenarios.gallery index DIR` writes the page that puts several panel sizes together.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ async def _endorsement(g: Gallery) -> None:
     await c.tap("option.HK_TOURIST_1")
     await c.wait_screen("pay", timeout=30)
     await g.snap("pay")
-    from simulator.citizen import _decode_qr
+    from scenarios.citizen import _decode_qr
     png = g.folder / f"pay-{g.mode}.png"
     await c.sim.pay(code_url=_decode_qr(png))
     await c.wait_screen("processing", timeout=30)
@@ -252,7 +252,7 @@ async def run_gallery(c, folder: Path) -> dict:
     for mode in MODES:
         g.mode = mode
         await _out_of_service(g)
-        from simulator.citizen import walk_again_if_the_chip_was_taken
+        from scenarios.citizen import walk_again_if_the_chip_was_taken
 
         await walk_again_if_the_chip_was_taken(c, lambda: _endorsement(g), retried)
         if not receipt:
@@ -310,4 +310,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "index":
         print(write_top_index(Path(sys.argv[2])))
     else:
-        sys.exit("usage: python -m simulator.gallery index DIR")
+        sys.exit("usage: python -m scenarios.gallery index DIR")

@@ -4,7 +4,7 @@ walk-in queue ticket, the progress list, the phone keypad, and the rating after 
 
 No chip: the ID card reader and the scanner are on ptys, the printer on TCP. `hall_gallery`
 walks only these (a scenario of its own, for tests that may not touch the shared card slot);
-`simulator.gallery.run_gallery` walks them too, so `make run`'s gallery has every screen.
+`scenarios.gallery.run_gallery` walks them too, so `make run`'s gallery has every screen.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ HALL_SCREENS = ("menu-departments", "menu-category", "menu-life-events", "search
                 "evaluate-thanks", "progress-list", "phone-keypad", "phone-confirm", "collect-take")
 
 
-async def walk_hall(g) -> dict:  # noqa: ANN001 - simulator.gallery.Gallery
+async def walk_hall(g) -> dict:  # noqa: ANN001 - scenarios.gallery.Gallery
     """Every hall screen in the gallery's current mode; what the citizen saw, for the tests."""
     c = g.c
     seen: dict = {}
@@ -149,11 +149,11 @@ async def _collect(g) -> None:  # noqa: ANN001
     await c.leave_result()
 
 
-async def hall_gallery(c) -> dict:  # noqa: ANN001 - simulator.citizen.Citizen
+async def hall_gallery(c) -> dict:  # noqa: ANN001 - scenarios.citizen.Citizen
     """The `hall_gallery` scenario: the hall's screens in zh, en and elder mode, and an index."""
     from kivy.core.window import Window
 
-    from simulator.gallery import MODES, Gallery, write_index
+    from scenarios.gallery import MODES, Gallery, write_index
 
     g = Gallery(c, Path(c.out_dir) / "gallery")
     seen = {}

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # systemd restart count, the `accepted` acknowledgement, and the `unexpected_exit` event.
 # Optional fields a peer of the same version ignores when it does not know them (no bump): the
 # heartbeat's `items` (which service items the menu offers now), and the business reports of
-# kiosk.fleet_wire_reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
+# wire.reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
 # them until one that has it answers), and the heartbeat's `update` (UpdateStatus). The `update`
 # command and the `update_result` event are new kinds: only a fleet that knows them sends the
 # command, and a fleet that does not refuses the event with a 400, which the kiosk drops.
@@ -167,7 +167,9 @@ def _obj(data: Any, name: str = "message") -> Mapping[str, Any]:
     return data
 
 
-def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...):
+def _get(
+    data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...
+) -> Any:  # a JSON value, checked against `kind` here at run time
     if key not in data:
         if default is ...:
             raise WireError(WireErrorReason.MISSING_FIELD, key)
@@ -201,7 +203,7 @@ def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
 
 
 def _ident(data: Mapping[str, Any], key: str) -> str:
-    value = _get(data, key, str)
+    value: str = _get(data, key, str)
     if not value.isascii():
         raise WireError(WireErrorReason.BAD_VALUE, key, "not ASCII")
     # One regex match, not a Python test per character: the fleet parses thousands a second.
@@ -210,7 +212,9 @@ def _ident(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _enum(data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...):
+def _enum(
+    data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...
+) -> Any:  # a member of `enum_type`, or `default`
     raw = _get(data, key, str, default)
     if raw is default and default is not ...:
         return default
@@ -221,7 +225,7 @@ def _enum(data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = _get(data, key, list, [])
+    value: list[Any] = _get(data, key, list, [])
     if len(value) > MAX_ITEMS:
         raise WireError(WireErrorReason.TOO_LARGE, key)
     return value

@@ -21,7 +21,6 @@ from kivy.uix.label import Label
 from kivy.uix.screenmanager import ScreenManager
 
 from simulator.control import SimulatorClient
-from simulator.gallery_hall import hall_gallery
 from simulator.reference import BILL_PAYMENT, ENDORSEMENT, TECHNICIAN_PIN, WATER_ACCOUNT
 
 _touch_ids = itertools.count(1)
@@ -249,7 +248,8 @@ async def _bill(c: Citizen) -> dict:
 
 async def _technician(c: Citizen) -> dict:
     """The technician's visit: five taps on the headline, the PIN (the kiosk's configuration
-    must hold the hash of TECHNICIAN_PIN), the device screen during a paper-out."""
+    must hold the hash of TECHNICIAN_PIN), the self-test button, the device screen during a
+    paper-out."""
     await c.wait_screen("attract")
     for _ in range(5):
         await c.tap("attract.headline")
@@ -259,6 +259,9 @@ async def _technician(c: Citizen) -> dict:
     c.screenshot("technician-pin")
     await c.tap("key.ok")
     await c.wait_screen("technician")
+    await c.tap("tech.self_test")
+    await c.wait_until(lambda: any(t.startswith(("自检完成", "Self-test:")) for t in c.texts()),
+                       "the self-test's result", timeout=20.0)
     await c.sim.device("/printer/fault", {"fault": "paper_out", "on": True})
     await asyncio.sleep(2.5)
     c.screenshot("technician")
@@ -266,12 +269,6 @@ async def _technician(c: Citizen) -> dict:
     await c.tap("tech.back")
     await c.wait_screen("attract")
     return {}
-
-
-async def _gallery(c: Citizen) -> dict:
-    from simulator.gallery import run_gallery
-
-    return await run_gallery(c, c.out_dir / "gallery")
 
 
 async def _voice_idle(c: Citizen, timeout: float = 60.0) -> None:
@@ -354,52 +351,12 @@ async def _startup(c: Citizen) -> dict:
     return {"attract_at_unix": time.time()}
 
 
-SCENARIOS = {
+CITIZEN_SCENARIOS = {
     "startup": _startup,
     "endorsement": _endorsement,
     "bill": _bill,
     "technician": _technician,
     "card_pulled": _card_pulled,
     "payment_never": _payment_never,
-    "gallery": _gallery,
     "elder_endorsement": _elder_endorsement,
-    "hall_gallery": hall_gallery,
 }
-
-
-async def run_scenario(
-    app: App, name: str, control_url: str, out_dir: Path, started_at: float
-) -> dict:
-    """Runs one scenario against the running app and returns a summary (JSON-able)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    while not getattr(app, "ready", False) or app.root is None:
-        await asyncio.sleep(0.02)
-    attract_s = time.monotonic() - started_at
-    async with SimulatorClient(control_url) as sim:
-        citizen = Citizen(app, sim, out_dir)
-        t0 = time.monotonic()
-        summary: dict = {
-            "scenario": name,
-            "out_dir": str(out_dir.resolve()),
-            "start_to_attract_s": round(attract_s, 3),
-        }
-        try:
-            summary.update(await SCENARIOS[name](citizen))
-            summary["ok"] = True
-        except ScenarioFailed as exc:
-            summary.update(ok=False, error=str(exc))
-            citizen.screenshot("failure")
-        except Exception as exc:    # e.g. the simulator stopped answering: still a summary
-            summary.update(ok=False, error=f"{type(exc).__name__}: {exc}")
-            citizen.screenshot("failure")
-        voice = getattr(app, "voice", None)
-        summary.update(
-            voice=list(voice.events) if voice is not None else [],
-            transitions=list(getattr(app, "transitions", [])),
-            scenario_s=round(time.monotonic() - t0, 2),
-            screenshots=citizen.shots,
-            screenshot_spans=citizen.shot_spans,
-            screens_seen=citizen.seen,
-            timeline=citizen.timeline,
-        )
-    return summary
