@@ -11,7 +11,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from fleet import admin_api, kiosk_api, metrics, operator_api, report_api, sign_in, signalling
+from fleet import (
+    admin_api,
+    kiosk_api,
+    metrics,
+    operator_api,
+    report_api,
+    rollout_api,
+    sign_in,
+    signalling,
+)
 from fleet.auth import PasswordPool, RequestVerifier
 from fleet.config import FleetConfig
 from fleet.db import open_database
@@ -103,6 +112,7 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     app.add_routes(kiosk_api.routes)
     app.add_routes(operator_api.routes)
     app.add_routes(report_api.routes)  # statistics, e-supervision, fleet health
+    app.add_routes(rollout_api.routes)  # bundles and software rollouts
     app.add_routes(sign_in.routes)
     app.add_routes(admin_api.routes)
     app.add_routes(metrics.routes)

@@ -47,7 +47,7 @@ from kiosk.fleet_report_outbox import (
     ReportCursor,
     StagedReport,
 )
-from kiosk.fleet_wire import (
+from wire.fleet import (
     API_PREFIX,
     DISRUPTIVE_COMMANDS,
     WIRE_VERSION,
@@ -65,7 +65,7 @@ from kiosk.fleet_wire import (
     public_key_pem,
     sign_request,
 )
-from kiosk.fleet_wire_reports import REPORTS_PATH, ReportBatch
+from wire.reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 
