@@ -4,6 +4,9 @@ Each renders the session view and sends intents; the finding itself is the kiosk
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
@@ -20,6 +23,29 @@ _TABS = {MenuTab.KIOSK: "menu.tab.kiosk", MenuTab.DEPARTMENTS: "menu.tab.departm
          MenuTab.LIFE_EVENTS: "menu.tab.life_events"}
 
 
+# Elder mode's type is 1.4x or more: a summary keeps to one line there, so the tile's name keeps
+# its size (a markup size does not shrink with the label's fitting). Widths in half-em units: a
+# wide (CJK) character counts 2, a Latin one 1; 40 is one line of a portrait tile.
+ELDER_SUMMARY_WIDTH = 40
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def brief(summary: str) -> str:
+    """The summary if it fits one elder-mode line, else its first clause (cut if need be) and an
+    ellipsis."""
+    if _width(summary) <= ELDER_SUMMARY_WIDTH:
+        return summary
+    kept = ""
+    for char in re.split(r"[，,；;。]", summary, maxsplit=1)[0].strip():
+        if _width(kept + char) > ELDER_SUMMARY_WIDTH - 2:
+            break
+        kept += char
+    return kept.rstrip() + "…"
+
+
 def service_button(screen: KioskScreen, tile: ServiceTile) -> Widget:
     """A service's tile: its name, summary and a note (why not now, no receipt, guide only).
     A guide-only item's tile opens its guide; the kiosk decides (choose_service)."""
@@ -27,8 +53,16 @@ def service_button(screen: KioskScreen, tile: ServiceTile) -> Widget:
     theme = current()
     small = int(theme.font(TypeSize.SMALL))
     text = v.pick(tile.title)
-    if v.pick(tile.summary):
-        text += f"\n[size={small}]{v.pick(tile.summary)}[/size]"
+    # Elder type, or a landscape panel's short tiles: the summary keeps to one line; both at
+    # once leave room for the name alone (the guide says the rest).
+    if v.elder and theme.landscape:
+        summary = ""
+    elif v.elder or theme.landscape:
+        summary = brief(v.pick(tile.summary))
+    else:
+        summary = v.pick(tile.summary)
+    if summary:
+        text += f"\n[size={small}]{summary}[/size]"
     note = tile.reason_key if not tile.available else tile.warning_key
     if note:
         # The note's colour pair: button_note, secondary_note or disabled_reason (theme).
@@ -61,7 +95,13 @@ class MenuScreen(KioskScreen):
             self.tabs.add_widget(button)
         self.tiles = TilePager("menu", theme.mode.tiles_per_page)
         self.empty = TextLabel("body", TypeSize.BODY, size_hint_y=None, height=0)
-        for widget in (self.banner, self.search, self.tabs, self.empty, self.tiles):
+        if theme.landscape:  # a short panel: search and the tabs share a row, the tiles get it
+            self.search.size_hint_x = 1.6
+            self.tabs.add_widget(self.search, index=len(self.tabs.children))
+            rows: tuple[Widget, ...] = (self.banner, self.tabs, self.empty, self.tiles)
+        else:
+            rows = (self.banner, self.search, self.tabs, self.empty, self.tiles)
+        for widget in rows:
             self.body.add_widget(widget)
         self._rendered: tuple = ()
 
