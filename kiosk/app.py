@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.availability import ServiceAvailability, assumed_usable
-from kiosk.backends import CatalogClient, PaymentClient, ServiceClient
+from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_statuses
@@ -29,11 +29,11 @@ from kiosk.out_of_service import (
     is_provisioned,
     out_of_service,
 )
-from kiosk.recovery import Recovery
 from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.step_library import known_steps
+from kiosk.transaction import TransactionCore
 from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
@@ -100,18 +100,31 @@ def subject_key(state_dir: Path) -> bytes:
     return path.read_bytes()
 
 
+def build_transactions(config: KioskConfig, payment: PaymentClient,
+                       services: dict[str, ServiceClient]) -> TransactionCore:
+    """The transaction core on the kiosk's journal: the only writer of it."""
+    b = config.backends
+    relay = NotificationClient(b.notify_url, b.deadline_s) if b.notify_url else None
+    return TransactionCore.open(config.journal_path, config.kiosk_id, payment, services,
+                                crash_after=config.debug.crash_after or None, relay=relay,
+                                retry_s=config.flow.settle_retry_s,
+                                outbox_dir=config.state_dir)
+
+
 def build_context(config: KioskConfig) -> FlowContext:
     b = config.backends
     devices = build_devices(config)
+    payment = PaymentClient(b.payment_url, b.deadline_s)
+    services = {name: ServiceClient(url, b.deadline_s, link_floor_bps=b.link_floor_bps)
+                for name, url in b.services().items()}
     return FlowContext(
         config=config,
         view=SessionView(language=config.ui.language),
-        journal=Journal(config.journal_path, config.kiosk_id, config.debug.crash_after or None),
+        transactions=build_transactions(config, payment, services),
         devices=devices,
         camera_scanner=camera_scanner_for(config, devices),
-        payment=PaymentClient(b.payment_url, b.deadline_s),
-        services={name: ServiceClient(url, b.deadline_s, link_floor_bps=b.link_floor_bps)
-                  for name, url in b.services().items()},
+        payment=payment,
+        services=services,
         subject_key=subject_key(config.state_dir),
     )
 
@@ -127,10 +140,9 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
             return device_statuses(manager)
         return assumed_usable(present)
 
-    recovery = Recovery(ctx.journal, ctx.payment, ctx.services)
     availability = ServiceAvailability(states, frozenset(ctx.config.backends.site_backends))
-    session = KioskSession(ctx, cache, catalog_client, availability, reconcile=recovery.run,
-                           device_manager=manager)
+    session = KioskSession(ctx, cache, catalog_client, availability,
+                           reconcile=ctx.transactions.reconcile, device_manager=manager)
 
     def report_problem(kind: str, reason: str) -> None:
         # Steps report here; the fleet link, when it runs, has set the session's on_problem.
@@ -161,15 +173,17 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     await ctx.payment.close()
     for client in ctx.services.values():
         await client.close()
+    if ctx.transactions.orders.relay is not None:
+        await ctx.transactions.orders.relay.close()
     ctx.devices.close()
-    ctx.journal.close()
+    ctx.transactions.close()
 
 
 async def begin(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
     """What must come before the attract screen: recovery of unfinished transactions, and the
     session on the cached catalog. Its devices are not read yet (`come_up`)."""
     ctx = build_context(config)
-    report = await Recovery(ctx.journal, ctx.payment, ctx.services).run()
+    report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
     session = build_session(ctx, build_manager(ctx.devices))
     session.recovery_report = report.as_json()
@@ -335,7 +349,7 @@ def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Ta
     outbox = Outbox(ctx.config.state_dir)
     adopt_old_ratings(ctx.config.state_dir, outbox)
     courier = Courier(outbox, ctx.services, ctx.report_problem,
-                      on_delivered=note_delivery(ctx.journal),
+                      on_delivered=note_delivery(ctx.transactions),
                       interval_s=ctx.config.backends.health_interval_s)
     session.link_watchers.append(lambda up: courier.wake() if up else None)
     task = asyncio.get_running_loop().create_task(courier.deliver_forever())

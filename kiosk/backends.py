@@ -32,6 +32,16 @@ class BackendError(Exception):
         self.status = status  # HTTP status when the backend answered
         self.code = code  # the backend's own error code, e.g. ORDER_NOT_EXIST
 
+    @property
+    def refused(self) -> bool:
+        """The backend definitely refused: it answered that it did not (and will not) do it.
+
+        Only a 4xx answer says so. A 5xx, a time-out, a dropped connection or an answer that
+        cannot be read leave the outcome unknown: the call may have been carried out. The one
+        place this is decided; retries, payments, submissions and settling all ask it."""
+        return self.reason is BackendReason.REJECTED and 400 <= self.status < 500 \
+            and self.status not in (408, 429)
+
 
 class _JsonClient:
     """JSON over HTTP with one reused session, a deadline per call, and retries with backoff
@@ -61,8 +71,7 @@ class _JsonClient:
             try:
                 return await self._once(method, path, body, idempotency_key, deadline_s)
             except BackendError as exc:
-                retry = exc.reason is not BackendReason.REJECTED or exc.status >= 500
-                if not retry or attempt == attempts - 1:
+                if exc.refused or attempt == attempts - 1:
                     raise
                 await asyncio.sleep(self.backoff_s * (2**attempt))
         raise AssertionError("unreachable")
@@ -197,10 +206,11 @@ class PaymentClient(_JsonClient):
             )
         )
 
-    async def reverse_order(self, out_trade_no: str) -> PaymentOrder:
+    async def reverse_order(self, out_trade_no: str, amount_fen: int = 0) -> PaymentOrder:
         return PaymentOrder.from_json(
             await self._call(
-                "POST", f"/orders/{out_trade_no}/reverse", {}, idempotency_key=out_trade_no
+                "POST", f"/orders/{out_trade_no}/reverse", {"amount_fen": amount_fen},
+                idempotency_key=out_trade_no
             )
         )
 
@@ -260,6 +270,17 @@ class ServiceClient(_JsonClient):
             raise
 
 
+class NotificationClient(_JsonClient):
+    """The payment platform's relay of the gateway's signed payment notifications (a kiosk has
+    no public address for the gateway to call): what was notified about an order, as received,
+    duplicates and all."""
+
+    async def notifications(self, out_trade_no: str) -> list[dict]:
+        data = await self._call("GET", f"/orders/{out_trade_no}")
+        found = data.get("notifications", [])
+        if not isinstance(found, list):
+            raise BackendError(BackendReason.BAD_RESPONSE, "notifications")
+        return [n for n in found if isinstance(n, dict)]
 @dataclass(frozen=True)
 class CatalogValidators:
     """What the kiosk's cached catalog was published as: sent back so an unchanged catalog costs

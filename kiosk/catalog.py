@@ -31,6 +31,7 @@ class CatalogReason(StrEnum):
     MALFORMED = "catalog_malformed"  # not JSON, or not the schema's shape
     UNKNOWN_SCHEMA = "catalog_unknown_schema"
     UNKNOWN_STEP = "catalog_unknown_step"
+    UNPAID_SUBMISSION = "catalog_unpaid_submission"  # a priced item submits before it pays
     UNREACHABLE = "catalog_unreachable"
 
 
@@ -292,6 +293,29 @@ def _validate(data: Any, schema: str) -> None:
         raise CatalogError(CatalogReason.MALFORMED, f"{where}: {error.message[:120]}")
 
 
+def _sets_a_price(spec: StepSpec) -> bool:
+    """The steps that quote an amount: the citizen confirms a bill, or picks a priced option."""
+    return spec.step == "confirm_amount" or (spec.step == "choose_option" and "fee" in spec.params)
+
+
+def _check_money_order(code: str, fee_kind: str, steps: tuple[StepSpec, ...]) -> None:
+    """A priced item quotes, then pays, then submits: never a side effect before the money.
+    An item without steps is a guide only (done at the counter): nothing runs, nothing to check."""
+    if not steps:
+        return
+    quotes = [i for i, s in enumerate(steps) if _sets_a_price(s)]
+    pays = [i for i, s in enumerate(steps) if s.step == "pay"]
+    submits = [i for i, s in enumerate(steps) if s.step == "submit"]
+    if fee_kind == "free":
+        if quotes:
+            raise CatalogError(CatalogReason.UNPAID_SUBMISSION, f"{code}: free, but priced")
+        return
+    if not quotes or not pays:
+        raise CatalogError(CatalogReason.UNPAID_SUBMISSION, f"{code}: priced, but never paid")
+    if max(quotes) > pays[0] or any(s < pays[0] for s in submits):
+        raise CatalogError(CatalogReason.UNPAID_SUBMISSION, f"{code}: submits before it pays")
+
+
 def parse_catalog(raw: bytes | str, known_steps: frozenset[str]) -> Catalog:
     """Validates and converts a published catalog; raises CatalogError with the reason."""
     try:
@@ -325,6 +349,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
     unknown = [s.step for s in steps if s.step not in known_steps]
     if unknown:
         raise CatalogError(CatalogReason.UNKNOWN_STEP, f"{raw_item['code']}: {unknown[0]}")
+    _check_money_order(raw_item["code"], raw_item["fee"]["kind"], steps)
     devices = raw_item.get("devices", {})
     fee = raw_item["fee"]
     limit = raw_item["time_limit"]

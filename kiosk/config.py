@@ -36,6 +36,8 @@ class BackendConfig:
     utility_url: str = "http://127.0.0.1:8080/utility/v1"
     certificates_url: str = "http://127.0.0.1:8080/certificates/v1"
     queue_url: str = "http://127.0.0.1:8080/queue/v1"
+    # The payment platform's relay of the gateway's payment notifications ("" = none).
+    notify_url: str = "http://127.0.0.1:8080/notify/v1"
     progress_url: str = "http://127.0.0.1:8080/progress/v1"      # application progress
     documents_url: str = "http://127.0.0.1:8080/documents/v1"    # finished documents to collect
     evaluation_url: str = "http://127.0.0.1:8080/evaluation/v1"  # ratings (好差评)
@@ -100,6 +102,9 @@ class FlowConfig:
     payment_timeout_s: float = 120.0
     payment_poll_s: float = 1.0
     step_timeout_s: float = 300.0  # no single step may hang longer than this
+    # A transaction whose ending is not known yet is settled again after this, then backs off
+    # exponentially (up to an hour) while the gateway or a backend stays unreachable.
+    settle_retry_s: float = 30.0
     office_hotline: str = "12367"
     # Passive authentication policy: a document whose signer chain is not trusted is refused.
     require_trusted_document: bool = True
@@ -278,6 +283,7 @@ def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
             "utility_url": endpoints["utility_url"],
             "certificates_url": endpoints["certificates_url"],
             "queue_url": endpoints["queue_url"],
+            "notify_url": endpoints.get("notify_url", ""),
             **{f"{name}_url": endpoints[f"{name}_url"]
                for name in ("progress", "documents", "evaluation", "fines")
                if f"{name}_url" in endpoints},

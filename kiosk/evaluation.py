@@ -203,5 +203,5 @@ async def rate_service(run: FlowRun, params: dict) -> None:
         pass  # still in the outbox: the delivery loop sends it
     finally:
         desk.outbox.close()
-    ctx.journal.annotate(run.tx, {"rating_id": rating.rating_id})
+    run.txn.annotate({"rating_id": rating.rating_id})
     run.state["result_lines"] = (_both("rate.thanks"),)

@@ -26,7 +26,7 @@ from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
 from kiosk.fleet_reporting import FleetReporting
 from kiosk.fleet_updates import FleetUpdates, Updates
-from kiosk.journal import Journal, TxState
+from kiosk.journal import Journal
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
 from wire.fleet import (
@@ -200,17 +200,10 @@ class FleetLink:
     def _take_snapshot(self) -> dict[str, Any]:
         counts = self.journal.count_by_state()
         attention = []
-        for tx in self.journal.unfinished():
-            if tx.state is TxState.NEEDS_ATTENTION:
-                history = self.journal.history(tx.tx_id)
-                attention.append(
-                    AttentionItem(
-                        tx.tx_id,
-                        tx.state.value,
-                        tx.updated_at,
-                        history[-1][2] or "" if history else "",
-                    )
-                )
+        for tx in self.journal.for_operators():  # needing a person, or not settled yet
+            history = self.journal.history(tx.tx_id)
+            reason = tx.attention or (history[-1][2] or "" if history else "")
+            attention.append(AttentionItem(tx.tx_id, tx.state.value, tx.updated_at, reason))
         catalog = self.session.catalog
         counters = {f"transactions_{state}": n for state, n in counts.items()}
         manager = self.session.device_manager

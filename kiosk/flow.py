@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal
+from kiosk.transaction import TransactionCore
 from kiosk.viewmodel import ScreenId, SessionView
 from peripherals.face_camera import FaceCameraService
 from peripherals.permit_reader import PermitReaderService
@@ -45,7 +46,7 @@ class Reason(StrEnum):
     NO_PAGE = "no_page"
     STEP_TIMEOUT = "step_timeout"
     CANCELLED = "cancelled"
-    NEEDS_ATTENTION = "needs_attention"
+    INTERNAL_ERROR = "internal_error"  # a bug: the ending is still settled and told truthfully
     # The service hall's items (kiosk.steps_services, kiosk.steps_documents).
     NO_APPLICATIONS = "no_applications"
     NO_APPOINTMENT = "no_appointment"
@@ -56,10 +57,12 @@ class Reason(StrEnum):
 
 
 class FlowFailure(Exception):
-    def __init__(self, reason: Reason, charged: bool = False, **params: Any) -> None:
+    """Why a flow stops. What it means for the citizen's money is for the transaction core to
+    settle and say (kiosk.transaction.citizen_message), not for the step that failed."""
+
+    def __init__(self, reason: Reason, **params: Any) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        self.charged = charged
         self.params = params
 
 
@@ -93,7 +96,7 @@ class Devices:
 class FlowContext:
     config: KioskConfig
     view: SessionView
-    journal: Journal
+    transactions: TransactionCore  # owns every transaction and the journal's writes
     devices: Devices
     payment: PaymentClient
     services: dict[str, ServiceClient]  # backend name -> client
@@ -106,15 +109,33 @@ class FlowContext:
         default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
+    @property
+    def journal(self) -> Journal:
+        """The journal, to read (only the transaction core writes it)."""
+        return self.transactions.journal
+
     def show(self, screen: ScreenId, **changes: Any) -> None:
         self.view.update(screen=screen, **changes)
 
     async def wait_choice(self, timeout: float | None = None) -> str:
-        self._choice = asyncio.get_running_loop().create_future()
-        try:
-            return await asyncio.wait_for(self._choice, timeout)
-        finally:
-            self._choice = None
+        return await self.listen_for_choice(timeout)
+
+    def listen_for_choice(self, timeout: float | None = None) -> Awaitable[str]:
+        """Listens for the citizen's choice from this call on, not from when the awaitable
+        first runs: a step that waits for a choice and something else at once (a card, a
+        scanned code) wraps it in a task, and a press in the instant before that task ran was
+        lost (the citizen pressed OK and nothing happened)."""
+        choice: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._choice = choice
+
+        async def wait() -> str:
+            try:
+                return await asyncio.wait_for(choice, timeout)
+            finally:
+                if self._choice is choice:
+                    self._choice = None
+
+        return wait()
 
     def offer_choice(self, code: str) -> None:
         if self._choice is not None and not self._choice.done():

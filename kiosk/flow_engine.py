@@ -1,18 +1,21 @@
-"""Runs a catalog item's steps for one citizen: a time-out per step, cancel at every step, the
-journal kept in step, and a clear end: done, not done (and not charged), or refunded.
+"""Runs a catalog item's steps for one citizen: a time-out per step, cancel at every step, and a
+clear end. However the flow ends (done, failed, cancelled, walked away from, timed out), the
+transaction core settles the transaction and the result screen says what it settled: done, not
+charged, refunded, or being checked with a reference to keep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from kiosk.backends import BackendError, OrderStatus
 from kiosk.catalog import ServiceItem
 from kiosk.flow import FlowContext, FlowFailure, Reason
-from kiosk.journal import TxState
-from kiosk.payments import refund, settle_unpaid
+from kiosk.i18n import LANGUAGES, format_fen
+from kiosk.receipts import print_slip
 from kiosk.steps import STEPS, FlowRun, _both
+from kiosk.transaction import Outcome, Settlement, TxRun, citizen_message
 from kiosk.viewmodel import ScreenId
 
 log = logging.getLogger(__name__)
@@ -25,20 +28,35 @@ BUSY_KEYS = {"lookup": "busy.lookup", "pay": "busy.order", "submit": "busy.submi
 class FlowEngine:
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+        self._task: asyncio.Task[Any] | None = None
+        self._citizen_left: Reason | None = None  # the citizen's cancel, or walking away
+        self._ending = False
         self.tx_id = ""   # the transaction of the run, once it has one (the rating names it)
 
+    def cancel_by_citizen(self, reason: Reason = Reason.CANCELLED) -> None:
+        """The citizen pressed cancel (or walked away): the step stops, the ending is settled
+        and shown. Ignored while the ending is being settled: nothing can stop that."""
+        if self._ending or self._citizen_left is not None:
+            return
+        self._citizen_left = reason
+        if self._task is not None:
+            self._task.cancel()
+
     async def run(self, item: ServiceItem) -> None:
-        """Runs `item` to its result screen; on cancellation cleans up and re-raises."""
+        """Runs `item` to its result screen (or, when nothing happened to anyone's money after a
+        citizen's cancel, back to the attract screen: CancelledError is then re-raised)."""
         ctx = self.ctx
-        tx = ctx.journal.create(item.code)
-        self.tx_id = tx.tx_id
-        run = FlowRun(ctx, item.code, tx,
-                      state={"tx": tx, "item": {"time_limit_days": item.time_limit_days,
-                                                "works_offline": item.works_offline}})
+        self._task = asyncio.current_task()
+        if self._citizen_left is not None:
+            raise asyncio.CancelledError  # cancelled before it started
+        txn = await ctx.transactions.begin(item.code)
+        self.tx_id = txn.tx_id
+        run = FlowRun(ctx, item.code, txn,
+                      state={"item": {"time_limit_days": item.time_limit_days,
+                                      "works_offline": item.works_offline}})
         ctx.view.update(service_title=item.name)
-        log.info(
-            "transaction %s started for %s", tx.tx_id, item.code, extra={"transaction": tx.tx_id}
-        )
+        failure: FlowFailure | None = None
+        shutting_down = False
         try:
             for spec in item.steps:
                 # A step's catalog time is the citizen's (kiosk.citizen_time watches it); this
@@ -49,97 +67,58 @@ class FlowEngine:
                 try:
                     await asyncio.wait_for(STEPS[spec.step](run, spec.params), timeout)
                 except TimeoutError as exc:
-                    raise FlowFailure(Reason.STEP_TIMEOUT, charged=run.charged) from exc
+                    raise FlowFailure(Reason.STEP_TIMEOUT) from exc
                 finally:
                     ctx.view.update(busy_key="")
-            self._complete(run)
-        except FlowFailure as failure:
-            await self._end_unfinished(run, failure)
-            self._show_failure(run, failure)
+        except FlowFailure as exc:
+            failure = exc
         except asyncio.CancelledError:
-            await asyncio.shield(self._end_unfinished(run, FlowFailure(Reason.CANCELLED)))
-            if run.tx.out_trade_no:
-                # An order exists: the citizen leaves through a screen that says what became
-                # of the money, with the order number, not straight to the attract loop.
-                self._show_failure(run, FlowFailure(Reason.CANCELLED))
-            raise
+            shutting_down = self._citizen_left is None
+            failure = FlowFailure(self._citizen_left or Reason.CANCELLED)
+            if not shutting_down and self._task is not None:
+                self._task.uncancel()
         except Exception:
-            log.exception("step failed unexpectedly", extra={"transaction": run.tx.tx_id})
-            unexpected = FlowFailure(Reason.NEEDS_ATTENTION)
-            await self._end_unfinished(run, unexpected)
-            self._show_failure(run, unexpected)
+            log.exception("step failed unexpectedly", extra={"transaction": txn.tx_id})
+            failure = FlowFailure(Reason.INTERNAL_ERROR)
+        self._ending = True
+        if failure is not None:
+            ctx.show(ScreenId.PROCESSING, status_key="settle.checking", busy=True, preview=None)
+        settlement = await asyncio.shield(txn.finish())
+        if shutting_down:
+            raise asyncio.CancelledError
+        if self._citizen_left and settlement.outcome is Outcome.NOT_CHARGED \
+                and not txn.tx.orders:
+            # Nothing happened: straight back to the start. Once an order exists, the way out
+            # is a screen that says what became of the money, with the order number.
+            raise asyncio.CancelledError
+        await self._show(run, txn, settlement, failure)
 
-    def _complete(self, run: FlowRun) -> None:
-        if run.tx.state in (TxState.FULFILLED, TxState.RECEIPTED):
-            run.move(TxState.CLOSED)
-        elif run.tx.state in (TxState.CREATED, TxState.IDENTIFIED, TxState.QUOTED):
-            run.move(TxState.CANCELLED, "no_side_effect")
+    async def _show(self, run: FlowRun, txn: TxRun, settlement: Settlement,
+                    failure: FlowFailure | None) -> None:
+        slip = False
+        if settlement.outcome is Outcome.CHECKING or (
+                settlement.outcome is Outcome.ATTENTION and settlement.taken_fen):
+            slip = await print_slip(self.ctx, txn.tx, settlement.reference)
+        ok, keys = citizen_message(settlement, failure.reason.value if failure else None, slip)
+        lines: tuple[dict[str, str], ...] = run.state.get("result_lines", ()) if ok else ()
+        seen: set[str] = set()
+        for key, params in keys:
+            if key not in seen:
+                seen.add(key)
+                lines += (self._render(key, params),)
         self.ctx.show(
             ScreenId.RESULT,
-            result_ok=True,
-            result_title_key="result.ok.title",
-            result_lines=run.state.get("result_lines", ()),
+            result_ok=ok,
+            result_title_key="result.ok.title" if ok else "result.fail.title",
+            result_lines=lines,
             busy=False,
             preview=None,
         )
 
-    async def _end_unfinished(self, run: FlowRun, failure: FlowFailure) -> None:
-        """Leaves the transaction in a final or reconcilable state; money goes back if taken."""
-        ctx, tx = self.ctx, run.tx
-        reason = failure.reason.value
-        try:
-            if tx.state in (TxState.CREATED, TxState.IDENTIFIED, TxState.QUOTED):
-                run.move(TxState.CANCELLED, reason)
-            elif tx.state is TxState.PAYMENT_PENDING:
-                assert tx.out_trade_no
-                order = await settle_unpaid(ctx.payment, tx.out_trade_no)
-                if order is not None and order.status is OrderStatus.SUCCESS:
-                    run.move(TxState.PAID, "paid_while_ending", paid_trade_no=order.out_trade_no)
-                    run.tx = await refund(ctx.payment, ctx.journal, run.tx, reason)
-                else:
-                    run.move(TxState.CANCELLED, reason)
-            elif tx.state is TxState.PAID:
-                run.tx = await refund(ctx.payment, ctx.journal, tx, reason)
-            elif tx.state is TxState.SUBMITTED:
-                pass  # outcome unknown: the reconciler asks the backend, then closes or refunds
-            elif tx.state in (TxState.FULFILLED, TxState.RECEIPTED):
-                run.move(TxState.CLOSED, f"ended:{reason}")
-        except BackendError:
-            # The gateway cannot be reached now: the transaction stays unfinished and the
-            # reconciler settles it (close, or refund) as soon as the gateway answers again.
-            log.warning("could not settle %s now; left for reconciliation", tx.tx_id,
-                        extra={"transaction": tx.tx_id, "reason": reason})
-            run.tx = ctx.journal.get(tx.tx_id)
-
-    def _show_failure(self, run: FlowRun, failure: FlowFailure) -> None:
-        state = run.tx.state
+    def _render(self, key: str, params: dict) -> dict[str, str]:
         hotline = self.ctx.config.flow.office_hotline
-        order = run.tx.out_trade_no or run.tx.tx_id
-        if state is TxState.REFUNDED and failure.reason is not Reason.REFUNDED:
-            lines = [
-                _both(f"reason.{failure.reason.value}", hotline=hotline),
-                _both("reason.refunded"),
-            ]
-        elif state in (TxState.PAYMENT_PENDING, TxState.PAID, TxState.SUBMITTED,
-                       TxState.REFUND_PENDING):
-            lines = [_both(f"reason.{failure.reason.value}", hotline=hotline),
-                     _both("reason.settle_later"), _both("pay.order", order=order)]
-        elif state is TxState.NEEDS_ATTENTION:
-            lines = [
-                _both("reason.needs_attention", hotline=hotline),
-                _both("pay.order", order=order),
-            ]
-        else:
-            lines = [_both(f"reason.{failure.reason.value}", hotline=hotline)]
-            if state is TxState.CANCELLED:
-                lines.append(_both("result.no_charge"))
-                if run.tx.out_trade_no:
-                    lines.append(_both("pay.order", order=order))
-        self.ctx.show(
-            ScreenId.RESULT,
-            result_ok=False,
-            result_title_key="result.fail.title",
-            result_lines=tuple(lines),
-            busy=False,
-            preview=None,
-        )
+        if "fen" in params:
+            return {lang: _both(key, hotline=hotline,
+                                amount=format_fen(params["fen"], lang), **params)[lang]
+                    for lang in LANGUAGES}
+        return _both(key, hotline=hotline, **params)

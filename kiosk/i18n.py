@@ -168,7 +168,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "No services are available right now",
     },
     "reason.payment_declined": {
-        "zh": "付款未成功，未扣费。",
+        "zh": "付款未成功。",
         "en": "The payment did not go through.",
     },
     "reason.nothing_due": {"zh": "该户号当前无欠费。", "en": "Nothing is due on this account."},
@@ -229,6 +229,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "您的付款已收到，业务正在人工核对，请凭订单号咨询 {hotline}。",
         "en": "Your payment was received and is being checked; call {hotline} with your order number.",
     },
+
+    # The transaction core's endings (kiosk.transaction.settlement.citizen_message).
+    "settle.checking": {"zh": "请稍候，正在确认办理结果…", "en": "One moment: confirming the outcome…"},
+    "result.checking": {
+        "zh": "您的付款正在核对中。如已扣款，系统将自动完成业务或原路退回，无需重复支付。",
+        "en": "Your payment is being checked. If you were charged, your service will be "
+              "completed or the money refunded automatically; do not pay again.",
+    },
+    "result.reference": {"zh": "查询编号：{reference}", "en": "Reference: {reference}"},
+    "result.slip_printed": {"zh": "已打印核对凭条，请取走并妥善保管。",
+                            "en": "A slip with this reference has been printed; please keep it."},
+    "result.note_reference": {"zh": "请记下上述编号，咨询电话 {hotline}。",
+                              "en": "Please note this reference; hotline {hotline}."},
+    "result.attention_unpaid": {"zh": "业务未能完成，本次未扣费。工作人员将跟进，咨询电话 {hotline}。",
+                                "en": "Your service could not be completed and you have not been "
+                                      "charged. Staff will follow up; hotline {hotline}."},
+    "result.partly_refunded": {"zh": "未完成部分的 {amount} 已原路退回。",
+                               "en": "{amount} for the part not completed has been refunded."},
+    "slip.title": {"zh": "付款核对凭条", "en": "Payment check slip"},
+    "result.completed": {"zh": "您的业务已办理完成，查询编号：{reference}",
+                         "en": "Your service has been completed; reference {reference}"},
+    "reason.internal_error": {"zh": "系统出现异常，业务未能完成。",
+                              "en": "Something went wrong; your service could not be completed."},
     # -- issue 13: the service hall's items (kiosk.steps_services, steps_documents, evaluation).
     "identify.card_or_code": {
         "zh": "请放置身份证，或将回执上的二维码对准扫描口",

@@ -15,14 +15,15 @@ import os
 import sqlite3
 import sys
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
 from kiosk.config import DEFAULT_CONFIG_PATH, DEV_KIOSK_ID, KioskConfig, load_config
-from kiosk.journal import Journal, Transaction, TxState
+from kiosk.journal import Journal, Transaction
 from kiosk.privacy import mask
+from kiosk.transaction.reconciliation import reconciliation_entries
 
 CSV_FIELDS = ("date", "kiosk_id", "tx_id", "service", "state", "out_trade_no", "paid_trade_no",
               "amount_fen", "refunded_fen", "net_fen")
@@ -65,6 +66,7 @@ def _record(tx: Transaction) -> dict[str, Any]:
             "amount_fen": tx.amount_fen, "out_trade_no": tx.out_trade_no or "",
             "paid_trade_no": tx.paid_trade_no or "",
             "subject": mask(tx.subject, keep_end=4) if tx.subject else "",
+            "attention": tx.attention or "",  # why it is not settled yet, or needs a person
             "created": _local(tx.created_at).isoformat(timespec="seconds"),
             "updated": _local(tx.updated_at).isoformat(timespec="seconds")}
 
@@ -102,6 +104,7 @@ def show_text(record: dict[str, Any], history: list[dict[str, Any]]) -> str:
         ("order", record["out_trade_no"] or "-"),
         ("paid by order", record["paid_trade_no"] or "-"),
         ("subject", record["subject"] or "-"),
+        *([("not settled", record["attention"])] if record["attention"] else []),
         ("created", _plain_time(record["created"])),
         ("updated", _plain_time(record["updated"])),
     ]
@@ -125,22 +128,18 @@ def _plain_time(iso: str, milliseconds: bool = False) -> str:
 # -- the reconciliation file -----------------------------------------------------------------
 
 
-def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> Iterator[dict]:
-    """One row per transaction of `day` that took money: what the gateway should also show."""
+def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> list[dict]:
+    """One row per order of `day` that took money (or may have, while the transaction is not
+    settled): what the gateway should also show. A list: read while the journal is open."""
     start = dt.datetime.combine(day, dt.time()).timestamp()
-    for tx in journal.between(start, start + 86400):
-        if not tx.amount_fen or tx.paid_trade_no is None and tx.state not in (
-                TxState.REFUNDED, TxState.REFUND_PENDING, TxState.NEEDS_ATTENTION):
-            continue
-        refunded = tx.amount_fen if tx.state is TxState.REFUNDED else 0
-        yield {"date": day.isoformat(), "kiosk_id": kiosk_id, "tx_id": tx.tx_id,
-               "service": tx.service, "state": tx.state.value,
-               "out_trade_no": tx.out_trade_no or "",
-               "paid_trade_no": tx.paid_trade_no or "", "amount_fen": tx.amount_fen,
-               "refunded_fen": refunded, "net_fen": tx.amount_fen - refunded}
+    return [{"date": day.isoformat(), "kiosk_id": kiosk_id, "tx_id": e.tx.tx_id,
+             "service": e.tx.service, "state": e.tx.state.value,
+             "out_trade_no": e.tx.out_trade_no or "", "paid_trade_no": e.order_no,
+             "amount_fen": e.amount_fen, "refunded_fen": e.refunded_fen, "net_fen": e.net_fen}
+            for e in reconciliation_entries(journal, start, start + 86400)]
 
 
-def write_reconciliation(rows: Iterator[dict], out: TextIO) -> int:
+def write_reconciliation(rows: Iterable[dict], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
     writer.writeheader()
     count = 0

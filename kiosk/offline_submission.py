@@ -5,18 +5,15 @@ sent. Only items that take no money get here (ServiceItem.works_offline): money 
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from kiosk.journal import Journal, TxState
 from kiosk.outbox import Outbox, Submission
 
 if TYPE_CHECKING:
     from kiosk.steps import FlowRun
-
-log = logging.getLogger(__name__)
+    from kiosk.transaction import TransactionCore
 
 QUEUED = "queued"  # run.state flag the receipt and the result screen read
 
@@ -31,33 +28,26 @@ def link_known_down(run: FlowRun) -> bool:
     return may_wait(run) and not run.ctx.view.network_ok
 
 
-def accept_into_outbox(run: FlowRun, params: dict[str, Any], body: dict, key: str) -> None:
-    """Writes the submission durably (same idempotency key as the live call), then marks the
-    transaction fulfilled by the kiosk; the courier delivers it and notes the backend's ids."""
+@contextmanager
+def outbox_for(run: FlowRun) -> Iterator[Outbox | None]:
+    """The kiosk's outbox for a submission that may wait in it (the transaction core accepts it
+    there, kiosk.transaction.run.TxRun.submit), else None."""
+    if not may_wait(run):
+        yield None
+        return
     outbox = Outbox(run.ctx.config.state_dir)
     try:
-        outbox.put(Submission(key, params["backend"], params["path"], body, run.tx.tx_id))
+        yield outbox
     finally:
         outbox.close()
-    log.info("submission of %s waits in the outbox", run.item_code,
-             extra={"transaction": run.tx.tx_id})
-    run.state[QUEUED] = True
-    # What the receipt and result show for the ids the backend has not given yet (catalog data).
-    run.state[params["into"]] = dict(params.get("queued_result", {}))
-    run.move(TxState.FULFILLED, detail={"result": {}, "queued": "outbox"})
 
 
-def note_delivery(journal: Journal) -> Callable[[Submission, dict], None]:
-    """The courier's `on_delivered`: the backend's ids join the transaction's detail."""
+def note_delivery(transactions: TransactionCore) -> Callable[[Submission, dict], None]:
+    """The courier's `on_delivered`: the backend's ids join the transaction's detail, written by
+    the journal's one writer."""
 
     def noted(submission: Submission, result: dict) -> None:
-        if not submission.tx_id:
-            return
-        try:
-            tx = journal.get(submission.tx_id)
-        except KeyError:
-            return  # pruned by retention long after it was accepted
-        ids = {k: v for k, v in result.items() if k.endswith("_id") or k.endswith("_no")}
-        journal.annotate(tx, {"result": ids, "queued": "delivered", "delivered_at": time.time()})
+        if submission.tx_id:
+            transactions.delivered_later(submission.tx_id, result)
 
     return noted

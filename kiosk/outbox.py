@@ -186,6 +186,11 @@ class Outbox:
         return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for table in ("pending", "delivered", "refused")}
 
+    def holds(self, key: str) -> bool:
+        """Whether `key` waits here to be sent."""
+        return self._db.execute("SELECT 1 FROM pending WHERE key = ?", (key,)).fetchone() \
+            is not None
+
     def delivered_result(self, key: str) -> dict | None:
         row = self._db.execute("SELECT result FROM delivered WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KioskConfig
-from kiosk.journal import Journal
 from kiosk.logs import LOG_FILE
 
 if TYPE_CHECKING:
+    from kiosk.transaction import TransactionCore
     from wire.fleet import DeviceStatus
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,10 @@ def prune_outbox(state_dir: Path, before: float) -> int:
 class Housekeeper:
     """Runs retention and reads the disk, between citizens only."""
 
-    def __init__(self, config: KioskConfig, journal: Journal, is_busy: Callable[[], bool],
-                 on_disk: Callable[[DiskReading], None] | None = None) -> None:
+    def __init__(self, config: KioskConfig, transactions: TransactionCore,
+                 is_busy: Callable[[], bool], on_disk: Callable[[DiskReading], None] | None = None) -> None:
         self.config = config
-        self.journal = journal
+        self.transactions = transactions  # the journal's one writer folds it
         self.is_busy = is_busy
         self.on_disk = on_disk
         self.disk: DiskReading | None = None
@@ -200,7 +200,7 @@ class Housekeeper:
             if self.is_busy():
                 report.complete = False
                 break
-            folded = self.journal.fold_ended(now - days * DAY_S, max(1, keep.journal_batch))
+            folded = self.transactions.fold_ended(now - days * DAY_S, max(1, keep.journal_batch))
             report.transactions_folded += folded
             if folded < keep.journal_batch:
                 break
@@ -255,7 +255,7 @@ def start_housekeeping(ctx: Any, session: Any) -> Housekeeper:
     """Retention and the disk watermark for a running kiosk (a FlowContext and its
     KioskSession): a nearly full disk takes it out of service. Set `.fleet` once the fleet link
     runs, so a change of the disk's level is heard at once."""
-    housekeeper = Housekeeper(ctx.config, ctx.journal, lambda: session.busy)
+    housekeeper = Housekeeper(ctx.config, ctx.transactions, lambda: session.busy)
 
     def on_disk(reading: DiskReading) -> None:
         session.set_disk_full(reading.level is DiskLevel.FULL)

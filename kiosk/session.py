@@ -44,7 +44,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         self.catalog_cache = catalog_cache
         self.catalog_client = catalog_client
         self.availability = availability
-        self.reconcile = reconcile          # settles orphaned transactions (kiosk.recovery)
+        self.reconcile = reconcile          # settles orphaned transactions (the transaction core)
         self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
@@ -64,6 +64,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         # Told when the backends become reachable (True) or not: the outbox's courier.
         self.link_watchers: list[Callable[[bool], None]] = []
         self._flow_task: asyncio.Task[None] | None = None
+        self._engine: FlowEngine | None = None
         self._after_cancel = ""             # "menu" or "restart": where "上一步" leads
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
         self.clock.flow_running = lambda: self._flow_task is not None
@@ -154,8 +155,9 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
             await asyncio.sleep(self.ctx.config.backends.health_interval_s)
             if self._flow_task is None:
                 await self.refresh_catalog()
-                # A citizen may have started a flow while the catalog was fetched: its new
-                # transaction must not be taken for an orphan (found by the gallery's runs).
+                # A citizen may have started a flow while the catalog was fetched: the core
+                # would not touch its transaction (it belongs to the flow, and a pass gives
+                # way to a live flow), but a pass has no business running while one is live.
                 if self.reconcile is not None and self.network_ok and self._flow_task is None:
                     try:
                         await self.reconcile()
@@ -217,6 +219,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         self.rating.forget()
         self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
                          documents=())
+        self._engine = FlowEngine(self.ctx)
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
@@ -237,12 +240,13 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
             self.view.update(entry=entry + key, entry_error_key="")
 
     def cancel(self) -> None:
-        """The citizen's way out, from any screen (after "really exit?"). Once an order exists,
-        the flow ends on its result screen, which says what became of the money."""
+        """The citizen's way out, from any screen (after "really exit?"): a running flow stops
+        and its ending is settled; once an order exists, the flow ends on its result screen,
+        which says what became of the money."""
         self.view.update(exit_prompt=False)
-        if self._flow_task is not None:
+        if self._engine is not None:
             self._after_cancel = ""
-            self._flow_task.cancel()
+            self._engine.cancel_by_citizen()
         else:
             self._to_attract()
 
@@ -260,12 +264,12 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         self.activity()
         if not self.view.can_go_back:
             return
-        if self._flow_task is None:
+        if self._engine is None:
             if not self.menu.back():
                 self._to_attract()
             return
         self._after_cancel = "restart" if self.clock.back_restarts() else "menu"
-        self._flow_task.cancel()
+        self._engine.cancel_by_citizen()
 
     def call_staff(self) -> None:
         """"呼叫工作人员": the hotline on screen, and an event to the fleet with where the
@@ -304,8 +308,9 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
 
     # Internals.
     async def _run_flow(self, item: ServiceItem) -> None:
+        engine = self._engine
+        assert engine is not None
         then = ""
-        engine = FlowEngine(self.ctx)
         try:
             await engine.run(item)
         except asyncio.CancelledError:
@@ -317,7 +322,8 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
             log.exception("flow failed unexpectedly")
             self._to_attract()
         finally:
-            self._flow_task = None
+            self._flow_task = self._engine = None
+            self._after_cancel = ""
             if engine.tx_id and self.view.screen is ScreenId.RESULT and not item.rates_itself:
                 self.rating.offer(item.code, engine.tx_id)   # finished or failed: 好差评
             self.clock.touch()

@@ -8,61 +8,57 @@ import asyncio
 import base64
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.backends import BackendError, BackendReason
+from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import TEXTS
-from kiosk.journal import Transaction, TxState
-from kiosk.offline_submission import QUEUED, accept_into_outbox, link_known_down, may_wait
-from kiosk.payments import PaymentOutcome, collect, out_trade_no_for, refund
+from kiosk.journal import Transaction
+from kiosk.offline_submission import QUEUED, link_known_down, outbox_for
 from kiosk.privacy import pseudonym
+from kiosk.receipts import bilingual, print_document
 from kiosk.templating import TemplateError, render
+from kiosk.transaction import PaymentFailed, SubmissionFailed, TxRun
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey
-from peripherals.receipt_printer import Align, ReceiptDocument, ReceiptLine
+from peripherals.receipt_printer import ReceiptLine
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class FlowRun:
-    """One citizen's run of one item: the context, the journaled transaction, and the state
-    the steps share (personal data included: it lives here, in memory, for this run only)."""
+    """One citizen's run of one item: the context, the transaction (its run object, owned by
+    the transaction core), and the state the steps share (personal data included: it lives
+    here, in memory, for this run only)."""
 
     ctx: FlowContext
     item_code: str
-    tx: Transaction
+    txn: TxRun
     state: dict[str, Any] = field(default_factory=dict)
     receipt_note: str = ""
 
-    def move(self, to: TxState, reason: str | None = None, **fields: Any) -> None:
-        self.tx = self.ctx.journal.transition(self.tx, to, reason, **fields)
-        self.state["tx"] = self.tx
+    @property
+    def tx(self) -> Transaction:
+        """The journaled transaction as this run last saw it (templates read it as `tx`)."""
+        return self.txn.tx
 
     def ensure_identified(self, subject: str) -> None:
         self.state["subject"] = subject
-        if self.tx.state is TxState.CREATED:
-            self.move(TxState.IDENTIFIED, subject=subject)
+        self.txn.identify(subject)
 
     def ensure_quoted(self, amount_fen: int, detail: dict | None = None) -> None:
-        if self.tx.state in (TxState.CREATED, TxState.IDENTIFIED):
-            self.move(TxState.QUOTED, amount_fen=amount_fen, detail=detail or {})
+        self.txn.quote(amount_fen, detail)
 
     def render(self, template: Any) -> Any:
         try:
-            return render(template, self.state)
+            return render(template, {**self.state, "tx": self.tx})
         except TemplateError as exc:
             log.error("catalog template failed in %s: %s", self.item_code, exc)
-            raise FlowFailure(Reason.BACKEND_REJECTED, charged=self.charged) from exc
-
-    @property
-    def charged(self) -> bool:
-        return self.tx.state in (TxState.PAID, TxState.SUBMITTED)
+            raise FlowFailure(Reason.BACKEND_REJECTED) from exc
 
 
 Step = Callable[[FlowRun, dict[str, Any]], Awaitable[None]]
@@ -86,21 +82,10 @@ def _both(key: str, **params: Any) -> dict[str, str]:
     return {lang: text.format(**params) if params else text for lang, text in entry.items()}
 
 
-def _bilingual(key: str, **params: Any) -> str:
-    """One receipt line in both languages: the printed slip serves every citizen."""
-    both = _both(key, **params)
-    return f"{both['zh']} {both['en']}"
-
-
-def _backend_failure(run: FlowRun, exc: BackendError) -> FlowFailure:
-    if exc.status == 404:
-        return FlowFailure(Reason.NOT_FOUND, charged=run.charged)
-    reason = (
-        Reason.BACKEND_REJECTED
-        if exc.reason is BackendReason.REJECTED and exc.status < 500
-        else Reason.BACKEND_UNAVAILABLE
-    )
-    return FlowFailure(reason, charged=run.charged)
+def _backend_failure(exc: BackendError) -> FlowFailure:
+    if exc.refused and exc.status == 404:
+        return FlowFailure(Reason.NOT_FOUND)
+    return FlowFailure(Reason.BACKEND_REJECTED if exc.refused else Reason.BACKEND_UNAVAILABLE)
 
 
 def _card_wait_s(ctx: FlowContext) -> float:
@@ -147,8 +132,8 @@ async def read_permit(run: FlowRun, params: dict) -> None:
         raise FlowFailure(Reason.DOCUMENT_EXPIRED)
     run.state["permit_number"] = permit.mrz.document_number
     run.ensure_identified(pseudonym(permit.mrz.document_number, ctx.subject_key))
-    ctx.journal.annotate(run.tx, {"permit_apdus": permit.apdus,
-                                  "passive_auth": permit.passive_auth.verdict.value})
+    run.txn.annotate({"permit_apdus": permit.apdus,
+                      "passive_auth": permit.passive_auth.verdict.value})
 
 
 @step("read_idcard")
@@ -252,7 +237,7 @@ async def lookup(run: FlowRun, params: dict) -> None:
         else:
             result = await client.get(path)
     except BackendError as exc:
-        raise _backend_failure(run, exc) from exc
+        raise _backend_failure(exc) from exc
     run.state[params["into"]] = result
 
 
@@ -299,7 +284,7 @@ async def enter_account(run: FlowRun, params: dict) -> None:
 async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) -> None:
     ctx = run.ctx
     while True:
-        waiter = asyncio.ensure_future(ctx.wait_choice())
+        waiter = asyncio.ensure_future(ctx.listen_for_choice())
         scanner = asyncio.ensure_future(ctx.scans.get())
         try:
             done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
@@ -336,7 +321,6 @@ async def pay(run: FlowRun, params: dict) -> None:
     ctx = run.ctx
     if not run.tx.amount_fen:
         return  # nothing to pay
-    run.move(TxState.PAYMENT_PENDING, out_trade_no=out_trade_no_for(ctx.config.kiosk_id, run.tx))
     description = str(run.render(params.get("description", "")))[:120]
 
     def on_order(order: Any) -> None:
@@ -351,10 +335,7 @@ async def pay(run: FlowRun, params: dict) -> None:
 
     try:
         async with ctx.watch_codes():
-            run.tx = await collect(
-                ctx.payment,
-                ctx.journal,
-                run.tx,
+            await run.txn.collect(
                 description=description,
                 timeout_s=ctx.config.ui.citizen_seconds(ctx.config.flow.payment_timeout_s,
                                                         ctx.view.elder),
@@ -362,109 +343,71 @@ async def pay(run: FlowRun, params: dict) -> None:
                 scans=ctx.scans,
                 on_order=on_order,
             )
-    except PaymentOutcome as outcome:
-        raise FlowFailure(Reason(outcome.reason)) from outcome
-    except BackendError as exc:
-        raise FlowFailure(Reason.BACKEND_UNAVAILABLE) from exc
-    run.state["tx"] = run.tx
+    except PaymentFailed as failed:
+        raise FlowFailure(Reason(failed.problem.value)) from failed
 
 
 @step("submit")
 async def submit(run: FlowRun, params: dict) -> None:
-    """The side effect the citizen came for; journaled first, keyed by the transaction."""
+    """The side effect the citizen came for; journaled first, keyed by the transaction. Only
+    the result fields named in `record` (reference numbers) reach the journal."""
     ctx = run.ctx
     ctx.show(ScreenId.PROCESSING, status_key="processing.instruction", busy=True)
     run.ensure_quoted(0)
     body = run.render(params.get("body", {}))
-    client = ctx.service(params["backend"])
-    key = run.tx.idempotency_key("submit")
-    run.move(
-        TxState.SUBMITTED,
-        detail={"submit_backend": params["backend"], "submit_path": params["path"]},
-    )
-    if link_known_down(run):
-        accept_into_outbox(run, params, body, key)
-        return
-    try:
-        result = await client.submit(params["path"], body, key)
-    except BackendError as exc:
-        result = None
-        if exc.reason is not BackendReason.REJECTED or exc.status >= 500:
-            # Unknown outcome: ask the backend what became of this key before deciding.
-            try:
-                result = await client.find_submission(params["path"], key)
-            except BackendError:
-                if may_wait(run):  # the outbox sends it again with this key: never twice
-                    accept_into_outbox(run, params, body, key)
-                    return
-                # Still unknown: the transaction stays SUBMITTED for the reconciler to settle.
-                raise FlowFailure(Reason.BACKEND_UNAVAILABLE, charged=bool(run.tx.amount_fen)) \
-                    from exc
-        if result is None:
-            await _undo_submission(run, "submission_refused")
-            raise _backend_failure(run, exc) from exc
-    assert result is not None
-    run.state[params["into"]] = result
-    ids = {k: v for k, v in result.items() if k.endswith("_id") or k.endswith("_no")}
-    run.move(TxState.FULFILLED, detail={"result": ids})
-
-
-async def _undo_submission(run: FlowRun, reason: str) -> None:
-    if run.tx.amount_fen:
+    with outbox_for(run) as outbox:
         try:
-            run.tx = await refund(run.ctx.payment, run.ctx.journal, run.tx, reason)
-        except BackendError as exc:
-            raise FlowFailure(Reason.NEEDS_ATTENTION, charged=True) from exc
-        if run.tx.state is TxState.REFUNDED:
-            raise FlowFailure(Reason.REFUNDED)
-        raise FlowFailure(Reason.NEEDS_ATTENTION, charged=True)
-    run.move(TxState.CANCELLED, reason)
+            result = await run.txn.submit(ctx.service(params["backend"]), params["backend"],
+                                          params["path"], body,
+                                          record=list(params.get("record", [])),
+                                          delivery=str(params.get("delivery", "")),
+                                          outbox=outbox, link_down=link_known_down(run))
+        except SubmissionFailed as failed:
+            raise _backend_failure(failed.error) from failed
+    if result is None:
+        # Accepted into the outbox: the receipt and the result show the catalog's placeholders
+        # for the ids the backend has not given yet.
+        run.state[QUEUED] = True
+        run.state[params["into"]] = dict(params.get("queued_result", {}))
+        return
+    run.state[params["into"]] = result
 
 
 @step("print_receipt")
 async def print_receipt(run: FlowRun, params: dict) -> None:
+    """The receipt, or the document itself. With `copies`, each copy is what the citizen paid
+    for: the copies that came out are what was delivered (the rest is refunded)."""
     ctx = run.ctx
-    optional = params.get("optional", True)
-    printer = ctx.devices.receipt_printer
-    title = params["title"]
-    lines = [ReceiptLine(title["zh"], align=Align.CENTER, bold=True, double=True)]
-    if title.get("en"):
-        lines.append(ReceiptLine(title["en"], align=Align.CENTER))
-    lines.append(ReceiptLine("-" * 32))
-    for line in params.get("lines", []):
-        label = line["label"]
-        lines.append(
-            ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
-        )
+    per_copy = "copies" in params
+    copies = int(run.render(params["copies"])) if per_copy else 1
+    lines = [ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
+             for line in params.get("lines", []) for label in (line["label"],)]
     if run.state.get(QUEUED):
-        lines.append(ReceiptLine(_bilingual("receipt.queued")))
-    order = run.tx.paid_trade_no or run.tx.out_trade_no   # the order that took the money
-    if order:
-        lines.append(ReceiptLine(_bilingual("receipt.order", value=order)))
-    lines += [
-        ReceiptLine(_bilingual("receipt.transaction", value=run.tx.tx_id)),
-        ReceiptLine(_bilingual("receipt.kiosk", value=ctx.config.kiosk_id)),
-        ReceiptLine(_bilingual("receipt.time", value=time.strftime("%Y-%m-%d %H:%M:%S"))),
-        ReceiptLine("-" * 32),
-        ReceiptLine(_bilingual("receipt.hotline", value=ctx.config.flow.office_hotline),
-                    align=Align.CENTER),
-    ]
-    try:
-        if printer is None:
-            raise DeviceError("receipt_printer", DeviceReason.PRINTER_OFFLINE, "none fitted")
-        await printer.print_receipt(ReceiptDocument(lines=tuple(lines), qr=run.tx.tx_id))
-    except DeviceError as exc:
-        log.warning(
-            "receipt not printed: %s",
-            exc.reason.value,
-            extra={"transaction": run.tx.tx_id, "reason": exc.reason.value},
-        )
-        if not optional:
-            run.move(TxState.NEEDS_ATTENTION, f"print_failed:{exc.reason.value}")
-            raise FlowFailure(Reason.PRINT_FAILED, charged=bool(run.tx.amount_fen)) from exc
-        run.receipt_note = "result.receipt_failed"
-        return
-    run.move(TxState.RECEIPTED)
+        lines.append(ReceiptLine(bilingual("receipt.queued")))
+    for number in range(1, copies + 1):
+        if per_copy:
+            run.txn.printing_copy(number)
+        try:
+            await print_document(ctx, run.tx, params["title"], lines,
+                                 copy=(number, copies) if copies > 1 else None)
+        except DeviceError as exc:
+            log.warning("receipt not printed: %s", exc.reason.value,
+                        extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
+            if per_copy:
+                # Refused before a byte was sent (paper out, cover open, no answer): this copy
+                # did not come out. A connection lost while sending leaves it in doubt.
+                in_doubt = exc.reason is DeviceReason.PRINTER_OFFLINE and \
+                    ctx.devices.receipt_printer is not None
+                run.txn.printed_copies(number - 1, copies, in_doubt=in_doubt)
+                raise FlowFailure(Reason.PRINT_FAILED) from exc
+            if not params.get("optional", True):
+                run.txn.needs_attention(f"print_failed:{exc.reason.value}")
+                raise FlowFailure(Reason.PRINT_FAILED) from exc
+            run.receipt_note = "result.receipt_failed"
+            return
+        if per_copy:
+            run.txn.printed_copies(number, copies)
+    run.txn.receipted()
 
 
 @step("show_result")

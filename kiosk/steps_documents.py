@@ -3,7 +3,7 @@ finished document (a card the department made) collected from the dispenser.
 
 Both issue a document, so both are journaled before the device moves: the certificate's
 print is annotated with its job before the job is sent; the collection moves the transaction
-to SUBMITTED, with the document and its slot, before the dispenser is told to dispense.
+to SUBMITTED (through the transaction core, the journal's only writer), with the document and its slot, before the dispenser is told to dispense.
 A document that does not reach the citizen is never lost: it stays in the unit (jam, empty
 slot) or in the retain bin (not taken in time), the journal says which, and the fleet hears.
 """
@@ -16,7 +16,6 @@ import logging
 from kiosk.backends import BackendError
 from kiosk.certificate_pdf import CertificateContent, CertificateContentError, certificate_pdf
 from kiosk.flow import FlowFailure, Reason
-from kiosk.journal import TxState
 from kiosk.steps import FlowRun, _backend_failure, _both, step
 from kiosk.viewmodel import ScreenId
 from peripherals.dispenser import Handover
@@ -38,30 +37,30 @@ async def print_certificate(run: FlowRun, params: dict) -> None:
         content = CertificateContent.from_backend(issued)
     except CertificateContentError as exc:
         log.error("certificate data unusable: %s", exc, extra={"transaction": run.tx.tx_id})
-        run.move(TxState.NEEDS_ATTENTION, "certificate_data_unusable")
+        run.txn.needs_attention("certificate_data_unusable")
         raise FlowFailure(Reason.PRINT_FAILED) from exc
     ctx.show(ScreenId.PROCESSING, status_key="certificate.printing", busy=True)
     pdf = await asyncio.to_thread(certificate_pdf, content, ctx.config.ui.font_path,
                                   ctx.config.kiosk_id)
     # Journaled before the job is sent: which certificate goes to the printer, under which key.
-    run.tx = ctx.journal.annotate(run.tx, {"a4_print": {
+    run.txn.annotate({"a4_print": {
         "certificate_id": content.certificate_id, "job_name": run.tx.idempotency_key("print"),
         "state": "sending"}})
     try:
         if printer is None:
             raise DeviceError("a4_printer", DeviceReason.PRINTER_OFFLINE, "none fitted")
         job_id = await printer.submit(pdf, run.tx.idempotency_key("print"))
-        run.tx = ctx.journal.annotate(run.tx, {"a4_print": {
+        run.txn.annotate({"a4_print": {
             "certificate_id": content.certificate_id, "job_id": job_id, "state": "sent"}})
         job = await printer.wait(job_id, float(params.get("print_timeout_s", 120)))
     except DeviceError as exc:
         log.warning("certificate not printed: %s", exc.reason.value,
                     extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
         # Issued but not on paper: staff reprint it from the journal's certificate number.
-        run.move(TxState.NEEDS_ATTENTION, f"print_failed:{exc.reason.value}")
+        run.txn.needs_attention(f"print_failed:{exc.reason.value}")
         ctx.report_problem("certificate_not_printed", exc.reason.value)
-        raise FlowFailure(Reason.PRINT_FAILED, charged=bool(run.tx.amount_fen)) from exc
-    run.move(TxState.RECEIPTED, detail={"a4_print": {
+        raise FlowFailure(Reason.PRINT_FAILED) from exc
+    run.txn.receipted({"a4_print": {
         "certificate_id": content.certificate_id, "job_id": job.job_id, "state": "completed"}})
     run.state["certificate_pages"] = max(job.pages, 1)
 
@@ -86,7 +85,7 @@ async def _handover(run: FlowRun, params: dict, document: dict, outcome: str) ->
         # The journal holds the outcome; recovery or staff tell the backend later.
         log.warning("handover not recorded by the backend: %s", exc.reason.value,
                     extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
-        run.ctx.journal.annotate(run.tx, {"handover_unreported": outcome})
+        run.txn.annotate({"handover_unreported": outcome})
 
 
 @step("collect_document")
@@ -109,13 +108,12 @@ async def collect_document(run: FlowRun, params: dict) -> None:
     except BackendError as exc:
         if exc.status == 404:
             raise FlowFailure(Reason.NOTHING_TO_COLLECT) from exc
-        raise _backend_failure(run, exc) from exc
+        raise _backend_failure(exc) from exc
     document = found["documents"][0]
     run.state["document"] = document
     # Journaled before the unit moves: which document, from which slot.
     run.ensure_quoted(0)
-    run.move(TxState.SUBMITTED, detail={"document_no": document["document_no"],
-                                        "slot": document["slot"], "handover": "dispensing"})
+    run.txn.handing_over({"document_no": document["document_no"], "slot": document["slot"]})
     ctx.show(ScreenId.PROCESSING, status_key="collect.dispensing", busy=True)
     try:
         await dispenser.dispense()
@@ -123,7 +121,7 @@ async def collect_document(run: FlowRun, params: dict) -> None:
         reason, problem = _DISPENSE_FAILURES.get(exc.reason, (Reason.DISPENSER_FAULT,
                                                               "dispenser_fault"))
         # The document has not left the unit: nothing is lost, staff are told.
-        run.move(TxState.CANCELLED, f"not_dispensed:{exc.reason.value}")
+        run.txn.not_handed_over(exc.reason.value)
         ctx.report_problem(problem, f"{document['document_no']}:slot{document['slot']}")
         await _handover(run, params, document, "not_dispensed")
         raise FlowFailure(reason) from exc
@@ -132,16 +130,16 @@ async def collect_document(run: FlowRun, params: dict) -> None:
     try:
         handover = await dispenser.present(timeout)
     except DeviceError as exc:
-        run.move(TxState.NEEDS_ATTENTION, f"handover_failed:{exc.reason.value}")
+        run.txn.needs_attention(f"handover_failed:{exc.reason.value}")
         ctx.report_problem("document_handover_failed", exc.reason.value)
         raise FlowFailure(Reason.DISPENSER_FAULT) from exc
     if handover is Handover.RETAINED:
         # Safe in the retain bin: journaled, the backend and the operators told.
-        run.move(TxState.FULFILLED, "document_retained", detail={"handover": "retained"})
+        run.txn.handed_over("retained", "document_retained")
         ctx.report_problem("document_retained", document["document_no"])
         await _handover(run, params, document, "retained")
         raise FlowFailure(Reason.DOCUMENT_RETAINED)
-    run.move(TxState.FULFILLED, detail={"handover": "taken"})
+    run.txn.handed_over("taken")
     await _handover(run, params, document, "taken")
     title = document["title"]
     run.state["result_lines"] = (_both("collect.taken", title=title.get("zh", "")),)

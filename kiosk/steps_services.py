@@ -17,7 +17,6 @@ from typing import Any
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
-from kiosk.journal import TxState
 from kiosk.privacy import mask, pseudonym
 from kiosk.steps import _READER_REASONS, STEPS, FlowRun, _backend_failure, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
@@ -101,7 +100,7 @@ async def progress_lookup(run: FlowRun, params: dict) -> None:
     except BackendError as exc:
         if exc.status == 404:
             raise FlowFailure(Reason.NO_APPLICATIONS) from exc
-        raise _backend_failure(run, exc) from exc
+        raise _backend_failure(exc) from exc
     rows = {}
     for index, application in enumerate(found.get("applications", [])[:10]):
         rows[f"r{index}"] = {**application,
@@ -183,8 +182,7 @@ async def print_slip_step(run: FlowRun, params: dict) -> None:
               str(run.render(line["value"]))) for line in params.get("lines", [])]
     qr = str(run.render(params["qr"])) if params.get("qr") else ""
     if await print_slip(run, params["title"], lines, qr):
-        if run.tx.state is TxState.FULFILLED:
-            run.move(TxState.RECEIPTED)
+        run.txn.receipted()
     else:
         run.receipt_note = "result.receipt_failed"
 
@@ -214,7 +212,7 @@ async def enter_phone(run: FlowRun, params: dict) -> None:
             break
     run.state[params.get("into", "phone")] = value
     run.state["phone_masked"] = mask_phone(value)
-    ctx.journal.annotate(run.tx, {"sms_phone_given": True})
+    run.txn.annotate({"sms_phone_given": True})
 
 
 # -- the queue: appointment check-in, or a walk-in number ----------------------------------------
@@ -228,7 +226,7 @@ async def queue_ticket(run: FlowRun, params: dict) -> None:
     ctx.show(ScreenId.CHOOSE, choose_title=params.get("title", {}), status_key="queue.hint",
              options=tuple(OptionTile(c["code"], c["label"]) for c in categories), busy=False)
     async with ctx.watch_codes():
-        chooser = asyncio.ensure_future(ctx.wait_choice())
+        chooser = asyncio.ensure_future(ctx.listen_for_choice())
         identify = asyncio.ensure_future(_card_or_code(run, ctx.config.flow.place_card_timeout_s))
         done, _ = await asyncio.wait({chooser, identify}, return_when=asyncio.FIRST_COMPLETED)
         for task in (chooser, identify):
@@ -240,20 +238,22 @@ async def queue_ticket(run: FlowRun, params: dict) -> None:
         if category is None:
             raise FlowFailure(Reason.BACKEND_REJECTED)
         await STEPS["submit"](run, {"backend": backend, "path": "/walk-in", "into": "ticket",
-                                    "body": {"category": category["code"]}})
+                                    "body": {"category": category["code"]},
+                                    "record": ["ticket_no"]})
     else:
         code = identify.result()
         body = {"appointment_no": code} if code else {"id_number": run.state["id_number"]}
         try:
             await STEPS["submit"](run, {"backend": backend, "path": "/check-in",
-                                        "into": "ticket", "body": body})
+                                        "into": "ticket", "body": body,
+                                        "record": ["ticket_no"]})
         except FlowFailure as failure:
             if failure.reason is Reason.NOT_FOUND:
                 raise FlowFailure(Reason.NO_APPOINTMENT) from failure
             raise
     ticket = run.state["ticket"]
     verdict = ticket.get("verdict", "walk_in")
-    run.ctx.journal.annotate(run.tx, {"queue_verdict": verdict})
+    run.txn.annotate({"queue_verdict": verdict})
     if verdict in ("early", "late"):
         # An answer, not a ticket: nothing was issued, nothing is printed.
         key = "queue.early" if verdict == "early" else "queue.late"
@@ -269,7 +269,7 @@ async def queue_ticket(run: FlowRun, params: dict) -> None:
           if ticket.get("priority") else ()),
     ], qr=ticket["ticket_no"])
     if printed:
-        run.move(TxState.RECEIPTED)
+        run.txn.receipted()
     else:
         run.receipt_note = "result.receipt_failed"
     run.state["result_lines"] = (_both("queue.ticket", **ticket),)

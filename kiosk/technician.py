@@ -114,6 +114,6 @@ class TechnicianMode:
                 supplies = ", ".join(f"{k}={v}" for k, v in sorted(status.supplies.items()))
                 rows.append((name, status.health.value,
                              status.reason.value if status.reason else "", supplies))
-        attention = self.ctx.journal.count_by_state().get("needs_attention", 0)
+        attention = len(self.ctx.journal.for_operators())  # needing a person, or unsettled
         self.view.update(device_rows=tuple(rows), device_events=self._device_events,
                          attention_count=attention)

@@ -1,12 +1,15 @@
-"""The simulated backends as one aiohttp app: payment gateway, catalog, government services.
+"""The simulated backends as one aiohttp app: payment gateway, its notification relay, catalog,
+government services.
 
-Each backend has its own fault switches (simulator.backend_faults), set through the control API.
+Each backend has its own fault switches and rules (simulator.backend_faults), set through the
+control API, and every request is in one call log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -14,15 +17,21 @@ from importlib import resources
 
 from aiohttp import web
 
-from simulator.backend_faults import BackendFaults, faults_middleware
+from simulator.backend_faults import BackendFaults, CallLog, faults_middleware
 from simulator.gov_services import GovServices, add_service_routes
 from simulator.hall_queue import QueueService, add_queue_routes
 from simulator.hall_services import HallServices, add_hall_routes
-from simulator.payment_gateway import PaymentGateway, add_payment_routes
+from simulator.payment_gateway import GatewayError, PaymentGateway, add_payment_routes
+from simulator.payment_notifications import (
+    NotificationRelay,
+    NotificationSender,
+    add_notification_routes,
+)
 from simulator.sms_gateway import SimClock, SmsGateway
 
 BACKEND_PREFIXES = {
     "payment": "/pay/",
+    "notify": "/notify/",
     "catalog": "/catalog/",
     "exit_entry": "/exit-entry/",
     "utility": "/utility/",
@@ -98,6 +107,10 @@ class Backends:
     faults: dict[str, BackendFaults] = field(
         default_factory=lambda: {name: BackendFaults() for name in BACKEND_PREFIXES}
     )
+    calls: CallLog = field(default_factory=CallLog)
+    merchant_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    notifier: NotificationSender = field(init=False)
+    relay: NotificationRelay = field(init=False)
     clock: SimClock = field(default_factory=SimClock)
     sms: SmsGateway = field(init=False)
     hall: HallServices = field(init=False)
@@ -108,10 +121,49 @@ class Backends:
         self.sms = SmsGateway(self.clock, self.faults["sms"])
         self.hall = HallServices(self.services, self.clock, self.sms)
         self.queue = QueueService(self.clock)
+        self.notifier = NotificationSender(self.merchant_key)
+        self.relay = NotificationRelay(self.merchant_key)
+        self.gateway.notify = self.notifier
+
+    def serving_at(self, base_url: str) -> None:
+        """Where the app listens: the gateway's notifications go to the relay there."""
+        self.notifier.url = f"{base_url.rstrip('/')}/notify/v1/payments"
+
+    def reset(self) -> None:
+        """Empty ledgers, no faults, an empty call log (between test runs)."""
+        self.gateway.reset()
+        self.services.reset()
+        self.relay.reset()
+        self.notifier.reset()
+        for faults in self.faults.values():
+            faults.clear()
+        self.calls.clear()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests still being handled and notifications still being delivered."""
+        return self.calls.in_flight + self.notifier.in_flight
+
+    def ledgers(self) -> dict:
+        """Everything the backends recorded, for reconciliation checks."""
+        self.gateway.settle_due()
+        services = self.services
+        return {
+            "orders": [dict(o.as_json(), payments=o.payments)
+                       for o in self.gateway.orders.values()],
+            "refunds": [r.as_json() for r in self.gateway.refunds.values()],
+            "applications": services.applications,
+            "bill_payments": services.bill_payments,
+            "certificates": services.certificates,
+            "credit_reports": services.credit_reports,
+            "tickets": services.tickets,
+            "notifications": self.relay.by_order,
+        }
 
     def app(self) -> web.Application:
         routes = web.RouteTableDef()
         add_payment_routes(routes, self.gateway, "/pay/v1")
+        add_notification_routes(routes, self.relay, "/notify/v1")
         add_service_routes(routes, self.services)
         add_hall_routes(routes, self.hall)
         add_queue_routes(routes, self.queue)
@@ -124,11 +176,47 @@ class Backends:
         async def health(request: web.Request) -> web.Response:
             return web.json_response({"ok": True})
 
+        async def close_notifier(app: web.Application) -> None:
+            await self.notifier.close()
+
         app = web.Application(
             client_max_size=4 * 1024 * 1024,
-            middlewares=[
-                faults_middleware({BACKEND_PREFIXES[name]: f for name, f in self.faults.items()})
-            ],
+            middlewares=[faults_middleware(
+                {BACKEND_PREFIXES[name]: (name, f) for name, f in self.faults.items()},
+                self.calls)],
         )
         app.add_routes(routes)
+        app.on_cleanup.append(close_notifier)
         return app
+
+
+def add_backend_control_routes(routes: web.RouteTableDef, backends: Backends) -> None:
+    """Control API of the backends: their ledgers and call log, a reset, the citizen's phone
+    confirming a micropay, and the notification faults."""
+
+    @routes.get("/backends/ledgers")
+    async def ledgers(request: web.Request) -> web.Response:
+        return web.json_response(backends.ledgers())
+
+    @routes.get("/backends/calls")
+    async def calls(request: web.Request) -> web.Response:
+        return web.json_response({**backends.calls.as_json(), "in_flight": backends.in_flight})
+
+    @routes.post("/backends/reset")
+    async def reset(request: web.Request) -> web.Response:
+        backends.reset()
+        return web.json_response({"reset": True})
+
+    @routes.post("/payment/confirm")
+    async def confirm(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            order = backends.gateway.confirm(str(body["out_trade_no"]))
+        except GatewayError as exc:
+            return web.json_response({"error": exc.code}, status=exc.status)
+        return web.json_response(order.as_json())
+
+    @routes.post("/notify/settings")
+    async def notify_settings(request: web.Request) -> web.Response:
+        backends.notifier.update(await request.json())
+        return web.json_response(backends.notifier.settings())

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from simulator import device_faults
+from simulator.backends import add_backend_control_routes
 from simulator.barcode_scanner import ScannerFault
 from simulator.barcode_scanner import add_control_routes as add_scanner_routes
 from simulator.camera import CameraServer
@@ -215,6 +216,7 @@ def build_control_app(sim: Simulator) -> web.Application:
         sim.backends.catalog.published = await request.read()
         return web.json_response({"version": sim.backends.catalog.version()})
 
+    add_backend_control_routes(routes, sim.backends)
     add_hall_control_routes(routes, sim.backends)
     add_idcard_routes(routes, sim.idcard_reader)
     add_printer_routes(routes, sim.printer)
@@ -357,6 +359,16 @@ class SimulatorClient:
 
     async def payment_settings(self, **settings: object) -> dict:
         return await self._call("POST", "/payment/settings", dict(settings))
+
+    async def confirm_payment(self, out_trade_no: str) -> dict:
+        """The citizen confirms a waiting micropay on the phone."""
+        return await self._call("POST", "/payment/confirm", {"out_trade_no": out_trade_no})
+
+    async def backend_calls(self) -> dict:
+        return await self._call("GET", "/backends/calls")
+
+    async def reset_backends(self) -> dict:
+        return await self._call("POST", "/backends/reset")
 
     async def a4_jobs(self) -> list[str]:
         """Paths of the PDFs the A4 printer printed, oldest first."""

@@ -40,6 +40,14 @@ ENDORSEMENT_TYPES = (
 )
 
 
+# A credit report printed at the kiosk: the fee is per copy, published by the issuing centre.
+CREDIT_REPORT_FEE_FEN = 1000
+CREDIT_REPORT_COPIES = (
+    {"code": "1", "copies": 1, "name_zh": "打印一份", "name_en": "One copy"},
+    {"code": "2", "copies": 2, "name_zh": "打印两份", "name_en": "Two copies"},
+)
+
+
 class ServiceError(Exception):
     def __init__(self, status: int, code: str) -> None:
         super().__init__(code)
@@ -60,6 +68,7 @@ class GovServices:
     applications: dict[str, dict] = field(default_factory=dict)
     bill_payments: dict[str, dict] = field(default_factory=dict)
     certificates: dict[str, dict] = field(default_factory=dict)
+    credit_reports: dict[str, dict] = field(default_factory=dict)
     tickets: dict[str, dict] = field(default_factory=dict)
     prereviews: dict[str, dict] = field(default_factory=dict)
     bills: dict[str, Bill] = field(default_factory=dict)
@@ -74,13 +83,25 @@ class GovServices:
 
     def __post_init__(self) -> None:
         if not self.bills:
-            for bill in (
-                Bill("3100123456789", "中山市供水有限公司 Zhongshan Water", 8650, "2026-10"),
-                Bill("4400987654321", "南方电网 China Southern Power Grid", 23417, "2026-10"),
-            ):
-                self.bills[bill.account] = bill
+            self._issue_reference_bills()
         if not self.appointments:
             self.appointments["APPT-20261122-0042"] = {"category": "A", "window": "3"}
+
+    def _issue_reference_bills(self) -> None:
+        for bill in (
+            Bill("3100123456789", "中山市供水有限公司 Zhongshan Water", 8650, "2026-10"),
+            Bill("4400987654321", "南方电网 China Southern Power Grid", 23417, "2026-10"),
+        ):
+            self.bills[bill.account] = bill
+
+    def reset(self) -> None:
+        """Empty ledgers and the reference bills due again (between test runs)."""
+        for ledger in (self.applications, self.bill_payments, self.certificates,
+                       self.credit_reports, self.tickets,
+                       self.prereviews, self._ticket_counter):
+            ledger.clear()
+        self.bills.clear()
+        self._issue_reference_bills()
 
     def _paid(self, out_trade_no: str, amount_fen: int) -> None:
         order = self.gateway.orders.get(out_trade_no)
@@ -171,6 +192,26 @@ class GovServices:
             listener("certificate", body, certificate)
         return certificate
 
+    def credit_report_options(self) -> dict:
+        return {"options": [dict(o, fee_fen=o["copies"] * CREDIT_REPORT_FEE_FEN)
+                            for o in CREDIT_REPORT_COPIES]}
+
+    def issue_credit_report(self, body: dict) -> dict:
+        """A paid report: issued once per key, only against an order that paid for every copy."""
+        key = str(body["idempotency_key"])
+        if key in self.credit_reports:
+            return self.credit_reports[key]
+        copies = int(body["copies"])
+        if copies not in {o["copies"] for o in CREDIT_REPORT_COPIES}:
+            raise ServiceError(400, "COPIES_INVALID")
+        self._paid(str(body.get("out_trade_no", "")), copies * CREDIT_REPORT_FEE_FEN)
+        report = {"report_id": f"CR{len(self.credit_reports) + 1:08d}", "copies": copies,
+                  "status": "issued", "verify_code": f"R{len(self.credit_reports) + 1:06d}",
+                  "out_trade_no": body.get("out_trade_no"),
+                  "amount_fen": copies * CREDIT_REPORT_FEE_FEN}
+        self.credit_reports[key] = report
+        return report
+
     # Materials pre-review.
     def prereview(self, body: dict) -> dict:
         key = str(body["idempotency_key"])
@@ -219,7 +260,9 @@ def answer(fn):
 
     async def handler(request: web.Request) -> web.Response:
         try:
-            body = await request.json() if request.can_read_body else {}
+            # body_exists, not can_read_body: a delayed or repeated request (the fault rules)
+            # has been read once already, and its body is read again from the cache.
+            body = await request.json() if request.body_exists else {}
             if not isinstance(body, dict):
                 raise TypeError("body")
             return web.json_response(fn(request, body))
@@ -252,6 +295,12 @@ def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None
     routes.get(f"/certificates/v1/issue/{key}")(
         answer(lambda r, b: services.by_key("certificates", r.match_info["key"]))
     )
+    routes.get("/certificates/v1/credit-report-options")(
+        answer(lambda r, b: services.credit_report_options()))
+    routes.post("/certificates/v1/credit-reports")(
+        answer(lambda r, b: services.issue_credit_report(b)))
+    routes.get(f"/certificates/v1/credit-reports/{key}")(
+        answer(lambda r, b: services.by_key("credit_reports", r.match_info["key"])))
     routes.post("/certificates/v1/prereview")(answer(lambda r, b: services.prereview(b)))
     routes.get(f"/certificates/v1/prereview/{key}")(
         answer(lambda r, b: services.by_key("prereviews", r.match_info["key"])))

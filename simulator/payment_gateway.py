@@ -3,8 +3,13 @@
 - native: the kiosk creates an order and shows its `code_url`; the citizen's phone pays it.
 - micropay: the kiosk scans the citizen's 18-digit payment code; the payment may need the
   citizen's confirmation on the phone (USERPAYING) before it succeeds.
-- query, close (an unpaid order can no longer be paid), reverse (a micropay undone), refund
-  (keyed by `out_refund_no`, idempotent, never more than was paid).
+- query, close (an unpaid order can no longer be paid), reverse (a micropay undone; reversing a
+  trade number the gateway never saw bars it, so a micropay request that arrives late can never
+  take money after the kiosk gave it up), refund (keyed by `out_refund_no`, idempotent, never
+  more than was paid).
+- the phone: pays a native order, or confirms a micropay that waits for the citizen.
+- notifications: every change of an order (paid, closed, reversed, refunded) is handed to
+  `notify`, as the real services call the merchant's notify URL.
 Every call is idempotent on its key; amounts are integer fen.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -89,6 +95,19 @@ class PaymentGateway:
         self._by_code: dict[str, str] = {}
         self.micropay_confirm_s = 0.0
         self.insufficient_funds_codes: set[str] = set()
+        self.notify: Callable[[Order], None] | None = None
+
+    def reset(self) -> None:
+        """An empty ledger and default settings (between test runs)."""
+        self.orders.clear()
+        self.refunds.clear()
+        self._by_code.clear()
+        self.micropay_confirm_s = 0.0
+        self.insufficient_funds_codes = set()
+
+    def _changed(self, order: Order) -> None:
+        if self.notify is not None:
+            self.notify(order)
 
     def create_native(self, out_trade_no: str, amount_fen: int, description: str) -> Order:
         existing = self.orders.get(out_trade_no)
@@ -111,6 +130,8 @@ class PaymentGateway:
         if existing is not None:
             if existing.amount_fen != amount_fen or existing.kind != "micropay":
                 raise GatewayError(409, "OUT_TRADE_NO_USED")
+            if existing.status is OrderStatus.REVOKED and existing.payments == 0:
+                raise GatewayError(409, "ORDER_REVERSED")  # barred before it arrived
             self._settle_micropay(existing)
             return existing
         if auth_code in self.insufficient_funds_codes:
@@ -130,10 +151,26 @@ class PaymentGateway:
         ):
             self._take(order)
 
+    def settle_due(self) -> None:
+        """Micropays whose citizen confirmed in time are taken (before a ledger is read)."""
+        for order in self.orders.values():
+            if order.kind == "micropay":
+                self._settle_micropay(order)
+
+    def confirm(self, out_trade_no: str) -> Order:
+        """The citizen confirms a waiting micropay on the phone."""
+        order = self._get(out_trade_no)
+        if order.status is OrderStatus.USERPAYING:
+            self._take(order)
+        elif order.status is not OrderStatus.SUCCESS:
+            raise GatewayError(409, "ORDER_CLOSED")
+        return order
+
     def _take(self, order: Order) -> None:
         order.status = OrderStatus.SUCCESS
         order.paid_at = time.time()
         order.payments += 1
+        self._changed(order)
 
     def query(self, out_trade_no: str) -> Order:
         order = self._get(out_trade_no)
@@ -154,18 +191,32 @@ class PaymentGateway:
 
     def close(self, out_trade_no: str) -> Order:
         order = self._get(out_trade_no)
+        if order.kind == "micropay":
+            self._settle_micropay(order)
         if order.status in (OrderStatus.NOTPAY, OrderStatus.USERPAYING):
             order.status = OrderStatus.CLOSED
+            self._changed(order)
         return order
 
-    def reverse(self, out_trade_no: str) -> Order:
-        """Undo a micropay: a paid one is refunded in full, an unpaid one can no longer pay."""
-        order = self._get(out_trade_no)
+    def reverse(self, out_trade_no: str, amount_fen: int | None = None) -> Order:
+        """Undo a micropay: a paid one is refunded in full, an unpaid one can no longer pay.
+
+        A trade number the gateway never saw is barred (a reversed order with nothing paid), so
+        its micropay request, if it was only delayed, is refused when it arrives."""
+        order = self.orders.get(out_trade_no)
+        if order is None:
+            order = Order(out_trade_no, amount_fen or 0, "", "micropay", status=OrderStatus.REVOKED)
+            self.orders[out_trade_no] = order
+            return order
+        if order.kind == "micropay":
+            self._settle_micropay(order)
         if order.status is OrderStatus.SUCCESS:
             order.refunded_fen = order.amount_fen
             order.status = OrderStatus.REVOKED
+            self._changed(order)
         elif order.status in (OrderStatus.NOTPAY, OrderStatus.USERPAYING):
             order.status = OrderStatus.REVOKED
+            self._changed(order)
         return order
 
     def refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int) -> Refund:
@@ -183,6 +234,7 @@ class PaymentGateway:
         self.refunds[out_refund_no] = refund
         order.refunded_fen += amount_fen
         order.status = OrderStatus.REFUND
+        self._changed(order)
         return refund
 
     def _get(self, out_trade_no: str) -> Order:
@@ -196,7 +248,7 @@ def add_payment_routes(routes: web.RouteTableDef, gateway: PaymentGateway, prefi
     def answer(fn):
         async def handler(request: web.Request) -> web.Response:
             try:
-                body = await request.json() if request.can_read_body else {}
+                body = await request.json() if request.body_exists else {}
                 result = fn(request, body)
             except GatewayError as exc:
                 return web.json_response({"error": exc.code}, status=exc.status)
@@ -236,7 +288,8 @@ def add_payment_routes(routes: web.RouteTableDef, gateway: PaymentGateway, prefi
         answer(lambda r, b: gateway.close(r.match_info["out_trade_no"]))
     )
     routes.post(f"{prefix}/orders/{{out_trade_no}}/reverse")(
-        answer(lambda r, b: gateway.reverse(r.match_info["out_trade_no"]))
+        answer(lambda r, b: gateway.reverse(r.match_info["out_trade_no"],
+                                            int(b.get("amount_fen", 0) or 0)))
     )
     routes.post(f"{prefix}/refunds")(
         answer(

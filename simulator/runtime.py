@@ -129,6 +129,7 @@ class Simulator:
         backends_port = await self._serve(self.backends.app(), self.options.backends_port)
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
+        self.backends.serving_at(backends)
         await self.add_link("backends", "127.0.0.1", backends_port)
         self.endpoints = {
             "pid": os.getpid(),
@@ -147,6 +148,7 @@ class Simulator:
             "utility_url": f"{backends}/utility/v1",
             "certificates_url": f"{backends}/certificates/v1",
             "queue_url": f"{backends}/queue/v1",
+            "notify_url": f"{backends}/notify/v1",
             **{f"{name}_url": f"{backends}/{name}/v1"
                for name in ("progress", "documents", "evaluation", "fines")},
             "receipts_dir": str(self.state_dir / "receipts"),

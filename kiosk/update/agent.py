@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig, UpdateConfig
-from kiosk.journal import Journal, TxState
+from kiosk.journal import Journal
+from kiosk.transaction import settlement
 from kiosk.update.guard import (
     SLOTS,
     CrashPoints,
@@ -71,10 +72,11 @@ class UpdateFiles:
 
 
 def unsettled(journal: Journal) -> int:
-    """Transactions a restart must not interrupt. Those in needs_attention are parked for an
-    operator and no run of any version moves them, so they do not hold updates back (a kiosk
-    that waited for them could go without a security fix for weeks)."""
-    return sum(1 for tx in journal.unfinished() if tx.state is not TxState.NEEDS_ATTENTION)
+    """Transactions a restart must not interrupt: the transaction core's own answer. Those in
+    needs_attention are parked for an operator and no run of any version moves them, so they do
+    not hold updates back (a kiosk that waited for them could go without a security fix for
+    weeks)."""
+    return len(settlement.unsettled(journal))
 
 
 def write_kiosk_file(layout: Layout, path: Path, data: dict[str, Any]) -> None:

@@ -105,15 +105,17 @@ def audit(journal_path: Path, ledgers: dict) -> Audit:
 
     result = Audit()
     db = sqlite3.connect(journal_path)
-    rows = db.execute("SELECT tx_id, state, amount_fen, out_trade_no, detail FROM transactions")
+    rows = db.execute("SELECT tx_id, state, amount_fen FROM transactions")
+    numbers: dict[str, list[str]] = {}
+    for tx_id, number in db.execute("SELECT tx_id, out_trade_no FROM orders"):
+        numbers.setdefault(tx_id, []).append(number)
     orders = {o["out_trade_no"]: o for o in ledgers["orders"]}
     settled = {p["out_trade_no"] for p in ledgers["bill_payments"].values()}
     settled |= {a.get("out_trade_no") for a in ledgers["applications"].values()}
     claimed: set[str] = set()
-    for tx_id, state, amount, out_trade_no, detail in rows:
+    for tx_id, state, amount in rows:
         result.states[state] += 1
-        detail = json.loads(detail)
-        trade_nos = [n for n in (out_trade_no, detail.get("micropay_out_trade_no")) if n]
+        trade_nos = numbers.get(tx_id, [])  # every order the transaction journaled
         claimed.update(trade_nos)
         taken = sum(
             orders[n]["amount_fen"]

@@ -23,7 +23,7 @@ def test_the_reference_catalog_describes_the_services():
     catalog = parse_catalog(reference_catalog(), STEPS)
     services = {item.service for item in catalog.items}
     assert {"endorsement", "utility_bill", "certificate_print", "queue_ticket",
-            "materials_prereview", "guide"} <= services
+            "materials_prereview", "credit_report", "guide"} <= services
     bill = next(i for i in catalog.items if i.service == "utility_bill")
     assert bill.takes_payment and [s.step for s in bill.steps][:3] == [
         "enter_account",
@@ -65,6 +65,32 @@ def test_a_broken_catalog_is_refused_with_its_reason(mutate, reason):
     with pytest.raises(CatalogError) as err:
         parse_catalog(json.dumps(data), STEPS)
     assert err.value.reason is reason
+
+
+def _steps(data: dict, service: str) -> list[dict]:
+    return next(i for i in data["items"] if i["service"] == service)["steps"]
+
+
+def _move_pay_after_submit(data: dict) -> None:
+    steps = _steps(data, "utility_bill")
+    pay = next(s for s in steps if s["step"] == "pay")
+    steps.remove(pay)
+    steps.insert(next(i for i, s in enumerate(steps) if s["step"] == "submit") + 1, pay)
+
+
+@pytest.mark.parametrize("mutate", [
+    _move_pay_after_submit,
+    lambda d: _steps(d, "endorsement").remove(
+        next(s for s in _steps(d, "endorsement") if s["step"] == "pay")),
+    lambda d: next(i for i in d["items"] if i["service"] == "credit_report")["fee"].update(
+        kind="free"),
+], ids=["submits-before-paying", "never-pays", "priced-but-says-free"])
+def test_a_priced_item_that_does_not_pay_before_it_submits_is_refused(mutate):
+    data = reference()
+    mutate(data)
+    with pytest.raises(CatalogError) as err:
+        parse_catalog(json.dumps(data), STEPS)
+    assert err.value.reason is CatalogReason.UNPAID_SUBMISSION
 
 
 def test_not_json_is_malformed():

@@ -9,11 +9,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kiosk.app import build_session
+from kiosk.app import build_session, build_transactions
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import load_config, simulator_overrides
 from kiosk.flow import Devices, FlowContext
-from kiosk.journal import Journal
 from kiosk.viewmodel import SessionView
 from simulator.backends import Backends, reference_catalog
 from simulator.throttled_link import ThrottledLink, behind_link
@@ -32,10 +31,13 @@ class Village:
         overrides["backends"]["deadline_s"] = 3.0
         config = load_config(None, overrides)
         b = config.backends
+        for before in self.sessions:
+            before.ctx.transactions.close()   # a restart: the kiosk before it let go of its journal
+        payment = PaymentClient(b.payment_url, 3.0)
+        services = {n: ServiceClient(u, 3.0) for n, u in b.services().items()}
         ctx = FlowContext(config=config, view=SessionView(),
-                          journal=Journal(config.journal_path, "K1"), devices=Devices(),
-                          payment=PaymentClient(b.payment_url, 3.0),
-                          services={n: ServiceClient(u, 3.0) for n, u in b.services().items()},
+                          transactions=build_transactions(config, payment, services),
+                          devices=Devices(), payment=payment, services=services,
                           subject_key=b"k" * 32)
         session = build_session(ctx)
         self.sessions.append(session)
@@ -64,7 +66,7 @@ async def village(tmp_path):
         for session in v.sessions:
             await session.stop()
             await session.catalog_client.close()
-            session.ctx.journal.close()
+            session.ctx.transactions.close()
         await link.stop()
         await runner.cleanup()
 

@@ -9,11 +9,11 @@ import json
 import pytest
 from aiohttp import web
 
-from kiosk.app import build_session
+from kiosk.app import build_session, build_transactions
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import load_config, simulator_overrides
 from kiosk.flow import Devices, FlowContext
-from kiosk.journal import Journal, TxState
+from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId, SessionView
 from simulator.backends import Backends, reference_catalog
 from simulator.reference import BILL_PAYMENT, QUEUE_TICKET, WATER_ACCOUNT
@@ -26,21 +26,24 @@ async def kiosk(tmp_path):
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    backends.serving_at(base)
     endpoints = {"card_reader": "none", "face_camera_url": "", "printer": {"host": "", "port": 0},
                  **{f"{name}_url": f"{base}{prefix}" for name, prefix in (
                      ("payment", "/pay/v1"), ("catalog", "/catalog/v1"),
                      ("exit_entry", "/exit-entry/v1"), ("utility", "/utility/v1"),
-                     ("certificates", "/certificates/v1"), ("queue", "/queue/v1"))}}
+                     ("certificates", "/certificates/v1"), ("queue", "/queue/v1"),
+                     ("notify", "/notify/v1"))}}
     overrides = simulator_overrides(endpoints)
     overrides["state_dir"] = str(tmp_path)
-    overrides["flow"] = {"payment_poll_s": 0.02, "payment_timeout_s": 3.0}
+    overrides["flow"] = {"payment_poll_s": 0.02, "payment_timeout_s": 3.0, "settle_retry_s": 0.0}
     overrides["backends"]["deadline_s"] = 2.0
     config = load_config(None, overrides)
     b = config.backends
-    ctx = FlowContext(config=config, view=SessionView(), journal=Journal(config.journal_path, "K1"),
-                      devices=Devices(), payment=PaymentClient(b.payment_url, 2.0, backoff_s=0.01),
-                      services={n: ServiceClient(u, 2.0, backoff_s=0.01)
-                                for n, u in b.services().items()},
+    payment = PaymentClient(b.payment_url, 2.0, backoff_s=0.01)
+    services = {n: ServiceClient(u, 2.0, backoff_s=0.01) for n, u in b.services().items()}
+    ctx = FlowContext(config=config, view=SessionView(),
+                      transactions=build_transactions(config, payment, services),
+                      devices=Devices(), payment=payment, services=services,
                       subject_key=b"k" * 32)
     session = build_session(ctx)
     await session.refresh_catalog()
@@ -50,7 +53,8 @@ async def kiosk(tmp_path):
     await ctx.payment.close()
     for client in ctx.services.values():
         await client.close()
-    ctx.journal.close()
+    await ctx.transactions.orders.relay.close()
+    ctx.transactions.close()
     await runner.cleanup()
 
 
@@ -129,9 +133,10 @@ async def test_an_unknown_submission_outcome_is_settled_by_the_reconciler(kiosk)
     backends.faults["utility"].fail_next = 50           # the utility stays down for now
     backends.gateway.pay(code_url=ctx.view.qr_payload)
     await until(ctx.view, ScreenId.RESULT)
-    assert "将自动退回" in texts(ctx.view)
+    assert "正在核对" in texts(ctx.view) and "查询编号" in texts(ctx.view)
+    assert "未扣费" not in texts(ctx.view)
     [tx] = ctx.journal.recent()
-    assert tx.state is TxState.SUBMITTED
+    assert tx.state is TxState.SUBMITTED and tx.attention == "checking:backend_unreachable"
     backends.faults["utility"].fail_next = 0
     await session.reconcile()
     assert ctx.journal.get(tx.tx_id).state is TxState.REFUNDED
@@ -250,6 +255,56 @@ async def test_inactivity_asks_still_there_then_returns_home_and_cancels(kiosk):
     assert ctx.journal.recent()[0].state is TxState.CANCELLED
 
 
+async def test_the_journal_never_holds_the_utility_account_number(kiosk):
+    """The utility backend's answer carries a `bill_id` made of the account number: only the
+    reference numbers the catalog names reach the journal (issue 17)."""
+    backends, ctx, session = kiosk
+    await start_bill(ctx, session)
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    [payment] = backends.services.bill_payments.values()
+    assert WATER_ACCOUNT in payment["bill_id"]               # the backend does return it
+    [tx] = ctx.journal.recent()
+    assert tx.state is TxState.CLOSED and tx.detail["result"] == {
+        "payment_id": payment["payment_id"]}
+    path = ctx.config.journal_path
+    stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*")
+                      if p.is_file() and not p.name.endswith(".lock"))
+    assert stored and WATER_ACCOUNT.encode() not in stored
+
+
+async def test_an_unsettled_transaction_is_shown_to_operators_until_it_is_settled(kiosk,
+                                                                                  tmp_path):
+    import dataclasses
+
+    from kiosk.fleet_link import FleetLink
+
+    backends, ctx, session = kiosk
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = tmp_path / "device.key"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ctx.config = dataclasses.replace(ctx.config, fleet=dataclasses.replace(
+        ctx.config.fleet, server_url="http://127.0.0.1:9", device_key_path=str(key)))
+    from kiosk.run_state import RunRecord
+
+    link = FleetLink(ctx.config, session, ctx.journal, lambda: [], restart_app=lambda: None,
+                     run=RunRecord(ctx.config.state_dir).begin())
+    await start_bill(ctx, session)
+    backends.faults["utility"].fail_next = 50           # the submission's outcome is unknown
+    backends.gateway.pay(code_url=ctx.view.qr_payload)
+    await until(ctx.view, ScreenId.RESULT)
+    [tx] = ctx.journal.recent()
+    [item] = link._take_snapshot()["attention"]
+    assert (item.ref, item.state, item.reason) == (tx.tx_id, "submitted",
+                                                      "checking:backend_unreachable")
+    backends.faults["utility"].fail_next = 0
+    await session.reconcile()
+    assert ctx.journal.get(tx.tx_id).state is TxState.REFUNDED
+    assert link._take_snapshot()["attention"] == []
 async def test_a_citizen_who_leaves_at_the_keypad_leaves_no_reader_of_the_next_ones_scan(kiosk):
     backends, ctx, session = kiosk
     for _ in range(2):

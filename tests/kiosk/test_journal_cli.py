@@ -177,7 +177,7 @@ def test_show_prints_text_with_every_transition_and_its_time(journal, capsys):
         assert " ".join(shown[:2]) == local(at).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         assert shown[2:4] == [from_state or "(new)", to_state]
         assert shown[4:] == ([reason] if reason else [])
-    assert "recovery:never_submitted" in out
+    assert "settle:paid_not_delivered" in out  # the transaction core's reason, as journaled
 
 
 @pytest.mark.parametrize("where", ["before the command", "after the command"])

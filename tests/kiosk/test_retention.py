@@ -47,9 +47,9 @@ async def test_ended_transactions_are_folded_into_daily_totals_after_the_kept_da
     backends, ctx, session = kiosk
     for _ in range(3):
         await paid_bill(backends, ctx, session)
-    unsettled = ctx.journal.create("X-UNSETTLED")  # a transaction that never ended
+    unsettled = ctx.transactions.writer.create("X-UNSETTLED")  # a transaction that never ended
     config = keeping(ctx, journal_days=180.0, journal_batch=2)
-    keeper = Housekeeper(config, ctx.journal, lambda: session.busy)
+    keeper = Housekeeper(config, ctx.transactions, lambda: session.busy)
 
     soon = await keeper.run_once(now=time.time() + 179 * DAY_S)
     assert soon.transactions_folded == 0 and len(ctx.journal.recent()) == 4
@@ -73,7 +73,7 @@ async def test_no_folding_while_a_citizen_is_served(kiosk):  # noqa: F811
     backends, ctx, session = kiosk
     await paid_bill(backends, ctx, session)
     await start_bill(ctx, session)  # the next citizen is at the payment screen
-    keeper = Housekeeper(keeping(ctx), ctx.journal, lambda: session.busy)
+    keeper = Housekeeper(keeping(ctx), ctx.transactions, lambda: session.busy)
     report = await keeper.run_once(now=time.time() + 400 * DAY_S)
     assert not report.complete and report.transactions_folded == 0
     assert len(ctx.journal.recent()) == 2
@@ -89,7 +89,7 @@ def test_the_kept_days_floor_is_the_fleet_reporters_look_back_and_a_day():
 async def test_the_kept_days_never_go_below_the_fleet_reporters_look_back(kiosk):  # noqa: F811
     backends, ctx, session = kiosk
     await paid_bill(backends, ctx, session)
-    keeper = Housekeeper(keeping(ctx, journal_days=1.0), ctx.journal, lambda: session.busy)
+    keeper = Housekeeper(keeping(ctx, journal_days=1.0), ctx.transactions, lambda: session.busy)
     report = await keeper.run_once(now=time.time() + (MIN_JOURNAL_DAYS - 1) * DAY_S)
     assert report.transactions_folded == 0
     report = await keeper.run_once(now=time.time() + (MIN_JOURNAL_DAYS + 1) * DAY_S)
@@ -120,7 +120,7 @@ async def test_files_beyond_their_policy_are_removed_and_the_rest_kept(kiosk):  
         outbox.refuse(desk.rate("X-1", "TX", 1, ("too_slow",)).rating_id, "bad_request")
     outbox.close()
 
-    keeper = Housekeeper(config, ctx.journal, lambda: session.busy)
+    keeper = Housekeeper(config, ctx.transactions, lambda: session.busy)
     report = await keeper.run_once(now=time.time())
 
     assert sorted(p.name for p in logs.iterdir()) == [f"{LOG_FILE}.1", f"{LOG_FILE}.2"]
@@ -182,3 +182,19 @@ async def test_a_nearly_full_disk_stops_new_citizens_and_freed_space_brings_them
         assert keeper.status().to_json()["supplies"][0]["level"] == "low"
     finally:
         await keeper.stop()
+
+
+async def test_an_ended_transaction_with_an_order_not_known_settled_stays(kiosk):  # noqa: F811
+    """Retention folds only settled transactions: one whose order's standing is not known final
+    (here: last learned open) stays in the journal with its order, whatever its state says."""
+    backends, ctx, session = kiosk
+    for _ in range(2):
+        await paid_bill(backends, ctx, session)
+    doubtful, settled = ctx.journal.recent()
+    [order] = doubtful.orders
+    ctx.transactions.writer.learned(doubtful, dataclasses.replace(order, standing="open"))
+    keeper = Housekeeper(keeping(ctx, journal_days=180.0), ctx.transactions, lambda: session.busy)
+    report = await keeper.run_once(now=time.time() + 181 * DAY_S)
+    assert report.transactions_folded == 1
+    assert [tx.tx_id for tx in ctx.journal.recent()] == [doubtful.tx_id]
+    assert ctx.journal.get(doubtful.tx_id).orders[0].standing == "open"

@@ -90,9 +90,9 @@ def test_pages_are_clamped_and_say_where_they_are():
 
 
 def test_usage_counts_come_from_the_journal(tmp_path):
-    from kiosk.journal import Journal
+    from kiosk.transaction import JournalWriter
 
-    journal = Journal(tmp_path / "j.sqlite3", "K")
+    journal = JournalWriter(tmp_path / "j.sqlite3", "K")
     for code in ("A", "A", "B"):
         journal.create(code)
     assert usage_counts(journal) == {"A": 2, "B": 1}
