@@ -27,6 +27,7 @@ _TABS = {MenuTab.KIOSK: "menu.tab.kiosk", MenuTab.DEPARTMENTS: "menu.tab.departm
 # its size (a markup size does not shrink with the label's fitting). Widths in half-em units: a
 # wide (CJK) character counts 2, a Latin one 1; 40 is one line of a portrait tile.
 ELDER_SUMMARY_WIDTH = 40
+CLAUSE_END = r"[\uff0c,\uff1b;\u3002]"  # ，, ；; 。 (escaped: no visible text outside i18n)
 
 
 def _width(text: str) -> int:
@@ -39,7 +40,7 @@ def brief(summary: str) -> str:
     if _width(summary) <= ELDER_SUMMARY_WIDTH:
         return summary
     kept = ""
-    for char in re.split(r"[，,；;。]", summary, maxsplit=1)[0].strip():
+    for char in re.split(CLAUSE_END, summary, maxsplit=1)[0].strip():
         if _width(kept + char) > ELDER_SUMMARY_WIDTH - 2:
             break
         kept += char
