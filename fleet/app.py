@@ -11,7 +11,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from fleet import admin_api, kiosk_api, metrics, operator_api, report_api, sign_in
+from fleet import (
+    admin_api,
+    kiosk_api,
+    metrics,
+    operator_api,
+    report_api,
+    sign_in,
+    village_agent_api,
+)
 from fleet.auth import PasswordPool, RequestVerifier
 from fleet.config import FleetConfig
 from fleet.db import open_database
@@ -105,6 +113,7 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     app.add_routes(report_api.routes)  # statistics, e-supervision, fleet health
     app.add_routes(sign_in.routes)
     app.add_routes(admin_api.routes)
+    app.add_routes(village_agent_api.routes)
     app.add_routes(metrics.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/", _root)
