@@ -27,6 +27,7 @@ class Verdict:
 
 
 NOT_FITTED = "unavailable.not_fitted"  # the kiosk lacks a device the item needs: not shown
+IN_PERSON_ONLY = "unavailable.in_person_only"  # the catalog says: the citizen alone, no agent
 
 DeviceStates = Callable[[], dict[str, DeviceState]]
 
@@ -35,7 +36,10 @@ class ServiceAvailability:
     def __init__(self, device_states: DeviceStates) -> None:
         self.device_states = device_states
 
-    def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
+    def check(self, item: ServiceItem, network_ok: bool, agent: bool = False) -> Verdict:
+        """`agent`: a village agent would run it for a citizen (kiosk.village_agent)."""
+        if agent and item.in_person_only:
+            return Verdict(False, IN_PERSON_ONLY)
         if item.online and not network_ok:
             return Verdict(False, "unavailable.network")
         states = self.device_states()

@@ -162,6 +162,7 @@ class ServiceItem:
     required_devices: frozenset[str]
     optional_devices: frozenset[str]
     elder_first: bool = False       # shown at the top of the menu in elder mode
+    in_person_only: bool = False    # a village agent may not run it for a citizen
 
     def text(self, field: Text, language: str) -> str:
         return field.get(language) or field["zh"]
@@ -367,6 +368,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
         popularity=raw_item.get("popularity", 0),
         sms=raw_item.get("sms", False),
         elder_first=raw_item.get("elder_first", False),
+        in_person_only=raw_item.get("in_person_only", False),
         steps=steps,
         languages=tuple(raw_item["languages"]),
         # A guide-only item needs nothing: its guide comes from the cached catalog.

@@ -102,6 +102,7 @@ class FleetLink:
             reply_handler=self.on_reply,
         )
         session.on_problem = self.report_problem
+        session.agents.ask_fleet = self.agent.agent_sign_in  # village agents sign in by the fleet
         # Read once at start-up, before the attract screen (a few bytes, like the key above).
         self.service_file = ServiceOrderFile(config.state_dir)
         self.service = self.service_file.load() or ServiceOrder(ServiceState.IN_SERVICE, 0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from kiosk.i18n_agent import AGENT_TEXTS
+
 LANGUAGES = ("zh", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -371,6 +373,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "receipt.kiosk": {"zh": "终端", "en": "Kiosk: {value}"},
     "receipt.time": {"zh": "时间", "en": "Time: {value}"},
     "receipt.hotline": {"zh": "咨询电话", "en": "Hotline: {value}"},
+    **AGENT_TEXTS,
 }
 
 

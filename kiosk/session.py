@@ -19,6 +19,7 @@ from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
 from kiosk.pin import verify_pin
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
+from kiosk.village_agent import AgentDesk
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class KioskSession:
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
         self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
+        self.agents = AgentDesk(ctx, self._tiles, self._start_flow)  # the village agent, if any
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
                          hotline=ctx.config.flow.office_hotline)
 
@@ -62,7 +64,7 @@ class KioskSession:
         for item in self.catalog.items:
             if not item.runs_on_kiosk:
                 continue  # guide-only items reach the citizen through the guide menu (part B)
-            verdict = self.availability.check(item, self.network_ok)
+            verdict = self.availability.check(item, self.network_ok, bool(self.agents.agent_id))
             if verdict.reason_key == NOT_FITTED:
                 continue
             tiles.append(
@@ -181,16 +183,20 @@ class KioskSession:
             item = self.catalog.item(code)
         except KeyError:
             return
-        if not self.availability.check(item, self.network_ok).offered:
+        agent = self.agents.agent_id
+        if not self.availability.check(item, self.network_ok, bool(agent)).offered:
             self.refresh_menu()
             return
-        self._start_flow(item)
+        if agent:
+            self.agents.ask_consent(item)  # the citizen agrees on screen first
+        else:
+            self._start_flow(item)
 
-    def _start_flow(self, item: ServiceItem) -> None:
+    def _start_flow(self, item: ServiceItem, agent_id: str = "") -> None:
         self.clock.item = item
         self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
                          documents=())
-        self._engine = FlowEngine(self.ctx)
+        self._engine = FlowEngine(self.ctx, agent_id)
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
@@ -264,8 +270,22 @@ class KioskSession:
         self.view.update(device_rows=tuple(rows), device_events=self._device_events,
                          attention_count=attention)
 
+    def agent_entry(self) -> None:
+        """The attract screen's discreet entry for the village agent."""
+        self.activity()
+        if not self.busy:
+            self.agents.open_sign_in()
+
+    def agent_sign_out(self) -> None:
+        self.activity()
+        if not self.busy:
+            self.agents.sign_out()
+            self._to_attract()
+
     def key_press(self, key: str) -> None:
         self.activity()
+        if self.agents.key_press(key):
+            return
         if self.view.screen is ScreenId.TECHNICIAN_PIN and key == "ok":
             self._check_pin(self.view.entry)
             return
@@ -285,6 +305,8 @@ class KioskSession:
         if self._engine is not None:
             self._after_cancel = ""
             self._engine.cancel_by_citizen()
+        elif self.view.screen is ScreenId.AGENT_SIGN_IN:
+            self.agents.close_sign_in()
         else:
             self._to_attract()
 
@@ -334,7 +356,17 @@ class KioskSession:
         self.view.update(volume=order[(order.index(self.view.volume) + 1) % len(order)])
 
     def finish(self) -> None:
-        self._to_attract()
+        self._next_visit()
+
+    def _next_visit(self) -> None:
+        """After a citizen: the attract screen, or (a village agent signed in: batch mode) the
+        menu for the next citizen, with everything of this one wiped all the same."""
+        if self.agents.agent_id:
+            self._clear_visit(ScreenId.MENU)
+            self.clock.item = None
+            self.view.update(language=self.ctx.config.ui.language, elder=False)
+        else:
+            self._to_attract()
 
     def dismiss_idle_prompt(self) -> None:
         self.activity()
@@ -349,10 +381,10 @@ class KioskSession:
             then, self._after_cancel = self._after_cancel, ""
             if self.view.screen is not ScreenId.RESULT:  # else: what became of the money
                 if not then:
-                    self._to_attract()
+                    self._next_visit()
         except Exception:
             log.exception("flow failed unexpectedly")
-            self._to_attract()
+            self._next_visit()
         finally:
             self._flow_task = self._engine = None
             self._after_cancel = ""
@@ -376,6 +408,7 @@ class KioskSession:
         # End of the visit: every piece of personal data leaves the view, and the citizen's
         # choices (language, elder mode, sound) go back to the kiosk's defaults.
         self._clear_visit(ScreenId.ATTRACT)
+        self.agents.sign_out()  # the attract screen: nobody is acting for anyone
         self.clock.item = None
         self.view.update(language=self.ctx.config.ui.language, elder=False,
                          volume=Volume.NORMAL)
@@ -385,8 +418,11 @@ class KioskSession:
         while True:
             await asyncio.sleep(0.5)
             verdict = self.clock.tick()
-            if verdict == "result_over":
+            if self.agents.expired and not self.busy:
+                log.info("village agent session over")
                 self._to_attract()
+            elif verdict == "result_over":
+                self._next_visit()
             elif verdict == "timeout":
                 log.info("session timed out on %s", self.view.screen.value)
                 self.cancel()

@@ -26,6 +26,7 @@ class ScreenId(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
     TECHNICIAN_PIN = "technician_pin"
     TECHNICIAN = "technician"
+    AGENT_SIGN_IN = "agent_sign_in"  # a village agent shows a QR code, or ID card and PIN
 
 
 Text = dict[str, str]  # language -> text, as the catalog and backends publish it
@@ -148,6 +149,7 @@ class SessionView:
     busy_key: str = ""                    # what the kiosk is doing while the citizen waits
     countdown_s: int = 0                  # seconds left on the pay and result screens
     consent_pending: bool = False         # the face-capture notice is up, camera not started
+    agent_id: str = ""                    # a village agent is signed in: every screen marks it
     documents: tuple[str, ...] = ()       # what the citizen placed (doc.* keys): take it back
     can_go_back: bool = False             # "上一步" is safe here
     exit_prompt: bool = False             # "really exit?" is up
@@ -212,3 +214,5 @@ class Intents(Protocol):
     def close_help(self) -> None: ...
     def set_elder(self, on: bool) -> None: ...
     def cycle_volume(self) -> None: ...
+    def agent_entry(self) -> None: ...
+    def agent_sign_out(self) -> None: ...

@@ -95,6 +95,9 @@ class AttractScreen(KioskScreen):
         # The technician's way in: five quick taps on the headline (no visible button).
         if self.headline.collide_point(*touch.pos):
             self.intents.technician_tap()
+        # The village agent's way in: a tap on the emblem (no button a citizen would try).
+        if self.emblem.collide_point(*touch.pos):
+            self.intents.agent_entry()
         return super().on_touch_down(touch)
 
     def _place_emblem(self, *_):
@@ -117,7 +120,10 @@ class MenuScreen(KioskScreen):
         self.banner = TextLabel("alert", TypeSize.BODY, size_hint_y=None, height=0)
         self.tiles = TilePager("menu", current().mode.tiles_per_page)
         self.empty = TextLabel("body", TypeSize.BODY, size_hint_y=None, height=0)
-        for widget in (self.banner, self.empty, self.tiles):
+        self.agent_out = BigButton("agent.sign_out", "secondary", TypeSize.SMALL,
+                                   size_hint_y=None, height=0, opacity=0, disabled=True)
+        self.agent_out.bind(on_release=lambda *_: self.intents.agent_sign_out())
+        for widget in (self.banner, self.agent_out, self.empty, self.tiles):
             self.body.add_widget(widget)
         self._rendered: tuple = ()
 
@@ -127,6 +133,10 @@ class MenuScreen(KioskScreen):
         theme = current()
         self.banner.text = "" if v.network_ok else v.t("network.down")
         self.banner.height = 0 if v.network_ok else theme.font(TypeSize.BODY) * 2.4
+        agent = bool(v.agent_id)  # batch mode: the agent's way out, between citizens
+        self.agent_out.text = v.t("agent.sign_out")
+        self.agent_out.height = theme.font(TypeSize.SMALL) * 2.4 if agent else 0
+        self.agent_out.opacity, self.agent_out.disabled = (1, False) if agent else (0, True)
         tiles = v.menu_tiles()
         self.empty.text = "" if tiles else v.t("menu.empty")
         self.empty.height = 0 if tiles else theme.font(TypeSize.BODY) * 3
@@ -170,6 +180,17 @@ class TechnicianPinScreen(EnterAccountScreen):
         self.prompt.text = v.t("tech.pin_prompt")
         self.entry.text = "●" * len(v.entry) if v.entry else "_"
         self.hint.text = ""
+
+
+class AgentSignInScreen(TechnicianPinScreen):
+    """The village agent's sign-in: a QR code to the scanner, or their ID card then the PIN."""
+
+    title_key = "agent.entry"
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        self.prompt.text = v.t(v.status_key) if v.status_key else ""
 
 
 class TechnicianScreen(KioskScreen):
@@ -246,6 +267,7 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.OUT_OF_SERVICE: OutOfServiceScreen,
     ScreenId.TECHNICIAN_PIN: TechnicianPinScreen,
     ScreenId.TECHNICIAN: TechnicianScreen,
+    ScreenId.AGENT_SIGN_IN: AgentSignInScreen,
 }
 
 __all__ = ["SCREENS", "KioskScreen"]

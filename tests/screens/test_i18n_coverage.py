@@ -18,6 +18,7 @@ from drivers.face_quality import FaceHint
 from kiosk.flow import Devices, Reason
 from kiosk.i18n import LANGUAGES, TEXTS
 from kiosk.viewmodel import Volume
+from kiosk.village_agent import REFUSAL_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [p for folder in ("kiosk", "screens") for p in sorted((ROOT / folder).rglob("*.py"))
@@ -32,6 +33,7 @@ DYNAMIC = {
     "scan.problem.": {s.value for s in ScanFailure},
     "unavailable.device.": {f.name for f in fields(Devices)},
     "common.sound.": {v.value for v in Volume},
+    "agent.refused.": set(REFUSAL_KEYS),
 }
 # Symbols that are not words: the PIN's dots, the progress bar's circled numbers.
 SYMBOLS = re.compile(r"^[●①②③④⑤⑥⑦⑧⑨⑩]+$")
