@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
+from fleet.village_agent_openapi import AGENT_PATHS
 from kiosk.fleet_wire import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
@@ -496,7 +497,7 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
             ),
         },
-        "paths": {**PATHS, **REPORT_PATHS},
+        "paths": {**PATHS, **REPORT_PATHS, **AGENT_PATHS},
         "components": {
             "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
             "securitySchemes": {

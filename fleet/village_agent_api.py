@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
+import qrcode
+import qrcode.image.svg
 from aiohttp import web
 
 from fleet import village_agents
@@ -75,7 +77,14 @@ async def issue_code(request: web.Request) -> web.Response:
     except LookupError:
         return _error(404, "no_such_agent")
     return web.json_response({"code": code.code, "agent_id": code.agent_id,
-                              "expires_at": code.expires_at}, status=201)
+                              "expires_at": code.expires_at, "qr_svg": _qr_svg(code.code)},
+                             status=201)
+
+
+def _qr_svg(text: str) -> str:
+    """The QR code the agent shows to the kiosk's scanner, as SVG for the dashboard to draw."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    return image.to_string(encoding="unicode")
 
 
 @routes.get(_BASE + "/{agent_id}/acts")

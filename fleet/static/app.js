@@ -97,6 +97,8 @@ async function showFleet(user) {
   $("sign-in-view").hidden = true;
   $("fleet-view").hidden = false;
   $("audit-panel").hidden = user.role !== "admin";
+  $("agents-panel").hidden = user.role === "viewer";
+  if (user.role !== "viewer") refreshAgents();
   $("bulk").hidden = user.role === "viewer";
   $("tags-form").hidden = user.role === "viewer";
   await refresh();

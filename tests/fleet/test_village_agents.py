@@ -97,6 +97,7 @@ async def test_a_dashboard_sign_in_code_works_once_and_not_after_five_minutes(fl
         async with operator.post(f"{fleet.url}{API}/village-agents/VA-0001/sign-in-code") as r:
             assert r.status == 201
             issued = await r.json()
+        assert issued["qr_svg"].startswith("<svg") and issued["code"] not in issued["qr_svg"]
         assert issued["expires_at"] - time.time() <= village_agents.CODE_LIFETIME_S
         status, answer = await _ask(fleet, kiosk, credential="sign_in_code", code=issued["code"])
         assert status == 200 and answer["agent_id"] == "VA-0001"

@@ -16,7 +16,7 @@ from fleet import village_agents
 from fleet.statistics import GroupBy
 from simulator import headless_citizen
 from simulator.control import SimulatorClient
-from simulator.reference import ENDORSEMENT, WATER_ACCOUNT
+from simulator.reference import ENDORSEMENT, SERVICE_RATING, WATER_ACCOUNT
 from tests.integration.reporting_kiosks import BILL, PREREVIEW, ReportingFleet, until
 from tests.integration.test_fleet_reports import _today
 
@@ -128,6 +128,21 @@ async def test_an_agent_runs_a_pre_review_and_a_bill_for_two_citizens_in_a_row(v
         await headless_citizen._pay_on_phone(view, sim)
         await _next_citizen_screen(view, session)
 
+        # The first citizen rates their pre-review by its receipt: the evaluation says which
+        # agent served them.
+        prereview_tx = next(tx for tx in core.ctx.journal.recent(5) if tx.service == PREREVIEW)
+        await _citizen_consents(view, session, SERVICE_RATING)
+        await _screen(view, "enter_account")
+        await sim.scan(prereview_tx.tx_id)
+        await _screen(view, "choose")
+        session.choose_option("5")
+        await _next_citizen_screen(view, session)
+        async def delivered():
+            return list((await sim.hall_ledgers())["ratings"].values())
+
+        (rating,) = await until(delivered)
+        assert (rating["transaction"], rating["agent_id"]) == (prereview_tx.tx_id, AGENT)
+
         # A citizen who says no: nothing starts, back to the menu.
         session.choose_service(BILL)
         await _screen(view, "choose")
@@ -142,8 +157,9 @@ async def test_an_agent_runs_a_pre_review_and_a_bill_for_two_citizens_in_a_row(v
 
     # The journal: both agent-assisted under the agent's id; nothing of either person in clear.
     journal = core.ctx.journal.recent(10)
-    assert sorted(tx.service for tx in journal) == sorted([PREREVIEW, BILL])
-    assert all(tx.agent_id == AGENT and tx.state.value == "closed" for tx in journal)
+    assert sorted(tx.service for tx in journal) == sorted([PREREVIEW, BILL, SERVICE_RATING])
+    assert all(tx.agent_id == AGENT for tx in journal)
+    assert all(tx.state.value == "closed" for tx in journal if tx.service != SERVICE_RATING)
     raw = core.ctx.journal.path.read_bytes() + b"".join(
         p.read_bytes() for p in core.ctx.journal.path.parent.glob("*.db-wal"))
     for secret in (CITIZEN_ID, AGENT_CARD["id_number"], PIN):
@@ -155,7 +171,7 @@ async def test_an_agent_runs_a_pre_review_and_a_bill_for_two_citizens_in_a_row(v
     assert (rows[PREREVIEW]["agent_assisted"], rows[PREREVIEW]["agent_share"]) == (1, 1.0)
     assert rows[BILL]["agent_assisted"] == 1
     acts = await village_agents.agent_acts(store, AGENT)
-    assert sorted(a["item_code"] for a in acts) == sorted([PREREVIEW, BILL])
+    assert sorted(a["item_code"] for a in acts) == sorted([PREREVIEW, BILL, SERVICE_RATING])
     assert {a["tx_id"] for a in acts} == {tx.tx_id for tx in journal}
     audit = [a for a in await store.list_audit() if a["action"] == "agent_sign_in"]
     assert sorted(a["outcome"] for a in audit) == ["ok", "pin_wrong"]
