@@ -15,7 +15,7 @@ import os
 import sqlite3
 import sys
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -128,20 +128,18 @@ def _plain_time(iso: str, milliseconds: bool = False) -> str:
 # -- the reconciliation file -----------------------------------------------------------------
 
 
-def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> Iterator[dict]:
+def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> list[dict]:
     """One row per order of `day` that took money (or may have, while the transaction is not
-    settled): what the gateway should also show."""
+    settled): what the gateway should also show. A list: read while the journal is open."""
     start = dt.datetime.combine(day, dt.time()).timestamp()
-    for entry in reconciliation_entries(journal, start, start + 86400):
-        tx = entry.tx
-        yield {"date": day.isoformat(), "kiosk_id": kiosk_id, "tx_id": tx.tx_id,
-               "service": tx.service, "state": tx.state.value,
-               "out_trade_no": tx.out_trade_no or "", "paid_trade_no": entry.order_no,
-               "amount_fen": entry.amount_fen, "refunded_fen": entry.refunded_fen,
-               "net_fen": entry.net_fen}
+    return [{"date": day.isoformat(), "kiosk_id": kiosk_id, "tx_id": e.tx.tx_id,
+             "service": e.tx.service, "state": e.tx.state.value,
+             "out_trade_no": e.tx.out_trade_no or "", "paid_trade_no": e.order_no,
+             "amount_fen": e.amount_fen, "refunded_fen": e.refunded_fen, "net_fen": e.net_fen}
+            for e in reconciliation_entries(journal, start, start + 86400)]
 
 
-def write_reconciliation(rows: Iterator[dict], out: TextIO) -> int:
+def write_reconciliation(rows: Iterable[dict], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
     writer.writeheader()
     count = 0

@@ -20,11 +20,16 @@ def pseudonym(value: str, key: bytes) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-# Document numbers, 18-digit ID numbers and MRZ lines that may slip into a message.
+# Document numbers, 18-digit ID numbers, MRZ lines and account numbers that may slip into a
+# message.
 _PATTERNS = (
     re.compile(r"\b\d{17}[\dXx]\b"),  # resident ID number
     re.compile(r"[A-Z0-9<]{30,44}"),  # an MRZ line
     re.compile(r"\b[A-Z]{1,2}\d{7,9}\b"),  # passport / permit number
+    # A utility account or bill number, a bank card, a payment code: any run of 10+ digits on
+    # its own (a URL path such as /bills/<account> in an access log). Order and transaction
+    # numbers mix digits and letters and are kept: operators quote them.
+    re.compile(r"\b\d{10,30}\b"),
 )
 
 

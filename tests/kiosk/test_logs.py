@@ -44,3 +44,13 @@ def test_a_library_basicconfig_is_replaced_by_masked_handlers(tmp_path, root_log
         assert (tmp_path / "logs" / "kiosk.log").read_text().count("written once") == 1
     else:
         assert not (tmp_path / "logs").exists()
+
+
+def test_an_account_or_bill_number_in_a_message_is_masked_and_an_order_number_kept():
+    record = logging.LogRecord("aiohttp.access", logging.INFO, __file__, 1,
+                               '"GET /utility/v1/bills/%s HTTP/1.1" 200 for order %s', (
+                                   "3100123456789", "0001202611270815B5665801"), None)
+    PersonalDataFilter().filter(record)
+    message = record.getMessage()
+    assert "3100123456789" not in message and "***********89" in message
+    assert "0001202611270815B5665801" in message

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.journal import Journal, TxState
+from kiosk.journal import TxState
+from kiosk.transaction import JournalWriter
 from kiosk.update.manifest import public_key_text
 from tests.update.bundle_server import BundleServer
 from tests.update.machine import Machine
@@ -98,7 +99,7 @@ def machine(tmp_path, trusted, runtime_store, releases) -> Machine:
 
 def seed_journal(machine: Machine) -> None:
     """Transactions a kiosk served before the update, written by the journal itself."""
-    journal = Journal(machine.root / "var/lib/kiosk/journal.sqlite3", "KIOSK-UPDATE-TEST")
+    journal = JournalWriter(machine.root / "var/lib/kiosk/journal.sqlite3", "KIOSK-UPDATE-TEST")
     try:
         for service in ("queue_ticket", "utility_bill"):
             tx = journal.create(service)

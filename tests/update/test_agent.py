@@ -10,6 +10,7 @@ import pytest
 
 from kiosk.config import load_config
 from kiosk.journal import Journal, TxState
+from kiosk.transaction import JournalWriter
 from kiosk.update.agent import Gate, UpdateAgent
 from kiosk.update.window import MaintenanceWindow
 from tests.update.machine import Machine
@@ -74,12 +75,14 @@ def test_restarts_into_a_staged_release_once_nothing_holds_it(kiosk, staged):
 
 def test_an_unsettled_transaction_holds_the_update_and_one_parked_for_an_operator_does_not(
         kiosk, staged):
-    tx = kiosk.journal.create("utility_bill")
-    tx = kiosk.journal.transition(tx, TxState.QUOTED, amount_fen=5000)
-    tx = kiosk.journal.transition(tx, TxState.PAYMENT_PENDING, out_trade_no="T-1")
+    writer = JournalWriter(kiosk.config.journal_path, kiosk.config.kiosk_id)  # the core's
+    tx = writer.create("utility_bill")
+    tx = writer.transition(tx, TxState.QUOTED, amount_fen=5000)
+    tx = writer.transition(tx, TxState.PAYMENT_PENDING, out_trade_no="T-1")
     kiosk.look()
     assert kiosk.agent.blocked_by() is Gate.TRANSACTION_UNSETTLED and kiosk.restarts == 0
-    kiosk.journal.transition(tx, TxState.NEEDS_ATTENTION, "gateway_unreachable")
+    writer.transition(tx, TxState.NEEDS_ATTENTION, "gateway_unreachable")
+    writer.close()
     kiosk.look()
     assert kiosk.restarts == 1
 
