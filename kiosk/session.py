@@ -307,6 +307,9 @@ class KioskSession:
             self._engine.cancel_by_citizen()
         elif self.view.screen is ScreenId.AGENT_SIGN_IN:
             self.agents.close_sign_in()
+        elif self.agents.agent_id:  # a citizen leaves the agent's menu or consent screen
+            self.agents.stop_asking()
+            self._next_visit()
         else:
             self._to_attract()
 
@@ -425,4 +428,7 @@ class KioskSession:
                 self._next_visit()
             elif verdict == "timeout":
                 log.info("session timed out on %s", self.view.screen.value)
-                self.cancel()
+                if self._engine is None and self.agents.agent_id:
+                    self._to_attract()  # nobody at the agent's menu: the agent session ends
+                else:
+                    self.cancel()

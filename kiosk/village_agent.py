@@ -186,6 +186,10 @@ class AgentDesk:
         view.update(busy=False, agent_id=answer.agent_id, screen=ScreenId.MENU, entry="",
                     entry_error_key="", status_key="", services=self._tiles())
 
+    def stop_asking(self) -> None:
+        """The citizen left the consent screen: nothing starts."""
+        self._stop_task()
+
     def sign_out(self) -> None:
         self._stop_task()
         if self.agent is not None:

@@ -150,6 +150,12 @@ async def test_an_agent_runs_a_pre_review_and_a_bill_for_two_citizens_in_a_row(v
         await _screen(view, "choose")
         session.choose_option("decline")
         await _screen(view, "menu")
+        # One who walks off the consent screen (exit): the next citizen's menu, agent still in.
+        session.choose_service(BILL)
+        await _screen(view, "choose")
+        session.cancel()
+        await _screen(view, "menu")
+        assert view.agent_id == AGENT and view.options == () and not session.busy
 
         session.agent_sign_out()
         await _screen(view, "attract")
