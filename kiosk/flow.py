@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -118,11 +118,24 @@ class FlowContext:
         self.view.update(screen=screen, **changes)
 
     async def wait_choice(self, timeout: float | None = None) -> str:
-        self._choice = asyncio.get_running_loop().create_future()
-        try:
-            return await asyncio.wait_for(self._choice, timeout)
-        finally:
-            self._choice = None
+        return await self.listen_for_choice(timeout)
+
+    def listen_for_choice(self, timeout: float | None = None) -> Awaitable[str]:
+        """Listens for the citizen's choice from this call on, not from when the awaitable
+        first runs: a step that waits for a choice and something else at once (a card, a
+        scanned code) wraps it in a task, and a press in the instant before that task ran was
+        lost (the citizen pressed OK and nothing happened)."""
+        choice: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._choice = choice
+
+        async def wait() -> str:
+            try:
+                return await asyncio.wait_for(choice, timeout)
+            finally:
+                if self._choice is choice:
+                    self._choice = None
+
+        return wait()
 
     def offer_choice(self, code: str) -> None:
         if self._choice is not None and not self._choice.done():

@@ -283,7 +283,7 @@ async def enter_account(run: FlowRun, params: dict) -> None:
 async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) -> None:
     ctx = run.ctx
     while True:
-        waiter = asyncio.ensure_future(ctx.wait_choice())
+        waiter = asyncio.ensure_future(ctx.listen_for_choice())
         scanner = asyncio.ensure_future(ctx.scans.get())
         done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, scanner):

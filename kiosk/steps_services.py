@@ -217,7 +217,7 @@ async def queue_ticket(run: FlowRun, params: dict) -> None:
     ctx.show(ScreenId.CHOOSE, choose_title=params.get("title", {}), status_key="queue.hint",
              options=tuple(OptionTile(c["code"], c["label"]) for c in categories), busy=False)
     async with ctx.watch_codes():
-        chooser = asyncio.ensure_future(ctx.wait_choice())
+        chooser = asyncio.ensure_future(ctx.listen_for_choice())
         identify = asyncio.ensure_future(_card_or_code(run, ctx.config.flow.place_card_timeout_s))
         done, _ = await asyncio.wait({chooser, identify}, return_when=asyncio.FIRST_COMPLETED)
         for task in (chooser, identify):

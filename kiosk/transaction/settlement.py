@@ -164,6 +164,8 @@ def citizen_message(settlement: Settlement, failure: str | None,
         if outcome is Outcome.PARTLY_REFUNDED:
             return True, (("result.partly_refunded", {"fen": settlement.refunded_fen}),)
         return True, ()
+    if failure is None and outcome is Outcome.NOT_CHARGED and not settlement.taken_fen:
+        return True, ()  # done, and nothing to pay or issue (a progress lookup, a rating)
     why: tuple[Line, ...] = ((f"reason.{failure}", {}),) if failure else ()
     if outcome is Outcome.NOT_CHARGED:
         if settlement.reference == settlement.tx_id:  # no order was ever made

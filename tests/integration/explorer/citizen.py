@@ -87,7 +87,13 @@ class Citizen:
         async def type_account() -> None:
             for digit in WATER_ACCOUNT:
                 self.session.key_press(digit)
-            self.session.key_press("ok")
+            # OK again while the screen still asks, as a citizen would: a press in the instant
+            # before the step listens for it is not heard (the typed number stays on the pad).
+            for _ in range(100):
+                self.session.key_press("ok")
+                await asyncio.sleep(0.2)
+                if self.screen != "enter_account":
+                    break
 
         if not await self.step("enter_account", type_account):
             return False

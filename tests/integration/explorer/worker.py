@@ -35,7 +35,7 @@ from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.journal_cli import reconciliation_rows
-from simulator.backends import BACKEND_PREFIXES
+from simulator.backends import BACKEND_PREFIXES, reference_catalog
 from simulator.control import SimulatorClient
 from tests.integration.crash_harness import SimulatorProcess
 from tests.integration.explorer.checks import check
@@ -65,6 +65,22 @@ def explorer_config(endpoints: dict, run_dir: Path, crash_after: str = "",
     overrides["backends"].update(deadline_s=0.6, health_interval_s=3600.0)
     overrides["debug"] = {"crash_after": crash_after}
     return load_config(None, overrides)
+
+
+def explorer_catalog() -> bytes:
+    """The reference catalog without the citizen's per-step times: a walk-away then ends on the
+    kiosk's short idle limits (explorer_config) in seconds, not the minutes the catalog gives a
+    citizen at each step (kiosk.citizen_time reads them from the catalog)."""
+    data = json.loads(reference_catalog())
+    for item in data["items"]:
+        for step in item.get("steps", ()):
+            step.pop("timeout_s", None)
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+async def _publish_catalog(endpoints: dict) -> None:
+    async with SimulatorClient(endpoints["control_url"]) as sim:
+        await sim.publish_catalog(explorer_catalog())
 
 
 def _summary(tx) -> dict:
@@ -262,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     simulator = SimulatorProcess(args.work_dir / "sim")
     endpoints = simulator.start()
     try:
+        asyncio.run(_publish_catalog(endpoints))
         out.write(json.dumps({"ready": True}) + "\n")
         for number, line in enumerate(sys.stdin):
             spec = RunSpec.from_json(json.loads(line))
