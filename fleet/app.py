@@ -18,6 +18,7 @@ from fleet import (
     operator_api,
     report_api,
     sign_in,
+    signalling,
     village_agent_api,
 )
 from fleet.auth import PasswordPool, RequestVerifier
@@ -151,4 +152,5 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
             await the_store.close()
 
     app.cleanup_ctx.append(lifecycle)
+    signalling.install(app)  # video help from the hall: its routes and its call relay
     return app

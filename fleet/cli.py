@@ -24,6 +24,7 @@ from aiohttp import web
 
 from fleet.app import create_app, open_store
 from fleet.auth import hash_password, new_secret_token, token_hash
+from fleet.call_config import ice_settings
 from fleet.config import FleetConfig, NotifyConfig, SmtpConfig, WebhookConfig
 from fleet.logs import setup_logging
 from fleet.status import Thresholds
@@ -73,6 +74,8 @@ def _config(args: argparse.Namespace) -> FleetConfig:
         config = replace(config, metrics_token_hash=token_hash(scrape_token))
     if getattr(args, "webhook_url", None) or getattr(args, "smtp_host", None):
         config = replace(config, notify=_notify(args))
+    if getattr(args, "ice_url", None):   # video help from the hall: STUN/TURN (coturn)
+        config = replace(config, calls=ice_settings(args.ice_url, args.turn_secret_file))
     return config
 
 
@@ -170,6 +173,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--smtp-starttls", action="store_true", help="STARTTLS to the relay")
     serve.add_argument("--smtp-from", default=None, help="the alerts' sender address")
     serve.add_argument("--alert-email", default=None, help="comma-separated recipients")
+    serve.add_argument("--ice-url", action="append", default=None,
+                       help="a STUN/TURN URL for video calls (repeat; e.g. turn:hall:3478)")
+    serve.add_argument("--turn-secret-file", default=None,
+                       help="coturn's static-auth-secret, for short-lived TURN credentials")
     serve.add_argument("--log-level", default="INFO", help="(INFO)")
     serve.add_argument("--switch-interval", type=float, default=0.0002, help=argparse.SUPPRESS)
 

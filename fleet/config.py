@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleet.call_config import CallConfig
 from fleet.status import Thresholds
 from fleet.throttle import ThrottleLimits
 
@@ -72,3 +73,4 @@ class FleetConfig:
     # server has not seen in this long is marked failed rather than left "acknowledged".
     command_effect_window_s: float = 900.0
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    calls: CallConfig = field(default_factory=CallConfig)  # video help from the hall

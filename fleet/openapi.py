@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.call_openapi import CALL_PATHS, CALL_SCHEMAS
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from fleet.village_agent_openapi import AGENT_PATHS
 from kiosk.fleet_wire import (
@@ -497,9 +498,9 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
             ),
         },
-        "paths": {**PATHS, **REPORT_PATHS, **AGENT_PATHS},
+        "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS, **AGENT_PATHS},
         "components": {
-            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **CALL_SCHEMAS},
             "securitySchemes": {
                 "operatorSession": {"type": "apiKey", "in": "cookie", "name": "fleet_session"},
                 "kioskSignature": {

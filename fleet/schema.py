@@ -351,9 +351,45 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # A log upload answers one upload_logs command, once (checked on upload).
         "CREATE INDEX IF NOT EXISTS log_uploads_by_command ON log_uploads (command_id)",
     ),
-    # 6 (video calls) and 7 (rollout) belong to other branches; their merge replaces these
-    # empty placeholders, which only keep the numbers in order on this branch.
-    6: (),
+    6: (
+        # Video help from the hall (fleet.signalling): one row per call, the messages relayed
+        # between its kiosk and its agent (read by whichever server process holds the other
+        # end's WebSocket, woken by NOTIFY on PostgreSQL), and each site's call policy.
+        """CREATE TABLE IF NOT EXISTS calls (
+            call_id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            site TEXT NOT NULL,
+            region TEXT NOT NULL,
+            state TEXT NOT NULL,
+            items_json TEXT NOT NULL DEFAULT '[]',
+            recording INTEGER NOT NULL DEFAULT 0,
+            agent TEXT NOT NULL DEFAULT '',
+            created_at DOUBLE PRECISION NOT NULL,
+            answered_at DOUBLE PRECISION,
+            ended_at DOUBLE PRECISION,
+            end_reason TEXT NOT NULL DEFAULT '',
+            kiosk_left_at DOUBLE PRECISION,
+            agent_left_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX IF NOT EXISTS calls_open ON calls (state) WHERE state <> 'ended'",
+        """CREATE TABLE IF NOT EXISTS call_signals (
+            id {serial},
+            call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+            side TEXT NOT NULL,
+            body TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS call_signals_by_call ON call_signals (call_id, side, id)",
+        """CREATE TABLE IF NOT EXISTS call_policy (
+            site TEXT PRIMARY KEY,
+            calls_allowed INTEGER NOT NULL,
+            recording INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+    # 7 is rollout's (another branch); its merge replaces this empty placeholder, which
+    # only keeps the numbers in order here.
     7: (),
     8: (
         # Village agents (fleet.village_agents): kept by operators, signed in at their site's

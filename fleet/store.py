@@ -28,8 +28,16 @@ class Role(enum.Enum):
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"
+    # A hall window's agent who answers kiosks' video calls (fleet.signalling). Beside the
+    # ladder, not on it: an agent may look (viewer) but sends no commands, and only an agent,
+    # not even an admin, answers a citizen's call.
+    AGENT = "agent"
 
     def allows(self, needed: Role) -> bool:
+        if needed is Role.AGENT:
+            return self is Role.AGENT
+        if self is Role.AGENT:
+            return needed is Role.VIEWER
         order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
         return order.index(self) >= order.index(needed)
 

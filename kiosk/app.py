@@ -232,9 +232,17 @@ async def _run(
     voice.start()
     prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
+    from kiosk.videocall.wiring import start_video_calls
+    from screens.screen_share import ScreenShare
+
+    calls = start_video_calls(ctx, session)   # video help from the hall, when enrolled
+    if calls is not None:
+        calls.share_screen_from(ScreenShare(app, config.call.screen_width,
+                                            config.call.screen_height))
     # Updates: this run's health for the slot guard; a staged release is restarted into
     # between citizens (kiosk.update.agent).
-    updates = UpdateAgent(config, lambda: session.busy, ctx.journal, app.stop, fleet is not None)
+    updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
+                          fleet is not None)
     updates.devices_probed()  # prepare() took a first reading of every device
     app.bind(on_start=lambda *_: updates.attract_reached())
     updates.watch_fleet(fleet)
@@ -254,6 +262,8 @@ async def _run(
         await updates.stop()
         ratings.cancel()
         prewarm.cancel()
+        if calls is not None:
+            await calls.stop()
         await voice.stop()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)

@@ -3,7 +3,7 @@
 
 Touches are not the only sign of a citizen: a card placed, a face in view, a page scanned or the
 flow moving on count too (kiosk.viewmodel.PROGRESS_FIELDS), so a citizen busy with their cards
-is never asked whether they are still there.
+is never asked whether they are still there; nor is one ringing or talking to the hall by video.
 """
 
 from __future__ import annotations
@@ -119,7 +119,10 @@ class CitizenClock:
     def tick(self) -> str:
         """Updates prompts and countdowns; returns "timeout" or "result_over" when time is up."""
         config = self._config()
-        view, now = self.view, time.monotonic()
+        view = self.view
+        if view.call_phase.with_the_hall:
+            self.touch()                      # talking to the hall is not idling
+        now = time.monotonic()
         idle = now - self.last_activity
         screen, elder = view.screen, view.elder
         if screen is ScreenId.RESULT and not self.flow_running():

@@ -115,6 +115,26 @@ class FleetConfig:
 
 
 @dataclass(frozen=True)
+class CallConfig:
+    """Video help from the hall (kiosk.videocall). Whether the site allows calls, and records
+    them, is the fleet's policy; the ICE servers (STUN, coturn's TURN) come from the fleet too."""
+
+    microphone: str = "tone"      # "tone" (the simulator has no microphone), "silence", "alsa:DEV"
+    speaker: str = ""             # "" = the agent's voice is counted, not played; "alsa:DEV"
+    relay_only: bool = False      # media only through the fleet's TURN relay (behind a strict NAT)
+    video_width: int = 640
+    video_height: int = 480
+    video_fps: float = 15.0
+    screen_width: int = 540       # the screen track: the window scaled to fit, privacy-masked
+    screen_height: int = 960
+    screen_fps: float = 4.0       # at most; a screen that does not change is sent once a second
+    display_fps: float = 10.0     # the agent's picture on the kiosk's screen (each one a redraw)
+    connect_timeout_s: float = 20.0   # an agent answered but no media flowed in this long
+    grace_s: float = 15.0         # a dropped link may come back this long during a call
+    policy_interval_s: float = 300.0  # how often the site's call policy is asked again
+
+
+@dataclass(frozen=True)
 class TechnicianConfig:
     pin_hash: str = ""                    # scrypt$N$r$p$salt$hash, set by kiosk-provision
 
@@ -160,6 +180,7 @@ class KioskConfig:
     flow: FlowConfig = field(default_factory=FlowConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     technician: TechnicianConfig = field(default_factory=TechnicianConfig)
+    call: CallConfig = field(default_factory=CallConfig)
     update: UpdateConfig = field(default_factory=UpdateConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 

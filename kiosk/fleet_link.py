@@ -96,7 +96,7 @@ class FleetLink:
             key,
             config.state_dir / "fleet-outbox.sqlite3",
             status_source=self.status,
-            is_busy=lambda: session.busy,
+            is_busy=lambda: session.must_not_restart,
             command_handler=self.handle,
             interval_s=config.fleet.heartbeat_interval_s,
             reply_handler=self.on_reply,

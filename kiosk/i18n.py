@@ -340,6 +340,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Someone will come to help you.\nYou can also call {hotline}",
     },
     "help.close": {"zh": "关闭", "en": "Close"},
+    "help.video": {"zh": "视频连线", "en": "Video call"},
+    "help.video_hint": {
+        "zh": "也可以点击“视频连线”，与政务大厅工作人员视频通话。",
+        "en": "Or tap Video call to talk to the hall's staff on video.",
+    },
     "face.consent": {
         "zh": "接下来将拍摄您的人像，仅用于本次身份核验，本机不保存照片。",
         "en": "We will now take your photo. It is used only to check your identity and is not kept on this kiosk.",
@@ -373,6 +378,45 @@ TEXTS: dict[str, dict[str, str]] = {
     "receipt.kiosk": {"zh": "终端", "en": "Kiosk: {value}"},
     "receipt.time": {"zh": "时间", "en": "Time: {value}"},
     "receipt.hotline": {"zh": "咨询电话", "en": "Hotline: {value}"},
+    # Video help from the hall (kiosk.videocall, screens.call_overlay).
+    "call.title": {"zh": "视频连线工作人员", "en": "Video call to the hall's staff"},
+    "call.consent.body": {
+        "zh": "将打开摄像头和麦克风，与政务大厅工作人员视频通话。工作人员能看到您和本机屏幕"
+              "（姓名、证件号码等个人信息已遮挡），但不能替您输入或查看您的资料。",
+        "en": "The camera and microphone will turn on for a video call with the hall's staff. "
+              "They see you and this screen (your name, ID numbers and other personal details "
+              "are hidden) but cannot see or type your data.",
+    },
+    "call.consent.recorded": {
+        "zh": "本点位通话将录音录像。", "en": "Calls from this site are recorded.",
+    },
+    "call.consent.accept": {"zh": "同意并呼叫", "en": "Agree and call"},
+    "call.consent.decline": {"zh": "不用了", "en": "No, thanks"},
+    "call.ringing": {"zh": "正在呼叫工作人员，请稍候…", "en": "Calling the staff, please wait…"},
+    "call.cancel": {"zh": "取消呼叫", "en": "Cancel the call"},
+    # The strip over the header is one header high: its texts stay short (elder mode too).
+    "call.connecting": {"zh": "正在接通 {agent}…", "en": "Connecting to {agent}…"},
+    "call.in_call": {"zh": "工作人员 {agent}", "en": "Staff: {agent}"},
+    "call.recording": {"zh": "● 录制中", "en": "● Recording"},
+    "call.hang_up": {"zh": "挂断", "en": "Hang up"},
+    "call.proposal": {"zh": "工作人员建议办理：{item}", "en": "The staff suggest: {item}"},
+    "call.start_item": {"zh": "开始办理", "en": "Start"},
+    "call.close": {"zh": "关闭", "en": "Close"},
+    "call.hotline": {"zh": "服务电话 {hotline}", "en": "Hotline: {hotline}"},
+    "call.note.link_waiting": {"zh": "网络不稳，重连中…", "en": "Weak link; reconnecting…"},
+    "call.note.agent_away": {"zh": "对方掉线，请稍候…", "en": "Staff offline; please wait…"},
+    "call.note.reduced": {"zh": "网络慢，画质已降低", "en": "Slow link: lower quality"},
+    "call.note.audio_only": {"zh": "网络慢，仅语音通话", "en": "Slow link: voice only"},
+    "call.end.citizen": {"zh": "通话已结束", "en": "The call has ended"},
+    "call.end.agent": {"zh": "工作人员已结束通话", "en": "The staff ended the call"},
+    "call.end.no_answer": {"zh": "暂时无人接听，请拨打服务热线或稍后再试",
+                           "en": "Nobody answered; please call the hotline or try later"},
+    "call.end.link_lost": {"zh": "网络中断，通话已结束，请稍后再试",
+                           "en": "The link dropped and the call ended; please try again later"},
+    "call.end.not_allowed": {"zh": "本点位暂不支持视频连线", "en": "Video calls are not offered here"},
+    "call.end.refused": {"zh": "暂时无法呼叫，请拨打服务热线",
+                         "en": "The call could not be placed; please call the hotline"},
+    "call.end.failed": {"zh": "连接失败，请稍后再试", "en": "The call could not connect; try later"},
     **AGENT_TEXTS,
 }
 

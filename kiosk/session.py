@@ -8,10 +8,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
+from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
@@ -21,10 +22,15 @@ from kiosk.pin import verify_pin
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 from kiosk.village_agent import AgentDesk
 
+if TYPE_CHECKING:
+    from kiosk.videocall import VideoCallDesk
+
 log = logging.getLogger(__name__)
 
-class KioskSession:
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop."""
+
+class KioskSession(CallIntents):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
+    call's come from kiosk.call_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -41,6 +47,7 @@ class KioskSession:
         self.recovery_report: dict = {}
         self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
         self.operator_out_of_service = ""
+        self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -366,6 +373,7 @@ class KioskSession:
         menu for the next citizen, with everything of this one wiped all the same."""
         if self.agents.agent_id:
             self._clear_visit(ScreenId.MENU)
+            self._end_call_with_visit()  # a call was this citizen's
             self.clock.item = None
             self.view.update(language=self.ctx.config.ui.language, elder=False)
         else:
@@ -411,6 +419,7 @@ class KioskSession:
         # End of the visit: every piece of personal data leaves the view, and the citizen's
         # choices (language, elder mode, sound) go back to the kiosk's defaults.
         self._clear_visit(ScreenId.ATTRACT)
+        self._end_call_with_visit()
         self.agents.sign_out()  # the attract screen: nobody is acting for anyone
         self.clock.item = None
         self.view.update(language=self.ctx.config.ui.language, elder=False,

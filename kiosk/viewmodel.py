@@ -85,6 +85,28 @@ def stage_index(stages: tuple[str, ...], screen: ScreenId, previous: int) -> int
     return previous
 
 
+class CallPhase(StrEnum):
+    """Video help from the hall (kiosk.videocall): where the citizen's call is."""
+
+    IDLE = "idle"
+    CONSENT = "consent"        # asked to agree before the camera turns on
+    RINGING = "ringing"        # waiting for an agent
+    CONNECTING = "connecting"  # an agent answered; media being set up
+    IN_CALL = "in_call"
+    ENDED = "ended"            # shown for a moment, with why
+
+    @property
+    def with_the_hall(self) -> bool:
+        """Ringing or talking: the citizen is busy with the hall, not idle (kiosk.citizen_time)."""
+        return self in (CallPhase.RINGING, CallPhase.CONNECTING, CallPhase.IN_CALL)
+
+
+# The view's fields that hold the citizen's own data. The screen the hall's agent sees during a
+# call shows the widgets rendering them masked (screens.screen_share); a screen that renders one
+# of these must mark its widget personal (tests/videocall/test_screen_privacy.py checks all).
+PERSONAL_FIELDS = frozenset({"entry", "confirm_lines", "preview", "result_lines"})
+
+
 @dataclass(frozen=True)
 class ServiceTile:
     code: str
@@ -154,6 +176,16 @@ class SessionView:
     can_go_back: bool = False             # "上一步" is safe here
     exit_prompt: bool = False             # "really exit?" is up
     help_shown: bool = False              # "call staff" is up
+    # Video help from the hall (kiosk.videocall): the call and what its overlay shows.
+    call_available: bool = False          # the site allows calls and the fleet answers
+    call_phase: CallPhase = CallPhase.IDLE
+    call_agent: str = ""
+    call_recording: bool = False          # the site records calls: the overlay marks it
+    call_video: Any = None                # the agent's newest frame (RGB ndarray)
+    call_note_key: str = ""               # e.g. the link dropped and is being waited for
+    call_end_key: str = ""                # why the call ended, while ENDED shows
+    call_proposal: Text = field(default_factory=dict)  # an item the agent proposes to start
+    call_guide: tuple[str, ...] = ()      # an item's guide the agent sent, in lines
     _observers: list[Callable[[set[str]], None]] = field(default_factory=list, repr=False)
 
     def subscribe(self, observer: Callable[[set[str]], None]) -> None:
@@ -214,5 +246,10 @@ class Intents(Protocol):
     def close_help(self) -> None: ...
     def set_elder(self, on: bool) -> None: ...
     def cycle_volume(self) -> None: ...
+    def start_video_call(self) -> None: ...
+    def accept_call_consent(self) -> None: ...
+    def hang_up(self) -> None: ...
+    def start_proposed_item(self) -> None: ...
+    def dismiss_call_message(self) -> None: ...
     def agent_entry(self) -> None: ...
     def agent_sign_out(self) -> None: ...

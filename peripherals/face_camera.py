@@ -22,6 +22,7 @@ from peripherals.worker import DeviceWorker
 DEVICE = "face_camera"
 
 PreviewCallback = Callable[[np.ndarray, FaceHint], None]
+FrameTap = Callable[[np.ndarray], None]  # a raw BGR frame, on the device's thread
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class FaceCameraService:
         self.preview_width = preview_width
         self._worker = DeviceWorker(DEVICE)
         self._gate: FaceQualityGate | None = None
+        # Consumers of every raw frame (a video call): fed by whichever loop holds the camera.
+        self._taps: list[FrameTap] = []
+        self._capture_wanted = threading.Event()
 
     def _capture(
         self,
@@ -75,6 +79,7 @@ class FaceCameraService:
                         raise DeviceError(DEVICE, DeviceReason.TIMEOUT)
                     frame = source.read()
                     frames += 1
+                    self._feed_taps(frame)
                     # The frame that would complete the streak is checked with a full search,
                     # so nobody who stepped in since the last one is captured with them.
                     assessment = gate.assess(frame, full_scan=streak + 1 >= stable_frames)
@@ -97,6 +102,38 @@ class FaceCameraService:
         except CameraError as exc:
             raise DeviceError(DEVICE, DeviceReason.CAMERA_UNAVAILABLE, str(exc)) from exc
         raise asyncio.CancelledError()
+
+    # -- sharing the camera with a video call ----------------------------------------------------
+    #
+    # One capture per device: a call does not open the camera beside the face step. While a call
+    # streams, its loop holds the device thread; a face capture asks for the thread, the stream
+    # lets go at its next frame, and the capture's own loop feeds the call meanwhile. The call
+    # sees one re-open of the stream (a few frames); the face step never waits for the call.
+
+    def _feed_taps(self, frame: np.ndarray) -> None:
+        for tap in list(self._taps):
+            tap(frame)
+
+    def _stream_frames(self, stop: threading.Event) -> None:
+        if self._capture_wanted.is_set():
+            time.sleep(0.01)  # a capture is queued behind us: let it have the thread
+            return
+        try:
+            with VideoSource(self.url) as source:
+                while not stop.is_set() and not self._capture_wanted.is_set():
+                    self._feed_taps(source.read())
+        except CameraError as exc:
+            raise DeviceError(DEVICE, DeviceReason.CAMERA_UNAVAILABLE, str(exc)) from exc
+
+    async def stream(self, tap: FrameTap, stop: threading.Event) -> None:
+        """Hands every raw BGR frame to `tap` (on the device's thread) until `stop` is set,
+        sharing the capture with `capture()`. Raises DeviceError(CAMERA_UNAVAILABLE)."""
+        self._taps.append(tap)
+        try:
+            while not stop.is_set():
+                await self._worker.call(self._stream_frames, stop)
+        finally:
+            self._taps.remove(tap)
 
     def _preview(self, frame_bgr: np.ndarray) -> np.ndarray:
         h, w = frame_bgr.shape[:2]
@@ -137,10 +174,17 @@ class FaceCameraService:
             if not pending:
                 loop.call_soon_threadsafe(hand_over)
 
+        # A call's stream holding the device thread lets go for this capture (see stream()).
+        self._capture_wanted.set()
         try:
-            return await self._worker.call(self._capture, stop, stable_frames, timeout, deliver)
+            return await self._worker.call(self._capture_unshared, stop, stable_frames, timeout,
+                                           deliver)
         finally:
             stop.set()
+
+    def _capture_unshared(self, *args: object) -> CapturedFace:
+        self._capture_wanted.clear()  # on the device thread: the stream has let go
+        return self._capture(*args)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._worker.shutdown()

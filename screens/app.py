@@ -11,13 +11,17 @@ from kivy.core.window import Window
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
-from kiosk.viewmodel import Intents, ScreenId, SessionView
+from kiosk.viewmodel import CallPhase, Intents, ScreenId, SessionView
 from screens import theme
+from screens.call_overlay import CALL_FIELDS, RENDERED_FIELDS, CallOverlay
 from screens.kiosk_screens import SCREENS
 from screens.overlays import BUSY_AFTER_S, BusyOverlay, ExitPrompt, HelpPanel, IdlePrompt
 
 # Screens that are themselves a busy indicator: no overlay over them.
 _SHOWS_OWN_BUSY = {ScreenId.PROCESSING, ScreenId.RESULT, ScreenId.ATTRACT}
+# The overlays from the bottom up: the video call stays over the busy indicator (hang-up is
+# always at hand), the dialogs the citizen opens come over the call.
+_STACK = ("busy", "call", "idle", "exit", "help")
 
 
 class KioskApp(App):
@@ -61,6 +65,7 @@ class KioskApp(App):
                 "idle": IdlePrompt(self.view, self.intents),
                 "exit": ExitPrompt(self.view, self.intents),
                 "help": HelpPanel(self.view, self.intents),
+                "call": CallOverlay(self.view, self.intents),
             }
             self._sets[elder] = (manager, overlays)
         self.manager, self.overlays = self._sets[elder]
@@ -77,6 +82,9 @@ class KioskApp(App):
 
     def _on_view_changed(self, changed: set[str]) -> None:
         assert self.manager is not None
+        if changed <= CALL_FIELDS - {"call_available"} and self.view.elder == self._elder_built:
+            self._follow_call(changed)
+            return  # the call's own fields (the agent's video many times a second)
         started = time.perf_counter()
         if self.view.elder != self._elder_built:
             self._build_screens()
@@ -101,6 +109,29 @@ class KioskApp(App):
         self._show("exit", self.view.exit_prompt)
         self._show("help", self.view.help_shown)
         self._follow_busy()
+        self._follow_call(changed)
+
+    def _follow_call(self, changed: set[str]) -> None:
+        """The video call's overlay, over whatever screen is shown (screens.call_overlay)."""
+        shown = self.view.call_phase is not CallPhase.IDLE
+        call = self.overlays["call"]
+        if shown and call.parent is None:
+            self.root_layout.add_widget(call)
+            changed = RENDERED_FIELDS
+        elif not shown and call.parent is not None:
+            self.root_layout.remove_widget(call)
+        if shown and changed & RENDERED_FIELDS:
+            call.render(changed)
+        self._restack()
+
+    def _restack(self) -> None:
+        """The overlays shown, in _STACK's order (each one added on top when it first shows)."""
+        shown = [self.overlays[name] for name in _STACK if self.overlays[name].parent is not None]
+        if [w for w in reversed(self.root_layout.children) if w in shown] != shown:
+            for widget in shown:
+                self.root_layout.remove_widget(widget)
+            for widget in shown:
+                self.root_layout.add_widget(widget)
 
     def _show(self, name: str, wanted: bool) -> None:
         overlay = self.overlays[name]

@@ -15,6 +15,7 @@ from kiosk.voice import documents_text
 from screens.base import KioskScreen
 from screens.guides import BusySpinner, PlacementGuide
 from screens.pager import TilePager
+from screens.screen_share import mark_personal  # widgets of kiosk.viewmodel.PERSONAL_FIELDS
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton, CameraPreview, Panel, TextLabel, qr_texture
 
@@ -68,7 +69,8 @@ class FaceScreen(KioskScreen):
 
     def build(self) -> None:
         theme = current()
-        self.preview = CameraPreview(size_hint=(None, None), pos_hint={"center_x": 0.5})
+        self.preview = mark_personal(CameraPreview(size_hint=(None, None),
+                                                   pos_hint={"center_x": 0.5}))
         self.preview_box = BoxLayout(orientation="vertical")
         self.preview_box.add_widget(self.preview)
         # Only as large as positioning a face needs (3:4), and never larger than its room.
@@ -143,7 +145,9 @@ class EnterAccountScreen(KioskScreen):
     def build(self) -> None:
         theme = current()
         self.prompt = TextLabel("body", TypeSize.BODY, size_hint_y=0.16)
-        self.entry = TextLabel("headline", TypeSize.AMOUNT, bold=True, size_hint_y=0.14)
+        # The account number, or a mobile number for a text message (kiosk.steps_services).
+        self.entry = mark_personal(TextLabel("headline", TypeSize.AMOUNT, bold=True,
+                                             size_hint_y=0.14))
         self.error = TextLabel("alert", TypeSize.BODY, size_hint_y=0.1)
         self.hint = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.14)
         grid = GridLayout(cols=3, spacing=theme.space(Space.GAP), size_hint_y=0.86)
@@ -172,7 +176,9 @@ class ConfirmScreen(KioskScreen):
     title_key = "confirm.title"
 
     def build(self) -> None:
-        self.lines = TextLabel("body", TypeSize.BODY, size_hint_y=0.45, halign="left")
+        # A bill's holder and address, a masked mobile number, one's applications' progress.
+        self.lines = mark_personal(TextLabel("body", TypeSize.BODY, size_hint_y=0.45,
+                                             halign="left"))
         self.amount = TextLabel("alert", TypeSize.AMOUNT, bold=True, size_hint_y=0.2)
         self.pay = BigButton("confirm.pay", "success")
         self.pay.bind(on_release=lambda *_: self.intents.choose_option("confirm"))
@@ -289,7 +295,7 @@ class ResultScreen(KioskScreen):
 
     def build(self) -> None:
         self.headline = TextLabel("done", TypeSize.DISPLAY, bold=True, size_hint_y=0.22)
-        self.lines = TextLabel("body", TypeSize.BODY, size_hint_y=0.5)
+        self.lines = mark_personal(TextLabel("body", TypeSize.BODY, size_hint_y=0.5))
         self.take = TextLabel("headline", TypeSize.HEADING, bold=True, size_hint_y=0.2)
         self.take.automation_id = "result.take"
         self.when = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.1)

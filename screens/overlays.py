@@ -1,5 +1,6 @@
-"""What comes over a screen: "still there?", "really exit?", "staff called", and the busy
-indicator. Each covers the screen with a scrim, so a tap behind it is never taken silently."""
+"""What comes over a screen: "still there?", "really exit?", "staff called" (with the video
+call where the site offers it), and the busy indicator. Each covers the screen with a scrim, so
+a tap behind it is never taken silently."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 
-from kiosk.viewmodel import Intents, ScreenId, SessionView
+from kiosk.viewmodel import CallPhase, Intents, ScreenId, SessionView
 from screens.guides import BusySpinner
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton, Panel, TextLabel
@@ -105,20 +106,31 @@ class ExitPrompt(Dialog):
 
 
 class HelpPanel(Dialog):
-    """Staff have been called: the hotline, and a way back to the screen."""
+    """Staff have been called: the hotline, a video call to the hall where the site allows one
+    (kiosk.videocall; screens.call_overlay asks for consent first), and a way back."""
 
     def __init__(self, view: SessionView, intents: Intents, **kwargs):
         super().__init__("help", **kwargs)
         self.view = view
+        self.video = BigButton("help.video", "success", size_hint_y=1)
+        self.video.bind(on_release=lambda *_: intents.start_video_call())
         self.close = BigButton("help.close", "primary", size_hint_y=1)
         self.close.bind(on_release=lambda *_: intents.close_help())
         self.buttons.add_widget(self.close)
 
     def render(self) -> None:
         v = self.view
+        # Not while a call is already asking, ringing or on.
+        video = v.call_available and v.call_phase in (CallPhase.IDLE, CallPhase.ENDED)
         self.title.text = v.t("help.title")
-        self.body.text = v.t("help.body", hotline=v.hotline)
+        self.body.text = v.t("help.body", hotline=v.hotline) + \
+            (f"\n{v.t('help.video_hint')}" if video else "")
+        self.video.text = v.t("help.video")
         self.close.text = v.t("help.close")
+        if video and self.video.parent is None:
+            self.buttons.add_widget(self.video, index=len(self.buttons.children))
+        elif not video and self.video.parent is not None:
+            self.buttons.remove_widget(self.video)
 
 
 class BusyOverlay(Overlay):

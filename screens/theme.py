@@ -103,6 +103,8 @@ TEXT_PAIRS: dict[str, tuple[str, str]] = {
     "disabled_reason": ("disabled_reason", "disabled"),
     "header": ("on_primary", "primary"),
     "card_label": ("on_guide_card", "guide_card"),
+    "call_strip": ("on_secondary", "secondary"),      # the video call's strip: agent, notes
+    "call_recording": ("on_danger", "danger"),        # the call's "recording" mark
 }
 
 # Every graphic that carries meaning against what is behind it (WCAG 1.4.11: 3:1).
@@ -124,6 +126,7 @@ GRAPHIC_PAIRS: dict[str, tuple[str, str]] = {
     "face_oval": ("primary", "surface"),
     "spinner": ("primary", "surface"),
     "header_button_edge": ("on_primary", "primary"),
+    "call_strip_edge": ("secondary", "background"),   # the call's strip over the screen
 }
 
 

@@ -31,6 +31,11 @@ TOML
     .venv/bin/python -m kiosk.cli --simulator --scenario gallery --config "$out/$name/kiosk.toml" \
     --out "$out/$name" --state-dir "var/kiosk-$name" > "$out/$name.log" 2>&1 \
     || { tail -40 "$out/$name.log"; echo "run failed; log: $out/$name.log" >&2; exit 1; }
+  # The video call's help panel and overlay in every phase (no card needed; ~30 s).
+  SDL_AUDIODRIVER=dummy xvfb-run -a -s "-screen 0 1920x1920x24" \
+    .venv/bin/python -m tests.videocall.call_gallery --width "$width" --height "$height" \
+    --out "$out/$name/call-gallery" > "$out/$name/call-gallery.log" 2>&1 \
+    || { tail -40 "$out/$name/call-gallery.log"; echo "call gallery failed" >&2; exit 1; }
 done
 .venv/bin/python - "$out" <<'PY'
 import json, sys

@@ -16,6 +16,7 @@ DEB_PACKAGES=(
   polkitd dbus                                             # tests/systemd/test_polkit.py asks a private polkitd
   cups-ipp-utils dbus-daemon                               # ippeveprinter: the simulated A4 printer (needs a D-Bus daemon)
   poppler-utils                                            # pdftoppm/pdftotext: tests render printed certificates
+  coturn                                                   # the video call's TURN relay (tests start one; README)
   python3-venv python3-dev build-essential
 )
 
@@ -30,6 +31,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The tests start their own turnserver on a free port; the packaged one stays off until a hall
+  # configures it (README: video help from the hall).
+  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+  fi
 fi
 
 PY=${PYTHON:-}

@@ -288,9 +288,10 @@ def write_index(folder: Path, shots: dict[str, dict[str, str]], panel: str) -> N
 def write_top_index(folder: Path) -> Path:
     """One page linking the gallery of every panel size found under `folder`."""
     parts = []
-    for meta in sorted(folder.glob("*/gallery/gallery.json")):
+    # PANEL/gallery (the scripted citizen), PANEL/call-gallery (tests.videocall.call_gallery).
+    for meta in sorted(folder.glob("*/*gallery/gallery.json")):
         data = json.loads(meta.read_text())
-        sub = f"{meta.parent.parent.name}/gallery"
+        sub = f"{meta.parent.parent.name}/{meta.parent.name}"
         problems = data["layout_problems"]
         parts.append(f'<li><a href="{sub}/index.html">{html.escape(data["panel"])}</a>: '
                      f'{len(data["shots"])} screens x {len(MODES)} modes, '

@@ -14,7 +14,7 @@ from kiosk.citizen_time import CitizenClock
 from kiosk.config import FlowConfig, KioskConfig, UiConfig
 from kiosk.journal import TxState
 from kiosk.steps import known_steps
-from kiosk.viewmodel import ScreenId, SessionView
+from kiosk.viewmodel import CallPhase, ScreenId, SessionView
 from simulator.backends import reference_catalog
 from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
 from tests.kiosk.test_flow_engine import kiosk, until  # noqa: F401 - the fixture
@@ -44,6 +44,20 @@ def test_a_citizen_busy_with_cards_is_never_asked_if_still_there():
     time.sleep(0.35)                            # then nothing moves: asked, then let go
     assert clock.tick() == "" and view.idle_prompt and view.idle_seconds_left >= 1
     time.sleep(0.3)
+    assert clock.tick() == "timeout"
+
+
+def test_a_citizen_on_a_video_call_is_never_asked_if_still_there_but_one_left_at_the_consent_is():
+    view = SessionView(screen=ScreenId.ENTER_ACCOUNT)
+    clock = clock_for(UiConfig(idle_prompt_s=0.2, idle_timeout_s=0.2), view)
+    for phase in (CallPhase.RINGING, CallPhase.CONNECTING, CallPhase.IN_CALL):
+        view.update(call_phase=phase)         # kiosk.videocall's desk, as the call goes on
+        time.sleep(0.3)                       # longer than the whole allowance, no touch
+        assert clock.tick() == "" and not view.idle_prompt
+    view.update(call_phase=CallPhase.CONSENT)   # asked, and nobody answers the consent
+    time.sleep(0.3)
+    assert clock.tick() == "" and view.idle_prompt
+    time.sleep(0.2)
     assert clock.tick() == "timeout"
 
 

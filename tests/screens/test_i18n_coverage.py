@@ -17,6 +17,7 @@ from drivers.document_scan import ScanFailure
 from drivers.face_quality import FaceHint
 from kiosk.flow import Devices, Reason
 from kiosk.i18n import LANGUAGES, TEXTS
+from kiosk.videocall_wire import EndReason
 from kiosk.viewmodel import Volume
 from kiosk.village_agent import REFUSAL_KEYS
 
@@ -33,6 +34,7 @@ DYNAMIC = {
     "scan.problem.": {s.value for s in ScanFailure},
     "unavailable.device.": {f.name for f in fields(Devices)},
     "common.sound.": {v.value for v in Volume},
+    "call.end.": {r.value for r in EndReason},
     "agent.refused.": set(REFUSAL_KEYS),
 }
 # Symbols that are not words: the PIN's dots, the progress bar's circled numbers.

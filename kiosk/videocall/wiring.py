@@ -1,0 +1,43 @@
+"""The kiosk's video calls composed from its context and session (kiosk.app calls this)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiosk.flow import FlowContext
+from kiosk.service_guide import guide_for
+from kiosk.session import KioskSession
+from kiosk.videocall.camera_feed import CameraFeed
+from kiosk.videocall.desk import VideoCallDesk
+from kiosk.videocall.signalling import SignallingLink
+from kiosk.videocall_wire import ItemRef
+
+
+def start_video_calls(ctx: FlowContext, session: KioskSession) -> VideoCallDesk | None:
+    """Video help from the hall (kiosk.videocall), when provisioning enrolled this kiosk with a
+    fleet (else None): the desk behind the session's call intents, asking the site's policy."""
+    config = ctx.config
+    if not (config.fleet.server_url and config.fleet.device_key_path):
+        return None
+    key = Path(config.fleet.device_key_path).read_bytes()
+    link = SignallingLink(config.fleet.server_url, config.kiosk_id, key)
+    camera = ctx.devices.face_camera
+    view = session.view
+
+    def menu() -> tuple[ItemRef, ...]:
+        return tuple(ItemRef(t.code, dict(t.title)) for t in view.services if t.available)
+
+    def guide(code: str) -> tuple[str, ...]:
+        if session.catalog is None:
+            return ()
+        try:
+            shown = guide_for(session.catalog.item(code), view.language)
+        except KeyError:
+            return ()
+        return (shown.title, *(f"{s.heading}: " + "; ".join(s.lines) for s in shown.sections))
+
+    desk = VideoCallDesk(config.call, view, link, CameraFeed(camera) if camera else None,
+                         menu, guide)
+    session.calls = desk
+    desk.start()
+    return desk
