@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from kiosk.agent_intents import AgentIntents
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient
 from kiosk.call_intents import CallIntents
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class KioskSession(CallIntents):
+class KioskSession(CallIntents, AgentIntents):
     """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
-    call's come from kiosk.call_intents."""
+    call's come from kiosk.call_intents, the village agent's from kiosk.agent_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -277,18 +278,6 @@ class KioskSession(CallIntents):
         self.view.update(device_rows=tuple(rows), device_events=self._device_events,
                          attention_count=attention)
 
-    def agent_entry(self) -> None:
-        """The attract screen's discreet entry for the village agent."""
-        self.activity()
-        if not self.busy:
-            self.agents.open_sign_in()
-
-    def agent_sign_out(self) -> None:
-        self.activity()
-        if not self.busy:
-            self.agents.sign_out()
-            self._to_attract()
-
     def key_press(self, key: str) -> None:
         self.activity()
         if self.agents.key_press(key):
@@ -367,17 +356,6 @@ class KioskSession(CallIntents):
 
     def finish(self) -> None:
         self._next_visit()
-
-    def _next_visit(self) -> None:
-        """After a citizen: the attract screen, or (a village agent signed in: batch mode) the
-        menu for the next citizen, with everything of this one wiped all the same."""
-        if self.agents.agent_id:
-            self._clear_visit(ScreenId.MENU)
-            self._end_call_with_visit()  # a call was this citizen's
-            self.clock.item = None
-            self.view.update(language=self.ctx.config.ui.language, elder=False)
-        else:
-            self._to_attract()
 
     def dismiss_idle_prompt(self) -> None:
         self.activity()
