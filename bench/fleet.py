@@ -43,7 +43,7 @@ from fleet.devcluster import (
     postmaster_pid,
 )
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import sign_request
+from wire.fleet import sign_request
 
 KIOSKS = 300
 IN_FLIGHT = 32

@@ -149,7 +149,7 @@ class Bench:
         }
 
     async def command(self) -> dict[str, float]:
-        from kiosk.fleet_wire import CommandKind
+        from wire.fleet import CommandKind
 
         out: dict[str, float] = {}
         for kind, serving in (

@@ -26,7 +26,7 @@ from fleet.config import FleetConfig
 from fleet.kiosk_reports import day_of
 from fleet.statistics import Grain, GroupBy, StatsQuery
 from fleet.tx_facts import MEASURES
-from kiosk.fleet_wire_reports import ReportBatch, TransactionOutcome, TransactionSummary
+from wire.reports import ReportBatch, TransactionOutcome, TransactionSummary
 
 KIOSKS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 ITEMS = [f"442000-XX-{i:04d}" for i in range(8)]

@@ -64,7 +64,7 @@ def unpad(data: bytes) -> bytes:
     return stripped[:-1]
 
 
-def _tdes(key: bytes) -> Cipher:
+def _tdes(key: bytes) -> Cipher[modes.CBC]:
     # 2-key 3DES is K1 K2 K1; single DES is K K K (cryptography wants all 24 bytes)
     full = key * 3 if len(key) == 8 else key + key[:8] if len(key) == 16 else key
     return Cipher(TripleDES(full), modes.CBC(_ZERO_IV))

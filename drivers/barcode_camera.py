@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import cv2
 import numpy as np
-from pyzbar import pyzbar  # type: ignore[import-untyped]
+from pyzbar import pyzbar
 
 
 class CodeKind(StrEnum):

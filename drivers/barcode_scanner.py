@@ -10,15 +10,13 @@ query is silent; one whose lines are not text is garbled. All calls block.
 from __future__ import annotations
 
 import logging
-import termios
 import time
 from dataclasses import dataclass, field
 from enum import Enum
 
-import serial
+from drivers.serial_link import SERIAL_SCANNER, SerialLink, SerialLinkError
 
 # A pulled USB-serial adapter fails in any of these (termios.error is no OSError).
-_PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 
 log = logging.getLogger(__name__)
 
@@ -136,30 +134,25 @@ class BarcodeScanner:
         self.baudrate = baudrate
         self.timeout = timeout
         self.decoder = LineDecoder(suffix)
-        self._serial: serial.Serial | None = None
+        self._link = SerialLink(port, SERIAL_SCANNER, baudrate)
         self._scans: list[ScanLine] = []
         self.noise_seen = 0
 
     @property
     def connected(self) -> bool:
-        return self._serial is not None
+        return self._link.connected
 
     def connect(self) -> None:
-        if self._serial is not None:
+        if self._link.connected:
             return
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=self.timeout)
-        except (serial.SerialException, OSError, ValueError) as error:
+            self._link.open()
+        except SerialLinkError as error:
             raise ScannerError(ScannerFailure.OFFLINE, f"cannot open {self.port}") from error
         self.decoder.reset()
 
     def close(self) -> None:
-        port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except Exception:  # noqa: BLE001 - a pulled adapter may fail any way on close
-                log.debug("error closing scanner port", extra={"device": self.port})
+        self._link.close()
 
     def read_scans(self, wait: float) -> list[ScanLine]:
         """Scans that arrived, waiting up to `wait` s for the first; GARBLED on noise."""
@@ -196,20 +189,15 @@ class BarcodeScanner:
         return scans
 
     def _write(self, data: bytes) -> None:
-        assert self._serial is not None
         try:
-            self._serial.write(data)
-        except _PORT_ERRORS as error:
-            self.close()
+            self._link.write(data)
+        except SerialLinkError as error:
             raise ScannerError(ScannerFailure.OFFLINE, f"{self.port} went away") from error
 
     def _read(self, wait: float) -> list[ScannerToken]:
         self.connect()
-        assert self._serial is not None
         try:
-            self._serial.timeout = max(wait, 0.0)
-            chunk = self._serial.read(max(1, self._serial.in_waiting))
-        except _PORT_ERRORS as error:
-            self.close()
+            chunk = self._link.read(4096, wait)
+        except SerialLinkError as error:
             raise ScannerError(ScannerFailure.OFFLINE, f"{self.port} went away") from error
         return self.decoder.feed(chunk)

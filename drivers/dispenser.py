@@ -19,15 +19,13 @@ E1E0 error codes: see `ERROR_CODES`. All calls block; peripherals run them on a 
 from __future__ import annotations
 
 import logging
-import termios
 import time
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-import serial
+from drivers.serial_link import CARD_DISPENSER, SerialLink, SerialLinkError
 
 # A pulled USB-serial adapter fails in any of these (termios.error is no OSError).
-_PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 
 log = logging.getLogger(__name__)
 
@@ -232,29 +230,24 @@ class CardDispenser:
         self.baudrate = baudrate
         self.ack_timeout = ack_timeout
         self.motion_timeout = motion_timeout
-        self._serial: serial.Serial | None = None
+        self._link = SerialLink(port, CARD_DISPENSER, baudrate)
         self._reader = FrameReader()
 
     @property
     def connected(self) -> bool:
-        return self._serial is not None
+        return self._link.connected
 
     def connect(self) -> None:
-        if self._serial is not None:
+        if self._link.connected:
             return
         try:
-            self._serial = serial.Serial(self.port, self.baudrate, timeout=self.ack_timeout)
-        except (serial.SerialException, OSError, ValueError) as error:
+            self._link.open()
+        except SerialLinkError as error:
             raise DispenserError(DispenserFailure.OFFLINE, f"cannot open {self.port}") from error
         self._reader.reset()
 
     def close(self) -> None:
-        port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except Exception:  # noqa: BLE001 - a pulled adapter may fail any way on close
-                log.debug("error closing dispenser port", extra={"device": self.port})
+        self._link.close()
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -328,16 +321,13 @@ class CardDispenser:
         return reply
 
     def _write(self, data: bytes) -> None:
-        assert self._serial is not None
         try:
-            self._serial.reset_input_buffer()
-            self._serial.write(data)
-        except _PORT_ERRORS as error:
+            self._link.write(data)  # the profile drops stale input first
+        except SerialLinkError as error:
             raise DispenserError(DispenserFailure.OFFLINE, f"{self.port} went away") from error
 
     def _next_token(self, timeout: float) -> Token:
         """The next token from the unit; NO_REPLY when nothing comes within `timeout`."""
-        assert self._serial is not None
         deadline = time.monotonic() + timeout
         pending: list[Token] = []
         while not pending:
@@ -345,9 +335,8 @@ class CardDispenser:
             if left <= 0:
                 raise DispenserError(DispenserFailure.NO_REPLY, f"no answer on {self.port}")
             try:
-                self._serial.timeout = left
-                chunk = self._serial.read(max(1, self._serial.in_waiting))
-            except _PORT_ERRORS as error:
+                chunk = self._link.read(4096, left)
+            except SerialLinkError as error:
                 raise DispenserError(DispenserFailure.OFFLINE, f"{self.port} went away") from error
             pending = self._reader.feed(chunk)
         return pending[0]  # the unit says one thing at a time; anything after it is noise

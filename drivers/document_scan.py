@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import cv2
-import img2pdf  # type: ignore[import-untyped]
+import img2pdf
 import numpy as np
 from PIL import Image
 
@@ -71,7 +71,7 @@ class ScannedImage:
         long_mm = _LONG_SIDE_MM.get(self.format)
         if long_mm is None:
             return _DEFAULT_DPI
-        return max(self.image.shape[:2]) / (long_mm / 25.4)
+        return float(max(self.image.shape[:2]) / (long_mm / 25.4))
 
 
 def find_page(

@@ -40,7 +40,7 @@ class UsbReceiptPrinter(ReceiptPrinter):
         self.out_ep = out_ep
 
     def _open_connector(self) -> Escpos:
-        usb_args: dict = {"idVendor": self.vendor_id, "idProduct": self.product_id}
+        usb_args: dict[str, object] = {"idVendor": self.vendor_id, "idProduct": self.product_id}
         if self.backend is not None:
             usb_args["backend"] = self.backend
         printer = Usb(

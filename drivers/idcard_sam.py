@@ -35,15 +35,16 @@ All calls block; the peripheral layer runs them on the device's worker thread.
 from __future__ import annotations
 
 import logging
-import termios
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Protocol
-
-import serial  # type: ignore[import-untyped]
+from typing import Protocol, TypeVar
 
 from drivers.idcard_text import TEXT_BLOCK_SIZE, IdentityText, TextBlockError, decode_text_block
+from drivers.serial_link import IDCARD_SAM, SerialLink, SerialLinkError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -234,47 +235,31 @@ class SamTransport(Protocol):
 
 
 class SerialTransport:
-    """pyserial on a port path (a USB-serial adapter, or the simulator's pty). 115200 8N1."""
+    """The SAM's serial link (a USB-serial adapter, or the simulator's pty), 115200 8N1."""
 
     def __init__(self, port: str, baudrate: int = 115200) -> None:
         self.port = port
-        try:
-            self._serial = serial.Serial(port, baudrate=baudrate, timeout=0.02, write_timeout=2.0)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise SamError(SamFailure.PORT_GONE, f"cannot open {port}: {exc}") from exc
+        self._link = SerialLink(port, IDCARD_SAM, baudrate)
+        self._guarded(self._link.open)
 
     def write(self, data: bytes) -> None:
-        try:
-            self._serial.write(data)
-            self._serial.flush()
-        except (serial.SerialException, OSError) as exc:
-            raise SamError(SamFailure.PORT_GONE, str(exc)) from exc
+        self._guarded(self._link.write, data)
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
-        # The port keeps one short timeout: changing it per call would reconfigure the tty.
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                first = self._serial.read(1)
-                if first:
-                    waiting = min(self._serial.in_waiting, max_bytes - 1)
-                    return first + (self._serial.read(waiting) if waiting > 0 else b"")
-                if time.monotonic() >= deadline:
-                    return b""
-        except (serial.SerialException, OSError) as exc:
-            raise SamError(SamFailure.PORT_GONE, str(exc)) from exc
+        return self._guarded(self._link.read, max_bytes, timeout)
 
     def discard_input(self) -> None:
-        try:
-            self._serial.reset_input_buffer()
-        except (serial.SerialException, OSError, termios.error) as exc:
-            raise SamError(SamFailure.PORT_GONE, str(exc)) from exc
+        self._guarded(self._link.discard_input)
 
     def close(self) -> None:
+        self._link.close()
+
+    @staticmethod
+    def _guarded(call: Callable[..., T], *args: object) -> T:
         try:
-            self._serial.close()
-        except (serial.SerialException, OSError):
-            log.debug("closing %s failed", self.port, exc_info=True)
+            return call(*args)
+        except SerialLinkError as exc:
+            raise SamError(SamFailure.PORT_GONE, str(exc)) from exc
 
 
 @dataclass(frozen=True, repr=False)

@@ -42,22 +42,22 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 
 
-class DataGroupHash(core.Sequence):
+class DataGroupHash(core.Sequence):  # type: ignore[misc]  # asn1crypto ships no types
     _fields = [
         ("data_group_number", core.Integer),
         ("data_group_hash_value", core.OctetString),
     ]
 
 
-class DataGroupHashValues(core.SequenceOf):
+class DataGroupHashValues(core.SequenceOf):  # type: ignore[misc]  # asn1crypto: no types
     _child_spec = DataGroupHash
 
 
-class LdsVersionInfo(core.Sequence):
+class LdsVersionInfo(core.Sequence):  # type: ignore[misc]  # asn1crypto ships no types
     _fields = [("lds_version", core.PrintableString), ("unicode_version", core.PrintableString)]
 
 
-class LdsSecurityObject(core.Sequence):
+class LdsSecurityObject(core.Sequence):  # type: ignore[misc]  # asn1crypto ships no types
     """ICAO 9303 Part 10, 4.6.2.2 (version 0, or 1 with LDS version info)."""
 
     _fields = [
@@ -150,7 +150,7 @@ class PassiveAuthResult:
             return PassiveAuthVerdict.NOT_TRUSTED
         return PassiveAuthVerdict.PASSED
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "verdict": self.verdict.value,
             "signature_valid": self.signature_valid,

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import numpy as np
 from escpos.constants import QR_ECLEVEL_M
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Dummy, Network, Serial
+from escpos.printer import Dummy, Network
 from PIL import Image, ImageDraw, ImageFont
+
+from drivers.serial_link import ESCPOS_SERIAL, SerialLink, SerialLinkError
 
 log = logging.getLogger(__name__)
 
@@ -367,27 +368,36 @@ class EscposReceiptPrinter(ReceiptPrinter):
         return printer
 
 
-class _PromptSerial(Serial):
-    """python-escpos reads 16 bytes, which on serial waits out the whole time-out for a
-    one-byte status reply; read what has arrived once the first byte is in."""
+class _SerialLinkConnector(Escpos):  # type: ignore[misc]  # python-escpos ships no types
+    """python-escpos's protocol over our serial link. Its own Serial connector reads 16 bytes,
+    which waits out the whole time-out for a one-byte status reply; the link returns what has
+    arrived once the first byte is in. Link failures come out as OSError, as from a socket."""
+
+    def __init__(self, link: SerialLink, timeout: float) -> None:
+        super().__init__()
+        self.link = link
+        self.timeout = timeout
+
+    def open(self) -> None:
+        try:
+            self.link.open()
+        except SerialLinkError as error:
+            raise DeviceNotFoundError(f"serial printer {self.link.port} not found") from error
+
+    def _raw(self, msg: bytes) -> None:
+        try:
+            self.link.write(bytes(msg))
+        except SerialLinkError as error:
+            raise OSError(str(error)) from error
 
     def _read(self) -> bytes:
-        assert self.device
-        first = self.device.read(1)
-        if not first:
-            return b""
-        return first + self.device.read(min(self.device.in_waiting, 15))
+        try:
+            return self.link.read(16, self.timeout)
+        except SerialLinkError as error:
+            raise OSError(str(error)) from error
 
     def close(self) -> None:
-        # No flush: a port whose adapter was pulled cannot drain and would raise (also from
-        # python-escpos's __del__).
-        device: Any = getattr(self, "_device", False)
-        self._device = False
-        if device:
-            try:
-                device.close()
-            except Exception:  # noqa: BLE001 - termios.error is no OSError
-                log.debug("error closing serial printer port")
+        self.link.close()
 
 
 class SerialReceiptPrinter(ReceiptPrinter):
@@ -407,11 +417,7 @@ class SerialReceiptPrinter(ReceiptPrinter):
         self.baudrate = baudrate
 
     def _open_connector(self) -> Escpos:
-        printer = _PromptSerial(
-            self.port, baudrate=self.baudrate, timeout=self.timeout, dsrdtr=False
-        )
+        printer = _SerialLinkConnector(SerialLink(self.port, ESCPOS_SERIAL, self.baudrate),
+                                       self.timeout)
         printer.open()
-        if not printer.device:
-            raise DeviceNotFoundError(f"serial printer {self.port} not found")
-        printer.device.write_timeout = self.timeout
         return printer

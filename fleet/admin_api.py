@@ -11,7 +11,7 @@ from fleet.operator_api import _error, _json, _user
 from fleet.services import SERVICES
 from fleet.sign_in import _password_hash
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX
+from wire.fleet import API_PREFIX
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -5,7 +5,8 @@ Three lifetimes, each in one place:
   its heartbeats open and clear them; a device-fault event opens one at once, before the next
   heartbeat;
 - the offline alert is opened by the sweeper and cleared by the next heartbeat;
-- a crash (an unexpected exit) is a one-off: it stays open until an operator acknowledges it.
+- a crash (an unexpected exit) and an update rolled back are one-offs: they stay open until an
+  operator acknowledges them.
 Every alert opened queues its notifications in the same transaction (fleet.notify_queue).
 Offline, back-online and goodbye go into the kiosk's history beside its own events.
 """
@@ -21,7 +22,7 @@ from typing import Any
 from fleet.db import Connection, Database
 from fleet.notify_queue import NotificationQueue
 from fleet.status import SqlArgs, Thresholds, judgement_sql
-from kiosk.fleet_wire import DeviceHealth, Event, EventKind, Heartbeat, SupplyLevel
+from wire.fleet import DeviceHealth, Event, EventKind, Heartbeat, SupplyLevel
 
 
 class AlertKind(enum.Enum):
@@ -30,12 +31,14 @@ class AlertKind(enum.Enum):
     SUPPLY_LOW = "supply_low"
     NEEDS_ATTENTION = "needs_attention"
     CRASH = "crash"
+    # A new software version did not become healthy and the kiosk went back to the old one.
+    UPDATE_ROLLED_BACK = "update_rolled_back"
 
 
 # Opened and cleared by the kiosk's heartbeats (the state it reports).
 STATE_KINDS = frozenset({AlertKind.DEVICE_FAULT, AlertKind.SUPPLY_LOW, AlertKind.NEEDS_ATTENTION})
 # A happening, not a state: open until acknowledged.
-ONE_OFF_KINDS = frozenset({AlertKind.CRASH})
+ONE_OFF_KINDS = frozenset({AlertKind.CRASH, AlertKind.UPDATE_ROLLED_BACK})
 
 
 class HistoryKind(enum.Enum):
@@ -70,6 +73,11 @@ def alert_of_event(event: Event) -> tuple[AlertKind, str, str] | None:
         return AlertKind.CRASH, "process", event.reason or "unexpected exit"
     if event.kind is EventKind.DEVICE_FAULT and event.device:
         return AlertKind.DEVICE_FAULT, event.device, event.reason or "fault"
+    if event.kind is EventKind.UPDATE_RESULT and event.detail.get("outcome") == "rolled_back":
+        why = str(event.detail.get("reason") or "no reason given")
+        detail = str(event.detail.get("detail") or "")
+        return (AlertKind.UPDATE_ROLLED_BACK, str(event.detail.get("version") or "?"),
+                f"rolled back: {why}" + (f" ({detail})" if detail else ""))
     return None
 
 

@@ -17,6 +17,7 @@ from fleet import (
     metrics,
     operator_api,
     report_api,
+    rollout_api,
     sign_in,
     signalling,
     village_agent_api,
@@ -112,6 +113,7 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     app.add_routes(kiosk_api.routes)
     app.add_routes(operator_api.routes)
     app.add_routes(report_api.routes)  # statistics, e-supervision, fleet health
+    app.add_routes(rollout_api.routes)  # bundles and software rollouts
     app.add_routes(sign_in.routes)
     app.add_routes(admin_api.routes)
     app.add_routes(village_agent_api.routes)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fleet.db import Connection
 from fleet.kiosk_keys import KeyStanding
 from fleet.store import FleetStore
-from kiosk.fleet_wire import (
+from wire.fleet import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
     HEADER_NONCE,

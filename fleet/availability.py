@@ -25,7 +25,7 @@ from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
-from kiosk.fleet_wire import Heartbeat
+from wire.fleet import Heartbeat
 
 KIOSK = ""  # service_time's item_code for the kiosk as a whole
 

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from kiosk.videocall_wire import IceServer
+from wire.videocall import IceServer
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from fleet.call_config import CallConfig
 from fleet.call_store import CallStore, Side
-from kiosk.videocall_wire import CallMessage, EndReason, MessageType
+from wire.videocall import CallMessage, EndReason, MessageType
 
 log = logging.getLogger(__name__)
 CHANNEL = "kiosk_calls"

@@ -1,11 +1,11 @@
 """The OpenAPI description of video help from the hall (fleet.signalling); fleet.openapi merges
-it into its document. The two WebSockets carry kiosk.videocall_wire's messages."""
+it into its document. The two WebSockets carry wire.videocall's messages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kiosk.videocall_wire import (
+from wire.videocall import (
     AGENT_CALLS_PATH,
     CALL_POLICY_PATH,
     KIOSK_CALL_PATH,
@@ -39,7 +39,7 @@ CALL_SCHEMAS: dict[str, Any] = {
                                   "site": _STR}},
     "CallMessage": {
         "type": "object", "required": ["v", "type"],
-        "description": "one WebSocket text frame (kiosk/videocall_wire.py)",
+        "description": "one WebSocket text frame (wire/videocall.py)",
         "properties": {
             "v": {"const": 1}, "type": {"enum": [m.value for m in MessageType]},
             "call_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"}, "sdp": _STR,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.db import Database
-from kiosk.videocall_wire import EndReason, ItemRef
+from wire.videocall import EndReason, ItemRef
 
 
 class CallState(enum.Enum):

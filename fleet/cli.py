@@ -29,7 +29,7 @@ from fleet.config import FleetConfig, NotifyConfig, SmtpConfig, WebhookConfig
 from fleet.logs import setup_logging
 from fleet.status import Thresholds
 from fleet.store import NoSuchKiosk, Role
-from kiosk.fleet_wire import MAX_ID_LEN
+from wire.fleet import MAX_ID_LEN
 
 MAX_TOKEN_TTL_HOURS = 30 * 24.0  # a token lying about for longer is a standing risk
 
@@ -76,6 +76,17 @@ def _config(args: argparse.Namespace) -> FleetConfig:
         config = replace(config, notify=_notify(args))
     if getattr(args, "ice_url", None):   # video help from the hall: STUN/TURN (coturn)
         config = replace(config, calls=ice_settings(args.ice_url, args.turn_secret_file))
+    if getattr(args, "release_key", None):
+        from kiosk.update.manifest import parse_public_key
+
+        for key in args.release_key:
+            try:
+                parse_public_key(key)
+            except ValueError as exc:
+                raise ConfigError(f"--release-key {key[:20]}...: {exc}") from None
+        config = replace(config, release_keys=tuple(args.release_key))
+    if getattr(args, "public_url", None):
+        config = replace(config, public_url=args.public_url.rstrip("/"))
     return config
 
 
@@ -155,6 +166,19 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ADDRESS",
         help="a load balancer (HAProxy) whose X-Forwarded-For names the caller; repeatable",
+    )
+    serve.add_argument(
+        "--release-key",
+        action="append",
+        metavar="KEY",
+        help="a release key uploaded bundles must be signed by (base64, as kiosk-bundle keygen"
+        " prints it for trusted_keys); repeatable; without one, bundle uploads are refused",
+    )
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        help="the address kiosks reach this server at, for bundle downloads"
+        " (default: the address of the operator's request that started the rollout)",
     )
     serve.add_argument(
         "--metrics-token-file",

@@ -21,7 +21,7 @@ from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
-from kiosk.fleet_wire import (
+from wire.fleet import (
     SERVICE_COMMANDS,
     AckOutcome,
     Command,
@@ -234,6 +234,20 @@ class CommandBook:
             r["params"] = json.loads(r.pop("params_json"))
             r["waits_for"] = json.loads(r["waits_for"])
         return rows
+
+    async def withdraw(self, tx: Connection, command_id: str, now: float, reason: str) -> bool:
+        """Fail a command no kiosk has been sent yet (a paused rollout's); False once it was
+        delivered: the kiosk may be acting on it, and its outcome will tell."""
+        n = await tx.execute(
+            "UPDATE commands SET status = $1, status_at = $2, ack_detail = $3"
+            " WHERE command_id = $4 AND status = $5",
+            CommandStatus.FAILED.value,
+            now,
+            reason[:500],
+            command_id,
+            CommandStatus.QUEUED.value,
+        )
+        return n == 1
 
     async def expire_unseen(self, now: float, window_s: float) -> int:
         """Fail acknowledged commands whose effect has not been seen within `window_s`."""

@@ -74,3 +74,10 @@ class FleetConfig:
     command_effect_window_s: float = 900.0
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     calls: CallConfig = field(default_factory=CallConfig)  # video help from the hall
+    # Software rollouts (fleet.rollouts): the release keys an uploaded bundle's manifest must be
+    # signed by (base64, as kiosk-bundle keygen prints them; none: uploads are refused),
+    # the largest bundle taken, and the address kiosks download bundles from ("" = the address
+    # the operator's request came in on).
+    release_keys: tuple[str, ...] = ()
+    max_bundle_bytes: int = 1 << 30
+    public_url: str = ""

@@ -53,6 +53,9 @@ def _decode_kiosk(row: dict[str, Any]) -> dict[str, Any]:
     row["attention"] = json.loads(row.pop("attention_json"))
     row["counters"] = json.loads(row.pop("counters_json"))
     row["in_service"] = bool(row["in_service"])
+    # Software updates as the last heartbeat told them (None from a kiosk that does not say).
+    update = row.pop("update_json", "")
+    row["update"] = json.loads(update) if update else None
     row.pop("alert_keys", None)
     row.pop("public_key_pem", None)
     return row

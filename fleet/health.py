@@ -24,7 +24,7 @@ from fleet.availability import observe_service
 from fleet.db import Connection, Database
 from fleet.kiosk_reports import day_of
 from fleet.status import SqlArgs, Thresholds
-from kiosk.fleet_wire import DeviceHealth, Event, EventKind, Heartbeat
+from wire.fleet import DeviceHealth, Event, EventKind, Heartbeat
 
 UNUSABLE = {DeviceHealth.FAULT.value}
 MAX_KIOSKS = 1000

@@ -16,7 +16,7 @@ from fleet.kiosk_reports import HeartbeatResult
 from fleet.services import SERVICES, FleetServices
 from fleet.store import EnrollmentRefused, EnrollRefusal
 from fleet.throttle import ThrottleReason, client_address, retry_after
-from kiosk.fleet_wire import (
+from wire.fleet import (
     API_PREFIX,
     WIRE_VERSION,
     EnrollmentRequest,
@@ -29,7 +29,7 @@ from kiosk.fleet_wire import (
     key_id,
     load_public_key,
 )
-from kiosk.fleet_wire_reports import REPORTS_PATH, ReportBatch
+from wire.reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -209,7 +209,7 @@ async def events(request: web.Request) -> web.Response:
 
 @routes.post(API_PREFIX + REPORTS_PATH)
 async def reports(request: web.Request) -> web.Response:
-    """Transaction summaries, evaluations and application decisions (kiosk.fleet_wire_reports),
+    """Transaction summaries, evaluations and application decisions (wire.reports),
     each counted once however often it arrives (fleet.tx_facts)."""
     services = request.app[SERVICES]
     signed = await _signed_message(request, ReportBatch.from_json)

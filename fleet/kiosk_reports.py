@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.alerts import STALE_KEYS, AlertBook, HistoryKind, alert_keys_of
-from fleet.commands import CommandBook
 from fleet.db import Connection, Database
+from fleet.rollouts import Rollouts, update_json
 from fleet.status import problems
-from kiosk.fleet_wire import Command, Event, Heartbeat, ServiceOrder, ServiceState
+from wire.fleet import Command, Event, Heartbeat, ServiceOrder, ServiceState
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def day_of(t: float) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(t))
 
 
-class KioskReports(AlertBook, CommandBook):
+class KioskReports(AlertBook, Rollouts):
     """The kiosk-facing half of the fleet store."""
 
     db: Database
@@ -53,7 +53,7 @@ class KioskReports(AlertBook, CommandBook):
         # count once and last_seq never moves back. SQLite's BEGIN IMMEDIATE serialises anyway.
         row = await tx.fetchrow(
             "SELECT kiosk_id, last_seq, last_seen, counters_json, alert_keys, offline_alert,"
-            " wire_version, started_at, boot_id, wanted_service, wanted_revision,"
+            " wire_version, started_at, boot_id, wanted_service, wanted_revision, rollout_id,"
             # Most heartbeats find no command open: then none is looked for (observe, deliver).
             " (SELECT COUNT(*) FROM commands c WHERE c.kiosk_id = kiosks.kiosk_id"
             "  AND c.status IN ('queued', 'delivered', 'acknowledged')) AS open_commands"
@@ -72,6 +72,8 @@ class KioskReports(AlertBook, CommandBook):
             await self.observe_health(tx, hb, before, now)
             if row["open_commands"] or hb.acks:
                 await self.observe(tx, hb, now)
+            if row["rollout_id"]:
+                await self.rollout_seen(tx, row["rollout_id"], hb, now)
         else:
             await tx.execute(
                 "UPDATE kiosks SET last_seen = $1, goodbye_at = NULL WHERE kiosk_id = $2",
@@ -111,8 +113,8 @@ class KioskReports(AlertBook, CommandBook):
             " attention_json = $9, counters_json = $10, alert_keys = $11,"
             " heartbeats = heartbeats + 1, goodbye_at = NULL, goodbye_reason = '',"
             " service_state = $12, service_revision = $13, wire_version = $14,"
-            " started_at = $15, boot_id = $16, restarts = $17, problem_count = $18"
-            " WHERE kiosk_id = $19",
+            " started_at = $15, boot_id = $16, restarts = $17, problem_count = $18,"
+            " update_json = $19 WHERE kiosk_id = $20",
             now,
             hb.sent_at,
             hb.seq,
@@ -131,6 +133,7 @@ class KioskReports(AlertBook, CommandBook):
             hb.boot_id,
             hb.restarts,
             len(problems({"devices": devices, "attention": attention})),
+            update_json(hb),
             hb.kiosk_id,
         )
         if deltas:

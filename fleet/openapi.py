@@ -6,8 +6,9 @@ from typing import Any
 
 from fleet.call_openapi import CALL_PATHS, CALL_SCHEMAS
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
+from fleet.rollout_openapi import ROLLOUT_PATHS, ROLLOUT_SCHEMAS
 from fleet.village_agent_openapi import AGENT_PATHS
-from kiosk.fleet_wire import (
+from wire.fleet import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
     HEADER_NONCE,
@@ -92,6 +93,7 @@ SCHEMAS: dict[str, Any] = {
             "items": {"$ref": _REF + "ItemAvailability"},
             "description": "optional: the menu's items and whether each is offered now",
         },
+        update={"$ref": _REF + "UpdateStatus", "description": "optional: software updates"},
     ),
     "Command": _obj(
         ["command_id", "kind", "issued_at"],
@@ -189,6 +191,8 @@ SCHEMAS: dict[str, Any] = {
             "service_state": {"enum": _values(ServiceState)},
             "next_heartbeat_due": {"type": ["number", "null"]},
             "restarts": {"type": ["integer", "null"]},
+            "update": {"anyOf": [{"$ref": _REF + "UpdateStatus"}, {"type": "null"}],
+                       "description": "software updates, as the last heartbeat told them"},
         },
     },
 }
@@ -495,12 +499,12 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Kiosk-facing API (enrollment, signed heartbeats, events, goodbyes, logs) and the "
                 "operators' API behind the dashboard. Kiosk requests are signed with the kiosk's "
-                "Ed25519 device key: see kiosk/fleet_wire.py for the canonical string."
+                "Ed25519 device key: see wire/fleet.py for the canonical string."
             ),
         },
-        "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS, **AGENT_PATHS},
+        "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS, **ROLLOUT_PATHS, **AGENT_PATHS},
         "components": {
-            "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **CALL_SCHEMAS},
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **CALL_SCHEMAS, **ROLLOUT_SCHEMAS},
             "securitySchemes": {
                 "operatorSession": {"type": "apiKey", "in": "cookie", "name": "fleet_session"},
                 "kioskSignature": {

@@ -15,7 +15,7 @@ from fleet.fleet_query import MAX_PAGE, TAG_PATTERN, KioskFilter
 from fleet.services import SERVICES
 from fleet.status import FleetState
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX, CommandKind, WireError, parse_params
+from wire.fleet import API_PREFIX, CommandKind, WireError, parse_params
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

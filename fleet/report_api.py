@@ -19,7 +19,7 @@ from fleet.services import SERVICES
 from fleet.statistics import BadQuery, Grain, GroupBy, StatsQuery
 from fleet.store import Role
 from fleet.supervision import SupervisionQuery
-from kiosk.fleet_wire import API_PREFIX
+from wire.fleet import API_PREFIX
 
 routes = web.RouteTableDef()
 MAX_DAYS = 400

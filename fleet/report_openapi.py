@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.fleet_wire_reports import (
+from wire.reports import (
     READABLE_REPORT_VERSIONS,
     ApplicationStatus,
     DayUnit,

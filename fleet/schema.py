@@ -388,9 +388,56 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             updated_at DOUBLE PRECISION NOT NULL
         )""",
     ),
-    # 7 is rollout's (another branch); its merge replaces this empty placeholder, which
-    # only keeps the numbers in order here.
-    7: (),
+    7: (
+        # Software rollouts (fleet.rollouts): release bundles operators uploaded (the file is in
+        # DATA/bundles/<digest>.kbundle; its manifest verified against the release keys), ...
+        """CREATE TABLE IF NOT EXISTS bundles (
+            digest TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            min_version TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            runtime_included INTEGER NOT NULL,
+            uploaded_by TEXT NOT NULL,
+            uploaded_at DOUBLE PRECISION NOT NULL
+        )""",
+        # ... a rollout of one to the kiosks of a region, site or tag, in stages (a percentage
+        # of them, chosen by a stable hash of rollout and kiosk) ...
+        """CREATE TABLE IF NOT EXISTS rollouts (
+            rollout_id TEXT PRIMARY KEY,
+            digest TEXT NOT NULL REFERENCES bundles(digest),
+            version TEXT NOT NULL,
+            bundle_url TEXT NOT NULL,
+            region TEXT NOT NULL,
+            site TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            percent INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            state_at DOUBLE PRECISION NOT NULL
+        )""",
+        # ... and each kiosk in it: its update command, how far it got, what became of it.
+        """CREATE TABLE IF NOT EXISTS rollout_kiosks (
+            rollout_id TEXT NOT NULL REFERENCES rollouts(rollout_id),
+            kiosk_id TEXT NOT NULL REFERENCES kiosks(kiosk_id),
+            status TEXT NOT NULL,
+            command_id TEXT,
+            from_version TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            bytes_done BIGINT,
+            bytes_total BIGINT,
+            added_at DOUBLE PRECISION NOT NULL,
+            status_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (rollout_id, kiosk_id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS rollout_kiosks_by_kiosk ON rollout_kiosks (kiosk_id)",
+        # The rollout a kiosk is in and not finished with: its heartbeats' update status is
+        # looked at only then (most heartbeats cost nothing more).
+        "ALTER TABLE kiosks ADD COLUMN rollout_id TEXT",
+        # The last heartbeat's update status (slot, updater phase, last result), as JSON.
+        "ALTER TABLE kiosks ADD COLUMN update_json TEXT NOT NULL DEFAULT ''",
+    ),
     8: (
         # Village agents (fleet.village_agents): kept by operators, signed in at their site's
         # kiosks by ID card (a keyed hash, never the number) and PIN (scrypt), or by a one-time

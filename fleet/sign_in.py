@@ -12,7 +12,7 @@ from fleet.operator_api import SESSION_COOKIE, _error, _json, _Refuse, _same_ori
 from fleet.services import SERVICES
 from fleet.store import Role
 from fleet.throttle import Attempt, client_address, retry_after
-from kiosk.fleet_wire import API_PREFIX
+from wire.fleet import API_PREFIX
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

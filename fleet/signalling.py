@@ -24,7 +24,7 @@ from fleet.call_store import CallPolicy, CallState, CallStore, Side
 from fleet.operator_api import SESSION_COOKIE
 from fleet.services import SERVICES, FleetServices
 from fleet.store import Role
-from kiosk.videocall_wire import (
+from wire.videocall import (
     AGENT_CALLS_PATH,
     CALL_POLICY_PATH,
     KIOSK_CALL_PATH,

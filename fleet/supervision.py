@@ -27,7 +27,7 @@ from typing import Any
 
 from fleet.db import Database
 from fleet.status import SqlArgs
-from kiosk.fleet_wire_reports import DayUnit
+from wire.reports import DayUnit
 
 DAY_S = 86400.0
 YELLOW_SHARE = 0.2  # of the limit...

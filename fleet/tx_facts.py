@@ -28,7 +28,7 @@ from typing import Any
 from fleet.db import Connection, Database
 from fleet.kiosk_reports import day_of
 from fleet.supervision import deadline_and_warning
-from kiosk.fleet_wire_reports import (
+from wire.reports import (
     ApplicationUpdate,
     EvaluationReport,
     ReportBatch,

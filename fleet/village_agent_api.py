@@ -16,8 +16,8 @@ from fleet.kiosk_api import _signed_message
 from fleet.operator_api import _error, _json, _user
 from fleet.services import SERVICES
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX, WireError
-from kiosk.fleet_wire_agents import AGENT_SIGN_IN_PATH, AgentRefusal, AgentSignIn
+from wire.agents import AGENT_SIGN_IN_PATH, AgentRefusal, AgentSignIn
+from wire.fleet import API_PREFIX, WireError
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.fleet_wire_agents import AgentCredential, AgentRefusal
+from wire.agents import AgentCredential, AgentRefusal
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _AGENT_ID = {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}

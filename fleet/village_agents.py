@@ -22,7 +22,7 @@ from typing import Any
 
 from fleet.auth import PasswordPool, token_hash
 from fleet.store import FleetStore
-from kiosk.fleet_wire_agents import (
+from wire.agents import (
     SIGN_IN_CODE_PREFIX,
     AgentCredential,
     AgentRefusal,

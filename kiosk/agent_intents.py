@@ -30,6 +30,11 @@ class AgentIntents:
         def _clear_visit(self, screen: ScreenId) -> None: ...
         def _end_call_with_visit(self) -> None: ...
 
+    @property
+    def agent_acting(self) -> bool:
+        """A village agent is signed in: the menu is theirs, for a citizen who consents."""
+        return bool(self.agents.agent_id)
+
     def agent_entry(self) -> None:
         """The attract screen's discreet entry for the village agent."""
         self.activity()

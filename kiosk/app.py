@@ -11,15 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kiosk.availability import DeviceState, ServiceAvailability
+from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
 from kiosk.config import KioskConfig, load_config, simulator_overrides
-from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_states
+from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_statuses
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
 from kiosk.logs import setup_logging
@@ -29,6 +29,7 @@ from kiosk.out_of_service import (
     is_provisioned,
     out_of_service,
 )
+from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.step_library import known_steps
@@ -37,6 +38,7 @@ from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
+from peripherals.health import DeviceStatus
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +107,16 @@ def build_transactions(config: KioskConfig, payment: PaymentClient,
     relay = NotificationClient(b.notify_url, b.deadline_s) if b.notify_url else None
     return TransactionCore.open(config.journal_path, config.kiosk_id, payment, services,
                                 crash_after=config.debug.crash_after or None, relay=relay,
-                                retry_s=config.flow.settle_retry_s)
+                                retry_s=config.flow.settle_retry_s,
+                                outbox_dir=config.state_dir)
 
 
 def build_context(config: KioskConfig) -> FlowContext:
     b = config.backends
     devices = build_devices(config)
     payment = PaymentClient(b.payment_url, b.deadline_s)
-    services = {name: ServiceClient(url, b.deadline_s) for name, url in b.services().items()}
+    services = {name: ServiceClient(url, b.deadline_s, link_floor_bps=b.link_floor_bps)
+                for name, url in b.services().items()}
     return FlowContext(
         config=config,
         view=SessionView(language=config.ui.language),
@@ -131,13 +135,14 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     cache = CatalogCache(ctx.config.catalog_path, known_steps())
     present = ctx.devices.names()
 
-    def states() -> dict[str, DeviceState]:
+    def states() -> Mapping[str, DeviceStatus]:
         if manager is not None:
-            return device_states(manager)
-        return {name: DeviceState(usable=True) for name in present}
+            return device_statuses(manager)
+        return assumed_usable(present)
 
-    session = KioskSession(ctx, cache, catalog_client, ServiceAvailability(states),
-                           reconcile=ctx.transactions.reconcile)
+    availability = ServiceAvailability(states, frozenset(ctx.config.backends.site_backends))
+    session = KioskSession(ctx, cache, catalog_client, availability,
+                           reconcile=ctx.transactions.reconcile, device_manager=manager)
 
     def report_problem(kind: str, reason: str) -> None:
         # Steps report here; the fleet link, when it runs, has set the session's on_problem.
@@ -146,7 +151,6 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
             session.on_problem(kind, reason)
 
     ctx.report_problem = report_problem
-    session.device_manager = manager
     if manager is not None:
         manager.subscribe(session.on_device_event)
     scanner = ctx.devices.barcode_scanner
@@ -175,17 +179,36 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     ctx.transactions.close()
 
 
-async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
-    """Everything before the attract screen: recovery of unfinished transactions, a first
-    reading of every device, the catalog."""
+async def begin(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
+    """What must come before the attract screen: recovery of unfinished transactions, and the
+    session on the cached catalog. Its devices are not read yet (`come_up`)."""
     ctx = build_context(config)
     report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
-    manager = build_manager(ctx.devices)
-    await manager.start()
-    session = build_session(ctx, manager)
+    session = build_session(ctx, build_manager(ctx.devices))
     session.recovery_report = report.as_json()
-    await session.refresh_catalog()
+    return ctx, session
+
+
+async def come_up(session: KioskSession) -> None:
+    """A first reading of every device and the catalog fetch, side by side, while the attract
+    screen is already up: items light up as their devices and the backends become known, and
+    the kiosk does not call itself out of service meanwhile."""
+    session.starting = True
+    try:
+        first = [session.refresh_catalog()]
+        if session.device_manager is not None:
+            first.append(session.device_manager.start())
+        await asyncio.gather(*first)
+    finally:
+        session.starting = False
+        session.refresh_menu()
+
+
+async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
+    """`begin` and `come_up` in one: recovery, every device read, the catalog fetched."""
+    ctx, session = await begin(config)
+    await come_up(session)
     return ctx, session
 
 
@@ -195,8 +218,13 @@ async def _run(
     control_url: str | None,
     out_dir: Path | None,
     started_at: float,
+    marks: dict[str, float],
 ) -> dict | None:
-    from screens.app import KioskApp
+    from kivy.clock import Clock
+
+    from screens.app import KioskApp  # Kivy's window is made as this imports
+
+    marks["window"] = time.time()
 
     # How the last run ended (a crash the fleet must hear of?) and this one is running.
     run_record = RunRecord(config.state_dir)
@@ -205,18 +233,38 @@ async def _run(
     # once the attract screen is up. Outside systemd it does nothing.
     watchdog = Watchdog.from_environment(os.environ)
     watchdog.start()
-    ctx, session = await prepare(config)
+    ctx, session = await begin(config)
+    marks["session"] = time.time()
     voice = build_voice(ctx)
     app = KioskApp(ctx.view, session, voice=voice)
     app.bind(on_stop=lambda *_: voice.halt())
+
+    def mark_started(*_: object) -> None:  # a handler returning a true value stops on_start
+        marks.setdefault("screens_built", time.time())
+        Clock.schedule_once(lambda _dt: marks.setdefault("first_frame", time.time()), 0)
+
+    app.bind(on_start=mark_started)
+    # A scripted run records every frame's time (bench.frames): (when, ms since the last one).
+    frames: list[tuple[float, float]] = []
+
+    def record_frames(*_: object) -> None:
+        Clock.schedule_interval(
+            lambda dt: frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
+
+    if scenario:
+        app.bind(on_start=record_frames)
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
     async def scripted() -> None:
         nonlocal summary
-        from simulator.citizen import run_scenario
+        from scenarios.run import run_scenario
 
         try:
+            if scenario != "startup":
+                # A scripted citizen walks up once the items are lit (the startup scenario
+                # measures the attract screen itself).
+                await started
             summary = await run_scenario(
                 app,
                 scenario or "endorsement",
@@ -224,14 +272,15 @@ async def _run(
                 out_dir or Path("out"),
                 started_at,
             )
+            summary["frames"] = frames
         finally:
             app.stop()
 
     session.start()
-    ratings = start_rating_delivery(ctx)
+    outbox_delivery = start_outbox_delivery(ctx, session)
     voice.start()
     prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
-    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
+    housekeeper = start_housekeeping(ctx, session)
     from kiosk.videocall.wiring import start_video_calls
     from screens.screen_share import ScreenShare
 
@@ -240,12 +289,20 @@ async def _run(
         calls.share_screen_from(ScreenShare(app, config.call.screen_width,
                                             config.call.screen_height))
     # Updates: this run's health for the slot guard; a staged release is restarted into
-    # between citizens (kiosk.update.agent).
+    # between citizens (kiosk.update.agent). The fleet link passes the fleet's update command
+    # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
-                          fleet is not None)
-    updates.devices_probed()  # prepare() took a first reading of every device
+                          config.fleet.enrolled)
+
+    async def coming_up() -> None:
+        await come_up(session)
+        updates.devices_probed()
+
+    started = asyncio.get_running_loop().create_task(coming_up())
     app.bind(on_start=lambda *_: updates.attract_reached())
-    updates.watch_fleet(fleet)
+    fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates,
+                             housekeeper=housekeeper)
+    housekeeper.fleet = fleet
     updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
@@ -259,8 +316,10 @@ async def _run(
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
+        started.cancel()
         await updates.stop()
-        ratings.cancel()
+        await housekeeper.stop()
+        outbox_delivery.cancel()
         prewarm.cancel()
         if calls is not None:
             await calls.stop()
@@ -280,11 +339,22 @@ async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseExc
     await asyncio.to_thread(record.end, type(failure).__name__ if crashed else None, run.started_at)
 
 
-def start_rating_delivery(ctx: FlowContext) -> asyncio.Task[None]:
-    """Forwards stored ratings (好差评) to the evaluation backend while the kiosk runs."""
-    from kiosk.evaluation import desk_for
+def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Task[None]:
+    """Delivers the kiosk's outbox (ratings, submissions accepted offline) while it runs; the
+    moment the session sees the backends again, at once."""
+    from kiosk.evaluation import adopt_old_ratings
+    from kiosk.offline_submission import note_delivery
+    from kiosk.outbox import Courier, Outbox
 
-    return asyncio.get_running_loop().create_task(desk_for(ctx).deliver_forever())
+    outbox = Outbox(ctx.config.state_dir)
+    adopt_old_ratings(ctx.config.state_dir, outbox)
+    courier = Courier(outbox, ctx.services, ctx.report_problem,
+                      on_delivered=note_delivery(ctx.transactions),
+                      interval_s=ctx.config.backends.health_interval_s)
+    session.link_watchers.append(lambda up: courier.wake() if up else None)
+    task = asyncio.get_running_loop().create_task(courier.deliver_forever())
+    task.add_done_callback(lambda _: outbox.close())
+    return task
 
 
 def build_voice(ctx: FlowContext) -> Any:
@@ -300,18 +370,22 @@ def build_voice(ctx: FlowContext) -> Any:
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None], run: RunInfo) -> Any:
+                     restart_app: Callable[[], None], run: RunInfo, updates: Any = None,
+                     housekeeper: Housekeeper | None = None) -> Any:
     """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
-    operators' saved service order at once: call it before the attract screen."""
+    operators' saved service order at once: call it before the attract screen. With a
+    housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""
     config = ctx.config
-    if not (config.fleet.server_url and config.fleet.device_key_path):
+    if not config.fleet.enrolled:
         return None
     from kiosk.fleet_link import FleetLink, wire_devices
 
-    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager),
-                     restart_app=restart_app, run=run)
+    more = (housekeeper.status,) if housekeeper is not None else ()
+    link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager, *more),
+                     restart_app=restart_app, run=run, updates=updates)
     link.start()
     return link
+
 
 
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
@@ -321,12 +395,15 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
     summary: dict = {"recovery": dict(session.recovery_report)}
-    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run)
+    housekeeper = start_housekeeping(ctx, session)
+    fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
+                             housekeeper=housekeeper)
+    housekeeper.fleet = fleet
     failure: BaseException | None = None
-    ratings = start_rating_delivery(ctx)
+    outbox_delivery = start_outbox_delivery(ctx, session)
     try:
         if scenario:
-            from simulator.headless_citizen import run_headless
+            from scenarios.headless_citizen import run_headless
 
             session.start()
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
@@ -335,7 +412,8 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
         failure = exc
         raise
     finally:
-        ratings.cancel()
+        outbox_delivery.cancel()
+        await housekeeper.stop()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
     summary["unfinished"] = summary_unfinished(config)
@@ -380,7 +458,7 @@ def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> 
     """`kiosk --out-of-service`: the screen with its reason, whatever the configuration holds."""
     shown = out_of_service(config_path, overrides)
     config = shown.config
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, retention=config.retention)
     log.error("out of service (reason=%s): %s", shown.reason.code, shown.detail)
     from screens.bootstrap import configure_kivy
 
@@ -404,6 +482,8 @@ def run_kiosk(
     log_dir: Path | None = None,
 ) -> int:
     started_at = time.monotonic()
+    # Where start-up time goes (bench.startup reads them from a scripted run's summary).
+    marks = {"main": time.time()}
     overrides: dict = {}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
@@ -420,7 +500,7 @@ def run_kiosk(
         log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
         return EXIT_NOT_PROVISIONED
     config = load_config(config_path, overrides)
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, retention=config.retention)
     sim = None
     control_url = None
     if simulator or attach:
@@ -430,6 +510,7 @@ def run_kiosk(
             sim = EmbeddedSimulator(config.state_dir / "sim")
             endpoints = sim.start()
         control_url = endpoints["control_url"]
+        marks["simulator"] = time.time()
         config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
     if headless:
         try:
@@ -443,11 +524,13 @@ def run_kiosk(
 
     configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
     try:
-        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at))
+        marks["kivy_configured"] = time.time()
+        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at, marks))
     finally:
         if sim is not None:
             sim.stop()
     if scripted is not None:
+        scripted["startup_marks"] = marks
         print(json.dumps(scripted, ensure_ascii=False, indent=2))
         return 0 if scripted.get("ok") else 1
     return 0

@@ -19,6 +19,8 @@ from typing import Any
 
 import jsonschema_rs
 
+from kiosk.backends import CatalogValidators
+
 log = logging.getLogger(__name__)
 
 SCHEMA_V1 = "kiosk-catalog/1"
@@ -162,6 +164,9 @@ class ServiceItem:
     required_devices: frozenset[str]
     optional_devices: frozenset[str]
     elder_first: bool = False       # shown at the top of the menu in elder mode
+    # Its submission may wait in the kiosk's outbox (kiosk.outbox) while the backends cannot
+    # be reached; never an item that takes payment (`works_offline`).
+    offline_capable: bool = False
     in_person_only: bool = False    # a village agent may not run it for a citizen
 
     def text(self, field: Text, language: str) -> str:
@@ -172,9 +177,25 @@ class ServiceItem:
         return any(s.step == "pay" for s in self.steps)
 
     @property
+    def backends(self) -> frozenset[str]:
+        """The backends its steps call (by the name their `backend` param gives)."""
+        return frozenset(str(s.params["backend"]) for s in self.steps if "backend" in s.params)
+
+    @property
+    def works_offline(self) -> bool:
+        """Runs with the backends out of reach: its submission waits in the outbox. Money never
+        waits: an item that takes payment needs the gateway whatever the catalog says."""
+        return not self.online or (self.offline_capable and not self.takes_payment)
+
+    @property
     def runs_on_kiosk(self) -> bool:
         """False for a guide-only item: the kiosk shows its guide; it is done at a window."""
         return bool(self.steps)
+
+    @property
+    def rates_itself(self) -> bool:
+        """The rating item (好差评 by a receipt's code): no rating is asked after it."""
+        return any(spec.step == "rate_service" for spec in self.steps)
 
     @property
     def fee_kind(self) -> str:
@@ -368,6 +389,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
         popularity=raw_item.get("popularity", 0),
         sms=raw_item.get("sms", False),
         elder_first=raw_item.get("elder_first", False),
+        offline_capable=raw_item.get("offline_capable", False),
         in_person_only=raw_item.get("in_person_only", False),
         steps=steps,
         languages=tuple(raw_item["languages"]),
@@ -379,11 +401,17 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
 
 
 class CatalogCache:
-    """The last good catalog on disk; replaced only by one that parsed and validated."""
+    """The last good catalog on disk; replaced only by one that parsed and validated. Beside it,
+    the validators it was published with (kiosk.backends.CatalogValidators), for the next
+    conditional fetch."""
 
     def __init__(self, path: Path, known_steps: frozenset[str]) -> None:
         self.path = path
         self.known_steps = known_steps
+
+    @property
+    def validators_path(self) -> Path:
+        return self.path.with_suffix(".validators.json")
 
     def load(self) -> Catalog | None:
         try:
@@ -394,14 +422,32 @@ class CatalogCache:
             log.error("cached catalog unusable: %s", exc, extra={"reason": exc.reason.value})
             return None
 
-    def accept(self, raw: bytes) -> Catalog:
+    def validators(self) -> CatalogValidators | None:
+        """What the cached copy was published as; None when unknown (then fetch it whole)."""
+        try:
+            data = json.loads(self.validators_path.read_text())
+            return CatalogValidators(str(data["etag"]), str(data["last_modified"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def accept(self, raw: bytes, validators: CatalogValidators | None = None) -> Catalog:
         """Parses `raw`; if good, makes it the cached catalog (atomically) and returns it."""
         catalog = parse_catalog(raw, self.known_steps)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.path)
+        # The old validators go first: a crash between the two writes must never leave the
+        # new catalog's name on the old copy (a 304 would then keep the wrong one).
+        self.validators_path.unlink(missing_ok=True)
+        _write_atomically(self.path, raw)
+        if validators is not None and (validators.etag or validators.last_modified):
+            _write_atomically(self.validators_path, json.dumps(
+                {"etag": validators.etag, "last_modified": validators.last_modified}).encode())
         return catalog
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)

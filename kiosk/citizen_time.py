@@ -28,8 +28,11 @@ from kiosk.viewmodel import (
 IDLE_WATCHED = frozenset({
     ScreenId.TECHNICIAN_PIN, ScreenId.TECHNICIAN, ScreenId.MENU, ScreenId.READ_IDCARD,
     ScreenId.PLACE_PERMIT, ScreenId.FACE, ScreenId.CHOOSE, ScreenId.ENTER_ACCOUNT,
-    ScreenId.CONFIRM, ScreenId.SCAN_DOCUMENT,
+    ScreenId.CONFIRM, ScreenId.SCAN_DOCUMENT, ScreenId.SEARCH, ScreenId.GUIDE,
 })
+# Screens after a service that go home by themselves, counting down: never in a next
+# citizen's way (the rating is optional).
+_AFTER_SERVICE = frozenset({ScreenId.RESULT, ScreenId.EVALUATE})
 # While staff have been called, the citizen waits for them: no warning for this long.
 HELP_WAIT_S = 300.0
 # Going back restarts the flow, which is safe only over stages that typed something in.
@@ -82,7 +85,7 @@ class CitizenClock:
 
     def _can_go_back(self) -> bool:
         view = self.view
-        if view.screen is ScreenId.MENU:
+        if view.screen in (ScreenId.MENU, ScreenId.SEARCH, ScreenId.GUIDE):
             return not self.flow_running()
         if not self.flow_running() or view.screen in _NO_WAY_BACK or view.stage_index < 0:
             return False
@@ -125,7 +128,7 @@ class CitizenClock:
         now = time.monotonic()
         idle = now - self.last_activity
         screen, elder = view.screen, view.elder
-        if screen is ScreenId.RESULT and not self.flow_running():
+        if screen in _AFTER_SERVICE and not self.flow_running():
             limit = config.ui.citizen_seconds(config.ui.result_timeout_s, elder)
             view.update(countdown_s=max(0, math.ceil(limit - idle)))
             return "result_over" if idle > limit else ""

@@ -4,8 +4,33 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import os
 import sys
 from pathlib import Path
+
+
+def configured_state_dir(config_path: Path | None) -> Path:
+    """The state folder the configuration names (the defaults' when it cannot be read: the
+    kiosk itself then says why, on its out-of-service screen)."""
+    from kiosk.config import load_config
+
+    try:
+        return load_config(config_path if config_path and config_path.exists() else None).state_dir
+    except (OSError, ValueError):
+        return load_config(None).state_dir
+
+
+def cache_printer_capabilities(state_dir: Path) -> None:
+    """python-escpos parses its printer capability table (YAML) when imported and caches the
+    result in a new temporary folder every time, so it never finds it again: 0.3-0.7 s of every
+    start and a 70 KB folder left in /tmp per start. Its cache goes under the state folder;
+    must run before anything imports escpos (kiosk.app does)."""
+    folder = state_dir / "cache" / "escpos"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # an unwritable state folder: the kiosk reports it; escpos keeps its default
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(folder))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario",
         choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
-                 "payment_never", "gallery", "elder_endorsement",
-                 # The service hall's items (simulator.headless_hall), with --headless only.
+                 "payment_never", "gallery", "elder_endorsement", "hall_gallery",
+                 # The service hall's items (scenarios.headless_hall), with --headless only.
                  "progress", "checkin", "booking", "collect", "fine"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )
@@ -48,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()
     if args.scenario and not (args.simulator or args.attach):
         parser.error("--scenario needs --simulator or --attach")
+    cache_printer_capabilities(args.state_dir or configured_state_dir(args.config))
     from kiosk.app import run_kiosk
 
     return run_kiosk(

@@ -44,6 +44,13 @@ class BackendConfig:
     fines_url: str = "http://127.0.0.1:8080/fines/v1"            # traffic-fine decisions
     deadline_s: float = 10.0
     health_interval_s: float = 5.0  # how often the kiosk checks it can reach the backends
+    # The slowest link the kiosk must work through (a village line): a submission's deadline
+    # grows with its size at this rate, so a pre-review's scanned pages (~300 KB, 40 s at
+    # 64 kbit/s) are not cut off at `deadline_s` and retried forever. 0: no allowance.
+    link_floor_bps: int = 64_000
+    # Backends on the site's own network, reachable when the link is down (e.g. ["queue"] where
+    # the site runs a local queue): items that call only these stay on offline.
+    site_backends: tuple[str, ...] = ()
 
     def services(self) -> dict[str, str]:
         """Backend name (as catalog steps name it) -> base URL."""
@@ -113,6 +120,12 @@ class FleetConfig:
     key_id: str = ""
     heartbeat_interval_s: float = 15.0
 
+    @property
+    def enrolled(self) -> bool:
+        """Provisioning enrolled this kiosk with a fleet: every part that talks to the fleet
+        (the fleet link, video calls, the update agent's health) asks this, and only this."""
+        return bool(self.server_url and self.device_key_path)
+
 
 @dataclass(frozen=True)
 class CallConfig:
@@ -159,6 +172,30 @@ class UpdateConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long what the kiosk writes is kept, so nothing grows over years (kiosk.retention).
+    Enforced between citizens, never while a transaction runs."""
+
+    # Ended transactions (closed, cancelled, refunded) are kept in full this long, then folded
+    # into per-day totals (item, outcome, count, fen). Never below the fleet reporter's look-back
+    # (kiosk.retention.MIN_JOURNAL_DAYS): a transaction leaves only once it could be reported.
+    journal_days: float = 180.0
+    log_file_mb: float = 5.0              # kiosk.log rotates at this size...
+    log_files: int = 5                    # ...keeping this many old files
+    fleet_outbox_messages: int = 10_000   # heartbeats and events kept while the fleet is away
+    refused_ratings_days: float = 90.0    # ratings the backend refused, kept for the operators
+    voice_cache_mb: float = 64.0          # synthesised prompts; the least recently made go first
+    # Free space on the state folder's disk: below the first the fleet is warned (a device
+    # "storage" with its "disk_space" low); below the second the kiosk stops taking citizens,
+    # so the journal can always write what a transaction in progress needs.
+    disk_warn_free_mb: float = 2048.0
+    disk_stop_free_mb: float = 200.0
+    disk_check_s: float = 60.0            # how often the free space is read
+    interval_s: float = 3600.0            # how often the retention pass runs (between citizens)
+    journal_batch: int = 500              # ended transactions folded per step (the loop's share)
+
+
+@dataclass(frozen=True)
 class DebugConfig:
     # Test instrumentation only: "STATE[:N]" kills the process after the Nth journal commit
     # into STATE, as a power cut would (the crash test uses it).
@@ -182,6 +219,7 @@ class KioskConfig:
     technician: TechnicianConfig = field(default_factory=TechnicianConfig)
     call: CallConfig = field(default_factory=CallConfig)
     update: UpdateConfig = field(default_factory=UpdateConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     @property

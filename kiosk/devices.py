@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.availability import DeviceState
 from kiosk.config import KioskConfig
 from kiosk.flow import Devices
 from peripherals.a4_printer import A4PrinterService
 from peripherals.barcode_scanner import BarcodeScannerService
 from peripherals.camera_scanner import CameraScannerService
-from peripherals.device_manager import (
-    DeviceManager,
-    FaceCameraPeripheral,
-    IdCardReaderPeripheral,
-    PermitReaderPeripheral,
-)
+from peripherals.device_manager import DeviceManager
 from peripherals.dispenser import DispenserService
 from peripherals.document_camera import DocumentCameraService
 from peripherals.face_camera import FaceCameraService
-from peripherals.health import Peripheral
+from peripherals.health import DeviceStatus, Peripheral
 from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
@@ -53,24 +47,18 @@ def camera_scanner_for(config: KioskConfig, devices: Devices) -> CameraScannerSe
 
 
 def build_manager(devices: Devices) -> DeviceManager:
-    """Every fitted device behind the uniform Peripheral shape, watched with reconnects."""
-    watched: list[Peripheral] = []
-    if devices.permit_reader is not None:
-        watched.append(PermitReaderPeripheral(devices.permit_reader))
-    if devices.face_camera is not None:
-        watched.append(FaceCameraPeripheral(devices.face_camera))
-    if devices.document_camera is not None:
-        watched.append(FaceCameraPeripheral(devices.document_camera, name="document_camera"))
-    if devices.idcard_reader is not None:
-        watched.append(IdCardReaderPeripheral(devices.idcard_reader))
-    for service in (devices.receipt_printer, devices.barcode_scanner, devices.dispenser,
-                    devices.a4_printer):
-        if service is not None:
-            watched.append(service)
+    """Every fitted device (each a DeviceService), watched with reconnects."""
+    fitted: list[Peripheral | None] = [
+        devices.permit_reader, devices.face_camera, devices.document_camera,
+        devices.idcard_reader, devices.receipt_printer, devices.barcode_scanner,
+        devices.dispenser, devices.a4_printer,
+    ]
+    watched = [device for device in fitted if device is not None]
     return DeviceManager(watched)
 
 
-def device_states(manager: DeviceManager) -> dict[str, DeviceState]:
-    return {name: DeviceState(status.health.usable,
-                              status.reason.value if status.reason else None)
-            for name, status in manager.snapshot().items()}
+def device_statuses(manager: DeviceManager) -> dict[str, DeviceStatus]:
+    """Every fitted device's status; one not read yet (the kiosk is coming up) shows the status
+    it starts with, offline, so its items show dark until its first reading, then light up."""
+    known = manager.snapshot()
+    return {name: known.get(name) or device.status() for name, device in manager.devices.items()}

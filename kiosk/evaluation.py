@@ -2,7 +2,7 @@
 
 A rating carries the item code, the kiosk's transaction number and the kiosk, never anything
 about the citizen: reason tags come from a fixed list and a comment is cut short with anything
-shaped like a number masked. It is written to a durable outbox (SQLite, synchronous=FULL)
+shaped like a number masked. It is written to the kiosk's durable outbox (kiosk.outbox)
 first and delivered to the evaluation backend when it can be, each keyed by its own id, so a
 retry never counts twice. A 差评 (the two lowest levels) is reported to the operators at once.
 Rating is always optional: nothing here waits for the backend while a citizen stands there.
@@ -23,15 +23,17 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
-from kiosk.backends import BackendError, BackendReason, ServiceClient
+from kiosk.backends import BackendError, ServiceClient
 from kiosk.flow import FlowContext, FlowFailure, Reason
+from kiosk.outbox import Courier, Outbox, Submission
 from kiosk.steps import FlowRun, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
 
 log = logging.getLogger(__name__)
 
-OUTBOX_FILE = "ratings-outbox.sqlite3"
+OLD_OUTBOX_FILE = "ratings-outbox.sqlite3"  # before ratings joined the kiosk's outbox
 COMMENT_MAX = 140
+BACKEND = "evaluation"
 PATH = "/ratings"
 
 
@@ -109,70 +111,24 @@ def make_rating(item_code: str, transaction: str, kiosk_id: str, level: int,
                   agent_id)
 
 
-class RatingOutbox:
-    """Ratings not yet delivered, on disk. One connection, used from the loop thread."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS pending (rating_id TEXT PRIMARY KEY, "
-                         "body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
-                         "next_at REAL NOT NULL DEFAULT 0)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS refused (rating_id TEXT PRIMARY KEY, "
-                         "body TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL)")
-
-    def close(self) -> None:
-        self._db.close()
-
-    def put(self, rating: Rating) -> None:
-        self._db.execute("INSERT OR IGNORE INTO pending (rating_id, body) VALUES (?, ?)",
-                         (rating.rating_id, json.dumps(rating.body(), ensure_ascii=False)))
-
-    def due(self, now: float, limit: int = 20) -> list[tuple[str, dict, int]]:
-        rows = self._db.execute("SELECT rating_id, body, attempts FROM pending WHERE next_at <= ?"
-                                " ORDER BY rowid LIMIT ?", (now, limit)).fetchall()
-        return [(r[0], json.loads(r[1]), r[2]) for r in rows]
-
-    def delivered(self, rating_id: str) -> None:
-        self._db.execute("DELETE FROM pending WHERE rating_id = ?", (rating_id,))
-
-    def retry_later(self, rating_id: str, attempts: int, now: float) -> None:
-        delay = min(3600.0, 5.0 * 2 ** attempts)  # 5 s, 10 s, ... at most an hour
-        self._db.execute("UPDATE pending SET attempts = ?, next_at = ? WHERE rating_id = ?",
-                         (attempts + 1, now + delay, rating_id))
-
-    def refuse(self, rating_id: str, body: dict, reason: str) -> None:
-        """The backend will never take it: kept aside for the operators, not retried."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT OR REPLACE INTO refused VALUES (?, ?, ?, ?)",
-                             (rating_id, json.dumps(body, ensure_ascii=False), reason, time.time()))
-            self._db.execute("DELETE FROM pending WHERE rating_id = ?", (rating_id,))
-
-    def counts(self) -> dict[str, int]:
-        return {"pending": self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0],
-                "refused": self._db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]}
-
-
 class EvaluationDesk:
-    """Takes ratings, reports 差评 to the operators, and forwards the outbox to the backend."""
+    """Takes ratings into the kiosk's outbox (kiosk.outbox), reports 差评 to the operators at
+    once, and delivers them with every other waiting submission."""
 
-    def __init__(self, outbox: RatingOutbox, client: ServiceClient, kiosk_id: str,
-                 report_problem: Callable[[str, str], None], interval_s: float = 15.0) -> None:
+    def __init__(self, outbox: Outbox, clients: dict[str, ServiceClient], kiosk_id: str,
+                 report_problem: Callable[[str, str], None]) -> None:
         self.outbox = outbox
-        self.client = client
         self.kiosk_id = kiosk_id
         self.report_problem = report_problem
-        self.interval_s = interval_s
+        self.courier = Courier(outbox, clients, report_problem)
 
     def rate(self, item_code: str, transaction: str, level: int, tags: tuple[str, ...] = (),
              comment: str = "", agent_id: str = "") -> Rating:
         """Stores the rating durably (RatingRefused if it cannot be sent as given)."""
         rating = make_rating(item_code, transaction, self.kiosk_id, level, tags, comment,
                              agent_id)
-        self.outbox.put(rating)
+        # No transaction of its own here: the rated one's journal entry is not this submission's.
+        self.outbox.put(Submission(rating.rating_id, BACKEND, PATH, rating.body(), ""))
         if rating.level.low:
             self.report_problem("bad_rating",
                                 f"{item_code}:{int(rating.level)}:{','.join(rating.tags)}")
@@ -181,38 +137,36 @@ class EvaluationDesk:
         return rating
 
     async def deliver(self) -> int:
-        """Sends what is due; returns how many the backend took."""
-        sent = 0
-        now = time.time()
-        for rating_id, body, attempts in self.outbox.due(now):
-            try:
-                await self.client.submit(PATH, body, rating_id)
-            except BackendError as exc:
-                if exc.reason is BackendReason.REJECTED and 400 <= exc.status < 500:
-                    log.error("rating %s refused: %s", rating_id, exc.code)
-                    self.outbox.refuse(rating_id, body, exc.code or str(exc.status))
-                    self.report_problem("rating_refused", exc.code or str(exc.status))
-                else:
-                    self.outbox.retry_later(rating_id, attempts, now)
-                    break  # the backend is not answering: the rest wait too
-                continue
-            self.outbox.delivered(rating_id)
-            sent += 1
-        return sent
+        """Sends the ratings that are due; returns how many the backend took."""
+        return await self.courier.deliver(only=BACKEND)
 
-    async def deliver_forever(self) -> None:
-        while True:
-            try:
-                await self.deliver()
-            except Exception:  # a delivery loop must outlive any one bad round
-                log.exception("rating delivery failed")
-            await asyncio.sleep(self.interval_s)
+
+def adopt_old_ratings(state_dir: Path, outbox: Outbox) -> int:
+    """Ratings a kiosk of the previous release left in its own outbox file move into the
+    kiosk's outbox (once: the old file goes when they are in)."""
+    old = state_dir / OLD_OUTBOX_FILE
+    if not old.exists():
+        return 0
+    db = sqlite3.connect(old)
+    try:
+        rows = db.execute("SELECT rating_id, body FROM pending ORDER BY rowid").fetchall()
+    except sqlite3.Error:
+        rows = []
+    finally:
+        db.close()
+    for rating_id, body in rows:
+        data = json.loads(body)
+        outbox.put(Submission(rating_id, BACKEND, PATH, data, ""))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{old}{suffix}").unlink(missing_ok=True)
+    return len(rows)
 
 
 def desk_for(ctx: FlowContext) -> EvaluationDesk:
-    """The kiosk's evaluation desk: its outbox in the state folder, the evaluation backend."""
-    return EvaluationDesk(RatingOutbox(ctx.config.state_dir / OUTBOX_FILE),
-                          ctx.service("evaluation"), ctx.config.kiosk_id, ctx.report_problem)
+    """The kiosk's evaluation desk on its outbox (kiosk.outbox) and the backends."""
+    outbox = Outbox(ctx.config.state_dir)
+    adopt_old_ratings(ctx.config.state_dir, outbox)
+    return EvaluationDesk(outbox, ctx.services, ctx.config.kiosk_id, ctx.report_problem)
 
 
 @step("rate_service")

@@ -47,7 +47,8 @@ from kiosk.fleet_report_outbox import (
     ReportCursor,
     StagedReport,
 )
-from kiosk.fleet_wire import (
+from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
+from wire.fleet import (
     API_PREFIX,
     DISRUPTIVE_COMMANDS,
     WIRE_VERSION,
@@ -65,8 +66,7 @@ from kiosk.fleet_wire import (
     public_key_pem,
     sign_request,
 )
-from kiosk.fleet_wire_agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
-from kiosk.fleet_wire_reports import REPORTS_PATH, ReportBatch
+from wire.reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +463,7 @@ class FleetAgent:
 
     async def agent_sign_in(self, request: AgentSignIn) -> AgentSignedIn:
         """Asks the fleet whether this is a village agent of our site; FleetError if not (its
-        code is a kiosk.fleet_wire_agents.AgentRefusal value) or if the fleet is unreachable."""
+        code is a wire.agents.AgentRefusal value) or if the fleet is unreachable."""
         path = AGENT_SIGN_IN_PATH.format(kiosk_id=self.kiosk_id)
         return AgentSignedIn.from_json(await self._post(path, request.to_json()))
 

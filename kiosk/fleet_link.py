@@ -6,7 +6,7 @@ wanted service state comes on every heartbeat reply as a service order: it is sa
 directory the moment it arrives, applied at once (the current citizen finishes first), applied
 again at the next start before the attract screen, and reported back so the server sees it done.
 The link also tells the fleet how the previous run ended and reports its own death by an error.
-Business reports (kiosk.fleet_wire_reports) go through it too: a summary of every transaction that
+Business reports (wire.reports) go through it too: a summary of every transaction that
 reached an end, found in the journal (kiosk.fleet_tx_reports), and the evaluations and application
 decisions the kiosk learns of (`report_evaluation`, `report_application_update`).
 """
@@ -25,7 +25,11 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
 from kiosk.fleet_reporting import FleetReporting
-from kiosk.fleet_wire import (
+from kiosk.fleet_updates import FleetUpdates, Updates
+from kiosk.journal import Journal
+from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
+from kiosk.session import KioskSession
+from wire.fleet import (
     MAX_ITEMS,
     AttentionItem,
     Command,
@@ -43,10 +47,7 @@ from kiosk.fleet_wire import (
     SupplyLevel,
     WireError,
 )
-from kiosk.fleet_wire_reports import ApplicationStatus
-from kiosk.journal import Journal
-from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
-from kiosk.session import KioskSession
+from wire.reports import ApplicationStatus
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class FleetLink:
         device_status: Callable[[], list[DeviceStatus]],
         restart_app: Callable[[], None],
         run: RunInfo,
+        updates: Updates | None = None,
     ) -> None:
         self.config = config
         self.session = session
@@ -100,9 +102,12 @@ class FleetLink:
             command_handler=self.handle,
             interval_s=config.fleet.heartbeat_interval_s,
             reply_handler=self.on_reply,
+            outbox_limit=config.retention.fleet_outbox_messages,
         )
         session.on_problem = self.report_problem
         session.agents.ask_fleet = self.agent.agent_sign_in  # village agents sign in by the fleet
+        # Software updates (kiosk.update.agent): the update command, the heartbeat's status.
+        self.updates = FleetUpdates(updates, self.agent.post_event) if updates else None
         # Read once at start-up, before the attract screen (a few bytes, like the key above).
         self.service_file = ServiceOrderFile(config.state_dir)
         self.service = self.service_file.load() or ServiceOrder(ServiceState.IN_SERVICE, 0)
@@ -209,8 +214,11 @@ class FleetLink:
                 for counter, n in device.counters.items():
                     counters[f"{name}.{counter}"[:64]] = n
         serving = not self.session.operator_out_of_service
+        update = self.updates.status() if self.updates is not None else None
         return {
-            "software_version": software_version(),
+            # The slot's release when updates run from slots; else the installed package's.
+            "software_version": update.running_version if update else software_version(),
+            "update": update,
             "catalog_version": catalog.version if catalog else "",
             "in_service": serving and any(t.available for t in self.session.view.services),
             "devices": self.device_status(),
@@ -275,6 +283,8 @@ class FleetLink:
         self.agent.send_heartbeat_soon()  # so the operators see it done now, not next interval
 
     async def on_reply(self, reply: HeartbeatReply) -> None:
+        if self.updates is not None:
+            self.updates.acknowledged()
         if reply.service is not None:
             await self.take_order(reply.service)
 
@@ -306,6 +316,10 @@ class FleetLink:
         if kind is CommandKind.REBOOT:
             await self.reboot()
             return "reboot started"
+        if kind is CommandKind.UPDATE:
+            if self.updates is None:
+                raise CommandFailed("updates are not set up on this kiosk")
+            return await self.updates.handle(command)
         if kind is CommandKind.UPLOAD_LOGS:
             upload_id = await self.agent.upload_logs(command.command_id, self._log_tail())
             return f"upload {upload_id}"
@@ -410,12 +424,16 @@ _LEVELS = {
 _SUPPLIES = {"paper", "card_stock", "retain_bin"}
 
 
-def wire_devices(manager: Any) -> Callable[[], list[DeviceStatus]]:
-    """The device manager's live snapshot in the fleet's wire shape (no personal data in it)."""
+def wire_devices(
+    manager: Any, *more: Callable[[], DeviceStatus]
+) -> Callable[[], list[DeviceStatus]]:
+    """The device manager's live snapshot in the fleet's wire shape (no personal data in it),
+    then `more` (the kiosk's own disk: kiosk.retention)."""
 
     def statuses() -> list[DeviceStatus]:
         result = []
-        for name, status in sorted(manager.snapshot().items()):
+        snapshot = manager.snapshot() if manager is not None else {}  # no devices fitted
+        for name, status in sorted(snapshot.items()):
             supplies = tuple(
                 Supply(key, _LEVELS.get(str(value), SupplyLevel.UNKNOWN))
                 for key, value in sorted(status.supplies.items())
@@ -429,6 +447,6 @@ def wire_devices(manager: Any) -> Callable[[], list[DeviceStatus]]:
                     supplies,
                 )
             )
-        return result
+        return result + [status() for status in more]
 
     return statuses

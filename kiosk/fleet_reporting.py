@@ -15,8 +15,8 @@ from kiosk.catalog import Catalog
 from kiosk.fleet_agent import FleetAgent
 from kiosk.fleet_report_outbox import ReportKind, StagedReport
 from kiosk.fleet_tx_reports import JournalReporter
-from kiosk.fleet_wire_reports import ApplicationStatus, ApplicationUpdate, EvaluationReport
 from kiosk.journal import Journal
+from wire.reports import ApplicationStatus, ApplicationUpdate, EvaluationReport
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from kiosk.catalog import Catalog
 from kiosk.fleet_report_outbox import ReportCursor, ReportKind, StagedReport
-from kiosk.fleet_wire import WireError
-from kiosk.fleet_wire_reports import DayUnit, TransactionOutcome, TransactionSummary
 from kiosk.journal import FINAL_STATES, Journal, Transaction, TxState
+from wire.fleet import WireError
+from wire.reports import DayUnit, TransactionOutcome, TransactionSummary
 
 log = logging.getLogger(__name__)
 

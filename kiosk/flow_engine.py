@@ -32,6 +32,7 @@ class FlowEngine:
         self._task: asyncio.Task[Any] | None = None
         self._citizen_left: Reason | None = None  # the citizen's cancel, or walking away
         self._ending = False
+        self.tx_id = ""   # the transaction of the run, once it has one (the rating names it)
 
     def cancel_by_citizen(self, reason: Reason = Reason.CANCELLED) -> None:
         """The citizen pressed cancel (or walked away): the step stops, the ending is settled
@@ -50,8 +51,10 @@ class FlowEngine:
         if self._citizen_left is not None:
             raise asyncio.CancelledError  # cancelled before it started
         txn = await ctx.transactions.begin(item.code, self.agent_id)
+        self.tx_id = txn.tx_id
         run = FlowRun(ctx, item.code, txn,
-                      state={"item": {"time_limit_days": item.time_limit_days}})
+                      state={"item": {"time_limit_days": item.time_limit_days,
+                                      "works_offline": item.works_offline}})
         ctx.view.update(service_title=item.name)
         failure: FlowFailure | None = None
         shutting_down = False

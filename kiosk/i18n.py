@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from kiosk.i18n_agent import AGENT_TEXTS
+from kiosk.i18n_menu import MENU_TEXTS
 
 LANGUAGES = ("zh", "en")
 
@@ -100,7 +101,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "网络暂时中断，部分业务暂停办理",
         "en": "The network is down; some services are paused",
     },
-    "unavailable.network": {"zh": "网络中断，暂停办理", "en": "Paused: no network"},
+    "unavailable.network": {"zh": "网络中断，本业务需联网核验，暂停办理",
+                            "en": "Paused: this service needs a live check and the network is down"},
+    "receipt.queued": {"zh": "网络中断：已存于本机，网络恢复后自动提交并短信通知",
+                       "en": "Network down: kept here, sent when it is back; a text then"},
+    "result.queued": {"zh": "网络暂时中断：您的材料已保存在本机，网络恢复后将自动提交，届时短信通知您",
+                      "en": "The network is down: your submission is kept on this kiosk and will "
+                            "be sent by itself when the network is back; you get a text then"},
+    "unavailable.network_payment": {"zh": "网络中断，无法在线缴费，暂停办理",
+                                    "en": "Paused: payment needs the network, which is down"},
     "unavailable.device.permit_reader": {
         "zh": "读卡器故障，暂停办理",
         "en": "Paused: card reader fault",
@@ -127,6 +136,8 @@ TEXTS: dict[str, dict[str, str]] = {
                  "en": "This kiosk is out of service. Please use another kiosk or a counter.\nHotline {hotline}"},
     "oos.no_service": {"zh": "所有业务暂时无法办理", "en": "No service can be offered right now"},
     "oos.operator": {"zh": "维护中", "en": "Under maintenance"},
+    "oos.disk_full": {"zh": "设备存储空间不足，已通知运维人员",
+                      "en": "The kiosk's storage is full; the operators have been told"},
     "oos.start_failed": {"zh": "系统启动失败，已通知运维人员", "en": "The kiosk failed to start; the operators have been told"},
     # systemd hardening (issue 17): the out-of-service screen of a kiosk not provisioned yet.
     "oos.not_provisioned": {"zh": "本机尚未完成安装配置（未开通）",
@@ -151,6 +162,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "tech.events": {"zh": "最近事件", "en": "Recent events"},
     "tech.self_test": {"zh": "全部自检", "en": "Self-test all"},
     "tech.self_test_done": {"zh": "自检完成：{passed}/{total} 通过", "en": "Self-test: {passed} of {total} passed"},
+    "tech.self_test_failed": {"zh": "自检未能完成，请查看日志", "en": "The self-test could not finish; see the log"},
     "tech.attention": {"zh": "待处理交易：{count}", "en": "Transactions needing attention: {count}"},
     "menu.empty": {
         "zh": "暂无可办理的业务，请稍后再试",
@@ -419,6 +431,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "call.end.failed": {"zh": "连接失败，请稍后再试", "en": "The call could not connect; try later"},
     **AGENT_TEXTS,
 }
+
+TEXTS.update(MENU_TEXTS)
 
 
 def translate(key: str, language: str, **params: object) -> str:

@@ -181,6 +181,14 @@ CREATE TABLE IF NOT EXISTS refunds (
 );
 CREATE INDEX IF NOT EXISTS orders_by_tx ON orders(tx_id);
 CREATE INDEX IF NOT EXISTS refunds_by_tx ON refunds(tx_id);
+CREATE TABLE IF NOT EXISTS daily_totals (
+    day TEXT NOT NULL,
+    service TEXT NOT NULL,
+    state TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    PRIMARY KEY (day, service, state)
+);
 """
 
 _COLUMNS = ("tx_id, service, state, amount_fen, out_trade_no, subject, detail, paid_trade_no, "
@@ -308,4 +316,11 @@ class Journal:
         return self._db.execute(
             "SELECT from_state, to_state, reason, at FROM transitions WHERE tx_id = ? ORDER BY seq",
             (tx_id,),
+        ).fetchall()
+
+    def daily_totals(self) -> list[tuple[str, str, str, int, int]]:
+        """What retention kept of folded transactions: (day, item, state, count, fen)."""
+        return self._db.execute(
+            "SELECT day, service, state, count, amount_fen FROM daily_totals"
+            " ORDER BY day, service, state"
         ).fetchall()

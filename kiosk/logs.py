@@ -6,16 +6,24 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from kiosk.config import RetentionConfig
 from kiosk.privacy import PersonalDataFilter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
+LOG_FILE = "kiosk.log"
+
+
+def setup_logging(
+    log_dir: Path | None, level: int = logging.INFO, retention: RetentionConfig | None = None
+) -> None:
     """The console (stderr) and, given `log_dir`, a rotating kiosk.log; both masked, at `level`.
+    The file rotates at [retention] log_file_mb and keeps log_files old ones.
 
     Command-line tools pass no folder: they log to the console only.
     """
+    keep = retention or RetentionConfig()
     root = logging.getLogger()
     root.setLevel(level)
     # Libraries that log through the root logger before this (python-escpos calls
@@ -29,7 +37,10 @@ def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(
             logging.handlers.RotatingFileHandler(
-                log_dir / "kiosk.log", maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+                log_dir / LOG_FILE,
+                maxBytes=int(keep.log_file_mb * 1_000_000),
+                backupCount=keep.log_files,
+                encoding="utf-8",
             )
         )
     for handler in handlers:

@@ -8,7 +8,7 @@ own report of it). A start that finds "running" knows the previous run was kille
 hung (systemd's watchdog), and nobody has told the operators yet. The marker is written with
 fsync and an atomic rename, so a power cut leaves the old marker or the new one, never half.
 
-The service order is the fleet server's wanted state (kiosk.fleet_wire.ServiceOrder), saved the
+The service order is the fleet server's wanted state (wire.fleet.ServiceOrder), saved the
 moment it arrives and applied at start before the attract screen, so a kiosk taken out of service
 stays out through a restart even before it reaches the server again.
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.fleet_wire import ServiceOrder, WireError
+from wire.fleet import ServiceOrder, WireError
 
 log = logging.getLogger(__name__)
 

@@ -40,6 +40,13 @@ LIFE_EVENTS: dict[str, dict[str, str]] = {
 }
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def has_chinese(text: str) -> bool:
+    """Whether a query is Chinese text (matched on names) rather than pinyin or English."""
+    return bool(_CJK.search(text))
+
+
 _REMARK = re.compile(r"（[^）]*）|\([^)]*\)")  # a parenthesised remark in a name
 
 

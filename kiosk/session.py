@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kiosk.agent_intents import AgentIntents
-from kiosk.availability import NOT_FITTED, ServiceAvailability
-from kiosk.backends import BackendError, CatalogClient
+from kiosk.availability import IN_PERSON_ONLY, ServiceAvailability
+from kiosk.backends import BackendError, CatalogClient, CatalogValidators
 from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
+from kiosk.citizen_rating import CitizenRating
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
-from kiosk.pin import verify_pin
+from kiosk.service_menu import ServiceMenu
+from kiosk.session_finding import FindingIntents
+from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 from kiosk.village_agent import AgentDesk
+from peripherals.device_manager import DeviceManager
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
@@ -29,31 +32,40 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class KioskSession(CallIntents, AgentIntents):
-    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; the video
-    call's come from kiosk.call_intents, the village agent's from kiosk.agent_intents."""
+class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
+    """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; finding
+    and rating a service's come from kiosk.session_finding, the video call's from
+    kiosk.call_intents, the technician's from kiosk.technician, the village agent's from
+    kiosk.agent_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
-                 reconcile: Callable[[], Awaitable[object]] | None = None) -> None:
+                 reconcile: Callable[[], Awaitable[object]] | None = None,
+                 device_manager: DeviceManager | None = None) -> None:
         self.ctx = ctx
         self.view = ctx.view
         self.catalog_cache = catalog_cache
         self.catalog_client = catalog_client
         self.availability = availability
-        self.reconcile = reconcile          # settles orphaned transactions (kiosk.recovery)
+        self.reconcile = reconcile          # settles orphaned transactions (the transaction core)
         self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
+        self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
         self.recovery_report: dict = {}
-        self.device_manager: Any = None     # peripherals' DeviceManager, when devices are watched
+        self.device_manager = device_manager   # None when no device is watched (tests, guides)
+        self._self_test_task: asyncio.Task[None] | None = None
         self.operator_out_of_service = ""
+        self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
+        self.starting = False               # devices' first reading, the first catalog fetch
         self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
         self._device_events: tuple[str, ...] = ()
         self.network_ok = True
+        # Told when the backends become reachable (True) or not: the outbox's courier.
+        self.link_watchers: list[Callable[[bool], None]] = []
         self._flow_task: asyncio.Task[None] | None = None
         self._engine: FlowEngine | None = None
         self._after_cancel = ""             # "menu" or "restart": where "上一步" leads
@@ -61,38 +73,26 @@ class KioskSession(CallIntents, AgentIntents):
         self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
         self.agents = AgentDesk(ctx, self._tiles, self._start_flow)  # the village agent, if any
+        self.menu = ServiceMenu(self.view, self.tile_for, ctx.journal, ctx)
+        self.rating = CitizenRating(ctx, self._next_visit)  # batch mode: the next citizen
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
                          hotline=ctx.config.flow.office_hotline)
 
     # Catalog, devices and network -> the menu.
     def _tiles(self) -> tuple[ServiceTile, ...]:
+        """The kiosk's own items (guide-only ones are found by category and search)."""
         if self.catalog is None:
             return ()
-        tiles = []
-        for item in self.catalog.items:
-            if not item.runs_on_kiosk:
-                continue  # guide-only items reach the citizen through the guide menu (part B)
-            verdict = self.availability.check(item, self.network_ok, bool(self.agents.agent_id))
-            if verdict.reason_key == NOT_FITTED:
-                continue
-            tiles.append(
-                ServiceTile(
-                    item.code,
-                    item.name,
-                    item.summary,
-                    verdict.offered,
-                    verdict.reason_key,
-                    verdict.warning_key,
-                    item.elder_first,
-                )
-            )
-        return tuple(tiles)
+        tiles = (self.tile_for(item) for item in self.catalog.items if item.runs_on_kiosk)
+        return self.menu.kiosk_order(tuple(t for t in tiles if not t.guide_only))
 
     def refresh_menu(self) -> None:
         tiles = self._tiles()
         self.view.update(services=tiles, network_ok=self.network_ok)
-        nothing_offered = not any(t.available for t in tiles)
-        reason = self.operator_out_of_service or ("oos.no_service" if nothing_offered else "")
+        # While the kiosk comes up, items still dark are not known yet, not out of service.
+        nothing_offered = not self.starting and not any(t.available for t in tiles)
+        reason = (self.operator_out_of_service or self.storage_out_of_service
+                  or ("oos.no_service" if nothing_offered else ""))
         if self._flow_task is None and self.view.screen in (ScreenId.ATTRACT, ScreenId.MENU,
                                                             ScreenId.OUT_OF_SERVICE):
             if reason:
@@ -105,34 +105,54 @@ class KioskSession(CallIntents, AgentIntents):
         self.operator_out_of_service = "oos.operator" if on else ""
         self.refresh_menu()
 
+    def set_disk_full(self, full: bool) -> None:
+        """The disk below its stop mark (kiosk.retention): no new citizen until space is freed;
+        a citizen being served finishes."""
+        self.storage_out_of_service = "oos.disk_full" if full else ""
+        self.refresh_menu()
+
     async def refresh_catalog(self) -> None:
-        """Fetches the published catalog; only a valid one replaces the cached one."""
+        """Fetches the catalog if it changed since the cached copy; only a valid one replaces it."""
+        have = self.catalog_cache.validators() if self.catalog is not None else None
+        refused_etag, refused_reason = self._refused
+        if refused_etag:
+            # A catalog refused once is not downloaded again while it is the one published.
+            known = [have.etag] if have is not None and have.etag else []
+            have = CatalogValidators(", ".join([*known, refused_etag]))
         try:
-            raw = await self.catalog_client.fetch_raw()
-            self.network_ok = True
+            fetched = await self.catalog_client.fetch(have)
+            self._set_network(True)
         except BackendError as exc:
-            self.network_ok = False
+            self._set_network(False)
             self.catalog_problem = "catalog_unreachable"
             log.warning("catalog not fetched: %s", exc.reason.value)
             self.refresh_menu()
             return
+        if fetched.raw is None:  # 304: the copy we hold (or the one we refused) is current
+            refused = refused_etag and fetched.validators.etag == refused_etag
+            self.catalog_problem = refused_reason if refused else None
+            self.refresh_menu()
+            return
         try:
-            if self.catalog is None or raw != getattr(self, "_last_raw", None):
-                # Off the loop: a province's 3,000 items take ~0.3 s to parse (bench.menu).
-                self.catalog = await asyncio.to_thread(self.catalog_cache.accept, raw)
-                self._last_raw = raw
-            self.catalog_problem = None
+            # Off the loop: a province's 3,000 items take ~0.3 s to parse (bench.menu).
+            self.catalog = await asyncio.to_thread(
+                self.catalog_cache.accept, fetched.raw, fetched.validators)
+            self._refused, self.catalog_problem = ("", ""), None
+            await self.menu.follow(self.catalog)
         except CatalogError as exc:
+            self._refused = (fetched.validators.etag, exc.reason.value)
             self.catalog_problem = exc.reason.value
             if self.on_problem is not None:
                 self.on_problem("catalog_refused", exc.reason.value)
-            log.error(
-                "published catalog refused, keeping version %s: %s",
-                self.catalog.version if self.catalog else "none",
-                exc,
-                extra={"reason": exc.reason.value},
-            )
+            log.error("published catalog refused, keeping version %s: %s",
+                      self.catalog.version if self.catalog else "none", exc,
+                      extra={"reason": exc.reason.value})
         self.refresh_menu()
+
+    def _set_network(self, ok: bool) -> None:
+        changed, self.network_ok = ok != self.network_ok, ok
+        for watcher in self.link_watchers if changed else ():
+            watcher(ok)
 
     async def _watch_backends(self) -> None:
         while True:
@@ -156,7 +176,8 @@ class KioskSession(CallIntents, AgentIntents):
         ]
 
     async def stop(self) -> None:
-        for task in [self._flow_task, *self._tasks]:
+        self.rating.close()
+        for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
                 try:
@@ -192,8 +213,13 @@ class KioskSession(CallIntents, AgentIntents):
         except KeyError:
             return
         agent = self.agents.agent_id
-        if not self.availability.check(item, self.network_ok, bool(agent)).offered:
-            self.refresh_menu()
+        verdict = self.availability.check(item, self.network_ok, bool(agent)) \
+            if item.runs_on_kiosk else None
+        if verdict is not None and verdict.reason_key == IN_PERSON_ONLY:
+            self.refresh_menu()   # the tile says why; the agent may not run it
+            return
+        if verdict is None or not verdict.offered:
+            self.open_guide(code)   # done at a window or online, or not now: its guide
             return
         if agent:
             self.agents.ask_consent(item)  # the citizen agrees on screen first
@@ -202,6 +228,8 @@ class KioskSession(CallIntents, AgentIntents):
 
     def _start_flow(self, item: ServiceItem, agent_id: str = "") -> None:
         self.clock.item = item
+        self.menu.record_use(item.code)
+        self.rating.forget()
         self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
                          documents=())
         self._engine = FlowEngine(self.ctx, agent_id)
@@ -210,73 +238,6 @@ class KioskSession(CallIntents, AgentIntents):
     def choose_option(self, code: str) -> None:
         self.activity()
         self.ctx.offer_choice(code)
-
-    # Technician mode: five taps on the attract headline, then the PIN.
-    def technician_tap(self) -> None:
-        now = time.monotonic()
-        self._taps = [t for t in self._taps if now - t < 3.0] + [now]
-        if len(self._taps) >= 5 and self.view.screen is ScreenId.ATTRACT and not self.busy:
-            self._taps = []
-            self.view.update(screen=ScreenId.TECHNICIAN_PIN, entry="", entry_error_key="")
-
-    def _check_pin(self, pin: str) -> None:
-        if time.monotonic() < self._pin_locked_until:
-            self.view.update(entry="", entry_error_key="tech.locked")
-            return
-        encoded = self.ctx.config.technician.pin_hash
-        if not encoded:
-            self.view.update(entry="", entry_error_key="tech.not_provisioned")
-            return
-        if verify_pin(pin, encoded):
-            self._pin_failures = 0
-            log.info("technician signed in")
-            self.view.update(screen=ScreenId.TECHNICIAN, entry="", technician_note="")
-            self._show_devices()
-            return
-        self._pin_failures += 1
-        log.warning("wrong technician PIN (%d)", self._pin_failures)
-        if self._pin_failures >= 3:
-            self._pin_failures = 0
-            self._pin_locked_until = time.monotonic() + 300
-            self._to_attract()
-        else:
-            self.view.update(entry="", entry_error_key="tech.pin_wrong")
-
-    def technician_action(self, action: str) -> None:
-        self.activity()
-        if self.view.screen is not ScreenId.TECHNICIAN:
-            return
-        if action == "self_test" and self.device_manager is not None:
-            asyncio.get_running_loop().create_task(self._self_test())
-        elif action == "back":
-            self._to_attract()
-
-    async def _self_test(self) -> None:
-        results = await self.device_manager.self_test()
-        passed = sum(1 for r in results if r.passed)
-        self.view.update(technician_note=self.view.t("tech.self_test_done", passed=passed,
-                                                     total=len(results)))
-        self._show_devices()
-
-    def on_device_event(self, event: Any) -> None:
-        """Every device status change: the menu follows it; the technician screen lists it."""
-        reason = event.status.reason.value if event.status.reason else ""
-        line = f"{time.strftime('%H:%M:%S')}  {event.device}  {event.kind}  {reason}".rstrip()
-        self._device_events = (line, *self._device_events)[:12]
-        self.refresh_menu()
-        if self.view.screen is ScreenId.TECHNICIAN:
-            self._show_devices()
-
-    def _show_devices(self) -> None:
-        rows = []
-        if self.device_manager is not None:
-            for name, status in sorted(self.device_manager.snapshot().items()):
-                supplies = ", ".join(f"{k}={v}" for k, v in sorted(status.supplies.items()))
-                rows.append((name, status.health.value,
-                             status.reason.value if status.reason else "", supplies))
-        attention = len(self.ctx.journal.for_operators())  # needing a person, or unsettled
-        self.view.update(device_rows=tuple(rows), device_events=self._device_events,
-                         attention_count=attention)
 
     def key_press(self, key: str) -> None:
         self.activity()
@@ -324,7 +285,8 @@ class KioskSession(CallIntents, AgentIntents):
         if not self.view.can_go_back:
             return
         if self._engine is None:
-            self._to_attract()
+            if not self.menu.back():
+                self._to_attract()
             return
         self._after_cancel = "restart" if self.clock.back_restarts() else "menu"
         self._engine.cancel_by_citizen()
@@ -355,17 +317,22 @@ class KioskSession(CallIntents, AgentIntents):
         self.view.update(volume=order[(order.index(self.view.volume) + 1) % len(order)])
 
     def finish(self) -> None:
-        self._next_visit()
+        """"Done" on the result screen: the rating, if the service may be rated; "skip" on
+        the rating screen: home (batch mode: the menu for the agent's next citizen)."""
+        if self.view.screen is ScreenId.EVALUATE or self._flow_task is not None \
+                or not self.rating.show():
+            self._next_visit()
 
     def dismiss_idle_prompt(self) -> None:
         self.activity()
 
     # Internals.
     async def _run_flow(self, item: ServiceItem) -> None:
-        assert self._engine is not None
+        engine = self._engine
+        assert engine is not None
         then = ""
         try:
-            await self._engine.run(item)
+            await engine.run(item)
         except asyncio.CancelledError:
             then, self._after_cancel = self._after_cancel, ""
             if self.view.screen is not ScreenId.RESULT:  # else: what became of the money
@@ -377,6 +344,8 @@ class KioskSession(CallIntents, AgentIntents):
         finally:
             self._flow_task = self._engine = None
             self._after_cancel = ""
+            if engine.tx_id and self.view.screen is ScreenId.RESULT and not item.rates_itself:
+                self.rating.offer(item.code, engine.tx_id, engine.agent_id)   # finished or failed: 好差评
             self.clock.touch()
             while not self.ctx.scans.empty():
                 self.ctx.scans.get_nowait()
@@ -392,6 +361,8 @@ class KioskSession(CallIntents, AgentIntents):
             status_params={}, entry="", confirm_lines=(), stages=(), stage_index=-1,
             documents=(), countdown_s=0, consent_pending=False, exit_prompt=False,
             help_shown=False, services=self._tiles())
+        self.rating.forget()
+        self.menu.reset()
 
     def _to_attract(self) -> None:
         # End of the visit: every piece of personal data leaves the view, and the citizen's

@@ -16,8 +16,9 @@ from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import TEXTS
 from kiosk.journal import Transaction
+from kiosk.offline_submission import QUEUED, link_known_down, outbox_for
 from kiosk.privacy import pseudonym
-from kiosk.receipts import print_document
+from kiosk.receipts import bilingual, print_document
 from kiosk.templating import TemplateError, render
 from kiosk.transaction import PaymentFailed, SubmissionFailed, TxRun
 from kiosk.viewmodel import OptionTile, ScreenId
@@ -285,10 +286,14 @@ async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) ->
     while True:
         waiter = asyncio.ensure_future(ctx.listen_for_choice())
         scanner = asyncio.ensure_future(ctx.scans.get())
-        done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiter, scanner):
-            if task not in done:
-                task.cancel()
+        try:
+            done, _ = await asyncio.wait({waiter, scanner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when the flow is cancelled (the citizen left, the time ran out): a getter
+            # left waiting on the scans would take the next citizen's scanned code.
+            for task in (waiter, scanner):
+                if not task.done():
+                    task.cancel()
         value = scanner.result() if scanner in done else ctx.view.entry
         if pattern.match(value):
             run.state[params["into"]] = value
@@ -305,7 +310,8 @@ async def confirm_amount(run: FlowRun, params: dict) -> None:
     if amount == 0:
         raise FlowFailure(Reason.NOTHING_DUE)
     lines = tuple((line["label"], str(run.render(line["value"]))) for line in params["lines"])
-    ctx.show(ScreenId.CONFIRM, confirm_lines=lines, fee_fen=amount)
+    # The pay button, not the choices a step before this one offered.
+    ctx.show(ScreenId.CONFIRM, confirm_lines=lines, fee_fen=amount, options=(), status_key="")
     await ctx.wait_choice()
     run.ensure_quoted(amount)
 
@@ -349,12 +355,21 @@ async def submit(run: FlowRun, params: dict) -> None:
     ctx.show(ScreenId.PROCESSING, status_key="processing.instruction", busy=True)
     run.ensure_quoted(0)
     body = run.render(params.get("body", {}))
-    try:
-        result = await run.txn.submit(ctx.service(params["backend"]), params["backend"],
-                                      params["path"], body, record=list(params.get("record", [])),
-                                      delivery=str(params.get("delivery", "")))
-    except SubmissionFailed as failed:
-        raise _backend_failure(failed.error) from failed
+    with outbox_for(run) as outbox:
+        try:
+            result = await run.txn.submit(ctx.service(params["backend"]), params["backend"],
+                                          params["path"], body,
+                                          record=list(params.get("record", [])),
+                                          delivery=str(params.get("delivery", "")),
+                                          outbox=outbox, link_down=link_known_down(run))
+        except SubmissionFailed as failed:
+            raise _backend_failure(failed.error) from failed
+    if result is None:
+        # Accepted into the outbox: the receipt and the result show the catalog's placeholders
+        # for the ids the backend has not given yet.
+        run.state[QUEUED] = True
+        run.state[params["into"]] = dict(params.get("queued_result", {}))
+        return
     run.state[params["into"]] = result
 
 
@@ -367,6 +382,8 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
     copies = int(run.render(params["copies"])) if per_copy else 1
     lines = [ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
              for line in params.get("lines", []) for label in (line["label"],)]
+    if run.state.get(QUEUED):
+        lines.append(ReceiptLine(bilingual("receipt.queued")))
     for number in range(1, copies + 1):
         if per_copy:
             run.txn.printing_copy(number)
@@ -399,6 +416,8 @@ async def show_result(run: FlowRun, params: dict) -> None:
         {lang: str(run.render(text)) for lang, text in line.items()}
         for line in params.get("lines", [])
     )
+    if run.state.get(QUEUED):
+        lines += (_both("result.queued"),)
     if run.receipt_note:
         lines += (_both(run.receipt_note, order=run.tx.out_trade_no or run.tx.tx_id),)
     run.state["result_lines"] = lines

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from kiosk.backends import BackendError
-from kiosk.flow import FlowFailure, Reason
+from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.privacy import mask, pseudonym
 from kiosk.steps import _READER_REASONS, STEPS, FlowRun, _backend_failure, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
@@ -145,7 +145,6 @@ async def print_slip(run: FlowRun, title: dict[str, str], lines: list[tuple[str,
     It journals nothing (the caller does, if the slip stands for something issued); False when
     no slip came out (the caller says so on the result screen)."""
     ctx = run.ctx
-    printer = ctx.devices.receipt_printer
     body = [ReceiptLine(title["zh"], align=Align.CENTER, bold=True, double=True)]
     if title.get("en"):
         body.append(ReceiptLine(title["en"], align=Align.CENTER))
@@ -155,13 +154,22 @@ async def print_slip(run: FlowRun, title: dict[str, str], lines: list[tuple[str,
              ReceiptLine(f"终端 Kiosk: {ctx.config.kiosk_id}"),
              ReceiptLine(time.strftime("时间 Time: %Y-%m-%d %H:%M:%S")),
              ReceiptLine(f"咨询电话 Hotline: {ctx.config.flow.office_hotline}", align=Align.CENTER)]
+    return await print_document(ctx, ReceiptDocument(lines=tuple(body), qr=qr or run.tx.tx_id),
+                                run.tx.tx_id)
+
+
+async def print_document(ctx: FlowContext, document: ReceiptDocument, about: str) -> bool:
+    """Prints on the receipt printer; False when nothing came out (no printer fitted, paper
+    out, jam...): the caller tells the citizen. `about` names it in the log (a transaction,
+    an item code)."""
+    printer = ctx.devices.receipt_printer
     if printer is None:
         return False
     try:
-        await printer.print_receipt(ReceiptDocument(lines=tuple(body), qr=qr or run.tx.tx_id))
+        await printer.print_receipt(document)
     except DeviceError as exc:
         log.warning("slip not printed: %s", exc.reason.value,
-                    extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
+                    extra={"transaction": about, "reason": exc.reason.value})
         return False
     return True
 
@@ -189,7 +197,8 @@ async def enter_phone(run: FlowRun, params: dict) -> None:
     title = params.get("title", {"zh": "请输入手机号码，用于接收短信通知",
                                  "en": "Your mobile number, for a text message"})
     while True:
-        ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=title)
+        ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=title,
+                 status_key="phone.keypad")
         while True:
             value = (await ctx.wait_choice()).strip() or ctx.view.entry
             if PHONE.match(value):

@@ -26,7 +26,18 @@ class ScreenId(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
     TECHNICIAN_PIN = "technician_pin"
     TECHNICIAN = "technician"
+    SEARCH = "search"
+    GUIDE = "guide"
+    EVALUATE = "evaluate"
     AGENT_SIGN_IN = "agent_sign_in"  # a village agent shows a QR code, or ID card and PIN
+
+
+class MenuTab(StrEnum):
+    """The menu's ways in: what this kiosk does, or every item by department or life event."""
+
+    KIOSK = "kiosk"
+    DEPARTMENTS = "departments"
+    LIFE_EVENTS = "life_events"
 
 
 Text = dict[str, str]  # language -> text, as the catalog and backends publish it
@@ -57,7 +68,8 @@ DONE_STAGE = "stage.done"
 # Fields whose change means the citizen is getting on (a card placed, a face in view, a page
 # scanned, a key typed, the flow moving on): they count as activity, like a touch.
 PROGRESS_FIELDS = frozenset({"screen", "status_key", "faces", "scan_index", "entry",
-                             "qr_payload"})
+                             "qr_payload", "search_query", "guide_section", "rating_level",
+                             "rating_comment"})
 
 # A status that means a document of the citizen's is now in the kiosk: remind them at the end.
 DOCUMENT_PLACED = {"idcard.reading": "doc.idcard", "permit.reading": "doc.permit",
@@ -116,6 +128,38 @@ class ServiceTile:
     reason_key: str | None = None  # why not, as a kiosk.i18n key
     warning_key: str | None = None  # offered, but something is missing (e.g. no receipt)
     elder_first: bool = False       # the catalog puts it first in elder mode
+    guide_only: bool = False        # done at a window or online: the tile opens its guide
+
+
+@dataclass(frozen=True)
+class CategoryTile:
+    """A department or a life event on the menu, with how many items it holds."""
+
+    key: str
+    title: Text
+    count: int
+
+
+@dataclass(frozen=True)
+class GuideText:
+    """One section of an item's guide (办事指南) in one language: heading and lines."""
+
+    key: str
+    heading: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GuideView:
+    """An item's guide as the screen shows it: its words in each language, the URL of its web
+    page (the QR code), and whether the citizen can do it on this kiosk now."""
+
+    code: str
+    title: Text
+    department: Text
+    sections: dict[str, tuple[GuideText, ...]]   # language -> sections
+    url: str
+    offered: bool
 
 
 @dataclass(frozen=True)
@@ -176,6 +220,24 @@ class SessionView:
     can_go_back: bool = False             # "上一步" is safe here
     exit_prompt: bool = False             # "really exit?" is up
     help_shown: bool = False              # "call staff" is up
+    # Finding a service among hundreds (kiosk.service_search), and its guide.
+    menu_tab: MenuTab = MenuTab.KIOSK
+    categories: tuple[CategoryTile, ...] = ()  # the tab's departments or life events
+    category_title: Text = field(default_factory=dict)  # a category open: its name
+    category_items: tuple[ServiceTile, ...] = ()          # and its items, most used first
+    search_query: str = ""
+    search_results: tuple[ServiceTile, ...] = ()
+    search_words: tuple[str, ...] = ()    # Chinese words to tap (what citizens search most)
+    guide: GuideView | None = None
+    guide_section: int = 0
+    guide_note_key: str = ""              # the checklist printed, or why not
+    # The citizen's rating (好差评, kiosk.evaluation) after a service, finished or failed.
+    rating_levels: tuple[OptionTile, ...] = ()   # the five levels, best first
+    rating_tags: tuple[OptionTile, ...] = ()     # reasons, offered on the two lowest levels
+    rating_level: int = 0
+    rating_chosen: tuple[str, ...] = ()
+    rating_comment: str = ""
+    rating_note_key: str = ""
     # Video help from the hall (kiosk.videocall): the call and what its overlay shows.
     call_available: bool = False          # the site allows calls and the fleet answers
     call_phase: CallPhase = CallPhase.IDLE
@@ -246,6 +308,17 @@ class Intents(Protocol):
     def close_help(self) -> None: ...
     def set_elder(self, on: bool) -> None: ...
     def cycle_volume(self) -> None: ...
+    def show_tab(self, tab: str) -> None: ...
+    def open_category(self, key: str) -> None: ...
+    def open_search(self) -> None: ...
+    def search_key(self, key: str) -> None: ...
+    def open_guide(self, code: str) -> None: ...
+    def show_guide_section(self, index: int) -> None: ...
+    def print_guide(self) -> None: ...
+    def rate(self, level: int) -> None: ...
+    def toggle_rating_tag(self, tag: str) -> None: ...
+    def comment_key(self, key: str) -> None: ...
+    def send_rating(self) -> None: ...
     def start_video_call(self) -> None: ...
     def accept_call_consent(self) -> None: ...
     def hang_up(self) -> None: ...

@@ -2,7 +2,7 @@
 
 An agent opens sign-in from a discreet entry on the attract screen, then shows the QR code an
 operator issued on the dashboard, or places their own ID card and types their PIN. The fleet
-decides (kiosk.fleet_wire_agents): the kiosk keeps no list of agents, and neither the ID number
+decides (wire.agents): the kiosk keeps no list of agents, and neither the ID number
 nor the PIN outlives the request. Signed in, every screen carries the agent's mark; the session
 ends when the agent signs out, when nobody touches the kiosk for the citizen's idle time, or
 after the fleet's session length, whichever comes first.
@@ -25,16 +25,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from kiosk.catalog import ServiceItem
-from kiosk.fleet_wire_agents import (
+from kiosk.flow import FlowContext
+from kiosk.i18n import LANGUAGES, translate
+from kiosk.viewmodel import OptionTile, ScreenId
+from wire.agents import (
     AgentCredential,
     AgentRefusal,
     AgentSignedIn,
     AgentSignIn,
     is_sign_in_code,
 )
-from kiosk.flow import FlowContext
-from kiosk.i18n import LANGUAGES, translate
-from kiosk.viewmodel import OptionTile, ScreenId
 
 log = logging.getLogger(__name__)
 

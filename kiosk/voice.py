@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # Status keys the citizen must act on (or must know of); each is spoken when it appears.
 SPOKEN_STATUS = frozenset({
     "idcard.instruction", "idcard.reading", "permit.instruction", "permit.reading",
-    "face.consent", "face.no_face", "face.captured", "scan.place", "scan.done",
+    "face.consent", "face.no_face", "face.captured", "scan.place", "scan.done", "collect.take",
     *(k for k in TEXTS if k.startswith(("face.hint.", "scan.problem."))),
 })
 # The cue that goes with a status.
@@ -39,12 +39,14 @@ STATUS_CUES = {"idcard.reading": Cue.CARD_READ, "permit.reading": Cue.CARD_READ,
 SCREEN_PROMPTS = {ScreenId.MENU: "menu.title", ScreenId.CHOOSE: "choose.default_title",
                   ScreenId.ENTER_ACCOUNT: "account.title", ScreenId.CONFIRM: "confirm.amount",
                   ScreenId.PROCESSING: "processing.instruction",
-                  ScreenId.OUT_OF_SERVICE: "oos.title"}
+                  ScreenId.OUT_OF_SERVICE: "oos.title", ScreenId.SEARCH: "search.hint",
+                  ScreenId.GUIDE: "guide.title", ScreenId.EVALUATE: "rate.title"}
 # Prompts whose text never varies: rendered ahead, and recorded prompts can replace them.
 STATIC_PROMPTS = frozenset(SPOKEN_STATUS | {
     "menu.title", "choose.default_title", "account.title", "processing.instruction",
     "oos.title", "idle.title", "exit.title", "exit.body", "exit.body_paying", "help.title",
-    "result.ok.title", "result.fail.title", "account.invalid"})
+    "result.ok.title", "result.fail.title", "account.invalid", "search.hint", "guide.title",
+    "rate.title", "confirm.title"})
 _HINT_REPEAT_S = 4.0       # the same face hint is not repeated sooner than this
 # What confirms progress is said even when the next screen is already up: the cues, and the
 # statuses that come with them ("正在读取身份证…", "采集成功").
@@ -192,6 +194,8 @@ class VoiceGuide:
             elif screen is ScreenId.ENTER_ACCOUNT and v.entry_title:
                 out.append(Utterance(key, lang, v.pick(v.entry_title), screen=screen,
                                      static=False))
+            elif screen is ScreenId.CONFIRM and v.options:
+                out.append(text("confirm.title"))      # a list to check, nothing to pay
             elif screen is ScreenId.CONFIRM:
                 out.append(text(key, fee=format_fen(v.fee_fen, lang)))
             else:

@@ -13,22 +13,13 @@ from dataclasses import dataclass
 
 from drivers.ipp import IppError, IppFailure, IppPrinter, JobState, JobStatus, PrinterState
 from drivers.ipp import PrinterStatus as IppStatus
+from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.health import (
-    ConnectionState,
-    DeviceEventKind,
-    DeviceHealth,
-    DeviceStatus,
-    EventSink,
-    SelfTestResult,
-    StatusKeeper,
-)
-from peripherals.worker import DeviceWorker
+from peripherals.health import DeviceHealth, DeviceStatus
 
 log = logging.getLogger(__name__)
 
 DEVICE = "a4_printer"
-KIND = "ipp_printer"
 
 # printer-state-reasons keywords (RFC 8011 §5.4.12, PWG 5100.9) by what they stop, worst first.
 _FAULTS = (
@@ -72,46 +63,18 @@ class PrintedJob:
     seconds: float
 
 
-class A4PrinterService:
+class A4PrinterService(DeviceService):
     """One IPP printer at `uri` on its own worker thread."""
+
+    kind = "ipp_printer"
 
     def __init__(self, uri: str, *, name: str = DEVICE, timeout: float = 5.0,
                  poll_s: float = 0.3) -> None:
-        self.name = name
         self.uri = uri
         self.poll_s = poll_s
         self.printer = IppPrinter(uri)
         self.printer.transport.timeout = timeout
-        self._worker = DeviceWorker(name)
-        self._keeper = StatusKeeper(name, KIND, uri)
-
-    # -- Peripheral -------------------------------------------------------------------------
-
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._worker.shutdown()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            return await self._worker.call(self._refresh)
-        except RuntimeError:  # the worker was shut down
-            return self._keeper.current
-
-    async def self_test(self) -> SelfTestResult:
-        status = await self.refresh()
-        self._keeper.emit(DeviceEventKind.SELF_TEST, status.health.value)
-        return SelfTestResult(self.name, status.health.usable, status)
+        super().__init__(name, uri)
 
     # -- printing ---------------------------------------------------------------------------
 
@@ -158,14 +121,12 @@ class A4PrinterService:
         if state.make_and_model:
             self._keeper.set_identity(f"{state.make_and_model} {self.uri}")
         health, reason = health_of(state)
-        return self._keeper.update(ConnectionState.CONNECTED, health, reason, supplies_of(state))
+        return self._answered(health, reason, supplies_of(state))
 
     def _record_failure(self, exc: IppError) -> DeviceStatus:
         if exc.failure is IppFailure.UNREACHABLE:
-            return self._keeper.update(ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE,
-                                       DeviceReason.PRINTER_OFFLINE, {})
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.FAULT,
-                                   DeviceReason.GARBLED_RESPONSE)
+            return self._lost(DeviceReason.PRINTER_OFFLINE, supplies={})
+        return self._faulty(DeviceReason.GARBLED_RESPONSE)
 
     def _submit(self, pdf: bytes, job_name: str) -> int:
         try:

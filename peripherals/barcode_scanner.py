@@ -11,23 +11,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from drivers.barcode_scanner import BarcodeScanner, ScanLine, ScannerError, ScannerFailure
+from peripherals.base import DeviceService
 from peripherals.errors import DeviceReason
-from peripherals.health import (
-    ConnectionState,
-    DeviceEventKind,
-    DeviceHealth,
-    DeviceStatus,
-    EventSink,
-    SelfTestResult,
-    StatusKeeper,
-)
+from peripherals.health import DeviceStatus
 from peripherals.scan_event import ScanEvent, ScanKind, ScanSource
-from peripherals.worker import DeviceWorker
 
 log = logging.getLogger(__name__)
 
 DEVICE = "barcode_scanner"
-KIND = "serial_scanner"
 
 
 ScanCallback = Callable[[ScanEvent], None]
@@ -38,8 +29,10 @@ _FAILURE_REASONS = {
 }
 
 
-class BarcodeScannerService:
+class BarcodeScannerService(DeviceService):
     """Reads the scanner on its worker thread; `scans()` yields, `on_scan()` calls back."""
+
+    kind = "serial_scanner"
 
     def __init__(
         self,
@@ -50,11 +43,9 @@ class BarcodeScannerService:
         timeout: float = 0.5,
         read_slice_s: float = 0.2,
     ) -> None:
-        self.name = name
         self.read_slice_s = read_slice_s
         self.scanner = BarcodeScanner(port, suffix=suffix, timeout=timeout)
-        self._worker = DeviceWorker(name)
-        self._keeper = StatusKeeper(name, KIND, f"serial:{port}")
+        super().__init__(name, f"serial:{port}")
         self._callbacks: list[ScanCallback] = []
         self._queues: set[asyncio.Queue[ScanEvent]] = set()
         self._reader: asyncio.Task[None] | None = None
@@ -104,14 +95,8 @@ class BarcodeScannerService:
 
     # -- Peripheral -------------------------------------------------------------------------
 
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
     async def start(self) -> None:
-        await self.refresh()
+        await super().start()
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_loop(), name=f"{self.name}-reader")
 
@@ -120,23 +105,7 @@ class BarcodeScannerService:
         if reader is not None:
             reader.cancel()
             await asyncio.wait([reader], timeout=2.0)
-        with contextlib.suppress(RuntimeError):
-            await self._worker.call(self.scanner.close)
-        self._worker.shutdown()
-
-    def close(self) -> None:
-        self._worker.shutdown()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            return await self._worker.call(self._refresh)
-        except RuntimeError:
-            return self._keeper.current
-
-    async def self_test(self) -> SelfTestResult:
-        status = await self.refresh()
-        self._keeper.emit(DeviceEventKind.SELF_TEST, status.health.value)
-        return SelfTestResult(self.name, status.health.usable, status)
+        await super().stop()
 
     async def _read_loop(self) -> None:
         while self._reader is not None:
@@ -158,21 +127,19 @@ class BarcodeScannerService:
             self._record_failure(exc)
             return []
 
+    def _hang_up(self) -> None:
+        self.scanner.close()
+
     def _refresh(self) -> DeviceStatus:
         try:
             model = self.scanner.query_info()
         except ScannerError as exc:
             return self._record_failure(exc)
         self._keeper.set_identity(f"{model} serial:{self.scanner.port}")
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK)
+        return self._answered()
 
     def _record_failure(self, exc: ScannerError) -> DeviceStatus:
         reason = _FAILURE_REASONS[exc.reason]
         if exc.reason is ScannerFailure.GARBLED:
-            return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.FAULT, reason)
-        connection = (
-            ConnectionState.DISCONNECTED
-            if exc.reason is ScannerFailure.OFFLINE
-            else ConnectionState.CONNECTED
-        )
-        return self._keeper.update(connection, DeviceHealth.OFFLINE, reason)
+            return self._faulty(reason)
+        return self._lost(reason, port_open=exc.reason is ScannerFailure.NO_REPLY)

@@ -12,26 +12,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
-from drivers.camera import CameraError, VideoSource
-from peripherals.errors import DeviceError, DeviceReason
-from peripherals.face_camera import FaceCameraService
+from peripherals.errors import DeviceReason
 from peripherals.health import (
     ConnectionState,
     DeviceEvent,
     DeviceEventKind,
     DeviceHealth,
     DeviceStatus,
-    EventSink,
     Peripheral,
     SelfTestResult,
-    StatusKeeper,
 )
-from peripherals.idcard_reader import IdCardReaderService
-from peripherals.permit_reader import PermitReaderService
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +42,44 @@ class ServiceRequirements:
 
 @dataclass(frozen=True)
 class Availability:
-    """Whether an item can be offered now; `reason` when not, `warnings` to tell the citizen
-    before paying (e.g. PAPER_OUT: no printed receipt)."""
+    """Whether an item can be offered now; `reason` and the `device` that stops it when not
+    (`fitted` False: the kiosk has no such device at all), `warnings` to tell the citizen before
+    paying (e.g. PAPER_OUT: no printed receipt) and the optional devices it will run `without`."""
 
     offered: bool
     reason: DeviceReason | None = None
     warnings: tuple[DeviceReason, ...] = ()
+    device: str | None = None
+    fitted: bool = True
+    without: tuple[str, ...] = ()
+
+
+def availability_of(
+    requirements: ServiceRequirements, statuses: Mapping[str, DeviceStatus]
+) -> Availability:
+    """The one answer to "can this item run now, and why not", from the devices' statuses."""
+    missing = sorted(requirements.required - statuses.keys())
+    if missing:  # never runs on this kiosk, whatever the other devices' health
+        return Availability(False, DeviceReason.NOT_SUPPORTED, device=missing[0], fitted=False)
+    warnings: list[DeviceReason] = []
+    for name in sorted(requirements.required):
+        status = statuses[name]
+        if not status.health.usable:
+            return Availability(False, status.reason or DeviceReason.DEVICE_SILENT, device=name)
+        if status.reason is not None:
+            warnings.append(status.reason)
+    without: list[str] = []
+    for name in sorted(requirements.optional - requirements.required):
+        optional = statuses.get(name)
+        if optional is None:
+            warnings.append(DeviceReason.NOT_SUPPORTED)
+            without.append(name)
+        elif not optional.health.usable:
+            warnings.append(optional.reason or DeviceReason.DEVICE_SILENT)
+            without.append(name)
+        elif optional.reason is not None:
+            warnings.append(optional.reason)
+    return Availability(True, None, tuple(dict.fromkeys(warnings)), without=tuple(without))
 
 
 def _event_kind(old: DeviceStatus | None, new: DeviceStatus) -> DeviceEventKind:
@@ -155,24 +180,8 @@ class DeviceManager:
         return {result.device: result for result in results}
 
     def availability(self, requirements: ServiceRequirements) -> Availability:
-        warnings: list[DeviceReason] = []
-        for name in sorted(requirements.required):
-            status = self._statuses.get(name)
-            if status is None:
-                return Availability(False, DeviceReason.NOT_SUPPORTED)
-            if not status.health.usable:
-                return Availability(False, status.reason or DeviceReason.DEVICE_SILENT)
-            if status.reason is not None:
-                warnings.append(status.reason)
-        for name in sorted(requirements.optional - requirements.required):
-            status = self._statuses.get(name)
-            if status is None:
-                warnings.append(DeviceReason.NOT_SUPPORTED)
-            elif status.reason is not None:
-                warnings.append(status.reason)
-            elif not status.health.usable:
-                warnings.append(DeviceReason.DEVICE_SILENT)
-        return Availability(True, None, tuple(dict.fromkeys(warnings)))
+        """Whether an item needing `requirements` can run on the devices as they are now."""
+        return availability_of(requirements, self._statuses)
 
     async def wait_until(
         self, predicate: Callable[[dict[str, DeviceStatus]], bool], timeout: float
@@ -254,133 +263,3 @@ class DeviceManager:
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()
-
-
-# -- adapters for the services that predate the Peripheral shape -------------------------------
-
-
-class _ProbedPeripheral:
-    """A service that predates the Peripheral shape, made one by a cheap probe: healthy while
-    `_probe()` answers, offline with the service's reason when it raises DeviceError."""
-
-    kind = ""
-
-    def __init__(self, service: Any, name: str, identity: str) -> None:
-        self.name = name
-        self.service = service
-        self._keeper = StatusKeeper(name, self.kind, identity)
-
-    async def _probe(self) -> dict[str, str | int] | None:
-        """Asks the device something harmless; returns its supplies (None: unchanged)."""
-        raise NotImplementedError
-
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        self.service.close()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            supplies = await self._probe()
-        except DeviceError as exc:
-            return self._keeper.update(
-                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, exc.reason
-            )
-        except RuntimeError:  # the worker is shutting down
-            return self._keeper.current
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK, None, supplies)
-
-    async def self_test(self) -> SelfTestResult:
-        status = await self.refresh()
-        return SelfTestResult(self.name, status.health.usable, status)
-
-
-class PermitReaderPeripheral(_ProbedPeripheral):
-    """The travel-permit chip reader: healthy while its PC/SC reader exists."""
-
-    kind = "pcsc_reader"
-
-    def __init__(self, service: PermitReaderService, name: str = "permit_reader") -> None:
-        super().__init__(service, name, f"pcsc:{service.reader_prefix}")
-
-    async def _probe(self) -> dict[str, str | int] | None:
-        return {"card": int(await self.service.card_present())}
-
-
-class IdCardReaderPeripheral(_ProbedPeripheral):
-    """The resident-ID-card SAM module: healthy while it answers its SAM id."""
-
-    kind = "idcard_sam"
-
-    def __init__(self, service: IdCardReaderService, name: str = "idcard_reader") -> None:
-        super().__init__(service, name, service.port_path)
-
-    async def _probe(self) -> dict[str, str | int] | None:
-        sam = await self.service.sam_id()
-        self._keeper.set_identity(f"{self.service.port_path} SAM {sam}")
-        return None
-
-
-class FaceCameraPeripheral:
-    """The face camera as a Peripheral: a probe opens the stream and reads one frame.
-
-    Probing shares the camera with captures, so it runs at most every `probe_every_s` and on its
-    own thread; a real V4L2 device allows one opener, so there the service should probe on its
-    own worker between captures (see the report of the peripherals issue).
-    """
-
-    kind = "opencv_camera"
-
-    def __init__(
-        self, service: FaceCameraService, name: str = "face_camera", probe_every_s: float = 10.0
-    ) -> None:
-        self.name = name
-        self.service = service
-        self.probe_every_s = probe_every_s
-        self._keeper = StatusKeeper(name, self.kind, service.url)
-        self._last_probe = -float("inf")
-
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        self.service.close()
-
-    async def refresh(self) -> DeviceStatus:
-        now = time.monotonic()
-        unhealthy = not self._keeper.current.health.usable
-        if now - self._last_probe < self.probe_every_s and not unhealthy:
-            return self._keeper.current
-        self._last_probe = now
-        try:
-            await asyncio.to_thread(self._probe)
-        except CameraError as exc:
-            log.debug("camera probe failed: %s", exc)
-            return self._keeper.update(
-                ConnectionState.DISCONNECTED,
-                DeviceHealth.OFFLINE,
-                DeviceReason.CAMERA_UNAVAILABLE,
-            )
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.OK)
-
-    def _probe(self) -> None:
-        with VideoSource(self.service.url) as source:
-            source.read()
-
-    async def self_test(self) -> SelfTestResult:
-        self._last_probe = -float("inf")
-        status = await self.refresh()
-        return SelfTestResult(self.name, status.health.usable, status)

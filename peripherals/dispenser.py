@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from drivers.dispenser import (
@@ -17,22 +18,13 @@ from drivers.dispenser import (
     DispenserStatus,
     StockLevel,
 )
+from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.health import (
-    ConnectionState,
-    DeviceEventKind,
-    DeviceHealth,
-    DeviceStatus,
-    EventSink,
-    SelfTestResult,
-    StatusKeeper,
-)
-from peripherals.worker import DeviceWorker
+from peripherals.health import DeviceEventKind, DeviceHealth, DeviceStatus
 
 log = logging.getLogger(__name__)
 
 DEVICE = "dispenser"
-KIND = "card_dispenser"
 
 _FAILURE_REASONS = {
     DispenserFailure.OFFLINE: DeviceReason.DEVICE_SILENT,
@@ -73,8 +65,10 @@ def supplies_of(status: DispenserStatus) -> dict[str, str | int]:
     }
 
 
-class DispenserService:
+class DispenserService(DeviceService):
     """One dispenser on its own worker thread."""
+
+    kind = "card_dispenser"
 
     def __init__(
         self,
@@ -85,44 +79,10 @@ class DispenserService:
         ack_timeout: float = 0.5,
         take_poll_s: float = 0.2,
     ) -> None:
-        self.name = name
         self.take_poll_s = take_poll_s
         self.unit = CardDispenser(port, address, ack_timeout=ack_timeout)
-        self._worker = DeviceWorker(name)
-        self._keeper = StatusKeeper(name, KIND, f"serial:{port}")
+        super().__init__(name, f"serial:{port}")
         self._identity_known = False
-
-    # -- Peripheral -------------------------------------------------------------------------
-
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        try:
-            await self._worker.call(self.unit.close)
-        except RuntimeError:  # already closed
-            pass
-        self._worker.shutdown()
-
-    def close(self) -> None:
-        self._worker.shutdown()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            return await self._worker.call(self._refresh)
-        except RuntimeError:
-            return self._keeper.current
-
-    async def self_test(self) -> SelfTestResult:
-        status = await self.refresh()
-        self._keeper.emit(DeviceEventKind.SELF_TEST, status.health.value)
-        return SelfTestResult(self.name, status.health.usable, status)
 
     # -- movements --------------------------------------------------------------------------
 
@@ -165,7 +125,9 @@ class DispenserService:
 
     # -- on the worker thread ---------------------------------------------------------------
 
-    async def _move(self, action, counter: str | None = None) -> DispenserStatus:  # noqa: ANN001
+    async def _move(
+        self, action: Callable[[], DispenserStatus], counter: str | None = None
+    ) -> DispenserStatus:
         try:
             state = await self._worker.call(self._act, action)
         except DispenserError as exc:
@@ -174,7 +136,7 @@ class DispenserService:
             self._keeper.count(counter)
         return state
 
-    def _act(self, action) -> DispenserStatus:  # noqa: ANN001
+    def _act(self, action: Callable[[], DispenserStatus]) -> DispenserStatus:
         try:
             state = action()
         except DispenserError as exc:
@@ -183,6 +145,9 @@ class DispenserService:
             raise
         self._record(state)
         return state
+
+    def _hang_up(self) -> None:
+        self.unit.close()
 
     def _refresh(self) -> DeviceStatus:
         try:
@@ -198,20 +163,16 @@ class DispenserService:
 
     def _record(self, state: DispenserStatus) -> DeviceStatus:
         health, reason = health_of(state)
-        return self._keeper.update(ConnectionState.CONNECTED, health, reason, supplies_of(state))
+        return self._answered(health, reason, supplies_of(state))
 
     def _record_failure(self, exc: DispenserError) -> DeviceStatus:
         reason = _FAILURE_REASONS[exc.reason]
         if exc.reason in (DispenserFailure.OFFLINE, DispenserFailure.NO_REPLY):
-            connection = (
-                ConnectionState.DISCONNECTED
-                if exc.reason is DispenserFailure.OFFLINE
-                else ConnectionState.CONNECTED
-            )
-            return self._keeper.update(connection, DeviceHealth.OFFLINE, reason, {})
+            port_open = exc.reason is DispenserFailure.NO_REPLY
+            return self._lost(reason, port_open=port_open, supplies={})
         if exc.reason in (DispenserFailure.NO_CARD, DispenserFailure.CHANNEL_OCCUPIED,
                           DispenserFailure.REFUSED, DispenserFailure.STOCK_EMPTY):  # fmt: skip
             # A refused movement says nothing new about the unit's health; its status will.
             if exc.reason is not DispenserFailure.STOCK_EMPTY:
                 return self._keeper.current
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.FAULT, reason)
+        return self._faulty(reason)

@@ -17,8 +17,8 @@ from drivers.document_scan import (
     scan_page,
     scan_pages_to_pdf,
 )
+from peripherals.camera_base import CameraService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.worker import DeviceWorker
 
 DEVICE = "document_camera"
 
@@ -35,18 +35,18 @@ class PageNotFound(DeviceError):
         self.scan_reason = scan_reason
 
 
-class DocumentCameraService:
+class DocumentCameraService(CameraService):
     """Frames are grabbed and scanned on the device's own thread.
 
     A page is taken once it is found in ``stable_frames`` consecutive frames at the same
     place (its corners moved less than 1% of the frame), i.e. it lies still.
     """
 
-    def __init__(self, url: str, stable_frames: int = 2, colour: bool = False) -> None:
-        self.url = url
+    def __init__(self, url: str, stable_frames: int = 2, colour: bool = False, *,
+                 name: str = DEVICE, probe_every_s: float = 10.0) -> None:
+        super().__init__(name, url, probe_every_s)
         self.stable_frames = max(1, stable_frames)
         self.colour = colour
-        self._worker = DeviceWorker(DEVICE)
 
     def _scan(self, stop: threading.Event, timeout: float) -> ScannedPage:
         deadline = time.monotonic() + timeout
@@ -90,8 +90,6 @@ class DocumentCameraService:
         """All pages in one PDF (bytes, in memory), each at its real size."""
         return scan_pages_to_pdf(pages)
 
-    def close(self) -> None:
-        self._worker.shutdown()
 
 
 __all__ = ["DocumentCameraService", "PageNotFound", "ScannedPage"]

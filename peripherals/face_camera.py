@@ -16,8 +16,8 @@ from drivers.camera import CameraError, VideoSource
 from drivers.face_detection import crop_face, encode_jpeg, to_grey
 from drivers.face_quality import FaceHint, FaceQualityGate
 from drivers.liveness import LivenessEvidence, LivenessObserver
+from peripherals.camera_base import CameraService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.worker import DeviceWorker
 
 DEVICE = "face_camera"
 
@@ -42,17 +42,17 @@ class CapturedFace:
         )
 
 
-class FaceCameraService:
+class FaceCameraService(CameraService):
     """Frames are grabbed and judged on the device's thread; previews are handed to the loop.
 
     Only the newest preview waits for the loop: if the screen falls behind, older previews
     are dropped rather than queued, so the UI never waits for frames nor frames for the UI.
     """
 
-    def __init__(self, url: str, preview_width: int = 480) -> None:
-        self.url = url
+    def __init__(self, url: str, preview_width: int = 480, *, name: str = DEVICE,
+                 probe_every_s: float = 10.0) -> None:
+        super().__init__(name, url, probe_every_s)
         self.preview_width = preview_width
-        self._worker = DeviceWorker(DEVICE)
         self._gate: FaceQualityGate | None = None
         # Consumers of every raw frame (a video call): fed by whichever loop holds the camera.
         self._taps: list[FrameTap] = []
@@ -185,6 +185,3 @@ class FaceCameraService:
     def _capture_unshared(self, *args: object) -> CapturedFace:
         self._capture_wanted.clear()  # on the device thread: the stream has let go
         return self._capture(*args)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self._worker.shutdown()

@@ -61,7 +61,7 @@ class DeviceStatus:
     def with_counters(self, counters: Mapping[str, int]) -> DeviceStatus:
         return replace(self, counters=dict(counters))
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {
             "device": self.device,
             "kind": self.kind,

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from drivers.idcard_sam import SamError, SamFailure, SamReader, SerialTransport
 from drivers.idcard_text import IdentityText
+from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.worker import DeviceWorker
+from peripherals.health import DeviceStatus
 
 __all__ = ["IdCardRead", "IdCardReaderService", "IdentityText"]
 
@@ -60,19 +61,22 @@ class IdCardRead:
     __str__ = __repr__
 
 
-class IdCardReaderService:
-    """A SAM_A reader at `port_path`; async methods, blocking work on one thread."""
+class IdCardReaderService(DeviceService):
+    """A SAM_A reader at `port_path`; async methods, blocking work on one thread. Healthy
+    while its SAM module answers its status and id."""
+
+    kind = "idcard_sam"
 
     def __init__(self, port_path: str, poll_s: float = 0.3, *, baudrate: int = 115200,
                  command_timeout: float = 1.0, read_timeout: float = 3.0,
-                 attempts: int = 3) -> None:  # fmt: skip
+                 attempts: int = 3, name: str = DEVICE) -> None:  # fmt: skip
+        super().__init__(name, port_path)
         self.port_path = port_path
         self.poll_s = poll_s
         self.baudrate = baudrate
         self.command_timeout = command_timeout
         self.read_timeout = read_timeout
         self.attempts = attempts
-        self._worker = DeviceWorker(DEVICE)
         self._transport: SerialTransport | None = None
         self._reader: SamReader | None = None
 
@@ -135,8 +139,16 @@ class IdCardReaderService:
         except SamError as exc:
             raise self._device_error(exc) from exc
 
-    def _close(self) -> None:
+    def _hang_up(self) -> None:
         self._drop_port()
+
+    def _refresh(self) -> DeviceStatus:
+        try:
+            sam = self._sam_id()
+        except DeviceError as exc:
+            return self._lost(exc.reason)
+        self._keeper.set_identity(f"{self.port_path} SAM {sam}")
+        return self._answered()
 
     # --- the async face ---
 
@@ -167,10 +179,6 @@ class IdCardReaderService:
         """The SAM module's identifier after a status check (for self-test and diagnostics)."""
         return await self._worker.call(self._sam_id)
 
-    async def aclose(self) -> None:
-        await self._worker.call(self._close)
-        self._worker.shutdown()
-
     def close(self) -> None:
-        self._worker.shutdown()
+        super().close()
         self._drop_port()

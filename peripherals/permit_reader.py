@@ -13,11 +13,9 @@ BAC, same files, from the offset reached, what was learned kept) instead of star
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,16 +25,14 @@ from drivers.card_capabilities import file_access
 from drivers.icao9303 import (
     FID_EF_COM,
     FID_EF_SOD,
-    EfCom,
     FileAccess,
     IcaoReader,
     dg_fid,
-    file_name,
     parse_ef_com,
 )
 from drivers.iso7816 import SM_ABORTED, ChipError, ChipReason
 from drivers.lds import parse_dg2
-from drivers.mrz import MrzData, parse_dg1
+from drivers.mrz import parse_dg1
 from drivers.passive_auth import (
     PassiveAuthResult,
     PassiveAuthVerdict,
@@ -46,91 +42,18 @@ from drivers.passive_auth import (
     parse_sod,
     verify_passive_auth,
 )
+from drivers.pcsc_watch import CardPresence, ReaderWatcher
 from drivers.secure_messaging import SecureMessaging
+from peripherals.base import DeviceService
+from peripherals.card_presence import CardCallback, CardPresenceWatch
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.worker import DeviceWorker
+from peripherals.health import DeviceStatus
+from peripherals.permit_read import DEVICE, BacKey, PermitRead
 
 log = logging.getLogger(__name__)
 
-DEVICE = "permit_reader"
+__all__ = ["DEVICE", "BacKey", "PermitRead", "PermitReaderService"]
 _MAX_RESUMES = 3
-
-
-@dataclass(frozen=True, repr=False)
-class BacKey:
-    """The MRZ data BAC needs: document number, birth and expiry dates (YYMMDD)."""
-
-    document_number: str
-    birth_date: str
-    expiry_date: str
-
-    def __repr__(self) -> str:
-        return "BacKey(document_number='***', birth_date='***', expiry_date='***')"
-
-    __str__ = __repr__
-
-
-def _expiry_date(yymmdd: str, today: dt.date) -> dt.date | None:
-    try:
-        year = 2000 + int(yymmdd[:2])
-        if year > today.year + 30:  # a 1990s expiry, not one 70 years ahead
-            year -= 100
-        return dt.date(year, int(yymmdd[2:4]), int(yymmdd[4:6]))
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, repr=False)
-class PermitRead:
-    """What the chip gave: parsed MRZ, face image, passive-authentication checks, cost."""
-
-    mrz: MrzData
-    face_image: bytes | None  # the JPEG / JPEG 2000 file out of DG2 (None: no DG2 or no face)
-    passive_auth: PassiveAuthResult
-    apdus: int
-    seconds: float
-    data_groups: Mapping[int, bytes] = field(default_factory=dict)  # raw files read
-    listed_groups: tuple[int, ...] = ()  # the data groups EF.SOD lists (else EF.COM, if read)
-    unreadable_groups: tuple[int, ...] = ()  # listed, refused (e.g. DG3/DG4 behind EAC)
-    missing_files: tuple[int, ...] = ()  # file identifiers the chip does not have
-    ef_com: EfCom | None = None  # read only when there is no EF.SOD to list the groups
-    face_mime: str | None = None
-    resumes: int = 0  # times the read went on in a new session (card back, or a fallback)
-    access: FileAccess = field(default_factory=FileAccess)  # how the chip's files were read
-
-    def __repr__(self) -> str:
-        return (
-            f"PermitRead(mrz={self.mrz!r}, groups={sorted(self.data_groups)}, "
-            f"face={'yes' if self.face_image else 'no'}, "
-            f"passive_auth={self.passive_auth.verdict.value}, apdus={self.apdus}, "
-            f"seconds={self.seconds:.3f}, resumes={self.resumes})"
-        )
-
-    __str__ = __repr__
-
-    @property
-    def missing_names(self) -> tuple[str, ...]:
-        return tuple(file_name(fid) for fid in self.missing_files)
-
-    def document_expired(self, today: dt.date | None = None) -> bool:
-        """Whether the MRZ's expiry date is past (an unreadable date counts as expired)."""
-        today = today or dt.date.today()
-        expiry = _expiry_date(self.mrz.expiry_date, today)
-        return expiry is None or expiry < today
-
-    def raise_for_integrity(self, *, require_trusted: bool = True) -> None:
-        """DeviceError(INTEGRITY_FAILED) when passive authentication does not pass the policy:
-        never when it failed; with `require_trusted`, not either when the signer is not
-        trusted or when nothing could be checked (no EF.SOD). The detail says why (no PII)."""
-        result = self.passive_auth
-        verdict = result.verdict
-        if verdict is PassiveAuthVerdict.FAILED or (
-            require_trusted
-            and verdict in (PassiveAuthVerdict.NOT_TRUSTED, PassiveAuthVerdict.NOT_POSSIBLE)
-        ):
-            why = "; ".join(result.problems)
-            detail = f"{verdict.value}: {why}" if why else verdict.value
-            raise DeviceError(DEVICE, DeviceReason.INTEGRITY_FAILED, detail)
 
 
 @dataclass
@@ -154,22 +77,28 @@ class _ReadState:
         return self.access is not None and self.access != self.session_access
 
 
-class PermitReaderService:
-    """A PC/SC reader chosen by name prefix; every pyscard call runs on the device's thread."""
+class PermitReaderService(DeviceService):
+    """A PC/SC reader chosen by name prefix; every pyscard call runs on the device's thread.
+    Healthy while its reader exists; the supply `card` says whether a card lies on it, and
+    `on_card()` hears every insert and remove (a watch on the same thread, `card_presence`)."""
+
+    kind = "pcsc_reader"
 
     def __init__(
         self,
         reader_prefix: str,
         csca_store: Path | None = None,
-        poll_s: float = 0.2,
         *,
         resume_window_s: float = 5.0,
+        name: str = DEVICE,
+        watch_slice_s: float = 0.25,
     ) -> None:
+        super().__init__(name, f"pcsc:{reader_prefix}")
         self.reader_prefix = reader_prefix
         self.csca_store = csca_store
-        self.poll_s = poll_s
         self.resume_window_s = resume_window_s
-        self._worker = DeviceWorker(DEVICE)
+        self._watcher = ReaderWatcher(reader_prefix)  # used on the worker thread only
+        self._presence = CardPresenceWatch(name, self._worker, self._watch_slice, watch_slice_s)
 
     def _reader_name(self) -> str:
         try:
@@ -181,41 +110,77 @@ class PermitReaderService:
                 return name
         raise DeviceError(DEVICE, DeviceReason.READER_UNAVAILABLE, "no matching reader")
 
-    def _card_present(self) -> bool:
-        try:
-            return pcsc.card_present(self._reader_name())
-        except pcsc.PcscError as exc:
-            raise DeviceError(DEVICE, DeviceReason.READER_UNAVAILABLE, str(exc)) from exc
+    def on_card(self, callback: CardCallback) -> Callable[[], None]:
+        """`callback(event)` on the loop for every card inserted or removed."""
+        self._presence.start()
+        return self._presence.on_card(callback)
+
+    async def start(self) -> None:
+        await super().start()
+        self._presence.start()
+
+    async def stop(self) -> None:
+        await self._presence.stop()
+        await super().stop()
+
+    async def refresh(self) -> DeviceStatus:
+        status = await super().refresh()
+        self._presence.notice(self._watcher.presence if status.health.usable else None)
+        return status
 
     async def card_present(self) -> bool:
-        return await self._worker.call(self._card_present)
+        """Whether a card lies on the reader now; DeviceError(READER_UNAVAILABLE) without one."""
+        status = await self.refresh()
+        if not status.health.usable:
+            raise DeviceError(DEVICE, status.reason or DeviceReason.READER_UNAVAILABLE)
+        return self._presence.presence is CardPresence.PRESENT
 
     async def wait_for_card(self, timeout: float) -> None:
-        """Returns once a card is on the reader; DeviceError(TIMEOUT) after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while not await self.card_present():
-            if time.monotonic() > deadline:
-                raise DeviceError(DEVICE, DeviceReason.TIMEOUT)
-            await asyncio.sleep(self.poll_s)
+        """Returns once a card is on the reader; DeviceError(TIMEOUT) after `timeout` seconds,
+        DeviceError(READER_UNAVAILABLE) at once when there is no reader."""
+        if await self.card_present():
+            return
+        try:
+            await self._presence.wait_for(CardPresence.PRESENT, timeout)
+        except TimeoutError:
+            raise DeviceError(DEVICE, DeviceReason.TIMEOUT) from None
 
     async def read_permit(self, key: BacKey) -> PermitRead:
         """Read and check the document on the reader with the citizen's MRZ data."""
         return await self._worker.call(self._read, key)
 
-    def close(self) -> None:
-        self._worker.shutdown()
-
     # --- on the worker thread ---------------------------------------------------------
+
+    def _refresh(self) -> DeviceStatus:
+        self._watch_slice(0)
+        return self.status()
+
+    def _hang_up(self) -> None:
+        self._watcher.drop()
+
+    def _watch_slice(self, timeout: float) -> CardPresence | None:
+        """Waits up to `timeout` s for the card's presence to change; records the reader's
+        health and returns its presence (None while pcscd is away)."""
+        try:
+            changed = self._watcher.wait(timeout)
+        except pcsc.PcscError as exc:
+            if self.status().health.usable:
+                log.warning("chip reader lost: %s", exc.reason.value, extra={"device": self.name})
+            self._lost(DeviceReason.READER_UNAVAILABLE)
+            time.sleep(timeout)  # pcscd is away: try a new context after a while
+            return None
+        presence = self._watcher.presence
+        if presence is CardPresence.NO_READER:
+            self._lost(DeviceReason.READER_UNAVAILABLE)
+        elif changed is not None or not self.status().health.usable:
+            self._answered(supplies={"card": int(presence is CardPresence.PRESENT)})
+        return presence
 
     def _wait_for_return(self) -> bool:
         deadline = time.monotonic() + self.resume_window_s
-        while time.monotonic() < deadline:
-            try:
-                if pcsc.card_present(self._reader_name()):
-                    return True
-            except (pcsc.PcscError, DeviceError):
-                pass
-            time.sleep(min(self.poll_s, 0.1))
+        while (left := deadline - time.monotonic()) > 0:
+            if self._watch_slice(min(left, 0.25)) is CardPresence.PRESENT:
+                return True
         return False
 
     def _read(self, key: BacKey) -> PermitRead:

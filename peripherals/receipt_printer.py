@@ -23,17 +23,9 @@ from drivers.receipt_printer import (
     ReceiptPrinter,
     SerialReceiptPrinter,
 )
+from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.health import (
-    ConnectionState,
-    DeviceEventKind,
-    DeviceHealth,
-    DeviceStatus,
-    EventSink,
-    SelfTestResult,
-    StatusKeeper,
-)
-from peripherals.worker import DeviceWorker
+from peripherals.health import DeviceEventKind, DeviceHealth, DeviceStatus, SelfTestResult
 
 __all__ = [
     "Label",
@@ -48,7 +40,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEVICE = "receipt_printer"
-KIND = "escpos_printer"
 
 _FAILURE_REASONS = {
     PrinterFailure.OFFLINE: DeviceReason.PRINTER_OFFLINE,
@@ -76,8 +67,10 @@ def health_of(status: PrinterStatus) -> tuple[DeviceHealth, DeviceReason | None,
     return DeviceHealth.OK, None, paper
 
 
-class ReceiptPrinterService:
+class ReceiptPrinterService(DeviceService):
     """One receipt printer on its own worker thread; every driver call runs there."""
+
+    kind = "escpos_printer"
 
     def __init__(
         self,
@@ -92,10 +85,8 @@ class ReceiptPrinterService:
             if host is None:
                 raise ValueError("give a host or a printer")
             printer = EscposReceiptPrinter(host, port, timeout=timeout)
-        self.name = name
         self.printer = printer
-        self._worker = DeviceWorker(name)
-        self._keeper = StatusKeeper(name, KIND, printer.address)
+        super().__init__(name, printer.address)
 
     @classmethod
     def from_endpoint(
@@ -127,29 +118,7 @@ class ReceiptPrinterService:
             )
         return cls(printer=printer, name=name)
 
-    # -- Peripheral -------------------------------------------------------------------------
-
-    def status(self) -> DeviceStatus:
-        return self._keeper.current
-
-    def set_event_sink(self, sink: EventSink | None) -> None:
-        self._keeper.sink = sink
-
-    async def start(self) -> None:
-        await self.refresh()
-
-    async def stop(self) -> None:
-        try:
-            await self._worker.call(self.printer.close)
-        except RuntimeError:  # already closed
-            pass
-        self.close()
-
-    async def refresh(self) -> DeviceStatus:
-        try:
-            return await self._worker.call(self._refresh)
-        except RuntimeError:  # the worker was shut down
-            return self._keeper.current
+    # -- Peripheral (the rest is DeviceService's) ----------------------------------------------
 
     async def self_test(self, print_test_page: bool = False) -> SelfTestResult:
         """A status round trip; with `print_test_page`, also a short receipt (provisioning)."""
@@ -176,10 +145,13 @@ class ReceiptPrinterService:
 
     def close(self) -> None:
         """Stops the worker and hangs up (a print still running on the worker may fail)."""
-        self._worker.shutdown()
+        super().close()
         self.printer.close()
 
     # -- on the worker thread ---------------------------------------------------------------
+
+    def _hang_up(self) -> None:
+        self.printer.close()
 
     def _refresh(self) -> DeviceStatus:
         try:
@@ -189,18 +161,16 @@ class ReceiptPrinterService:
 
     def _record(self, state: PrinterStatus) -> DeviceStatus:
         health, reason, paper = health_of(state)
-        return self._keeper.update(ConnectionState.CONNECTED, health, reason, {"paper": paper})
+        return self._answered(health, reason, {"paper": paper})
 
     def _record_failure(self, exc: PrinterError) -> DeviceStatus:
         reason = _FAILURE_REASONS[exc.reason]
         if exc.reason in (PrinterFailure.OFFLINE, PrinterFailure.NO_REPLY):
-            return self._keeper.update(
-                ConnectionState.DISCONNECTED, DeviceHealth.OFFLINE, reason, {"paper": "unknown"}
-            )
+            return self._lost(reason, supplies={"paper": "unknown"})
         if exc.reason is PrinterFailure.IO_ERROR:
-            return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.FAULT, reason)
-        supplies = {"paper": "out"} if exc.reason is PrinterFailure.PAPER_OUT else None
-        return self._keeper.update(ConnectionState.CONNECTED, DeviceHealth.FAULT, reason, supplies)
+            return self._faulty(reason)
+        return self._faulty(reason, {"paper": "out"} if exc.reason is PrinterFailure.PAPER_OUT
+                            else None)
 
     def _print(self, document: ReceiptDocument) -> None:
         try:

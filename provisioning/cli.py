@@ -20,7 +20,6 @@ import logging
 import sys
 from pathlib import Path
 
-from kiosk.fleet_wire import MAX_ID_LEN
 from kiosk.logs import setup_logging
 from provisioning.config_writer import ProvisioningError
 from provisioning.enrollment import fleet_url
@@ -28,6 +27,7 @@ from provisioning.profiles import SERIAL_ROLES, DeviceKind, serial_role_named
 from provisioning.progress import Progress
 from provisioning.provision import provision
 from provisioning.report import render_text, to_json
+from wire.fleet import MAX_ID_LEN
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _is_identifier(text: str) -> bool:
 
 
 def identifier(text: str) -> str:
-    """Kiosk ids and regions as the fleet's wire schema takes them (kiosk/fleet_wire.py)."""
+    """Kiosk ids and regions as the fleet's wire schema takes them (wire/fleet.py)."""
     if not _is_identifier(text):
         raise argparse.ArgumentTypeError(
             f"{text!r}: use 1 to {MAX_ID_LEN} ASCII letters, digits, '-', '_' or '.'"
@@ -86,6 +86,20 @@ def site_name(text: str) -> str:
             " '_' and '.' (write Chinese names in pinyin)"
         )
     return joined
+
+
+def release_key(text: str) -> str:
+    """A release key as `kiosk-bundle keygen` prints it: base64 of a raw Ed25519 public key."""
+    from kiosk.update.manifest import parse_public_key
+
+    try:
+        parse_public_key(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text[:24]!r}: not a release key (the base64 line `kiosk-bundle keygen` prints"
+            " for trusted_keys)"
+        ) from None
+    return text.strip()
 
 
 def serial_spec(text: str) -> tuple[str, DeviceKind | None]:
@@ -223,6 +237,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pin-stdin",
         action="store_true",
         help="read the technician PIN from stdin (else asked on the terminal)",
+    )
+    other.add_argument(
+        "--release-key",
+        type=release_key,
+        action="append",
+        metavar="KEY",
+        help="a release key the kiosk trusts for software updates ([update] trusted_keys;"
+        " repeatable; given, it replaces the keys an earlier run wrote)",
     )
     other.add_argument("--payment-url", help="the payment gateway's address")
     other.add_argument("--exit-entry-url", help="the exit-entry backend's address")

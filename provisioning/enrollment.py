@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from provisioning.config_writer import ProvisioningError
 
-TOKEN_MIN, TOKEN_MAX = 16, 128  # what the fleet's wire schema takes (kiosk/fleet_wire.py)
+TOKEN_MIN, TOKEN_MAX = 16, 128  # what the fleet's wire schema takes (wire/fleet.py)
 TOKEN_TYPICAL = 43  # secrets.token_urlsafe(32), as kiosk-fleet makes them
 _TOKEN_ALPHABET = frozenset(string.ascii_letters + string.digits + "-_")
 

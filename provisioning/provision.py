@@ -306,6 +306,7 @@ async def provision(
             "backends": _backends(args, inputs.endpoints),
             "fleet": fleet,
             "technician": _technician(existing, inputs.pin),
+            **_update(args),
         },
     )  # fmt: skip
     args.state_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
@@ -345,6 +346,13 @@ def _backends(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, 
         if given:
             backends[key] = given
     return backends
+
+
+def _update(args: argparse.Namespace) -> dict[str, Any]:
+    """[update] trusted_keys: the release keys updates must be signed by (kept from an earlier
+    run unless given again; a kiosk with none refuses every update)."""
+    keys = getattr(args, "release_key", None)
+    return {"update": {"trusted_keys": list(dict.fromkeys(keys))}} if keys else {}
 
 
 def _technician(existing: dict[str, Any], pin: str | None) -> dict[str, Any]:

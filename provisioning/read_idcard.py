@@ -58,7 +58,7 @@ async def _read(args: argparse.Namespace) -> IdCardRead:
         await service.wait_for_card(args.wait)
         return await service.read()
     finally:
-        await service.aclose()
+        await service.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

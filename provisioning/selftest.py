@@ -18,7 +18,6 @@ from drivers.camera import CameraError, VideoSource
 from drivers.passive_auth import load_trust_store
 from drivers.receipt_printer import Align
 from peripherals.barcode_scanner import BarcodeScannerService
-from peripherals.device_manager import IdCardReaderPeripheral
 from peripherals.dispenser import DispenserService
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.health import DeviceHealth, Peripheral
@@ -163,7 +162,7 @@ async def check_csca_store(path: Path) -> SelfTestResult:
 _SERIAL_SERVICES: dict[DeviceKind, Callable[[str], Peripheral]] = {
     DeviceKind.DISPENSER: DispenserService,
     DeviceKind.BARCODE_SCANNER: BarcodeScannerService,
-    DeviceKind.ID_CARD_READER: lambda port: IdCardReaderPeripheral(IdCardReaderService(port)),
+    DeviceKind.ID_CARD_READER: IdCardReaderService,
 }
 
 

@@ -57,9 +57,9 @@ class KioskApp(App):
         self._elder_built = elder
         self.root_layout.clear_widgets()
         if elder not in self._sets:
+            # Screens are built when first shown (`_screen`): at start-up only the attract
+            # screen stands between the process and an interactive kiosk.
             manager = ScreenManager(transition=FadeTransition(duration=0.15))
-            for screen_id, cls in SCREENS.items():
-                manager.add_widget(cls(self.view, self.intents, name=screen_id.value))
             overlays = {
                 "busy": BusyOverlay(self.view),
                 "idle": IdlePrompt(self.view, self.intents),
@@ -69,10 +69,30 @@ class KioskApp(App):
             }
             self._sets[elder] = (manager, overlays)
         self.manager, self.overlays = self._sets[elder]
+        self._screen(self.view.screen.value)
         self.root_layout.add_widget(self.manager)
+
+    def _screen(self, name: str) -> Any:
+        """The screen called `name` in the current mode, built the first time it is needed
+        (a screen not built in the background yet: its first transition pays for it)."""
+        assert self.manager is not None
+        if not self.manager.has_screen(name):
+            self.manager.add_widget(SCREENS[ScreenId(name)](self.view, self.intents, name=name))
+        return self.manager.get_screen(name)
 
     def on_start(self):
         self.ready = True
+        # The other screens are built after the first frame, one per frame while the attract
+        # screen shows, so they stand ready before a citizen needs them.
+        Clock.schedule_once(self._build_next_screen, 0)
+
+    def _build_next_screen(self, _dt: float) -> None:
+        assert self.manager is not None
+        for screen_id in SCREENS:
+            if not self.manager.has_screen(screen_id.value):
+                self._screen(screen_id.value)
+                Clock.schedule_once(self._build_next_screen, 0)
+                return
 
     def _on_any_touch(self, *_):
         # After the touch is dispatched: activity closes "still there?", and closing it before
@@ -95,6 +115,7 @@ class KioskApp(App):
                 (self.view.screen.value, f"{mode} mode", round(
                     (time.perf_counter() - started) * 1000, 1))), 0)
         current = self.view.screen.value
+        screen = self._screen(current)
         if self.manager.current != current:
             previous = self.manager.current
             self.manager.current = current
@@ -104,7 +125,7 @@ class KioskApp(App):
                 lambda _dt2: self.transitions.append(
                     (previous, current, round((time.perf_counter() - started) * 1000, 1))),
                 0), 0)
-        self.manager.get_screen(current).render(changed)
+        screen.render(changed)
         self._show("idle", self.view.idle_prompt)
         self._show("exit", self.view.exit_prompt)
         self._show("help", self.view.help_shown)

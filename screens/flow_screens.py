@@ -111,7 +111,11 @@ class ChooseScreen(KioskScreen):
     title_key = "choose.default_title"
 
     def build(self) -> None:
+        # What else the citizen may do here (the queue: "or place your ID card").
+        self.hint = TextLabel("muted", TypeSize.BODY, size_hint_y=None, height=0)
+        self.hint.automation_id = "choose_hint"
         self.options = TilePager("choose", current().mode.options_per_page)
+        self.body.add_widget(self.hint)
         self.body.add_widget(self.options)
         self._rendered: tuple = ()
 
@@ -120,6 +124,9 @@ class ChooseScreen(KioskScreen):
         v = self.view
         if v.choose_title:
             self.heading.text = v.pick(v.choose_title)
+        hint = v.status_key == "queue.hint"
+        self.hint.text = v.t(v.status_key) if hint else ""
+        self.hint.height = current().font(TypeSize.BODY) * 3.6 if hint else 0
         key = (v.options, v.language)
         if key == self._rendered:
             return
@@ -167,30 +174,61 @@ class EnterAccountScreen(KioskScreen):
         self.prompt.text = v.pick(v.entry_title) if v.entry_title else v.t("account.title")
         self.entry.text = v.entry or "_"
         self.error.text = v.t(v.entry_error_key) if v.entry_error_key else ""
-        self.hint.text = v.t("account.scan_hint")
+        # A phone number is not an account: its own heading, and no barcode to hold up.
+        phone = v.status_key == "phone.keypad"
+        if phone:
+            self.heading.text = v.t("phone.keypad")
+        self.hint.text = v.t("phone.hint" if phone else "account.scan_hint")
         self.keys["back"].text = v.t("keypad.back")
         self.keys["ok"].text = v.t("keypad.ok")
 
 
 class ConfirmScreen(KioskScreen):
+    """What the citizen checks: an amount to pay, or (a step's own choices, e.g. "print" and
+    "done" under a progress list, "confirm" and "type again" under a phone number) buttons."""
+
     title_key = "confirm.title"
 
     def build(self) -> None:
+        theme = current()
         # A bill's holder and address, a masked mobile number, one's applications' progress.
         self.lines = mark_personal(TextLabel("body", TypeSize.BODY, size_hint_y=0.45,
                                              halign="left"))
+        self.lines.automation_id = "confirm_lines"
         self.amount = TextLabel("alert", TypeSize.AMOUNT, bold=True, size_hint_y=0.2)
         self.pay = BigButton("confirm.pay", "success")
         self.pay.bind(on_release=lambda *_: self.intents.choose_option("confirm"))
-        self.split([self.lines], [self.amount, self.pay, Widget(size_hint_y=0.1)])
+        self.choices = BoxLayout(spacing=theme.space(Space.GAP), size_hint_y=None, height=0)
+        self.split([self.lines], [self.amount, self.pay, self.choices, Widget(size_hint_y=0.1)])
+        self._choices: tuple = ()
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
         v = self.view
+        theme = current()
+        if v.status_key.startswith("progress."):
+            self.heading.text = v.t(v.status_key, **v.status_params)
+        elif v.options:
+            self.heading.text = v.t("confirm.check")     # a number or a list, not a payment
         self.lines.text = "\n".join(f"{v.pick(label)}{v.t('common.colon')}{value}"
                                     for label, value in v.confirm_lines)
-        self.amount.text = v.t("confirm.amount", fee=format_fen(v.fee_fen, v.language))
+        paying = not v.options
+        self.amount.text = v.t("confirm.amount", fee=format_fen(v.fee_fen, v.language)) \
+            if paying else ""
+        self.amount.size_hint_y = 0.2 if paying else 0.01
         self.pay.text = v.t("confirm.pay")
+        self.pay.opacity, self.pay.disabled = (1, False) if paying else (0, True)
+        self.pay.height = theme.space(Space.BUTTON) if paying else 0
+        self.choices.height = 0 if paying else theme.space(Space.BUTTON)
+        key = (v.options, v.language)
+        if key != self._choices:
+            self._choices = key
+            self.choices.clear_widgets()
+            for index, option in enumerate(v.options):
+                button = BigButton(f"option.{option.code}", "success" if index == 0
+                                   else "secondary", text=v.pick(option.title), size_hint_y=1)
+                button.bind(on_release=lambda _b, c=option.code: self.intents.choose_option(c))
+                self.choices.add_widget(button)
 
 
 class ScanDocumentScreen(KioskScreen):
@@ -284,7 +322,9 @@ class ProcessingScreen(KioskScreen):
     def render(self, changed: set[str]) -> None:
         super().render(changed)
         v = self.view
-        self.instruction.text = v.t("processing.instruction")
+        # The step says what is happening ("printing your certificate", "take your document").
+        self.instruction.text = v.t(v.status_key or "processing.instruction")
+        self.instruction.set_pair("headline" if v.status_key == "collect.take" else "body")
         self.doing.text = v.t(v.busy_key) if v.busy_key else ""
 
 

@@ -1,4 +1,4 @@
-"""The kiosk's own screens (attract, menu, out of service, technician) and the registry of every
+"""The kiosk's own screens (attract, out of service, technician) and the registry of every
 screen. Each renders the session view and sends intents; none touches a device."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.viewmodel import ScreenId
 from screens.base import KioskScreen
+from screens.evaluate_screen import EvaluateScreen
 from screens.flow_screens import (
     ChooseScreen,
     ConfirmScreen,
@@ -23,7 +24,7 @@ from screens.flow_screens import (
     ResultScreen,
     ScanDocumentScreen,
 )
-from screens.pager import TilePager
+from screens.menu_screens import GuideScreen, MenuScreen, SearchScreen
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton, TextLabel
 
@@ -111,62 +112,6 @@ class AttractScreen(KioskScreen):
         self.hint.text = v.t("attract.hint")
         self.start.text = v.t("attract.touch")
         self.choices.render(v)
-
-
-class MenuScreen(KioskScreen):
-    title_key = "menu.title"
-
-    def build(self) -> None:
-        self.banner = TextLabel("alert", TypeSize.BODY, size_hint_y=None, height=0)
-        self.tiles = TilePager("menu", current().mode.tiles_per_page)
-        self.empty = TextLabel("body", TypeSize.BODY, size_hint_y=None, height=0)
-        self.agent_out = BigButton("agent.sign_out", "secondary", TypeSize.SMALL,
-                                   size_hint_y=None, height=0, opacity=0, disabled=True)
-        self.agent_out.bind(on_release=lambda *_: self.intents.agent_sign_out())
-        for widget in (self.banner, self.agent_out, self.empty, self.tiles):
-            self.body.add_widget(widget)
-        self._rendered: tuple = ()
-
-    def render(self, changed: set[str]) -> None:
-        super().render(changed)
-        v = self.view
-        theme = current()
-        self.banner.text = "" if v.network_ok else v.t("network.down")
-        self.banner.height = 0 if v.network_ok else theme.font(TypeSize.BODY) * 2.4
-        agent = bool(v.agent_id)  # batch mode: the agent's way out, between citizens
-        self.agent_out.text = v.t("agent.sign_out")
-        self.agent_out.height = theme.font(TypeSize.SMALL) * 2.4 if agent else 0
-        self.agent_out.opacity, self.agent_out.disabled = (1, False) if agent else (0, True)
-        tiles = v.menu_tiles()
-        self.empty.text = "" if tiles else v.t("menu.empty")
-        self.empty.height = 0 if tiles else theme.font(TypeSize.BODY) * 3
-        key = (tiles, v.language)
-        if key == self._rendered:
-            return
-        keep = bool(self._rendered) and self._rendered[0] == tiles
-        self._rendered = key
-        self.tiles.show(len(tiles), lambda i: self._tile(tiles[i]), v.t, keep_page=keep)
-
-    def on_pre_enter(self, *args) -> None:
-        # Each visit's menu opens on its first page (a previous citizen may have left it on
-        # another): the usual choices are there, and the pager only ever has to go forward.
-        self._rendered = ()
-        self.render({"services"})
-
-    def _tile(self, tile) -> Widget:
-        v = self.view
-        theme = current()
-        small = int(theme.font(TypeSize.SMALL))
-        text = f"{v.pick(tile.title)}\n[size={small}]{v.pick(tile.summary)}[/size]"
-        note = tile.reason_key if not tile.available else tile.warning_key
-        if note:
-            colour = theme.palette.primary_note if tile.available \
-                else theme.palette.disabled_reason
-            text += f"\n[size={small}][color={colour.lstrip('#')}]{v.t(note)}[/color][/size]"
-        button = BigButton(f"service.{tile.code}", text=text, markup=True, size_hint_y=1,
-                           disabled=not tile.available)
-        button.bind(on_release=lambda _b, code=tile.code: self.intents.choose_service(code))
-        return button
 
 
 class TechnicianPinScreen(EnterAccountScreen):
@@ -268,6 +213,9 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.TECHNICIAN_PIN: TechnicianPinScreen,
     ScreenId.TECHNICIAN: TechnicianScreen,
     ScreenId.AGENT_SIGN_IN: AgentSignInScreen,
+    ScreenId.SEARCH: SearchScreen,
+    ScreenId.GUIDE: GuideScreen,
+    ScreenId.EVALUATE: EvaluateScreen,
 }
 
 __all__ = ["SCREENS", "KioskScreen"]

@@ -96,6 +96,7 @@ TEXT_PAIRS: dict[str, tuple[str, str]] = {
     "danger_on_surface": ("danger", "surface"),
     "button": ("on_primary", "primary"),
     "button_note": ("primary_note", "primary"),
+    "secondary_note": ("primary_note", "secondary"),   # "see the guide" on a guide-only tile
     "secondary_button": ("on_secondary", "secondary"),
     "danger_button": ("on_danger", "danger"),
     "success_button": ("on_success", "success"),

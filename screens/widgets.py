@@ -69,6 +69,8 @@ class FitText:
             if (th <= label.height and tw <= label.width) or size <= smallest:
                 break
             size = max(size * 0.92, smallest)
+        if label.valign == "top":             # a page of text starts at the top of its box
+            label.text_size = (label.text_size[0], label.height)
 
 
 class TextLabel(FitText, Label):
@@ -122,6 +124,17 @@ class BigButton(FitText, Button):
         self._edge_colour.a = 1 if kind == "header" or self.disabled else 0
         self.bind(pos=self._draw_edge, size=self._draw_edge, disabled=self._on_disabled)
         self.bind(state=self._on_state)
+
+    def set_kind(self, kind: str) -> None:
+        """Another kind of button (a chosen tab, a picked tag): its own contrast pair."""
+        if kind == self.kind:
+            return
+        theme = current()
+        self.kind = kind
+        fg, bg = theme.text(BUTTON_PAIRS[kind])
+        self._colours = (bg, self._colours[1])
+        self.color = fg
+        self._on_disabled()
 
     def _on_state(self, *_):
         # Pressed: a darker face, same text colour (the contrast pair still holds).
@@ -238,8 +251,12 @@ class Panel(BoxLayout):
         self._edge.rounded_rectangle = (self.x, self.y, self.width, self.height, r)
 
 
-def qr_texture(payload: str, box: int = 12) -> Texture:
-    image = qrcode.make(payload, box_size=box, border=4).get_image().convert("RGB")
+def qr_texture(payload: str, box: int = 12, mask_pattern: int | None = None) -> Texture:
+    """A QR code as a texture. A fixed `mask_pattern` skips qrcode's search for the best of
+    eight masks (most of its time: ~50 ms of a guide's tap); any mask reads the same."""
+    code = qrcode.QRCode(box_size=box, border=4, mask_pattern=mask_pattern)
+    code.add_data(payload)
+    image = code.make_image().get_image().convert("RGB")
     texture = Texture.create(size=image.size, colorfmt="rgb")
     texture.blit_buffer(image.tobytes(), colorfmt="rgb", bufferfmt="ubyte")
     texture.flip_vertical()

@@ -36,11 +36,19 @@ TOML
     .venv/bin/python -m tests.videocall.call_gallery --width "$width" --height "$height" \
     --out "$out/$name/call-gallery" > "$out/$name/call-gallery.log" 2>&1 \
     || { tail -40 "$out/$name/call-gallery.log"; echo "call gallery failed" >&2; exit 1; }
+  # The service hall's screens (menu by department and life event, search, guide, rating,
+  # progress, queue, phone keypad, collection): no chip, about 3 minutes more.
+  echo "hall screens on the $name panel..."
+  SDL_AUDIODRIVER=dummy xvfb-run -a -s "-screen 0 1920x1920x24" \
+    .venv/bin/python -m kiosk.cli --simulator --scenario hall_gallery \
+    --config "$out/$name/kiosk.toml" --out "$out/$name-hall" --state-dir "var/kiosk-$name-hall" \
+    > "$out/$name-hall.log" 2>&1 \
+    || { tail -40 "$out/$name-hall.log"; echo "run failed; log: $out/$name-hall.log" >&2; exit 1; }
 done
 .venv/bin/python - "$out" <<'PY'
 import json, sys
 from pathlib import Path
-from simulator.gallery import write_top_index
+from scenarios.gallery import write_top_index
 out = Path(sys.argv[1])
 ok = True
 for log in sorted(out.glob("*.log")):

@@ -7,9 +7,12 @@ control API, and every request is in one call log.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from importlib import resources
 
 from aiohttp import web
@@ -46,17 +49,54 @@ def reference_catalog() -> bytes:
     return resources.files("simulator").joinpath("assets/reference_catalog.json").read_bytes()
 
 
-@dataclass
 class CatalogService:
-    """Publishes the catalog; `published` may be set to anything, broken catalogs included."""
+    """Publishes the catalog; `published` may be set to anything, broken catalogs included.
 
-    published: bytes = field(default_factory=reference_catalog)
+    It answers conditional requests as a real publisher does: an ETag of the content and the
+    time it was last published (Last-Modified), 304 Not Modified when the kiosk's copy is the
+    current one, gzip when the kiosk accepts it.
+    """
+
+    def __init__(self, published: bytes | None = None) -> None:
+        self.published = reference_catalog() if published is None else published
+        self.not_modified = 0  # 304s answered, for tests that ask whether the kiosk asked well
+
+    @property
+    def published(self) -> bytes:
+        return self._published
+
+    @published.setter
+    def published(self, raw: bytes) -> None:
+        self._published = raw
+        self.etag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+        # HTTP dates have whole seconds: a change within the same second must still be seen,
+        # so the date is never earlier than the previous one plus a second.
+        previous = getattr(self, "modified_at", 0.0)
+        self.modified_at = max(float(int(time.time())), previous + 1.0)
 
     def version(self) -> str:
         try:
             return str(json.loads(self.published).get("version", ""))
         except (ValueError, AttributeError):
             return ""
+
+    def answer(self, request: web.Request) -> web.Response:
+        """RFC 9110 §13.1: If-None-Match decides when present; else If-Modified-Since."""
+        headers = {"ETag": self.etag, "Last-Modified": formatdate(self.modified_at, usegmt=True),
+                   "Cache-Control": "no-cache"}
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None:
+            fresh = self.etag in (tag.strip() for tag in if_none_match.split(","))
+        else:
+            since = request.if_modified_since
+            fresh = since is not None and self.modified_at <= since.timestamp()
+        if fresh:
+            self.not_modified += 1
+            return web.Response(status=304, headers=headers)
+        response = web.Response(body=self.published, content_type="application/json",
+                                headers=headers)
+        response.enable_compression()  # gzip only if the request accepts it
+        return response
 
 
 @dataclass
@@ -130,7 +170,7 @@ class Backends:
 
         @routes.get("/catalog/v1/items")
         async def catalog_items(request: web.Request) -> web.Response:
-            return web.Response(body=self.catalog.published, content_type="application/json")
+            return self.catalog.answer(request)
 
         @routes.get("/health")
         async def health(request: web.Request) -> web.Response:

@@ -133,7 +133,33 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("device", metavar="DEVICE", help=DEVICE_HELP)
     fault.add_argument("switch", metavar="SWITCH", help="e.g. silent, stock_empty, no_card")
     fault.add_argument("--off", action="store_true", help="switch the fault off")
+    link = sub.add_parser("link", help="shape a throttling link in front of the backends "
+                          "(no option: show it), e.g. link --kbps 64 --latency-ms 300")
+    link.add_argument("name", nargs="?", default="backends", help="the link (default backends)")
+    link.add_argument("--kbps", type=float, help="bandwidth each way in kbit/s (0: not limited)")
+    link.add_argument("--latency-ms", type=float, help="one-way latency")
+    link.add_argument("--loss", type=float, help="chance a segment is lost, 0 to 1")
+    updown = link.add_mutually_exclusive_group()
+    updown.add_argument("--down", action="store_true", help="an outage until --up")
+    updown.add_argument("--up", action="store_true", help="end the outage")
+    updown.add_argument("--down-for", type=float, metavar="S", help="an outage of S seconds")
     return parser
+
+
+def _link_shape(args: argparse.Namespace) -> dict[str, Any]:
+    """The LinkShape fields the `link` subcommand's options name."""
+    shape: dict[str, Any] = {}
+    if args.kbps is not None:
+        shape["bandwidth_bps"] = int(args.kbps * 1000)
+    if args.latency_ms is not None:
+        shape["latency_s"] = args.latency_ms / 1000
+    if args.loss is not None:
+        shape["loss"] = args.loss
+    if args.down or args.up:
+        shape["down"] = args.down
+    if args.down_for is not None:
+        shape["down_for_s"] = args.down_for
+    return shape
 
 
 def _switch_of(args: argparse.Namespace) -> tuple[str, bool] | None:
@@ -178,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "state":
             state = asyncio.run(_call(args.state_dir, lambda client: client.state()))
             print(json.dumps(state, indent=2) if args.json else render_state(state))
+        elif args.command == "link":
+            shape = _link_shape(args)
+            answer = asyncio.run(_call(args.state_dir, lambda client: (
+                client.set_link(args.name, **shape) if shape else client.link(args.name))))
+            print(json.dumps(answer, indent=2))
         elif (switch := _switch_of(args)) is not None:
             name, on = switch
             described = asyncio.run(_call(

@@ -14,7 +14,7 @@ from simulator.backends import add_backend_control_routes
 from simulator.barcode_scanner import ScannerFault
 from simulator.barcode_scanner import add_control_routes as add_scanner_routes
 from simulator.camera import CameraServer
-from simulator.camera import add_control_routes as add_camera_routes
+from simulator.camera_control import add_control_routes as add_camera_routes
 from simulator.device_faults import (
     UNPLUGGED,
     CablePanel,
@@ -32,6 +32,7 @@ from simulator.icao_chip import ChipFault, ChipShape
 from simulator.idcard_reader import IdCardFault
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
 from simulator.ipp_printer import A4PrinterFault, IppPrinterSimulator
+from simulator.throttled_link import add_link_routes
 
 if TYPE_CHECKING:
     from simulator.runtime import Simulator
@@ -223,6 +224,7 @@ def build_control_app(sim: Simulator) -> web.Application:
     add_scanner_routes(routes, sim.scanner)
     add_camera_routes(routes, sim.face_composer, sim.document_composer)
     device_faults.add_control_routes(routes, board)
+    add_link_routes(routes, sim.links, sim.add_link)
     app = web.Application()
     app.add_routes(routes)
     return app
@@ -344,6 +346,16 @@ class SimulatorClient:
 
     async def backend_faults(self, backend: str, **faults: object) -> dict:
         return await self._call("POST", f"/backends/{backend}/faults", dict(faults))
+
+    async def link(self, name: str = "backends") -> dict:
+        return await self._call("GET", f"/links/{name}")
+
+    async def set_link(self, name: str = "backends", **shape: object) -> dict:
+        """Shape a link, e.g. set_link(bandwidth_bps=64_000, latency_s=0.3), down_for_s=600."""
+        return await self._call("PUT", f"/links/{name}", dict(shape))
+
+    async def add_link(self, name: str, upstream: str) -> dict:
+        return await self._call("POST", "/links", {"name": name, "upstream": upstream})
 
     async def payment_settings(self, **settings: object) -> dict:
         return await self._call("POST", "/payment/settings", dict(settings))

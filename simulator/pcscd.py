@@ -6,8 +6,10 @@ never by connecting: vpcd takes any connection to its port for an inserted card.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -55,8 +57,9 @@ class PcscdNotReady(PcscdError):
     """pcscd runs (or was started) but vpcd does not listen within the time-out."""
 
 
-def pcscd_running() -> bool:
-    """True when a live process named pcscd exists (like `pgrep -x pcscd`, zombies aside)."""
+def pcscd_pids() -> list[int]:
+    """Live processes named pcscd (like `pgrep -x pcscd`, zombies aside)."""
+    pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -68,8 +71,13 @@ def pcscd_running() -> bool:
         except (OSError, IndexError):
             continue
         if state not in ("Z", "X"):
-            return True
-    return False
+            pids.append(int(entry.name))
+    return pids
+
+
+def pcscd_running() -> bool:
+    """True when a live process named pcscd exists."""
+    return bool(pcscd_pids())
 
 
 def port_listening(port: int = VPCD_PORT) -> bool:
@@ -117,3 +125,17 @@ def ensure_pcscd(timeout: float = 10.0, port: int | None = None) -> None:
                 "configured (/etc/reader.conf.d/vpcd, package vsmartcard-vpcd)?"
             )
         time.sleep(0.1)
+
+
+def restart_pcscd(timeout: float = 10.0, port: int | None = None) -> None:
+    """Stops pcscd (every client's context dies with it) and starts it again, as a crash and
+    systemd's restart would. Machine-wide: only for tests that own the card slot."""
+    for pid in pcscd_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pcscd_running() or port_listening(vpcd_port() if port is None else port):
+        if time.monotonic() > deadline:
+            raise PcscdNotReady("pcscd did not stop")
+        time.sleep(0.05)
+    ensure_pcscd(timeout, port)

@@ -28,6 +28,7 @@ from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
 from simulator.ipp_printer import IppPrinterSimulator
 from simulator.ipp_printer import available as ipp_printer_available
 from simulator.pcscd import VPCD_BASE_PORT, ensure_pcscd, vpcd_port, vpcd_reader_name
+from simulator.throttled_link import ThrottledLink
 from simulator.vicc import VirtualCardSlot
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class Simulator:
         self.a4_printer = IppPrinterSimulator(self.state_dir / "a4") \
             if ipp_printer_available() else None
         self._runners: list[web.AppRunner] = []
+        # Poor links in front of the backends (simulator.throttled_link): "backends" always,
+        # more on request through the control API (the fleet server's, say).
+        self.links: dict[str, ThrottledLink] = {}
         self.endpoints: dict = {}
 
     async def _serve(self, app: web.Application, port: int) -> int:
@@ -126,6 +130,7 @@ class Simulator:
         control_port = await self._serve(build_control_app(self), self.options.control_port)
         backends = f"http://127.0.0.1:{backends_port}"
         self.backends.serving_at(backends)
+        await self.add_link("backends", "127.0.0.1", backends_port)
         self.endpoints = {
             "pid": os.getpid(),
             "control_url": f"http://127.0.0.1:{control_port}",
@@ -135,6 +140,8 @@ class Simulator:
             "face_camera_url": self.face_camera.url,
             "document_camera_url": self.document_camera.url,
             "backends_url": backends,
+            # The same backends through the throttling link (every one behind it: behind_link).
+            "backends_link_url": self.links["backends"].url,
             "payment_url": f"{backends}/pay/v1",
             "catalog_url": f"{backends}/catalog/v1",
             "exit_entry_url": f"{backends}/exit-entry/v1",
@@ -160,8 +167,20 @@ class Simulator:
         log.info("simulator ready: %s", path)
         return self.endpoints
 
+    async def add_link(self, name: str, host: str, port: int) -> ThrottledLink:
+        """A throttling link in front of host:port, controlled as `name`."""
+        if name in self.links:
+            await self.links.pop(name).stop()
+        link = ThrottledLink(host, port)
+        await link.start()
+        self.links[name] = link
+        return link
+
     async def stop(self) -> None:
         await self.card_slot.remove()
+        for link in self.links.values():
+            await link.stop()
+        self.links.clear()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()

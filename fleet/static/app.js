@@ -67,6 +67,18 @@ function commandText(c, due) {
   }
 }
 
+// Software updates as the kiosk's last heartbeat told them.
+function updateText(u) {
+  if (!u) return "";
+  const slot = u.slot ? ` in slot ${u.slot}` : "";
+  // The updater's state stays "staged" once the kiosk runs that release: nothing more to say.
+  const busy = u.phase && u.phase !== "idle" && u.target_version !== u.running_version;
+  const phase = busy ? ` · updater: ${u.phase}${u.target_version ? ` ${u.target_version}` : ""}` : "";
+  const r = u.last_result;
+  const last = r ? ` · last update: ${r.outcome.replaceAll("_", " ")} ${r.version}${r.reason ? ` (${r.reason})` : ""}, ${when(r.at)}` : "";
+  return `Software ${u.running_version}${slot}${phase}${last}`;
+}
+
 async function call(method, path, body) {
   const opts = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
@@ -231,6 +243,7 @@ async function selectKiosk(id) {
   $("detail-state").className = "badge " + k.state;
   const restarts = k.restarts === null || k.restarts === undefined ? "" : ` · systemd restarts ${k.restarts}`;
   $("detail-meta").textContent = `${k.region} / ${k.site} · ${k.connectivity} · software ${k.software_version || "?"} · catalog ${k.catalog_version || "?"} · last heartbeat ${when(k.last_seen)} · ${dueText(k.next_heartbeat_due)}${restarts}`;
+  $("detail-update").textContent = updateText(k.update);
   const wanted = k.wanted_service.replaceAll("_", " ");
   const holds = k.service_state.replaceAll("_", " ");
   $("detail-service").textContent = wanted === holds

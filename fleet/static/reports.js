@@ -265,7 +265,9 @@ async function showView(view) {
   clearInterval(reportState.timer);
   if (REFRESH[view]) {
     await REFRESH[view]();
-    reportState.timer = setInterval(() => REFRESH[reportState.view]?.().catch(() => {}), 30000);
+    // A rollout is watched as it goes; the reports change slowly.
+    const every = view === "rollouts" ? 5000 : 30000;
+    reportState.timer = setInterval(() => REFRESH[reportState.view]?.().catch(() => {}), every);
   }
 }
 

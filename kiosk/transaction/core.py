@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kiosk.backends import BackendError, NotificationClient, PaymentClient, ServiceClient
 from kiosk.journal import AGENT_ID, Journal, Transaction, TxState
+from kiosk.outbox import OUTBOX_FILE, Outbox
 from kiosk.transaction.journal_writer import (
     IllegalTransition,
     JournalWriter,
@@ -56,8 +57,10 @@ class TransactionCore:
 
     def __init__(self, writer: JournalWriter, payment: PaymentClient,
                  services: dict[str, ServiceClient], *, kiosk_id: str,
-                 relay: NotificationClient | None = None, retry_s: float = 30.0) -> None:
+                 relay: NotificationClient | None = None, retry_s: float = 30.0,
+                 outbox_dir: Path | None = None) -> None:
         self.writer = writer
+        self.outbox_dir = outbox_dir  # where kiosk.outbox keeps submissions accepted offline
         self.payment = payment
         self.services = services
         self.kiosk_id = kiosk_id
@@ -70,9 +73,10 @@ class TransactionCore:
     @classmethod
     def open(cls, path: Path, kiosk_id: str, payment: PaymentClient,
              services: dict[str, ServiceClient], *, crash_after: str | None = None,
-             relay: NotificationClient | None = None, retry_s: float = 30.0) -> TransactionCore:
+             relay: NotificationClient | None = None, retry_s: float = 30.0,
+             outbox_dir: Path | None = None) -> TransactionCore:
         return cls(JournalWriter(path, kiosk_id, crash_after), payment, services,
-                   kiosk_id=kiosk_id, relay=relay, retry_s=retry_s)
+                   kiosk_id=kiosk_id, relay=relay, retry_s=retry_s, outbox_dir=outbox_dir)
 
     @property
     def journal(self) -> Journal:
@@ -175,6 +179,12 @@ class TransactionCore:
             return Delivery.IN_DOUBT, 0, None  # the document may be at the mouth: a person looks
         if detail.get("submit_refused") or not detail.get("submit_path"):
             return Delivery.NONE, 0, None
+        if detail.get("queued") is None and tx.state is TxState.SUBMITTED:
+            held = self._in_outbox(tx.idempotency_key("submit"))
+            if held is not None:
+                # Accepted into the outbox before a crash let the journal say so: the courier
+                # sends it (or has), under this key. Never cancelled as never submitted.
+                return Delivery.DELIVERED, tx.amount_fen or 0, held
         backend = self.services.get(detail.get("submit_backend", ""))
         if backend is None:
             return Delivery.UNKNOWN, 0, None
@@ -190,6 +200,31 @@ class TransactionCore:
             return Delivery.NONE, 0, found  # issued, but the citizen never got the paper
         return Delivery.DELIVERED, tx.amount_fen or 0, found
 
+    def _in_outbox(self, key: str) -> dict | None:
+        """What the outbox knows of `key`: {"queued": "outbox"} while it waits, the backend's
+        ids once delivered; None when it never held it (or there is no outbox)."""
+        if self.outbox_dir is None or not (self.outbox_dir / OUTBOX_FILE).exists():
+            return None
+        outbox = Outbox(self.outbox_dir)
+        try:
+            if outbox.holds(key):
+                return {"queued": "outbox"}
+            delivered = outbox.delivered_result(key)
+            return None if delivered is None else {**delivered, "queued": "delivered"}
+        finally:
+            outbox.close()
+
+    def delivered_later(self, tx_id: str, result: dict) -> None:
+        """The outbox's courier delivered a submission accepted offline: the backend's reference
+        numbers (those the catalog's `record` names) join the transaction's detail."""
+        try:
+            tx = self.writer.get(tx_id)
+        except KeyError:
+            return  # folded by retention long after it was accepted
+        refs = submission_refs(result, tx.detail.get("submit_record", []))
+        self.writer.annotate(tx, {"result": refs, "queued": "delivered",
+                                  "delivered_at": time.time()})
+
     def _carry_out(self, tx: Transaction, facts: Facts, decision: Decision) -> Transaction:
         verdict, why = decision.verdict, f"settle:{decision.reason}"
         if verdict is Verdict.WAIT:
@@ -200,9 +235,10 @@ class TransactionCore:
             return self._move(tx, TxState.CANCELLED, why)
         if facts.submission is not None and tx.state is TxState.SUBMITTED:
             record = tx.detail.get("submit_record", [])
+            queued = facts.submission.get("queued")
             tx = self._move(tx, TxState.FULFILLED, "settle:found_submitted", detail={
                 "result": submission_refs(facts.submission, record),
-                "delivered_fen": facts.delivered_fen})
+                "delivered_fen": facts.delivered_fen, **({"queued": queued} if queued else {})})
         if verdict is Verdict.CLOSE:
             return self._move(tx, TxState.CLOSED, why)
         if tx.state is TxState.PAYMENT_PENDING:
@@ -237,6 +273,13 @@ class TransactionCore:
         log.warning("transaction %s not settled yet (%s); again in %.0f s", tx.tx_id, reason,
                     retry_in, extra={"transaction": tx.tx_id, "reason": reason})
         return self.writer.defer(tx, reason, retry_in)
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def fold_ended(self, ended_before: float, limit: int) -> int:
+        """Settled transactions that ended before `ended_before` leave the journal for its
+        per-day totals (kiosk.retention, between citizens); the journal's one writer does it."""
+        return self.writer.fold_ended(ended_before, limit)
 
     # -- the reconciler -----------------------------------------------------------------------
 

@@ -225,6 +225,40 @@ class JournalWriter(Journal):
                              "done_at IS NULL", (time.time(), refund.out_refund_no))
         self._maybe_crash("refund_done")
 
+    def fold_ended(self, ended_before: float, limit: int) -> int:
+        """Retention (kiosk.retention, through the core): up to `limit` transactions that ended
+        before `ended_before` leave the journal, added to the per-day totals (the day they
+        started, item, final state, count, fen) in the same commit. Only settled ones: a
+        transaction with an order whose standing is not known final (unpaid or paid) or a
+        refund the gateway has not confirmed stays, whatever its state says. Returns how many
+        left."""
+        finals = tuple(s.value for s in FINAL_STATES)
+        settled = ("unpaid", "paid")  # Standing labels that can never change again
+        with self._write():
+            rows = self._db.execute(
+                "SELECT tx_id, service, state, COALESCE(amount_fen, 0), created_at"
+                f" FROM transactions t WHERE state IN ({','.join('?' * len(finals))})"
+                " AND updated_at < ?"
+                " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.tx_id = t.tx_id"
+                "                 AND o.standing NOT IN (?, ?))"
+                " AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.tx_id = t.tx_id"
+                "                 AND r.done_at IS NULL)"
+                " ORDER BY updated_at LIMIT ?",
+                (*finals, ended_before, *settled, limit),
+            ).fetchall()
+            self._db.executemany(
+                "INSERT INTO daily_totals VALUES (?, ?, ?, 1, ?) ON CONFLICT (day, service, state)"
+                " DO UPDATE SET count = count + 1, amount_fen = amount_fen + excluded.amount_fen",
+                [
+                    (time.strftime("%Y-%m-%d", time.localtime(created)), service, state, fen)
+                    for _, service, state, fen, created in rows
+                ],
+            )
+            gone = [(row[0],) for row in rows]
+            for table in ("transitions", "refunds", "orders", "transactions"):
+                self._db.executemany(f"DELETE FROM {table} WHERE tx_id = ?", gone)
+        return len(rows)
+
     def defer(self, tx: Transaction, attention: str, retry_in_s: float) -> Transaction:
         """Not settled yet: why (for operators), and when the reconciler tries again. Only if
         the transaction is still in the state the decision was made on."""

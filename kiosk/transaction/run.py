@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.backends import BackendError, PaymentOrder, ServiceClient
 from kiosk.journal import OrderKind, Transaction, TxState
+from kiosk.outbox import Outbox, Submission
 from kiosk.transaction.journal_writer import submission_refs
 from kiosk.transaction.orders import OrderFacts, Standing
 from kiosk.transaction.ownership import Owner
@@ -175,13 +176,20 @@ class TxRun:
     # -- the submission -----------------------------------------------------------------------
 
     async def submit(self, client: ServiceClient, backend: str, path: str, body: dict, *,
-                     record: list[str], delivery: str = "") -> dict:
+                     record: list[str], delivery: str = "", outbox: Outbox | None = None,
+                     link_down: bool = False) -> dict | None:
         """The side effect the citizen came for: SUBMITTED is journaled first, the call carries
         the transaction's key, and an unknown outcome is asked about before anything is decided.
-        `delivery="print"`: what the citizen gets is the printout, worth what is printed."""
+        `delivery="print"`: what the citizen gets is the printout, worth what is printed.
+        With `outbox` (an item that may wait, kiosk.offline_submission: it takes no money), a
+        submission the backend cannot be reached for (`link_down`: known before trying) is
+        accepted into it under the same key instead of failing: None then."""
         key = self.tx.idempotency_key("submit")
         self._move(TxState.SUBMITTED, detail={"submit_backend": backend, "submit_path": path,
                                               "submit_record": record, "delivery": delivery})
+        if outbox is not None and link_down:
+            self._into_outbox(outbox, Submission(key, backend, path, body, self.tx_id))
+            return None
         try:
             result = await client.submit(path, body, key)
         except BackendError as exc:
@@ -191,6 +199,9 @@ class TxRun:
             try:  # unknown outcome: what became of this key?
                 found = await client.find_submission(path, key)
             except BackendError:
+                if outbox is not None:  # the courier sends it again with this key: never twice
+                    self._into_outbox(outbox, Submission(key, backend, path, body, self.tx_id))
+                    return None
                 raise SubmissionFailed(exc, refused=False) from exc
             if found is None:
                 raise SubmissionFailed(exc, refused=False) from exc
@@ -199,6 +210,16 @@ class TxRun:
         self._move(TxState.FULFILLED, detail={"result": submission_refs(result, record),
                                               "delivered_fen": worth})
         return result
+
+    def _into_outbox(self, outbox: Outbox, submission: Submission) -> None:
+        """Durably in the outbox first, then FULFILLED by the kiosk. A crash between the two
+        leaves it SUBMITTED: settling finds the key in the outbox (core._delivery) and does
+        not cancel it."""
+        outbox.put(submission)  # False: this key is there already (or delivered): never twice
+        log.info("submission of %s waits in the outbox", self.tx.service,
+                 extra={"transaction": self.tx_id})
+        self._move(TxState.FULFILLED, detail={"result": {}, "queued": "outbox",
+                                              "delivered_fen": self.tx.amount_fen or 0})
 
     def printing_copy(self, number: int) -> None:
         self.annotate({"copies_printing": number})

@@ -128,7 +128,7 @@ class UpdateAgent:
         self.restarting = False
         self.gave_up = False
         self._snapshot: dict[str, Any] = {"running_version": self.version, "slot": self.slot}
-        self._tasks: list[asyncio.Task[None]] = []  # the watch loop, the fleet bridge
+        self._tasks: list[asyncio.Task[None]] = []  # the watch loop
         self._writes: set[asyncio.Future[None]] = set()
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="updates")
 
@@ -203,6 +203,7 @@ class UpdateAgent:
             "running_version": self.version, "slot": self.slot,
             "on_trial": self.trial is not None, "healthy": self.healthy,
             "updater_phase": updater.get("phase", "idle"),
+            "request_id": updater.get("request_id", ""),
             "target_version": updater.get("target_version", ""),
             "progress": updater.get("progress"),
             "postponed": updater.get("postponed", "") if updater.get("phase") == "postponed"
@@ -285,20 +286,6 @@ class UpdateAgent:
 
     def start(self) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch(), name="updates"))
-
-    def watch_fleet(self, fleet: Any) -> None:
-        """Until the fleet link calls fleet_heartbeat_acknowledged() itself: the agent's first
-        request the server accepted (the heartbeat goes first) counts."""
-        if fleet is None or HealthCheck.FLEET_HEARTBEAT not in self.required:
-            return
-
-        async def wait_online() -> None:
-            while not getattr(fleet.agent, "online", False):
-                await asyncio.sleep(0.5)
-            self.fleet_heartbeat_acknowledged()
-
-        self._tasks.append(
-            asyncio.get_running_loop().create_task(wait_online(), name="updates-fleet"))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -28,7 +28,8 @@ from kiosk.videocall.quality import (
 )
 from kiosk.videocall.sdp import spread_bundle_candidates
 from kiosk.videocall.signalling import CallLinkError, SignallingLink
-from kiosk.videocall_wire import (
+from kiosk.viewmodel import CallPhase, SessionView
+from wire.videocall import (
     CallMessage,
     EndReason,
     IceServer,
@@ -36,7 +37,6 @@ from kiosk.videocall_wire import (
     MessageType,
     new_call_id,
 )
-from kiosk.viewmodel import CallPhase, SessionView
 
 if TYPE_CHECKING:
     from aiortc import RTCPeerConnection

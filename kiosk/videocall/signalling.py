@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.fleet_wire import load_private_key, sign_request
-from kiosk.videocall_wire import (
+from wire.fleet import load_private_key, sign_request
+from wire.videocall import (
     CALL_POLICY_PATH,
     KIOSK_CALL_PATH,
     CallMessage,

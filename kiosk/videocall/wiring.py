@@ -10,14 +10,14 @@ from kiosk.session import KioskSession
 from kiosk.videocall.camera_feed import CameraFeed
 from kiosk.videocall.desk import VideoCallDesk
 from kiosk.videocall.signalling import SignallingLink
-from kiosk.videocall_wire import ItemRef
+from wire.videocall import ItemRef
 
 
 def start_video_calls(ctx: FlowContext, session: KioskSession) -> VideoCallDesk | None:
     """Video help from the hall (kiosk.videocall), when provisioning enrolled this kiosk with a
     fleet (else None): the desk behind the session's call intents, asking the site's policy."""
     config = ctx.config
-    if not (config.fleet.server_url and config.fleet.device_key_path):
+    if not config.fleet.enrolled:
         return None
     key = Path(config.fleet.device_key_path).read_bytes()
     link = SignallingLink(config.fleet.server_url, config.kiosk_id, key)

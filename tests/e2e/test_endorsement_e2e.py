@@ -25,7 +25,8 @@ def display_env():
         yield dict(env, SDL_AUDIODRIVER="dummy")   # the voice guidance plays to a null device
 
 
-def run_scenario(env: dict, tmp_path: Path, scenario: str, config: str = "") -> dict:
+def run_scenario(env: dict, tmp_path: Path, scenario: str, config: str = "",
+                 timeout: float = 240) -> dict:
     config_path = tmp_path / "kiosk.toml"
     config_path.write_text(config)
     proc = subprocess.run(
@@ -46,7 +47,7 @@ def run_scenario(env: dict, tmp_path: Path, scenario: str, config: str = "") -> 
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
     )
     out = proc.stdout
     assert "{" in out, f"no summary; stderr:\n{proc.stderr[-3000:]}"

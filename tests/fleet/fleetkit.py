@@ -20,7 +20,7 @@ from fleet.devcluster import PG_BIN, free_port, postgres_cluster  # noqa: F401 (
 from fleet.services import SERVICES, FleetServices
 from fleet.store import FleetStore, Role
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX, WIRE_VERSION, CommandKind, sign_request
+from wire.fleet import API_PREFIX, WIRE_VERSION, CommandKind, sign_request
 
 PASSWORD = "correct horse battery"
 

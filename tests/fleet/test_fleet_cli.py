@@ -12,8 +12,8 @@ import aiohttp
 
 from fleet.status import Thresholds
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import sign_request
 from tests.fleet.fleetkit import free_port
+from wire.fleet import sign_request
 
 CLI = [sys.executable, "-m", "fleet.cli"]
 

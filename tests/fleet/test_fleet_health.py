@@ -11,7 +11,7 @@ import time
 from fleet.availability import Window
 from fleet.health import SUPPLY_MODELS
 from fleet.store import Role
-from kiosk.fleet_wire import (
+from wire.fleet import (
     API_PREFIX,
     DeviceHealth,
     DeviceStatus,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX
 from tests.fleet.fleetkit import HEALTHY_DEVICES
+from wire.fleet import API_PREFIX
 
 API = "/api/v1"
 JAM = [{"device": "printer", "health": "fault", "reason": "paper_jam", "supplies": []}]

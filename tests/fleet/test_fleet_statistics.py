@@ -2,7 +2,7 @@
 each counted once however often it comes, a late settlement moving its figures, the rollups'
 days and months agreeing, the CSV export, and the lights of applications with a time limit.
 
-The reports are the wire's own message types (kiosk.fleet_wire_reports), as the kiosk's fleet
+The reports are the wire's own message types (wire.reports), as the kiosk's fleet
 link builds them; tests/integration/test_fleet_reports.py has the kiosk core produce them."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from fleet.supervision import (
     deadline_and_warning,
     subtract_working_time,
 )
-from kiosk.fleet_wire import API_PREFIX
-from kiosk.fleet_wire_reports import (
+from wire.fleet import API_PREFIX
+from wire.reports import (
     ApplicationStatus,
     ApplicationUpdate,
     DayUnit,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.fleet_agent import generate_device_key
-from kiosk.fleet_wire import (
+from wire.fleet import (
     HEADER_SIGNATURE,
     Command,
     CommandKind,
@@ -23,6 +23,7 @@ from kiosk.fleet_wire import (
     HeartbeatReply,
     Supply,
     SupplyLevel,
+    UpdateStatus,
     WireError,
     WireErrorReason,
     canonical_string,
@@ -49,6 +50,7 @@ HB_KEYS = [
     "attention",
     "in_service",
     "wire_version",
+    "update",
 ]
 near_heartbeats = st.fixed_dictionaries(
     {},
@@ -63,6 +65,7 @@ near_heartbeats = st.fixed_dictionaries(
         EventBatch.from_json,
         HeartbeatReply.from_json,
         EnrollmentRequest.from_json,
+        UpdateStatus.from_json,
     ],
 )
 @settings(max_examples=150, deadline=None)
@@ -93,6 +96,36 @@ def test_heartbeat_round_trips():
     assert EventBatch.from_json(EventBatch("K-1", (event,)).to_json()).events == (event,)
     reply = HeartbeatReply(3.0, 15.0, (Command("cmd-1", CommandKind.REBOOT, 1.0),), ("cmd-0",))
     assert HeartbeatReply.from_json(reply.to_json()) == reply
+
+
+def test_update_status_round_trips_from_the_agents_own_status(tmp_path):
+    """The heartbeat's update status as the update agent's status() gives it (its watch loop's
+    snapshot over the updater's and the guard's files, written by the updater itself)."""
+    from kiosk.config import load_config
+    from kiosk.journal import Journal
+    from kiosk.update.agent import UpdateAgent
+    from kiosk.update.guard import write_json
+
+    config = load_config(None, {"state_dir": str(tmp_path / "kiosk"), "update": {
+        "slots_root": str(tmp_path / "opt"), "state_dir": str(tmp_path / "upd")}})
+    journal = Journal(config.journal_path, "K-1")
+    agent = UpdateAgent(config, lambda: False, journal, lambda: None, fleet_expected=True)
+    layout = agent.layout
+    layout.state_dir.mkdir(parents=True)
+    write_json(layout.updater_file, {
+        "phase": "refused", "request_id": "cmd-1", "target_version": "1.1.0",
+        "last_result": {"id": "f" * 32, "outcome": "refused", "version": "1.1.0",
+                        "reason": "bad_signature", "detail": "altered or forged", "at": 5.0}})
+    agent._snapshot = agent._take_snapshot(agent.read_files())
+    journal.close()
+    status = UpdateStatus.from_agent(agent.status())
+    assert (status.phase, status.request_id, status.target_version) == ("refused", "cmd-1", "1.1.0")
+    assert status.last_result is not None and status.last_result.reason == "bad_signature"
+    hb = Heartbeat("K-1", 1, 1.0, 15.0, software_version=status.running_version, update=status)
+    assert Heartbeat.from_json(hb.to_json()) == hb
+    garbage = {**status.to_json(), "last_result": {**status.last_result.to_json(), "id": "a b"}}
+    with pytest.raises(WireError):
+        UpdateStatus.from_json(garbage)
 
 
 def test_unknown_wire_version_and_bad_identifiers_are_refused():
@@ -141,8 +174,8 @@ def test_signature_covers_method_path_time_nonce_and_body():
 
 
 def test_version_2_round_trips_and_talks_to_a_version_1_kiosk():
-    from kiosk.fleet_wire import ServiceOrder, ServiceState
     from tests.fleet import wire_v1
+    from wire.fleet import ServiceOrder, ServiceState
 
     hb = Heartbeat(
         "K-1",

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.fleet_wire import Heartbeat, ItemAvailability, WireError, WireErrorReason
-from kiosk.fleet_wire_reports import (
+from tests.fleet import wire_v1
+from wire.fleet import Heartbeat, ItemAvailability, WireError, WireErrorReason
+from wire.reports import (
     ApplicationStatus,
     ApplicationUpdate,
     DayUnit,
@@ -17,7 +18,6 @@ from kiosk.fleet_wire_reports import (
     TransactionOutcome,
     TransactionSummary,
 )
-from tests.fleet import wire_v1
 
 SUMMARY = TransactionSummary(
     tx_id="20240607A1B2C3D4E5F6",

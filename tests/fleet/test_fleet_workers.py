@@ -19,9 +19,9 @@ from fleet.auth import hash_password, new_secret_token
 from fleet.devcluster import HAPROXY, fleet_workers, haproxy_in_front
 from fleet.store import Role
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX as API
-from kiosk.fleet_wire import sign_request
 from tests.fleet.fleetkit import PASSWORD, Kiosk, fresh_postgres_database, sqlite_config
+from wire.fleet import API_PREFIX as API
+from wire.fleet import sign_request
 
 pytestmark = pytest.mark.skipif(
     not __import__("os").path.exists(HAPROXY), reason="haproxy is not installed (setup.sh)"
@@ -163,7 +163,7 @@ async def test_processes_starting_together_on_an_empty_database_all_come_up(pg_d
 
 async def test_a_retried_heartbeat_in_flight_with_the_first_counts_once(pg_dsn, tmp_path):
     """Two processes (two pools) take the same heartbeat at once, as after a kiosk's retry."""
-    from kiosk.fleet_wire import Heartbeat
+    from wire.fleet import Heartbeat
 
     dsn = await fresh_postgres_database(pg_dsn)
     config = replace(sqlite_config(tmp_path), database_url=dsn)

@@ -16,8 +16,8 @@ from fleet.app import sweep_once
 from fleet.auth import token_hash
 from fleet.store import Role
 from kiosk.fleet_agent import FleetError, enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX as API
 from tests.fleet.fleetkit import PASSWORD, Fleet, config_for
+from wire.fleet import API_PREFIX as API
 
 SCRAPE_TOKEN = "scrape-token-0123456789"
 

@@ -8,7 +8,7 @@ import time
 
 from fleet import village_agents
 from fleet.store import Role
-from kiosk.fleet_wire_agents import AgentCredential, AgentSignIn
+from wire.agents import AgentCredential, AgentSignIn
 
 API = "/api/v1"
 AGENT_CARD = "440102198001010013"

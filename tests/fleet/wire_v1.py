@@ -1,4 +1,4 @@
-# A verbatim copy of kiosk/fleet_wire.py as released with wire version 1 (commit 37a8cb3): the
+# A verbatim copy of wire/fleet.py as released with wire version 1 (commit 37a8cb3): the
 # kiosks already in the field run this. Tests check that the server still talks to them. Never edit.
 """The versioned wire schema between a kiosk's fleet agent and the fleet server.
 

@@ -1,5 +1,5 @@
 """Real kiosk cores on the simulator reporting to a real fleet server, with scripted citizens
-(simulator.headless_citizen: bills, certificates, queue tickets, pre-reviews; none of them puts
+(scenarios.headless_citizen: bills, certificates, queue tickets, pre-reviews; none of them puts
 a card in the chip reader). One simulator serves one kiosk core at a time; a second kiosk is a
 second core started after the first has stopped, on its own state directory."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import simulator_overrides
-from simulator import headless_citizen
+from scenarios import headless_citizen
+from scenarios.headless_citizen import run_headless
 from simulator.control import SimulatorClient
-from simulator.headless_citizen import run_headless
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.fleet.fleetkit import Fleet, sqlite_config
 from tests.integration.test_fleet_link import KioskCore

@@ -15,11 +15,13 @@ from kiosk.app import _end_run, build_context, build_session, close_context
 from kiosk.config import load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.fleet_link import FleetLink, wire_devices
-from kiosk.fleet_wire import CommandKind
 from kiosk.run_state import RunRecord
+from kiosk.update.agent import HealthCheck, UpdateAgent
+from kiosk.update.guard import read_json
 from kiosk.viewmodel import ScreenId
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.fleet.fleetkit import Fleet, sqlite_config
+from wire.fleet import CommandKind
 
 KIOSK = "KIOSK-LINK-01"
 
@@ -51,6 +53,9 @@ class KioskCore:
         await self.session.refresh_catalog()
         self.record = RunRecord(self.ctx.config.state_dir)
         self.run = self.record.begin()
+        # As kiosk.app wires them: the update agent first, the link passes it the fleet's word.
+        self.updates = UpdateAgent(self.ctx.config, lambda: self.session.busy, self.ctx.journal,
+                                   self._restart, fleet_expected=True)
         self.link = FleetLink(
             self.ctx.config,
             self.session,
@@ -58,6 +63,7 @@ class KioskCore:
             wire_devices(self.manager),
             restart_app=self._restart,
             run=self.run,
+            updates=self.updates,
         )
         if link_started:
             self.link.start()
@@ -94,6 +100,8 @@ async def linked(tmp_path):
         state_dir=str(tmp_path / "kiosk"),
         kiosk_id=KIOSK,
         fleet={"server_url": fleet.url, "device_key_path": str(key), "heartbeat_interval_s": 0.3},
+        update={"slots_root": str(tmp_path / "opt-kiosk"),
+                "state_dir": str(tmp_path / "kiosk-update")},
     )
     cores: list[KioskCore] = []
 
@@ -305,3 +313,46 @@ async def test_restart_is_done_when_a_new_kiosk_process_reports(linked):
         return c["status"] == "done" and c
 
     assert (await until(done))["ack_detail"] == "a new kiosk process is running"
+
+
+async def test_an_update_command_asks_the_updater_and_heartbeats_say_how_updates_stand(linked):
+    fleet, sim, _, (core,) = linked
+    await _heard_from(fleet)
+    # The first reply the fleet sent counts for the new version's health, from the link itself.
+    assert HealthCheck.FLEET_HEARTBEAT in core.updates.reached
+    url, digest = "http://127.0.0.1:9/api/v1/bundles/x.kbundle", "ab" * 32
+    update = await fleet.store.queue_command(
+        KIOSK, CommandKind.UPDATE, {"url": url, "manifest_digest": digest}, "op")
+
+    async def done():
+        c = await _command_status(fleet, update.command_id)
+        return c["status"] in ("done", "failed") and c
+
+    assert (await until(done))["ack_detail"] == "update requested"
+    # What kiosk-update.path starts the updater on: the fleet's command id is the request id.
+    request = read_json(core.updates.layout.request_file)
+    assert (request["url"], request["manifest_digest"], request["request_id"]) == (
+        url, digest, update.command_id)
+
+    async def update_status():
+        row = await fleet.store.get_kiosk(KIOSK)
+        return row["update"]
+
+    status = await until(update_status)
+    assert status["running_version"] == core.updates.version  # the package's, outside a slot
+    assert status["slot"] == "" and status["phase"] == "idle" and status["last_result"] is None
+    assert (await fleet.store.get_kiosk(KIOSK))["software_version"] == core.updates.version
+
+
+async def test_an_update_command_without_its_bundle_is_failed_with_the_reason(linked):
+    fleet, sim, _, (core,) = linked
+    update = await fleet.store.queue_command(KIOSK, CommandKind.UPDATE, {"url": "ftp://x"}, "op")
+
+    async def settled():
+        c = await _command_status(fleet, update.command_id)
+        return c["status"] in ("done", "failed") and c
+
+    command = await until(settled)
+    assert command["status"] == "failed"
+    assert command["ack_detail"] == "failed: update: no bundle URL in the command"
+    assert not core.updates.layout.request_file.exists()

@@ -13,8 +13,8 @@ from fleet.availability import Window
 from fleet.kiosk_reports import day_of
 from fleet.statistics import Grain, GroupBy, StatsQuery
 from fleet.supervision import SupervisionQuery
-from kiosk.fleet_wire_reports import ApplicationStatus
 from tests.integration.reporting_kiosks import BILL, PREREVIEW, QUEUE, ReportingFleet, until
+from wire.reports import ApplicationStatus
 
 KIOSK = "ZS-HALL-01"
 

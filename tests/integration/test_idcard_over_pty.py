@@ -43,7 +43,7 @@ async def sim(tmp_path: Path) -> AsyncIterator[IdCardReaderSimulator]:
 async def service(sim: IdCardReaderSimulator) -> AsyncIterator[IdCardReaderService]:
     svc = IdCardReaderService(sim.path, poll_s=0.05, command_timeout=0.3, read_timeout=0.5)
     yield svc
-    await svc.aclose()
+    await svc.stop()
 
 
 async def expect(reason: DeviceReason, awaitable) -> None:

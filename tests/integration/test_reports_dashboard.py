@@ -19,10 +19,10 @@ import pytest
 from fleet.kiosk_reports import day_of
 from fleet.statistics import Grain, GroupBy, StatsQuery
 from fleet.store import Role
-from kiosk.fleet_wire_reports import ApplicationStatus
 from tests.fleet.fleetkit import PASSWORD
 from tests.fleet.test_dashboard import ARGS, CHROMIUM
 from tests.integration.reporting_kiosks import BILL, PREREVIEW, QUEUE, ReportingFleet, until
+from wire.reports import ApplicationStatus
 
 SHOTS = os.environ.get("KIOSK_SCREENSHOTS")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")

@@ -14,7 +14,7 @@ import pytest
 
 from fleet import village_agents
 from fleet.statistics import GroupBy
-from simulator import headless_citizen
+from scenarios import headless_citizen
 from simulator.control import SimulatorClient
 from simulator.reference import ENDORSEMENT, SERVICE_RATING, WATER_ACCOUNT
 from tests.integration.reporting_kiosks import BILL, PREREVIEW, ReportingFleet, until
@@ -68,10 +68,14 @@ async def _citizen_consents(view, session, item: str) -> None:
 
 
 async def _next_citizen_screen(view, session) -> None:
-    """The result, then (batch mode) the menu again, wiped, with the agent still signed in."""
+    """The result, then (batch mode) the menu again, wiped, with the agent still signed in;
+    a service that may be rated offers its rating screen first, which the citizen skips."""
     await _screen(view, "result", 60)
     assert view.result_ok, view.result_lines
     session.finish()
+    if str(view.screen) == "evaluate":
+        assert view.agent_id == AGENT
+        session.finish()
     await _screen(view, "menu")
     assert view.agent_id == AGENT and view.result_lines == () and view.entry == ""
 

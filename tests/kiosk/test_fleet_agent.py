@@ -9,7 +9,8 @@ import pytest
 
 from fleet.store import Role
 from kiosk.fleet_agent import EVENT, HEARTBEAT, CommandFailed, FleetAgent, Outbox
-from kiosk.fleet_wire import (
+from tests.fleet.fleetkit import Fleet, sqlite_config
+from wire.fleet import (
     AckOutcome,
     CommandAck,
     CommandKind,
@@ -22,7 +23,6 @@ from kiosk.fleet_wire import (
     SupplyLevel,
     sign_request,
 )
-from tests.fleet.fleetkit import Fleet, sqlite_config
 
 API = "/api/v1"
 

@@ -192,9 +192,19 @@ async def test_network_loss_pauses_online_items_and_they_come_back(kiosk):
     backends.faults["catalog"].down = True
     await session.refresh_catalog()
     assert not ctx.view.network_ok
-    assert all(not t.available and t.reason_key == "unavailable.network"
-               for t in ctx.view.services)
-    assert ctx.view.screen is ScreenId.OUT_OF_SERVICE   # nothing can be offered
+    # Items that take money or need a live answer pause, each with its plain reason; the
+    # offline-capable ones stay on (their submissions wait in the outbox).
+    items = {item.code: item for item in session.catalog.items}
+    for tile in ctx.view.services:
+        item = items[tile.code]
+        if item.works_offline:
+            assert tile.available, tile.code
+        else:
+            assert not tile.available and tile.reason_key == (
+                "unavailable.network_payment" if item.takes_payment else "unavailable.network")
+    # (this kiosk has no ID card reader, so the pre-review is not even on its menu)
+    assert {t.code for t in ctx.view.services if t.available} == {"442000-PD-0005"}
+    assert ctx.view.screen is ScreenId.ATTRACT   # something can still be offered
     backends.faults["catalog"].down = False
     await session.refresh_catalog()
     assert ctx.view.network_ok and any(t.available for t in ctx.view.services)
@@ -295,3 +305,18 @@ async def test_an_unsettled_transaction_is_shown_to_operators_until_it_is_settle
     await session.reconcile()
     assert ctx.journal.get(tx.tx_id).state is TxState.REFUNDED
     assert link._take_snapshot()["attention"] == []
+async def test_a_citizen_who_leaves_at_the_keypad_leaves_no_reader_of_the_next_ones_scan(kiosk):
+    backends, ctx, session = kiosk
+    for _ in range(2):
+        session.touch_start()
+        session.choose_service(BILL_PAYMENT)
+        await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+        session.cancel()
+        await until(ctx.view, ScreenId.ATTRACT)
+    session.touch_start()
+    session.choose_service(BILL_PAYMENT)
+    await until(ctx.view, ScreenId.ENTER_ACCOUNT)
+    await asyncio.sleep(0.05)
+    ctx.scans.put_nowait(WATER_ACCOUNT)  # the bill's barcode, as the scanner hands it on
+    await until(ctx.view, ScreenId.CONFIRM)
+    session.cancel()

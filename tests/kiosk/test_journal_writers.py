@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = "kiosk/transaction/"
 # The writer's write methods; a call of one of these on anything named like the journal.
 WRITES = {"transition", "annotate", "record_order", "record_refund", "refund_done", "learned",
-          "defer", "create"}
+          "defer", "create", "fold_ended"}
 TABLE_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b[^\"']*\b(transactions|transitions|"
-                         r"orders|refunds)\b", re.IGNORECASE)
+                         r"orders|refunds|daily_totals)\b", re.IGNORECASE)
 # The journal module itself creates and migrates its file. Tests and benchmarks set up their own
 # journals with the writer.
 SQL_ALLOWED = {"kiosk/journal.py"}

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from kiosk.backends import BackendError, NotificationClient, PaymentClient, ServiceClient
 from kiosk.journal import OrderKind, TxState
+from kiosk.offline_submission import note_delivery
+from kiosk.outbox import Courier, Outbox, Submission
 from kiosk.transaction import Owner, PaymentFailed, TransactionCore
 from kiosk.transaction.orders import OrderFacts
 from simulator.backends import Backends
@@ -31,6 +33,7 @@ async def world(tmp_path):
     services = {
         "exit_entry": ServiceClient(f"{base}/exit-entry/v1", 5.0, backoff_s=0.01),
         "utility": ServiceClient(f"{base}/utility/v1", 5.0, backoff_s=0.01),
+        "certificates": ServiceClient(f"{base}/certificates/v1", 5.0, backoff_s=0.01),
     }
     relay = NotificationClient(f"{base}/notify/v1", 5.0, backoff_s=0.01)
     core = TransactionCore.open(tmp_path / "journal.sqlite3", "KIOSK-0001", payment, services,
@@ -270,3 +273,40 @@ async def test_a_stale_decision_is_logged_and_settled_again(world, caplog):
     assert settlement.outcome.value == "refunded"
     assert [h[1] for h in core.journal.history(moved.tx_id)][-3:] == [
         "paid", "refund_pending", "refunded"]
+
+
+def prereview_submitted(core):
+    """A materials pre-review (no money) journaled SUBMITTED as TxRun.submit does, before it
+    is put in the outbox."""
+    writer = core.writer
+    tx = writer.transition(writer.create("HZ-0012"), TxState.QUOTED, amount_fen=0)
+    return writer.transition(tx, TxState.SUBMITTED, detail={
+        "submit_backend": "certificates", "submit_path": "/prereview",
+        "submit_record": ["prereview_id"], "delivery": ""})
+
+
+async def test_a_submission_in_the_outbox_before_the_crash_is_not_cancelled(world, tmp_path):
+    """The kiosk died after the outbox took the submission and before the journal said so: the
+    reconciler must not cancel it as never submitted while the outbox holds its key, and the
+    courier's delivery later reaches the journal through the core."""
+    backends, core = world
+    core.outbox_dir = tmp_path / "state"
+    held, lost = prereview_submitted(core), prereview_submitted(core)
+    outbox = Outbox(core.outbox_dir)
+    body = {"subject": "s", "materials_pdf_b64": "JVBERi0xLjQK", "phone": "13800000000"}
+    outbox.put(Submission(held.idempotency_key("submit"), "certificates", "/prereview", body,
+                          held.tx_id))
+    await core.reconcile(everything=True)
+    kept = core.journal.get(held.tx_id)
+    assert kept.state is TxState.CLOSED and kept.detail["queued"] == "outbox"
+    assert outbox.holds(held.idempotency_key("submit"))
+    assert core.journal.get(lost.tx_id).state is TxState.CANCELLED   # never reached anyone
+
+    courier = Courier(outbox, core.services, lambda kind, reason: None,
+                      on_delivered=note_delivery(core))
+    assert await courier.deliver() == 1
+    [review] = backends.services.prereviews.values()
+    delivered = core.journal.get(held.tx_id).detail
+    assert delivered["queued"] == "delivered"
+    assert delivered["result"] == {"prereview_id": review["prereview_id"]}
+    outbox.close()

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-from kiosk.fleet_wire import ServiceOrder, ServiceState
 from kiosk.run_state import (
     PreviousRun,
     RunRecord,
@@ -15,6 +14,7 @@ from kiosk.run_state import (
     systemd_restarts,
     systemd_unit,
 )
+from wire.fleet import ServiceOrder, ServiceState
 
 
 def test_a_run_that_never_recorded_its_end_is_reported_unclean(tmp_path):

@@ -73,10 +73,12 @@ async def test_fault_appears_changes_the_offer_and_clears(rig, device, fault, he
     if health.usable:
         assert item == Availability(True, None, (reason,))
     else:
-        assert item == Availability(False, reason)
+        assert item == Availability(False, reason, device=device)
     if device == "receipt_printer":
         # Items whose receipt is optional are still offered, with the warning said up front.
-        assert manager.availability(ISSUE_CERTIFICATE) == Availability(True, None, (reason,))
+        without = () if health.usable else ("receipt_printer",)
+        assert manager.availability(ISSUE_CERTIFICATE) == Availability(
+            True, None, (reason,), without=without)
     assert any(e.device == device and e.status.reason is reason for e in rig.events)
     if health is H.OFFLINE:
         assert any(e.device == device and e.kind is DeviceEventKind.LOST for e in rig.events)
@@ -91,7 +93,8 @@ async def test_fault_appears_changes_the_offer_and_clears(rig, device, fault, he
 
 async def test_required_device_unknown_to_the_manager_is_not_offered(rig):
     item = ServiceRequirements(frozenset({"document_camera"}))
-    assert rig.manager.availability(item) == Availability(False, R.NOT_SUPPORTED)
+    assert rig.manager.availability(item) == Availability(
+        False, R.NOT_SUPPORTED, device="document_camera", fitted=False)
 
 
 async def test_low_stock_is_degraded_and_a_supply_event(rig):

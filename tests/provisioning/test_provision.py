@@ -302,7 +302,7 @@ async def test_enrolls_with_the_fleet_server_and_a_rerun_does_not_enroll_again(
     tmp_path, sim, fleet, pin_on_stdin
 ):
     from kiosk.fleet_agent import load_private_key
-    from kiosk.fleet_wire import key_id
+    from wire.fleet import key_id
 
     token_file = tmp_path / "token"
     token_file.write_text(await fleet.token())
@@ -433,3 +433,29 @@ async def test_a_printer_cutter_error_is_reported_as_such(tmp_path, sim, pin_on_
     result = next(r for r in report.self_tests if r.device == "receipt_printer")
     # The kiosk's own printer service judges the status: before, this read "printer_offline".
     assert (result.outcome, result.reason) == (Outcome.FAIL, "cutter_error")
+
+
+async def test_release_keys_are_written_for_updates_and_a_bad_one_is_refused(
+    tmp_path, sim, pin_on_stdin, capsys
+):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kiosk.update.manifest import Manifest, RuntimeRef, public_key_text
+
+    release = Ed25519PrivateKey.generate()
+    key = public_key_text(release)
+    base = sim_argv(tmp_path, sim, "--pin-stdin", "--no-receipt", NO_FLEET)
+    await provision(parse_args([*base, "--release-key", key, "--release-key", key]))
+    written = read_toml(tmp_path)
+    assert written["update"]["trusted_keys"] == [key]
+    known = {k: v for k, v in written.items() if k not in ("fleet", "technician")}
+    trusted = load_config(None, known).update.trusted_keys
+    # The kiosk's updater checks a release's manifest against exactly these keys.
+    manifest = Manifest("1.1.0", "0", "3.11", 0, RuntimeRef("r" * 64, False), ())
+    manifest.signed_with(release).verify(trusted)
+    pin_on_stdin()
+    await provision(parse_args(base))  # a re-run without the option keeps them
+    assert read_toml(tmp_path)["update"]["trusted_keys"] == [key]
+    with pytest.raises(SystemExit):
+        parse_args([*base, "--release-key", "not-a-key"])
+    assert "not a release key" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.fleet_wire import key_id, load_private_key
 from tests.provisioning.provkit import PLACE, read_toml, run_cli, sim_argv
+from wire.fleet import key_id, load_private_key
 
 
 def kid_of(key_file: Path) -> str:

@@ -17,13 +17,13 @@ from drivers.document_scan import ScanFailure
 from drivers.face_quality import FaceHint
 from kiosk.flow import Devices, Reason
 from kiosk.i18n import LANGUAGES, TEXTS
-from kiosk.videocall_wire import EndReason
 from kiosk.viewmodel import Volume
 from kiosk.village_agent import REFUSAL_KEYS
+from wire.videocall import EndReason
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [p for folder in ("kiosk", "screens") for p in sorted((ROOT / folder).rglob("*.py"))
-        if p != ROOT / "kiosk/i18n.py"]
+        if not (p.parent == ROOT / "kiosk" and p.name.startswith("i18n"))]
 # Citizen-visible text lives in these; a literal with Chinese in it there is a bypass.
 VISIBLE = [*sorted((ROOT / "screens").glob("*.py")), ROOT / "kiosk/steps.py",
            ROOT / "kiosk/flow_engine.py", ROOT / "kiosk/session.py"]

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from pyzbar import pyzbar
 
 from drivers.face_detection import FaceDetector
-from simulator.camera import FaceScene, SceneComposer, add_control_routes
+from simulator.camera import FaceScene, SceneComposer
+from simulator.camera_control import add_control_routes
 from simulator.document_scene import DocumentSceneComposer
 
 

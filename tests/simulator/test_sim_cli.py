@@ -116,3 +116,27 @@ def test_a_switch_the_device_lacks_is_refused_with_the_choices(running_simulator
     done = kiosk_sim(running_simulator.state_dir, *command)
     assert done.returncode == 2 and says in done.stderr and "one of:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_link_is_shaped_shown_and_refused_from_the_command_line(running_simulator):
+    state_dir = running_simulator.state_dir
+    done = kiosk_sim(state_dir, "link", "--kbps", "64", "--latency-ms", "300", "--loss", "0.01")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(kiosk_sim(state_dir, "link").stdout)
+    assert (shown["bandwidth_bps"], shown["latency_s"], shown["loss"]) == (64000, 0.3, 0.01)
+    assert running_simulator.control("link")["bandwidth_bps"] == 64000
+    assert json.loads(kiosk_sim(state_dir, "link", "--down").stdout)["down"] is True
+    assert json.loads(kiosk_sim(state_dir, "link", "--up").stdout)["down"] is False
+    refused = kiosk_sim(state_dir, "link", "--loss", "2")
+    assert refused.returncode == 2 and "loss" in refused.stderr and "Traceback" not in refused.stderr
+    unknown = kiosk_sim(state_dir, "link", "fleet")
+    assert unknown.returncode == 2 and "backends" in unknown.stderr
+    running_simulator.control("set_link", bandwidth_bps=0, latency_s=0, loss=0)
+
+
+def test_the_backends_answer_through_the_running_simulators_link(running_simulator):
+    import urllib.request
+
+    url = running_simulator.endpoints["backends_link_url"] + "/health"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert json.loads(resp.read()) == {"ok": True}

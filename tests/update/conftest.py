@@ -86,7 +86,11 @@ def display() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def machine(tmp_path, trusted, runtime_store, releases) -> Machine:
     """A kiosk with 1.0.0 in a slot (not yet started) and a journal of settled transactions."""
-    made = Machine(tmp_path / "machine", trusted)
+    return machine_at(tmp_path / "machine", trusted, runtime_store, releases)
+
+
+def machine_at(root: Path, trusted: list[str], runtime_store: Path, releases: Releases) -> Machine:
+    made = Machine(root, trusted)
     runtimes = made.root / "opt/kiosk/runtimes"
     runtimes.rmdir()
     subprocess.run(["cp", "-al", str(runtime_store), str(runtimes)], check=True)
@@ -134,3 +138,37 @@ def served(releases) -> Iterator[BundleServer]:
 def copy_bundle(release: Release, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy(release.bundle, folder / release.bundle.name))
+
+
+@pytest.fixture
+async def fleet(request, tmp_path, trusted):
+    """The real fleet server, trusting the tests' release key: on SQLite, or on the store a
+    test asks for (`@pytest.mark.parametrize("fleet", [...], indirect=True)`)."""
+    from tests.fleet.fleetkit import Fleet, config_for
+
+    backend = getattr(request, "param", "sqlite")
+    pg = request.getfixturevalue("pg_dsn") if backend == "postgresql" else None
+    made = Fleet(await config_for(backend, tmp_path, pg, release_keys=tuple(trusted)))
+    await made.start()
+    yield made
+    await made.close()
+
+
+@pytest.fixture
+async def operator(fleet):
+    """A signed-in operator's HTTP session."""
+    from fleet.store import Role
+
+    session = await fleet.operator("olga", Role.OPERATOR)
+    yield session
+    await session.close()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn():
+    from tests.fleet.fleetkit import PG_BIN, postgres_cluster
+
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15 is not installed (scripts/setup.sh installs it)")
+    with postgres_cluster() as dsn:
+        yield dsn

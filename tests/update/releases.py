@@ -23,7 +23,7 @@ BROKEN = {
     "crash_at_import": ("kiosk/cli.py", 'raise RuntimeError("this release is broken")\n'),
     # Starts, and never gets to the attract screen (startup waits forever).
     "no_attract": ("kiosk/app.py", "\n\nasync def _never(config):\n"
-                   "    await asyncio.Event().wait()\n\n\nprepare = _never  # noqa: F811\n"),
+                   "    await asyncio.Event().wait()\n\n\nbegin = _never  # noqa: F811\n"),
 }
 
 

@@ -1,7 +1,7 @@
 """The video call's part of the gallery: the help panel with the video call offered and every
 phase of the call's overlay (consent, ringing, connecting, in call, the agent's proposal and
 guide, ended), in Chinese, English and elder mode, on one panel size, each checked with the
-gallery's layout audit (simulator.gallery.layout_problems). The overlay needs no card in the
+gallery's layout audit (scenarios.gallery.layout_problems). The overlay needs no card in the
 reader, so the states are set on the view as kiosk.session and kiosk.videocall's desk set them.
 Prints one JSON object: {"problems": [...], "shots": {label: {mode: png}}}; with --out DIR, the
 PNGs, an index page and gallery.json beside them (scripts/run.sh puts it next to the gallery).
@@ -59,7 +59,7 @@ def states() -> list[tuple[str, dict]]:
 
 async def audit(app, view, out: Path | None) -> dict:
     from kiosk.viewmodel import CallPhase, ScreenId
-    from simulator.gallery import MODES, layout_problems
+    from scenarios.gallery import MODES, layout_problems
 
     problems: list[str] = []
     shots: dict[str, dict[str, str]] = {}
@@ -113,7 +113,7 @@ def main() -> int:
 
     asyncio.run(run())
     if args.out is not None and result:
-        from simulator.gallery import write_index
+        from scenarios.gallery import write_index
 
         panel = f"{args.width}x{args.height}"
         write_index(args.out, result["shots"], f"{panel}, video call")

@@ -25,8 +25,8 @@ from aiohttp import web
 async def _serve(port: int, app, session, calls, share, sim_url: str) -> web.AppRunner:
     from kivy.core.window import Window
 
+    from scenarios.citizen import Citizen
     from screens.screen_share import personal_boxes
-    from simulator.citizen import Citizen
     from simulator.control import SimulatorClient
 
     lags: list[float] = []

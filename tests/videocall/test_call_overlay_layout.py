@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from simulator.gallery import MODES
+from scenarios.gallery import MODES
 from simulator.xvfb import virtual_display
 from tests.videocall.call_gallery import states
 

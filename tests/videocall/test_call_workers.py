@@ -17,11 +17,11 @@ from fleet.call_store import CallPolicy, CallStore
 from fleet.devcluster import HAPROXY, fleet_workers, haproxy_in_front
 from fleet.store import Role
 from kiosk.fleet_agent import enroll, generate_device_key
-from kiosk.fleet_wire import API_PREFIX
 from kiosk.videocall.signalling import SignallingLink
-from kiosk.videocall_wire import AGENT_CALLS_PATH, CallMessage, MessageType, new_call_id
 from tests.fleet.fleetkit import PASSWORD, fresh_postgres_database, sqlite_config
 from tests.videocall.test_signalling import ITEMS, kiosk_next, next_of
+from wire.fleet import API_PREFIX
+from wire.videocall import AGENT_CALLS_PATH, CallMessage, MessageType, new_call_id
 
 pytestmark = pytest.mark.skipif(
     not __import__("os").path.exists(HAPROXY), reason="haproxy is not installed (setup.sh)")

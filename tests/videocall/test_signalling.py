@@ -17,9 +17,10 @@ from fleet.call_config import CallConfig
 from fleet.call_store import CallPolicy
 from fleet.signalling import CALL_HUB
 from fleet.store import Role
-from kiosk.fleet_wire import API_PREFIX
 from kiosk.videocall.signalling import CallLinkError, SignallingLink
-from kiosk.videocall_wire import (
+from tests.fleet.fleetkit import Fleet
+from wire.fleet import API_PREFIX
+from wire.videocall import (
     AGENT_CALLS_PATH,
     KIOSK_CALL_PATH,
     CallMessage,
@@ -27,7 +28,6 @@ from kiosk.videocall_wire import (
     MessageType,
     new_call_id,
 )
-from tests.fleet.fleetkit import Fleet
 
 ITEMS = (ItemRef("BILL-0001", {"zh": "水费缴纳", "en": "Water bill"}),)
 

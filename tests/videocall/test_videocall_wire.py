@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.videocall_wire import (
+from wire.videocall import (
     CallMessage,
     CallWireError,
     IceServer,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kiosk.evaluation import Level, RatingRefused, desk_for, make_rating
+from kiosk.outbox import Submission
 from kiosk.viewmodel import ScreenId
 from simulator.reference import PROGRESS_LOOKUP
 
@@ -20,12 +21,12 @@ async def test_ratings_wait_in_the_outbox_and_arrive_exactly_once(rig):
                   ("device_fault",), "机器坏了 电话13812345678")
         faults.down = True
         assert await desk.deliver() == 0
-        assert desk.outbox.counts() == {"pending": 2, "refused": 0}
+        assert desk.outbox.counts() == {"pending": 2, "delivered": 0, "refused": 0}
         faults.down = False
         faults.lose_next = 1          # the first is taken but its answer lost: sent again
-        desk.outbox._db.execute("UPDATE pending SET next_at = 0")
+        desk.outbox.retry_now()
         assert await desk.deliver() == 2
-        assert desk.outbox.counts() == {"pending": 0, "refused": 0}
+        assert desk.outbox.counts() == {"pending": 0, "delivered": 2, "refused": 0}
         assert faults.lose_next == 0
     finally:
         desk.outbox.close()
@@ -40,13 +41,13 @@ async def test_a_rating_the_backend_refuses_is_kept_aside_not_retried(rig):
     desk = desk_for(rig.ctx)
     try:
         rating = make_rating("442000-PD-0001", "T1", rig.ctx.config.kiosk_id, 3)
-        desk.outbox.put(rating)
-        desk.outbox._db.execute("UPDATE pending SET body = json_set(body, '$.level', 9)")
+        desk.outbox.put(Submission(rating.rating_id, "evaluation", "/ratings",
+                                   {**rating.body(), "level": 9}, "T1"))
         assert await desk.deliver() == 0
-        assert desk.outbox.counts() == {"pending": 0, "refused": 1}
+        assert desk.outbox.counts() == {"pending": 0, "delivered": 0, "refused": 1}
     finally:
         desk.outbox.close()
-    assert ("rating_refused", "BAD_LEVEL") in rig.problems
+    assert ("outbox_refused", "evaluation:BAD_LEVEL") in rig.problems
 
 
 def test_tags_go_with_the_two_lowest_levels_only():

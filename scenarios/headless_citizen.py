@@ -10,6 +10,8 @@ import asyncio
 import time
 from typing import Any
 
+from scenarios.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
+from scenarios.headless_steps import _agree_to_photo, _finish, _pay_on_phone, _until
 from simulator.control import SimulatorClient
 from simulator.reference import (
     BILL_PAYMENT,
@@ -19,42 +21,6 @@ from simulator.reference import (
     QUEUE_TICKET,
     WATER_ACCOUNT,
 )
-
-
-class Stuck(Exception):
-    pass
-
-
-async def _until(view: Any, screen: str, timeout: float = 30.0, *later: str) -> str:
-    """Waits for `screen` (or one of the `later` screens, if the kiosk got there first)."""
-    deadline = time.monotonic() + timeout
-    while str(view.screen) not in (screen, *later):
-        if time.monotonic() > deadline:
-            said = " / ".join(line.get("en", "") for line in view.result_lines)
-            raise Stuck(f"waited for {screen}, still on {view.screen} {said}".strip())
-        await asyncio.sleep(0.01)
-    return str(view.screen)
-
-
-async def _finish(view: Any, intents: Any) -> dict:
-    await _until(view, "result", 60)
-    ok = bool(view.result_ok)
-    intents.finish()
-    await _until(view, "attract")
-    return {"result_ok": ok}
-
-
-async def _agree_to_photo(view: Any, intents: Any) -> None:
-    """The photo notice goes on by itself after a few seconds; a citizen in a hurry agrees."""
-    deadline = time.monotonic() + 10
-    while not view.consent_pending and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    intents.choose_option("agree")
-
-
-async def _pay_on_phone(view: Any, sim: SimulatorClient) -> None:
-    await _until(view, "pay")
-    await sim.pay(code_url=view.qr_payload)
 
 
 async def bill(view: Any, intents: Any, sim: SimulatorClient) -> dict:
@@ -142,7 +108,6 @@ SCENARIOS = {"bill": bill, "endorsement": endorsement, "certificate": certificat
 
 async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,
                        repeat: int = 1) -> dict:
-    from simulator.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
 
     scenarios = {**SCENARIOS, **HALL_SCENARIOS}
     async with SimulatorClient(control_url) as sim:

@@ -1,10 +1,10 @@
 """The gallery: one screenshot of every citizen screen in Chinese, English and elder mode, with a
 check that no text overflows its box and no widget leaves the window, and an index page.
 
-A scripted citizen (simulator.citizen) walks the kiosk through every screen: the endorsement,
+A scripted citizen (scenarios.citizen) walks the kiosk through every screen: the endorsement,
 a bill (keypad, check, exit after an order), a certificate declined at the photo notice (a
 failure), a pre-review (scan), the "still there?" prompt, call staff, and out of service.
-`python -m simulator.gallery index DIR` writes the page that puts several panel sizes together.
+`python -m scenarios.gallery index DIR` writes the page that puts several panel sizes together.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class Gallery:
         self.folder = folder
         self.shots: dict[str, dict[str, str]] = {}
         self.problems: list[str] = []
+        self.retried: list[str] = []       # visits walked again (a device missed its time)
         self.mode = MODES[0]
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -155,7 +156,7 @@ async def _endorsement(g: Gallery) -> None:
     await c.tap("option.HK_TOURIST_1")
     await c.wait_screen("pay", timeout=30)
     await g.snap("pay")
-    from simulator.citizen import _decode_qr
+    from scenarios.citizen import _decode_qr
     png = g.folder / f"pay-{g.mode}.png"
     await c.sim.pay(code_url=_decode_qr(png))
     await c.wait_screen("processing", timeout=30)
@@ -166,7 +167,7 @@ async def _endorsement(g: Gallery) -> None:
     await c.sim.remove_card()
     await c.sim.remove_idcard()
     await c.sim.hide_face()
-    await c.tap("result.done")
+    await c.leave_result()
 
 
 async def _bill(g: Gallery) -> None:
@@ -195,7 +196,7 @@ async def _bill(g: Gallery) -> None:
     await c.tap("exit.leave")
     await c.wait_screen("result", timeout=30)
     await g.snap("left-after-order")
-    await c.tap("result.done")
+    await c.leave_result()
 
 
 async def _certificate_declined(g: Gallery) -> None:
@@ -210,7 +211,7 @@ async def _certificate_declined(g: Gallery) -> None:
     await c.wait_screen("result", timeout=30)
     await g.snap("failure")
     await c.sim.remove_idcard()
-    await c.tap("result.done")
+    await c.leave_result()
 
 
 async def _prereview(g: Gallery) -> None:
@@ -232,10 +233,13 @@ async def _out_of_service(g: Gallery) -> None:
     await c.wait_screen("attract", timeout=60)
     await g.choose_mode()
     await g.snap("attract")
-    await c.sim.backend_faults("catalog", down=True)
+    # The operators' command, as the fleet sends it: the backends going away no longer empties
+    # the menu (offline-capable items stay on, README "Working through a bad link").
+    session = c.app.intents
+    session.set_out_of_service(True)
     await c.wait_screen("out_of_service", timeout=30)
     await g.snap("out-of-service")
-    await c.sim.backend_faults("catalog", down=False)
+    session.set_out_of_service(False)
     await c.wait_screen("attract", timeout=30)
 
 
@@ -248,7 +252,7 @@ async def run_gallery(c, folder: Path) -> dict:
     for mode in MODES:
         g.mode = mode
         await _out_of_service(g)
-        from simulator.citizen import walk_again_if_the_chip_was_taken
+        from scenarios.citizen import walk_again_if_the_chip_was_taken
 
         await walk_again_if_the_chip_was_taken(c, lambda: _endorsement(g), retried)
         if not receipt:
@@ -306,4 +310,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "index":
         print(write_top_index(Path(sys.argv[2])))
     else:
-        sys.exit("usage: python -m simulator.gallery index DIR")
+        sys.exit("usage: python -m scenarios.gallery index DIR")

@@ -36,8 +36,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # systemd restart count, the `accepted` acknowledgement, and the `unexpected_exit` event.
 # Optional fields a peer of the same version ignores when it does not know them (no bump): the
 # heartbeat's `items` (which service items the menu offers now), and the business reports of
-# kiosk.fleet_wire_reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
-# them until one that has it answers).
+# wire.reports on their own endpoint (a fleet without it answers 404; the kiosk keeps
+# them until one that has it answers), and the heartbeat's `update` (UpdateStatus). The `update`
+# command and the `update_result` event are new kinds: only a fleet that knows them sends the
+# command, and a fleet that does not refuses the event with a 400, which the kiosk drops.
 WIRE_VERSION = 2
 # What each side reads. A kiosk speaks its own version and the server answers it in that version,
 # so kiosks of the previous release keep working while a fleet is upgraded.
@@ -103,6 +105,8 @@ class EventKind(enum.Enum):
     # The kiosk process ended without a clean stop: an exception escaped (reported by the dying
     # process itself) or it was killed, lost power or hung (reported by the next start). v2.
     UNEXPECTED_EXIT = "unexpected_exit"
+    # What became of the last software update changed (installed, refused, rolled back and why).
+    UPDATE_RESULT = "update_result"
     TAMPER = "tamper"
     INFO = "info"
 
@@ -120,6 +124,9 @@ class CommandKind(enum.Enum):
     REBOOT = "reboot"
     REFETCH_CATALOG = "refetch_catalog"
     UPLOAD_LOGS = "upload_logs"
+    # Fetch, verify and stage a release bundle (params: url, manifest_digest); the kiosk restarts
+    # into it between citizens, and its heartbeats' `update` say how it goes.
+    UPDATE = "update"
 
 
 # Commands after which the kiosk process does not come back to report: their acknowledgement is
@@ -160,7 +167,9 @@ def _obj(data: Any, name: str = "message") -> Mapping[str, Any]:
     return data
 
 
-def _get(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...):
+def _get(
+    data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...
+) -> Any:  # a JSON value, checked against `kind` here at run time
     if key not in data:
         if default is ...:
             raise WireError(WireErrorReason.MISSING_FIELD, key)
@@ -194,7 +203,7 @@ def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
 
 
 def _ident(data: Mapping[str, Any], key: str) -> str:
-    value = _get(data, key, str)
+    value: str = _get(data, key, str)
     if not value.isascii():
         raise WireError(WireErrorReason.BAD_VALUE, key, "not ASCII")
     # One regex match, not a Python test per character: the fleet parses thousands a second.
@@ -203,7 +212,9 @@ def _ident(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _enum(data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...):
+def _enum(
+    data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...
+) -> Any:  # a member of `enum_type`, or `default`
     raw = _get(data, key, str, default)
     if raw is default and default is not ...:
         return default
@@ -214,7 +225,7 @@ def _enum(data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = _get(data, key, list, [])
+    value: list[Any] = _get(data, key, list, [])
     if len(value) > MAX_ITEMS:
         raise WireError(WireErrorReason.TOO_LARGE, key)
     return value
@@ -265,6 +276,120 @@ def _check_version(data: Mapping[str, Any]) -> int:
 
 
 # -- messages --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What became of one software update on the kiosk (kiosk.update: the updater's or the slot
+    guard's last result). `reason` is a code (e.g. "not_healthy_in_time", "bad_signature")."""
+
+    result_id: str
+    outcome: str  # staged, refused, installed, updated, rolled_back
+    version: str
+    at: float
+    reason: str = ""
+    detail: str = ""
+    from_version: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.result_id, "outcome": self.outcome, "version": self.version,
+                "at": self.at, "reason": self.reason, "detail": self.detail,
+                "from_version": self.from_version}
+
+    @classmethod
+    def from_json(cls, data: Any) -> UpdateResult:
+        data = _obj(data, "last_result")
+        return cls(_ident(data, "id"), _ident(data, "outcome"), _version(data, "version"),
+                   _epoch(data, "at"), _get(data, "reason", str, ""),
+                   _get(data, "detail", str, ""), _version(data, "from_version", ""))
+
+    @classmethod
+    def from_status(cls, data: Mapping[str, Any] | None) -> UpdateResult | None:
+        """From the update agent's status (kiosk.update.agent); None if it has no usable one."""
+        if not data:
+            return None
+        try:
+            return cls.from_json({**data, "detail": str(data.get("detail") or "")[:MAX_TEXT_LEN],
+                                  "from_version": data.get("from_version")
+                                  or data.get("back_to") or ""})
+        except WireError:
+            return None
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    """Software updates as the kiosk sees them, on every heartbeat (optional: a peer that does
+    not know it ignores it): the version and slot running, the updater's phase for the request
+    `request_id` (the fleet's command id), its progress, and the last result."""
+
+    running_version: str
+    slot: str = ""
+    phase: str = "idle"
+    request_id: str = ""
+    target_version: str = ""
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    waiting_for: str = ""
+    last_result: UpdateResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"running_version": self.running_version, "slot": self.slot, "phase": self.phase,
+                "request_id": self.request_id, "target_version": self.target_version,
+                "bytes_done": self.bytes_done, "bytes_total": self.bytes_total,
+                "waiting_for": self.waiting_for,
+                "last_result": self.last_result.to_json() if self.last_result else None}
+
+    @classmethod
+    def from_json(cls, data: Any) -> UpdateStatus:
+        data = _obj(data, "update")
+        sizes = [_get(data, k, (int, type(None)), None) for k in ("bytes_done", "bytes_total")]
+        if any(s is not None and not 0 <= s < MAX_SEQ for s in sizes):
+            raise WireError(WireErrorReason.BAD_VALUE, "bytes_done/bytes_total")
+        request_id = _get(data, "request_id", str, "")
+        if request_id and _IDENT.fullmatch(request_id) is None:
+            raise WireError(WireErrorReason.BAD_VALUE, "request_id")
+        last = _get(data, "last_result", (Mapping, type(None)), None)
+        return cls(
+            _version(data, "running_version"),
+            _short(data, "slot"),
+            _short(data, "phase", "idle"),
+            request_id,
+            _version(data, "target_version", ""),
+            sizes[0],
+            sizes[1],
+            _short(data, "waiting_for"),
+            UpdateResult.from_json(last) if last is not None else None,
+        )
+
+    @classmethod
+    def from_agent(cls, status: Mapping[str, Any]) -> UpdateStatus:
+        """From the update agent's status() (kiosk.update.agent)."""
+        progress = status.get("progress") or {}
+        return cls(
+            str(status.get("running_version") or "")[:MAX_ID_LEN],
+            str(status.get("slot") or ""),
+            str(status.get("updater_phase") or "idle"),
+            str(status.get("request_id") or "")[:MAX_ID_LEN],
+            str(status.get("target_version") or "")[:MAX_ID_LEN],
+            progress.get("bytes"),
+            progress.get("total"),
+            str(status.get("waiting_for") or ""),
+            UpdateResult.from_status(status.get("last_result")),
+        )
+
+
+def _version(data: Mapping[str, Any], key: str, default: Any = ...) -> str:
+    value = _get(data, key, str, default)
+    if len(value) > MAX_ID_LEN:
+        raise WireError(WireErrorReason.TOO_LARGE, key)
+    return str(value)
+
+
+def _short(data: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = _get(data, key, str, default)
+    if value and _IDENT.fullmatch(value) is None:
+        raise WireError(WireErrorReason.BAD_VALUE, key, "not an identifier")
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -438,6 +563,7 @@ class Heartbeat:
     boot_id: str = ""
     restarts: int | None = None
     items: tuple[ItemAvailability, ...] = ()
+    update: UpdateStatus | None = None
     wire_version: int = WIRE_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -465,6 +591,8 @@ class Heartbeat:
             )
             if self.items:
                 data["items"] = [i.to_json() for i in self.items]
+            if self.update is not None:
+                data["update"] = self.update.to_json()
         return data
 
     @classmethod
@@ -482,6 +610,7 @@ class Heartbeat:
         boot_id = _get(data, "boot_id", str, "")
         if len(boot_id) > MAX_ID_LEN:
             raise WireError(WireErrorReason.TOO_LARGE, "boot_id")
+        update = _get(data, "update", (Mapping, type(None)), None)
         return cls(
             kiosk_id=_ident(data, "kiosk_id"),
             seq=seq,
@@ -500,6 +629,7 @@ class Heartbeat:
             boot_id=boot_id,
             restarts=restarts,
             items=tuple(ItemAvailability.from_json(i) for i in _list(data, "items")),
+            update=UpdateStatus.from_json(update) if update is not None else None,
             wire_version=version,
         )
 

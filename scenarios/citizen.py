@@ -26,8 +26,6 @@ from simulator.reference import BILL_PAYMENT, ENDORSEMENT, TECHNICIAN_PIN, WATER
 _touch_ids = itertools.count(1)
 
 
-
-
 class CitizenTouch(MotionEvent):
     """A finger on the glass at window coordinates (x, y)."""
 
@@ -49,6 +47,7 @@ class Citizen:
     def __init__(self, app: App, sim: SimulatorClient, out_dir: Path) -> None:
         self.app, self.sim, self.out_dir = app, sim, out_dir
         self.shots: list[str] = []
+        self.shot_spans: list[tuple[float, float]] = []  # perf_counter spans of screenshots
         self.seen: dict[str, list[str]] = {}
         self.timeline: list[tuple[float, str]] = []
         self._t0 = time.monotonic()
@@ -97,8 +96,17 @@ class Citizen:
         await asyncio.sleep(0.25)  # let the screen draw its first frames
         self.timeline.append((round(time.monotonic() - self._t0, 2), name))
         self.seen.setdefault(name, []).extend(
-            t for t in self.texts() if t not in self.seen.get(name, [])
-        )
+            t for t in self.texts() if t not in self.seen.get(name, []))
+
+    async def leave_result(self) -> None:
+        """"Done" on the result screen, then "skip" on the optional rating (好差评)."""
+        await self.tap("result.done")
+        await self.wait_until(lambda: self.screen in ("evaluate", "attract", "out_of_service")
+                              and not self._manager().transition.is_active,
+                              "the rating or the attract screen", 10)
+        if self.screen == "evaluate":
+            await asyncio.sleep(0.1)
+            await self.tap("rating.skip")
 
     async def wait_until(self, predicate, what: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -109,7 +117,10 @@ class Citizen:
 
     def screenshot(self, label: str) -> Path:
         path = self.out_dir / f"{len(self.shots) + 1:02d}-{label}.png"
+        started = time.perf_counter()
         self.app.root.export_to_png(str(path))
+        # The citizen's camera, not the kiosk: bench.frames leaves these frames out.
+        self.shot_spans.append((started, time.perf_counter()))
         self.shots.append(path.name)
         return path
 
@@ -159,7 +170,7 @@ async def _endorsement(c: Citizen) -> dict:
     last = receipts[-1]
     shutil.copy(last["png_path"], c.out_dir / "receipt.png")
     shutil.copy(last["txt_path"], c.out_dir / "receipt.txt")
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {"receipt_text": last["text"], "orders": await c.sim.orders()}
 
@@ -178,7 +189,7 @@ async def _card_pulled(c: Citizen) -> dict:
     await c.sim.remove_card()
     await c.wait_screen("result", timeout=30)
     c.screenshot("card-pulled")
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {"orders": await c.sim.orders()}
 
@@ -227,7 +238,7 @@ async def _bill(c: Citizen) -> dict:
     receipts = await c.sim.receipts()
     if receipts:
         shutil.copy(receipts[-1]["png_path"], c.out_dir / "bill-receipt.png")
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {
         "receipt_text": receipts[-1]["text"] if receipts else "",
@@ -237,7 +248,8 @@ async def _bill(c: Citizen) -> dict:
 
 async def _technician(c: Citizen) -> dict:
     """The technician's visit: five taps on the headline, the PIN (the kiosk's configuration
-    must hold the hash of TECHNICIAN_PIN), the device screen during a paper-out."""
+    must hold the hash of TECHNICIAN_PIN), the self-test button, the device screen during a
+    paper-out."""
     await c.wait_screen("attract")
     for _ in range(5):
         await c.tap("attract.headline")
@@ -247,6 +259,9 @@ async def _technician(c: Citizen) -> dict:
     c.screenshot("technician-pin")
     await c.tap("key.ok")
     await c.wait_screen("technician")
+    await c.tap("tech.self_test")
+    await c.wait_until(lambda: any(t.startswith(("自检完成", "Self-test:")) for t in c.texts()),
+                       "the self-test's result", timeout=20.0)
     await c.sim.device("/printer/fault", {"fault": "paper_out", "on": True})
     await asyncio.sleep(2.5)
     c.screenshot("technician")
@@ -254,12 +269,6 @@ async def _technician(c: Citizen) -> dict:
     await c.tap("tech.back")
     await c.wait_screen("attract")
     return {}
-
-
-async def _gallery(c: Citizen) -> dict:
-    from simulator.gallery import run_gallery
-
-    return await run_gallery(c, c.out_dir / "gallery")
 
 
 async def _voice_idle(c: Citizen, timeout: float = 60.0) -> None:
@@ -286,7 +295,7 @@ async def walk_again_if_the_chip_was_taken(c: Citizen, visit, retried: list[str]
                     await clear()
                 except Exception as problem:   # the contended slot can stall the simulator
                     retried.append(f"clearing: {problem}")
-            await c.tap("result.done")
+            await c.leave_result()
             await c.wait_screen("attract", timeout=60)
             await asyncio.sleep(5.0)
 
@@ -332,7 +341,7 @@ async def _elder_endorsement_once(c: Citizen) -> dict:
     await c.sim.remove_card()
     await c.sim.remove_idcard()
     await c.sim.hide_face()
-    await c.tap("result.done")
+    await c.leave_result()
     await c.wait_screen("attract")
     return {"orders": await c.sim.orders()}
 
@@ -342,50 +351,12 @@ async def _startup(c: Citizen) -> dict:
     return {"attract_at_unix": time.time()}
 
 
-SCENARIOS = {
+CITIZEN_SCENARIOS = {
     "startup": _startup,
     "endorsement": _endorsement,
     "bill": _bill,
     "technician": _technician,
     "card_pulled": _card_pulled,
     "payment_never": _payment_never,
-    "gallery": _gallery,
     "elder_endorsement": _elder_endorsement,
 }
-
-
-async def run_scenario(
-    app: App, name: str, control_url: str, out_dir: Path, started_at: float
-) -> dict:
-    """Runs one scenario against the running app and returns a summary (JSON-able)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    while not getattr(app, "ready", False) or app.root is None:
-        await asyncio.sleep(0.02)
-    attract_s = time.monotonic() - started_at
-    async with SimulatorClient(control_url) as sim:
-        citizen = Citizen(app, sim, out_dir)
-        t0 = time.monotonic()
-        summary: dict = {
-            "scenario": name,
-            "out_dir": str(out_dir.resolve()),
-            "start_to_attract_s": round(attract_s, 3),
-        }
-        try:
-            summary.update(await SCENARIOS[name](citizen))
-            summary["ok"] = True
-        except ScenarioFailed as exc:
-            summary.update(ok=False, error=str(exc))
-            citizen.screenshot("failure")
-        except Exception as exc:    # e.g. the simulator stopped answering: still a summary
-            summary.update(ok=False, error=f"{type(exc).__name__}: {exc}")
-            citizen.screenshot("failure")
-        voice = getattr(app, "voice", None)
-        summary.update(
-            voice=list(voice.events) if voice is not None else [],
-            transitions=list(getattr(app, "transitions", [])),
-            scenario_s=round(time.monotonic() - t0, 2),
-            screenshots=citizen.shots,
-            screens_seen=citizen.seen,
-            timeline=citizen.timeline,
-        )
-    return summary

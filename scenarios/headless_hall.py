@@ -1,5 +1,5 @@
 """Scripted citizens for the service hall's items, without a screen (the same duck-typed view
-and intents as simulator.headless_citizen, whose SCENARIOS these join): progress lookup, queue
+and intents as scenarios.headless_citizen, whose SCENARIOS these join): progress lookup, queue
 check-in, booking, collecting a finished document, a traffic fine, the pre-review with its
 phone number. No chip is ever inserted."""
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from scenarios.headless_steps import _finish, _pay_on_phone, _until
 from simulator.control import SimulatorClient
-from simulator.headless_citizen import _finish, _pay_on_phone, _until
 from simulator.reference import (
     APPOINTMENT_BOOKING,
     CITIZEN_PHONE,
