@@ -20,6 +20,7 @@ from fleet import (
     rollout_api,
     sign_in,
     signalling,
+    village_agent_api,
 )
 from fleet.auth import PasswordPool, RequestVerifier
 from fleet.config import FleetConfig
@@ -115,6 +116,7 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     app.add_routes(rollout_api.routes)  # bundles and software rollouts
     app.add_routes(sign_in.routes)
     app.add_routes(admin_api.routes)
+    app.add_routes(village_agent_api.routes)
     app.add_routes(metrics.routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/", _root)

@@ -7,6 +7,7 @@ from typing import Any
 from fleet.call_openapi import CALL_PATHS, CALL_SCHEMAS
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from fleet.rollout_openapi import ROLLOUT_PATHS, ROLLOUT_SCHEMAS
+from fleet.village_agent_openapi import AGENT_PATHS
 from wire.fleet import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
@@ -501,7 +502,7 @@ def openapi_document() -> dict[str, Any]:
                 "Ed25519 device key: see wire/fleet.py for the canonical string."
             ),
         },
-        "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS, **ROLLOUT_PATHS},
+        "paths": {**PATHS, **REPORT_PATHS, **CALL_PATHS, **ROLLOUT_PATHS, **AGENT_PATHS},
         "components": {
             "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **CALL_SCHEMAS, **ROLLOUT_SCHEMAS},
             "securitySchemes": {

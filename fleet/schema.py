@@ -438,6 +438,38 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # The last heartbeat's update status (slot, updater phase, last result), as JSON.
         "ALTER TABLE kiosks ADD COLUMN update_json TEXT NOT NULL DEFAULT ''",
     ),
+    8: (
+        # Village agents (fleet.village_agents): kept by operators, signed in at their site's
+        # kiosks by ID card (a keyed hash, never the number) and PIN (scrypt), or by a one-time
+        # sign-in code from the dashboard (only its hash kept).
+        """CREATE TABLE IF NOT EXISTS village_agents (
+            agent_id TEXT PRIMARY KEY,
+            site TEXT NOT NULL,
+            id_card_hash TEXT NOT NULL UNIQUE,
+            pin_hash TEXT NOT NULL,
+            pin_failures INTEGER NOT NULL DEFAULT 0,
+            locked_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            created_by TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            disabled_at DOUBLE PRECISION
+        )""",
+        """CREATE TABLE IF NOT EXISTS agent_sign_in_codes (
+            code_hash TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES village_agents(agent_id),
+            created_by TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            used_at DOUBLE PRECISION
+        )""",
+        # Server-side keys every process shares (the ID card hash's key).
+        """CREATE TABLE IF NOT EXISTS fleet_secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        # Which agent ran a transaction for a citizen ('' = the citizen alone).
+        "ALTER TABLE tx_facts ADD COLUMN agent_id TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX IF NOT EXISTS tx_facts_by_agent ON tx_facts (agent_id) WHERE agent_id <> ''",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -56,7 +56,7 @@ MEASURES = (
 _FACT_COLUMNS = (
     "kiosk_id, tx_id, revision, item_code, outcome, amount_fen, refunded_fen, started_at,"
     " ended_at, day, region, site, agent_assisted, reason, time_limit_days, time_limit_unit,"
-    " submitted_at, deadline_at, yellow_at, received_at"
+    " submitted_at, deadline_at, yellow_at, received_at, agent_id"
 )
 _UPSERT_ROLLUP = (
     f"INSERT INTO stat_rollup (grain, kiosk_id, period, item_code, region, site,"
@@ -103,7 +103,7 @@ def _fact(kiosk_id: str, place: dict[str, Any], s: TransactionSummary, now: floa
         "day": day_of(started),
         "region": place["region"],
         "site": place["site"],
-        "agent_assisted": 1 if s.agent_assisted else 0,
+        "agent_assisted": 1 if s.agent_assisted or s.agent_id else 0,
         "reason": s.reason,
         "time_limit_days": s.time_limit_days,
         "time_limit_unit": s.time_limit_unit.value,
@@ -111,6 +111,7 @@ def _fact(kiosk_id: str, place: dict[str, Any], s: TransactionSummary, now: floa
         "deadline_at": deadline,
         "yellow_at": warning,
         "received_at": now,
+        "agent_id": s.agent_id,
     }
 
 

@@ -156,9 +156,9 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     scanner = ctx.devices.barcode_scanner
     if scanner is not None:
         # A code shown to the scanner goes to the running step (an account number, a payment
-        # code); between citizens it is ignored.
+        # code) or to a village agent's sign-in; between citizens it is ignored.
         def to_running_step(event: Any) -> None:
-            if session.busy:
+            if session.busy or session.agents.signing_in:
                 ctx.scans.put_nowait(event.data)
 
         scanner.on_scan(to_running_step)

@@ -23,6 +23,7 @@ class Verdict:
 
 
 NOT_FITTED = "unavailable.not_fitted"  # the kiosk lacks a device the item needs: not shown
+IN_PERSON_ONLY = "unavailable.in_person_only"  # the catalog says: the citizen alone, no agent
 # What the citizen is told before paying when an optional device cannot serve the item.
 _WARNING_WITHOUT = {"receipt_printer": "warning.no_receipt"}
 
@@ -49,7 +50,11 @@ class ServiceAvailability:
         return bool(item.backends) and item.backends <= self.site_backends \
             and not item.takes_payment
 
-    def check(self, item: ServiceItem, network_ok: bool) -> Verdict:
+    def check(self, item: ServiceItem, network_ok: bool, agent: bool = False) -> Verdict:
+        """`agent`: a village agent would run it for a citizen (kiosk.village_agent); an item
+        the catalog keeps for the citizen in person is then refused, whatever the devices say."""
+        if agent and item.in_person_only:
+            return Verdict(False, IN_PERSON_ONLY)
         if not network_ok and not item.works_offline and not self._on_site(item):
             # What stays off when the link is down, and the plain reason why.
             return Verdict(False, "unavailable.network_payment" if item.takes_payment

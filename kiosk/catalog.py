@@ -167,6 +167,7 @@ class ServiceItem:
     # Its submission may wait in the kiosk's outbox (kiosk.outbox) while the backends cannot
     # be reached; never an item that takes payment (`works_offline`).
     offline_capable: bool = False
+    in_person_only: bool = False    # a village agent may not run it for a citizen
 
     def text(self, field: Text, language: str) -> str:
         return field.get(language) or field["zh"]
@@ -389,6 +390,7 @@ def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
         sms=raw_item.get("sms", False),
         elder_first=raw_item.get("elder_first", False),
         offline_capable=raw_item.get("offline_capable", False),
+        in_person_only=raw_item.get("in_person_only", False),
         steps=steps,
         languages=tuple(raw_item["languages"]),
         # A guide-only item needs nothing: its guide comes from the cached catalog.

@@ -37,11 +37,13 @@ class CitizenRating:
         self.go_home = go_home
         self._desk: EvaluationDesk | None = None
         self._subject: tuple[str, str] | None = None   # (item code, transaction) to rate
+        self._agent_id = ""   # the village agent who ran it for the citizen, if any
         self._thanks: asyncio.TimerHandle | None = None
 
-    def offer(self, item_code: str, transaction: str) -> None:
+    def offer(self, item_code: str, transaction: str, agent_id: str = "") -> None:
         """The service has ended (finished or failed): it may be rated once."""
         self._subject = (item_code, transaction)
+        self._agent_id = agent_id
 
     def forget(self) -> None:
         self._subject = None
@@ -97,7 +99,8 @@ class CitizenRating:
         self._subject = None
         try:
             self._desk_().rate(item_code, transaction, self.view.rating_level,
-                               self.view.rating_chosen, self.view.rating_comment)
+                               self.view.rating_chosen, self.view.rating_comment,
+                               self._agent_id)
         except RatingRefused as exc:      # a fixed list of tags: not expected, never shown
             log.error("rating not stored: %s", exc, extra={"transaction": transaction})
         self.view.update(rating_note_key="rate.thanks", rating_tags=())

@@ -87,16 +87,17 @@ class Rating:
     tags: tuple[str, ...]
     comment: str
     rated_at: float
+    agent_id: str = ""  # a village agent ran the service for the citizen (an id, never a name)
 
     def body(self) -> dict:
         return {"rating_id": self.rating_id, "item_code": self.item_code,
                 "transaction": self.transaction, "kiosk_id": self.kiosk_id,
                 "level": int(self.level), "tags": list(self.tags), "comment": self.comment,
-                "rated_at": self.rated_at}
+                "rated_at": self.rated_at, "agent_id": self.agent_id}
 
 
 def make_rating(item_code: str, transaction: str, kiosk_id: str, level: int,
-                tags: tuple[str, ...] = (), comment: str = "") -> Rating:
+                tags: tuple[str, ...] = (), comment: str = "", agent_id: str = "") -> Rating:
     """A rating ready to store; tags only on the two lowest levels, a comment with no numbers."""
     chosen = Level(level)
     unknown = [t for t in tags if t not in REASON_TAGS]
@@ -106,7 +107,8 @@ def make_rating(item_code: str, transaction: str, kiosk_id: str, level: int,
         raise RatingRefused("reason tags go with the two lowest levels only")
     clean = _NUMBERS.sub(lambda m: "*" * len(m.group()), " ".join(comment.split()))
     return Rating(uuid.uuid4().hex, item_code, transaction, kiosk_id, chosen,
-                  tuple(dict.fromkeys(tags)), clean[:COMMENT_MAX], round(time.time(), 3))
+                  tuple(dict.fromkeys(tags)), clean[:COMMENT_MAX], round(time.time(), 3),
+                  agent_id)
 
 
 class EvaluationDesk:
@@ -121,9 +123,10 @@ class EvaluationDesk:
         self.courier = Courier(outbox, clients, report_problem)
 
     def rate(self, item_code: str, transaction: str, level: int, tags: tuple[str, ...] = (),
-             comment: str = "") -> Rating:
+             comment: str = "", agent_id: str = "") -> Rating:
         """Stores the rating durably (RatingRefused if it cannot be sent as given)."""
-        rating = make_rating(item_code, transaction, self.kiosk_id, level, tags, comment)
+        rating = make_rating(item_code, transaction, self.kiosk_id, level, tags, comment,
+                             agent_id)
         # No transaction of its own here: the rated one's journal entry is not this submission's.
         self.outbox.put(Submission(rating.rating_id, BACKEND, PATH, rating.body(), ""))
         if rating.level.low:
@@ -180,9 +183,9 @@ async def rate_service(run: FlowRun, params: dict) -> None:
             rated = ctx.journal.get(code.strip())
         except KeyError as exc:
             raise FlowFailure(Reason.NOT_FOUND) from exc
-        item_code, transaction = rated.service, rated.tx_id
+        item_code, transaction, agent_id = rated.service, rated.tx_id, rated.agent_id
     else:
-        item_code, transaction = run.item_code, run.tx.tx_id
+        item_code, transaction, agent_id = run.item_code, run.tx.tx_id, run.tx.agent_id
     ctx.show(ScreenId.CHOOSE, choose_title={"zh": "请您评价本次服务", "en": "Rate this service"},
              options=tuple(OptionTile(str(int(level)), LEVEL_TEXT[level])
                            for level in sorted(Level, reverse=True)), busy=False)
@@ -196,7 +199,7 @@ async def rate_service(run: FlowRun, params: dict) -> None:
         tags = (tag,) if tag in REASON_TAGS else ()
     desk = desk_for(ctx)
     try:
-        rating = desk.rate(item_code, transaction, int(level), tags)
+        rating = desk.rate(item_code, transaction, int(level), tags, agent_id=agent_id)
         with contextlib.suppress(BackendError):
             await asyncio.wait_for(desk.deliver(), float(params.get("deliver_wait_s", 3)))
     except TimeoutError:

@@ -47,6 +47,7 @@ from kiosk.fleet_report_outbox import (
     ReportCursor,
     StagedReport,
 )
+from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
 from wire.fleet import (
     API_PREFIX,
     DISRUPTIVE_COMMANDS,
@@ -459,6 +460,12 @@ class FleetAgent:
             f"/kiosks/{self.kiosk_id}/logs?command_id={command_id}", content, "text/plain"
         )
         return int(data["upload_id"])
+
+    async def agent_sign_in(self, request: AgentSignIn) -> AgentSignedIn:
+        """Asks the fleet whether this is a village agent of our site; FleetError if not (its
+        code is a wire.agents.AgentRefusal value) or if the fleet is unreachable."""
+        path = AGENT_SIGN_IN_PATH.format(kiosk_id=self.kiosk_id)
+        return AgentSignedIn.from_json(await self._post(path, request.to_json()))
 
     # -- plumbing ----------------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ class FleetLink:
             outbox_limit=config.retention.fleet_outbox_messages,
         )
         session.on_problem = self.report_problem
+        session.agents.ask_fleet = self.agent.agent_sign_in  # village agents sign in by the fleet
         # Software updates (kiosk.update.agent): the update command, the heartbeat's status.
         self.updates = FleetUpdates(updates, self.agent.post_event) if updates else None
         # Read once at start-up, before the attract screen (a few bytes, like the key above).

@@ -115,7 +115,8 @@ def summarize(
         ended_at=timeline[-1][3] if timeline else tx.updated_at,
         amount_fen=taken,
         refunded_fen=refunded,
-        agent_assisted=False,  # no village agent acts for citizens yet
+        agent_assisted=bool(tx.agent_id),
+        agent_id=tx.agent_id,
         time_limit_days=days,
         time_limit_unit=unit,
         submitted_at=submitted[0] if submitted else None,

@@ -26,8 +26,9 @@ BUSY_KEYS = {"lookup": "busy.lookup", "pay": "busy.order", "submit": "busy.submi
 
 
 class FlowEngine:
-    def __init__(self, ctx: FlowContext) -> None:
+    def __init__(self, ctx: FlowContext, agent_id: str = "") -> None:
         self.ctx = ctx
+        self.agent_id = agent_id  # a village agent runs it for a citizen who consented
         self._task: asyncio.Task[Any] | None = None
         self._citizen_left: Reason | None = None  # the citizen's cancel, or walking away
         self._ending = False
@@ -49,7 +50,7 @@ class FlowEngine:
         self._task = asyncio.current_task()
         if self._citizen_left is not None:
             raise asyncio.CancelledError  # cancelled before it started
-        txn = await ctx.transactions.begin(item.code)
+        txn = await ctx.transactions.begin(item.code, self.agent_id)
         self.tx_id = txn.tx_id
         run = FlowRun(ctx, item.code, txn,
                       state={"item": {"time_limit_days": item.time_limit_days,

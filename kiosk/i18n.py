@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from kiosk.i18n_agent import AGENT_TEXTS
 from kiosk.i18n_menu import MENU_TEXTS
 
 LANGUAGES = ("zh", "en")
@@ -428,6 +429,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "call.end.refused": {"zh": "暂时无法呼叫，请拨打服务热线",
                          "en": "The call could not be placed; please call the hotline"},
     "call.end.failed": {"zh": "连接失败，请稍后再试", "en": "The call could not connect; try later"},
+    **AGENT_TEXTS,
 }
 
 TEXTS.update(MENU_TEXTS)

@@ -35,6 +35,7 @@ class TxState(StrEnum):
     NEEDS_ATTENTION = "needs_attention"
 
 
+AGENT_ID = "agent_id"  # the detail's key for the village agent who ran it (kiosk.village_agent)
 FINAL_STATES = frozenset({TxState.CLOSED, TxState.CANCELLED, TxState.REFUNDED})
 
 _ANY_OPEN = {TxState.NEEDS_ATTENTION}  # a person can be asked to look from any open state
@@ -117,6 +118,11 @@ class Transaction:
     refunds: tuple[RefundRecord, ...] = ()
     settle_attempts: int = 0
     next_settle_at: float = 0.0
+
+    @property
+    def agent_id(self) -> str:
+        """The village agent who ran it for a citizen ('' = the citizen alone)."""
+        return str(self.detail.get(AGENT_ID, ""))
 
     def idempotency_key(self, action: str) -> str:
         """The key every backend call of this transaction carries, stable across retries."""

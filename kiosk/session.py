@@ -9,7 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from kiosk.availability import ServiceAvailability
+from kiosk.agent_intents import AgentIntents
+from kiosk.availability import IN_PERSON_ONLY, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient, CatalogValidators
 from kiosk.call_intents import CallIntents
 from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
@@ -22,6 +23,7 @@ from kiosk.service_menu import ServiceMenu
 from kiosk.session_finding import FindingIntents
 from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
+from kiosk.village_agent import AgentDesk
 from peripherals.device_manager import DeviceManager
 
 if TYPE_CHECKING:
@@ -30,10 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class KioskSession(FindingIntents, CallIntents, TechnicianMode):
+class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
     """Implements the screens' intents (kiosk.viewmodel.Intents) on one event loop; finding
     and rating a service's come from kiosk.session_finding, the video call's from
-    kiosk.call_intents, the technician's from kiosk.technician."""
+    kiosk.call_intents, the technician's from kiosk.technician, the village agent's from
+    kiosk.agent_intents."""
 
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
@@ -69,8 +72,9 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
         self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
+        self.agents = AgentDesk(ctx, self._tiles, self._start_flow)  # the village agent, if any
         self.menu = ServiceMenu(self.view, self.tile_for, ctx.journal, ctx)
-        self.rating = CitizenRating(ctx, self._to_attract)
+        self.rating = CitizenRating(ctx, self._next_visit)  # batch mode: the next citizen
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
                          hotline=ctx.config.flow.office_hotline)
 
@@ -208,18 +212,27 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
             item = self.catalog.item(code)
         except KeyError:
             return
-        if not item.runs_on_kiosk or not self.availability.check(item, self.network_ok).offered:
+        agent = self.agents.agent_id
+        verdict = self.availability.check(item, self.network_ok, bool(agent)) \
+            if item.runs_on_kiosk else None
+        if verdict is not None and verdict.reason_key == IN_PERSON_ONLY:
+            self.refresh_menu()   # the tile says why; the agent may not run it
+            return
+        if verdict is None or not verdict.offered:
             self.open_guide(code)   # done at a window or online, or not now: its guide
             return
-        self._start_flow(item)
+        if agent:
+            self.agents.ask_consent(item)  # the citizen agrees on screen first
+        else:
+            self._start_flow(item)
 
-    def _start_flow(self, item: ServiceItem) -> None:
+    def _start_flow(self, item: ServiceItem, agent_id: str = "") -> None:
         self.clock.item = item
         self.menu.record_use(item.code)
         self.rating.forget()
         self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
                          documents=())
-        self._engine = FlowEngine(self.ctx)
+        self._engine = FlowEngine(self.ctx, agent_id)
         self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
@@ -228,6 +241,8 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
 
     def key_press(self, key: str) -> None:
         self.activity()
+        if self.agents.key_press(key):
+            return
         if self.view.screen is ScreenId.TECHNICIAN_PIN and key == "ok":
             self._check_pin(self.view.entry)
             return
@@ -247,6 +262,11 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         if self._engine is not None:
             self._after_cancel = ""
             self._engine.cancel_by_citizen()
+        elif self.view.screen is ScreenId.AGENT_SIGN_IN:
+            self.agents.close_sign_in()
+        elif self.agents.agent_id:  # a citizen leaves the agent's menu or consent screen
+            self.agents.stop_asking()
+            self._next_visit()
         else:
             self._to_attract()
 
@@ -298,10 +318,10 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
 
     def finish(self) -> None:
         """"Done" on the result screen: the rating, if the service may be rated; "skip" on
-        the rating screen: home."""
+        the rating screen: home (batch mode: the menu for the agent's next citizen)."""
         if self.view.screen is ScreenId.EVALUATE or self._flow_task is not None \
                 or not self.rating.show():
-            self._to_attract()
+            self._next_visit()
 
     def dismiss_idle_prompt(self) -> None:
         self.activity()
@@ -317,15 +337,15 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
             then, self._after_cancel = self._after_cancel, ""
             if self.view.screen is not ScreenId.RESULT:  # else: what became of the money
                 if not then:
-                    self._to_attract()
+                    self._next_visit()
         except Exception:
             log.exception("flow failed unexpectedly")
-            self._to_attract()
+            self._next_visit()
         finally:
             self._flow_task = self._engine = None
             self._after_cancel = ""
             if engine.tx_id and self.view.screen is ScreenId.RESULT and not item.rates_itself:
-                self.rating.offer(item.code, engine.tx_id)   # finished or failed: 好差评
+                self.rating.offer(item.code, engine.tx_id, engine.agent_id)   # finished or failed: 好差评
             self.clock.touch()
             while not self.ctx.scans.empty():
                 self.ctx.scans.get_nowait()
@@ -349,6 +369,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         # choices (language, elder mode, sound) go back to the kiosk's defaults.
         self._clear_visit(ScreenId.ATTRACT)
         self._end_call_with_visit()
+        self.agents.sign_out()  # the attract screen: nobody is acting for anyone
         self.clock.item = None
         self.view.update(language=self.ctx.config.ui.language, elder=False,
                          volume=Volume.NORMAL)
@@ -358,8 +379,14 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode):
         while True:
             await asyncio.sleep(0.5)
             verdict = self.clock.tick()
-            if verdict == "result_over":
+            if self.agents.expired and not self.busy:
+                log.info("village agent session over")
                 self._to_attract()
+            elif verdict == "result_over":
+                self._next_visit()
             elif verdict == "timeout":
                 log.info("session timed out on %s", self.view.screen.value)
-                self.cancel()
+                if self._engine is None and self.agents.agent_id:
+                    self._to_attract()  # nobody at the agent's menu: the agent session ends
+                else:
+                    self.cancel()

@@ -7,6 +7,7 @@ and reaches them only while no flow runs.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.catalog import Catalog, ServiceItem
@@ -33,10 +34,15 @@ class FindingIntents:
     def activity(self) -> None:
         raise NotImplementedError   # the session's: a touch counts as activity
 
+    if TYPE_CHECKING:
+        @property
+        def agent_acting(self) -> bool: ...   # kiosk.agent_intents': an agent is signed in
+
     def tile_for(self, item: ServiceItem) -> ServiceTile:
         """How `item` shows on the menu: a service to start here, or (guide-only, or not
         fitted on this kiosk) a tile that opens its guide."""
-        verdict = self.availability.check(item, self.network_ok) if item.runs_on_kiosk else None
+        verdict = self.availability.check(item, self.network_ok, self.agent_acting) \
+            if item.runs_on_kiosk else None
         if verdict is None or verdict.reason_key == NOT_FITTED:
             return ServiceTile(item.code, item.name, item.summary, True,
                                warning_key="menu.guide_only", elder_first=item.elder_first,

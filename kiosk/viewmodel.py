@@ -29,6 +29,7 @@ class ScreenId(StrEnum):
     SEARCH = "search"
     GUIDE = "guide"
     EVALUATE = "evaluate"
+    AGENT_SIGN_IN = "agent_sign_in"  # a village agent shows a QR code, or ID card and PIN
 
 
 class MenuTab(StrEnum):
@@ -214,6 +215,7 @@ class SessionView:
     busy_key: str = ""                    # what the kiosk is doing while the citizen waits
     countdown_s: int = 0                  # seconds left on the pay and result screens
     consent_pending: bool = False         # the face-capture notice is up, camera not started
+    agent_id: str = ""                    # a village agent is signed in: every screen marks it
     documents: tuple[str, ...] = ()       # what the citizen placed (doc.* keys): take it back
     can_go_back: bool = False             # "上一步" is safe here
     exit_prompt: bool = False             # "really exit?" is up
@@ -322,3 +324,5 @@ class Intents(Protocol):
     def hang_up(self) -> None: ...
     def start_proposed_item(self) -> None: ...
     def dismiss_call_message(self) -> None: ...
+    def agent_entry(self) -> None: ...
+    def agent_sign_out(self) -> None: ...

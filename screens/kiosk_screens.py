@@ -96,6 +96,9 @@ class AttractScreen(KioskScreen):
         # The technician's way in: five quick taps on the headline (no visible button).
         if self.headline.collide_point(*touch.pos):
             self.intents.technician_tap()
+        # The village agent's way in: a tap on the emblem (no button a citizen would try).
+        if self.emblem.collide_point(*touch.pos):
+            self.intents.agent_entry()
         return super().on_touch_down(touch)
 
     def _place_emblem(self, *_):
@@ -122,6 +125,17 @@ class TechnicianPinScreen(EnterAccountScreen):
         self.prompt.text = v.t("tech.pin_prompt")
         self.entry.text = "●" * len(v.entry) if v.entry else "_"
         self.hint.text = ""
+
+
+class AgentSignInScreen(TechnicianPinScreen):
+    """The village agent's sign-in: a QR code to the scanner, or their ID card then the PIN."""
+
+    title_key = "agent.entry"
+
+    def render(self, changed: set[str]) -> None:
+        super().render(changed)
+        v = self.view
+        self.prompt.text = v.t(v.status_key) if v.status_key else ""
 
 
 class TechnicianScreen(KioskScreen):
@@ -198,6 +212,7 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.OUT_OF_SERVICE: OutOfServiceScreen,
     ScreenId.TECHNICIAN_PIN: TechnicianPinScreen,
     ScreenId.TECHNICIAN: TechnicianScreen,
+    ScreenId.AGENT_SIGN_IN: AgentSignInScreen,
     ScreenId.SEARCH: SearchScreen,
     ScreenId.GUIDE: GuideScreen,
     ScreenId.EVALUATE: EvaluateScreen,

@@ -96,12 +96,16 @@ class MenuScreen(KioskScreen):
             self.tabs.add_widget(button)
         self.tiles = TilePager("menu", theme.mode.tiles_per_page)
         self.empty = TextLabel("body", TypeSize.BODY, size_hint_y=None, height=0)
+        self.agent_out = BigButton("agent.sign_out", "secondary", TypeSize.SMALL,
+                                   size_hint_y=None, height=0, opacity=0, disabled=True)
+        self.agent_out.bind(on_release=lambda *_: self.intents.agent_sign_out())
         if theme.landscape:  # a short panel: search and the tabs share a row, the tiles get it
             self.search.size_hint_x = 1.6
             self.tabs.add_widget(self.search, index=len(self.tabs.children))
-            rows: tuple[Widget, ...] = (self.banner, self.tabs, self.empty, self.tiles)
+            rows: tuple[Widget, ...] = (self.banner, self.agent_out, self.tabs, self.empty,
+                                        self.tiles)
         else:
-            rows = (self.banner, self.search, self.tabs, self.empty, self.tiles)
+            rows = (self.banner, self.agent_out, self.search, self.tabs, self.empty, self.tiles)
         for widget in rows:
             self.body.add_widget(widget)
         self._rendered: tuple = ()
@@ -112,6 +116,10 @@ class MenuScreen(KioskScreen):
         theme = current()
         self.banner.text = "" if v.network_ok else v.t("network.down")
         self.banner.height = 0 if v.network_ok else theme.font(TypeSize.BODY) * 2.4
+        agent = bool(v.agent_id)  # batch mode: the agent's way out, between citizens
+        self.agent_out.text = v.t("agent.sign_out")
+        self.agent_out.height = theme.font(TypeSize.SMALL) * 2.4 if agent else 0
+        self.agent_out.opacity, self.agent_out.disabled = (1, False) if agent else (0, True)
         self.search.text = v.t("menu.search")
         for tab, button in self.tab_buttons.items():
             button.text = v.t(_TABS[tab])

@@ -201,8 +201,10 @@ class Header(Bar):
             self.add_widget(widget)
 
     def render(self, view) -> None:
-        self.title.text = view.pick(view.service_title) if view.service_title \
-            else view.t("app.title")
+        title = view.pick(view.service_title) if view.service_title else view.t("app.title")
+        # A village agent acting for citizens is marked on every screen of the visit.
+        self.title.text = (f"{view.t('agent.mark', agent=view.agent_id)} · {title}"
+                           if view.agent_id else title)
         self.sound.text = view.t(f"common.sound.{view.volume.value}")
         self.elder.text = view.t("common.elder_off" if view.elder else "common.elder_on")
         self.language.text = view.t("common.language")

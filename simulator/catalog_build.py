@@ -263,7 +263,8 @@ def scale_catalog(catalog: dict[str, Any], size: int) -> dict[str, Any]:
                 break
             area = f"{int(item['code'][:6]) + district:06d}"
             copy = {key: value for key, value in item.items()
-                    if key not in ("steps", "devices", "online", "elder_first")}
+                    if key not in ("steps", "devices", "online", "elder_first",
+                                   "in_person_only")}
             copy.update(code=area + item["code"][6:], service="guide",
                         guide_url=item["guide_url"].rsplit("/", 1)[0] + "/" + area + item["code"][6:],
                         name={"zh": f"{item['name']['zh']}（{district}区）",

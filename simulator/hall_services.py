@@ -236,7 +236,8 @@ class HallServices:
         rating = {"rating_id": f"PJ{len(self.ratings) + 1:08d}", "level": level, "tags": tags,
                   "comment": str(body.get("comment", ""))[:200],
                   "item_code": str(body["item_code"]), "transaction": str(body["transaction"]),
-                  "kiosk_id": str(body["kiosk_id"]), "rated_at": body.get("rated_at")}
+                  "kiosk_id": str(body["kiosk_id"]), "rated_at": body.get("rated_at"),
+                  "agent_id": str(body.get("agent_id", ""))}
         self.ratings[key] = rating
         return rating
 

@@ -115,9 +115,11 @@ class TransactionSummary:
     submitted_at: float | None = None
     item_name: str = ""
     reason: str = ""
+    agent_id: str = ""  # the village agent who ran it for the citizen (an id, never a name)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "agent_id": self.agent_id,
             "tx_id": self.tx_id,
             "item_code": self.item_code,
             "outcome": self.outcome.value,
@@ -158,7 +160,16 @@ class TransactionSummary:
             submitted_at=_time(data, "submitted_at", optional=True),
             item_name=_short(data, "item_name"),
             reason=_short(data, "reason"),
+            agent_id=_agent_id(data),
         )
+
+
+def _agent_id(data: Mapping[str, Any]) -> str:
+    """'' when absent (a kiosk of an earlier release); otherwise an identifier, and then the
+    transaction is agent-assisted whatever `agent_assisted` says."""
+    if not _get(data, "agent_id", str, ""):
+        return ""
+    return _ident(data, "agent_id")
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,8 @@ async function showFleet(user) {
   $("sign-in-view").hidden = true;
   $("fleet-view").hidden = false;
   $("audit-panel").hidden = user.role !== "admin";
+  $("agents-panel").hidden = !["operator", "admin"].includes(user.role);  // not a hall agent
+  if (!$("agents-panel").hidden) refreshAgents().catch((e) => { $("agents-error").textContent = e.message; });
   $("bulk").hidden = user.role === "viewer";
   $("tags-form").hidden = user.role === "viewer";
   await refresh();

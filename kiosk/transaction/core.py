@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.backends import BackendError, NotificationClient, PaymentClient, ServiceClient
-from kiosk.journal import Journal, Transaction, TxState
+from kiosk.journal import AGENT_ID, Journal, Transaction, TxState
 from kiosk.outbox import OUTBOX_FILE, Outbox
 from kiosk.transaction.journal_writer import (
     IllegalTransition,
@@ -32,6 +32,10 @@ from kiosk.transaction.settlement import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def agent_detail(agent_id: str) -> dict:
+    return {AGENT_ID: agent_id, "agent_consent": "on_screen"} if agent_id else {}
 
 MAX_RETRY_S = 3600.0
 RECONCILER_TURN_S = 20.0  # the longest a starting citizen waits for the reconciler
@@ -91,11 +95,13 @@ class TransactionCore:
 
     # -- the citizen's side -------------------------------------------------------------------
 
-    async def begin(self, service: str) -> TxRun:
+    async def begin(self, service: str, agent_id: str = "") -> TxRun:
         """A new transaction, owned by the calling flow until `TxRun.finish`. Waits while the
-        reconciler settles a transaction (at most one: its pass then gives way)."""
+        reconciler settles a transaction (at most one: its pass then gives way). `agent_id`: a
+        village agent runs it for a citizen who consented on screen (journaled from the start,
+        so the fleet's summary and the evaluation say so; never the citizen's data)."""
         async with self._turn:
-            tx = self.writer.create(service)
+            tx = self.writer.create(service, agent_detail(agent_id))
             self._owners[tx.tx_id] = Owner.FLOW
         log.info("transaction %s started for %s", tx.tx_id, service,
                  extra={"transaction": tx.tx_id})

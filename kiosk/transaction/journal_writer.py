@@ -96,14 +96,16 @@ class JournalWriter(Journal):
             self._db.execute("BEGIN IMMEDIATE")
             yield
 
-    def create(self, service: str) -> Transaction:
+    def create(self, service: str, detail: dict | None = None) -> Transaction:
+        """A new transaction; `detail` is what is known from its start (e.g. the village agent
+        running it for a citizen: `agent_id`)."""
         tx_id = f"{time.strftime('%Y%m%d')}{uuid.uuid4().hex[:12].upper()}"
         now = time.time()
         with self._write():
             self._db.execute(
-                "INSERT INTO transactions (tx_id, service, state, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (tx_id, service, TxState.CREATED.value, now, now),
+                "INSERT INTO transactions (tx_id, service, state, detail, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (tx_id, service, TxState.CREATED.value, json.dumps(detail or {}), now, now),
             )
             self._db.execute(
                 "INSERT INTO transitions VALUES (?, 0, NULL, ?, NULL, ?)",

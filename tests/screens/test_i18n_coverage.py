@@ -18,6 +18,7 @@ from drivers.face_quality import FaceHint
 from kiosk.flow import Devices, Reason
 from kiosk.i18n import LANGUAGES, TEXTS
 from kiosk.viewmodel import Volume
+from kiosk.village_agent import REFUSAL_KEYS
 from wire.videocall import EndReason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,7 @@ DYNAMIC = {
     "unavailable.device.": {f.name for f in fields(Devices)},
     "common.sound.": {v.value for v in Volume},
     "call.end.": {r.value for r in EndReason},
+    "agent.refused.": set(REFUSAL_KEYS),
 }
 # Symbols that are not words: the PIN's dots, the progress bar's circled numbers.
 SYMBOLS = re.compile(r"^[●①②③④⑤⑥⑦⑧⑨⑩]+$")
