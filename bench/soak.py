@@ -34,23 +34,15 @@ from kiosk.app import EmbeddedSimulator, prepare, start_outbox_delivery
 from kiosk.config import load_config, simulator_overrides
 from kiosk.logs import setup_logging
 from kiosk.retention import start_housekeeping
-from scenarios.headless_citizen import _finish, _until, bill, queue
+from scenarios.headless_citizen import _finish, _until, bill, bill_confirmed, queue
 from simulator.control import SimulatorClient
-from simulator.reference import BILL_PAYMENT, FINE_DECISION, TRAFFIC_FINE, WATER_ACCOUNT
+from simulator.reference import FINE_DECISION, TRAFFIC_FINE
 
 log = logging.getLogger(__name__)
 
 
 async def _bill_to_payment(view: Any, intents: Any) -> None:
-    intents.touch_start()
-    await _until(view, "menu")
-    intents.choose_service(BILL_PAYMENT)
-    await _until(view, "enter_account")
-    for digit in WATER_ACCOUNT:
-        intents.key_press(digit)
-    intents.key_press("ok")
-    await _until(view, "confirm")
-    intents.choose_option("confirm")
+    await bill_confirmed(view, intents)
     await _until(view, "pay")
 
 

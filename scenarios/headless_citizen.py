@@ -23,7 +23,8 @@ from simulator.reference import (
 )
 
 
-async def bill(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+async def bill_confirmed(view: Any, intents: Any) -> None:
+    """From the attract screen to a water bill's amount confirmed (the payment comes next)."""
     intents.touch_start()
     await _until(view, "menu")
     intents.choose_service(BILL_PAYMENT)
@@ -33,6 +34,10 @@ async def bill(view: Any, intents: Any, sim: SimulatorClient) -> dict:
     intents.key_press("ok")
     await _until(view, "confirm")
     intents.choose_option("confirm")
+
+
+async def bill(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    await bill_confirmed(view, intents)
     await _pay_on_phone(view, sim)
     return await _finish(view, intents)
 
