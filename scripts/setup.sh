@@ -31,11 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # The tests start their own turnserver on a free port; the packaged one stays off until a hall
-  # configures it (README: video help from the hall).
-  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
-    $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
-  fi
+  # The tests start their own turnserver on a free port, never the packaged one; a developer's
+  # set-up changes no system service (tests/systemd/test_install.py). A hall configures its
+  # relay as the README says (video help from the hall).
 fi
 
 PY=${PYTHON:-}
