@@ -22,13 +22,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.update.manifest import public_key_text
 from simulator.xvfb import virtual_display
 from tests.systemd.unitfiles import last, load
 from tests.update.bundle_server import BundleServer
 from tests.update.machine import Machine
 from tests.update.releases import build_release
 from tests.update.service_manager import ServiceManager
+from wire.update.manifest import public_key_text
 
 
 def restart_sec() -> float:

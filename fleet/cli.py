@@ -77,7 +77,7 @@ def _config(args: argparse.Namespace) -> FleetConfig:
     if getattr(args, "ice_url", None):   # video help from the hall: STUN/TURN (coturn)
         config = replace(config, calls=ice_settings(args.ice_url, args.turn_secret_file))
     if getattr(args, "release_key", None):
-        from kiosk.update.manifest import parse_public_key
+        from wire.update.manifest import parse_public_key
 
         for key in args.release_key:
             try:

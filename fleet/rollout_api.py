@@ -3,7 +3,7 @@
 A bundle upload is the raw file as the request body. It is written to DATA/bundles beside its
 final name, verified off the event loop as a kiosk would (signature by a release key, every
 file's hash) and kept under its manifest digest; a bundle that fails is refused with the reason
-code and message a kiosk would give (kiosk.update.errors), and nothing is kept.
+code and message a kiosk would give (wire.update.errors), and nothing is kept.
 Kiosks download bundles with GET /api/v1/bundles/{digest}.kbundle, unauthenticated like a
 release server (the content is signed; the digest names it), with HTTP Range and a strong ETag,
 so the kiosk's resumable download (kiosk.update.download) works through the fleet.
@@ -26,10 +26,10 @@ from fleet.operator_api import _error, _json, _Refuse, _user
 from fleet.rollouts import RolloutRefused, RolloutState
 from fleet.services import SERVICES
 from fleet.store import Role
-from kiosk.update.bundle import verify_bundle
-from kiosk.update.errors import UpdateRefused
-from kiosk.update.manifest import Manifest
 from wire.fleet import API_PREFIX
+from wire.update.bundle import verify_bundle
+from wire.update.errors import UpdateRefused
+from wire.update.manifest import Manifest
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -59,7 +59,7 @@ ROLLOUT_SCHEMAS: dict[str, Any] = {
         new={**_BOOL, "description": "upload answer: false if this manifest was uploaded before"}),
     "BundleRefused": _obj(
         ["error", "reason", "message"], error={"const": "bundle_refused"},
-        reason={**_STR, "description": "kiosk.update.errors.Refusal: bad_signature,"
+        reason={**_STR, "description": "wire.update.errors.Refusal: bad_signature,"
                 " untrusted_key, bad_hash, not_a_bundle..."}, message=_STR),
     "NewRollout": _obj(
         ["digest"], digest=_DIGEST, region={**_STR, "description": "'' or absent: any"},

@@ -26,8 +26,8 @@ from typing import Any
 from fleet.commands import CommandBook, CommandStatus
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
-from kiosk.update.guard import Outcome
 from wire.fleet import CommandKind, Heartbeat, UpdateStatus
+from wire.update.errors import Outcome
 
 
 class RolloutState(enum.Enum):

@@ -90,7 +90,7 @@ def site_name(text: str) -> str:
 
 def release_key(text: str) -> str:
     """A release key as `kiosk-bundle keygen` prints it: base64 of a raw Ed25519 public key."""
-    from kiosk.update.manifest import parse_public_key
+    from wire.update.manifest import parse_public_key
 
     try:
         parse_public_key(text)

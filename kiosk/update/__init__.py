@@ -4,8 +4,8 @@ The kiosk process uses `UpdateAgent`; the updater unit runs `kiosk-update`; the 
 (`kiosk.update.guard`, standard library only) runs as root around every start of the kiosk.
 """
 
-from kiosk.update.errors import Postponed, Refusal, UpdatePostponed, UpdateRefused
 from kiosk.update.guard import Outcome, RollbackReason
+from wire.update.errors import Postponed, Refusal, UpdatePostponed, UpdateRefused
 
 __all__ = ["Outcome", "Postponed", "Refusal", "RollbackReason", "UpdatePostponed",
            "UpdateRefused"]

@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from kiosk.update.bundle import write_bundle
 from kiosk.update.installer import running_python
-from kiosk.update.manifest import FileEntry, Manifest, RuntimeRef, runtime_digest
+from wire.update.bundle import write_bundle
+from wire.update.manifest import FileEntry, Manifest, RuntimeRef, runtime_digest
 
 # Left out of the copy of the source the wheel is built from.
 _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "var", "out", "build", "dist", "*.egg-info",

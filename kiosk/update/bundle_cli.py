@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.serialization import (
 
 from kiosk.config import load_config
 from kiosk.update.builder import BuildError, BuildInputs, build
-from kiosk.update.bundle import verify_bundle
-from kiosk.update.errors import UpdateRefused
 from kiosk.update.installer import running_python
-from kiosk.update.manifest import public_key_text
+from wire.update.bundle import verify_bundle
+from wire.update.errors import UpdateRefused
+from wire.update.manifest import public_key_text
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ The bytes land in `<name>.part` beside their final name; an interrupted transfer
 connection, a killed updater, a power cut) continues from the bytes already on disk with a
 `Range: bytes=N-` request, guarded by `If-Range` so a file changed on the server starts over
 rather than being spliced. The finished file is renamed to its final name; its content is
-verified afterwards, against the signed manifest (kiosk.update.bundle).
+verified afterwards, against the signed manifest (wire.update.bundle).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.update.errors import Postponed, UpdatePostponed
 from kiosk.update.guard import CrashPoints
+from wire.update.errors import Postponed, UpdatePostponed
 
 log = logging.getLogger(__name__)
 

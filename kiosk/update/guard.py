@@ -38,17 +38,20 @@ BACKSTOP_GRACE_S = 60.0
 MAX_STOPS_KEPT = 5
 
 
+# The guard runs as a standalone script outside the slots (it may import nothing of ours), so it
+# keeps its own copy of the outcomes; tests/update/test_guard.py holds it equal to
+# wire.update.errors.Outcome, which the fleet reads.
+class Outcome(enum.StrEnum):
+    INSTALLED = "installed"  # the first release on an empty machine
+    UPDATED = "updated"
+    ROLLED_BACK = "rolled_back"
+
+
 class RollbackReason(enum.StrEnum):
     """Why a new version was rolled back (reported to the fleet)."""
 
     START_FAILED = "start_failed"  # every start allowed ended before the version was healthy
     NOT_HEALTHY_IN_TIME = "not_healthy_in_time"  # running, but not healthy by the deadline
-
-
-class Outcome(enum.StrEnum):
-    INSTALLED = "installed"  # the first release on an empty machine
-    UPDATED = "updated"
-    ROLLED_BACK = "rolled_back"
 
 
 class Layout:

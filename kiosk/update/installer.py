@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kiosk.update import slot_venv
-from kiosk.update.bundle import read_manifest, stream
 from kiosk.update.download import DownloadPolicy, download
-from kiosk.update.errors import Postponed, Refusal, UpdatePostponed, UpdateRefused
 from kiosk.update.guard import (
     CrashPoints,
     Guard,
@@ -38,8 +36,10 @@ from kiosk.update.guard import (
     write_json,
 )
 from kiosk.update.layout import inactive_slot
-from kiosk.update.manifest import FileEntry, Manifest
 from kiosk.update.request import UpdateRequest
+from wire.update.bundle import read_manifest, stream
+from wire.update.errors import Postponed, Refusal, UpdatePostponed, UpdateRefused
+from wire.update.manifest import FileEntry, Manifest
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from kiosk.config import DEFAULT_CONFIG_PATH, KioskConfig, load_config
-from kiosk.update.errors import UpdatePostponed, UpdateRefused
 from kiosk.update.guard import Guard, read_json
 from kiosk.update.installer import EXIT_RETRY, Updater, UpdaterSettings
 from kiosk.update.layout import layout_for
+from wire.update.errors import UpdatePostponed, UpdateRefused
 
 EXIT_NO_CONFIG = 78  # EX_CONFIG, as the kiosk: the trusted keys live in kiosk.toml
 

@@ -440,7 +440,7 @@ async def test_release_keys_are_written_for_updates_and_a_bad_one_is_refused(
 ):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from kiosk.update.manifest import Manifest, RuntimeRef, public_key_text
+    from wire.update.manifest import Manifest, RuntimeRef, public_key_text
 
     release = Ed25519PrivateKey.generate()
     key = public_key_text(release)

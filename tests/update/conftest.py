@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.journal import TxState
 from kiosk.transaction import JournalWriter
-from kiosk.update.manifest import public_key_text
 from tests.update.bundle_server import BundleServer
 from tests.update.machine import Machine
 from tests.update.releases import Release, build_release
 from tests.update.service_manager import ServiceManager
+from wire.update.manifest import public_key_text
 
 
 @pytest.fixture(scope="session")

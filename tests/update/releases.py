@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.update.builder import BuildInputs, build
-from kiosk.update.manifest import Manifest
+from wire.update.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_SITE = Path(sysconfig.get_paths()["purelib"])  # the venv these tests run in

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.update.download import DownloadPolicy, download
-from kiosk.update.errors import Postponed, UpdatePostponed
 from tests.update.bundle_server import BundleServer, Link
+from wire.update.errors import Postponed, UpdatePostponed
 
 FAST_RETRY = DownloadPolicy(read_timeout_s=10, attempts=3, backoff_s=0.05)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.update.bundle import read_manifest
 from tests.fleet.fleetkit import PASSWORD, Fleet
 from tests.update.conftest import machine_at
 from tests.update.fleet_kiosk import AgentKiosk
@@ -26,6 +25,7 @@ from tests.update.fleetops import part, post, reaches, until, upload
 from tests.update.machine import Machine
 from tests.update.test_refusals import rewrite
 from wire.fleet import API_PREFIX
+from wire.update.bundle import read_manifest
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = os.environ.get("KIOSK_SCREENSHOTS")

@@ -251,3 +251,9 @@ def test_the_units_and_the_configuration_name_the_same_folders():
     assert writable == {f"{defaults.slots_root}/slots", f"{defaults.slots_root}/runtimes"}
     (watched,) = values(load("kiosk-update.path"), "Path", "PathChanged")
     assert watched == f"{state}/update/request.json"
+
+
+def test_the_standalone_guard_s_outcomes_are_the_ones_the_fleet_reads():
+    from wire.update.errors import Outcome as WireOutcome
+
+    assert {o.name: o.value for o in Outcome} == {o.name: o.value for o in WireOutcome}

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.update.errors import Refusal, UpdateRefused
-from kiosk.update.manifest import FileEntry, Manifest, RuntimeRef, public_key_text, runtime_digest
+from wire.update.errors import Refusal, UpdateRefused
+from wire.update.manifest import FileEntry, Manifest, RuntimeRef, public_key_text, runtime_digest
 
 KEY = Ed25519PrivateKey.generate()
 TRUSTED = [public_key_text(KEY)]

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.update.bundle import read_manifest
-from kiosk.update.errors import Refusal
 from kiosk.update.installer import UpdaterPhase
 from tests.systemd.unitfiles import last, load, values
 from tests.update.machine import DEV_BIN, Machine
+from wire.update.bundle import read_manifest
+from wire.update.errors import Refusal
 
 
 def rewrite(src: Path, dst: Path, manifest: bytes | None = None,

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from packaging.version import InvalidVersion, Version
 
-from kiosk.update.errors import Refusal, UpdateRefused
+from wire.update.errors import Refusal, UpdateRefused
 
 FORMAT = 1
 # What a bundle holds, each installed to its own place (kiosk.update.installer).

@@ -66,3 +66,11 @@ class UpdatePostponed(Exception):
         super().__init__(f"{reason.value}" + (f": {detail}" if detail else ""))
         self.reason = reason
         self.detail = detail
+
+
+class Outcome(enum.StrEnum):
+    """How an update ended, as the kiosk reports it and the fleet's rollouts read it."""
+
+    INSTALLED = "installed"  # the first release on an empty machine
+    UPDATED = "updated"
+    ROLLED_BACK = "rolled_back"

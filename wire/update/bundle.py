@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from kiosk.update.errors import Refusal, UpdateRefused
-from kiosk.update.manifest import MAX_MANIFEST_BYTES, FileEntry, Manifest
+from wire.update.errors import Refusal, UpdateRefused
+from wire.update.manifest import MAX_MANIFEST_BYTES, FileEntry, Manifest
 
 MANIFEST_NAME = "manifest.json"
 CHUNK = 1 << 20

@@ -1,0 +1,1 @@
+"""What a kiosk and the fleet both check of an update bundle: the signed manifest, the bundle, and why one is refused."""
