@@ -65,23 +65,35 @@ class Pool:
             explorer.__exit__(*exc)
 
     def run_all(self, specs: list[RunSpec]) -> list[dict]:
-        queues: list[queue.Queue[RunSpec]] = [queue.Queue() for _ in self.explorers]
-        for index, spec in enumerate(specs):
-            lane = 0 if spec.service == "endorsement" else index % len(self.explorers)
-            queues[lane].put(spec)
+        """Endorsements wait for the first worker (the one card slot); everything else goes to
+        whichever worker is free first, the first one too once its endorsements are done. A run
+        mostly waits on the kiosk's timers, so more workers than cores still pay."""
+        chip: queue.Queue[RunSpec] = queue.Queue()
+        shared: queue.Queue[RunSpec] = queue.Queue()
+        for spec in specs:
+            (chip if spec.service == "endorsement" else shared).put(spec)
         results: list[dict] = []
 
-        def lane(explorer: Explorer, specs_in: queue.Queue[RunSpec]) -> None:
-            while not specs_in.empty():
-                result = explorer.run(specs_in.get())
+        def next_spec(own: list[queue.Queue[RunSpec]]) -> RunSpec | None:
+            for source in own:
+                try:
+                    return source.get_nowait()
+                except queue.Empty:
+                    continue
+            return None
+
+        def lane(explorer: Explorer, own: list[queue.Queue[RunSpec]]) -> None:
+            while (spec := next_spec(own)) is not None:
+                result = explorer.run(spec)
                 with self.lock:
                     results.append(result)
                     self.totals.add(result)
                     if self.totals.runs % 100 == 0 or result["violations"]:
                         self._progress(result)
 
-        threads = [threading.Thread(target=lane, args=(e, q)) for e, q in
-                   zip(self.explorers, queues, strict=True)]
+        threads = [threading.Thread(target=lane, args=(explorer, [chip, shared] if n == 0 else
+                                                       [shared]))
+                   for n, explorer in enumerate(self.explorers)]
         for thread in threads:
             thread.start()
         for thread in threads:
