@@ -25,6 +25,7 @@ from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
 from kiosk.village_agent import AgentDesk
 from peripherals.device_manager import DeviceManager
+from wire.reports import EvaluationReport
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
@@ -49,6 +50,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.availability = availability
         self.reconcile = reconcile          # settles orphaned transactions (the transaction core)
         self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
+        self.on_evaluation: Callable[[EvaluationReport], None] | None = None   # 好差评 -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
