@@ -59,7 +59,7 @@ async def _measure(items: int, taps: int) -> dict:
     times, built = [], []
     for item in catalog.items[::step][:taps]:
         view.update(screen=ScreenId.MENU, guide=None)
-        await asyncio.sleep(0.3)                   # the fade back to the menu ends
+        await asyncio.sleep(0.3)                   # the menu drawn, as a citizen sees it
         drawn = asyncio.get_running_loop().create_future()
         start = time.perf_counter()
         menu.open_guide(item, offered=item.runs_on_kiosk)
