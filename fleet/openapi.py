@@ -31,7 +31,7 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Kiosk-facing API (enrollment, signed heartbeats, events, goodbyes, logs) and the "
                 "operators' API behind the dashboard. Kiosk requests are signed with the kiosk's "
-                "Ed25519 device key: see wire/fleet.py for the canonical string."
+                "Ed25519 device key: see wire/signing.py for the canonical string."
             ),
         },
         "paths": {

@@ -39,7 +39,6 @@ ALLOWED: dict[str, str] = {
     "simulator/control.py:build_control_app": NOT_YET_SPLIT,
     "simulator/escpos_interpreter.py": NOT_YET_SPLIT,
     "simulator/escpos_interpreter.py:EscposInterpreter._gs": NOT_YET_SPLIT,
-    "wire/fleet.py": NOT_YET_SPLIT,
 }
 
 
