@@ -14,7 +14,7 @@ from simulator.backends import add_backend_control_routes
 from simulator.barcode_scanner import ScannerFault
 from simulator.barcode_scanner import add_control_routes as add_scanner_routes
 from simulator.camera import CameraServer
-from simulator.camera_control import add_control_routes as add_camera_routes
+from simulator.camera.control import add_control_routes as add_camera_routes
 from simulator.device_faults import (
     UNPLUGGED,
     CablePanel,
