@@ -34,11 +34,7 @@ ALLOWED: dict[str, str] = {
     "kiosk/videocall/desk.py": NOT_YET_SPLIT,
     "provisioning/cli.py:parse_args": NOT_YET_SPLIT,
     "provisioning/provision.py:provision": NOT_YET_SPLIT,
-    "simulator/camera.py": NOT_YET_SPLIT,
-    "simulator/camera_control.py:add_control_routes": NOT_YET_SPLIT,
     "simulator/control.py:build_control_app": NOT_YET_SPLIT,
-    "simulator/escpos_interpreter.py": NOT_YET_SPLIT,
-    "simulator/escpos_interpreter.py:EscposInterpreter._gs": NOT_YET_SPLIT,
 }
 
 
