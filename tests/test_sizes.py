@@ -18,9 +18,7 @@ ALLOWED: dict[str, str] = {
     "drivers/idcard_sam.py": NOT_YET_SPLIT,
     "drivers/passive_auth.py:verify_passive_auth": NOT_YET_SPLIT,
     "drivers/receipt_printer.py": NOT_YET_SPLIT,
-    "fleet/cli.py:_parser": NOT_YET_SPLIT,
     "fleet/schema.py": NOT_YET_SPLIT,
-    "fleet/store.py:FleetStore.enroll": NOT_YET_SPLIT,
     "kiosk/app.py": NOT_YET_SPLIT,
     "kiosk/app.py:_run": NOT_YET_SPLIT,
     "kiosk/app.py:run_kiosk": NOT_YET_SPLIT,
@@ -32,9 +30,6 @@ ALLOWED: dict[str, str] = {
     "kiosk/update/guard.py": NOT_YET_SPLIT,
     "kiosk/update/installer.py:Updater._install_slot": NOT_YET_SPLIT,
     "kiosk/videocall/desk.py": NOT_YET_SPLIT,
-    "provisioning/cli.py:parse_args": NOT_YET_SPLIT,
-    "provisioning/provision.py:provision": NOT_YET_SPLIT,
-    "simulator/control.py:build_control_app": NOT_YET_SPLIT,
 }
 
 

@@ -30,7 +30,8 @@ from drivers.idcard_sam import (
 from drivers.ipp import IppError, IppPrinter
 from drivers.passive_auth import verify_passive_auth
 from drivers.receipt_printer import EscposReceiptPrinter, PrinterError
-from simulator.control import CHIP_SLOW_S, SimulatorRefused, build_control_app
+from simulator.control import CHIP_SLOW_S, build_control_app
+from simulator.control_client import SimulatorRefused
 from simulator.icao_chip import ChipFault, IcaoChip
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.simulator.running import RunningSimulator
