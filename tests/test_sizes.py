@@ -15,10 +15,10 @@ NOT_YET_SPLIT = "not yet split (issue 11)"
 # "path" for a module over MAX_MODULE_LINES, "path:qualified.function" for a function over
 # MAX_FUNCTION_LINES, each with the reason it stays.
 ALLOWED: dict[str, str] = {
-    "drivers/idcard_sam.py": NOT_YET_SPLIT,
-    "drivers/passive_auth.py:verify_passive_auth": NOT_YET_SPLIT,
-    "drivers/receipt_printer.py": NOT_YET_SPLIT,
-    "fleet/schema.py": NOT_YET_SPLIT,
+    # One decision written as data: the first schema and every numbered migration after it, in
+    # order, so a fresh database and an upgraded one end the same. Splitting the migrations off
+    # would put that order in two places (and migration 9 is being added on other branches).
+    "fleet/schema.py": "the schema and its ordered migrations, SQL as data",
     "kiosk/app.py": NOT_YET_SPLIT,
     "kiosk/app.py:_run": NOT_YET_SPLIT,
     "kiosk/app.py:run_kiosk": NOT_YET_SPLIT,
