@@ -62,6 +62,7 @@ async def test_insert_and_remove_are_published(watched):
     assert [e.kind for e in events] == [CardEventKind.INSERTED, CardEventKind.REMOVED]
 
 
+@pytest.mark.serial  # restarts pcscd: every other test's reader goes away meanwhile
 async def test_the_watch_survives_a_pcscd_restart_and_sees_the_next_insert(watched):
     slot, service, events = watched
     assert service.status().health is DeviceHealth.OK

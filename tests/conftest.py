@@ -1,0 +1,52 @@
+"""The suite on two workers (`scripts/test.sh`: pytest-xdist, `--dist loadgroup`).
+
+What the workers share on one machine, and how they keep out of each other's way:
+- the card: vpcd has two card slots, so worker gw0 uses slot 0 and gw1 slot 1 (KIOSK_VPCD_SLOT,
+  which the simulator and the kiosk both read); a chip test never meets the other worker's card;
+- a module's fixtures: every test of a file runs on the same worker (one group per file), so a
+  module fixture that starts a kiosk or renders a gallery runs once; the update tests share one
+  session fixture (a 400 MB first install), so all of tests/update is one group;
+- pcscd itself: a test that restarts it is marked `serial` and runs after the parallel part;
+- displays: simulator.xvfb lets Xvfb choose a free display itself (-displayfd).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from simulator.pcscd import VPCD_SLOTS
+
+_WHOLE_FOLDER_GROUPS = ("tests/update/",)
+# The longest groups first, so neither worker is left with a long one at the end (the workers
+# take groups in collection order). From the suite's --durations on this machine.
+_LONG_FIRST = ("tests/update/", "tests/screens/test_hall_screens_e2e.py",
+               "tests/e2e/test_citizen_experience_e2e.py", "tests/integration/test_crash_recovery.py",
+               "tests/e2e/test_endorsement_e2e.py", "tests/videocall/test_call_chromium.py",
+               "tests/integration/test_soak.py", "tests/videocall/test_call_overlay_layout.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        index = int(worker[2:])
+        if index >= VPCD_SLOTS:
+            raise pytest.UsageError(f"at most {VPCD_SLOTS} workers: one vpcd card slot each")
+        os.environ["KIOSK_VPCD_SLOT"] = str(index)
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((n for n, prefix in enumerate(_LONG_FIRST) if path.startswith(prefix)),
+                len(_LONG_FIRST))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the order and groups change nothing
+    items.sort(key=_rank)  # stable: a file's tests keep their order
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = next((folder for folder in _WHOLE_FOLDER_GROUPS if path.startswith(folder)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
