@@ -6,11 +6,14 @@ loop). `start_to_attract_s` includes starting the embedded simulator (pcscd bein
 real kiosk where the devices exist before it starts (restarting: its state folder kept from a
 first start that is not measured), and `attached_ratio` that over the bare app.
 `phases_s` says where the attached start's time goes (medians, seconds): `imports` (interpreter
-and the kiosk's modules to its main), `kivy_config`, `window` (Kivy's modules and its window),
-`session` (recovery, the journal, the devices' objects, the cached catalog), `screens` (the
-screens built, up to Kivy's on_start), `first_frame` (to the first frame drawn after it).
+and the launcher's modules to its main), `kivy_config`, `window` (Kivy's modules and its window),
+`screens` (the attract screen built, up to Kivy's on_start), `first_frame` (to the first frame
+drawn after it). The kiosk's core comes after that frame (kiosk.launch): `after_attract_s` says
+how long after it (medians) `core_imported` (its modules, on a worker thread), `session`
+(recovery, the journal, the devices' objects: touches reach the session from then) and `ready`
+(the devices' first reading and the catalog fetch) were reached.
 Prints {"start_to_attract_s", "bare_kivy_s", "attached_start_to_attract_s", "attached_ratio",
-"phases_s"} as its last line.
+"phases_s", "after_attract_s"} as its last line.
 """
 
 from __future__ import annotations
@@ -50,12 +53,15 @@ asyncio.run(Bare().async_run(async_lib="asyncio"))
 """
 
 
-PHASES = ("main", "kivy_configured", "window", "session", "screens_built", "first_frame")
-PHASE_NAMES = ("imports", "kivy_config", "window", "session", "screens", "first_frame")
+PHASES = ("main", "kivy_configured", "window", "screens_built", "first_frame")
+PHASE_NAMES = ("imports", "kivy_config", "window", "screens", "first_frame")
+# After the first frame (seconds from it): the core's modules, the session, devices and catalog.
+AFTER = {"core_imported": "core_imported", "session": "session", "ready": "core_ready"}
 
 
 def _run_kiosk(env: dict, simulator: list[str], state: Path) -> tuple[float, dict[str, float]]:
-    """One start to the attract screen: seconds, and the phases' lengths."""
+    """One start to the attract screen: seconds, and the phases' lengths (with the core's
+    marks after the first frame)."""
     t0 = time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "kiosk.cli", *simulator, "--scenario", "startup",
@@ -71,6 +77,8 @@ def _run_kiosk(env: dict, simulator: list[str], state: Path) -> tuple[float, dic
     if "simulator" in marks:  # the embedded simulator's wait is not the kiosk's import time
         times[1] -= marks["simulator"] - marks["main"]
     phases = {name: b - a for name, a, b in zip(PHASE_NAMES, times[:-1], times[1:], strict=True)}
+    phases |= {f"after:{name}": marks[mark] - marks["first_frame"]
+               for name, mark in AFTER.items() if mark in marks}
     return summary["attract_at_unix"] - t0, phases
 
 
@@ -128,6 +136,8 @@ def main() -> None:
     attached_s = statistics.median(a for a, _ in attached)
     phases = {name: round(statistics.median(p[name] for _, p in attached), 3)
               for name in PHASE_NAMES}
+    after = {name: round(statistics.median(p[f"after:{name}"] for _, p in attached), 3)
+             for name in AFTER if all(f"after:{name}" in p for _, p in attached)}
     print(f"kiosk runs: {[round(k, 3) for k in kiosk]}; attached runs: "
           f"{[round(a, 3) for a, _ in attached]}; bare Kivy runs: {[round(b, 3) for b in bare]}")
     print(
@@ -138,6 +148,7 @@ def main() -> None:
                 "attached_start_to_attract_s": round(attached_s, 3),
                 "attached_ratio": round(attached_s / bare_s, 2),
                 "phases_s": phases,
+                "after_attract_s": after,
             }
         )
     )
