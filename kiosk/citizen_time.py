@@ -38,6 +38,13 @@ HELP_WAIT_S = 300.0
 # Going back restarts the flow, which is safe only over stages that typed something in.
 _REDOABLE_STAGES = frozenset({"stage.account", "stage.choose"})
 _NO_WAY_BACK = frozenset({ScreenId.PAY, ScreenId.PROCESSING, ScreenId.RESULT})
+# The view's fields that move the clock's next deadline (a touch or progress does too).
+_TIMING_FIELDS = frozenset({"screen", "elder", "help_shown", "call_phase"})
+# A deadline is checked this long after it, so `tick` finds it passed.
+_PAST_S = 0.001
+# Time already up (the session acted on it and the screen has not moved on yet): looked at
+# again after this long, not in a loop.
+_OVERDUE_RETRY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,8 @@ class Allowance:
 
 
 class CitizenClock:
-    """Watches the view for activity and progress; `tick()` says what time has run out."""
+    """Watches the view for activity and progress; `tick()` says what time has run out, and
+    `next_check_s()` when to call it next."""
 
     def __init__(self, config: Callable[[], KioskConfig], view: SessionView) -> None:
         self._config = config
@@ -62,6 +70,9 @@ class CitizenClock:
         self.flow_running: Callable[[], bool] = lambda: False
         self.last_activity = time.monotonic()
         self.screen_since = time.monotonic()
+        # Told when the next deadline may have moved: the session checks the time again then
+        # (one timer, no polling).
+        self.on_change: Callable[[], None] = lambda: None
         view.subscribe(self._on_view_changed)
 
     def touch(self) -> None:
@@ -69,10 +80,12 @@ class CitizenClock:
         self.last_activity = time.monotonic()
         if self.view.idle_prompt:
             self.view.update(idle_prompt=False)
+        self.on_change()
 
     def _on_view_changed(self, changed: set[str]) -> None:
         view = self.view
-        if changed & PROGRESS_FIELDS:
+        # A call to the hall starting or ending is the citizen's doing: its time counts from here.
+        if changed & PROGRESS_FIELDS or "call_phase" in changed:
             self.touch()
         placed = DOCUMENT_PLACED.get(view.status_key) if "status_key" in changed else None
         if placed and placed not in view.documents:
@@ -82,6 +95,8 @@ class CitizenClock:
             view.update(stage_index=stage_index(view.stages, view.screen, view.stage_index),
                         exit_prompt=False, countdown_s=0)
             view.update(can_go_back=self._can_go_back())
+        if changed & _TIMING_FIELDS:
+            self.on_change()
 
     def _can_go_back(self) -> bool:
         view = self.view
@@ -147,6 +162,40 @@ class CitizenClock:
             view.update(idle_prompt=True,
                         idle_seconds_left=max(1, math.ceil(allowance.total_s - idle)))
         return ""
+
+
+    def next_check_s(self) -> float | None:
+        """Seconds until `tick` has something to do here (a countdown's next second, the
+        warning, the end of the allowance); None while nothing can run out."""
+        config = self._config()
+        view = self.view
+        if view.call_phase.with_the_hall:
+            return None                       # its end is a change of the view
+        now = time.monotonic()
+        idle = now - self.last_activity
+        screen, elder = view.screen, view.elder
+        if screen in _AFTER_SERVICE and not self.flow_running():
+            return _next_second(config.ui.citizen_seconds(config.ui.result_timeout_s, elder)
+                                - idle)
+        if screen is ScreenId.PAY:
+            limit = config.ui.citizen_seconds(config.flow.payment_timeout_s, elder)
+            left = limit - (now - self.screen_since)
+            return _next_second(left) if left > 0 else None
+        if screen not in IDLE_WATCHED:
+            return None
+        if view.help_shown and idle < HELP_WAIT_S:
+            return HELP_WAIT_S - idle + _PAST_S
+        allowance = self.allowance(screen)
+        if idle <= allowance.prompt_after_s:
+            return allowance.prompt_after_s - idle + _PAST_S
+        return _next_second(allowance.total_s - idle)   # the warning counts down to the end
+
+
+def _next_second(left: float) -> float:
+    """Until a countdown showing ceil(left) seconds shows one less (at zero: just past it)."""
+    if left <= 0:
+        return _OVERDUE_RETRY_S
+    return left - math.ceil(left) + 1 + _PAST_S
 
 
 def _stage_screen(stages: tuple[str, ...], index: int) -> str:

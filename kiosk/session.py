@@ -72,6 +72,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
         self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
+        self._time_check: asyncio.TimerHandle | None = None   # the citizen's time, when due
         self.agents = AgentDesk(ctx, self._tiles, self._start_flow)  # the village agent, if any
         self.menu = ServiceMenu(self.view, self.tile_for, ctx.journal, ctx)
         self.rating = CitizenRating(ctx, self._next_visit)  # batch mode: the next citizen
@@ -170,13 +171,14 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._watch_idle()),
-            loop.create_task(self._watch_backends()),
-        ]
+        self._tasks = [loop.create_task(self._watch_backends())]
+        self.clock.on_change = self._check_time_soon
+        self._check_time_soon()
 
     async def stop(self) -> None:
         self.rating.close()
+        self.clock.on_change = lambda: None
+        self._schedule_time_check(None)
         for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -375,18 +377,34 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
                          volume=Volume.NORMAL)
         self.refresh_menu()   # straight to out of service if nothing can be offered
 
-    async def _watch_idle(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            verdict = self.clock.tick()
-            if self.agents.expired and not self.busy:
-                log.info("village agent session over")
-                self._to_attract()
-            elif verdict == "result_over":
-                self._next_visit()
-            elif verdict == "timeout":
-                log.info("session timed out on %s", self.view.screen.value)
-                if self._engine is None and self.agents.agent_id:
-                    self._to_attract()  # nobody at the agent's menu: the agent session ends
-                else:
-                    self.cancel()
+    # The citizen's time: one timer, set for when something is next due (kiosk.citizen_time),
+    # and set again whenever the citizen or the screen moves it.
+    def _check_time_soon(self) -> None:
+        self._schedule_time_check(0.0)
+
+    def _schedule_time_check(self, delay_s: float | None) -> None:
+        if self._time_check is not None:
+            self._time_check.cancel()
+        self._time_check = None if delay_s is None else \
+            asyncio.get_running_loop().call_later(delay_s, self._check_time)
+
+    def _next_check_s(self) -> float | None:
+        due = [d for d in (self.clock.next_check_s(), self.agents.expires_in_s()) if d is not None]
+        return min(due) if due else None
+
+    def _check_time(self) -> None:
+        self._time_check = None
+        verdict = self.clock.tick()
+        # Set before acting: what the verdict changes on screen sets it again, from there.
+        self._schedule_time_check(self._next_check_s())
+        if self.agents.expired and not self.busy:
+            log.info("village agent session over")
+            self._to_attract()
+        elif verdict == "result_over":
+            self._next_visit()
+        elif verdict == "timeout":
+            log.info("session timed out on %s", self.view.screen.value)
+            if self._engine is None and self.agents.agent_id:
+                self._to_attract()  # nobody at the agent's menu: the agent session ends
+            else:
+                self.cancel()
