@@ -105,9 +105,10 @@ async def _run(
 
     async def scripted() -> None:
         nonlocal summary
-        from scenarios.run import run_scenario
-
         try:
+            # Not on the loop: the scripted citizen's modules must not hold up the first frame.
+            scenarios = await asyncio.to_thread(importlib.import_module, "scenarios.run")
+            run_scenario = scenarios.run_scenario
             if scenario != "startup":
                 # A scripted citizen walks up once the items are lit (the startup scenario
                 # measures the attract screen itself).
