@@ -269,8 +269,11 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
 
 
 async def serve_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
-                        repeat: int) -> dict:
-    """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
+                        repeat: int,
+                        simulator_cpu: Callable[[], float] | None = None) -> dict:
+    """The kiosk without its screens: recovery, then (optionally) scripted citizens. The
+    summary says how much CPU the scenario took in this process (`cpu_s`: our code, its
+    libraries and the scripted citizen) and, given `simulator_cpu`, in the simulator's."""
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
@@ -286,8 +289,12 @@ async def serve_headless(config: KioskConfig, scenario: str | None, control_url:
             from scenarios.headless_citizen import run_headless
 
             session.start()
+            cpu, sim_cpu = time.process_time(), simulator_cpu() if simulator_cpu else 0.0
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
+            summary["cpu_s"] = round(time.process_time() - cpu, 3)
+            if simulator_cpu is not None:
+                summary["simulator_cpu_s"] = round(simulator_cpu() - sim_cpu, 3)
     except BaseException as exc:
         failure = exc
         raise

@@ -54,3 +54,20 @@ class EmbeddedSimulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the simulator and its child processes (pcscd) have used so far (Linux:
+        /proc; 0 when it is not running)."""
+        if self.process is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue   # a process that ended meanwhile
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if self.process.pid in (pid, ppid):
+                total += int(fields[11]) + int(fields[12])   # utime, stime (proc(5))
+        return total / tick

@@ -199,7 +199,8 @@ def run_kiosk(
         from kiosk.app import serve_headless
 
         try:
-            summary = asyncio.run(serve_headless(config, scenario, control_url, repeat))
+            summary = asyncio.run(serve_headless(config, scenario, control_url, repeat,
+                                                 sim.cpu_seconds if sim is not None else None))
         finally:
             if sim is not None:
                 sim.stop()
