@@ -74,10 +74,16 @@ async def _run(
     core: asyncio.Task[None] | None = None
 
     async def bring_up() -> None:
-        # On a worker thread: the attract screen keeps drawing while the core imports.
-        core_module = await asyncio.to_thread(importlib.import_module, CORE_MODULE)
-        marks["core_imported"] = time.time()
-        await core_module.serve(config, app, view, intents, stopped, ready, marks)
+        try:
+            # On a worker thread: the attract screen keeps drawing while the core imports.
+            core_module = await asyncio.to_thread(importlib.import_module, CORE_MODULE)
+            marks["core_imported"] = time.time()
+            await core_module.serve(config, app, view, intents, stopped, ready, marks)
+        except Exception:
+            # No attract screen without a kiosk behind it: the run ends, as a crash (below).
+            log.exception("the kiosk's core failed")
+            app.stop()
+            raise
 
     def after_first_frame(_dt: float) -> None:
         nonlocal core

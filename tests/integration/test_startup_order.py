@@ -108,3 +108,19 @@ def test_attract_screen_is_drawn_before_the_core_is_imported(tmp_path):
     order = ["window", "screens_built", "first_frame", "core_imported", "session", "core_ready"]
     assert sorted(order, key=marks.__getitem__) == order
     assert summary["attract_at_unix"] < marks["core_imported"]
+
+
+def test_a_core_that_cannot_start_ends_the_run_instead_of_leaving_a_dead_attract_screen(tmp_path):
+    """The attract screen comes first, but never stays up without a kiosk behind it: a core
+    that fails (here the journal cannot be opened) ends the run with an error, for systemd to
+    restart or show out of service."""
+    from simulator.xvfb import virtual_display
+
+    state = tmp_path / "state"
+    load_config(None, {"state_dir": str(state)}).journal_path.mkdir(parents=True)  # not a file
+    with virtual_display() as env:
+        proc = subprocess.run(
+            [sys.executable, "-m", "kiosk.cli", "--simulator", "--state-dir", str(state)],
+            env=env, capture_output=True, text=True, timeout=180)   # no scenario ends it
+    logs = proc.stderr + "".join(p.read_text() for p in state.rglob("*.log"))
+    assert proc.returncode != 0 and "the kiosk's core failed" in logs
