@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from kiosk.app import begin, close_context, come_up, prepare
 from kiosk.config import load_config, simulator_overrides
 from kiosk.late_intents import LateIntents
@@ -119,8 +121,14 @@ def test_a_core_that_cannot_start_ends_the_run_instead_of_leaving_a_dead_attract
     state = tmp_path / "state"
     load_config(None, {"state_dir": str(state)}).journal_path.mkdir(parents=True)  # not a file
     with virtual_display() as env:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "kiosk.cli", "--simulator", "--state-dir", str(state)],
-            env=env, capture_output=True, text=True, timeout=180)   # no scenario ends it
-    logs = proc.stderr + "".join(p.read_text() for p in state.rglob("*.log"))
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _, stderr = proc.communicate(timeout=180)   # no scenario ends it
+        except subprocess.TimeoutExpired:
+            proc.terminate()   # SIGTERM: the kiosk stops its simulator too
+            proc.communicate(timeout=60)
+            pytest.fail("the kiosk kept its attract screen up with no core behind it")
+    logs = stderr + "".join(p.read_text() for p in state.rglob("*.log"))
     assert proc.returncode != 0 and "the kiosk's core failed" in logs
