@@ -11,15 +11,17 @@ class LateIntents:
     citizen does on the attract screen meanwhile is kept, in order, and given to the session
     when it takes over; from then on every intent goes straight to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_attach: Callable[[], None] = lambda: None) -> None:
         self._session: Any = None
         self._kept: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._on_attach = on_attach   # the kiosk serves citizens from then on
 
     def attach(self, session: Any) -> None:
         self._session = session
         kept, self._kept = self._kept, []
         for name, args, kwargs in kept:
             getattr(session, name)(*args, **kwargs)
+        self._on_attach()
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         if name.startswith("_"):

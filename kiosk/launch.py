@@ -60,12 +60,14 @@ async def _run(
 
     marks["window"] = time.time()
     # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
-    # once the attract screen is up. Outside systemd it does nothing.
+    # once the kiosk serves (below). Outside systemd it does nothing.
     watchdog = Watchdog.from_environment(os.environ)
     watchdog.start()
     view = SessionView(language=config.ui.language)
     voice = build_voice(view, config)
-    intents = LateIntents()
+    # systemd's READY=1 once the session serves the screens: a release whose core never
+    # comes up is caught by the unit's start timeout, as when the core came first.
+    intents = LateIntents(on_attach=lambda: watchdog.ready("attract screen up"))
     app = KioskApp(view, intents, voice=voice)
     app.bind(on_stop=lambda *_: voice.halt())
     loop = asyncio.get_running_loop()
@@ -106,7 +108,6 @@ async def _run(
 
     if scenario:
         app.bind(on_start=record_frames)
-    app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
     summary: dict | None = None
 
     async def scripted() -> None:
