@@ -8,6 +8,7 @@ is never asked whether they are still there; nor is one ringing or talking to th
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -70,17 +71,49 @@ class CitizenClock:
         self.flow_running: Callable[[], bool] = lambda: False
         self.last_activity = time.monotonic()
         self.screen_since = time.monotonic()
-        # Told when the next deadline may have moved: the session checks the time again then
-        # (one timer, no polling).
-        self.on_change: Callable[[], None] = lambda: None
+        # Looking at the time: one loop timer, set for when something is next due (`start`).
+        self._timer: asyncio.TimerHandle | None = None
+        self._on_verdict: Callable[[str], None] | None = None
+        self._also_due: Callable[[], float | None] = lambda: None
         view.subscribe(self._on_view_changed)
+
+    def start(self, on_verdict: Callable[[str], None],
+              also_due: Callable[[], float | None] = lambda: None) -> None:
+        """Looks at the time whenever something is due, and again when a touch, progress or
+        the screen moves it (no polling): `on_verdict` hears each `tick()`'s verdict;
+        `also_due` adds the session's own next deadline (a village agent's), in seconds."""
+        self._on_verdict, self._also_due = on_verdict, also_due
+        self._look_soon()
+
+    def stop(self) -> None:
+        self._on_verdict = None
+        self._set_timer(None)
+
+    def _look_soon(self) -> None:
+        if self._on_verdict is not None:
+            self._set_timer(0.0)
+
+    def _set_timer(self, delay_s: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None if delay_s is None else \
+            asyncio.get_running_loop().call_later(delay_s, self._look)
+
+    def _look(self) -> None:
+        self._timer = None
+        verdict = self.tick()
+        # Set before the verdict is acted on: what that changes on screen sets it again.
+        due = [d for d in (self.next_check_s(), self._also_due()) if d is not None]
+        self._set_timer(min(due) if due else None)
+        if self._on_verdict is not None:
+            self._on_verdict(verdict)
 
     def touch(self) -> None:
         """A touch, or progress: the citizen is here."""
         self.last_activity = time.monotonic()
         if self.view.idle_prompt:
             self.view.update(idle_prompt=False)
-        self.on_change()
+        self._look_soon()
 
     def _on_view_changed(self, changed: set[str]) -> None:
         view = self.view
@@ -96,7 +129,7 @@ class CitizenClock:
                         exit_prompt=False, countdown_s=0)
             view.update(can_go_back=self._can_go_back())
         if changed & _TIMING_FIELDS:
-            self.on_change()
+            self._look_soon()
 
     def _can_go_back(self) -> bool:
         view = self.view

@@ -74,7 +74,6 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.clock = CitizenClock(lambda: self.ctx.config, self.view)
         self.clock.flow_running = lambda: self._flow_task is not None
         self._tasks: list[asyncio.Task[None]] = []
-        self._time_check: asyncio.TimerHandle | None = None   # the citizen's time, when due
         self.agents = AgentDesk(ctx, self._tiles, self._start_flow)  # the village agent, if any
         self.menu = ServiceMenu(self.view, self.tile_for, ctx.journal, ctx)
         self.rating = CitizenRating(ctx, self._next_visit)  # batch mode: the next citizen
@@ -174,13 +173,11 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._watch_backends())]
-        self.clock.on_change = self._check_time_soon
-        self._check_time_soon()
+        self.clock.start(self._on_time, self.agents.expires_in_s)
 
     async def stop(self) -> None:
         self.rating.close()
-        self.clock.on_change = lambda: None
-        self._schedule_time_check(None)
+        self.clock.stop()
         for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -379,26 +376,8 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
                          volume=Volume.NORMAL)
         self.refresh_menu()   # straight to out of service if nothing can be offered
 
-    # The citizen's time: one timer, set for when something is next due (kiosk.citizen_time),
-    # and set again whenever the citizen or the screen moves it.
-    def _check_time_soon(self) -> None:
-        self._schedule_time_check(0.0)
-
-    def _schedule_time_check(self, delay_s: float | None) -> None:
-        if self._time_check is not None:
-            self._time_check.cancel()
-        self._time_check = None if delay_s is None else \
-            asyncio.get_running_loop().call_later(delay_s, self._check_time)
-
-    def _next_check_s(self) -> float | None:
-        due = [d for d in (self.clock.next_check_s(), self.agents.expires_in_s()) if d is not None]
-        return min(due) if due else None
-
-    def _check_time(self) -> None:
-        self._time_check = None
-        verdict = self.clock.tick()
-        # Set before acting: what the verdict changes on screen sets it again, from there.
-        self._schedule_time_check(self._next_check_s())
+    def _on_time(self, verdict: str) -> None:
+        """The citizen's time, looked at when something was due (kiosk.citizen_time)."""
         if self.agents.expired and not self.busy:
             log.info("village agent session over")
             self._to_attract()
