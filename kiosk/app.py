@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,15 +14,15 @@ from typing import Any
 from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
 from kiosk.catalog import CatalogCache
-from kiosk.config import KioskConfig, load_config, simulator_overrides
+from kiosk.config import KioskConfig
 from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_statuses
+from kiosk.embedded_simulator import EmbeddedSimulator as EmbeddedSimulator  # bench, tests
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
+from kiosk.late_intents import LateIntents
 from kiosk.logs import setup_logging
 from kiosk.out_of_service import (
-    EXIT_NOT_PROVISIONED,
     OutOfServiceReason,
-    is_provisioned,
     out_of_service,
 )
 from kiosk.retention import Housekeeper, start_housekeeping
@@ -42,52 +38,6 @@ from peripherals.health import DeviceStatus
 from wire.reports import EvaluationReport
 
 log = logging.getLogger(__name__)
-
-
-class EmbeddedSimulator:
-    """`kiosk --simulator`: the simulator in a child process, found through its endpoints file."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> dict:
-        endpoints_file = self.state_dir / "endpoints.json"
-        endpoints_file.unlink(missing_ok=True)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        log_file = open(self.state_dir / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
-        # The simulator is not the kiosk: systemd's notify socket stays with the kiosk.
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"simulator exited with {self.process.returncode}; "
-                    f"see {self.state_dir / 'simulator.log'}"
-                )
-            if endpoints_file.exists():
-                endpoints = json.loads(endpoints_file.read_text())
-                if endpoints.get("pid") == self.process.pid:
-                    return endpoints
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("simulator did not start in time")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process = None
 
 
 def subject_key(state_dir: Path) -> bytes:
@@ -112,7 +62,9 @@ def build_transactions(config: KioskConfig, payment: PaymentClient,
                                 outbox_dir=config.state_dir)
 
 
-def build_context(config: KioskConfig) -> FlowContext:
+def build_context(config: KioskConfig, view: SessionView | None = None) -> FlowContext:
+    """The kiosk's devices, clients and transaction core; on `view` when the screens already
+    show one (kiosk.launch)."""
     b = config.backends
     devices = build_devices(config)
     payment = PaymentClient(b.payment_url, b.deadline_s)
@@ -120,7 +72,7 @@ def build_context(config: KioskConfig) -> FlowContext:
                 for name, url in b.services().items()}
     return FlowContext(
         config=config,
-        view=SessionView(language=config.ui.language),
+        view=view if view is not None else SessionView(language=config.ui.language),
         transactions=build_transactions(config, payment, services),
         devices=devices,
         camera_scanner=camera_scanner_for(config, devices),
@@ -185,10 +137,11 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     ctx.transactions.close()
 
 
-async def begin(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
-    """What must come before the attract screen: recovery of unfinished transactions, and the
+async def begin(config: KioskConfig,
+                view: SessionView | None = None) -> tuple[FlowContext, KioskSession]:
+    """What must come before a citizen is served: recovery of unfinished transactions, and the
     session on the cached catalog. Its devices are not read yet (`come_up`)."""
-    ctx = build_context(config)
+    ctx = build_context(config, view)
     report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
     session = build_session(ctx, build_manager(ctx.devices))
@@ -218,77 +171,25 @@ async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
     return ctx, session
 
 
-async def _run(
-    config: KioskConfig,
-    scenario: str | None,
-    control_url: str | None,
-    out_dir: Path | None,
-    started_at: float,
-    marks: dict[str, float],
-) -> dict | None:
-    from kivy.clock import Clock
-
-    from screens.app import KioskApp  # Kivy's window is made as this imports
-
-    marks["window"] = time.time()
+async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateIntents,
+                stopped: asyncio.Future[BaseException | None], ready: asyncio.Event,
+                marks: dict[str, float]) -> None:
+    """The kiosk's core behind screens already showing the attract screen (kiosk.launch):
+    recovery, the session taking over the screens' intents, then the devices' first reading and
+    the catalog fetch; until the app has stopped (`stopped` says with what exception, if any)."""
+    from screens.screen_share import ScreenShare
 
     # How the last run ended (a crash the fleet must hear of?) and this one is running.
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
-    # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
-    # once the attract screen is up. Outside systemd it does nothing.
-    watchdog = Watchdog.from_environment(os.environ)
-    watchdog.start()
-    ctx, session = await begin(config)
+    ctx, session = await begin(config, view)
     marks["session"] = time.time()
-    voice = build_voice(ctx)
-    app = KioskApp(ctx.view, session, voice=voice)
-    app.bind(on_stop=lambda *_: voice.halt())
-
-    def mark_started(*_: object) -> None:  # a handler returning a true value stops on_start
-        marks.setdefault("screens_built", time.time())
-        Clock.schedule_once(lambda _dt: marks.setdefault("first_frame", time.time()), 0)
-
-    app.bind(on_start=mark_started)
-    # A scripted run records every frame's time (bench.frames): (when, ms since the last one).
-    frames: list[tuple[float, float]] = []
-
-    def record_frames(*_: object) -> None:
-        Clock.schedule_interval(
-            lambda dt: frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
-
-    if scenario:
-        app.bind(on_start=record_frames)
-    app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
-    summary: dict | None = None
-
-    async def scripted() -> None:
-        nonlocal summary
-        from scenarios.run import run_scenario
-
-        try:
-            if scenario != "startup":
-                # A scripted citizen walks up once the items are lit (the startup scenario
-                # measures the attract screen itself).
-                await started
-            summary = await run_scenario(
-                app,
-                scenario or "endorsement",
-                control_url or "",
-                out_dir or Path("out"),
-                started_at,
-            )
-            summary["frames"] = frames
-        finally:
-            app.stop()
-
+    intents.attach(session)
     session.start()
     outbox_delivery = start_outbox_delivery(ctx, session)
-    voice.start()
-    prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
+    prewarm = asyncio.get_running_loop().create_task(app.voice.prewarm())
     housekeeper = start_housekeeping(ctx, session)
     from kiosk.videocall.wiring import start_video_calls
-    from screens.screen_share import ScreenShare
 
     calls = start_video_calls(ctx, session)   # video help from the hall, when enrolled
     if calls is not None:
@@ -299,29 +200,23 @@ async def _run(
     # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
                           config.fleet.enrolled)
+    updates.attract_reached()   # the screens came first
 
     async def coming_up() -> None:
         await come_up(session)
         updates.devices_probed()
+        marks["core_ready"] = time.time()
+        ready.set()
 
     started = asyncio.get_running_loop().create_task(coming_up())
-    app.bind(on_start=lambda *_: updates.attract_reached())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates,
                              housekeeper=housekeeper)
     housekeeper.fleet = fleet
     updates.start()
-    citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
-    # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.stop)
     failure: BaseException | None = None
     try:
-        await app.async_run(async_lib="asyncio")
-    except BaseException as exc:
-        failure = exc
-        raise
+        failure = await stopped
     finally:
-        if citizen is not None and not citizen.done():
-            citizen.cancel()
         started.cancel()
         await updates.stop()
         await housekeeper.stop()
@@ -329,11 +224,8 @@ async def _run(
         prewarm.cancel()
         if calls is not None:
             await calls.stop()
-        await voice.stop()
         await _end_run(run_record, run, fleet, failure)
         await close_context(ctx, session)
-        watchdog.stop()
-    return summary
 
 
 async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseException | None) -> None:
@@ -363,18 +255,6 @@ def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Ta
     return task
 
 
-def build_voice(ctx: FlowContext) -> Any:
-    """Voice guidance through Kivy's audio; prompts cached under the state folder."""
-    from kiosk.speech import SpeechCache
-    from kiosk.voice import VoiceGuide
-    from screens.audio import KivySoundSink
-
-    ui = ctx.config.ui
-    cache = SpeechCache(ctx.config.state_dir / "voice",
-                        Path(ui.recorded_prompts_dir) if ui.recorded_prompts_dir else None)
-    return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
-
-
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
                      restart_app: Callable[[], None], run: RunInfo, updates: Any = None,
                      housekeeper: Housekeeper | None = None) -> Any:
@@ -394,9 +274,12 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
 
 
 
-async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
-                        repeat: int) -> dict:
-    """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
+async def serve_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
+                        repeat: int,
+                        simulator_cpu: Callable[[], float] | None = None) -> dict:
+    """The kiosk without its screens: recovery, then (optionally) scripted citizens. The
+    summary says how much CPU the scenario took in this process (`cpu_s`: our code, its
+    libraries and the scripted citizen) and, given `simulator_cpu`, in the simulator's."""
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
@@ -412,8 +295,12 @@ async def _run_headless(config: KioskConfig, scenario: str | None, control_url: 
             from scenarios.headless_citizen import run_headless
 
             session.start()
+            cpu, sim_cpu = time.process_time(), simulator_cpu() if simulator_cpu else 0.0
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
+            summary["cpu_s"] = round(time.process_time() - cpu, 3)
+            if simulator_cpu is not None:
+                summary["simulator_cpu_s"] = round(simulator_cpu() - sim_cpu, 3)
     except BaseException as exc:
         failure = exc
         raise
@@ -470,73 +357,4 @@ def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> 
 
     configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
     asyncio.run(_run_out_of_service(config, shown.reason))
-    return 0
-
-
-def run_kiosk(
-    config_path: Path | None,
-    *,
-    simulator: bool,
-    scenario: str | None = None,
-    out_dir: Path | None = None,
-    windowed: bool = False,
-    state_dir: Path | None = None,
-    attach: Path | None = None,
-    headless: bool = False,
-    repeat: int = 1,
-    out_of_service: bool = False,
-    log_dir: Path | None = None,
-) -> int:
-    started_at = time.monotonic()
-    # Where start-up time goes (bench.startup reads them from a scripted run's summary).
-    marks = {"main": time.time()}
-    overrides: dict = {}
-    if state_dir is not None:
-        overrides["state_dir"] = str(state_dir)
-    if log_dir is not None:
-        overrides["log_directory"] = str(log_dir)
-    if windowed:
-        overrides["ui"] = {"fullscreen": False}
-    if out_of_service:
-        return show_out_of_service(config_path, overrides)
-    if not is_provisioned(config_path):
-        # Restarting cannot help: exit with the code kiosk.service does not restart on, so
-        # systemd shows the out-of-service screen, which says why.
-        setup_logging(load_config(None, overrides).log_dir)
-        log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
-        return EXIT_NOT_PROVISIONED
-    config = load_config(config_path, overrides)
-    setup_logging(config.log_dir, retention=config.retention)
-    sim = None
-    control_url = None
-    if simulator or attach:
-        if attach:
-            endpoints = json.loads((attach / "endpoints.json").read_text())
-        else:
-            sim = EmbeddedSimulator(config.state_dir / "sim")
-            endpoints = sim.start()
-        control_url = endpoints["control_url"]
-        marks["simulator"] = time.time()
-        config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
-    if headless:
-        try:
-            summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))
-        finally:
-            if sim is not None:
-                sim.stop()
-        print(json.dumps(summary))
-        return 0 if summary.get("ok", True) else 1
-    from screens.bootstrap import configure_kivy
-
-    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
-    try:
-        marks["kivy_configured"] = time.time()
-        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at, marks))
-    finally:
-        if sim is not None:
-            sim.stop()
-    if scripted is not None:
-        scripted["startup_marks"] = marks
-        print(json.dumps(scripted, ensure_ascii=False, indent=2))
-        return 0 if scripted.get("ok") else 1
     return 0

@@ -8,6 +8,7 @@ is never asked whether they are still there; nor is one ringing or talking to th
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -38,6 +39,13 @@ HELP_WAIT_S = 300.0
 # Going back restarts the flow, which is safe only over stages that typed something in.
 _REDOABLE_STAGES = frozenset({"stage.account", "stage.choose"})
 _NO_WAY_BACK = frozenset({ScreenId.PAY, ScreenId.PROCESSING, ScreenId.RESULT})
+# The view's fields that move the clock's next deadline (a touch or progress does too).
+_TIMING_FIELDS = frozenset({"screen", "elder", "help_shown", "call_phase"})
+# A deadline is checked this long after it, so `tick` finds it passed.
+_PAST_S = 0.001
+# Time already up (the session acted on it and the screen has not moved on yet): looked at
+# again after this long, not in a loop.
+_OVERDUE_RETRY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,8 @@ class Allowance:
 
 
 class CitizenClock:
-    """Watches the view for activity and progress; `tick()` says what time has run out."""
+    """Watches the view for activity and progress; `tick()` says what time has run out, and
+    `next_check_s()` when to call it next."""
 
     def __init__(self, config: Callable[[], KioskConfig], view: SessionView) -> None:
         self._config = config
@@ -62,17 +71,54 @@ class CitizenClock:
         self.flow_running: Callable[[], bool] = lambda: False
         self.last_activity = time.monotonic()
         self.screen_since = time.monotonic()
+        # Looking at the time: one loop timer, set for when something is next due (`start`).
+        self._timer: asyncio.TimerHandle | None = None
+        self._on_verdict: Callable[[str], None] | None = None
+        self._also_due: Callable[[], float | None] = lambda: None
         view.subscribe(self._on_view_changed)
+
+    def start(self, on_verdict: Callable[[str], None],
+              also_due: Callable[[], float | None] = lambda: None) -> None:
+        """Looks at the time whenever something is due, and again when a touch, progress or
+        the screen moves it (no polling): `on_verdict` hears each `tick()`'s verdict;
+        `also_due` adds the session's own next deadline (a village agent's), in seconds."""
+        self._on_verdict, self._also_due = on_verdict, also_due
+        self._look_soon()
+
+    def stop(self) -> None:
+        self._on_verdict = None
+        self._set_timer(None)
+
+    def _look_soon(self) -> None:
+        if self._on_verdict is not None:
+            self._set_timer(0.0)
+
+    def _set_timer(self, delay_s: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None if delay_s is None else \
+            asyncio.get_running_loop().call_later(delay_s, self._look)
+
+    def _look(self) -> None:
+        self._timer = None
+        verdict = self.tick()
+        # Set before the verdict is acted on: what that changes on screen sets it again.
+        due = [d for d in (self.next_check_s(), self._also_due()) if d is not None]
+        self._set_timer(min(due) if due else None)
+        if self._on_verdict is not None:
+            self._on_verdict(verdict)
 
     def touch(self) -> None:
         """A touch, or progress: the citizen is here."""
         self.last_activity = time.monotonic()
         if self.view.idle_prompt:
             self.view.update(idle_prompt=False)
+        self._look_soon()
 
     def _on_view_changed(self, changed: set[str]) -> None:
         view = self.view
-        if changed & PROGRESS_FIELDS:
+        # A call to the hall starting or ending is the citizen's doing: its time counts from here.
+        if changed & PROGRESS_FIELDS or "call_phase" in changed:
             self.touch()
         placed = DOCUMENT_PLACED.get(view.status_key) if "status_key" in changed else None
         if placed and placed not in view.documents:
@@ -82,6 +128,8 @@ class CitizenClock:
             view.update(stage_index=stage_index(view.stages, view.screen, view.stage_index),
                         exit_prompt=False, countdown_s=0)
             view.update(can_go_back=self._can_go_back())
+        if changed & _TIMING_FIELDS:
+            self._look_soon()
 
     def _can_go_back(self) -> bool:
         view = self.view
@@ -147,6 +195,40 @@ class CitizenClock:
             view.update(idle_prompt=True,
                         idle_seconds_left=max(1, math.ceil(allowance.total_s - idle)))
         return ""
+
+
+    def next_check_s(self) -> float | None:
+        """Seconds until `tick` has something to do here (a countdown's next second, the
+        warning, the end of the allowance); None while nothing can run out."""
+        config = self._config()
+        view = self.view
+        if view.call_phase.with_the_hall:
+            return None                       # its end is a change of the view
+        now = time.monotonic()
+        idle = now - self.last_activity
+        screen, elder = view.screen, view.elder
+        if screen in _AFTER_SERVICE and not self.flow_running():
+            return _next_second(config.ui.citizen_seconds(config.ui.result_timeout_s, elder)
+                                - idle)
+        if screen is ScreenId.PAY:
+            limit = config.ui.citizen_seconds(config.flow.payment_timeout_s, elder)
+            left = limit - (now - self.screen_since)
+            return _next_second(left) if left > 0 else None
+        if screen not in IDLE_WATCHED:
+            return None
+        if view.help_shown and idle < HELP_WAIT_S:
+            return HELP_WAIT_S - idle + _PAST_S
+        allowance = self.allowance(screen)
+        if idle <= allowance.prompt_after_s:
+            return allowance.prompt_after_s - idle + _PAST_S
+        return _next_second(allowance.total_s - idle)   # the warning counts down to the end
+
+
+def _next_second(left: float) -> float:
+    """Until a countdown showing ceil(left) seconds shows one less (at zero: just past it)."""
+    if left <= 0:
+        return _OVERDUE_RETRY_S
+    return left - math.ceil(left) + 1 + _PAST_S
 
 
 def _stage_screen(stages: tuple[str, ...], index: int) -> str:

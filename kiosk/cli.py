@@ -24,7 +24,7 @@ def cache_printer_capabilities(state_dir: Path) -> None:
     """python-escpos parses its printer capability table (YAML) when imported and caches the
     result in a new temporary folder every time, so it never finds it again: 0.3-0.7 s of every
     start and a 70 KB folder left in /tmp per start. Its cache goes under the state folder;
-    must run before anything imports escpos (kiosk.app does)."""
+    must run before anything imports escpos (kiosk.app does, after the attract screen)."""
     folder = state_dir / "cache" / "escpos"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenario and not (args.simulator or args.attach):
         parser.error("--scenario needs --simulator or --attach")
     cache_printer_capabilities(args.state_dir or configured_state_dir(args.config))
-    from kiosk.app import run_kiosk
+    from kiosk.launch import run_kiosk
 
     return run_kiosk(
         args.config,

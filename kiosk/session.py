@@ -172,13 +172,12 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._watch_idle()),
-            loop.create_task(self._watch_backends()),
-        ]
+        self._tasks = [loop.create_task(self._watch_backends())]
+        self.clock.start(self._on_time, self.agents.expires_in_s)
 
     async def stop(self) -> None:
         self.rating.close()
+        self.clock.stop()
         for task in [self._flow_task, self._self_test_task, *self._tasks]:
             if task is not None:
                 task.cancel()
@@ -377,18 +376,16 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
                          volume=Volume.NORMAL)
         self.refresh_menu()   # straight to out of service if nothing can be offered
 
-    async def _watch_idle(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            verdict = self.clock.tick()
-            if self.agents.expired and not self.busy:
-                log.info("village agent session over")
-                self._to_attract()
-            elif verdict == "result_over":
-                self._next_visit()
-            elif verdict == "timeout":
-                log.info("session timed out on %s", self.view.screen.value)
-                if self._engine is None and self.agents.agent_id:
-                    self._to_attract()  # nobody at the agent's menu: the agent session ends
-                else:
-                    self.cancel()
+    def _on_time(self, verdict: str) -> None:
+        """The citizen's time, looked at when something was due (kiosk.citizen_time)."""
+        if self.agents.expired and not self.busy:
+            log.info("village agent session over")
+            self._to_attract()
+        elif verdict == "result_over":
+            self._next_visit()
+        elif verdict == "timeout":
+            log.info("session timed out on %s", self.view.screen.value)
+            if self._engine is None and self.agents.agent_id:
+                self._to_attract()  # nobody at the agent's menu: the agent session ends
+            else:
+                self.cancel()

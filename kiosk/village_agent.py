@@ -75,6 +75,12 @@ class AgentDesk:
     def expired(self) -> bool:
         return self.agent is not None and not self.agent_id
 
+    def expires_in_s(self) -> float | None:
+        """Seconds until the signed-in agent's session is over (None: nobody signed in, or
+        it is over already)."""
+        left = self.agent.until - time.monotonic() if self.agent is not None else 0.0
+        return left + 0.001 if left > 0 else None
+
     @property
     def signing_in(self) -> bool:
         """The sign-in screen waits for a QR code (the scanner's codes come here then)."""

@@ -202,3 +202,33 @@ def test_the_same_status_written_again_is_not_progress():
         time.sleep(0.05)
     assert len(seen) == 1                   # the first write only
     assert clock.tick() == "timeout"
+
+
+async def test_the_citizen_s_time_is_looked_at_only_when_something_is_due(kiosk):  # noqa: F811
+    """No polling: on the attract screen the clock is never looked at; on the menu, once when
+    the citizen arrives, then when the warning is due (not on a tick after it), when its
+    countdown reaches the end, and the citizen gone, the kiosk goes home."""
+    backends, ctx, session = kiosk
+    ctx.config = dataclasses.replace(ctx.config, ui=dataclasses.replace(
+        ctx.config.ui, idle_prompt_s=1.3, idle_timeout_s=0.6))
+    looks: list[tuple[float, ScreenId, bool]] = []
+    tick = session.clock.tick
+
+    def looked_at() -> str:
+        verdict = tick()
+        looks.append((time.monotonic(), ctx.view.screen, ctx.view.idle_prompt))
+        return verdict
+
+    session.clock.tick = looked_at
+    session.start()
+    await asyncio.sleep(1.2)            # nothing can run out on the attract screen
+    assert [screen for _, screen, _ in looks] in ([], [ScreenId.ATTRACT])
+    looks.clear()
+    session.touch_start()               # the menu: warned after 1.3 s, home after 1.9 s
+    arrived = time.monotonic()
+    await until(ctx.view, ScreenId.MENU)
+    await until(ctx.view, ScreenId.ATTRACT, timeout=10)
+    warned = [at - arrived for at, screen, prompt in looks if prompt and screen is ScreenId.MENU]
+    assert warned and 1.3 <= warned[0] < 1.3 + 0.25     # at its time, not a tick later
+    on_menu = [at for at, screen, _ in looks if screen is ScreenId.MENU]
+    assert len(looks) <= 4 and len(on_menu) <= 3     # arrival, warning, end (0.5 s ticks: 4+)

@@ -1,0 +1,73 @@
+"""`kiosk --simulator`: the hardware simulator in a child process beside the kiosk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+class EmbeddedSimulator:
+    """`kiosk --simulator`: the simulator in a child process, found through its endpoints file."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> dict:
+        endpoints_file = self.state_dir / "endpoints.json"
+        endpoints_file.unlink(missing_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.state_dir / "simulator.log", "ab")  # noqa: SIM115 - owned by the child
+        # The simulator is not the kiosk: systemd's notify socket stays with the kiosk.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"simulator exited with {self.process.returncode}; "
+                    f"see {self.state_dir / 'simulator.log'}"
+                )
+            if endpoints_file.exists():
+                endpoints = json.loads(endpoints_file.read_text())
+                if endpoints.get("pid") == self.process.pid:
+                    return endpoints
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("simulator did not start in time")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the simulator and its child processes (pcscd) have used so far (Linux:
+        /proc; 0 when it is not running)."""
+        if self.process is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue   # a process that ended meanwhile
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if self.process.pid in (pid, ppid):
+                total += int(fields[11]) + int(fields[12])   # utime, stime (proc(5))
+        return total / tick

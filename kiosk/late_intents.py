@@ -1,0 +1,35 @@
+"""The screens' intents while the kiosk's core comes up behind the attract screen (kiosk.launch)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class LateIntents:
+    """The screens' intents (kiosk.viewmodel.Intents) before the session exists: what the
+    citizen does on the attract screen meanwhile is kept, in order, and given to the session
+    when it takes over; from then on every intent goes straight to it."""
+
+    def __init__(self, on_attach: Callable[[], None] = lambda: None) -> None:
+        self._session: Any = None
+        self._kept: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._on_attach = on_attach   # the kiosk serves citizens from then on
+
+    def attach(self, session: Any) -> None:
+        self._session = session
+        kept, self._kept = self._kept, []
+        for name, args, kwargs in kept:
+            getattr(session, name)(*args, **kwargs)
+        self._on_attach()
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._session is not None:
+            return getattr(self._session, name)  # type: ignore[no-any-return]
+
+        def keep(*args: Any, **kwargs: Any) -> None:
+            self._kept.append((name, args, kwargs))
+
+        return keep

@@ -1,0 +1,229 @@
+"""Starting the kiosk: the attract screen first, the kiosk's core after it.
+
+Only what the attract screen needs is imported before its first frame: the configuration, the
+view, the voice and Kivy's screens. The core (kiosk.app: devices, journal, transaction core,
+backends, the session, with OpenCV, reportlab, aiohttp, python-escpos and pypinyin behind them)
+is imported on a worker thread after that frame, then recovery runs and the session takes over
+the screens' intents; touches before then are kept for it (`LateIntents`). Device probing and
+the catalog fetch follow (kiosk.app.come_up), lighting items up as they become known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import KioskConfig, load_config, simulator_overrides
+from kiosk.embedded_simulator import EmbeddedSimulator
+from kiosk.late_intents import LateIntents
+from kiosk.logs import setup_logging
+from kiosk.out_of_service import EXIT_NOT_PROVISIONED, is_provisioned
+from kiosk.viewmodel import SessionView
+from kiosk.watchdog import Watchdog
+
+# Imported on a worker thread once the attract screen is drawn.
+CORE_MODULE = "kiosk.app"
+
+log = logging.getLogger(__name__)
+
+
+def build_voice(view: SessionView, config: KioskConfig) -> Any:
+    """Voice guidance through Kivy's audio; prompts cached under the state folder."""
+    from kiosk.speech import SpeechCache
+    from kiosk.voice import VoiceGuide
+    from screens.audio import KivySoundSink
+
+    ui = config.ui
+    cache = SpeechCache(config.state_dir / "voice",
+                        Path(ui.recorded_prompts_dir) if ui.recorded_prompts_dir else None)
+    return VoiceGuide(view, ui, cache, KivySoundSink())
+
+
+async def _run(
+    config: KioskConfig,
+    scenario: str | None,
+    control_url: str | None,
+    out_dir: Path | None,
+    started_at: float,
+    marks: dict[str, float],
+) -> dict | None:
+    from kivy.clock import Clock
+
+    from screens.app import KioskApp  # Kivy's window is made as this imports
+
+    marks["window"] = time.time()
+    # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
+    # once the kiosk serves (below). Outside systemd it does nothing.
+    watchdog = Watchdog.from_environment(os.environ)
+    watchdog.start()
+    view = SessionView(language=config.ui.language)
+    voice = build_voice(view, config)
+    # systemd's READY=1 once the session serves the screens: a release whose core never
+    # comes up is caught by the unit's start timeout, as when the core came first.
+    intents = LateIntents(on_attach=lambda: watchdog.ready("attract screen up"))
+    app = KioskApp(view, intents, voice=voice)
+    app.bind(on_stop=lambda *_: voice.halt())
+    loop = asyncio.get_running_loop()
+    stopped: asyncio.Future[BaseException | None] = loop.create_future()
+    ready = asyncio.Event()    # the session runs and its devices and catalog are known
+    core: asyncio.Task[None] | None = None
+
+    async def bring_up() -> None:
+        try:
+            # On a worker thread: the attract screen keeps drawing while the core imports.
+            core_module = await asyncio.to_thread(importlib.import_module, CORE_MODULE)
+            marks["core_imported"] = time.time()
+            await core_module.serve(config, app, view, intents, stopped, ready, marks)
+        except Exception:
+            # No attract screen without a kiosk behind it: the run ends, as a crash (below).
+            log.exception("the kiosk's core failed")
+            app.stop()
+            raise
+
+    def after_first_frame(_dt: float) -> None:
+        nonlocal core
+        marks.setdefault("first_frame", time.time())
+        marks.setdefault("first_frame_cpu", time.process_time())   # on a loaded machine too
+        if core is None:
+            core = loop.create_task(bring_up())
+
+    def mark_started(*_: object) -> None:  # a handler returning a true value stops on_start
+        marks.setdefault("screens_built", time.time())
+        Clock.schedule_once(after_first_frame, 0)
+
+    app.bind(on_start=mark_started)
+    # A scripted run records every frame's time (bench.frames): (when, ms since the last one).
+    frames: list[tuple[float, float]] = []
+
+    def record_frames(*_: object) -> None:
+        Clock.schedule_interval(
+            lambda dt: frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
+
+    if scenario:
+        app.bind(on_start=record_frames)
+    summary: dict | None = None
+
+    async def scripted() -> None:
+        nonlocal summary
+        try:
+            # Not on the loop: the scripted citizen's modules must not hold up the first frame.
+            scenarios = await asyncio.to_thread(importlib.import_module, "scenarios.run")
+            run_scenario = scenarios.run_scenario
+            if scenario != "startup":
+                # A scripted citizen walks up once the items are lit (the startup scenario
+                # measures the attract screen itself).
+                await ready.wait()
+            summary = await run_scenario(
+                app,
+                scenario or "endorsement",
+                control_url or "",
+                out_dir or Path("out"),
+                started_at,
+            )
+            summary["frames"] = frames
+            if scenario == "startup":
+                # The start-up's figures go on to the core's: session up, devices read.
+                await asyncio.wait_for(ready.wait(), 120)
+        finally:
+            app.stop()
+
+    voice.start()
+    citizen = loop.create_task(scripted()) if scenario else None
+    # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
+    loop.add_signal_handler(signal.SIGTERM, app.stop)
+    failure: BaseException | None = None
+    try:
+        await app.async_run(async_lib="asyncio")
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        if citizen is not None and not citizen.done():
+            citizen.cancel()
+        stopped.set_result(failure)
+        if core is not None:
+            await core   # the core ends its run (and says so to the fleet) itself
+        await voice.stop()
+        watchdog.stop()
+    return summary
+
+
+def run_kiosk(
+    config_path: Path | None,
+    *,
+    simulator: bool,
+    scenario: str | None = None,
+    out_dir: Path | None = None,
+    windowed: bool = False,
+    state_dir: Path | None = None,
+    attach: Path | None = None,
+    headless: bool = False,
+    repeat: int = 1,
+    out_of_service: bool = False,
+    log_dir: Path | None = None,
+) -> int:
+    started_at = time.monotonic()
+    # Where start-up time goes (bench.startup reads them from a scripted run's summary).
+    marks = {"main": time.time()}
+    overrides: dict = {}
+    if state_dir is not None:
+        overrides["state_dir"] = str(state_dir)
+    if log_dir is not None:
+        overrides["log_directory"] = str(log_dir)
+    if windowed:
+        overrides["ui"] = {"fullscreen": False}
+    if out_of_service:
+        from kiosk.app import show_out_of_service
+
+        return show_out_of_service(config_path, overrides)
+    if not is_provisioned(config_path):
+        # Restarting cannot help: exit with the code kiosk.service does not restart on, so
+        # systemd shows the out-of-service screen, which says why.
+        setup_logging(load_config(None, overrides).log_dir)
+        log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
+        return EXIT_NOT_PROVISIONED
+    config = load_config(config_path, overrides)
+    setup_logging(config.log_dir, retention=config.retention)
+    sim = None
+    control_url = None
+    if simulator or attach:
+        if attach:
+            endpoints = json.loads((attach / "endpoints.json").read_text())
+        else:
+            sim = EmbeddedSimulator(config.state_dir / "sim")
+            endpoints = sim.start()
+        control_url = endpoints["control_url"]
+        marks["simulator"] = time.time()
+        config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
+    if headless:
+        from kiosk.app import serve_headless
+
+        try:
+            summary = asyncio.run(serve_headless(config, scenario, control_url, repeat,
+                                                 sim.cpu_seconds if sim is not None else None))
+        finally:
+            if sim is not None:
+                sim.stop()
+        print(json.dumps(summary))
+        return 0 if summary.get("ok", True) else 1
+    from screens.bootstrap import configure_kivy
+
+    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
+    try:
+        marks["kivy_configured"] = time.time()
+        scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at, marks))
+    finally:
+        if sim is not None:
+            sim.stop()
+    if scripted is not None:
+        scripted["startup_marks"] = marks
+        print(json.dumps(scripted, ensure_ascii=False, indent=2))
+        return 0 if scripted.get("ok") else 1
+    return 0
