@@ -11,7 +11,9 @@ power cuts. Every run is checked against the gateway's and backends' own ledgers
     .venv/bin/python -m bench.money [--runs 5000] [--kills 1000] [--workers 1] [--chip-slots 1,0]
 
 Prints {"runs", "kills", "faults", "violations", "lost_fen", "double_fen", "unreconciled", ...}
-as its last line; the runs with violations (kept on disk) are listed before it.
+as its last line; the runs with violations (kept on disk) are listed before it. SIGTERM or ^C
+ends it early: the runs under way finish, and the figures of what ran are printed, marked
+"stopped_early".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import datetime as dt
 import json
 import queue
+import signal
 import sys
 import tempfile
 import threading
@@ -75,6 +78,7 @@ class Pool:
         self.chip_workers = len(chip_slots)
         self.retired: set[int] = set()
         self.totals = totals
+        self.stopping = threading.Event()  # SIGTERM/SIGINT: finish the runs under way, start none
         self.lock = threading.Lock()
         self.started = time.monotonic()
 
@@ -99,6 +103,8 @@ class Pool:
         results: list[dict] = []
 
         def next_spec(n: int, own: list[queue.Queue[RunSpec]]) -> RunSpec | None:
+            if self.stopping.is_set():
+                return None
             deadline = self.deadlines[n]
             if deadline is not None and time.time() >= deadline:
                 return None
@@ -131,7 +137,7 @@ class Pool:
             thread.start()
         for thread in threads:
             thread.join()
-        if not chip.empty():
+        if not chip.empty() and not self.stopping.is_set():
             raise RuntimeError("endorsements left with no chip worker: every slot was given back")
         return results
 
@@ -163,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     until = {int(slot): give_back_time(at) for slot, at in
              (item.split("=", 1) for item in args.give_back)}
     with Pool(work_dir, args.workers, totals, chip_slots, until) as pool:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: pool.stopping.set())
         called: dict[tuple[str, str], set[str]] = {}
         for result in pool.run_all(baselines()):
             spec = result["spec"]
@@ -172,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         specs = systematic(called)
         drawn = max(args.runs - totals.runs - len(specs), 0)
         pool.run_all(specs + (sampled(drawn) if drawn else []))
-        while totals.runs < args.runs or totals.kills < args.kills:
+        while (totals.runs < args.runs or totals.kills < args.kills) and \
+                not pool.stopping.is_set():
             batch = max(args.runs - totals.runs, 200)
             specs = sampled(drawn + batch)[drawn:]
             drawn += batch
@@ -183,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     print("how the runs' transactions ended:", json.dumps(dict(totals.endings.most_common())))
     print(json.dumps({**totals.figures(), "needs_attention": totals.attention,
                       "seconds": round(time.monotonic() - started, 1),
-                      "workers": len(pool.explorers), "chip_slots": chip_slots}))
+                      "workers": len(pool.explorers), "chip_slots": chip_slots,
+                      "stopped_early": pool.stopping.is_set()}))
     return 0
 
 
