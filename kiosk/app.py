@@ -22,6 +22,7 @@ from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_statuses
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
+from kiosk.json_object import JsonObject
 from kiosk.logs import setup_logging
 from kiosk.out_of_service import (
     EXIT_NOT_PROVISIONED,
@@ -48,9 +49,9 @@ class EmbeddedSimulator:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> dict:
+    def start(self, timeout: float = 30.0) -> JsonObject:
         endpoints_file = self.state_dir / "endpoints.json"
         endpoints_file.unlink(missing_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ class EmbeddedSimulator:
                     f"see {self.state_dir / 'simulator.log'}"
                 )
             if endpoints_file.exists():
-                endpoints = json.loads(endpoints_file.read_text())
+                endpoints: JsonObject = json.loads(endpoints_file.read_text())
                 if endpoints.get("pid") == self.process.pid:
                     return endpoints
             time.sleep(0.05)
@@ -219,7 +220,7 @@ async def _run(
     out_dir: Path | None,
     started_at: float,
     marks: dict[str, float],
-) -> dict | None:
+) -> JsonObject | None:
     from kivy.clock import Clock
 
     from screens.app import KioskApp  # Kivy's window is made as this imports
@@ -254,7 +255,7 @@ async def _run(
     if scenario:
         app.bind(on_start=record_frames)
     app.bind(on_start=lambda *_: watchdog.ready("attract screen up"))
-    summary: dict | None = None
+    summary: JsonObject | None = None
 
     async def scripted() -> None:
         nonlocal summary
@@ -389,12 +390,12 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
 
 
 async def _run_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
-                        repeat: int) -> dict:
+                        repeat: int) -> JsonObject:
     """The kiosk without its screens: recovery, then (optionally) scripted citizens."""
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
-    summary: dict = {"recovery": dict(session.recovery_report)}
+    summary: JsonObject = {"recovery": dict(session.recovery_report)}
     housekeeper = start_housekeeping(ctx, session)
     fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
                              housekeeper=housekeeper)
@@ -439,7 +440,7 @@ async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -
                        out_of_service_key=reason, hotline=config.flow.office_hotline)
 
     class NoIntents:
-        def __getattr__(self, name: str):
+        def __getattr__(self, name: str) -> Callable[..., None]:
             return lambda *args, **kwargs: None
 
     # The unit is Type=notify with a watchdog, like the kiosk: READY once the screen is up,
@@ -484,7 +485,7 @@ def run_kiosk(
     started_at = time.monotonic()
     # Where start-up time goes (bench.startup reads them from a scripted run's summary).
     marks = {"main": time.time()}
-    overrides: dict = {}
+    overrides: JsonObject = {}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
     if log_dir is not None:

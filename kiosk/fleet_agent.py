@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -47,6 +47,7 @@ from kiosk.fleet_report_outbox import (
     ReportCursor,
     StagedReport,
 )
+from kiosk.json_object import JsonObject
 from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
 from wire.fleet import (
     API_PREFIX,
@@ -69,6 +70,7 @@ from wire.fleet import (
 from wire.reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")  # what a blocking outbox call returns
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -472,7 +474,7 @@ class FleetAgent:
     async def _outbox(self) -> Outbox:
         return await asyncio.wrap_future(self._outbox_future)
 
-    async def _in_io(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _in_io(self, fn: Callable[..., _Result], *args: object) -> _Result:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 
     def _append_blocking(self, kind: str, payload: dict[str, Any]) -> None:
@@ -593,7 +595,7 @@ class FleetAgent:
                         break
                     batch.append(item)
                 path = f"/kiosks/{self.kiosk_id}/events"
-                payload = {
+                payload: JsonObject = {
                     "kiosk_id": self.kiosk_id,
                     "events": [i.payload for i in batch],
                 }

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from kiosk.catalog import ServiceItem
 from kiosk.flow import FlowContext
 from kiosk.i18n import LANGUAGES, translate
-from kiosk.viewmodel import OptionTile, ScreenId
+from kiosk.viewmodel import OptionTile, ScreenId, ServiceTile
 from wire.agents import (
     AgentCredential,
     AgentRefusal,
@@ -56,7 +56,7 @@ class AgentDesk:
     """One kiosk's village agent, if any. `ask_fleet` is set by the fleet link; without a fleet
     nobody can sign in (the entry says so)."""
 
-    def __init__(self, ctx: FlowContext, tiles: Callable[[], tuple],
+    def __init__(self, ctx: FlowContext, tiles: Callable[[], tuple[ServiceTile, ...]],
                  start_item: Callable[[ServiceItem, str], None]) -> None:
         self.ctx = ctx
         self._tiles = tiles  # the session's menu, as it stands for the current agent
@@ -139,7 +139,7 @@ class AgentDesk:
         view.update(status_key="agent.sign_in.instruction", entry="")
         reader = ctx.devices.idcard_reader
         async with ctx.watch_codes():
-            waits: dict[str, asyncio.Task] = {"code": asyncio.ensure_future(ctx.scans.get())}
+            waits: dict[str, asyncio.Task[object]] = {"code": asyncio.ensure_future(ctx.scans.get())}
             if reader is not None:
                 waits["card"] = asyncio.ensure_future(reader.wait_for_card(SIGN_IN_WAIT_S))
             try:

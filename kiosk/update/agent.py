@@ -227,6 +227,8 @@ class UpdateAgent:
     def _pending(self, files: UpdateFiles) -> dict[str, Any] | None:
         """The staged release this kiosk should restart into, if any."""
         staged = files.updater.get("staged")
+        if staged and not isinstance(staged, dict):  # as the guard: a corrupted updater.json
+            raise ValueError(f"updater.json: staged is {type(staged).__name__}, not an object")
         if (self.slot is None or not staged or files.updater.get("phase") != "staged"
                 or files.boot.get("trial") or staged.get("slot") == self.slot
                 or staged.get("staged_id") == files.boot.get("last_activated")):
