@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
@@ -40,6 +40,12 @@ from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
 from peripherals.health import DeviceStatus
+
+if TYPE_CHECKING:  # the fleet link and voice are imported where used, off the start-up path
+    from kiosk.fleet_link import FleetLink
+    from kiosk.fleet_updates import Updates
+    from kiosk.voice import VoiceGuide
+    from peripherals.scan_event import ScanEvent
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +164,7 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     if scanner is not None:
         # A code shown to the scanner goes to the running step (an account number, a payment
         # code) or to a village agent's sign-in; between citizens it is ignored.
-        def to_running_step(event: Any) -> None:
+        def to_running_step(event: ScanEvent) -> None:
             if session.busy or session.agents.signing_in:
                 ctx.scans.put_nowait(event.data)
 
@@ -331,7 +337,8 @@ async def _run(
     return summary
 
 
-async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseException | None) -> None:
+async def _end_run(record: RunRecord, run: RunInfo, fleet: FleetLink | None,
+                   failure: BaseException | None) -> None:
     """A clean stop says goodbye to the fleet; an exception escaping the kiosk is a crash: it
     reports an unexpected exit instead, and the marker says it was reported."""
     crashed = isinstance(failure, Exception)
@@ -358,7 +365,7 @@ def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Ta
     return task
 
 
-def build_voice(ctx: FlowContext) -> Any:
+def build_voice(ctx: FlowContext) -> VoiceGuide:
     """Voice guidance through Kivy's audio; prompts cached under the state folder."""
     from kiosk.speech import SpeechCache
     from kiosk.voice import VoiceGuide
@@ -371,8 +378,8 @@ def build_voice(ctx: FlowContext) -> Any:
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None], run: RunInfo, updates: Any = None,
-                     housekeeper: Housekeeper | None = None) -> Any:
+                     restart_app: Callable[[], None], run: RunInfo, updates: Updates | None = None,
+                     housekeeper: Housekeeper | None = None) -> FleetLink | None:
     """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
     operators' saved service order at once: call it before the attract screen. With a
     housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""

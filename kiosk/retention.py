@@ -16,12 +16,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig
 from kiosk.logs import LOG_FILE
 
 if TYPE_CHECKING:
+    from kiosk.fleet_link import FleetLink
+    from kiosk.flow import FlowContext
+    from kiosk.session import KioskSession
     from kiosk.transaction import TransactionCore
     from wire.fleet import DeviceStatus
 
@@ -169,7 +172,7 @@ class Housekeeper:
         self.is_busy = is_busy
         self.on_disk = on_disk
         self.disk: DiskReading | None = None
-        self.fleet: Any = None  # the fleet link, once it runs (told at once of a change)
+        self.fleet: FleetLink | None = None  # the fleet link, once it runs (told at once of a change)
         self._tasks: list[asyncio.Task[None]] = []
 
     def status(self) -> DeviceStatus:
@@ -251,7 +254,7 @@ class Housekeeper:
         self._tasks = []
 
 
-def start_housekeeping(ctx: Any, session: Any) -> Housekeeper:
+def start_housekeeping(ctx: FlowContext, session: KioskSession) -> Housekeeper:
     """Retention and the disk watermark for a running kiosk (a FlowContext and its
     KioskSession): a nearly full disk takes it out of service. Set `.fleet` once the fleet link
     runs, so a change of the disk's level is heard at once."""

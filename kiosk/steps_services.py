@@ -13,7 +13,6 @@ import asyncio
 import logging
 import re
 import time
-from typing import Any
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
@@ -50,7 +49,7 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
     card (then read, and the citizen identified)."""
     ctx = run.ctx
     reader = ctx.devices.idcard_reader
-    waiters: dict[asyncio.Future[Any], str] = {
+    waiters: dict[asyncio.Future[object], str] = {
         asyncio.ensure_future(ctx.scans.get()): "code"}
     if reader is not None:
         waiters[asyncio.ensure_future(reader.wait_for_card(timeout))] = "card"
@@ -64,6 +63,7 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
     finished = done.pop()
     if waiters[finished] == "code":
         return str(finished.result()).strip()
+    assert reader is not None  # the "card" waiter exists only with a reader
     try:
         finished.result()
         ctx.view.update(status_key="idcard.reading", busy=True)
