@@ -13,6 +13,7 @@ from typing import Any
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal
+from kiosk.tasks import TaskSupervisor
 from kiosk.transaction import TransactionCore
 from kiosk.viewmodel import ScreenId, SessionView
 from peripherals.a4_printer import A4PrinterService
@@ -114,6 +115,12 @@ class FlowContext:
     report_problem: Callable[[str, str], None] = field(
         default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
+    # The kiosk's background tasks (kiosk.tasks): a one-off task that fails is a problem the
+    # operators hear of, through report_problem as it stands when it fails.
+    tasks: TaskSupervisor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tasks = TaskSupervisor(escalate=lambda kind, reason: self.report_problem(kind, reason))
 
     @property
     def journal(self) -> Journal:
