@@ -286,7 +286,7 @@ async def _run(
     session.start()
     outbox_delivery = start_outbox_delivery(ctx, session)
     voice.start()
-    prewarm = asyncio.get_running_loop().create_task(voice.prewarm())
+    prewarm = ctx.tasks.spawn("voice-prewarm", voice.prewarm())
     housekeeper = start_housekeeping(ctx, session)
     from kiosk.videocall.wiring import start_video_calls
     from screens.screen_share import ScreenShare
@@ -360,7 +360,7 @@ def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Ta
                       on_delivered=note_delivery(ctx.transactions),
                       interval_s=ctx.config.backends.health_interval_s)
     session.link_watchers.append(lambda up: courier.wake() if up else None)
-    task = asyncio.get_running_loop().create_task(courier.deliver_forever())
+    task = ctx.tasks.keep_running("outbox-delivery", courier.deliver_forever)
     task.add_done_callback(lambda _: outbox.close())
     return task
 

@@ -365,7 +365,8 @@ class FleetLink:
 
     def start(self) -> None:
         self._snapshot = self._take_snapshot()
-        self._snapshot_task = asyncio.get_running_loop().create_task(self._keep_snapshot())
+        self._snapshot_task = self.session.ctx.tasks.keep_running("fleet-snapshot",
+                                                                  self._keep_snapshot)
         self.reports.start()
         self._report_start()
         self.agent.start()

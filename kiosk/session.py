@@ -170,10 +170,9 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
                         log.exception("reconciliation failed")
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._watch_idle()),
-            loop.create_task(self._watch_backends()),
+            self.ctx.tasks.keep_running("session-idle", self._watch_idle),
+            self.ctx.tasks.keep_running("session-backends", self._watch_backends),
         ]
 
     async def stop(self) -> None:
