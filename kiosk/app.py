@@ -299,7 +299,7 @@ async def _run(
     # between citizens (kiosk.update.agent). The fleet link passes the fleet's update command
     # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
-                          config.fleet.enrolled)
+                          config.fleet.enrolled, tasks=ctx.tasks)
 
     async def coming_up() -> None:
         await come_up(session)
@@ -374,7 +374,7 @@ def build_voice(ctx: FlowContext) -> VoiceGuide:
     ui = ctx.config.ui
     cache = SpeechCache(ctx.config.state_dir / "voice",
                         Path(ui.recorded_prompts_dir) if ui.recorded_prompts_dir else None)
-    return VoiceGuide(ctx.view, ui, cache, KivySoundSink())
+    return VoiceGuide(ctx.view, ui, cache, KivySoundSink(), tasks=ctx.tasks)
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,

@@ -48,6 +48,7 @@ from kiosk.fleet_report_outbox import (
     StagedReport,
 )
 from kiosk.json_object import JsonObject
+from kiosk.tasks import TaskSupervisor
 from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
 from wire.fleet import (
     API_PREFIX,
@@ -356,7 +357,9 @@ class FleetAgent:
         outbox_limit: int = 10_000,
         busy_poll_s: float = 0.5,
         request_timeout_s: float = 10.0,
+        tasks: TaskSupervisor | None = None,
     ) -> None:
+        self.tasks = tasks or TaskSupervisor()  # the kiosk's (FlowContext.tasks) when it runs
         self.server_url = server_url
         self.kiosk_id = kiosk_id
         self._key = load_private_key(private_key)
@@ -393,8 +396,8 @@ class FleetAgent:
         if self._tasks:
             return
         self._tasks = [
-            asyncio.create_task(self._send_loop(), name="fleet-send"),
-            asyncio.create_task(self._command_loop(), name="fleet-commands"),
+            self.tasks.keep_running("fleet-send", self._send_loop),
+            self.tasks.keep_running("fleet-commands", self._command_loop),
         ]
 
     async def stop(self, clean: bool = True, reason: str = "shutdown") -> None:

@@ -106,6 +106,7 @@ class FleetLink:
             interval_s=config.fleet.heartbeat_interval_s,
             reply_handler=self.on_reply,
             outbox_limit=config.retention.fleet_outbox_messages,
+            tasks=session.ctx.tasks,
         )
         session.on_problem = self.report_problem
         session.agents.ask_fleet = self.agent.agent_sign_in  # village agents sign in by the fleet
