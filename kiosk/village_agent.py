@@ -95,7 +95,7 @@ class AgentDesk:
         view.update(screen=ScreenId.AGENT_SIGN_IN, entry="", entry_error_key=error,
                     status_key="agent.sign_in.instruction", busy=False)
         if self.ask_fleet is not None:
-            self._task = asyncio.get_running_loop().create_task(self._sign_in())
+            self._task = self.ctx.tasks.spawn("agent-sign-in", self._sign_in())
 
     def close_sign_in(self) -> None:
         self._stop_task()
@@ -209,7 +209,7 @@ class AgentDesk:
         """The citizen agrees on screen that this agent runs `item` for them; then it starts."""
         if self.busy:
             return
-        self._task = asyncio.get_running_loop().create_task(self._consent(item, self.agent_id))
+        self._task = self.ctx.tasks.spawn("agent-consent", self._consent(item, self.agent_id))
 
     async def _consent(self, item: ServiceItem, agent_id: str) -> None:
         ctx = self.ctx
