@@ -44,7 +44,7 @@ class TaskSupervisor:
         self.restart_delay_s = restart_delay_s
         self.max_restart_delay_s = max_restart_delay_s
         self._tasks: set[asyncio.Task[object]] = set()
-        self.restarts: dict[str, int] = {}  # loop name -> restarts so far (the technician's view)
+        self.restarts: dict[str, int] = {}  # loop name -> how often it failed and restarted
 
     @property
     def running(self) -> frozenset[str]:
