@@ -58,7 +58,7 @@ def _control_url(state_dir: Path) -> str:
 
 
 async def _call(state_dir: Path, action: Callable[[Any], Awaitable[Any]]) -> Any:
-    from simulator.control import SimulatorClient, SimulatorUnreachable
+    from simulator.control_client import SimulatorClient, SimulatorUnreachable
 
     url = _control_url(state_dir)
     try:
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         asyncio.run(_run(args.state_dir))
         return 0
-    from simulator.control import SimulatorRefused
+    from simulator.control_client import SimulatorRefused
 
     try:
         if args.command == "endpoints":
