@@ -255,6 +255,8 @@ class TransactionCore:
 
     def _move(self, tx: Transaction, to: TxState, reason: str, **fields: object) -> Transaction:
         try:
+            # arg-type: mypy reads **fields as possibly `order`/`attention`; _move's callers pass
+            # only journal columns (detail, paid_trade_no), which transition checks at run time.
             return self.writer.transition(tx, to, reason, **fields)  # type: ignore[arg-type]
         except IllegalTransition as exc:
             log.error("%s", exc, extra={"transaction": tx.tx_id})

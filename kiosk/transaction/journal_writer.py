@@ -142,11 +142,13 @@ class JournalWriter(Journal):
             actual, amount, detail = self._current(tx.tx_id)
             if actual is not expected:
                 raise StaleTransition(tx.tx_id, expected, actual, to)
+            # assignment: fields are typed `object`; amount_fen is given as int | None by the run.
             amount = fields.get("amount_fen", amount)  # type: ignore[assignment]
             if expected is TxState.QUOTED and to is TxState.SUBMITTED and amount:
                 raise IllegalTransition(tx.tx_id, expected, to, "a priced transaction is paid "
                                         "before it is submitted")
             if "detail" in fields:
+                # dict-item: fields are typed `object`; a given detail is always a JSON object.
                 fields["detail"] = json.dumps({**detail, **fields["detail"]})  # type: ignore[dict-item]
             values = {**fields, "attention": attention}
             assignments = "".join(f", {name} = ?" for name in values)
