@@ -25,6 +25,7 @@ from peripherals.face_camera import FaceCameraService
 from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
+from wire.reports import EvaluationReport
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,11 @@ class FlowContext:
     # build_session points it at the session's on_problem, which the fleet link sets.
     report_problem: Callable[[str, str], None] = field(
         default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
+    # Every rating (好差评) for the fleet's satisfaction figures, without the comment: build_session
+    # points it at the session's on_evaluation, which the fleet link sets.
+    report_evaluation: Callable[[EvaluationReport], None] = field(
+        default=lambda report: log.info("evaluation %s not reported: no fleet link",
+                                        report.evaluation_id))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
     # The kiosk's background tasks (kiosk.tasks): a one-off task that fails is a problem the
     # operators hear of, through report_problem as it stands when it fails.
