@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
@@ -19,6 +19,7 @@ from kiosk.devices import build_devices, build_manager, camera_scanner_for, devi
 from kiosk.embedded_simulator import EmbeddedSimulator as EmbeddedSimulator  # bench, tests
 from kiosk.flow import FlowContext
 from kiosk.journal import Journal
+from kiosk.json_object import JsonObject
 from kiosk.late_intents import LateIntents
 from kiosk.logs import setup_logging
 from kiosk.out_of_service import (
@@ -36,6 +37,11 @@ from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
 from peripherals.health import DeviceStatus
 from wire.reports import EvaluationReport
+
+if TYPE_CHECKING:  # the fleet link and voice are imported where used, off the start-up path
+    from kiosk.fleet_link import FleetLink
+    from kiosk.fleet_updates import Updates
+    from peripherals.scan_event import ScanEvent
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +121,7 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
     if scanner is not None:
         # A code shown to the scanner goes to the running step (an account number, a payment
         # code) or to a village agent's sign-in; between citizens it is ignored.
-        def to_running_step(event: Any) -> None:
+        def to_running_step(event: ScanEvent) -> None:
             if session.busy or session.agents.signing_in:
                 ctx.scans.put_nowait(event.data)
 
@@ -187,7 +193,7 @@ async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateI
     intents.attach(session)
     session.start()
     outbox_delivery = start_outbox_delivery(ctx, session)
-    prewarm = asyncio.get_running_loop().create_task(app.voice.prewarm())
+    prewarm = ctx.tasks.spawn("voice-prewarm", app.voice.prewarm())
     housekeeper = start_housekeeping(ctx, session)
     from kiosk.videocall.wiring import start_video_calls
 
@@ -199,7 +205,7 @@ async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateI
     # between citizens (kiosk.update.agent). The fleet link passes the fleet's update command
     # to it, reports its status, and tells it when the fleet answered a heartbeat.
     updates = UpdateAgent(config, lambda: session.must_not_restart, ctx.journal, app.stop,
-                          config.fleet.enrolled)
+                          config.fleet.enrolled, tasks=ctx.tasks)
     updates.attract_reached()   # the screens came first
 
     async def coming_up() -> None:
@@ -228,7 +234,8 @@ async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateI
         await close_context(ctx, session)
 
 
-async def _end_run(record: RunRecord, run: RunInfo, fleet: Any, failure: BaseException | None) -> None:
+async def _end_run(record: RunRecord, run: RunInfo, fleet: FleetLink | None,
+                   failure: BaseException | None) -> None:
     """A clean stop says goodbye to the fleet; an exception escaping the kiosk is a crash: it
     reports an unexpected exit instead, and the marker says it was reported."""
     crashed = isinstance(failure, Exception)
@@ -250,14 +257,14 @@ def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Ta
                       on_delivered=note_delivery(ctx.transactions),
                       interval_s=ctx.config.backends.health_interval_s)
     session.link_watchers.append(lambda up: courier.wake() if up else None)
-    task = asyncio.get_running_loop().create_task(courier.deliver_forever())
+    task = ctx.tasks.keep_running("outbox-delivery", courier.deliver_forever)
     task.add_done_callback(lambda _: outbox.close())
     return task
 
 
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
-                     restart_app: Callable[[], None], run: RunInfo, updates: Any = None,
-                     housekeeper: Housekeeper | None = None) -> Any:
+                     restart_app: Callable[[], None], run: RunInfo, updates: Updates | None = None,
+                     housekeeper: Housekeeper | None = None) -> FleetLink | None:
     """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
     operators' saved service order at once: call it before the attract screen. With a
     housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""
@@ -276,14 +283,14 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
 
 async def serve_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
                         repeat: int,
-                        simulator_cpu: Callable[[], float] | None = None) -> dict:
+                        simulator_cpu: Callable[[], float] | None = None) -> JsonObject:
     """The kiosk without its screens: recovery, then (optionally) scripted citizens. The
     summary says how much CPU the scenario took in this process (`cpu_s`: our code, its
     libraries and the scripted citizen) and, given `simulator_cpu`, in the simulator's."""
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
     ctx, session = await prepare(config)
-    summary: dict = {"recovery": dict(session.recovery_report)}
+    summary: JsonObject = {"recovery": dict(session.recovery_report)}
     housekeeper = start_housekeeping(ctx, session)
     fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
                              housekeeper=housekeeper)
@@ -332,7 +339,7 @@ async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -
                        out_of_service_key=reason, hotline=config.flow.office_hotline)
 
     class NoIntents:
-        def __getattr__(self, name: str):
+        def __getattr__(self, name: str) -> Callable[..., None]:
             return lambda *args, **kwargs: None
 
     # The unit is Type=notify with a watchdog, like the kiosk: READY once the screen is up,

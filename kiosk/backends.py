@@ -10,9 +10,10 @@ import asyncio
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import aiohttp
+
+from kiosk.json_object import JsonObject
 
 
 class BackendReason(StrEnum):
@@ -62,9 +63,9 @@ class _JsonClient:
             self._session = None
 
     async def _call(
-        self, method: str, path: str, body: dict | None = None, idempotency_key: str | None = None,
+        self, method: str, path: str, body: JsonObject | None = None, idempotency_key: str | None = None,
         deadline_s: float | None = None,
-    ) -> Any:
+    ) -> JsonObject:
         repeatable = method == "GET" or idempotency_key is not None
         attempts = 1 + (self.retries if repeatable else 0)
         for attempt in range(attempts):
@@ -77,9 +78,9 @@ class _JsonClient:
         raise AssertionError("unreachable")
 
     async def _once(
-        self, method: str, path: str, body: dict | None, idempotency_key: str | None,
+        self, method: str, path: str, body: JsonObject | None, idempotency_key: str | None,
         deadline_s: float | None = None,
-    ) -> Any:
+    ) -> JsonObject:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self.deadline)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
@@ -141,7 +142,7 @@ class PaymentOrder:
         )
 
     @classmethod
-    def from_json(cls, data: dict) -> PaymentOrder:
+    def from_json(cls, data: JsonObject) -> PaymentOrder:
         try:
             return cls(
                 str(data["out_trade_no"]),
@@ -214,7 +215,7 @@ class PaymentClient(_JsonClient):
             )
         )
 
-    async def refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int) -> dict:
+    async def refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int) -> JsonObject:
         _check_amount(amount_fen)
         return await self._call(
             "POST",
@@ -245,7 +246,7 @@ class ServiceClient(_JsonClient):
         super().__init__(base_url, deadline_s, retries, backoff_s)
         self.link_floor_bps = link_floor_bps
 
-    def deadline_for(self, body: dict) -> float:
+    def deadline_for(self, body: JsonObject) -> float:
         """Seconds a submission of `body` may take: the usual deadline plus its transfer time."""
         base = self.deadline.total or 0.0
         if not self.link_floor_bps:
@@ -253,14 +254,14 @@ class ServiceClient(_JsonClient):
         size = len(json.dumps(body, separators=(",", ":")).encode())
         return base + size * 8 / self.link_floor_bps
 
-    async def get(self, path: str) -> dict:
+    async def get(self, path: str) -> JsonObject:
         return await self._call("GET", path)
 
-    async def submit(self, path: str, body: dict, idempotency_key: str) -> dict:
+    async def submit(self, path: str, body: JsonObject, idempotency_key: str) -> JsonObject:
         return await self._call("POST", path, body, idempotency_key=idempotency_key,
                                 deadline_s=self.deadline_for(body))
 
-    async def find_submission(self, path: str, idempotency_key: str) -> dict | None:
+    async def find_submission(self, path: str, idempotency_key: str) -> JsonObject | None:
         """What a submission with this key did, or None if the backend never saw it."""
         try:
             return await self._call("GET", f"{path}/{idempotency_key}")
@@ -275,7 +276,7 @@ class NotificationClient(_JsonClient):
     no public address for the gateway to call): what was notified about an order, as received,
     duplicates and all."""
 
-    async def notifications(self, out_trade_no: str) -> list[dict]:
+    async def notifications(self, out_trade_no: str) -> list[JsonObject]:
         data = await self._call("GET", f"/orders/{out_trade_no}")
         found = data.get("notifications", [])
         if not isinstance(found, list):

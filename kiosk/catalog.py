@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema_rs
 
 from kiosk.backends import CatalogValidators
+from kiosk.json_object import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class CatalogError(Exception):
 @dataclass(frozen=True)
 class StepSpec:
     step: str
-    params: dict[str, Any]
+    params: JsonObject
     timeout_s: float | None
 
 
@@ -215,15 +216,19 @@ class Catalog:
     version: str
     items: tuple[ServiceItem, ...]
 
+    _by_code: dict[str, ServiceItem] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {item.code: item for item in self.items})
 
     def item(self, code: str) -> ServiceItem:
-        return self._by_code[code]  # type: ignore[attr-defined]
+        return self._by_code[code]
 
 
-def _schema(name: str) -> dict:
-    return json.loads(resources.files("kiosk").joinpath(f"schemas/{name}").read_text())
+def _schema(name: str) -> JsonObject:
+    schema: JsonObject = json.loads(
+        resources.files("kiosk").joinpath(f"schemas/{name}").read_text())
+    return schema
 
 
 # jsonschema-rs rather than the pure-Python validator: a province's 3,000-item catalog validates
@@ -244,7 +249,7 @@ _V1_DEPARTMENTS = {
 _V1_UNKNOWN_DEPARTMENT = ("service_center", {"zh": "政务服务中心", "en": "Government Service Center"})
 
 
-def migrate_v1(data: dict) -> dict:
+def migrate_v1(data: JsonObject) -> JsonObject:
     """A valid version-1 catalog as a version-2 one: every v1 field kept, the new fields given
     the values a v1 item implied (a kiosk item, done in person, one visit at most)."""
     items = []
@@ -342,7 +347,7 @@ def parse_catalog(raw: bytes | str, known_steps: frozenset[str]) -> Catalog:
     return Catalog(data["version"], tuple(items))
 
 
-def _item(raw_item: dict, known_steps: frozenset[str]) -> ServiceItem:
+def _item(raw_item: JsonObject, known_steps: frozenset[str]) -> ServiceItem:
     steps = tuple(
         StepSpec(s["step"], s.get("params", {}), s.get("timeout_s"))
         for s in raw_item.get("steps", ())

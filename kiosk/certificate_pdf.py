@@ -20,6 +20,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph
 
+from kiosk.json_object import JsonObject
+
 FONT = "KioskCJK"
 
 
@@ -41,7 +43,7 @@ class CertificateContent:
     seal_png: bytes
 
     @classmethod
-    def from_backend(cls, data: dict) -> CertificateContent:
+    def from_backend(cls, data: JsonObject) -> CertificateContent:
         try:
             return cls(str(data["certificate_id"]), str(data["title"]),
                        tuple(str(p) for p in data["body"]), str(data["authority"]),

@@ -9,15 +9,17 @@ import sys
 import time
 from pathlib import Path
 
+from kiosk.json_object import JsonObject
+
 
 class EmbeddedSimulator:
     """`kiosk --simulator`: the simulator in a child process, found through its endpoints file."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> dict:
+    def start(self, timeout: float = 30.0) -> JsonObject:
         endpoints_file = self.state_dir / "endpoints.json"
         endpoints_file.unlink(missing_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,7 @@ class EmbeddedSimulator:
                     f"see {self.state_dir / 'simulator.log'}"
                 )
             if endpoints_file.exists():
-                endpoints = json.loads(endpoints_file.read_text())
+                endpoints: JsonObject = json.loads(endpoints_file.read_text())
                 if endpoints.get("pid") == self.process.pid:
                     return endpoints
             time.sleep(0.05)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from kiosk.backends import BackendError, ServiceClient
 from kiosk.flow import FlowContext, FlowFailure, Reason
+from kiosk.json_object import JsonObject
 from kiosk.outbox import Courier, Outbox, Submission
 from kiosk.steps import FlowRun, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
@@ -91,7 +92,7 @@ class Rating:
     rated_at: float
     agent_id: str = ""  # a village agent ran the service for the citizen (an id, never a name)
 
-    def body(self) -> dict:
+    def body(self) -> JsonObject:
         return {"rating_id": self.rating_id, "item_code": self.item_code,
                 "transaction": self.transaction, "kiosk_id": self.kiosk_id,
                 "level": int(self.level), "tags": list(self.tags), "comment": self.comment,
@@ -182,7 +183,7 @@ def desk_for(ctx: FlowContext) -> EvaluationDesk:
 
 
 @step("rate_service")
-async def rate_service(run: FlowRun, params: dict) -> None:
+async def rate_service(run: FlowRun, params: JsonObject) -> None:
     """Rates a service: this transaction's (`of: "this"`) or the one on a receipt the citizen
     scans (`of: "receipt"`; it must be one of this kiosk's). Level, then on a 差评 a reason."""
     ctx = run.ctx

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -47,6 +47,8 @@ from kiosk.fleet_report_outbox import (
     ReportCursor,
     StagedReport,
 )
+from kiosk.json_object import JsonObject
+from kiosk.tasks import TaskSupervisor
 from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
 from wire.fleet import (
     API_PREFIX,
@@ -69,6 +71,7 @@ from wire.fleet import (
 from wire.reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")  # what a blocking outbox call returns
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -354,7 +357,9 @@ class FleetAgent:
         outbox_limit: int = 10_000,
         busy_poll_s: float = 0.5,
         request_timeout_s: float = 10.0,
+        tasks: TaskSupervisor | None = None,
     ) -> None:
+        self.tasks = tasks or TaskSupervisor()  # the kiosk's (FlowContext.tasks) when it runs
         self.server_url = server_url
         self.kiosk_id = kiosk_id
         self._key = load_private_key(private_key)
@@ -391,8 +396,8 @@ class FleetAgent:
         if self._tasks:
             return
         self._tasks = [
-            asyncio.create_task(self._send_loop(), name="fleet-send"),
-            asyncio.create_task(self._command_loop(), name="fleet-commands"),
+            self.tasks.keep_running("fleet-send", self._send_loop),
+            self.tasks.keep_running("fleet-commands", self._command_loop),
         ]
 
     async def stop(self, clean: bool = True, reason: str = "shutdown") -> None:
@@ -472,7 +477,7 @@ class FleetAgent:
     async def _outbox(self) -> Outbox:
         return await asyncio.wrap_future(self._outbox_future)
 
-    async def _in_io(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _in_io(self, fn: Callable[..., _Result], *args: object) -> _Result:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 
     def _append_blocking(self, kind: str, payload: dict[str, Any]) -> None:
@@ -593,7 +598,7 @@ class FleetAgent:
                         break
                     batch.append(item)
                 path = f"/kiosks/{self.kiosk_id}/events"
-                payload = {
+                payload: JsonObject = {
                     "kiosk_id": self.kiosk_id,
                     "events": [i.payload for i in batch],
                 }

@@ -29,6 +29,9 @@ from kiosk.fleet_updates import FleetUpdates, Updates
 from kiosk.journal import Journal
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
+from kiosk.viewmodel import ServiceTile
+from peripherals.device_manager import DeviceManager
+from peripherals.health import DeviceEvent
 from wire.fleet import (
     MAX_ITEMS,
     AttentionItem,
@@ -103,6 +106,7 @@ class FleetLink:
             interval_s=config.fleet.heartbeat_interval_s,
             reply_handler=self.on_reply,
             outbox_limit=config.retention.fleet_outbox_messages,
+            tasks=session.ctx.tasks,
         )
         session.on_problem = self.report_problem
         session.on_evaluation = self.stage_evaluation   # every rating the citizen gives here
@@ -127,7 +131,7 @@ class FleetLink:
 
     # -- events ------------------------------------------------------------------------------------
 
-    def _device_event(self, event: Any) -> None:
+    def _device_event(self, event: DeviceEvent) -> None:
         """Device faults, recoveries and low supplies reach the operators as events at once, and
         a heartbeat with the new state follows straight after."""
         kinds = {
@@ -379,7 +383,8 @@ class FleetLink:
 
     def start(self) -> None:
         self._snapshot = self._take_snapshot()
-        self._snapshot_task = asyncio.get_running_loop().create_task(self._keep_snapshot())
+        self._snapshot_task = self.session.ctx.tasks.keep_running("fleet-snapshot",
+                                                                  self._keep_snapshot)
         self.reports.start()
         self._report_start()
         self.agent.start()
@@ -407,7 +412,7 @@ class FleetLink:
             await self.agent.stop(clean=True, reason=self.stop_reason)
 
 
-def _menu_items(tiles: Sequence[Any], serving: bool) -> list[ItemAvailability]:
+def _menu_items(tiles: Sequence[ServiceTile], serving: bool) -> list[ItemAvailability]:
     """The menu's items as the heartbeat carries them. One the wire cannot carry (an odd code)
     is left out rather than costing the heartbeat its whole status."""
     items = []
@@ -444,7 +449,7 @@ _SUPPLIES = {"paper", "card_stock", "retain_bin"}
 
 
 def wire_devices(
-    manager: Any, *more: Callable[[], DeviceStatus]
+    manager: DeviceManager | None, *more: Callable[[], DeviceStatus]
 ) -> Callable[[], list[DeviceStatus]]:
     """The device manager's live snapshot in the fleet's wire shape (no personal data in it),
     then `more` (the kiosk's own disk: kiosk.retention)."""

@@ -37,7 +37,7 @@ class FleetReporting:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._keep_scanning())
+        self._task = self.agent.tasks.keep_running("fleet-reports", self._keep_scanning)
 
     def cancel(self) -> None:
         """Stop scanning at once (the process is dying)."""

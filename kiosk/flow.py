@@ -13,9 +13,16 @@ from typing import Any
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
 from kiosk.journal import Journal
+from kiosk.tasks import TaskSupervisor
 from kiosk.transaction import TransactionCore
 from kiosk.viewmodel import ScreenId, SessionView
+from peripherals.a4_printer import A4PrinterService
+from peripherals.barcode_scanner import BarcodeScannerService
+from peripherals.camera_scanner import CameraScannerService
+from peripherals.dispenser import DispenserService
+from peripherals.document_camera import DocumentCameraService
 from peripherals.face_camera import FaceCameraService
+from peripherals.idcard_reader import IdCardReaderService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
 from wire.reports import EvaluationReport
@@ -74,11 +81,11 @@ class Devices:
     permit_reader: PermitReaderService | None = None
     face_camera: FaceCameraService | None = None
     receipt_printer: ReceiptPrinterService | None = None
-    idcard_reader: Any = None
-    barcode_scanner: Any = None
-    dispenser: Any = None
-    document_camera: Any = None
-    a4_printer: Any = None  # peripherals.a4_printer.A4PrinterService (IPP), for certificates
+    idcard_reader: IdCardReaderService | None = None
+    barcode_scanner: BarcodeScannerService | None = None
+    dispenser: DispenserService | None = None
+    document_camera: DocumentCameraService | None = None
+    a4_printer: A4PrinterService | None = None  # IPP, for certificates
 
     def names(self) -> frozenset[str]:
         return frozenset(name for name in ("permit_reader", "face_camera", "receipt_printer",
@@ -103,7 +110,7 @@ class FlowContext:
     services: dict[str, ServiceClient]  # backend name -> client
     subject_key: bytes  # key of the pseudonyms written to the journal
     scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
-    camera_scanner: Any = None  # codes from camera frames, when no serial scanner is fitted
+    camera_scanner: CameraScannerService | None = None  # codes from camera frames, when no serial scanner is fitted
     # A problem the operators must hear of at once (a retained document, a 差评): (kind, reason).
     # build_session points it at the session's on_problem, which the fleet link sets.
     report_problem: Callable[[str, str], None] = field(
@@ -114,6 +121,12 @@ class FlowContext:
         default=lambda report: log.info("evaluation %s not reported: no fleet link",
                                         report.evaluation_id))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
+    # The kiosk's background tasks (kiosk.tasks): a one-off task that fails is a problem the
+    # operators hear of, through report_problem as it stands when it fails.
+    tasks: TaskSupervisor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tasks = TaskSupervisor(escalate=lambda kind, reason: self.report_problem(kind, reason))
 
     @property
     def journal(self) -> Journal:

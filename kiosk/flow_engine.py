@@ -13,6 +13,7 @@ from typing import Any
 from kiosk.catalog import ServiceItem
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import LANGUAGES, format_fen
+from kiosk.json_object import JsonObject
 from kiosk.receipts import print_slip
 from kiosk.steps import STEPS, FlowRun, _both
 from kiosk.transaction import Outcome, Settlement, TxRun, citizen_message
@@ -116,7 +117,7 @@ class FlowEngine:
             preview=None,
         )
 
-    def _render(self, key: str, params: dict) -> dict[str, str]:
+    def _render(self, key: str, params: JsonObject) -> dict[str, str]:
         hotline = self.ctx.config.flow.office_hotline
         if "fen" in params:
             return {lang: _both(key, hotline=hotline,

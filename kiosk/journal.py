@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from kiosk.json_object import JsonObject
+
 
 class TxState(StrEnum):
     CREATED = "created"
@@ -109,7 +111,7 @@ class Transaction:
     amount_fen: int | None
     out_trade_no: str | None
     subject: str | None  # a keyed pseudonym of the document, never the number itself
-    detail: dict
+    detail: JsonObject
     paid_trade_no: str | None = None  # the order that took the money (QR or micropay)
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -279,7 +281,7 @@ class Journal:
                            json.loads(row[6]), row[7], row[8], row[9], row[10], orders, refunds,
                            row[11], row[12])
 
-    def _ids(self, sql: str, params: tuple = ()) -> list[Transaction]:
+    def _ids(self, sql: str, params: tuple[object, ...] = ()) -> list[Transaction]:
         return [self.get(r[0]) for r in self._db.execute(sql, params).fetchall()]
 
     def unfinished(self) -> list[Transaction]:

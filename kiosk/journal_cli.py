@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from kiosk.config import DEFAULT_CONFIG_PATH, DEV_KIOSK_ID, KioskConfig, load_config
 from kiosk.journal import Journal, Transaction
+from kiosk.json_object import JsonObject
 from kiosk.privacy import mask
 from kiosk.transaction.reconciliation import reconciliation_entries
 
@@ -128,7 +129,7 @@ def _plain_time(iso: str, milliseconds: bool = False) -> str:
 # -- the reconciliation file -----------------------------------------------------------------
 
 
-def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> list[dict]:
+def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> list[JsonObject]:
     """One row per order of `day` that took money (or may have, while the transaction is not
     settled): what the gateway should also show. A list: read while the journal is open."""
     start = dt.datetime.combine(day, dt.time()).timestamp()
@@ -139,7 +140,7 @@ def reconciliation_rows(journal: Journal, day: dt.date, kiosk_id: str) -> list[d
             for e in reconciliation_entries(journal, start, start + 86400)]
 
 
-def write_reconciliation(rows: Iterable[dict], out: TextIO) -> int:
+def write_reconciliation(rows: Iterable[JsonObject], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
     writer.writeheader()
     count = 0

@@ -22,6 +22,7 @@ from typing import Any
 
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.embedded_simulator import EmbeddedSimulator
+from kiosk.json_object import JsonObject
 from kiosk.late_intents import LateIntents
 from kiosk.logs import setup_logging
 from kiosk.out_of_service import EXIT_NOT_PROVISIONED, is_provisioned
@@ -53,7 +54,7 @@ async def _run(
     out_dir: Path | None,
     started_at: float,
     marks: dict[str, float],
-) -> dict | None:
+) -> JsonObject | None:
     from kivy.clock import Clock
 
     from screens.app import KioskApp  # Kivy's window is made as this imports
@@ -108,7 +109,7 @@ async def _run(
 
     if scenario:
         app.bind(on_start=record_frames)
-    summary: dict | None = None
+    summary: JsonObject | None = None
 
     async def scripted() -> None:
         nonlocal summary
@@ -172,7 +173,7 @@ def run_kiosk(
     started_at = time.monotonic()
     # Where start-up time goes (bench.startup reads them from a scripted run's summary).
     marks = {"main": time.time()}
-    overrides: dict = {}
+    overrides: JsonObject = {}
     if state_dir is not None:
         overrides["state_dir"] = str(state_dir)
     if log_dir is not None:

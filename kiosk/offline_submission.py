@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from kiosk.json_object import JsonObject
 from kiosk.outbox import Outbox, Submission
 
 if TYPE_CHECKING:
@@ -42,11 +43,11 @@ def outbox_for(run: FlowRun) -> Iterator[Outbox | None]:
         outbox.close()
 
 
-def note_delivery(transactions: TransactionCore) -> Callable[[Submission, dict], None]:
+def note_delivery(transactions: TransactionCore) -> Callable[[Submission, JsonObject], None]:
     """The courier's `on_delivered`: the backend's ids join the transaction's detail, written by
     the journal's one writer."""
 
-    def noted(submission: Submission, result: dict) -> None:
+    def noted(submission: Submission, result: JsonObject) -> None:
         if submission.tx_id:
             transactions.delivered_later(submission.tx_id, result)
 

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kiosk.backends import BackendError, BackendReason, ServiceClient
+from kiosk.json_object import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Submission:
     key: str  # the idempotency key: the transaction's, or the rating's own id
     backend: str  # as catalog steps name it (kiosk.config.BackendConfig.services)
     path: str
-    body: dict
+    body: JsonObject
     tx_id: str  # the kiosk transaction it belongs to ("" for none)
 
 
@@ -99,12 +100,12 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
-    def _seal(self, key: str, body: dict) -> bytes:
+    def _seal(self, key: str, body: JsonObject) -> bytes:
         nonce = secrets.token_bytes(12)
         plain = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return nonce + self._aead.encrypt(nonce, plain, key.encode())
 
-    def _open(self, key: str, sealed: bytes) -> dict:
+    def _open(self, key: str, sealed: bytes) -> JsonObject:
         body = json.loads(self._aead.decrypt(sealed[:12], sealed[12:], key.encode()))
         if not isinstance(body, dict):
             raise ValueError("not an object")
@@ -143,7 +144,7 @@ class Outbox:
             out.append(Queued(Submission(key, backend, path, body, tx_id), attempts, next_at))
         return out
 
-    def delivered(self, submission: Submission, result: dict) -> None:
+    def delivered(self, submission: Submission, result: JsonObject) -> None:
         """The backend took it: its answer (ids only) is kept and the row goes, in one commit."""
         ids = {k: v for k, v in result.items() if k.endswith("_id") or k.endswith("_no")}
         with self._db:
@@ -191,12 +192,12 @@ class Outbox:
         return self._db.execute("SELECT 1 FROM pending WHERE key = ?", (key,)).fetchone() \
             is not None
 
-    def delivered_result(self, key: str) -> dict | None:
+    def delivered_result(self, key: str) -> JsonObject | None:
         row = self._db.execute("SELECT result FROM delivered WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
 
-Delivered = Callable[[Submission, dict], None]
+Delivered = Callable[[Submission, JsonObject], None]
 
 # One kiosk, one loop: the background courier and a step delivering its own rating at once
 # would send the same key twice (the backend would count it once, but the link pays twice).

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import re
+import traceback
 
 
 def mask(value: str, keep_start: int = 0, keep_end: int = 2) -> str:
@@ -38,9 +39,21 @@ class PersonalDataFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = message
-        for pattern in _PATTERNS:
-            masked = pattern.sub(lambda m: mask(m.group(0)), masked)
+        masked = _masked(message)
         if masked != message:
             record.msg, record.args = masked, None
+        # A traceback carries its exception's message (a KeyError of an ID number, a parser's
+        # complaint quoting its input): formatted here, masked, and kept where the handler's
+        # formatter looks for it first.
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = _masked(
+                "".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        elif record.exc_text:
+            record.exc_text = _masked(record.exc_text)
         return True
+
+
+def _masked(text: str) -> str:
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: mask(m.group(0)), text)
+    return text

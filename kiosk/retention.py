@@ -16,12 +16,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig
 from kiosk.logs import LOG_FILE
+from kiosk.tasks import TaskSupervisor
 
 if TYPE_CHECKING:
+    from kiosk.fleet_link import FleetLink
+    from kiosk.flow import FlowContext
+    from kiosk.session import KioskSession
     from kiosk.transaction import TransactionCore
     from wire.fleet import DeviceStatus
 
@@ -163,13 +167,15 @@ class Housekeeper:
     """Runs retention and reads the disk, between citizens only."""
 
     def __init__(self, config: KioskConfig, transactions: TransactionCore,
-                 is_busy: Callable[[], bool], on_disk: Callable[[DiskReading], None] | None = None) -> None:
+                 is_busy: Callable[[], bool], on_disk: Callable[[DiskReading], None] | None = None,
+                 tasks: TaskSupervisor | None = None) -> None:
         self.config = config
+        self.tasks = tasks or TaskSupervisor()  # the kiosk's (FlowContext.tasks) when it runs
         self.transactions = transactions  # the journal's one writer folds it
         self.is_busy = is_busy
         self.on_disk = on_disk
         self.disk: DiskReading | None = None
-        self.fleet: Any = None  # the fleet link, once it runs (told at once of a change)
+        self.fleet: FleetLink | None = None  # the fleet link, once it runs (told at once of a change)
         self._tasks: list[asyncio.Task[None]] = []
 
     def status(self) -> DeviceStatus:
@@ -180,13 +186,14 @@ class Housekeeper:
         reading = await asyncio.to_thread(read_disk, self.config.state_dir,
                                           keep.disk_warn_free_mb, keep.disk_stop_free_mb)
         changed = self.disk is None or reading.level is not self.disk.level
-        self.disk = reading
         if changed:
             if reading.level is not DiskLevel.OK:
                 log.warning("disk space %s: %.0f MB free", reading.level.value, reading.free_mb,
                             extra={"device": STORAGE_DEVICE, "reason": reading.level.value})
             if self.on_disk is not None:
                 self.on_disk(reading)
+        # Only once told: a change whose telling failed is told again on the next check.
+        self.disk = reading
         return reading
 
     async def run_once(self, now: float | None = None) -> RetentionReport:
@@ -240,9 +247,8 @@ class Housekeeper:
             await asyncio.sleep(self.config.retention.disk_check_s)
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._disk_loop()),
-                       loop.create_task(self._retention_loop())]
+        self._tasks = [self.tasks.keep_running("housekeeping-disk", self._disk_loop),
+                       self.tasks.keep_running("housekeeping-retention", self._retention_loop)]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -251,11 +257,12 @@ class Housekeeper:
         self._tasks = []
 
 
-def start_housekeeping(ctx: Any, session: Any) -> Housekeeper:
+def start_housekeeping(ctx: FlowContext, session: KioskSession) -> Housekeeper:
     """Retention and the disk watermark for a running kiosk (a FlowContext and its
     KioskSession): a nearly full disk takes it out of service. Set `.fleet` once the fleet link
     runs, so a change of the disk's level is heard at once."""
-    housekeeper = Housekeeper(ctx.config, ctx.transactions, lambda: session.busy)
+    housekeeper = Housekeeper(ctx.config, ctx.transactions, lambda: session.busy,
+                              tasks=ctx.tasks)
 
     def on_disk(reading: DiskReading) -> None:
         session.set_disk_full(reading.level is DiskLevel.FULL)

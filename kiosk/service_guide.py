@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kiosk.catalog import DayUnit, Delivery, MaterialForm, PowerType, ServiceItem
+from kiosk.catalog import DayUnit, Delivery, Material, MaterialForm, PowerType, ServiceItem
 from peripherals.receipt_printer import Align, ReceiptDocument, ReceiptLine
 
 _FORM = {MaterialForm.ORIGINAL: ("原件", "original"), MaterialForm.COPY: ("复印件", "copy"),
@@ -61,7 +61,7 @@ def fee_text(item: ServiceItem, language: str) -> str:
     return text
 
 
-def material_line(material, language: str) -> str:  # noqa: ANN001 - catalog.Material
+def material_line(material: Material, language: str) -> str:
     form = _pick(_FORM[material.form], language)
     need = ("必需" if material.required else "视情况") if language == "zh" else \
         ("required" if material.required else "if applicable")

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 
 from kiosk.catalog import Catalog, ServiceItem
+from kiosk.flow import FlowContext
+from kiosk.journal import Journal
 from kiosk.service_guide import checklist_receipt, guide_for
 from kiosk.service_search import Category, ServiceIndex, has_chinese, usage_counts
 from kiosk.steps_services import print_document
@@ -38,7 +40,7 @@ class ServiceMenu:
     """Categories, search and guides for one kiosk; `tile_for` says how an item shows here."""
 
     def __init__(self, view: SessionView, tile_for: Callable[[ServiceItem], ServiceTile | None],
-                 journal, ctx) -> None:  # noqa: ANN001 - the kiosk's Journal and FlowContext
+                 journal: Journal, ctx: FlowContext) -> None:
         self.view = view
         self.tile_for = tile_for
         self.journal = journal

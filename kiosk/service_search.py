@@ -21,6 +21,7 @@ from typing import Protocol
 from pypinyin import Style, lazy_pinyin
 
 from kiosk.catalog import Catalog, Department, ServiceItem
+from kiosk.journal import Transaction
 
 # Life events (主题) as the catalog names them, with the menu's labels, in the menu's order.
 LIFE_EVENTS: dict[str, dict[str, str]] = {
@@ -151,7 +152,7 @@ def paginate(codes: tuple[str, ...], number: int, size: int) -> Page:
 
 
 class UsageSource(Protocol):
-    def between(self, start: float, end: float) -> list: ...
+    def between(self, start: float, end: float) -> list[Transaction]: ...
 
 
 def usage_counts(journal: UsageSource, days: float = 90.0,

@@ -19,6 +19,7 @@ from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext
 from kiosk.flow_engine import FlowEngine
 from kiosk.i18n import LANGUAGES
+from kiosk.json_object import JsonObject
 from kiosk.service_menu import ServiceMenu
 from kiosk.session_finding import FindingIntents
 from kiosk.technician import TechnicianMode
@@ -54,7 +55,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
-        self.recovery_report: dict = {}
+        self.recovery_report: JsonObject = {}
         self.device_manager = device_manager   # None when no device is watched (tests, guides)
         self._self_test_task: asyncio.Task[None] | None = None
         self.operator_out_of_service = ""
@@ -171,8 +172,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
                         log.exception("reconciliation failed")
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._watch_backends())]
+        self._tasks = [self.ctx.tasks.keep_running("session-backends", self._watch_backends)]
         self.clock.start(self._on_time, self.agents.expires_in_s)
 
     async def stop(self) -> None:

@@ -88,8 +88,8 @@ class FindingIntents:
     def print_guide(self) -> None:
         self.activity()
         if self.view.screen is ScreenId.GUIDE and self._flow_task is None:
-            task = asyncio.get_running_loop().create_task(
-                self.menu.print_guide(self.ctx.config.flow.office_hotline))
+            task = self.ctx.tasks.spawn(
+                "guide-print", self.menu.print_guide(self.ctx.config.flow.office_hotline))
             self._tasks.append(task)
             task.add_done_callback(self._tasks.remove)
 

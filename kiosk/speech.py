@@ -54,7 +54,7 @@ class SpeechUnavailable(Exception):
 def wav_seconds(path: Path) -> float:
     """Duration of a WAV file; 0.0 for anything else (a recorded .ogg still plays)."""
     try:
-        with wave.open(str(path)) as w:
+        with wave.open(str(path), "rb") as w:
             return w.getnframes() / float(w.getframerate())
     except (wave.Error, EOFError, OSError):
         return 0.0

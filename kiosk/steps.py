@@ -16,6 +16,7 @@ from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import TEXTS
 from kiosk.journal import Transaction
+from kiosk.json_object import JsonObject
 from kiosk.offline_submission import QUEUED, link_known_down, outbox_for
 from kiosk.privacy import pseudonym
 from kiosk.receipts import bilingual, print_document
@@ -50,7 +51,7 @@ class FlowRun:
         self.state["subject"] = subject
         self.txn.identify(subject)
 
-    def ensure_quoted(self, amount_fen: int, detail: dict | None = None) -> None:
+    def ensure_quoted(self, amount_fen: int, detail: JsonObject | None = None) -> None:
         self.txn.quote(amount_fen, detail)
 
     def render(self, template: Any) -> Any:
@@ -61,7 +62,7 @@ class FlowRun:
             raise FlowFailure(Reason.BACKEND_REJECTED) from exc
 
 
-Step = Callable[[FlowRun, dict[str, Any]], Awaitable[None]]
+Step = Callable[[FlowRun, JsonObject], Awaitable[None]]
 STEPS: dict[str, Step] = {}
 
 
@@ -106,7 +107,7 @@ _READER_REASONS = {
 
 
 @step("read_permit")
-async def read_permit(run: FlowRun, params: dict) -> None:
+async def read_permit(run: FlowRun, params: JsonObject) -> None:
     """The permit's chip, opened with BAC from the keys a previous step looked up."""
     ctx = run.ctx
     reader = ctx.devices.permit_reader
@@ -137,7 +138,7 @@ async def read_permit(run: FlowRun, params: dict) -> None:
 
 
 @step("read_idcard")
-async def read_idcard(run: FlowRun, params: dict) -> None:
+async def read_idcard(run: FlowRun, params: JsonObject) -> None:
     ctx = run.ctx
     reader = ctx.devices.idcard_reader
     if reader is None:
@@ -156,7 +157,7 @@ async def read_idcard(run: FlowRun, params: dict) -> None:
 
 
 @step("capture_face")
-async def capture_face(run: FlowRun, params: dict) -> None:
+async def capture_face(run: FlowRun, params: JsonObject) -> None:
     ctx = run.ctx
     camera = ctx.devices.face_camera
     if camera is None:
@@ -194,7 +195,7 @@ async def capture_face(run: FlowRun, params: dict) -> None:
 
 
 @step("scan_materials")
-async def scan_materials(run: FlowRun, params: dict) -> None:
+async def scan_materials(run: FlowRun, params: JsonObject) -> None:
     """Each listed material on the document camera in turn, with a check a page was found;
     the pages become one PDF, in memory only, for the backend's pre-review."""
     ctx = run.ctx
@@ -226,7 +227,7 @@ async def scan_materials(run: FlowRun, params: dict) -> None:
 
 
 @step("lookup")
-async def lookup(run: FlowRun, params: dict) -> None:
+async def lookup(run: FlowRun, params: JsonObject) -> None:
     path = run.render(params["path"])
     client = run.ctx.service(params["backend"])
     try:
@@ -242,7 +243,7 @@ async def lookup(run: FlowRun, params: dict) -> None:
 
 
 @step("choose_option")
-async def choose_option(run: FlowRun, params: dict) -> None:
+async def choose_option(run: FlowRun, params: JsonObject) -> None:
     ctx = run.ctx
     if "options_from" in params:
         raw = run.render("{" + params["options_from"] + "}")
@@ -270,7 +271,7 @@ async def choose_option(run: FlowRun, params: dict) -> None:
 
 
 @step("enter_account")
-async def enter_account(run: FlowRun, params: dict) -> None:
+async def enter_account(run: FlowRun, params: JsonObject) -> None:
     """The citizen types a number on the keypad, or scans it (a bill's barcode)."""
     ctx = run.ctx
     pattern = re.compile(params.get("pattern", r"^\d{4,30}$"))
@@ -281,7 +282,7 @@ async def enter_account(run: FlowRun, params: dict) -> None:
         await _read_account(run, params, pattern)
 
 
-async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) -> None:
+async def _read_account(run: FlowRun, params: JsonObject, pattern: re.Pattern[str]) -> None:
     ctx = run.ctx
     while True:
         waiter = asyncio.ensure_future(ctx.listen_for_choice())
@@ -302,7 +303,7 @@ async def _read_account(run: FlowRun, params: dict, pattern: re.Pattern[str]) ->
 
 
 @step("confirm_amount")
-async def confirm_amount(run: FlowRun, params: dict) -> None:
+async def confirm_amount(run: FlowRun, params: JsonObject) -> None:
     ctx = run.ctx
     amount = run.render(params["amount"])
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
@@ -317,7 +318,7 @@ async def confirm_amount(run: FlowRun, params: dict) -> None:
 
 
 @step("pay")
-async def pay(run: FlowRun, params: dict) -> None:
+async def pay(run: FlowRun, params: JsonObject) -> None:
     ctx = run.ctx
     if not run.tx.amount_fen:
         return  # nothing to pay
@@ -348,7 +349,7 @@ async def pay(run: FlowRun, params: dict) -> None:
 
 
 @step("submit")
-async def submit(run: FlowRun, params: dict) -> None:
+async def submit(run: FlowRun, params: JsonObject) -> None:
     """The side effect the citizen came for; journaled first, keyed by the transaction. Only
     the result fields named in `record` (reference numbers) reach the journal."""
     ctx = run.ctx
@@ -374,7 +375,7 @@ async def submit(run: FlowRun, params: dict) -> None:
 
 
 @step("print_receipt")
-async def print_receipt(run: FlowRun, params: dict) -> None:
+async def print_receipt(run: FlowRun, params: JsonObject) -> None:
     """The receipt, or the document itself. With `copies`, each copy is what the citizen paid
     for: the copies that came out are what was delivered (the rest is refunded)."""
     ctx = run.ctx
@@ -411,7 +412,7 @@ async def print_receipt(run: FlowRun, params: dict) -> None:
 
 
 @step("show_result")
-async def show_result(run: FlowRun, params: dict) -> None:
+async def show_result(run: FlowRun, params: JsonObject) -> None:
     lines = tuple(
         {lang: str(run.render(text)) for lang, text in line.items()}
         for line in params.get("lines", [])

@@ -16,6 +16,7 @@ import logging
 from kiosk.backends import BackendError
 from kiosk.certificate_pdf import CertificateContent, CertificateContentError, certificate_pdf
 from kiosk.flow import FlowFailure, Reason
+from kiosk.json_object import JsonObject
 from kiosk.steps import FlowRun, _backend_failure, _both, step
 from kiosk.viewmodel import ScreenId
 from peripherals.dispenser import Handover
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 # -- certificates on A4 ---------------------------------------------------------------------
 
 @step("print_certificate")
-async def print_certificate(run: FlowRun, params: dict) -> None:
+async def print_certificate(run: FlowRun, params: JsonObject) -> None:
     """The certificate the backend issued (state `from`), laid out as a PDF in memory and
     printed on the A4 printer; done when the printer says the job completed."""
     ctx = run.ctx
@@ -74,7 +75,7 @@ _DISPENSE_FAILURES = {
 }
 
 
-async def _handover(run: FlowRun, params: dict, document: dict, outcome: str) -> None:
+async def _handover(run: FlowRun, params: JsonObject, document: JsonObject, outcome: str) -> None:
     """Tells the documents backend what became of the document (idempotent on the key)."""
     body = {"document_no": document["document_no"], "outcome": outcome,
             "phone": run.state.get("phone", "")}
@@ -89,7 +90,7 @@ async def _handover(run: FlowRun, params: dict, document: dict, outcome: str) ->
 
 
 @step("collect_document")
-async def collect_document(run: FlowRun, params: dict) -> None:
+async def collect_document(run: FlowRun, params: JsonObject) -> None:
     """The citizen's finished document from its slot to the mouth; taken, or retained after
     `take_timeout_s` into the retain bin."""
     ctx = run.ctx

@@ -13,10 +13,10 @@ import asyncio
 import logging
 import re
 import time
-from typing import Any
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
+from kiosk.json_object import JsonObject
 from kiosk.privacy import mask, pseudonym
 from kiosk.steps import _READER_REASONS, STEPS, FlowRun, _backend_failure, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
@@ -49,7 +49,7 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
     card (then read, and the citizen identified)."""
     ctx = run.ctx
     reader = ctx.devices.idcard_reader
-    waiters: dict[asyncio.Future[Any], str] = {
+    waiters: dict[asyncio.Future[object], str] = {
         asyncio.ensure_future(ctx.scans.get()): "code"}
     if reader is not None:
         waiters[asyncio.ensure_future(reader.wait_for_card(timeout))] = "card"
@@ -63,6 +63,7 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
     finished = done.pop()
     if waiters[finished] == "code":
         return str(finished.result()).strip()
+    assert reader is not None  # the "card" waiter exists only with a reader
     try:
         finished.result()
         ctx.view.update(status_key="idcard.reading", busy=True)
@@ -75,7 +76,7 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
 
 
 @step("identify_or_scan")
-async def identify_or_scan(run: FlowRun, params: dict) -> None:
+async def identify_or_scan(run: FlowRun, params: JsonObject) -> None:
     """The ID card, or the QR code of one of our receipts (its application number)."""
     ctx = run.ctx
     ctx.show(ScreenId.READ_IDCARD, status_key=params.get("status_key", "identify.card_or_code"),
@@ -88,7 +89,7 @@ async def identify_or_scan(run: FlowRun, params: dict) -> None:
 # -- progress of applications (办件查询) ---------------------------------------------------------
 
 @step("progress_lookup")
-async def progress_lookup(run: FlowRun, params: dict) -> None:
+async def progress_lookup(run: FlowRun, params: JsonObject) -> None:
     """The citizen's applications from the progress backend, names masked for the screen."""
     ctx = run.ctx
     ctx.show(ScreenId.PROCESSING, status_key="progress.looking", busy=True)
@@ -109,7 +110,7 @@ async def progress_lookup(run: FlowRun, params: dict) -> None:
 
 
 @step("progress_show")
-async def progress_show(run: FlowRun, params: dict) -> None:
+async def progress_show(run: FlowRun, params: JsonObject) -> None:
     """Each application's state on the screen; the citizen may print it as a slip."""
     ctx = run.ctx
     rows = run.state[params.get("from", "applications")]
@@ -175,7 +176,7 @@ async def print_document(ctx: FlowContext, document: ReceiptDocument, about: str
 
 
 @step("print_slip")
-async def print_slip_step(run: FlowRun, params: dict) -> None:
+async def print_slip_step(run: FlowRun, params: JsonObject) -> None:
     """A slip from templates: params title, lines [{label, value}], qr (template). When the
     transaction issued something (FULFILLED), the slip is its receipt and is journaled."""
     lines = [(f"{line['label']['zh']} {line['label'].get('en', '')}".strip(),
@@ -190,7 +191,7 @@ async def print_slip_step(run: FlowRun, params: dict) -> None:
 # -- a phone number for the text message -------------------------------------------------------
 
 @step("enter_phone")
-async def enter_phone(run: FlowRun, params: dict) -> None:
+async def enter_phone(run: FlowRun, params: JsonObject) -> None:
     """A mobile number on the keypad, checked, then shown back masked to confirm. It stays in
     memory for the backend's text message; the journal only records that one was given."""
     ctx = run.ctx
@@ -218,7 +219,7 @@ async def enter_phone(run: FlowRun, params: dict) -> None:
 # -- the queue: appointment check-in, or a walk-in number ----------------------------------------
 
 @step("queue_ticket")
-async def queue_ticket(run: FlowRun, params: dict) -> None:
+async def queue_ticket(run: FlowRun, params: JsonObject) -> None:
     """A walk-in number in the chosen category, or, for an appointment (its QR code or the ID
     card), a priority ticket when in time and a plain answer when early or late."""
     ctx = run.ctx

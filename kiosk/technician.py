@@ -81,8 +81,8 @@ class TechnicianMode:
                 # Kept, so the task is neither collected mid-run nor its failure lost; a second
                 # press while one runs is ignored.
                 self.view.update(technician_note="")
-                self._self_test_task = asyncio.get_running_loop().create_task(
-                    self._self_test(self.device_manager), name="technician-self-test")
+                self._self_test_task = self.ctx.tasks.spawn(
+                    "technician-self-test", self._self_test(self.device_manager))
         elif action == "back":
             self._to_attract()
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from kiosk.catalog import ServiceItem
 from kiosk.flow import FlowContext
 from kiosk.i18n import LANGUAGES, translate
-from kiosk.viewmodel import OptionTile, ScreenId
+from kiosk.viewmodel import OptionTile, ScreenId, ServiceTile
 from wire.agents import (
     AgentCredential,
     AgentRefusal,
@@ -56,7 +56,7 @@ class AgentDesk:
     """One kiosk's village agent, if any. `ask_fleet` is set by the fleet link; without a fleet
     nobody can sign in (the entry says so)."""
 
-    def __init__(self, ctx: FlowContext, tiles: Callable[[], tuple],
+    def __init__(self, ctx: FlowContext, tiles: Callable[[], tuple[ServiceTile, ...]],
                  start_item: Callable[[ServiceItem, str], None]) -> None:
         self.ctx = ctx
         self._tiles = tiles  # the session's menu, as it stands for the current agent
@@ -101,7 +101,7 @@ class AgentDesk:
         view.update(screen=ScreenId.AGENT_SIGN_IN, entry="", entry_error_key=error,
                     status_key="agent.sign_in.instruction", busy=False)
         if self.ask_fleet is not None:
-            self._task = asyncio.get_running_loop().create_task(self._sign_in())
+            self._task = self.ctx.tasks.spawn("agent-sign-in", self._sign_in())
 
     def close_sign_in(self) -> None:
         self._stop_task()
@@ -145,7 +145,7 @@ class AgentDesk:
         view.update(status_key="agent.sign_in.instruction", entry="")
         reader = ctx.devices.idcard_reader
         async with ctx.watch_codes():
-            waits: dict[str, asyncio.Task] = {"code": asyncio.ensure_future(ctx.scans.get())}
+            waits: dict[str, asyncio.Task[object]] = {"code": asyncio.ensure_future(ctx.scans.get())}
             if reader is not None:
                 waits["card"] = asyncio.ensure_future(reader.wait_for_card(SIGN_IN_WAIT_S))
             try:
@@ -215,7 +215,7 @@ class AgentDesk:
         """The citizen agrees on screen that this agent runs `item` for them; then it starts."""
         if self.busy:
             return
-        self._task = asyncio.get_running_loop().create_task(self._consent(item, self.agent_id))
+        self._task = self.ctx.tasks.spawn("agent-consent", self._consent(item, self.agent_id))
 
     async def _consent(self, item: ServiceItem, agent_id: str) -> None:
         ctx = self.ctx

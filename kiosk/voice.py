@@ -22,6 +22,7 @@ from typing import Protocol
 from kiosk.config import UiConfig
 from kiosk.i18n import LANGUAGES, TEXTS, format_fen
 from kiosk.speech import Cue, SpeechCache, SpeechUnavailable, wav_seconds
+from kiosk.tasks import TaskSupervisor
 from kiosk.viewmodel import ScreenId, SessionView, Volume
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ class VoiceGuide:
     """Observes the view and speaks; `events` is [(t, event, key, language)]."""
 
     def __init__(self, view: SessionView, ui: UiConfig, cache: SpeechCache, sink: AudioSink,
-                 clock: Callable[[], datetime.time] = lambda: datetime.datetime.now().time()):
+                 clock: Callable[[], datetime.time] = lambda: datetime.datetime.now().time(),
+                 tasks: TaskSupervisor | None = None):
         self.view, self.ui, self.cache, self.sink, self.clock = view, ui, cache, sink, clock
+        self.tasks = tasks or TaskSupervisor()  # the kiosk's (FlowContext.tasks) when it runs
         self.events: list[tuple[float, str, str, str]] = []
         self._queue: asyncio.Queue[Utterance] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -100,7 +103,7 @@ class VoiceGuide:
         view.subscribe(self._on_view_changed)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._speak_loop())
+        self._task = self.tasks.keep_running("voice", self._speak_loop)
 
     def halt(self) -> None:
         """The app is closing: nothing more reaches the audio device (SDL's mixer must not be

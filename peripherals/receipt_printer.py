@@ -25,6 +25,7 @@ from peripherals.errors import DeviceError, DeviceReason
 from peripherals.health import DeviceEventKind, DeviceHealth, DeviceStatus, SelfTestResult
 
 __all__ = [
+    "Align",
     "Label",
     "ReceiptDocument",
     "ReceiptFacts",

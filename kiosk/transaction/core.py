@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kiosk.backends import BackendError, NotificationClient, PaymentClient, ServiceClient
 from kiosk.journal import AGENT_ID, Journal, Transaction, TxState
+from kiosk.json_object import JsonObject
 from kiosk.outbox import OUTBOX_FILE, Outbox
 from kiosk.transaction.journal_writer import (
     IllegalTransition,
@@ -34,7 +35,7 @@ from kiosk.transaction.settlement import (
 log = logging.getLogger(__name__)
 
 
-def agent_detail(agent_id: str) -> dict:
+def agent_detail(agent_id: str) -> JsonObject:
     return {AGENT_ID: agent_id, "agent_consent": "on_screen"} if agent_id else {}
 
 MAX_RETRY_S = 3600.0
@@ -44,11 +45,11 @@ _ROUNDS = 6  # a refund takes three (journal it, make it, see it); stale decisio
 
 @dataclass
 class ReconcileReport:
-    outcomes: Counter = field(default_factory=Counter)  # outcome -> count
+    outcomes: Counter[str] = field(default_factory=Counter)  # outcome -> count
     deferred: list[str] = field(default_factory=list)  # tx ids not settled yet
     skipped: int = 0  # owned by a live flow, or not due yet
 
-    def as_json(self) -> dict:
+    def as_json(self) -> JsonObject:
         return {"outcomes": dict(self.outcomes), "deferred": len(self.deferred)}
 
 
@@ -167,7 +168,7 @@ class TransactionCore:
         delivery, delivered_fen, found = await self._delivery(tx)
         return Facts(tuple(orders), delivery, delivered_fen, found, unconfirmed, refused)
 
-    async def _delivery(self, tx: Transaction) -> tuple[Delivery, int, dict | None]:
+    async def _delivery(self, tx: Transaction) -> tuple[Delivery, int, JsonObject | None]:
         detail = tx.detail
         if "delivered_fen" in detail:
             if detail.get("copies_printing", 0) > detail.get("copies_printed", 0):
@@ -200,7 +201,7 @@ class TransactionCore:
             return Delivery.NONE, 0, found  # issued, but the citizen never got the paper
         return Delivery.DELIVERED, tx.amount_fen or 0, found
 
-    def _in_outbox(self, key: str) -> dict | None:
+    def _in_outbox(self, key: str) -> JsonObject | None:
         """What the outbox knows of `key`: {"queued": "outbox"} while it waits, the backend's
         ids once delivered; None when it never held it (or there is no outbox)."""
         if self.outbox_dir is None or not (self.outbox_dir / OUTBOX_FILE).exists():
@@ -214,7 +215,7 @@ class TransactionCore:
         finally:
             outbox.close()
 
-    def delivered_later(self, tx_id: str, result: dict) -> None:
+    def delivered_later(self, tx_id: str, result: JsonObject) -> None:
         """The outbox's courier delivered a submission accepted offline: the backend's reference
         numbers (those the catalog's `record` names) join the transaction's detail."""
         try:
@@ -254,6 +255,8 @@ class TransactionCore:
 
     def _move(self, tx: Transaction, to: TxState, reason: str, **fields: object) -> Transaction:
         try:
+            # arg-type: mypy reads **fields as possibly `order`/`attention`; _move's callers pass
+            # only journal columns (detail, paid_trade_no), which transition checks at run time.
             return self.writer.transition(tx, to, reason, **fields)  # type: ignore[arg-type]
         except IllegalTransition as exc:
             log.error("%s", exc, extra={"transaction": tx.tx_id})

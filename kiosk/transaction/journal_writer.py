@@ -28,6 +28,7 @@ from kiosk.journal import (
     TxState,
     allowed_transitions,
 )
+from kiosk.json_object import JsonObject
 
 
 class IllegalTransition(Exception):
@@ -53,7 +54,7 @@ class JournalBusy(Exception):
     """Another process writes this journal."""
 
 
-def submission_refs(result: dict, record: list[str] | tuple[str, ...]) -> dict:
+def submission_refs(result: JsonObject, record: list[str] | tuple[str, ...]) -> JsonObject:
     """The reference numbers of a backend's answer that may be journaled: only the fields the
     catalog names (`record`); an answer may carry a utility account number or the like."""
     return {name: result[name] for name in record if isinstance(result.get(name), str | int)}
@@ -96,7 +97,7 @@ class JournalWriter(Journal):
             self._db.execute("BEGIN IMMEDIATE")
             yield
 
-    def create(self, service: str, detail: dict | None = None) -> Transaction:
+    def create(self, service: str, detail: JsonObject | None = None) -> Transaction:
         """A new transaction; `detail` is what is known from its start (e.g. the village agent
         running it for a citizen: `agent_id`)."""
         tx_id = f"{time.strftime('%Y%m%d')}{uuid.uuid4().hex[:12].upper()}"
@@ -114,7 +115,7 @@ class JournalWriter(Journal):
         self._maybe_crash(TxState.CREATED.value)
         return self.get(tx_id)
 
-    def _current(self, tx_id: str) -> tuple[TxState, int | None, dict]:
+    def _current(self, tx_id: str) -> tuple[TxState, int | None, JsonObject]:
         row = self._db.execute(
             "SELECT state, amount_fen, detail FROM transactions WHERE tx_id = ?", (tx_id,)
         ).fetchone()
@@ -141,11 +142,13 @@ class JournalWriter(Journal):
             actual, amount, detail = self._current(tx.tx_id)
             if actual is not expected:
                 raise StaleTransition(tx.tx_id, expected, actual, to)
+            # assignment: fields are typed `object`; amount_fen is given as int | None by the run.
             amount = fields.get("amount_fen", amount)  # type: ignore[assignment]
             if expected is TxState.QUOTED and to is TxState.SUBMITTED and amount:
                 raise IllegalTransition(tx.tx_id, expected, to, "a priced transaction is paid "
                                         "before it is submitted")
             if "detail" in fields:
+                # dict-item: fields are typed `object`; a given detail is always a JSON object.
                 fields["detail"] = json.dumps({**detail, **fields["detail"]})  # type: ignore[dict-item]
             values = {**fields, "attention": attention}
             assignments = "".join(f", {name} = ?" for name in values)
@@ -168,7 +171,7 @@ class JournalWriter(Journal):
         self._maybe_crash(to.value)
         return self.get(tx.tx_id)
 
-    def annotate(self, tx: Transaction, detail: dict) -> Transaction:
+    def annotate(self, tx: Transaction, detail: JsonObject) -> Transaction:
         """Adds to a transaction's detail without changing its state (durably, at once)."""
         with self._write():
             _, _, current = self._current(tx.tx_id)

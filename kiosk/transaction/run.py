@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.backends import BackendError, PaymentOrder, ServiceClient
 from kiosk.journal import OrderKind, Transaction, TxState
+from kiosk.json_object import JsonObject
 from kiosk.outbox import Outbox, Submission
 from kiosk.transaction.journal_writer import submission_refs
 from kiosk.transaction.orders import OrderFacts, Standing
@@ -80,11 +81,11 @@ class TxRun:
         if self.tx.state is TxState.CREATED:
             self._move(TxState.IDENTIFIED, subject=subject)
 
-    def quote(self, amount_fen: int, detail: dict | None = None) -> None:
+    def quote(self, amount_fen: int, detail: JsonObject | None = None) -> None:
         if self.tx.state in (TxState.CREATED, TxState.IDENTIFIED):
             self._move(TxState.QUOTED, amount_fen=amount_fen, detail=detail or {})
 
-    def annotate(self, detail: dict) -> None:
+    def annotate(self, detail: JsonObject) -> None:
         self.tx = self._writer.annotate(self.tx, detail)
 
     def needs_attention(self, reason: str) -> None:
@@ -175,9 +176,9 @@ class TxRun:
 
     # -- the submission -----------------------------------------------------------------------
 
-    async def submit(self, client: ServiceClient, backend: str, path: str, body: dict, *,
+    async def submit(self, client: ServiceClient, backend: str, path: str, body: JsonObject, *,
                      record: list[str], delivery: str = "", outbox: Outbox | None = None,
-                     link_down: bool = False) -> dict | None:
+                     link_down: bool = False) -> JsonObject | None:
         """The side effect the citizen came for: SUBMITTED is journaled first, the call carries
         the transaction's key, and an unknown outcome is asked about before anything is decided.
         `delivery="print"`: what the citizen gets is the printout, worth what is printed.
@@ -231,13 +232,13 @@ class TxRun:
         detail = {"copies_printed": printed, "delivered_fen": amount * printed // of}
         self.annotate(detail if in_doubt else {**detail, "copies_printing": printed})
 
-    def receipted(self, detail: dict | None = None) -> None:
+    def receipted(self, detail: JsonObject | None = None) -> None:
         if self.tx.state is TxState.FULFILLED:
             self._move(TxState.RECEIPTED, detail=detail or {})
 
     # -- a document the kiosk holds, handed over (the dispenser) ----------------------------------
 
-    def handing_over(self, detail: dict) -> None:
+    def handing_over(self, detail: JsonObject) -> None:
         """A document leaves the kiosk's keeping: SUBMITTED with which one and from where,
         journaled before the device moves (`handover` is "dispensing" until it is known)."""
         self._move(TxState.SUBMITTED, detail={**detail, "handover": "dispensing"})

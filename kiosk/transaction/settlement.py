@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kiosk.journal import Journal, Transaction, TxState
+from kiosk.json_object import JsonObject
 from kiosk.transaction.orders import OrderFacts, Standing
 
 
@@ -29,7 +30,7 @@ class Facts:
     orders: tuple[OrderFacts, ...]
     delivery: Delivery
     delivered_fen: int = 0
-    submission: dict | None = None  # the backend's record of the submission, when found now
+    submission: JsonObject | None = None  # the backend's record of the submission, when found now
     unconfirmed_refunds: int = 0  # journaled refunds the gateway has not confirmed yet
     refused_refund: str = ""  # the gateway's code, when it refused a journaled refund
 
@@ -149,7 +150,7 @@ def settlement_of(tx: Transaction, reason: str = "") -> Settlement:
                       reference, unpaid_known)
 
 
-Line = tuple[str, dict]  # an i18n key and its parameters
+Line = tuple[str, dict[str, object]]  # an i18n key and its parameters
 # Endings (kiosk.flow.Reason values) where the service was done but the citizen does not hold
 # it: a finished document not taken in time went into the retain bin, safe, for staff.
 _NOT_IN_HAND = frozenset({"document_retained"})

@@ -28,6 +28,7 @@ from typing import Any
 
 from kiosk.config import KioskConfig, UpdateConfig
 from kiosk.journal import Journal
+from kiosk.tasks import TaskSupervisor
 from kiosk.transaction import settlement
 from kiosk.update.guard import (
     SLOTS,
@@ -100,7 +101,9 @@ class UpdateAgent:
     def __init__(self, config: KioskConfig, is_busy: Callable[[], bool], journal: Journal,
                  restart_app: Callable[[], None], fleet_expected: bool,
                  prefix: str | None = None,
-                 local_time: Callable[[], time.struct_time] = time.localtime) -> None:
+                 local_time: Callable[[], time.struct_time] = time.localtime,
+                 tasks: TaskSupervisor | None = None) -> None:
+        self.tasks = tasks or TaskSupervisor()  # the kiosk's (FlowContext.tasks) when it runs
         self.layout = layout_for(config)
         self.is_busy = is_busy
         self.journal = journal
@@ -227,6 +230,8 @@ class UpdateAgent:
     def _pending(self, files: UpdateFiles) -> dict[str, Any] | None:
         """The staged release this kiosk should restart into, if any."""
         staged = files.updater.get("staged")
+        if staged and not isinstance(staged, dict):  # as the guard: a corrupted updater.json
+            raise ValueError(f"updater.json: staged is {type(staged).__name__}, not an object")
         if (self.slot is None or not staged or files.updater.get("phase") != "staged"
                 or files.boot.get("trial") or staged.get("slot") == self.slot
                 or staged.get("staged_id") == files.boot.get("last_activated")):
@@ -285,7 +290,7 @@ class UpdateAgent:
                            read_json(self.layout.activation_file) or {})
 
     def start(self) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(self._watch(), name="updates"))
+        self._tasks.append(self.tasks.keep_running("updates", self._watch))
 
     async def stop(self) -> None:
         for task in self._tasks:

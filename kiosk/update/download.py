@@ -129,7 +129,7 @@ def _fetch(url: str, part: Path, meta: Path, policy: DownloadPolicy,
     return total is None or have >= total
 
 
-def _total(response, have: int) -> int | None:
+def _total(response: http.client.HTTPResponse, have: int) -> int | None:
     if response.status == 206:
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
         if match and match.group(3) != "*":
@@ -153,7 +153,7 @@ def _read_validator(meta: Path) -> str:
         return ""
 
 
-def _write_validator(meta: Path, headers) -> None:
+def _write_validator(meta: Path, headers: http.client.HTTPMessage) -> None:
     """ETag (a strong one), else Last-Modified: what If-Range checks on the next resume."""
     etag = headers.get("ETag", "")
     validator = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified", "")

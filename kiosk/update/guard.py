@@ -251,6 +251,8 @@ class Guard:
         asked = read_json(self.layout.activation_file) or {}
         if not staged:
             return None
+        if not isinstance(staged, dict):  # a corrupted updater.json: the guard's journal says so
+            raise ValueError(f"updater.json: staged is {type(staged).__name__}, not an object")
         # The first release on an empty machine needs no asking: no kiosk runs to ask.
         if state["good"] is not None and asked.get("staged_id") != staged.get("staged_id"):
             return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kiosk.json_object import JsonObject
 from kiosk.update import slot_venv
 from kiosk.update.download import DownloadPolicy, download
 from kiosk.update.guard import (
@@ -86,7 +87,7 @@ class Updater:
         self._state = {**self._state, **fields, "phase": phase.value, "updated_at": time.time()}
         write_json(self.layout.updater_file, self._state)
 
-    def _result(self, outcome: str, version: str, reason: str = "", detail: str = "") -> dict:
+    def _result(self, outcome: str, version: str, reason: str = "", detail: str = "") -> JsonObject:
         return {"id": uuid.uuid4().hex, "outcome": outcome, "version": version, "reason": reason,
                 "detail": detail[:300], "at": time.time()}
 

@@ -248,6 +248,7 @@ class RemoteMedia:
                     # YUV -> RGB off the loop; a frame arriving meanwhile is only counted.
                     converting = True
                     self._shown_at = now
+                    # union-attr: aiortc types recv() as any frame; a video track's is a VideoFrame.
                     task = asyncio.ensure_future(
                         asyncio.to_thread(frame.to_ndarray, format="rgb24"))  # type: ignore[union-attr]
                     task.add_done_callback(shown)

@@ -54,3 +54,17 @@ def test_an_account_or_bill_number_in_a_message_is_masked_and_an_order_number_ke
     message = record.getMessage()
     assert "3100123456789" not in message and "***********89" in message
     assert "0001202611270815B5665801" in message
+
+
+def test_an_id_number_in_a_logged_traceback_is_masked(tmp_path, root_logger):
+    setup_logging(tmp_path, logging.INFO)
+    id_number = "11010519491231002X"
+    try:
+        {}[id_number]  # what a lookup keyed by the number raises
+    except KeyError:
+        logging.getLogger("kiosk.test").exception("lookup failed")
+    for handler in root_logger.handlers:
+        handler.flush()
+    written = (tmp_path / "kiosk.log").read_text()
+    assert "Traceback" in written and "KeyError" in written
+    assert id_number not in written and "****************2X" in written
