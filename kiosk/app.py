@@ -29,6 +29,7 @@ from kiosk.out_of_service import (
     is_provisioned,
     out_of_service,
 )
+from kiosk.process_end import NoWindow, stopped_by
 from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
@@ -58,12 +59,22 @@ class EmbeddedSimulator:
         # The simulator is not the kiosk: systemd's notify socket stays with the kiosk.
         env = {k: v for k, v in os.environ.items()
                if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+        # --parent: it ends with this process however this one ends (kill -9 included).
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
+            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run",
+             "--parent", str(os.getpid())],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
         )
+        try:
+            return self._wait_for_endpoints(endpoints_file, timeout)
+        except BaseException:
+            self.stop()  # a stop signal or a failure while it starts: it goes too
+            raise
+
+    def _wait_for_endpoints(self, endpoints_file: Path, timeout: float) -> dict:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -76,7 +87,6 @@ class EmbeddedSimulator:
                 if endpoints.get("pid") == self.process.pid:
                     return endpoints
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError("simulator did not start in time")
 
     def stop(self) -> None:
@@ -87,6 +97,18 @@ class EmbeddedSimulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+
+
+def require_window() -> None:
+    """Kivy leaves its Window None when no provider could open one; say so before anything
+    is built on it (Kivy itself would exit later with only a log line)."""
+    from kivy.core.window import Window
+
+    if Window is None:
+        shown = {name: os.environ.get(name, "") for name in
+                 ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+        raise NoWindow("Kivy's SDL2 could not open a window on "
+                       + ", ".join(f"{k}={v!r}" for k, v in shown.items()))
 
 
 def subject_key(state_dir: Path) -> bytes:
@@ -224,6 +246,7 @@ async def _run(
 
     from screens.app import KioskApp  # Kivy's window is made as this imports
 
+    require_window()
     marks["window"] = time.time()
 
     # How the last run ended (a crash the fleet must hear of?) and this one is running.
@@ -306,7 +329,11 @@ async def _run(
     updates.start()
     citizen = asyncio.get_running_loop().create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.stop)
+    def stop_on_signal() -> None:
+        stopped_by(signal.SIGTERM)
+        app.stop()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop_on_signal)
     failure: BaseException | None = None
     try:
         await app.async_run(async_lib="asyncio")
@@ -435,6 +462,7 @@ async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -
     """Only the out-of-service screen: what systemd starts when the kiosk cannot run."""
     from screens.app import KioskApp
 
+    require_window()
     view = SessionView(language=config.ui.language, screen=ScreenId.OUT_OF_SERVICE,
                        out_of_service_key=reason, hotline=config.flow.office_hotline)
 
@@ -503,27 +531,26 @@ def run_kiosk(
     setup_logging(config.log_dir, retention=config.retention)
     sim = None
     control_url = None
-    if simulator or attach:
-        if attach:
-            endpoints = json.loads((attach / "endpoints.json").read_text())
-        else:
-            sim = EmbeddedSimulator(config.state_dir / "sim")
-            endpoints = sim.start()
-        control_url = endpoints["control_url"]
-        marks["simulator"] = time.time()
-        config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
-    if headless:
-        try:
-            summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))
-        finally:
-            if sim is not None:
-                sim.stop()
-        print(json.dumps(summary))
-        return 0 if summary.get("ok", True) else 1
-    from screens.bootstrap import configure_kivy
-
-    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
+    # Whatever ends the kiosk from here (a window that does not open, a stop signal, an
+    # exception), the simulator it started stops with it.
     try:
+        if simulator or attach:
+            if attach:
+                endpoints = json.loads((attach / "endpoints.json").read_text())
+            else:
+                sim = EmbeddedSimulator(config.state_dir / "sim")
+                endpoints = sim.start()
+            control_url = endpoints["control_url"]
+            marks["simulator"] = time.time()
+            config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
+        if headless:
+            summary = asyncio.run(_run_headless(config, scenario, control_url, repeat))
+            print(json.dumps(summary))
+            return 0 if summary.get("ok", True) else 1
+        from screens.bootstrap import configure_kivy
+
+        configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen,
+                       config.ui.font_path)
         marks["kivy_configured"] = time.time()
         scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at, marks))
     finally:

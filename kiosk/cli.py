@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import logging
 import os
 import sys
 from pathlib import Path
+
+from kiosk.process_end import (
+    EndReason,
+    classify,
+    say_why,
+    signal_noted,
+    unwind_on_stop_signals,
+)
 
 
 def configured_state_dir(config_path: Path | None) -> Path:
@@ -73,6 +82,26 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()
     if args.scenario and not (args.simulator or args.attach):
         parser.error("--scenario needs --simulator or --attach")
+    unwind_on_stop_signals()
+    try:
+        status = _run(args)
+    except BaseException as exc:  # noqa: BLE001 - every ending says why, in one line
+        reason, detail, status = classify(exc)
+        if reason is EndReason.CRASHED and not isinstance(exc, SystemExit):
+            logging.getLogger("kiosk").error("the kiosk crashed", exc_info=exc)
+        say_why(reason, detail)
+        return status
+    from kiosk.out_of_service import EXIT_NOT_PROVISIONED
+
+    if (signalled := signal_noted()) is not None:
+        say_why(EndReason.STOPPED, f"signal {signalled}")
+    else:
+        say_why(EndReason.NOT_PROVISIONED if status == EXIT_NOT_PROVISIONED
+                else EndReason.FINISHED, f"exit status {status}")
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     cache_printer_capabilities(args.state_dir or configured_state_dir(args.config))
     from kiosk.app import run_kiosk
 

@@ -12,6 +12,9 @@ def configure_kivy(width: int, height: int, fullscreen: bool, font_path: str) ->
     os.environ.setdefault("KIVY_NO_CONFIG", "1")  # no ~/.kivy/config.ini drifting per machine
     os.environ.setdefault("KIVY_NO_FILELOG", "1")  # logs go through our own handlers
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    # Only Kivy's SDL2 window: its X11 fallback ends the process from C when it cannot
+    # connect (status 102), leaving the simulator behind and no word of why.
+    os.environ.setdefault("KIVY_WINDOW", "sdl2")
     # One base for every size: the panel's short side is 1080 dp (screens.theme).
     from screens.theme import panel_density
 
