@@ -11,12 +11,8 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def virtual_display(width: int = 1080, height: int = 1920) -> Iterator[dict[str, str]]:
-    """Yields an environment with DISPLAY set; starts Xvfb when none is available."""
-    env = dict(os.environ)
-    if env.get("DISPLAY"):
-        yield env
-        return
+def start_xvfb(width: int, height: int) -> Iterator[str]:
+    """An Xvfb of our own on a free display number; yields its DISPLAY."""
     for number in range(90, 120):
         if (
             not Path(f"/tmp/.X11-unix/X{number}").exists()
@@ -34,8 +30,19 @@ def virtual_display(width: int = 1080, height: int = 1920) -> Iterator[dict[str,
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("Xvfb did not start")
             time.sleep(0.05)
-        env["DISPLAY"] = f":{number}"
-        yield env
+        yield f":{number}"
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+@contextlib.contextmanager
+def virtual_display(width: int = 1080, height: int = 1920) -> Iterator[dict[str, str]]:
+    """Yields an environment with DISPLAY set; starts Xvfb when none is available."""
+    env = dict(os.environ)
+    if env.get("DISPLAY"):
+        yield env
+        return
+    with start_xvfb(width, height) as display:
+        env["DISPLAY"] = display
+        yield env
