@@ -8,6 +8,7 @@ cage refuses root: run as root, the compositor runs as `nobody` and the kiosk as
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -183,3 +184,20 @@ def test_killed_kiosk_leaves_the_session_to_the_out_of_service_screen(shown, tmp
     assert (np.abs(image - attract).max(axis=-1) > 64).mean() > 0.02, "still the attract screen"
     assert journal.read_text().strip().splitlines()[-1].endswith(
         end_line(EndReason.STOPPED, "signal SIGTERM"))
+
+
+def test_no_display_ends_the_kiosk_with_no_window(tmp_path):
+    """With kiosk.service's environment a display that is not there (the session not up, an
+    Xwayland that refuses the kiosk) ends it with its reason. Without SDL_VIDEODRIVER=x11,
+    SDL falls back to another driver: a window nobody sees, READY=1 and a black panel."""
+    number = next(n for n in range(150, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists()
+                  and not Path(f"/tmp/.X{n}-lock").exists())
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    for line in values(load("kiosk.service"), "Service", "Environment"):
+        env.update(pair.partition("=")[::2] for pair in line.split())
+    env.update(DISPLAY=f":{number}", XDG_RUNTIME_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--out-of-service", "--state-dir",
+         str(tmp_path / "state")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"{EndReason.NO_WINDOW.value}: " in proc.stderr.strip().splitlines()[-1]
