@@ -35,7 +35,7 @@ from kiosk.config import load_config, simulator_overrides
 from kiosk.logs import setup_logging
 from kiosk.retention import start_housekeeping
 from scenarios.headless_citizen import _finish, _until, bill, bill_confirmed, queue
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.reference import FINE_DECISION, TRAFFIC_FINE
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from drivers.face_quality import FaceQualityGate
 from drivers.liveness import LivenessObserver
 from peripherals.face_camera import FaceCameraService
 from simulator.camera import CameraServer, SceneComposer
-from simulator.document_scene import DocumentSceneComposer
+from simulator.camera.document_scene import DocumentSceneComposer
 
 FACE_FRAMES = 150
 LATENCY_RUNS = 5

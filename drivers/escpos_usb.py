@@ -12,7 +12,8 @@ from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Usb
 
-from drivers.receipt_printer import CjkMode, ReceiptPrinter
+from drivers.receipt_layout import CjkMode
+from drivers.receipt_printer import ReceiptPrinter
 
 # USB printer class: bulk OUT for data, bulk IN for status (USB Printer Class 1.1, §4).
 DEFAULT_OUT_ENDPOINT = 0x01

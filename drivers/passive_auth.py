@@ -264,6 +264,27 @@ def verify_passive_auth(
     except SodError as exc:
         return PassiveAuthResult(False, False, {n: False for n in data_groups}, (str(exc),))
 
+    hashes_valid = _check_hashes(security, data_groups, problems)
+    signature_valid, certificate = _check_signature(security, problems)
+
+    trusted = False
+    signer_name: str | None = None
+    if certificate is not None:
+        # cryptography parses certificate fields lazily: a damaged one fails only here
+        try:
+            trusted, why = _chain_ok(certificate, trust_store, at or dt.datetime.now(dt.UTC))
+            signer_name = certificate.subject.rfc4514_string()
+        except Exception:  # ValueError, InvalidVersion, ... from a damaged certificate
+            trusted, why = False, "the Document Signer certificate cannot be parsed"
+        if not trusted:
+            problems.append(why)
+    return PassiveAuthResult(signature_valid, trusted, hashes_valid, tuple(problems), signer_name)
+
+
+def _check_hashes(
+    security: SecurityObject, data_groups: Mapping[int, bytes], problems: list[str]
+) -> dict[int, bool]:
+    """Each data group read against its hash in the SOD."""
     hashes_valid: dict[int, bool] = {}
     for number, raw in sorted(data_groups.items()):
         expected = security.dg_hashes.get(number)
@@ -275,7 +296,14 @@ def verify_passive_auth(
             problems.append(
                 f"DG{number} is not in the SOD" if expected is None else f"DG{number} hash differs"
             )
+    return hashes_valid
 
+
+def _check_signature(
+    security: SecurityObject, problems: list[str]
+) -> tuple[bool, x509.Certificate | None]:
+    """Whether the Document Signer's signature over the SOD verifies, and its certificate
+    (when it could be found, even if the signature does not verify)."""
     signature_valid = False
     certificate: x509.Certificate | None = None
     try:
@@ -307,19 +335,7 @@ def verify_passive_auth(
         problems.append(f"SOD signature: {exc}")
     except Exception as exc:  # damaged ASN.1 deep inside: still a failed check, not a crash
         problems.append(f"SOD signature cannot be checked ({type(exc).__name__})")
-
-    trusted = False
-    signer_name: str | None = None
-    if certificate is not None:
-        # cryptography parses certificate fields lazily: a damaged one fails only here
-        try:
-            trusted, why = _chain_ok(certificate, trust_store, at or dt.datetime.now(dt.UTC))
-            signer_name = certificate.subject.rfc4514_string()
-        except Exception:  # ValueError, InvalidVersion, ... from a damaged certificate
-            trusted, why = False, "the Document Signer certificate cannot be parsed"
-        if not trusted:
-            problems.append(why)
-    return PassiveAuthResult(signature_valid, trusted, hashes_valid, tuple(problems), signer_name)
+    return signature_valid, certificate
 
 
 def _chain_ok(

@@ -108,7 +108,8 @@ class AlertBook(NotificationQueue):
         return int(row["id"])
 
     async def history(
-        self, tx: Connection, kiosk_id: str, kind: HistoryKind, reason: str, now: float, **detail
+        self, tx: Connection, kiosk_id: str, kind: HistoryKind, reason: str, now: float,
+        **detail: float,
     ) -> None:
         """A server-side entry in the kiosk's history (its events list)."""
         await tx.execute(

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from fleet import (
     admin_api,
@@ -91,7 +92,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def _security_headers(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -6,13 +6,15 @@ import asyncio
 import base64
 import binascii
 import enum
+import functools
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,6 +32,8 @@ from wire.fleet import (
     canonical_string,
     load_public_key,
 )
+
+R = TypeVar("R")
 
 # scrypt cost: n=2**14, r=8 takes ~30-50 ms here, ~16 MiB; enough against offline guessing of a
 # stolen table while sign-in stays instant.
@@ -83,20 +87,20 @@ class PasswordPool:
         self._room = queue + threads
         self._waiting = 0
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[[], R]) -> R:
         if self._waiting >= self._room:
             raise PasswordPoolBusy()
         self._waiting += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
         finally:
             self._waiting -= 1
 
     async def check(self, password: str, stored: str | None) -> bool:
-        return bool(await self._run(check_credentials, password, stored))
+        return await self._run(functools.partial(check_credentials, password, stored))
 
     async def hash(self, password: str) -> str:
-        return str(await self._run(hash_password, password))
+        return await self._run(functools.partial(hash_password, password))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -58,8 +58,10 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 
 
 def _serving(state: str) -> tuple[bool, dict[str, bool]]:
-    parsed = json.loads(state) if state else {"in": False, "items": {}}
-    return bool(parsed["in"]), {k: bool(v) for k, v in parsed["items"].items()}
+    if not state:
+        return False, {}
+    parsed = json.loads(state)  # Any: the JSON spell_state wrote
+    return bool(parsed["in"]), {str(k): bool(v) for k, v in parsed["items"].items()}
 
 
 async def close_spell(
@@ -104,6 +106,57 @@ def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole > 0 else None
 
 
+@dataclass
+class _ItemTotals:
+    """One service item's seconds summed over the kiosks that offered it."""
+
+    item_code: str
+    kiosks: int = 0
+    open_s: float = 0.0
+    in_service_s: float = 0.0
+
+    def report(self, name: str) -> dict[str, Any]:
+        return {
+            "item_code": self.item_code,
+            "kiosks": self.kiosks,
+            "item_name": name,
+            "open_s": round(self.open_s),
+            "in_service_s": round(self.in_service_s),
+            "availability": _share(self.in_service_s, self.open_s),
+        }
+
+
+def _kiosk_share(
+    k: dict[str, Any], window: Window, closed: dict[tuple[str, str], float],
+    per_item: dict[str, _ItemTotals],
+) -> dict[str, Any]:
+    """One kiosk's line of the report; adds its items' seconds to `per_item`."""
+    start, end = window.start, window.end
+    open_s = opening_seconds(max(start, k["avail_from"]), end)
+    serving, items = _serving(k["avail_state"])
+    spell = 0.0
+    if k["avail_since"] is not None and k["avail_until"] is not None:
+        spell = _overlap(k["avail_since"], k["avail_until"], start, end)
+    in_s = closed.get((k["kiosk_id"], KIOSK), 0.0) + (spell if serving else 0.0)
+    codes = {c for (kid, c) in closed if kid == k["kiosk_id"] and c != KIOSK} | set(items)
+    for code in codes:
+        item_in = closed.get((k["kiosk_id"], code), 0.0)
+        if serving and items.get(code):
+            item_in += spell
+        totals = per_item.setdefault(code, _ItemTotals(code))
+        totals.kiosks += 1
+        totals.open_s += open_s
+        totals.in_service_s += item_in
+    return {
+        "kiosk_id": k["kiosk_id"],
+        "region": k["region"],
+        "site": k["site"],
+        "open_s": round(open_s),
+        "in_service_s": round(in_s),
+        "availability": _share(in_s, open_s),
+    }
+
+
 class Availability:
     """The store's availability query (mixed into FleetStore)."""
 
@@ -114,9 +167,8 @@ class Availability:
     ) -> dict[str, Any]:
         """Per kiosk and per item: seconds open, seconds in service, and their share, over the
         first `limit` kiosks matching (`kiosks_matching` says how many match in all)."""
-        start, end = window.start, window.end
         args = SqlArgs()
-        where = ["k.avail_from IS NOT NULL", f"k.avail_from < {args.add(end)}"]
+        where = ["k.avail_from IS NOT NULL", f"k.avail_from < {args.add(window.end)}"]
         if region:
             where.append(f"k.region = {args.add(region)}")
         if site:
@@ -130,68 +182,38 @@ class Availability:
             f" ORDER BY k.region, k.site, k.kiosk_id LIMIT {args.add(limit)}",
             *args.values,
         )
-        closed: dict[tuple[str, str], float] = {}
-        if kiosks:
-            args = SqlArgs(window.first_day, window.last_day)
-            ids = ", ".join(args.add(k["kiosk_id"]) for k in kiosks)
-            for r in await self.db.fetch(
-                "SELECT kiosk_id, item_code, SUM(in_service_s) AS s FROM service_time"
-                f" WHERE day >= $1 AND day <= $2 AND kiosk_id IN ({ids})"
-                " GROUP BY kiosk_id, item_code",
-                *args.values,
-            ):
-                closed[(r["kiosk_id"], r["item_code"])] = float(r["s"])
-        per_kiosk, per_item = [], {}
-        for k in kiosks:
-            open_s = opening_seconds(max(start, k["avail_from"]), end)
-            serving, items = _serving(k["avail_state"])
-            spell = 0.0
-            if k["avail_since"] is not None and k["avail_until"] is not None:
-                spell = _overlap(k["avail_since"], k["avail_until"], start, end)
-            in_s = closed.get((k["kiosk_id"], KIOSK), 0.0) + (spell if serving else 0.0)
-            per_kiosk.append(
-                {
-                    "kiosk_id": k["kiosk_id"],
-                    "region": k["region"],
-                    "site": k["site"],
-                    "open_s": round(open_s),
-                    "in_service_s": round(in_s),
-                    "availability": _share(in_s, open_s),
-                }
-            )
-            codes = {c for (kid, c) in closed if kid == k["kiosk_id"] and c != KIOSK} | set(items)
-            for code in codes:
-                item_in = closed.get((k["kiosk_id"], code), 0.0)
-                if serving and items.get(code):
-                    item_in += spell
-                entry = per_item.setdefault(code, {"item_code": code, "kiosks": 0, "open_s": 0.0,
-                                                   "in_service_s": 0.0})  # fmt: skip
-                entry["kiosks"] += 1
-                entry["open_s"] += open_s
-                entry["in_service_s"] += item_in
+        closed = await self._closed_seconds(window, [k["kiosk_id"] for k in kiosks])
+        per_item: dict[str, _ItemTotals] = {}
+        per_kiosk = [_kiosk_share(k, window, closed, per_item) for k in kiosks]
         names = {
             r["item_code"]: r["name"]
             for r in await self.db.fetch("SELECT item_code, name FROM service_items")
         }
-        items_out = []
-        for entry in sorted(per_item.values(), key=lambda e: e["item_code"]):
-            share = _share(entry["in_service_s"], entry["open_s"])
-            items_out.append(
-                {
-                    **entry,
-                    "item_name": names.get(entry["item_code"], ""),
-                    "open_s": round(entry["open_s"]),
-                    "in_service_s": round(entry["in_service_s"]),
-                    "availability": share,
-                }
-            )
         return {
             "from": window.first_day,
             "to": window.last_day,
             "kiosks": per_kiosk,
-            "items": items_out,
+            "items": [per_item[code].report(names.get(code, "")) for code in sorted(per_item)],
             "kiosks_matching": int(matching["n"]) if matching else 0,
         }
+
+    async def _closed_seconds(
+        self, window: Window, kiosk_ids: list[str]
+    ) -> dict[tuple[str, str], float]:
+        """Seconds in service of the window's closed spells, per (kiosk, item)."""
+        closed: dict[tuple[str, str], float] = {}
+        if not kiosk_ids:
+            return closed
+        args = SqlArgs(window.first_day, window.last_day)
+        ids = ", ".join(args.add(kiosk_id) for kiosk_id in kiosk_ids)
+        for r in await self.db.fetch(
+            "SELECT kiosk_id, item_code, SUM(in_service_s) AS s FROM service_time"
+            f" WHERE day >= $1 AND day <= $2 AND kiosk_id IN ({ids})"
+            " GROUP BY kiosk_id, item_code",
+            *args.values,
+        ):
+            closed[(r["kiosk_id"], r["item_code"])] = float(r["s"])
+        return closed
 
 
 async def observe_service(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.openapi_blocks import BOOL, KIOSK_ID, KIOSK_SEC, OP_SEC, REF, STR, answer, op
 from wire.videocall import (
     AGENT_CALLS_PATH,
     CALL_POLICY_PATH,
@@ -13,75 +14,63 @@ from wire.videocall import (
     MessageType,
 )
 
-_REF = "#/components/schemas/"
-_STR = {"type": "string"}
-_BOOL = {"type": "boolean"}
-_KIOSK = [{"kioskSignature": []}]
-_OPERATOR = [{"operatorSession": []}]
-_KIOSK_ID = {"name": "kiosk_id", "in": "path", "required": True, "schema": _STR}
-
-
-def _answer(description: str, schema: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description}
-    if schema:
-        out["content"] = {"application/json": {"schema": {"$ref": _REF + schema}}}
-    return out
-
-
-def _op(summary: str, security: list[Any], responses: dict[str, Any], **more: Any):
-    return {"summary": summary, "tags": ["video calls"], "security": security,
-            "responses": responses, **more}
-
-
 CALL_SCHEMAS: dict[str, Any] = {
     "CallPolicy": {"type": "object", "required": ["calls_allowed", "recording"],
-                   "properties": {"calls_allowed": _BOOL, "recording": _BOOL,
-                                  "site": _STR}},
+                   "properties": {"calls_allowed": BOOL, "recording": BOOL,
+                                  "site": STR}},
     "CallMessage": {
         "type": "object", "required": ["v", "type"],
         "description": "one WebSocket text frame (wire/videocall.py)",
         "properties": {
             "v": {"const": 1}, "type": {"enum": [m.value for m in MessageType]},
-            "call_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"}, "sdp": _STR,
+            "call_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"}, "sdp": STR,
             "reason": {"description": f"on hangup: one of {[r.value for r in EndReason]}",
-                       **_STR},
-            "item_code": _STR, "agent": _STR, "level": _STR, "recording": _BOOL,
+                       **STR},
+            "item_code": STR, "agent": STR, "level": STR, "recording": BOOL,
             "seq": {"type": "integer", "description": "the relay's number of the message"},
             "tracks": {"type": "object"}, "items": {"type": "array"},
             "ice_servers": {"type": "array"}, "calls": {"type": "array"},
         },
     },
 }
-_UPGRADE = {"101": _answer("WebSocket of CallMessage frames", "CallMessage")}
+
+
+def _op(
+    summary: str, security: list[dict[str, list[str]]], responses: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    return op(summary, "video calls", security, responses, **more)
+
+
+_UPGRADE = {"101": answer("WebSocket of CallMessage frames", "CallMessage")}
 
 CALL_PATHS: dict[str, Any] = {
     KIOSK_CALL_PATH: {"get": _op(
         "The kiosk's call socket (a signed GET upgrade): ring or resume, offer, hang up",
-        _KIOSK, {**_UPGRADE, "401": _answer("not signed by an enrolled key"),
-                 "403": _answer("signed by another kiosk's key")},
-        parameters=[_KIOSK_ID])},
+        KIOSK_SEC, {**_UPGRADE, "401": answer("not signed by an enrolled key"),
+                 "403": answer("signed by another kiosk's key")},
+        parameters=[KIOSK_ID])},
     CALL_POLICY_PATH: {"get": _op(
-        "Whether the kiosk's site allows video calls, and records them", _KIOSK,
-        {"200": _answer("the site's policy (no decision: no calls)", "CallPolicy"),
-         "401": _answer("not signed by an enrolled key")}, parameters=[_KIOSK_ID])},
+        "Whether the kiosk's site allows video calls, and records them", KIOSK_SEC,
+        {"200": answer("the site's policy (no decision: no calls)", "CallPolicy"),
+         "401": answer("not signed by an enrolled key")}, parameters=[KIOSK_ID])},
     AGENT_CALLS_PATH: {"get": _op(
         "The agent's socket: the ringing calls; take, answer, guide, propose, hang up",
-        _OPERATOR, {**_UPGRADE, "401": _answer("not signed in"),
-                    "403": _answer("not an agent, or another origin")})},
+        OP_SEC, {**_UPGRADE, "401": answer("not signed in"),
+                    "403": answer("not an agent, or another origin")})},
     "/api/v1/call-policy": {"get": _op(
-        "Every site's call policy (viewer)", _OPERATOR,
-        {"200": _answer("{policies: [...]}")})},
+        "Every site's call policy (viewer)", OP_SEC,
+        {"200": answer("{policies: [...]}")})},
     "/api/v1/call-policy/{site}": {"put": _op(
-        "Set a site's call policy (admin; audited)", _OPERATOR,
-        {"200": _answer("the policy set", "CallPolicy"), "400": _answer("bad request")},
-        parameters=[{"name": "site", "in": "path", "required": True, "schema": _STR}],
+        "Set a site's call policy (admin; audited)", OP_SEC,
+        {"200": answer("the policy set", "CallPolicy"), "400": answer("bad request")},
+        parameters=[{"name": "site", "in": "path", "required": True, "schema": STR}],
         requestBody={"required": True, "content": {"application/json": {
-            "schema": {"$ref": _REF + "CallPolicy"}}}})},
+            "schema": {"$ref": REF + "CallPolicy"}}}})},
     "/api/v1/calls/{call_id}/recording": {"post": _op(
         "The agent's page uploads a call's recording, where the site's policy records (agent)",
-        _OPERATOR, {"200": _answer("stored under DATA/recordings"),
-                    "403": _answer("this site does not record"),
-                    "404": _answer("not this agent's call"), "413": _answer("too large")},
-        parameters=[{"name": "call_id", "in": "path", "required": True, "schema": _STR}],
+        OP_SEC, {"200": answer("stored under DATA/recordings"),
+                    "403": answer("this site does not record"),
+                    "404": answer("not this agent's call"), "413": answer("too large")},
+        parameters=[{"name": "call_id", "in": "path", "required": True, "schema": STR}],
         requestBody={"required": True, "content": {"video/webm": {}}})},
 }

@@ -115,18 +115,30 @@ def _notify(args: argparse.Namespace) -> NotifyConfig:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk-fleet", description="The kiosk fleet server")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--data", default="var/fleet", help="state directory, SQLite lives here (var/fleet)"
-        )
-        p.add_argument(
-            "--database-url", default=None, help="postgresql://... to keep state in PostgreSQL"
-        )
-
-    th = DEFAULTS.thresholds
     serve = sub.add_parser("serve", help="run the server")
-    common(serve)
+    _add_common(serve)
+    _add_serve_options(serve)
+    _add_integration_options(serve)
+    serve.add_argument("--log-level", default="INFO", help="(INFO)")
+    serve.add_argument("--switch-interval", type=float, default=0.0002, help=argparse.SUPPRESS)
+    _add_user_command(sub)
+    _add_token_command(sub)
+    return parser
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    """Where the fleet's state is: every command takes these."""
+    p.add_argument(
+        "--data", default="var/fleet", help="state directory, SQLite lives here (var/fleet)"
+    )
+    p.add_argument(
+        "--database-url", default=None, help="postgresql://... to keep state in PostgreSQL"
+    )
+
+
+def _add_serve_options(serve: argparse.ArgumentParser) -> None:
+    """The server itself: where it listens, how it judges kiosks, its database and sweeps."""
+    th = DEFAULTS.thresholds
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8470, help="port to listen on (8470)")
     serve.add_argument(
@@ -167,6 +179,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="a load balancer (HAProxy) whose X-Forwarded-For names the caller; repeatable",
     )
+
+
+def _add_integration_options(serve: argparse.ArgumentParser) -> None:
+    """What the server works with: release keys, metrics, alert webhooks and mail, video calls."""
     serve.add_argument(
         "--release-key",
         action="append",
@@ -201,11 +217,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="a STUN/TURN URL for video calls (repeat; e.g. turn:hall:3478)")
     serve.add_argument("--turn-secret-file", default=None,
                        help="coturn's static-auth-secret, for short-lived TURN credentials")
-    serve.add_argument("--log-level", default="INFO", help="(INFO)")
-    serve.add_argument("--switch-interval", type=float, default=0.0002, help=argparse.SUPPRESS)
 
+
+def _add_user_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = sub.add_parser("add-user", help="create an operator account (password read on stdin)")
-    common(user)
+    _add_common(user)
     user.add_argument("--username", required=True)
     user.add_argument("--role", choices=[r.value for r in Role], default="viewer")
     user.add_argument(
@@ -214,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
         help="give an existing account a new password (audited as a password reset)",
     )
 
+
+def _add_token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     token = sub.add_parser(
         "create-token",
         help="create a one-time enrollment token",
@@ -221,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
         " and when it expires, as a date. Give the token to the technician for kiosk-provision"
         " --enroll-token-file.",
     )
-    common(token)
+    _add_common(token)
     token.add_argument("--created-by", default="cli", help="who asked for it (the audit log)")
     token.add_argument(
         "--ttl-hours",
@@ -241,7 +259,6 @@ def _parser() -> argparse.ArgumentParser:
         "--kiosk-id", type=_kiosk_id, default=None, help="the token enrolls only this kiosk id"
     )
     token.add_argument("--site", default=None, help="the token enrolls only at this site")
-    return parser
 
 
 def _ttl_hours(text: str) -> float:

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -35,7 +35,7 @@ class Connection(Protocol):
 
 
 class Database(Connection, Protocol):
-    def transaction(self) -> Any: ...  # async context manager yielding a Connection
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
     async def run_unit(self, work: Work[T], order_key: str = "") -> T: ...
     async def close(self) -> None: ...
 
@@ -69,7 +69,7 @@ class SqliteDatabase:
 
         await self._run(connect)
 
-    async def _run(self, fn: Callable[[], Any]) -> Any:
+    async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     # Raw operations (caller holds the lock).

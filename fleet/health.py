@@ -295,7 +295,7 @@ class FleetHealth:
         return out
 
 
-def _run_start(history: list[dict[str, Any]], level: str) -> tuple[dict | None, str | None]:
+def _run_start(history: list[dict[str, Any]], level: str) -> tuple[dict[str, Any] | None, str | None]:
     """The history row where the current run of `level` began, and the level before it."""
     start, before = None, None
     for row in history:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleet.alerts import STALE_KEYS, AlertBook, HistoryKind, alert_keys_of
 from fleet.db import Connection, Database
@@ -37,10 +36,18 @@ class KioskReports(AlertBook, Rollouts):
     """The kiosk-facing half of the fleet store."""
 
     db: Database
-    # fleet.health.FleetHealth: availability, repairs and supplies from the same reports.
-    health_before: Callable[[Connection, str], Awaitable[dict[str, Any] | None]]
-    observe_health: Callable[[Connection, Heartbeat, dict[str, Any] | None, float], Awaitable[None]]
-    track_repair: Callable[[Connection, str, Event], Awaitable[None]]
+
+    if TYPE_CHECKING:
+        # fleet.health.FleetHealth, mixed into FleetStore beside this class, keeps availability,
+        # repairs and supplies from the same reports (it imports this module, so it cannot be a
+        # base class here). Declared for the type checker only: at run time FleetHealth's serve.
+        async def health_before(self, tx: Connection, kiosk_id: str) -> dict[str, Any] | None: ...
+
+        async def observe_health(
+            self, tx: Connection, hb: Heartbeat, prev: dict[str, Any] | None, now: float
+        ) -> None: ...
+
+        async def track_repair(self, tx: Connection, kiosk_id: str, event: Event) -> None: ...
 
     async def record_heartbeat(self, hb: Heartbeat, now: float) -> HeartbeatResult:
         """Take one heartbeat in, group-committed with whatever else is waiting."""

@@ -86,7 +86,7 @@ class Notifier:
         self._http: aiohttp.ClientSession | None = None
 
     def backoff_s(self, attempts: int) -> float:
-        return min(self.config.max_retry_s, self.config.first_retry_s * 2 ** (attempts - 1))
+        return min(self.config.max_retry_s, self.config.first_retry_s * 2.0 ** (attempts - 1))
 
     async def run(self) -> None:
         try:

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from fleet.alerts import AlertKind
 from fleet.auth import PasswordPoolBusy, new_secret_token, token_hash
@@ -32,7 +33,7 @@ class _Refuse(Exception):
 
 
 @web.middleware
-async def refusals(request: web.Request, handler: Any) -> web.StreamResponse:
+async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except _Refuse as exc:
@@ -217,7 +218,9 @@ async def log_upload(request: web.Request) -> web.Response:
 # -- commands --------------------------------------------------------------------------------------
 
 
-async def _command_request(request: web.Request, user: dict[str, Any], target: str):
+async def _command_request(
+    request: web.Request, user: dict[str, Any], target: str
+) -> tuple[CommandKind, dict[str, str | int | float | bool], dict[str, Any]]:
     """The kind and parameters of a command request, or a refusal (audited)."""
     services = request.app[SERVICES]
     data = await _json(request)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from fleet.availability import Window
 from fleet.operator_api import _error, _user
-from fleet.services import SERVICES
+from fleet.services import SERVICES, FleetServices
 from fleet.statistics import BadQuery, Grain, GroupBy, StatsQuery
 from fleet.store import Role
 from fleet.supervision import SupervisionQuery
@@ -92,7 +92,9 @@ def _stats_query(request: web.Request) -> StatsQuery:
         raise _Bad({"first": "from", "last": "to"}.get(exc.field, exc.field)) from None
 
 
-async def _answer(request: web.Request, build: Any) -> web.StreamResponse:
+async def _answer(
+    request: web.Request, build: Callable[[FleetServices], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     await _user(request, Role.VIEWER)
     try:
         return await build(request.app[SERVICES])
@@ -104,7 +106,7 @@ async def _answer(request: web.Request, build: Any) -> web.StreamResponse:
 async def statistics(request: web.Request) -> web.StreamResponse:
     """Transactions, amounts, success, refunds, satisfaction and agent share, grouped."""
 
-    async def build(services: Any) -> web.StreamResponse:
+    async def build(services: FleetServices) -> web.StreamResponse:
         result = await services.store.statistics(_stats_query(request))
         return web.json_response({**result, "server_time": time.time()})
 
@@ -113,7 +115,7 @@ async def statistics(request: web.Request) -> web.StreamResponse:
 
 @routes.get(f"{API_PREFIX}/statistics.csv")
 async def statistics_csv(request: web.Request) -> web.StreamResponse:
-    async def build(services: Any) -> web.StreamResponse:
+    async def build(services: FleetServices) -> web.StreamResponse:
         q = _stats_query(request)
         text = await services.store.statistics_csv(q)
         response = web.Response(text=text, content_type="text/csv", charset="utf-8")
@@ -130,7 +132,7 @@ async def supervision(request: web.Request) -> web.StreamResponse:
     """Lights of the applications submitted from..to, as at `at` (default now): a date shows
     them at this time of day on that date, to look ahead."""
 
-    async def build(services: Any) -> web.StreamResponse:
+    async def build(services: FleetServices) -> web.StreamResponse:
         first, last = _days(request, 30)
         now = time.time()
         at = now
@@ -155,7 +157,7 @@ async def supervision(request: web.Request) -> web.StreamResponse:
 
 @routes.get(f"{API_PREFIX}/health/availability")
 async def availability(request: web.Request) -> web.StreamResponse:
-    async def build(services: Any) -> web.StreamResponse:
+    async def build(services: FleetServices) -> web.StreamResponse:
         first, last = _days(request, 6)
         window = Window(first.isoformat(), last.isoformat(), time.time())
         result = await services.store.availability(
@@ -168,7 +170,7 @@ async def availability(request: web.Request) -> web.StreamResponse:
 
 @routes.get(f"{API_PREFIX}/health/repairs")
 async def repairs(request: web.Request) -> web.StreamResponse:
-    async def build(services: Any) -> web.StreamResponse:
+    async def build(services: FleetServices) -> web.StreamResponse:
         first, last = _days(request, 29)
         now = time.time()
         result = await services.store.repairs(
@@ -187,7 +189,7 @@ async def repairs(request: web.Request) -> web.StreamResponse:
 
 @routes.get(f"{API_PREFIX}/health/supplies")
 async def supplies(request: web.Request) -> web.StreamResponse:
-    async def build(services: Any) -> web.StreamResponse:
+    async def build(services: FleetServices) -> web.StreamResponse:
         now = time.time()
         region, site = _text(request, "region"), _text(request, "site")
         forecasts = await services.store.supply_forecasts(now, region, site)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.openapi_blocks import BOOL, INT, NUM, OP_SEC, REF, STR, obj, values
 from wire.reports import (
     READABLE_REPORT_VERSIONS,
     ApplicationStatus,
@@ -12,73 +13,55 @@ from wire.reports import (
     TransactionOutcome,
 )
 
-_REF = "#/components/schemas/"
-_STR = {"type": "string"}
-_NUM = {"type": "number"}
-_INT = {"type": "integer"}
-_BOOL = {"type": "boolean"}
-
-
-def _obj(required: list[str], **props: Any) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": props}
-
-
-def _values(enum_type: Any) -> list[str]:
-    return [m.value for m in enum_type]
-
-
 REPORT_SCHEMAS: dict[str, Any] = {
-    "ItemAvailability": _obj(["code", "available"], code=_STR, available=_BOOL, reason=_STR),
-    "TransactionSummary": _obj(
+    "ItemAvailability": obj(["code", "available"], code=STR, available=BOOL, reason=STR),
+    "TransactionSummary": obj(
         ["tx_id", "item_code", "outcome", "revision", "started_at", "ended_at"],
-        tx_id={**_STR, "description": "the journal's random transaction id"},
-        item_code=_STR,
-        outcome={"enum": _values(TransactionOutcome)},
-        revision={**_INT, "minimum": 1, "description": "rises with each change; highest kept"},
-        started_at=_NUM,
-        ended_at=_NUM,
-        amount_fen={**_INT, "description": "taken from the citizen (0: nothing paid)"},
-        refunded_fen={**_INT, "description": "given back; never more than taken"},
-        agent_assisted=_BOOL,
-        time_limit_days={**_INT, "description": "promised time limit; 0: done on the spot"},
-        time_limit_unit={"enum": _values(DayUnit)},
+        tx_id={**STR, "description": "the journal's random transaction id"},
+        item_code=STR,
+        outcome={"enum": values(TransactionOutcome)},
+        revision={**INT, "minimum": 1, "description": "rises with each change; highest kept"},
+        started_at=NUM,
+        ended_at=NUM,
+        amount_fen={**INT, "description": "taken from the citizen (0: nothing paid)"},
+        refunded_fen={**INT, "description": "given back; never more than taken"},
+        agent_assisted=BOOL,
+        time_limit_days={**INT, "description": "promised time limit; 0: done on the spot"},
+        time_limit_unit={"enum": values(DayUnit)},
         submitted_at={"type": ["number", "null"], "description": "reached the backend"},
-        item_name=_STR,
-        reason=_STR,
+        item_name=STR,
+        reason=STR,
     ),
-    "EvaluationReport": _obj(
+    "EvaluationReport": obj(
         ["evaluation_id", "item_code", "level", "rated_at"],
-        evaluation_id=_STR,
-        item_code=_STR,
-        level={**_INT, "minimum": 1, "maximum": 5},
-        rated_at=_NUM,
-        tx_id=_STR,
-        tags={"type": "array", "items": _STR, "maxItems": 8},
-        agent_assisted=_BOOL,
+        evaluation_id=STR,
+        item_code=STR,
+        level={**INT, "minimum": 1, "maximum": 5},
+        rated_at=NUM,
+        tx_id=STR,
+        tags={"type": "array", "items": STR, "maxItems": 8},
+        agent_assisted=BOOL,
     ),
-    "ApplicationUpdate": _obj(
+    "ApplicationUpdate": obj(
         ["tx_id", "status", "at", "revision"],
-        tx_id=_STR,
-        status={"enum": _values(ApplicationStatus)},
-        at=_NUM,
-        revision=_INT,
+        tx_id=STR,
+        status={"enum": values(ApplicationStatus)},
+        at=NUM,
+        revision=INT,
     ),
-    "ReportBatch": _obj(
+    "ReportBatch": obj(
         ["kiosk_id"],
-        wire_version=_INT,
+        wire_version=INT,
         report_version={"enum": sorted(READABLE_REPORT_VERSIONS)},
-        kiosk_id=_STR,
-        transactions={"type": "array", "items": {"$ref": _REF + "TransactionSummary"}},
-        evaluations={"type": "array", "items": {"$ref": _REF + "EvaluationReport"}},
-        applications={"type": "array", "items": {"$ref": _REF + "ApplicationUpdate"}},
+        kiosk_id=STR,
+        transactions={"type": "array", "items": {"$ref": REF + "TransactionSummary"}},
+        evaluations={"type": "array", "items": {"$ref": REF + "EvaluationReport"}},
+        applications={"type": "array", "items": {"$ref": REF + "ApplicationUpdate"}},
     ),
 }
 
-_OP_SEC: list[dict[str, list[str]]] = [{"operatorSession": []}]
-
-
 def _q(*names: str) -> list[dict[str, Any]]:
-    return [{"name": n, "in": "query", "schema": _STR} for n in names]
+    return [{"name": n, "in": "query", "schema": STR} for n in names]
 
 
 def _get(summary: str, *params: str, content: str = "application/json") -> dict[str, Any]:
@@ -86,7 +69,7 @@ def _get(summary: str, *params: str, content: str = "application/json") -> dict[
         "get": {
             "summary": summary,
             "tags": ["reports"],
-            "security": _OP_SEC,
+            "security": OP_SEC,
             "parameters": _q(*params),
             "responses": {
                 "200": {"description": "figures", "content": {content: {}}},
@@ -105,10 +88,10 @@ REPORT_PATHS: dict[str, Any] = {
             " each counted once per id (highest revision kept)",
             "tags": ["kiosk"],
             "security": [{"kioskSignature": []}],
-            "parameters": [{"name": "kiosk_id", "in": "path", "required": True, "schema": _STR}],
+            "parameters": [{"name": "kiosk_id", "in": "path", "required": True, "schema": STR}],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": _REF + "ReportBatch"}}},
+                "content": {"application/json": {"schema": {"$ref": REF + "ReportBatch"}}},
             },
             "responses": {
                 "200": {"description": "new, updated and duplicate counts"},

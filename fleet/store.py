@@ -275,26 +275,9 @@ class FleetStore(
         """
         now = time.time()
         async with self.db.transaction() as tx:
-            token = await tx.fetchrow(
-                "SELECT * FROM enrollment_tokens WHERE token_hash = $1", token_hash
-            )
-            if token is None:
-                raise EnrollmentRefused(EnrollRefusal.TOKEN_UNKNOWN)
-            if token["used_at"] is not None:
-                raise EnrollmentRefused(EnrollRefusal.TOKEN_USED)
-            if token["expires_at"] < now:
-                raise EnrollmentRefused(EnrollRefusal.TOKEN_EXPIRED)
-            rekey = await tx.fetchrow(
-                "SELECT kiosk_id FROM rekey_tokens WHERE token_hash = $1", token_hash
-            )
-            if rekey is not None and rekey["kiosk_id"] != kiosk_id:
-                raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
-            if token["for_kiosk_id"] is not None and token["for_kiosk_id"] != kiosk_id:
-                raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
-            if token["for_site"] is not None and token["for_site"] != site:
-                raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_SITE)
+            rekey = await self._usable_token(tx, token_hash, kiosk_id, site, now)
             current = await tx.fetchrow("SELECT key_id FROM kiosks WHERE kiosk_id = $1", kiosk_id)
-            if current is not None and rekey is None:
+            if current is not None and not rekey:
                 raise EnrollmentRefused(EnrollRefusal.KIOSK_EXISTS)
             if await tx.fetchrow("SELECT 1 AS x FROM kiosks WHERE key_id = $1", key_id):
                 raise EnrollmentRefused(EnrollRefusal.KEY_IN_USE)
@@ -327,6 +310,27 @@ class FleetStore(
                 f"kiosk:{kiosk_id}", "enroll", kiosk_id, "ok", {"site": site, "region": region}, tx
             )
         return Enrolled(kiosk_id, key_id)
+
+    async def _usable_token(
+        self, tx: Connection, token_hash: str, kiosk_id: str, site: str, now: float
+    ) -> bool:
+        """Whether the token is a re-key token, once it is known usable by this kiosk at this
+        site; else EnrollmentRefused says why not."""
+        token = await tx.fetchrow("SELECT * FROM enrollment_tokens WHERE token_hash = $1", token_hash)
+        if token is None:
+            raise EnrollmentRefused(EnrollRefusal.TOKEN_UNKNOWN)
+        if token["used_at"] is not None:
+            raise EnrollmentRefused(EnrollRefusal.TOKEN_USED)
+        if token["expires_at"] < now:
+            raise EnrollmentRefused(EnrollRefusal.TOKEN_EXPIRED)
+        rekey = await tx.fetchrow("SELECT kiosk_id FROM rekey_tokens WHERE token_hash = $1", token_hash)
+        if rekey is not None and rekey["kiosk_id"] != kiosk_id:
+            raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
+        if token["for_kiosk_id"] is not None and token["for_kiosk_id"] != kiosk_id:
+            raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_KIOSK)
+        if token["for_site"] is not None and token["for_site"] != site:
+            raise EnrollmentRefused(EnrollRefusal.TOKEN_FOR_OTHER_SITE)
+        return rekey is not None
 
     async def _rekey(
         self,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +82,8 @@ def plausible(t: float, now: float) -> float:
     return t if now - 400 * 86400 <= t <= now + 86400 else now
 
 
-def _fact(kiosk_id: str, place: dict[str, Any], s: TransactionSummary, now: float) -> dict:
+def _fact(kiosk_id: str, place: dict[str, Any], s: TransactionSummary, now: float) -> dict[str, Any]:
+    # A row of transaction_facts, in the shape the database hands rows back (Any per column).
     started = plausible(s.started_at, now)
     deadline = warning = None
     supervised = s.time_limit_days > 0 and s.submitted_at is not None
@@ -141,7 +143,7 @@ class RollupDelta:
         self.rows: dict[tuple[str, str, str, str, str, str], dict[str, float]] = {}
 
     def add(self, day: str, kiosk_id: str, item: str, region: str, site: str, sign: int,
-            measures: dict[str, float]) -> None:  # fmt: skip
+            measures: Mapping[str, float]) -> None:  # fmt: skip
         for grain, period in (("day", day), ("month", day[:7])):
             for who in (kiosk_id, SITE_ROW):
                 row = self.rows.setdefault((grain, who, period, item, region, site), {})

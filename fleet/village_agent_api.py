@@ -84,7 +84,8 @@ async def issue_code(request: web.Request) -> web.Response:
 def _qr_svg(text: str) -> str:
     """The QR code the agent shows to the kiosk's scanner, as SVG for the dashboard to draw."""
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
-    return image.to_string(encoding="unicode")
+    svg: str = image.to_string(encoding="unicode")  # qrcode ships no type hints
+    return svg
 
 
 @routes.get(_BASE + "/{agent_id}/acts")

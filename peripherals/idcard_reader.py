@@ -13,7 +13,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from drivers.idcard_sam import SamError, SamFailure, SamReader, SerialTransport
+from drivers.idcard_sam import SamReader, SerialTransport
+from drivers.idcard_sam_frames import SamError, SamFailure
 from drivers.idcard_text import IdentityText
 from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason

@@ -11,15 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.escpos_usb import UsbReceiptPrinter
+from drivers.receipt_layout import Align, CjkMode, ReceiptDocument, ReceiptLine
 from drivers.receipt_printer import (
-    Align,
-    CjkMode,
     EscposReceiptPrinter,
     PrinterError,
     PrinterFailure,
     PrinterStatus,
-    ReceiptDocument,
-    ReceiptLine,
     ReceiptPrinter,
     SerialReceiptPrinter,
 )

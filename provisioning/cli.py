@@ -130,6 +130,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_where_to_write(p)
+    _add_hardware(p)
+    _add_identity_and_fleet(p)
+    _add_other_settings(p)
+    return p.parse_args(argv)  # fmt: skip
+
+
+def _add_where_to_write(p: argparse.ArgumentParser) -> None:
+    """The kiosk's folders."""
     where = p.add_argument_group("where to write")
     where.add_argument(
         "--config-dir",
@@ -144,6 +153,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the kiosk's state folder (default /var/lib/kiosk)",
     )
 
+
+def _add_hardware(p: argparse.ArgumentParser) -> None:
+    """The devices to probe, and what to do with them."""
     hardware = p.add_argument_group("hardware (the probe also looks for itself unless --no-scan)")
     hardware.add_argument(
         "--simulator",
@@ -196,6 +208,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     hardware.add_argument("--no-receipt", action="store_true", help="do not print a test receipt")
 
+
+def _add_identity_and_fleet(p: argparse.ArgumentParser) -> None:
+    """Who the kiosk is, and the fleet it enrolls with."""
     fleet = p.add_argument_group("identity and fleet")
     fleet.add_argument(
         "--kiosk-id",
@@ -232,6 +247,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     fleet.add_argument("--region", type=identifier, help="administrative region code, e.g. 442000")
 
+
+def _add_other_settings(p: argparse.ArgumentParser) -> None:
+    """The PIN, release keys, backends, and how the command reports."""
     other = p.add_argument_group("other settings")
     other.add_argument(
         "--pin-stdin",
@@ -261,7 +279,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="log what is done (-vv: and every device exchange) to stderr",
     )
-    return p.parse_args(argv)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from drivers.barcode_scanner import BarcodeScanner, ScannerError, ScannerFailure
 from drivers.dispenser import CardDispenser, DispenserError, DispenserFailure
-from drivers.idcard_sam import SamError, SamFailure, SamReader, SerialTransport
+from drivers.idcard_sam import SamReader, SerialTransport
+from drivers.idcard_sam_frames import SamError, SamFailure
 from provisioning.profiles import SERIAL_ROLE_OF, SERIAL_ROLES, DeviceKind
 
 log = logging.getLogger(__name__)

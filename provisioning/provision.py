@@ -283,6 +283,45 @@ async def provision(
 
     config_path = folder / CONFIG_NAME
     progress.step(5, str(config_path))
+    written = _write_configuration(args, inputs, identity, self_tests, enrollment, fleet)
+    progress.step_done("written")
+
+    return ProvisioningReport(
+        kiosk_id=identity.kiosk_id,
+        config_path=str(config_path),
+        key_path=str(identity.key_path),
+        key_state=identity.key_state,
+        pin_set=inputs.pin is not None,
+        pin_present=bool(written.document["technician"].get("pin_hash")),
+        probe=result,
+        selection=selection,
+        self_tests=self_tests,
+        receipt=receipt,
+        enrollment=enrollment,
+        written=written.devices,
+        not_written=written.left_out,
+        warnings=written.warnings,
+        seconds=round(progress.elapsed, 2),
+    )
+
+
+@dataclass(frozen=True)
+class _Written:
+    """Step 5's outcome: the configuration written, the devices in it and those left out."""
+
+    document: dict[str, Any]
+    devices: dict[str, Any]
+    left_out: list[str]
+    warnings: list[str]
+
+
+def _write_configuration(
+    args: argparse.Namespace, inputs: Inputs, identity: Identity,
+    self_tests: list[SelfTestResult], enrollment: Enrollment, fleet: dict[str, Any],
+) -> _Written:
+    """Step 5: the trust store, kiosk.toml (devices that passed, backends, fleet, technician,
+    updates) and the key handed to the service user."""
+    folder, existing = inputs.folder, inputs.existing
     csca_ok = any(r.device is Role.CSCA_STORE and r.outcome.usable for r in self_tests)
     csca_path = None
     if csca_ok and inputs.csca_source is not None:
@@ -314,25 +353,7 @@ async def provision(
     give_key_to(identity.key_path, SERVICE_USER)
     if os.geteuid() == 0:
         give_key_to(args.state_dir, SERVICE_USER)
-    progress.step_done("written")
-
-    return ProvisioningReport(
-        kiosk_id=identity.kiosk_id,
-        config_path=str(config_path),
-        key_path=str(identity.key_path),
-        key_state=identity.key_state,
-        pin_set=inputs.pin is not None,
-        pin_present=bool(document["technician"].get("pin_hash")),
-        probe=result,
-        selection=selection,
-        self_tests=self_tests,
-        receipt=receipt,
-        enrollment=enrollment,
-        written=devices,
-        not_written=left_out,
-        warnings=warnings,
-        seconds=round(progress.elapsed, 2),
-    )
+    return _Written(document, devices, left_out, warnings)
 
 
 def _backends(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from drivers.camera import CameraError, VideoSource
 from drivers.passive_auth import load_trust_store
-from drivers.receipt_printer import Align
+from drivers.receipt_layout import Align
 from peripherals.barcode_scanner import BarcodeScannerService
 from peripherals.dispenser import DispenserService
 from peripherals.errors import DeviceError, DeviceReason

@@ -20,7 +20,7 @@ from kivy.input.motionevent import MotionEvent
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import ScreenManager
 
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.reference import BILL_PAYMENT, ENDORSEMENT, TECHNICIAN_PIN, WATER_ACCOUNT
 
 _touch_ids = itertools.count(1)

@@ -12,7 +12,7 @@ from typing import Any
 
 from scenarios.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
 from scenarios.headless_steps import _agree_to_photo, _finish, _pay_on_phone, _until
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.reference import (
     BILL_PAYMENT,
     CERTIFICATE_PRINT,

@@ -9,7 +9,7 @@ import asyncio
 from typing import Any
 
 from scenarios.headless_steps import _finish, _pay_on_phone, _until
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.reference import (
     APPOINTMENT_BOOKING,
     CITIZEN_PHONE,

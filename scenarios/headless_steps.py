@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import Any
 
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 
 
 class Stuck(Exception):

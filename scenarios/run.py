@@ -12,7 +12,7 @@ from kivy.app import App
 from scenarios.citizen import CITIZEN_SCENARIOS, Citizen, ScenarioFailed
 from scenarios.gallery import run_gallery
 from scenarios.gallery_hall import hall_gallery
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 
 
 async def _gallery(c: Citizen) -> dict:

@@ -71,7 +71,7 @@ def _control_url(state_dir: Path) -> str:
 
 
 async def _call(state_dir: Path, action: Callable[[Any], Awaitable[Any]]) -> Any:
-    from simulator.control import SimulatorClient, SimulatorUnreachable
+    from simulator.control_client import SimulatorClient, SimulatorUnreachable
 
     url = _control_url(state_dir)
     try:
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             _end_with(args.parent)
         asyncio.run(_run(args.state_dir))
         return 0
-    from simulator.control import SimulatorRefused
+    from simulator.control_client import SimulatorRefused
 
     try:
         if args.command == "endpoints":

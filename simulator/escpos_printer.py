@@ -26,8 +26,10 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.escpos_interpreter import EscposInterpreter, Page, PaperSensors
+from simulator.escpos_interpreter import EscposInterpreter
+from simulator.escpos_page import Page
 from simulator.escpos_render import DOTS_PER_MM, render_page
+from simulator.escpos_status import PaperSensors
 from simulator.serial_pty import PtySerialDevice
 from simulator.usb_backend import SimulatedUsbPrinterBackend
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from simulator.escpos_interpreter import Align, Page, QrBlock, RasterBlock, TextLine, TextSpan
+from simulator.escpos_page import Align, Page, QrBlock, RasterBlock, TextLine, TextSpan
 
 DEFAULT_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 

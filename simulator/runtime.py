@@ -18,9 +18,9 @@ from aiohttp import web
 from simulator.backends import Backends
 from simulator.barcode_scanner import BarcodeScannerSimulator
 from simulator.camera import CameraServer, SceneComposer
+from simulator.camera.document_scene import DocumentSceneComposer
 from simulator.control import build_control_app
 from simulator.dispenser import DispenserSimulator
-from simulator.document_scene import DocumentSceneComposer
 from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import load_or_create_pki

@@ -1,5 +1,6 @@
-"""mypy on the layers whose contracts others build on: strict on drivers/, peripherals/ and the
-fleet wire (wire/), as everywhere else in time; the rest of kiosk/ as it stands (STYLE.md)."""
+"""mypy on the layers whose contracts others build on: strict on drivers/, peripherals/, the
+fleet wire (wire/) and the fleet server (fleet/), as everywhere else in time; the rest of kiosk/
+as it stands (STYLE.md)."""
 
 import subprocess
 import sys
@@ -21,7 +22,7 @@ def test_mypy_passes_on_drivers_and_kiosk():
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
-@pytest.mark.parametrize("package", ["drivers", "peripherals", "wire"])
+@pytest.mark.parametrize("package", ["drivers", "peripherals", "wire", "fleet"])
 def test_mypy_strict_passes(package):
     proc = mypy("--strict", package)
     assert proc.returncode == 0, proc.stdout[-4000:]

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wire.fleet import WireError, WireErrorReason, _enum, _get, _ident, _obj
+from wire.fields import WireError, WireErrorReason, _enum, _get, _ident, _obj
 
 AGENT_SIGN_IN_PATH = "/kiosks/{kiosk_id}/agent-sign-in"
 SIGN_IN_CODE_PREFIX = "VA1:"  # what a dashboard sign-in QR code holds before its secret

@@ -1,7 +1,7 @@
 """The kiosk's business reports to the fleet: transaction summaries, evaluations, applications.
 
-Part of the kiosk-fleet wire schema (wire.fleet holds the rest and the field readers both
-use). A `ReportBatch` goes to `POST /api/v1/kiosks/{kiosk_id}/reports`, signed like every kiosk
+Part of the kiosk-fleet wire schema (wire.fleet holds the rest; wire.fields the field readers
+both use). A `ReportBatch` goes to `POST /api/v1/kiosks/{kiosk_id}/reports`, signed like every kiosk
 request. Only non-personal facts travel: the journal's random transaction id, the item code,
 amounts in fen, times, an outcome, an evaluation's level and reason tags (never its comment).
 
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wire.fleet import (
+from wire.fields import (
     WIRE_VERSION,
     WireError,
     WireErrorReason,

@@ -1,6 +1,6 @@
 """The video call's signalling messages between kiosk, fleet server and agent (issue 14).
 
-JSON text frames on two WebSockets: the kiosk's (a signed GET upgrade, wire.fleet's
+JSON text frames on two WebSockets: the kiosk's (a signed GET upgrade, wire.signing's
 signature) and the agent's (an operator session with the agent role). One flat message shape,
 checked here on every side that parses it, so the kiosk, the server and the tests agree.
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from wire.fleet import API_PREFIX
+from wire.fields import API_PREFIX
 
 CALL_WIRE_VERSION = 1
 KIOSK_CALL_PATH = API_PREFIX + "/kiosks/{kiosk_id}/call"       # WebSocket, signed GET

@@ -20,7 +20,7 @@ from drivers.document_scan import (
     scan_page,
     scan_pages_to_pdf,
 )
-from simulator.document_scene import DocumentPose, DocumentSceneComposer
+from simulator.camera.document_scene import DocumentPose, DocumentSceneComposer
 
 
 def desk(scene: str, pose: DocumentPose | None = None, size=(1280, 960), seed: int = 1):

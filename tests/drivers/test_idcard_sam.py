@@ -13,17 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.idcard_sam import (
+from drivers.idcard_sam import SamReader, parse_base_info
+from drivers.idcard_sam_frames import (
     PREAMBLE,
     Command,
     FrameDecoder,
     SamError,
     SamFailure,
-    SamReader,
     checksum,
     encode_request,
     encode_response,
-    parse_base_info,
     parse_response,
 )
 from drivers.idcard_text import (

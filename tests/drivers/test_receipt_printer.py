@@ -9,16 +9,13 @@ import pytest
 from PIL import Image
 from pyzbar.pyzbar import decode
 
+from drivers.receipt_layout import Align, ReceiptDocument, ReceiptLine, compose
 from drivers.receipt_printer import (
-    Align,
     EscposReceiptPrinter,
     PrinterError,
     PrinterFailure,
     PrinterOffline,
     PrinterStatus,
-    ReceiptDocument,
-    ReceiptLine,
-    compose,
 )
 from simulator.escpos_printer import EscposPrinterSimulator
 

@@ -15,13 +15,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from drivers.escpos_usb import UsbReceiptPrinter
+from drivers.receipt_layout import CjkMode, ReceiptDocument, ReceiptLine
 from drivers.receipt_printer import (
-    CjkMode,
     EscposReceiptPrinter,
     PrinterError,
     PrinterFailure,
-    ReceiptDocument,
-    ReceiptLine,
     ReceiptPrinter,
     SerialReceiptPrinter,
     decode_paper_sensor,

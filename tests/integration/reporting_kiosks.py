@@ -13,7 +13,7 @@ from typing import Any
 from kiosk.config import simulator_overrides
 from scenarios import headless_citizen
 from scenarios.headless_citizen import run_headless
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.fleet.fleetkit import Fleet, sqlite_config
 from tests.integration.test_fleet_link import KioskCore

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from tests.integration.crash_harness import KIOSK_ID, SimulatorProcess, audit, run_kiosk
 
 BILL_STATES = [

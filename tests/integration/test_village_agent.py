@@ -15,7 +15,7 @@ import pytest
 from fleet import village_agents
 from fleet.statistics import GroupBy
 from scenarios import headless_citizen
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.reference import ENDORSEMENT, SERVICE_RATING, WATER_ACCOUNT
 from tests.integration.reporting_kiosks import BILL, PREREVIEW, ReportingFleet, until
 from tests.integration.test_fleet_reports import _today

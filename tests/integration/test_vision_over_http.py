@@ -13,8 +13,8 @@ from peripherals.document_camera import DocumentCameraService
 from peripherals.face_camera import FaceCameraService
 from peripherals.scan_event import ScanKind
 from simulator.camera import CameraServer, SceneComposer
-from simulator.camera_control import add_control_routes
-from simulator.document_scene import DocumentSceneComposer
+from simulator.camera.control import add_control_routes
+from simulator.camera.document_scene import DocumentSceneComposer
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from drivers.document_scan import PageFormat, ScanFailure
 from peripherals.document_camera import DocumentCameraService, PageNotFound
 from peripherals.errors import DeviceError, DeviceReason
 from simulator.camera import CameraServer
-from simulator.document_scene import DocumentPose, DocumentSceneComposer
+from simulator.camera.document_scene import DocumentPose, DocumentSceneComposer
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 
 
 @dataclass

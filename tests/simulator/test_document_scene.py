@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulator.document_scene import DocumentPose, DocumentSceneComposer
+from simulator.camera.document_scene import DocumentPose, DocumentSceneComposer
 
 
 def test_the_empty_desk_is_dark_and_the_page_bright():

@@ -7,15 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.escpos_interpreter import (
-    Align,
-    EscposInterpreter,
-    PaperSensors,
-    QrBlock,
-    RasterBlock,
-    TextLine,
-)
+from simulator.escpos_interpreter import EscposInterpreter
+from simulator.escpos_page import Align, QrBlock, RasterBlock, TextLine
 from simulator.escpos_render import render_page
+from simulator.escpos_status import PaperSensors
 
 ESC, GS, FS, DLE = b"\x1b", b"\x1d", b"\x1c", b"\x10"
 CUT = GS + b"V\x00"

@@ -11,8 +11,8 @@ from pyzbar import pyzbar
 
 from drivers.face_detection import FaceDetector
 from simulator.camera import FaceScene, SceneComposer
-from simulator.camera_control import add_control_routes
-from simulator.document_scene import DocumentSceneComposer
+from simulator.camera.control import add_control_routes
+from simulator.camera.document_scene import DocumentSceneComposer
 
 
 @pytest.fixture(scope="module")

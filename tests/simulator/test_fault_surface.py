@@ -18,19 +18,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from drivers.bac import AuthenticationRefused
 from drivers.barcode_scanner import BarcodeScanner, ScannerError
 from drivers.dispenser import CardDispenser, DispenserError, StockLevel
-from drivers.idcard_sam import (
-    Command,
-    SamError,
-    SamReader,
-    SerialTransport,
-    Status,
-    encode_request,
-    encode_response,
-)
+from drivers.idcard_sam import SamReader, SerialTransport
+from drivers.idcard_sam_frames import Command, SamError, Status, encode_request, encode_response
 from drivers.ipp import IppError, IppPrinter
 from drivers.passive_auth import verify_passive_auth
 from drivers.receipt_printer import EscposReceiptPrinter, PrinterError
-from simulator.control import CHIP_SLOW_S, SimulatorRefused, build_control_app
+from simulator.control import CHIP_SLOW_S, build_control_app
+from simulator.control_client import SimulatorRefused
 from simulator.icao_chip import ChipFault, IcaoChip
 from simulator.runtime import Simulator, SimulatorOptions
 from tests.simulator.running import RunningSimulator

@@ -27,7 +27,7 @@ async def _serve(port: int, app, session, calls, share, sim_url: str) -> web.App
 
     from scenarios.citizen import Citizen
     from screens.screen_share import personal_boxes
-    from simulator.control import SimulatorClient
+    from simulator.control_client import SimulatorClient
 
     lags: list[float] = []
 

@@ -12,6 +12,7 @@ and by `python -m bench.money`.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,15 +25,16 @@ ROOT = Path(__file__).resolve().parents[3]
 class Explorer:
     """`with Explorer(work_dir) as explorer: result = explorer.run(spec)`."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, env: dict[str, str] | None = None) -> None:
         self.work_dir = work_dir
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Explorer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.explorer.worker", "--work-dir",
-             str(self.work_dir)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+             str(self.work_dir)], cwd=ROOT, env={**os.environ, **self.env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=open(self.work_dir / "worker.stderr", "ab"), text=True, bufsize=1)
         ready = self.proc.stdout.readline() if self.proc.stdout else ""
         if not ready:

@@ -9,7 +9,7 @@ import asyncio
 import time
 from typing import Any
 
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from simulator.reference import BILL_PAYMENT, CREDIT_REPORT, ENDORSEMENT, WATER_ACCOUNT
 from tests.integration.explorer.plan import RunSpec
 

@@ -36,7 +36,7 @@ from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.devices import build_manager
 from kiosk.journal_cli import reconciliation_rows
 from simulator.backends import BACKEND_PREFIXES, reference_catalog
-from simulator.control import SimulatorClient
+from simulator.control_client import SimulatorClient
 from tests.integration.crash_harness import SimulatorProcess
 from tests.integration.explorer.checks import check
 from tests.integration.explorer.citizen import run_citizen

@@ -1,26 +1,17 @@
-"""Simulated kiosk cameras: a scene composer and an MJPEG-over-HTTP server.
-
-The kiosk captures a real camera with OpenCV; here the far side of that wire is an
-HTTP server streaming ``multipart/x-mixed-replace`` JPEG parts, the format of most IP
-cameras, which OpenCV's FFmpeg backend reads from a plain URL.
-"""
+"""What a kiosk's simulated face camera sees: the service hall behind the kiosk and whoever
+stands in front of it (a citizen, too far or too close, in the dark, a photo held up...),
+composed frame by frame from the astronaut photo that scikit-image ships."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import logging
 import math
-from collections.abc import Iterator
 from enum import StrEnum
-from typing import Protocol
 
 import cv2
 import numpy as np
-from aiohttp import web
 
-logger = logging.getLogger(__name__)
+from simulator.camera.code_cards import CodeKind, paste_card, render_code_card
 
 # Where the astronaut's face sits in skimage.data.astronaut() (512x512), as OpenCV's
 # frontal-face Haar cascade boxes it: x, y, w, h.
@@ -28,16 +19,7 @@ _ASTRONAUT_FACE = (177, 67, 93, 93)
 # Head-and-shoulders crop of the astronaut photo: x0, y0, x1, y1.
 _ASTRONAUT_CROP = (20, 8, 430, 512)
 
-_BOUNDARY = "frame"
 
-
-class FrameSource(Protocol):
-    """Anything that can compose the next BGR frame of a simulated camera."""
-
-    def next_frame(self) -> np.ndarray: ...
-
-
-@functools.cache
 def _astronaut_bust() -> tuple[np.ndarray, np.ndarray]:
     """The astronaut's head and shoulders (BGR) and a soft silhouette mask (float 0..1).
 
@@ -121,13 +103,6 @@ class FaceScene(StrEnum):
     STILL_PHOTO = "still_photo"  # a printed photo held up, perfectly still, never blinking
 
 
-class CodeKind(StrEnum):
-    """Symbologies the simulator can show to a camera."""
-
-    QR = "qr"
-    CODE128 = "code128"
-
-
 # Scene -> (face size as a fraction of the frame height, horizontal offset of the face
 # centre as a fraction of the frame width); None: use ``face_scale``.
 _SCENE_LAYOUT: dict[FaceScene, tuple[float | None, float]] = {
@@ -179,46 +154,6 @@ def _astronaut_print() -> np.ndarray:
                                  value=(236, 240, 242))  # fmt: skip
     printed.setflags(write=False)
     return printed
-
-
-def render_code_card(data: str, kind: CodeKind | str, module_px: int = 4) -> np.ndarray:
-    """A white card (BGR) carrying ``data`` as a QR code or a Code 128 barcode."""
-    kind = CodeKind(kind)
-    if kind is CodeKind.QR:
-        import qrcode
-
-        qr = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
-        qr.add_data(data)
-        qr.make(fit=True)
-        modules = np.array(qr.get_matrix(), dtype=bool)
-        img = np.where(modules, 0, 255).astype(np.uint8)
-        img = cv2.resize(img, None, fx=module_px, fy=module_px, interpolation=cv2.INTER_NEAREST)
-    else:
-        from barcode.codex import Code128  # python-barcode, which python-escpos brings
-
-        bars = Code128(data).build()[0]
-        row = np.array([0 if bit == "1" else 255 for bit in bars], np.uint8)
-        quiet = np.full(12, 255, np.uint8)
-        row = np.concatenate([quiet, row, quiet])
-        height = max(40, len(row) * module_px // 4)
-        img = np.repeat(np.repeat(row[None, :], height, axis=0), module_px, axis=1)
-        img = cv2.copyMakeBorder(img, 16, 16, 0, 0, cv2.BORDER_CONSTANT, value=255)
-    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-
-
-def paste_card(frame: np.ndarray, card: np.ndarray, centre: tuple[float, float], angle: float,
-               fit: float) -> None:  # fmt: skip
-    """Paste ``card`` into ``frame`` rotated by ``angle`` degrees, scaled to ``fit`` of the
-    frame's shorter side (its longer side), centred at ``centre`` (fractions of w, h)."""
-    height, width = frame.shape[:2]
-    scale = fit * min(width, height) / max(card.shape[:2])
-    matrix = cv2.getRotationMatrix2D((card.shape[1] / 2, card.shape[0] / 2), angle, scale)
-    matrix[0, 2] += centre[0] * width - card.shape[1] / 2
-    matrix[1, 2] += centre[1] * height - card.shape[0] / 2
-    mask = np.full(card.shape[:2], 255, np.uint8)
-    warped = cv2.warpAffine(card, matrix, (width, height), flags=cv2.INTER_AREA)
-    warped_mask = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_LINEAR)
-    cv2.copyTo(warped, warped_mask, frame)
 
 
 class SceneComposer:
@@ -435,216 +370,3 @@ class SceneComposer:
                 (np.clip(noise, 0, 255).astype(np.uint8), np.clip(-noise, 0, 255).astype(np.uint8))
             )
         return bank
-
-
-class CameraServer:
-    """Serves one simulated camera as MJPEG over HTTP (``/stream.mjpg``, ``/snapshot.jpg``).
-
-    Frames are composed and JPEG-encoded in a worker thread at ``fps`` only while
-    someone is watching; every viewer gets the same latest frame.
-    """
-
-    def __init__(
-        self,
-        composer: FrameSource,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        fps: float = 15,
-        jpeg_quality: int = 85,
-    ) -> None:
-        self.composer = composer
-        self.host = host
-        self.fps = fps
-        self.jpeg_quality = jpeg_quality
-        self._requested_port = port
-        self._port: int | None = None
-        self._runner: web.AppRunner | None = None
-        self._producer: asyncio.Task[None] | None = None
-        self._handlers: set[asyncio.Task[object]] = set()
-        self._frame_ready: asyncio.Condition | None = None
-        self._demand: asyncio.Event | None = None
-        self._watchers = 0
-        self._jpeg: bytes | None = None
-        self._sequence = 0
-        self._closing = False
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("camera server is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The MJPEG stream URL, as a kiosk's capture driver opens it."""
-        return f"http://{self.host}:{self.port}/stream.mjpg"
-
-    @property
-    def snapshot_url(self) -> str:
-        return f"http://{self.host}:{self.port}/snapshot.jpg"
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/stream.mjpg", self._stream)
-        app.router.add_get("/snapshot.jpg", self._snapshot)
-        self._closing = False
-        self._frame_ready = asyncio.Condition()
-        self._demand = asyncio.Event()
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-        # Plugged back in, the camera comes back at the same address, as a real one would.
-        self._requested_port = self._port
-        self._producer = asyncio.create_task(self._produce(), name=f"camera:{self._port}")
-        logger.info("simulated camera serving", extra={"device": self.url})
-
-    async def stop(self) -> None:
-        """Stop serving; open streams are cut at once, as if the camera was unplugged."""
-        if self._runner is None:
-            return
-        self._closing = True
-        assert self._frame_ready is not None
-        async with self._frame_ready:
-            self._frame_ready.notify_all()
-        # A handler may be stuck writing to a slow client; don't wait for it.
-        for task in list(self._handlers):
-            task.cancel()
-        if self._producer is not None:
-            self._producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._producer
-        await self._runner.cleanup()
-        self._runner = None
-        self._producer = None
-        self._jpeg = None
-        self._port = None
-
-    @property
-    def plugged(self) -> bool:
-        return self._runner is not None
-
-    async def unplug(self) -> None:
-        """Pull the cable: open streams are cut and new connections refused."""
-        await self.stop()
-
-    async def plug(self) -> None:
-        """Put it back: the camera serves again at the address it had."""
-        if self._runner is None:
-            await self.start()
-
-    async def __aenter__(self) -> CameraServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def _render(self) -> bytes:
-        # Runs in a worker thread; only the producer calls it, so the composer is never
-        # entered twice at once.
-        frame = self.composer.next_frame()
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        return buf.tobytes()
-
-    async def _produce(self) -> None:
-        assert self._demand is not None and self._frame_ready is not None
-        loop = asyncio.get_running_loop()
-        period = 1.0 / self.fps
-        due = loop.time()
-        while True:
-            if not self._demand.is_set():
-                await self._demand.wait()
-                due = loop.time()
-            try:
-                jpeg = await asyncio.to_thread(self._render)
-            except Exception:
-                # A broken composer must not kill the camera silently with viewers hanging.
-                logger.exception("simulated camera failed to render a frame")
-                await asyncio.sleep(period)
-                continue
-            async with self._frame_ready:
-                self._jpeg = jpeg
-                self._sequence += 1
-                self._frame_ready.notify_all()
-            due += period
-            delay = due - loop.time()
-            if delay < 0:  # fell behind (slow machine): don't burst to catch up
-                due, delay = loop.time(), 0.0
-            await asyncio.sleep(delay)
-
-    async def _next_jpeg(self, after: int) -> tuple[bytes, int] | None:
-        """The first frame newer than sequence ``after``, or None when shutting down."""
-        assert self._frame_ready is not None
-        async with self._frame_ready:
-            await self._frame_ready.wait_for(lambda: self._closing or self._sequence > after)
-            if self._closing or self._jpeg is None:
-                return None
-            return self._jpeg, self._sequence
-
-    @contextlib.contextmanager
-    def _watching(self) -> Iterator[None]:
-        assert self._demand is not None
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
-        self._watchers += 1
-        self._demand.set()
-        try:
-            yield
-        finally:
-            self._watchers -= 1
-            if self._watchers == 0:
-                self._demand.clear()
-            if task is not None:
-                self._handlers.discard(task)
-
-    async def _stream(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": f"multipart/x-mixed-replace; boundary={_BOUNDARY}",
-                "Cache-Control": "no-cache, no-store, must-revalidate",
-                "Pragma": "no-cache",
-                "Connection": "close",
-            }
-        )
-        await response.prepare(request)
-        sequence = self._sequence
-        with self._watching():
-            while not self._closing:
-                latest = await self._next_jpeg(sequence)
-                if latest is None:
-                    break
-                jpeg, sequence = latest
-                part = (
-                    f"--{_BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                    f"Content-Length: {len(jpeg)}\r\n\r\n"
-                ).encode("ascii")
-                try:
-                    await response.write(part + jpeg + b"\r\n")
-                except ConnectionResetError:
-                    break  # the viewer hung up: the usual way a stream ends
-        return response
-
-    async def _snapshot(self, request: web.Request) -> web.Response:
-        with self._watching():
-            latest = await self._next_jpeg(self._sequence)
-        if latest is None:
-            raise web.HTTPServiceUnavailable(text="camera stopping")
-        return web.Response(
-            body=latest[0], content_type="image/jpeg", headers={"Cache-Control": "no-store"}
-        )
-
-
-__all__ = [
-    "CameraServer",
-    "CodeKind",
-    "FaceScene",
-    "FrameSource",
-    "SceneComposer",
-    "paste_card",
-    "render_code_card",
-]

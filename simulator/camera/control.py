@@ -7,14 +7,42 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.camera import CodeKind, FaceScene, SceneComposer
-from simulator.document_scene import DocumentPose, DocumentScene
+from simulator.camera.code_cards import CodeKind
+from simulator.camera.document_scene import DocumentPose, DocumentScene, DocumentSceneComposer
+from simulator.camera.scene import FaceScene, SceneComposer
+
+
+async def _body_of(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return body
+
+
+def _bad(message: str, accepted: list[str]) -> web.Response:
+    return web.json_response({"error": message, "accepted": accepted}, status=400)
+
+
+def _pose_of(body: dict[str, Any]) -> DocumentPose:
+    """The document's pose a request asks for; ValueError or TypeError when it cannot be."""
+    pose = DocumentPose()
+    x, y = [float(v) for v in body.get("centre", pose.centre)][:2]
+    return DocumentPose(
+        centre=(x, y),
+        angle_deg=float(body.get("angle_deg", pose.angle_deg)),
+        tilt=float(body.get("tilt", pose.tilt)),
+        shadow=bool(body.get("shadow", pose.shadow)),
+        glare=bool(body.get("glare", pose.glare)),
+    )
 
 
 def add_control_routes(
     routes: web.RouteTableDef,
     composer: SceneComposer,
-    document_composer: Any = None,
+    document_composer: DocumentSceneComposer | None = None,
 ) -> None:
     """Add the cameras' control endpoints to the simulator's control API.
 
@@ -27,55 +55,38 @@ def add_control_routes(
 
     Unknown names and bad bodies answer 400 with the accepted values.
     """
-    async def body_of(request: web.Request) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text="body must be JSON") from exc
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="body must be a JSON object")
-        return body
-
-    def bad(message: str, accepted: list[str]) -> web.Response:
-        return web.json_response({"error": message, "accepted": accepted}, status=400)
-
     @routes.post("/face/scene")
     async def face_scene(request: web.Request) -> web.Response:
-        body = await body_of(request)
+        body = await _body_of(request)
         try:
             composer.scene = str(body.get("scene"))
         except ValueError:
-            return bad("unknown face scene", [s.value for s in FaceScene])
+            return _bad("unknown face scene", [s.value for s in FaceScene])
         return web.json_response({"scene": composer.scene})
 
     @routes.post("/document/scene")
     async def document_scene(request: web.Request) -> web.Response:
         if document_composer is None:
-            return bad("no document camera in this simulator", [])
-        body = await body_of(request)
+            return _bad("no document camera in this simulator", [])
+        body = await _body_of(request)
         try:
             document_composer.scene = str(body.get("scene"))
         except ValueError:
-            return bad("unknown document scene", [s.value for s in DocumentScene])
-        pose = DocumentPose()
+            return _bad("unknown document scene", [s.value for s in DocumentScene])
         try:
-            document_composer.pose = DocumentPose(
-                centre=tuple(float(v) for v in body.get("centre", pose.centre))[:2],  # type: ignore[arg-type]
-                angle_deg=float(body.get("angle_deg", pose.angle_deg)),
-                tilt=float(body.get("tilt", pose.tilt)),
-                shadow=bool(body.get("shadow", pose.shadow)),
-                glare=bool(body.get("glare", pose.glare)),
-            )
+            document_composer.pose = _pose_of(body)
         except (TypeError, ValueError):
-            return bad("bad pose", ["centre", "angle_deg", "tilt", "shadow", "glare"])
+            return _bad("bad pose", ["centre", "angle_deg", "tilt", "shadow", "glare"])
         return web.json_response({"scene": document_composer.scene})
 
     @routes.post("/camera/code")
     async def camera_code(request: web.Request) -> web.Response:
-        body = await body_of(request)
-        target = document_composer if body.get("camera") == "document" else composer
+        body = await _body_of(request)
+        target: SceneComposer | DocumentSceneComposer | None = (
+            document_composer if body.get("camera") == "document" else composer
+        )
         if target is None:
-            return bad("no such camera", ["face", "document"])
+            return _bad("no such camera", ["face", "document"])
         data = body.get("data")
         if data is None:
             target.hide_code()
@@ -83,5 +94,5 @@ def add_control_routes(
         try:
             target.show_code(str(data), str(body.get("kind", CodeKind.QR.value)))
         except ValueError:
-            return bad("cannot show this code", [k.value for k in CodeKind])
+            return _bad("cannot show this code", [k.value for k in CodeKind])
         return web.json_response({"code": {"data": str(data), "kind": body.get("kind", "qr")}})

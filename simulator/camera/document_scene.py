@@ -16,7 +16,7 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
-from simulator.camera import CodeKind, paste_card, render_code_card
+from simulator.camera.code_cards import CodeKind, paste_card, render_code_card
 
 # Sizes in millimetres of what can lie on the desk: A4 paper and an ID-1 card
 # (ISO/IEC 7810, the size of identity and bank cards).
