@@ -43,6 +43,22 @@ class CageSession:
     env: dict[str, str]
     runtime_dir: Path
     size: tuple[int, int]
+    panel_display: str      # the Xvfb cage's output window is on: where input comes from
+
+    def tap(self, x: int, y: int) -> None:
+        """A press and release at (x, y) of the output, from the top left, through cage's
+        input (the X11 backend's pointer), as a finger's tap reaches the kiosk: one pointer
+        press through Xwayland."""
+        xlib, xtst = ctypes.CDLL("libX11.so.6"), ctypes.CDLL("libXtst.so.6")
+        xlib.XOpenDisplay.restype = ctypes.c_void_p
+        display = ctypes.c_void_p(xlib.XOpenDisplay(self.panel_display.encode()))
+        try:
+            xtst.XTestFakeMotionEvent(display, 0, x, y, 0)
+            xtst.XTestFakeButtonEvent(display, 1, True, 0)
+            xtst.XTestFakeButtonEvent(display, 1, False, 50)
+            xlib.XSync(display, 0)
+        finally:
+            xlib.XCloseDisplay(display)
 
     def screenshot(self, path: Path) -> Path:
         """The output as the compositor shows it (grim), not as the client drew it."""
@@ -146,7 +162,7 @@ def cage_session(width: int = 1080, height: int = 1920) -> Iterator[CageSession]
                                env={**env, "DISPLAY": client_env["DISPLAY"]}, check=True,
                                capture_output=True, timeout=30)
             _resize_output_window(x_display, width, height)
-            session = CageSession(client_env, runtime, (width, height))
+            session = CageSession(client_env, runtime, (width, height), x_display)
             shot = Path(tmp) / "size.png"
             _wait_for(f"{width}x{height} output",
                       lambda: png_size(session.screenshot(shot)) == (width, height), 10, proc)

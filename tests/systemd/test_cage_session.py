@@ -33,6 +33,8 @@ pytestmark = pytest.mark.skipif(
 
 PORTRAIT, LANDSCAPE, SMALL_LANDSCAPE = (1080, 1920), (1920, 1080), (1280, 720)
 SESSION_RUNTIME_DIR = "/run/kiosk-session"
+# Where the attract screen's language button is on a portrait panel, as a share of its height.
+LANGUAGE_BUTTON_Y = 0.955
 
 
 def unit_environment(name: str, session: CageSession) -> dict[str, str]:
@@ -54,6 +56,7 @@ def unit_environment(name: str, session: CageSession) -> dict[str, str]:
 class Shown:
     shot: Path
     last_line: str
+    tapped: Path | None = None   # after one tap on the language button (portrait)
 
 
 def run_until_ready(session: CageSession, name: str, args: list[str], root: Path) -> tuple[
@@ -105,13 +108,19 @@ def show_attract(size: tuple[int, int], out: Path) -> Shown:
         proc, notify, journal = run_until_ready(
             session, "kiosk.service",
             ["--simulator", "--state-dir", str(state), "--log-dir", str(root / "logs")], root)
+        tapped = None
         try:
             shot = settled_screenshot(session, out / f"attract-{size[0]}x{size[1]}.png")
+            if size == PORTRAIT:
+                # The language button: the middle of the bottom row on the portrait panel.
+                session.tap(size[0] // 2, round(size[1] * LANGUAGE_BUTTON_Y))
+                time.sleep(2.0)
+                tapped = session.screenshot(out / "tapped-language.png")
         finally:
             proc.terminate()
             proc.wait(60)
             notify.close()
-    return Shown(shot, journal.read_text(errors="replace").strip().splitlines()[-1])
+    return Shown(shot, journal.read_text(errors="replace").strip().splitlines()[-1], tapped)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +157,16 @@ def test_kiosk_scales_to_the_output_it_got(shown):
     # Type renders a little differently at each size and the attract picture pulses: allow
     # that, not a start button twice as tall.
     assert (difference > 64).mean() < 0.02, (difference > 64).mean()
+
+
+def test_a_tap_through_the_compositor_counts_once(shown):
+    """A press through cage (its pointer, to Xwayland, to SDL, to Kivy) switches the language
+    once: a tap counted twice would switch it back and leave the header as it was."""
+    before = np.asarray(Image.open(shown[PORTRAIT].shot).convert("L"), dtype=int)
+    assert shown[PORTRAIT].tapped is not None
+    after = np.asarray(Image.open(shown[PORTRAIT].tapped).convert("L"), dtype=int)
+    header = slice(0, PORTRAIT[1] // 6)   # the headline, in the other language now
+    assert (np.abs(after[header] - before[header]) > 64).mean() > 0.01
 
 
 @pytest.mark.parametrize("size", [PORTRAIT, LANDSCAPE, SMALL_LANDSCAPE])
