@@ -40,6 +40,7 @@ from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
 from peripherals.health import DeviceStatus
+from wire.reports import EvaluationReport
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,12 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
         if session.on_problem is not None:
             session.on_problem(kind, reason)
 
+    def report_evaluation(report: EvaluationReport) -> None:
+        if session.on_evaluation is not None:   # the fleet link's, when it runs
+            session.on_evaluation(report)
+
     ctx.report_problem = report_problem
+    ctx.report_evaluation = report_evaluation
     if manager is not None:
         manager.subscribe(session.on_device_event)
     scanner = ctx.devices.barcode_scanner

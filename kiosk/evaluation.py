@@ -4,7 +4,8 @@ A rating carries the item code, the kiosk's transaction number and the kiosk, ne
 about the citizen: reason tags come from a fixed list and a comment is cut short with anything
 shaped like a number masked. It is written to the kiosk's durable outbox (kiosk.outbox)
 first and delivered to the evaluation backend when it can be, each keyed by its own id, so a
-retry never counts twice. A 差评 (the two lowest levels) is reported to the operators at once.
+retry never counts twice. A 差评 (the two lowest levels) is reported to the operators at once,
+and every rating goes to the fleet's satisfaction figures (wire.reports, never the comment).
 Rating is always optional: nothing here waits for the backend while a citizen stands there.
 """
 
@@ -28,6 +29,7 @@ from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.outbox import Courier, Outbox, Submission
 from kiosk.steps import FlowRun, _both, step
 from kiosk.viewmodel import OptionTile, ScreenId
+from wire.reports import EvaluationReport
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,11 @@ class Rating:
                 "level": int(self.level), "tags": list(self.tags), "comment": self.comment,
                 "rated_at": self.rated_at, "agent_id": self.agent_id}
 
+    def fleet_report(self) -> EvaluationReport:
+        """What the operators' fleet learns of it: level and reason tags, never the comment."""
+        return EvaluationReport(self.rating_id, self.item_code, int(self.level), self.rated_at,
+                                self.transaction, self.tags, bool(self.agent_id))
+
 
 def make_rating(item_code: str, transaction: str, kiosk_id: str, level: int,
                 tags: tuple[str, ...] = (), comment: str = "", agent_id: str = "") -> Rating:
@@ -113,13 +120,16 @@ def make_rating(item_code: str, transaction: str, kiosk_id: str, level: int,
 
 class EvaluationDesk:
     """Takes ratings into the kiosk's outbox (kiosk.outbox), reports 差评 to the operators at
-    once, and delivers them with every other waiting submission."""
+    once and every rating to the fleet's figures, and delivers them with every other waiting
+    submission."""
 
     def __init__(self, outbox: Outbox, clients: dict[str, ServiceClient], kiosk_id: str,
-                 report_problem: Callable[[str, str], None]) -> None:
+                 report_problem: Callable[[str, str], None],
+                 report_evaluation: Callable[[EvaluationReport], None]) -> None:
         self.outbox = outbox
         self.kiosk_id = kiosk_id
         self.report_problem = report_problem
+        self.report_evaluation = report_evaluation
         self.courier = Courier(outbox, clients, report_problem)
 
     def rate(self, item_code: str, transaction: str, level: int, tags: tuple[str, ...] = (),
@@ -132,6 +142,7 @@ class EvaluationDesk:
         if rating.level.low:
             self.report_problem("bad_rating",
                                 f"{item_code}:{int(rating.level)}:{','.join(rating.tags)}")
+        self.report_evaluation(rating.fleet_report())
         log.info("rating %s stored (%d)", rating.rating_id, rating.level,
                  extra={"transaction": transaction})
         return rating
@@ -166,7 +177,8 @@ def desk_for(ctx: FlowContext) -> EvaluationDesk:
     """The kiosk's evaluation desk on its outbox (kiosk.outbox) and the backends."""
     outbox = Outbox(ctx.config.state_dir)
     adopt_old_ratings(ctx.config.state_dir, outbox)
-    return EvaluationDesk(outbox, ctx.services, ctx.config.kiosk_id, ctx.report_problem)
+    return EvaluationDesk(outbox, ctx.services, ctx.config.kiosk_id, ctx.report_problem,
+                          ctx.report_evaluation)
 
 
 @step("rate_service")

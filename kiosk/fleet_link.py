@@ -47,7 +47,7 @@ from wire.fleet import (
     SupplyLevel,
     WireError,
 )
-from wire.reports import ApplicationStatus
+from wire.reports import ApplicationStatus, EvaluationReport
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class FleetLink:
             outbox_limit=config.retention.fleet_outbox_messages,
         )
         session.on_problem = self.report_problem
+        session.on_evaluation = self.stage_evaluation   # every rating the citizen gives here
+        self._staging: set[asyncio.Task[None]] = set()
         session.agents.ask_fleet = self.agent.agent_sign_in  # village agents sign in by the fleet
         # Software updates (kiosk.update.agent): the update command, the heartbeat's status.
         self.updates = FleetUpdates(updates, self.agent.post_event) if updates else None
@@ -256,6 +258,21 @@ class FleetLink:
             evaluation_id, item_code, level, rated_at, tx_id, tags, agent_assisted
         )
 
+    def stage_evaluation(self, report: EvaluationReport) -> None:
+        """A rating given on this kiosk's screen (kiosk.evaluation): staged in the fleet outbox
+        from the loop, without holding up the citizen's screen."""
+        task = asyncio.get_running_loop().create_task(self._stage_evaluation(report))
+        self._staging.add(task)   # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._staging.discard)
+
+    async def _stage_evaluation(self, report: EvaluationReport) -> None:
+        try:
+            await self.report_evaluation(report.evaluation_id, report.item_code, report.level,
+                                         report.rated_at, report.tx_id, report.tags,
+                                         report.agent_assisted)
+        except Exception:   # the backend's copy is in the kiosk outbox; only the figure is lost
+            log.exception("evaluation %s not staged for the fleet", report.evaluation_id)
+
     async def report_application_update(
         self, tx_id: str, status: ApplicationStatus, at: float
     ) -> None:
@@ -374,6 +391,8 @@ class FleetLink:
             self._snapshot_task.cancel()
         # What ended in this run's last moments is reported with its goodbye.
         await self.reports.stop(last_scan=failure is None)
+        if self._staging:   # a rating given just before the stop
+            await asyncio.gather(*self._staging)
         if isinstance(failure, Exception):
             self.agent.post_event(
                 Event.new(

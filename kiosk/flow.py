@@ -18,6 +18,7 @@ from kiosk.viewmodel import ScreenId, SessionView
 from peripherals.face_camera import FaceCameraService
 from peripherals.permit_reader import PermitReaderService
 from peripherals.receipt_printer import ReceiptPrinterService
+from wire.reports import EvaluationReport
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,11 @@ class FlowContext:
     # build_session points it at the session's on_problem, which the fleet link sets.
     report_problem: Callable[[str, str], None] = field(
         default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
+    # Every rating (好差评) for the fleet's satisfaction figures, without the comment: build_session
+    # points it at the session's on_evaluation, which the fleet link sets.
+    report_evaluation: Callable[[EvaluationReport], None] = field(
+        default=lambda report: log.info("evaluation %s not reported: no fleet link",
+                                        report.evaluation_id))
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
 
     @property

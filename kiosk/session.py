@@ -22,9 +22,10 @@ from kiosk.i18n import LANGUAGES
 from kiosk.service_menu import ServiceMenu
 from kiosk.session_finding import FindingIntents
 from kiosk.technician import TechnicianMode
-from kiosk.viewmodel import ScreenId, ServiceTile, Volume, stages_of
+from kiosk.viewmodel import ScreenId, ServiceTile, Volume, personal_defaults, stages_of
 from kiosk.village_agent import AgentDesk
 from peripherals.device_manager import DeviceManager
+from wire.reports import EvaluationReport
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
@@ -49,6 +50,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.availability = availability
         self.reconcile = reconcile          # settles orphaned transactions (the transaction core)
         self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
+        self.on_evaluation: Callable[[EvaluationReport], None] | None = None   # 好差评 -> fleet
         self.catalog: Catalog | None = catalog_cache.load()
         self.catalog_problem: str | None = None
         self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
@@ -356,11 +358,11 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
 
     def _clear_visit(self, screen: ScreenId) -> None:
         self.view.update(
-            screen=screen, service_title={}, options=(), qr_payload="", order_no="", preview=None, faces=0,
-            result_lines=(), idle_prompt=False, busy=False, busy_key="", status_key="",
-            status_params={}, entry="", confirm_lines=(), stages=(), stage_index=-1,
+            screen=screen, service_title={}, options=(), qr_payload="", order_no="", faces=0,
+            idle_prompt=False, busy=False, busy_key="", status_key="",
+            status_params={}, stages=(), stage_index=-1,
             documents=(), countdown_s=0, consent_pending=False, exit_prompt=False,
-            help_shown=False, services=self._tiles())
+            help_shown=False, services=self._tiles(), **personal_defaults())
         self.rating.forget()
         self.menu.reset()
 

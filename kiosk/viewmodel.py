@@ -113,10 +113,14 @@ class CallPhase(StrEnum):
         return self in (CallPhase.RINGING, CallPhase.CONNECTING, CallPhase.IN_CALL)
 
 
-# The view's fields that hold the citizen's own data. The screen the hall's agent sees during a
-# call shows the widgets rendering them masked (screens.screen_share); a screen that renders one
-# of these must mark its widget personal (tests/videocall/test_screen_privacy.py checks all).
-PERSONAL_FIELDS = frozenset({"entry", "confirm_lines", "preview", "result_lines"})
+# The view's fields that hold the citizen's own data (what they typed, scanned or showed the
+# camera, what was found about them, their own words in a rating's comment). The screen the
+# hall's agent sees during a call shows the widgets rendering them masked (screens.screen_share);
+# a screen that renders one of these must mark its widget personal
+# (tests/videocall/test_screen_privacy.py checks all); the end of a visit wipes them all
+# (KioskSession._clear_visit, through personal_defaults).
+PERSONAL_FIELDS = frozenset({"entry", "confirm_lines", "preview", "result_lines",
+                             "rating_comment"})
 
 
 @dataclass(frozen=True)
@@ -275,6 +279,12 @@ class SessionView:
     def pick(self, text: Text) -> str:
         """The catalog's or backend's own text in the current language (Chinese if missing)."""
         return text.get(self.language) or text.get("zh", "")
+
+
+def personal_defaults() -> dict[str, Any]:
+    """Every personal field of the view at its empty value: what the end of a visit sets."""
+    blank = SessionView()
+    return {name: getattr(blank, name) for name in PERSONAL_FIELDS}
 
 
 def _differs(old: Any, new: Any) -> bool:

@@ -11,7 +11,7 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.metrics import Metrics
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 
 from kiosk.viewmodel import CallPhase, Intents, ScreenId, SessionView
 from screens import theme
@@ -26,6 +26,11 @@ WINDOW_SETTLE_S = 0.3
 
 # Screens that are themselves a busy indicator: no overlay over them.
 _SHOWS_OWN_BUSY = {ScreenId.PROCESSING, ScreenId.RESULT, ScreenId.ATTRACT}
+# Browsing the catalog (the menu and an item's guide, back and forth many times a visit) cuts
+# straight to the next screen: a fade paints both screens into buffers for every frame of it,
+# which on a kiosk's software GL made a tap take a second to show the guide (bench.menu).
+_CUT_BETWEEN = frozenset({ScreenId.MENU, ScreenId.GUIDE})
+FADE_S = 0.15
 # The overlays from the bottom up: the video call stays over the busy indicator (hang-up is
 # always at hand), the dialogs the citizen opens come over the call.
 _STACK = ("busy", "call", "idle", "exit", "help")
@@ -64,6 +69,7 @@ class KioskApp(App):
         self._elder_built: bool | None = None
         self._sets: dict[bool, tuple[ScreenManager, dict[str, Any]]] = {}
         self._fit: tuple[float, bool] = (1.0, False)
+        self._cut, self._fade = NoTransition(), FadeTransition(duration=FADE_S)
 
     def build(self):
         self._fit = fit_to_window()
@@ -99,7 +105,7 @@ class KioskApp(App):
         if elder not in self._sets:
             # Screens are built when first shown (`_screen`): at start-up only the attract
             # screen stands between the process and an interactive kiosk.
-            manager = ScreenManager(transition=FadeTransition(duration=0.15))
+            manager = ScreenManager(transition=self._fade)
             overlays = {
                 "busy": BusyOverlay(self.view),
                 "idle": IdlePrompt(self.view, self.intents),
@@ -158,6 +164,8 @@ class KioskApp(App):
         screen = self._screen(current)
         if self.manager.current != current:
             previous = self.manager.current
+            self.manager.transition.stop()   # a fade still running ends before a cut starts
+            self.manager.transition = self._transition(previous, current)
             self.manager.current = current
             changed = set(self.view.__dataclass_fields__)  # a screen coming in renders whole
             # Measured to the frame after the one that draws the new screen.
@@ -171,6 +179,12 @@ class KioskApp(App):
         self._show("help", self.view.help_shown)
         self._follow_busy()
         self._follow_call(changed)
+
+    def _transition(self, previous: str, current: str) -> Any:
+        """A cut within the catalog (_CUT_BETWEEN), a short fade to and from anything else."""
+        if {ScreenId(previous), ScreenId(current)} <= _CUT_BETWEEN:
+            return self._cut
+        return self._fade
 
     def _follow_call(self, changed: set[str]) -> None:
         """The video call's overlay, over whatever screen is shown (screens.call_overlay)."""

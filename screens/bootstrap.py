@@ -24,6 +24,10 @@ def configure_kivy(width: int, height: int, fullscreen: bool, font_path: str) ->
     # Full screen, the window must take the size the compositor gives it: cage shows a window
     # of fixed size (min = max in its size hints) as a dialog at its own size, not full screen.
     Config.set("graphics", "resizable", "1" if fullscreen else "0")
+    # No multisampling (Kivy's default is 2): the screens are flat boxes and text the font
+    # renderer already smooths, and on a kiosk without a GPU (Mesa's llvmpipe) it tripled the
+    # cost of every frame: a tap to the guide took 450 ms at the median instead of 190 (bench.menu).
+    Config.set("graphics", "multisamples", "0")
     Config.set("kivy", "exit_on_escape", "0")  # a citizen must not close the kiosk
     Config.set("kivy", "keyboard_mode", "systemanddock")
     # mtdev/hidinput next to SDL's mouse doubles every touch on Linux: keep SDL's events only.

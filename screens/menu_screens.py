@@ -28,6 +28,7 @@ _TABS = {MenuTab.KIOSK: "menu.tab.kiosk", MenuTab.DEPARTMENTS: "menu.tab.departm
 # wide (CJK) character counts 2, a Latin one 1; 40 is one line of a portrait tile.
 ELDER_SUMMARY_WIDTH = 40
 CLAUSE_END = r"[\uff0c,\uff1b;\u3002]"  # ，, ；; 。 (escaped: no visible text outside i18n)
+KEPT_TILES = 48  # search result tiles kept built between keystrokes
 
 
 def _width(text: str) -> int:
@@ -185,6 +186,22 @@ class SearchScreen(KioskScreen):
         self.split([self.query, self.found, self.results], [self.words, self.keyboard])
         self._rendered: tuple = ()
         self._words: tuple = ()
+        self._built: dict[tuple, Widget] = {}
+
+    def _tile(self, tile: ServiceTile) -> Widget:
+        """A result's tile; the one built for an earlier keystroke when it shows the same (the
+        next letter mostly keeps the best results, and drawing their text is a keystroke's
+        biggest cost on software GL: bench.menu's search_screen_ms)."""
+        v = self.view
+        key = (tile.code, v.pick(tile.title), v.pick(tile.summary), tile.available,
+               tile.reason_key, tile.warning_key, tile.guide_only, v.language)
+        button = self._built.get(key)
+        if button is None:
+            button = service_button(self, tile)
+            if len(self._built) >= KEPT_TILES:
+                self._built.pop(next(iter(self._built)))
+            self._built[key] = button
+        return button
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
@@ -207,7 +224,7 @@ class SearchScreen(KioskScreen):
         if key != self._rendered:
             self._rendered = key
             results = v.search_results
-            self.results.show(len(results), lambda i: service_button(self, results[i]), v.t)
+            self.results.show(len(results), lambda i: self._tile(results[i]), v.t)
 
 
 class GuideScreen(KioskScreen):

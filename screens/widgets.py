@@ -19,6 +19,11 @@ from screens.theme import TEXT_PAIRS, Space, TypeSize, current
 MIN_FIT = 0.7
 
 
+# Sizes found by FitText, by everything they depend on (FitText._fit_key); the oldest go first.
+_FITTED: dict[tuple, tuple[float, tuple]] = {}
+_FITTED_MAX = 4096
+
+
 class FitText:
     """Wraps a label's text to its width and shrinks it (to MIN_FIT) until it fits its box."""
 
@@ -41,6 +46,28 @@ class FitText:
         label: Label = self  # type: ignore[assignment]
         if label.width <= 1 or label.height <= 1:
             return
+        key = self._fit_key()
+        fitted = _FITTED.get(key)
+        if fitted is not None:
+            # Fitted before (a result tile again at the next keystroke, a guide's tab): its
+            # size at once, and Kivy renders the text once instead of once per trial size.
+            label.font_size, label.text_size = fitted
+            return
+        self._fit_anew()
+        if len(_FITTED) >= _FITTED_MAX:
+            _FITTED.pop(next(iter(_FITTED)))
+        _FITTED[key] = (label.font_size, tuple(label.text_size))
+
+    def _fit_key(self) -> tuple:
+        """Everything the fitted size depends on."""
+        label: Label = self  # type: ignore[assignment]
+        return (label.text, label.markup, label.font_name, label.bold, label.italic,
+                label.line_height, label.halign, label.valign, tuple(label.padding),
+                label.width, label.height, self.nominal_font_size, self.text_padding,
+                self.min_fit, self.single_line_first)
+
+    def _fit_anew(self) -> None:
+        label: Label = self  # type: ignore[assignment]
         smallest = self.nominal_font_size * self.min_fit
         # Small boxes get small margins: the padding never takes more than a few percent.
         pad = min(self.text_padding, label.width * 0.04)

@@ -115,7 +115,7 @@ async def test_files_beyond_their_policy_are_removed_and_the_rest_kept(kiosk):  
     writing = voice / "zh-150-new.123.tmp"  # being written right now
     writing.write_bytes(b"\0")
     outbox = Outbox(config.state_dir)
-    desk = EvaluationDesk(outbox, ctx.services, "K1", lambda *_: None)
+    desk = EvaluationDesk(outbox, ctx.services, "K1", lambda *_: None, lambda _report: None)
     for _ in range(2):  # ratings the backend refused, as the courier sets them aside
         outbox.refuse(desk.rate("X-1", "TX", 1, ("too_slow",)).rating_id, "bad_request")
     outbox.close()

@@ -3,6 +3,8 @@ categories by department and life event, most used first, pages."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from kiosk.catalog import parse_catalog
@@ -97,3 +99,61 @@ def test_usage_counts_come_from_the_journal(tmp_path):
         journal.create(code)
     assert usage_counts(journal) == {"A": 2, "B": 1}
     journal.close()
+
+
+def _by_definition(index, query):
+    """The ranking as the module's docstring defines it, name by name, sorted once: how well
+    the query matches, then use here, then the hall's volume, then code."""
+    from kiosk.service_search import Match, has_chinese
+
+    q = normalize(query)
+    chinese = has_chinese(q)
+    ranked = []
+    for item in index.catalog.items:
+        keys = [(normalize(k), *pinyin_keys(k)) for k in item.keywords]
+        if chinese:
+            names_ = [normalize(item.name["zh"]), *(k[0] for k in keys)]
+        else:
+            names_ = [*pinyin_keys(item.name["zh"])[::-1], normalize(item.name.get("en", "")),
+                      *(p for k in keys for p in k[1:])]
+        other = normalize(" ".join([item.department.name["zh"], item.summary.get("zh", ""),
+                                    *(m.name["zh"] for m in item.materials)]))
+        if q in names_:
+            grade = Match.EXACT
+        elif any(n.startswith(q) for n in names_):
+            grade = Match.PREFIX
+        elif any(q in n for n in names_):
+            grade = Match.SUBSTRING
+        elif len(q) >= 4 and any(any(q[:i] in n for n in names_) and any(q[i:] in n for n in names_)
+                                 for i in range(2, len(q) - 1)):
+            grade = Match.TWO_PARTS
+        elif chinese and q in other:
+            grade = Match.OTHER_FIELD
+        else:
+            continue
+        ranked.append((-grade, -index.usage.get(item.code, 0), -item.popularity, item.code))
+    return tuple(r[3] for r in sorted(ranked))
+
+
+@pytest.fixture(scope="module")
+def province():
+    """A province-size catalog (bench.menu's), where names hold others whole: 普通护照签发
+    and 普通护照签发（2区）, so an exact name and a longer one starting with it both match."""
+    from simulator.catalog_build import build_catalog, dumps, scale_catalog
+
+    return parse_catalog(dumps(scale_catalog(build_catalog(), 1000)).encode(), known_steps())
+
+
+@pytest.mark.parametrize("query", ["g", "ga", "gasq", "gaqz", "港", "港澳签注", "身份证",
+                                   "公积金提取", "gjjtq", "passport", "pthzqf", "普通护照签发",
+                                   "hz", "证明", "zz", "wufanzui"])
+def test_a_keystroke_ranks_as_defined_before_and_after_use(province, query):
+    # The per-keystroke shortcuts (joined names, most-used order kept between keystrokes) give
+    # the ranking the definition gives, also right after a citizen starts an item.
+    # Use counts that disagree with the hall's volume, so no grade hides behind popularity.
+    catalog = province
+    shuffled = random.Random(13).sample([item.code for item in catalog.items], len(catalog.items))
+    index = ServiceIndex(catalog, usage={code: n for n, code in enumerate(shuffled)})
+    assert index.search(query) == _by_definition(index, query)
+    index.record_use(index.search(query)[-1] if index.search(query) else catalog.items[0].code)
+    assert index.search(query) == _by_definition(index, query)

@@ -23,9 +23,10 @@ class NoIntents:
 async def audit(app, view) -> dict:
     from kivy.uix.label import Label
 
-    from kiosk.viewmodel import PERSONAL_FIELDS, CallPhase, ScreenId
+    from kiosk.viewmodel import PERSONAL_FIELDS, CallPhase, OptionTile, ScreenId
     from screens.screen_share import MASK_RGB, is_personal, personal_boxes, render_masked
 
+    reason = OptionTile("too_slow", {"zh": "办理时间长", "en": "Too slow"})
     preview = np.zeros((240, 320, 3), np.uint8)
     preview[:] = MAGENTA
     markers = {
@@ -33,11 +34,13 @@ async def audit(app, view) -> dict:
         "confirm_lines": (({"zh": "户名", "en": "Name"}, MARK),),
         "result_lines": ({"zh": MARK, "en": MARK},),
         "preview": preview,
+        "rating_comment": MARK,
     }
     assert set(markers) == set(PERSONAL_FIELDS), "a new personal field needs a marker here"
     results = {}
     for screen in ScreenId:
-        view.update(screen=screen, faces=1, **markers)
+        # A low rating's reasons are up, so the rating screen shows the comment being typed.
+        view.update(screen=screen, faces=1, rating_tags=(reason,), **markers)
         view.update(call_phase=CallPhase.IN_CALL, call_agent="wang", call_recording=True)
         await asyncio.sleep(0.5)        # laid out, textures made
         root = app.root

@@ -36,7 +36,8 @@ def test_no_personal_value_reaches_the_agent(audit, screen):
 
 
 def test_the_screens_that_show_personal_data_are_masked(audit):
-    # The account number, the confirmation, the result and the face preview: all on screen,
-    # all masked (a screen that stopped marking its widget would fail above or here).
-    for screen in ("enter_account", "confirm", "result", "face"):
+    # The account number, the confirmation, the result, the face preview and a rating's
+    # comment: all on screen, all masked (a screen that stopped marking its widget would fail
+    # above or here).
+    for screen in ("enter_account", "confirm", "result", "face", "evaluate"):
         assert any(audit[screen]["masked"]), screen

@@ -8,7 +8,7 @@ import asyncio
 
 from kiosk.catalog_reach import Reach, reach_of
 from kiosk.evaluation import desk_for
-from kiosk.viewmodel import MenuTab, ScreenId
+from kiosk.viewmodel import PERSONAL_FIELDS, MenuTab, ScreenId
 from simulator.reference import ENDORSEMENT, QUEUE_TICKET, SERVICE_RATING
 
 PASSPORT = "442000-CRJ-0001"        # guide-only: applied for at the exit-entry counters
@@ -192,3 +192,21 @@ async def test_an_untouched_rating_screen_goes_home_like_the_result_screen(rig):
     assert clock.tick() == "" and rig.view.countdown_s > 0     # counting down, shown
     clock.last_activity -= 3600                                  # the citizen walked away
     assert clock.tick() == "result_over"                         # the session goes home
+
+
+async def test_a_comment_typed_then_abandoned_leaves_the_view_with_the_citizen(rig):
+    # What a citizen types in the comment is theirs (kiosk.viewmodel.PERSONAL_FIELDS): walking
+    # away from it (skip) ends the visit with it wiped, like an account number they typed.
+    await rig.start(QUEUE_TICKET)
+    await rig.until(ScreenId.CHOOSE)
+    rig.session.choose_option("A")
+    await rig.result()
+    rig.session.finish()
+    rig.session.rate(1)
+    for key in "wang":
+        rig.session.comment_key(key)
+    assert rig.view.rating_comment == "wang"
+    rig.session.finish()                                   # skip: nothing sent
+    assert rig.view.screen is ScreenId.ATTRACT
+    assert "rating_comment" in PERSONAL_FIELDS and rig.view.rating_comment == ""
+    assert not rig.sim.backends.hall.ratings and not rig.problems
