@@ -26,6 +26,7 @@ from kiosk.out_of_service import (
     OutOfServiceReason,
     out_of_service,
 )
+from kiosk.process_end import require_window
 from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
@@ -335,6 +336,7 @@ async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -
     """Only the out-of-service screen: what systemd starts when the kiosk cannot run."""
     from screens.app import KioskApp
 
+    require_window()
     view = SessionView(language=config.ui.language, screen=ScreenId.OUT_OF_SERVICE,
                        out_of_service_key=reason, hotline=config.flow.office_hotline)
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import gc
+import logging
 import os
 import sys
 from pathlib import Path
+
+from kiosk.process_end import (
+    EndReason,
+    classify,
+    say_why,
+    signal_noted,
+    unwind_on_stop_signals,
+)
 
 
 def configured_state_dir(config_path: Path | None) -> Path:
@@ -73,6 +83,38 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable()
     if args.scenario and not (args.simulator or args.attach):
         parser.error("--scenario needs --simulator or --attach")
+    unwind_on_stop_signals()
+    try:
+        ended = _finished(_run(args))
+    except BaseException as exc:  # noqa: BLE001 - every ending says why, in one line
+        ended = _failed(exc)
+    # What an interrupted start left unreferenced (an aiohttp session it never closed) warns
+    # as it is collected: now, so that the line saying why stays the last one.
+    gc.collect()
+    say_why(ended[0], ended[1])
+    return ended[2]
+
+
+def _finished(status: int) -> tuple[EndReason, str, int]:
+    """A kiosk that returned: stopped by a signal its loop took, unprovisioned, or done."""
+    from kiosk.out_of_service import EXIT_NOT_PROVISIONED
+
+    if (signalled := signal_noted()) is not None:
+        return EndReason.STOPPED, f"signal {signalled}", status
+    if status == EXIT_NOT_PROVISIONED:
+        return EndReason.NOT_PROVISIONED, f"exit status {status}", status
+    return EndReason.FINISHED, f"exit status {status}", status
+
+
+def _failed(exc: BaseException) -> tuple[EndReason, str, int]:
+    """A kiosk an exception ended; a crash leaves its traceback in the log first."""
+    ended = classify(exc)
+    if ended[0] is EndReason.CRASHED and not isinstance(exc, SystemExit):
+        logging.getLogger("kiosk").error("the kiosk crashed", exc_info=exc)
+    return ended
+
+
+def _run(args: argparse.Namespace) -> int:
     cache_printer_capabilities(args.state_dir or configured_state_dir(args.config))
     from kiosk.launch import run_kiosk
 

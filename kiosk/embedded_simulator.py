@@ -27,12 +27,22 @@ class EmbeddedSimulator:
         # The simulator is not the kiosk: systemd's notify socket stays with the kiosk.
         env = {k: v for k, v in os.environ.items()
                if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+        # --parent: it ends with this process however this one ends (kill -9 included).
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run"],
+            [sys.executable, "-m", "simulator.cli", "--state-dir", str(self.state_dir), "run",
+             "--parent", str(os.getpid())],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
         )
+        try:
+            return self._wait_for_endpoints(endpoints_file, timeout)
+        except BaseException:
+            self.stop()  # a stop signal or a failure while it starts: it goes too
+            raise
+
+    def _wait_for_endpoints(self, endpoints_file: Path, timeout: float) -> JsonObject:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -45,7 +55,6 @@ class EmbeddedSimulator:
                 if endpoints.get("pid") == self.process.pid:
                     return endpoints
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError("simulator did not start in time")
 
     def stop(self) -> None:

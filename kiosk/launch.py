@@ -26,6 +26,7 @@ from kiosk.json_object import JsonObject
 from kiosk.late_intents import LateIntents
 from kiosk.logs import setup_logging
 from kiosk.out_of_service import EXIT_NOT_PROVISIONED, is_provisioned
+from kiosk.process_end import require_window, stopped_by
 from kiosk.viewmodel import SessionView
 from kiosk.watchdog import Watchdog
 
@@ -59,6 +60,7 @@ async def _run(
 
     from screens.app import KioskApp  # Kivy's window is made as this imports
 
+    require_window()
     marks["window"] = time.time()
     # systemd: WATCHDOG=1 from this loop (so a stuck loop gets the kiosk restarted), READY=1
     # once the kiosk serves (below). Outside systemd it does nothing.
@@ -138,7 +140,11 @@ async def _run(
     voice.start()
     citizen = loop.create_task(scripted()) if scenario else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
-    loop.add_signal_handler(signal.SIGTERM, app.stop)
+    def stop_on_signal() -> None:
+        stopped_by(signal.SIGTERM)
+        app.stop()
+
+    loop.add_signal_handler(signal.SIGTERM, stop_on_signal)
     failure: BaseException | None = None
     try:
         await app.async_run(async_lib="asyncio")
@@ -194,30 +200,29 @@ def run_kiosk(
     setup_logging(config.log_dir, retention=config.retention)
     sim = None
     control_url = None
-    if simulator or attach:
-        if attach:
-            endpoints = json.loads((attach / "endpoints.json").read_text())
-        else:
-            sim = EmbeddedSimulator(config.state_dir / "sim")
-            endpoints = sim.start()
-        control_url = endpoints["control_url"]
-        marks["simulator"] = time.time()
-        config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
-    if headless:
-        from kiosk.app import serve_headless
+    # Whatever ends the kiosk from here (a window that does not open, a stop signal, an
+    # exception), the simulator it started stops with it.
+    try:
+        if simulator or attach:
+            if attach:
+                endpoints = json.loads((attach / "endpoints.json").read_text())
+            else:
+                sim = EmbeddedSimulator(config.state_dir / "sim")
+                endpoints = sim.start()
+            control_url = endpoints["control_url"]
+            marks["simulator"] = time.time()
+            config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
+        if headless:
+            from kiosk.app import serve_headless
 
-        try:
             summary = asyncio.run(serve_headless(config, scenario, control_url, repeat,
                                                  sim.cpu_seconds if sim is not None else None))
-        finally:
-            if sim is not None:
-                sim.stop()
-        print(json.dumps(summary))
-        return 0 if summary.get("ok", True) else 1
-    from screens.bootstrap import configure_kivy
+            print(json.dumps(summary))
+            return 0 if summary.get("ok", True) else 1
+        from screens.bootstrap import configure_kivy
 
-    configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen, config.ui.font_path)
-    try:
+        configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen,
+                       config.ui.font_path)
         marks["kivy_configured"] = time.time()
         scripted = asyncio.run(_run(config, scenario, control_url, out_dir, started_at, marks))
     finally:

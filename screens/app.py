@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
+from kivy.metrics import Metrics
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import FadeTransition, NoTransition, ScreenManager
 
@@ -16,6 +18,11 @@ from screens import theme
 from screens.call_overlay import CALL_FIELDS, RENDERED_FIELDS, CallOverlay
 from screens.kiosk_screens import SCREENS
 from screens.overlays import BUSY_AFTER_S, BusyOverlay, ExitPrompt, HelpPanel, IdlePrompt
+
+log = logging.getLogger(__name__)
+
+# A window size that lasts this long is the one the screens are built for.
+WINDOW_SETTLE_S = 0.3
 
 # Screens that are themselves a busy indicator: no overlay over them.
 _SHOWS_OWN_BUSY = {ScreenId.PROCESSING, ScreenId.RESULT, ScreenId.ATTRACT}
@@ -27,6 +34,23 @@ FADE_S = 0.15
 # The overlays from the bottom up: the video call stays over the busy indicator (hang-up is
 # always at hand), the dialogs the citizen opens come over the call.
 _STACK = ("busy", "call", "idle", "exit", "help")
+
+
+def window_fit() -> tuple[float, bool]:
+    """The density and orientation the window's real size calls for."""
+    width, height = Window.size
+    return theme.panel_density(width, height), width > height
+
+
+def fit_to_window() -> tuple[float, bool]:
+    """Scales every size to the window the kiosk got, not the one it asked for: full screen
+    under the compositor the window is the panel's (its output's) size, whatever kiosk.toml
+    says. Must run before screens are built (sizes are taken in dp/sp when built)."""
+    fit = window_fit()
+    Metrics.density = fit[0]
+    log.info("window %dx%d: density %s, %s", *Window.size, fit[0],
+             "landscape" if fit[1] else "portrait")
+    return fit
 
 
 class KioskApp(App):
@@ -44,15 +68,31 @@ class KioskApp(App):
         self._busy_event: Any = None
         self._elder_built: bool | None = None
         self._sets: dict[bool, tuple[ScreenManager, dict[str, Any]]] = {}
+        self._fit: tuple[float, bool] = (1.0, False)
         self._cut, self._fade = NoTransition(), FadeTransition(duration=FADE_S)
 
     def build(self):
+        self._fit = fit_to_window()
         self.root_layout = FloatLayout()
         self._build_screens()
         self.view.subscribe(self._on_view_changed)
         Window.bind(on_touch_down=self._on_any_touch)
+        # Once the sizes have settled: mapping a full-screen window under cage passes through
+        # the size it asked for (kiosk.toml's) before the output's.
+        Window.bind(size=Clock.create_trigger(self._on_window_size, WINDOW_SETTLE_S))
         self._on_view_changed(set(self.view.__dataclass_fields__))
         return self.root_layout
+
+    def _on_window_size(self, *_: object) -> None:
+        """The compositor gave the window another size after it opened (cage sizes it to
+        the output once mapped): a new density or orientation means the screens again."""
+        if window_fit() == self._fit:
+            return
+        self._fit = fit_to_window()
+        self._sets.clear()
+        self._build_screens()
+        self.manager.current = self.view.screen.value
+        self._on_view_changed(set(self.view.__dataclass_fields__))
 
     def _build_screens(self) -> None:
         """All screens and overlays in the current mode. Each mode's set is built once and

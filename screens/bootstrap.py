@@ -12,16 +12,18 @@ def configure_kivy(width: int, height: int, fullscreen: bool, font_path: str) ->
     os.environ.setdefault("KIVY_NO_CONFIG", "1")  # no ~/.kivy/config.ini drifting per machine
     os.environ.setdefault("KIVY_NO_FILELOG", "1")  # logs go through our own handlers
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    # One base for every size: the panel's short side is 1080 dp (screens.theme).
-    from screens.theme import panel_density
-
-    os.environ["KIVY_METRICS_DENSITY"] = str(panel_density(width, height))
+    # The window only: sizes follow the window the kiosk gets (screens.app.fit_to_window), and
+    # only Kivy's SDL2 window (an X11 fallback ends the process from C when it cannot connect,
+    # leaving the simulator behind and no word of why).
+    os.environ.setdefault("KIVY_WINDOW", "sdl2")
     from kivy.config import Config
 
     Config.set("graphics", "width", str(width))
     Config.set("graphics", "height", str(height))
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
-    Config.set("graphics", "resizable", "0")
+    # Full screen, the window must take the size the compositor gives it: cage shows a window
+    # of fixed size (min = max in its size hints) as a dialog at its own size, not full screen.
+    Config.set("graphics", "resizable", "1" if fullscreen else "0")
     # No multisampling (Kivy's default is 2): the screens are flat boxes and text the font
     # renderer already smooths, and on a kiosk without a GPU (Mesa's llvmpipe) it tripled the
     # cost of every frame: a tap to the guide took 450 ms at the median instead of 190 (bench.menu).

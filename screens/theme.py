@@ -3,7 +3,7 @@
 Every colour a screen draws comes from a `Palette` through a named pair (`TEXT_PAIRS`,
 `GRAPHIC_PAIRS`), so the contrast test can check each pair the screens use, in both palettes.
 Sizes are Kivy metrics (dp/sp) from one base, so the same screens fit every panel: the density
-is chosen once per panel (`panel_density`) before the window opens.
+is chosen from the real window's size (`panel_density`, applied by `screens.app.fit_to_window`).
 """
 
 from __future__ import annotations

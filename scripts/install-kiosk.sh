@@ -17,9 +17,10 @@ if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then
 fi
 
 if [ -z "$DESTDIR" ]; then
-  # cage: the compositor; pcscd: smart cards; polkitd: logind asks it whether the kiosk
-  # user may reboot (without it the reboot is refused).
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cage pcscd polkitd
+  # cage: the compositor, xwayland: its X server the kiosk's window is on (systemd/README.md
+  # "Display"); pcscd: smart cards; polkitd: logind asks it whether the kiosk user may reboot
+  # (without it the reboot is refused).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cage xwayland pcscd polkitd
   if ! getent passwd kiosk >/dev/null; then
     adduser --system --group --home /var/lib/kiosk kiosk
   fi

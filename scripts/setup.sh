@@ -7,6 +7,7 @@ DEB_PACKAGES=(
   pcscd libpcsclite-dev pcsc-tools swig vsmartcard-vpcd   # PC/SC daemon and the virtual reader driver
   libzbar0                                                 # pyzbar
   xvfb xauth libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libgles2 libmtdev1  # headless display for Kivy
+  cage xwayland grim x11-xserver-utils libxtst6            # the kiosk's display session (tests/systemd/test_cage_session.py)
   fonts-wqy-microhei                                       # CJK font for the UI and receipts
   espeak-ng                                                # offline voice guidance (Mandarin, English)
   postgresql                                               # the fleet server's optional store

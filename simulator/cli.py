@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,18 @@ DEVICE_HELP = ", ".join([*(d.value for d in SimDevice), *(f"{a} ({d.value})" for
 
 class NoSimulator(Exception):
     """Nothing to talk to: no endpoints file, or no simulator answers at its address."""
+
+
+def _end_with(parent_pid: int) -> None:
+    """The simulator a kiosk started ends with it, however the kiosk ends (SIGKILL, a C-level
+    exit in a library): the kernel sends SIGTERM when the parent dies (prctl
+    PR_SET_PDEATHSIG), and a parent already gone ends it at once."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        raise SystemExit(f"kiosk-sim: the kiosk that started it (pid {parent_pid}) is gone")
 
 
 async def _run(state_dir: Path) -> None:
@@ -116,7 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk-sim", description=__doc__)
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run every simulated device and backend until interrupted")
+    run = sub.add_parser("run", help="run every simulated device and backend until interrupted")
+    run.add_argument("--parent", type=int, metavar="PID",
+                     help="end when this process (the kiosk that started it) ends")
     sub.add_parser("endpoints", help="print where each simulated device is, as JSON")
     state = sub.add_parser("state", help="what the simulator shows, and each device's faults")
     state.add_argument("--json", action="store_true", help="everything, as JSON")
@@ -191,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.command == "run":
+        if args.parent:
+            _end_with(args.parent)
         asyncio.run(_run(args.state_dir))
         return 0
     from simulator.control_client import SimulatorRefused

@@ -1,4 +1,5 @@
-"""A virtual display for benchmarks that start the Kivy app: the caller's, or an Xvfb of our own."""
+"""A virtual display for benchmarks and tests that start the Kivy app: the caller's, or an Xvfb
+of our own."""
 
 from __future__ import annotations
 
@@ -12,15 +13,11 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def virtual_display(width: int = 1080, height: int = 1920) -> Iterator[dict[str, str]]:
-    """Yields an environment with DISPLAY set; starts Xvfb when none is available.
+def start_xvfb(width: int, height: int) -> Iterator[str]:
+    """An Xvfb of our own on a free display number; yields its DISPLAY.
 
-    Xvfb picks a free display number itself and tells it on a pipe (-displayfd): two test
-    workers (or two checkouts) starting displays at once never race for one number."""
-    env = dict(os.environ)
-    if env.get("DISPLAY"):
-        yield env
-        return
+    Xvfb picks the free number itself and tells it on a pipe (-displayfd): two test workers (or
+    two checkouts) starting displays at once never race for one number."""
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{width}x{height}x24",
@@ -33,8 +30,7 @@ def virtual_display(width: int = 1080, height: int = 1920) -> Iterator[dict[str,
             if proc.poll() is not None:
                 raise RuntimeError("Xvfb did not start")
             time.sleep(0.05)
-        env["DISPLAY"] = f":{number}"
-        yield env
+        yield f":{number}"
     finally:
         os.close(read_end)
         proc.terminate()
@@ -54,3 +50,15 @@ def _read_display_number(fd: int, proc: subprocess.Popen[bytes], deadline: float
                 raise RuntimeError("Xvfb did not start")
             text += chunk
     return int(text)
+
+
+@contextlib.contextmanager
+def virtual_display(width: int = 1080, height: int = 1920) -> Iterator[dict[str, str]]:
+    """Yields an environment with DISPLAY set; starts Xvfb when none is available."""
+    env = dict(os.environ)
+    if env.get("DISPLAY"):
+        yield env
+        return
+    with start_xvfb(width, height) as display:
+        env["DISPLAY"] = display
+        yield env
