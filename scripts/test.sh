@@ -10,7 +10,7 @@ if [ "$#" -gt 0 ]; then
   exec "${PYTEST[@]}" "$@"
 fi
 status=0
-"${PYTEST[@]}" -n 2 --dist loadgroup -m "not slow and not serial" || status=$?
+"${PYTEST[@]}" -n 2 --dist loadfile -m "not slow and not serial" || status=$?
 serial=0
 "${PYTEST[@]}" -m "serial and not slow" || serial=$?
 if [ "$serial" -ne 0 ] && [ "$serial" -ne 5 ]; then  # 5: no test is marked serial

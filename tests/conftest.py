@@ -1,11 +1,12 @@
-"""The suite on two workers (`scripts/test.sh`: pytest-xdist, `--dist loadgroup`).
+"""The suite on two workers (`scripts/test.sh`: pytest-xdist, `--dist loadfile`).
 
 What the workers share on one machine, and how they keep out of each other's way:
 - the card: vpcd has two card slots, so worker gw0 uses slot 0 and gw1 slot 1 (KIOSK_VPCD_SLOT,
   which the simulator and the kiosk both read); a chip test never meets the other worker's card;
-- a module's fixtures: every test of a file runs on the same worker (one group per file), so a
-  module fixture that starts a kiosk or renders a gallery runs once; the update tests share one
-  session fixture (a 400 MB first install), so all of tests/update is one group;
+- a module's fixtures: every test of a file runs on the same worker (--dist loadfile), so a
+  module fixture that starts a kiosk or renders a gallery runs once. (Not loadgroup: with
+  pytest 9.2 xdist 3.8 can no longer rename node ids, so its groups are silently ignored.)
+  A session fixture runs once per worker that needs it;
 - pcscd itself: a test that restarts it is marked `serial` and runs after the parallel part;
 - displays: simulator.xvfb lets Xvfb choose a free display itself (-displayfd).
 """
@@ -18,9 +19,8 @@ import pytest
 
 from simulator.pcscd import VPCD_SLOTS
 
-_WHOLE_FOLDER_GROUPS = ("tests/update/",)
-# The longest groups first, so neither worker is left with a long one at the end (the workers
-# take groups in collection order). From the suite's --durations on this machine.
+# The longest files first, so neither worker is left with a long one at the end (the workers
+# take files in collection order). From the suite's --durations on this machine.
 _LONG_FIRST = ("tests/update/", "tests/screens/test_hall_screens_e2e.py",
                "tests/e2e/test_citizen_experience_e2e.py", "tests/integration/test_crash_recovery.py",
                "tests/e2e/test_endorsement_e2e.py", "tests/videocall/test_call_chromium.py",
@@ -43,10 +43,5 @@ def _rank(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return  # one process: the order and groups change nothing
-    items.sort(key=_rank)  # stable: a file's tests keep their order
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = next((folder for folder in _WHOLE_FOLDER_GROUPS if path.startswith(folder)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_rank)  # stable: a file's tests keep their order
