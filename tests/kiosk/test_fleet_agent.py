@@ -8,7 +8,8 @@ import time
 import pytest
 
 from fleet.store import Role
-from kiosk.fleet_agent import EVENT, HEARTBEAT, CommandFailed, FleetAgent, Outbox
+from kiosk.fleet_agent import CommandFailed, FleetAgent
+from kiosk.fleet_outbox import EVENT, HEARTBEAT, Outbox
 from tests.fleet.fleetkit import Fleet, sqlite_config
 from wire.fleet import (
     AckOutcome,
