@@ -22,7 +22,6 @@ ALLOWED: dict[str, str] = {
     "kiosk/launch.py:_run": NOT_YET_SPLIT,   # moved from kiosk/app.py with the launcher
     "kiosk/launch.py:run_kiosk": NOT_YET_SPLIT,
     "kiosk/catalog.py": NOT_YET_SPLIT,
-    "kiosk/fleet_link.py": NOT_YET_SPLIT,
     "kiosk/i18n.py": NOT_YET_SPLIT,
     "kiosk/steps.py": NOT_YET_SPLIT,
     "kiosk/update/guard.py": NOT_YET_SPLIT,
