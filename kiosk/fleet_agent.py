@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.fleet_enrollment import KEY_REFUSALS, FleetError, FleetErrorReason, FleetSession
 from kiosk.fleet_heartbeat import heartbeat_json
-from kiosk.fleet_outbox import EVENT, HEARTBEAT, Outbox
+from kiosk.fleet_outbox import Outbox, OutboxKind
 from kiosk.fleet_report_outbox import (
     PendingReport,
     ReportCursor,
@@ -150,7 +150,7 @@ class FleetAgent:
     def post_event(self, event: Event) -> None:
         """Queue an event for the server (persisted first; sent in order, soon)."""
         payload = event.to_json()
-        self._io.submit(self._append_blocking, EVENT, payload)
+        self._io.submit(self._append_blocking, OutboxKind.EVENT, payload)
         self._wake.set()
 
     def send_heartbeat_soon(self) -> None:
@@ -202,7 +202,7 @@ class FleetAgent:
     async def _in_io(self, fn: Callable[..., _Result], *args: object) -> _Result:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 
-    def _append_blocking(self, kind: str, payload: dict[str, Any]) -> None:
+    def _append_blocking(self, kind: OutboxKind, payload: dict[str, Any]) -> None:
         try:
             self._outbox_future.result().append(kind, payload)
         except Exception:
@@ -228,7 +228,7 @@ class FleetAgent:
             outbox.pending_acks(),
             outbox.dropped,
         )
-        outbox.append(HEARTBEAT, hb)
+        outbox.append(OutboxKind.HEARTBEAT, hb)
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -263,10 +263,10 @@ class FleetAgent:
             if not items:
                 return await self._send_reports(outbox)
             sent_acks: list[tuple[str, str]] = []
-            if items[0].kind == EVENT:
+            if items[0].kind is OutboxKind.EVENT:
                 batch = []
                 for item in items:
-                    if item.kind != EVENT:
+                    if item.kind is not OutboxKind.EVENT:
                         break
                     batch.append(item)
                 path = f"/kiosks/{self.kiosk_id}/events"
@@ -302,7 +302,7 @@ class FleetAgent:
                 return False
             self.online, self.last_error = True, ""
             await self._in_io(outbox.remove, [i.seq for i in batch])
-            if batch[0].kind == HEARTBEAT:
+            if batch[0].kind is OutboxKind.HEARTBEAT:
                 await self._on_reply(outbox, data, sent_acks)
 
     async def _send_reports(self, outbox: Outbox) -> bool:

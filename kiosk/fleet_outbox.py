@@ -6,6 +6,7 @@ calls it from one worker thread.
 
 from __future__ import annotations
 
+import enum
 import json
 import sqlite3
 import time
@@ -39,14 +40,17 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
-HEARTBEAT = "heartbeat"
-EVENT = "event"
+class OutboxKind(enum.Enum):
+    """What an outbox item is; its value is what the outbox table's `kind` column holds."""
+
+    HEARTBEAT = "heartbeat"
+    EVENT = "event"
 
 
 @dataclass(frozen=True)
 class OutboxItem:
     seq: int
-    kind: str
+    kind: OutboxKind
     payload: dict[str, Any]
 
 
@@ -100,7 +104,7 @@ class Outbox:
     def dropped(self) -> int:
         return self._meta("dropped")
 
-    def append(self, kind: str, payload: dict[str, Any]) -> None:
+    def append(self, kind: OutboxKind, payload: dict[str, Any]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -110,7 +114,7 @@ class Outbox:
                     victim = (
                         self._db.execute(
                             "SELECT seq FROM outbox WHERE kind = ? ORDER BY seq LIMIT 1",
-                            (HEARTBEAT,),
+                            (OutboxKind.HEARTBEAT.value,),
                         ).fetchone()
                         or self._db.execute(
                             "SELECT seq FROM outbox ORDER BY seq LIMIT 1"
@@ -120,7 +124,7 @@ class Outbox:
                 self._set_meta("dropped", self._meta("dropped") + excess)
             self._db.execute(
                 "INSERT INTO outbox (kind, payload, created) VALUES (?, ?, ?)",
-                (kind, json.dumps(payload, separators=(",", ":")), time.time()),
+                (kind.value, json.dumps(payload, separators=(",", ":")), time.time()),
             )
             self._db.execute("COMMIT")
         except BaseException:
@@ -131,7 +135,9 @@ class Outbox:
         rows = self._db.execute(
             "SELECT seq, kind, payload FROM outbox ORDER BY seq LIMIT ?", (limit,)
         ).fetchall()
-        return [OutboxItem(seq, kind, json.loads(payload)) for seq, kind, payload in rows]
+        return [
+            OutboxItem(seq, OutboxKind(kind), json.loads(payload)) for seq, kind, payload in rows
+        ]
 
     def remove(self, seqs: list[int]) -> None:
         self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])

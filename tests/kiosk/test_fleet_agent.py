@@ -9,7 +9,7 @@ import pytest
 
 from fleet.store import Role
 from kiosk.fleet_agent import CommandFailed, FleetAgent
-from kiosk.fleet_outbox import EVENT, HEARTBEAT, Outbox
+from kiosk.fleet_outbox import Outbox, OutboxKind
 from tests.fleet.fleetkit import Fleet, sqlite_config
 from wire.fleet import (
     AckOutcome,
@@ -232,14 +232,15 @@ async def test_replayed_and_forged_agent_requests_are_refused(fleet, tmp_path):
 
 def test_outbox_is_bounded_and_drops_old_heartbeats_first(tmp_path):
     box = Outbox(tmp_path / "o.sqlite3", max_items=4)
-    box.append(HEARTBEAT, {"n": 1})
-    box.append(EVENT, {"n": 2})
-    box.append(HEARTBEAT, {"n": 3})
-    box.append(EVENT, {"n": 4})
-    box.append(EVENT, {"n": 5})  # full: heartbeat 1 goes
-    box.append(EVENT, {"n": 6})  # heartbeat 3 goes
-    box.append(EVENT, {"n": 7})  # no heartbeat left: the oldest event goes
+    box.append(OutboxKind.HEARTBEAT, {"n": 1})
+    box.append(OutboxKind.EVENT, {"n": 2})
+    box.append(OutboxKind.HEARTBEAT, {"n": 3})
+    box.append(OutboxKind.EVENT, {"n": 4})
+    box.append(OutboxKind.EVENT, {"n": 5})  # full: heartbeat 1 goes
+    box.append(OutboxKind.EVENT, {"n": 6})  # heartbeat 3 goes
+    box.append(OutboxKind.EVENT, {"n": 7})  # no heartbeat left: the oldest event goes
     assert [i.payload["n"] for i in box.peek()] == [4, 5, 6, 7]
+    assert {i.kind for i in box.peek()} == {OutboxKind.EVENT}  # read back as the enum's member
     assert box.dropped == 3
     box.close()
     reopened = Outbox(tmp_path / "o.sqlite3", max_items=4)
