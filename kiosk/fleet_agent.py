@@ -290,7 +290,7 @@ class FleetAgent:
                     log.error("fleet refused an outbox item", extra={"reason": str(exc)})
                     await self._in_io(outbox.remove, [i.seq for i in batch])
                     continue
-                if exc.code in KEY_REFUSALS:
+                if exc.refusal in KEY_REFUSALS:
                     # Not an outage: an operator revoked this kiosk's key or retired it. The
                     # outbox is kept for when a technician re-keys it (kiosk-provision --rekey).
                     log.error(

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from wire.fleet import (
     API_PREFIX,
+    AuthRefusal,
     EnrollmentRequest,
     load_private_key,
     public_key_pem,
@@ -35,8 +36,8 @@ class FleetErrorReason(enum.Enum):
     BAD_REPLY = "bad_reply"
 
 
-# The server's answers that mean this kiosk's key no longer counts (fleet.auth.AuthRefusal).
-KEY_REFUSALS = frozenset({"key_revoked", "kiosk_retired", "unknown_key"})
+# The server's answers that mean this kiosk's key no longer counts.
+KEY_REFUSALS = frozenset({AuthRefusal.REVOKED, AuthRefusal.RETIRED, AuthRefusal.UNKNOWN_KEY})
 
 
 class FleetError(Exception):
@@ -47,6 +48,16 @@ class FleetError(Exception):
         self.reason = reason
         self.code = code
         self.status = status
+
+    @property
+    def refusal(self) -> AuthRefusal | None:
+        """The fleet's refusal of this kiosk's signature or key, if that is what `code` says."""
+        return _refusal(self.code)
+
+
+def _refusal(code: str) -> AuthRefusal | None:
+    """The AuthRefusal a server's error code names; None for any other code (or none)."""
+    return next((r for r in AuthRefusal if r.value == code), None)
 
 
 def generate_device_key() -> tuple[bytes, bytes]:
@@ -159,7 +170,7 @@ class FleetSession:
             if 200 <= status < 300:
                 return data
             code = str(data.get("error", "")) if isinstance(data, dict) else ""
-            if code == "stale" and date and attempt == 1:
+            if _refusal(code) is AuthRefusal.STALE and date and attempt == 1:
                 # Our clock is off (no RTC battery, no NTP yet): sign with the server's time.
                 server = email.utils.parsedate_to_datetime(date).timestamp()
                 self.clock_offset = server - time.time()
