@@ -24,7 +24,6 @@ ALLOWED: dict[str, str] = {
     "kiosk/catalog.py": NOT_YET_SPLIT,
     "kiosk/fleet_agent.py": NOT_YET_SPLIT,
     "kiosk/fleet_link.py": NOT_YET_SPLIT,
-    "kiosk/i18n.py": NOT_YET_SPLIT,
     "kiosk/steps.py": NOT_YET_SPLIT,
     "kiosk/update/guard.py": NOT_YET_SPLIT,
     "kiosk/update/installer.py:Updater._install_slot": NOT_YET_SPLIT,
