@@ -21,7 +21,6 @@ ALLOWED: dict[str, str] = {
     "fleet/schema.py": "the schema and its ordered migrations, SQL as data",
     "kiosk/fleet_agent.py": NOT_YET_SPLIT,
     "kiosk/fleet_link.py": NOT_YET_SPLIT,
-    "kiosk/steps.py": NOT_YET_SPLIT,
     "kiosk/update/guard.py": NOT_YET_SPLIT,
     "kiosk/update/installer.py:Updater._install_slot": NOT_YET_SPLIT,
     "kiosk/videocall/desk.py": NOT_YET_SPLIT,
