@@ -60,7 +60,7 @@ async def run(tmp: Path, idle_s: float) -> dict[str, Any]:
     from kiosk.backends import CatalogClient
     from kiosk.config import load_config, simulator_overrides
     from kiosk.devices import build_manager
-    from kiosk.fleet_agent import enroll, generate_device_key
+    from kiosk.fleet_enrollment import enroll, generate_device_key
     from kiosk.outbox import Outbox
     from kiosk.run_state import RunRecord
     from kiosk.viewmodel import ScreenId

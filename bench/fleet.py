@@ -42,7 +42,7 @@ from fleet.devcluster import (
     postgres_cluster,
     postmaster_pid,
 )
-from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_enrollment import enroll, generate_device_key
 from wire.fleet import sign_request
 
 KIOSKS = 300

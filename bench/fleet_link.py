@@ -78,7 +78,7 @@ class Bench:
         from fleet.config import FleetConfig
         from fleet.services import SERVICES
         from kiosk.config import simulator_overrides
-        from kiosk.fleet_agent import enroll, generate_device_key
+        from kiosk.fleet_enrollment import enroll, generate_device_key
         from simulator.runtime import Simulator, SimulatorOptions
 
         self.runner = web.AppRunner(create_app(FleetConfig(data_dir=self.tmp / "fleet")))

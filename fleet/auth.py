@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import enum
 import functools
 import hashlib
 import hmac
@@ -28,6 +27,7 @@ from wire.fleet import (
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
+    AuthRefusal,
     WireError,
     canonical_string,
     load_public_key,
@@ -114,18 +114,6 @@ def new_secret_token() -> tuple[str, str]:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class AuthRefusal(enum.Enum):
-    UNSIGNED = "unsigned"
-    UNKNOWN_KEY = "unknown_key"
-    BAD_DIGEST = "bad_digest"
-    FORGED = "forged"
-    STALE = "stale"
-    REPLAYED = "replayed"
-    NOT_YOURS = "not_yours"
-    REVOKED = "key_revoked"  # an operator revoked this kiosk's key: it needs a re-key token
-    RETIRED = "kiosk_retired"  # the kiosk was taken out of the fleet
 
 
 _STANDING_REFUSAL = {

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from fleet.auth import AuthRefusal, RequestRefused, SignedBy, token_hash
+from fleet.auth import RequestRefused, SignedBy, token_hash
 from fleet.db import Connection
 from fleet.kiosk_reports import HeartbeatResult
 from fleet.services import SERVICES, FleetServices
@@ -19,6 +19,7 @@ from fleet.throttle import ThrottleReason, client_address, retry_after
 from wire.fleet import (
     API_PREFIX,
     WIRE_VERSION,
+    AuthRefusal,
     EnrollmentRequest,
     EventBatch,
     Goodbye,

@@ -272,7 +272,8 @@ def start_fleet_link(ctx: FlowContext, session: KioskSession,
     config = ctx.config
     if not config.fleet.enrolled:
         return None
-    from kiosk.fleet_link import FleetLink, wire_devices
+    from kiosk.fleet_devices import wire_devices
+    from kiosk.fleet_link import FleetLink
 
     more = (housekeeper.status,) if housekeeper is not None else ()
     link = FleetLink(config, session, ctx.journal, wire_devices(session.device_manager, *more),

@@ -1,4 +1,4 @@
-"""The kiosk's fleet agent: enrollment, heartbeats, events and remote commands.
+"""The kiosk's fleet agent: heartbeats, events, business reports and remote commands.
 
 The agent sends a heartbeat every interval (with jitter, so a fleet restarted together does not
 beat in step), and events as they happen. Everything goes through a bounded persistent outbox
@@ -13,37 +13,30 @@ Every reply goes to `reply_handler` too (the service order rides on it). Busines
 same file and sent once the queue is empty; a fleet server that does not take them yet (404)
 leaves them staged. Blocking SQLite work runs on one worker thread.
 
-`status_source()` returns a dict with any of these keys (values in fleet_wire's JSON form or as
-fleet_wire objects): software_version, catalog_version, in_service, devices (DeviceStatus),
-counters (totals since installation), attention (AttentionItem), service_state,
-service_revision, started_at, boot_id, restarts.
+The outbox is kiosk.fleet_outbox, enrollment and the signed requests kiosk.fleet_enrollment, and
+what `status_source()` may return for the heartbeat kiosk.fleet_heartbeat.
 """
+
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import enum
-import json
 import logging
 import random
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import aiohttp
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk.fleet_enrollment import KEY_REFUSALS, FleetError, FleetErrorReason, FleetSession
+from kiosk.fleet_heartbeat import heartbeat_json
+from kiosk.fleet_outbox import Outbox, OutboxKind
 from kiosk.fleet_report_outbox import (
     PendingReport,
-    ReportBook,
     ReportCursor,
     StagedReport,
 )
@@ -51,290 +44,24 @@ from kiosk.json_object import JsonObject
 from kiosk.tasks import TaskSupervisor
 from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
 from wire.fleet import (
-    API_PREFIX,
     DISRUPTIVE_COMMANDS,
-    WIRE_VERSION,
     AckOutcome,
     Command,
     CommandAck,
-    EnrollmentRequest,
     Event,
     EventBatch,
     Goodbye,
-    Heartbeat,
     HeartbeatReply,
     WireError,
-    load_private_key,
-    public_key_pem,
-    sign_request,
 )
 from wire.reports import REPORTS_PATH, ReportBatch
 
 log = logging.getLogger(__name__)
 _Result = TypeVar("_Result")  # what a blocking outbox call returns
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS acks (
-    command_id TEXT PRIMARY KEY,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS done_commands (
-    command_id TEXT PRIMARY KEY,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-"""
-
-HEARTBEAT = "heartbeat"
-EVENT = "event"
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    seq: int
-    kind: str
-    payload: dict[str, Any]
-
-
-class Outbox:
-    """The persistent, bounded outbox (SQLite). Blocking: the agent calls it from one worker thread."""
-
-    def __init__(self, path: Path, max_items: int = 10_000) -> None:
-        if max_items < 2:
-            raise ValueError("max_items must be at least 2")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.max_items = max_items
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._interrupted_commands()
-        self.reports = ReportBook(self._db)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def _interrupted_commands(self) -> None:
-        # A command marked as started whose outcome never got written was cut short by a crash or
-        # a power cut: tell the operator rather than leave it pending for ever.
-        self._db.execute(
-            "INSERT INTO acks (command_id, outcome, detail, at) SELECT d.command_id, ?, ?, ?"
-            " FROM done_commands d LEFT JOIN acks a ON a.command_id = d.command_id"
-            " WHERE a.command_id IS NULL AND d.at > ?",
-            (AckOutcome.FAILED.value, "interrupted by a restart", time.time(), -1.0),
-        )
-        self._db.execute("UPDATE done_commands SET at = -1 WHERE at > 0")
-
-    def _meta(self, key: str) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def _set_meta(self, key: str, value: int) -> None:
-        self._db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    def next_heartbeat_seq(self) -> int:
-        """A heartbeat sequence number that keeps rising across restarts."""
-        seq = self._meta("heartbeat_seq") + 1
-        self._set_meta("heartbeat_seq", seq)
-        return seq
-
-    @property
-    def dropped(self) -> int:
-        return self._meta("dropped")
-
-    def append(self, kind: str, payload: dict[str, Any]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-            excess = count + 1 - self.max_items
-            if excess > 0:
-                for _ in range(excess):
-                    victim = (
-                        self._db.execute(
-                            "SELECT seq FROM outbox WHERE kind = ? ORDER BY seq LIMIT 1",
-                            (HEARTBEAT,),
-                        ).fetchone()
-                        or self._db.execute(
-                            "SELECT seq FROM outbox ORDER BY seq LIMIT 1"
-                        ).fetchone()
-                    )
-                    self._db.execute("DELETE FROM outbox WHERE seq = ?", victim)
-                self._set_meta("dropped", self._meta("dropped") + excess)
-            self._db.execute(
-                "INSERT INTO outbox (kind, payload, created) VALUES (?, ?, ?)",
-                (kind, json.dumps(payload, separators=(",", ":")), time.time()),
-            )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-
-    def peek(self, limit: int = 50) -> list[OutboxItem]:
-        rows = self._db.execute(
-            "SELECT seq, kind, payload FROM outbox ORDER BY seq LIMIT ?", (limit,)
-        ).fetchall()
-        return [OutboxItem(seq, kind, json.loads(payload)) for seq, kind, payload in rows]
-
-    def remove(self, seqs: list[int]) -> None:
-        self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
-
-    def size(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-
-    # -- commands and their acknowledgements ------------------------------------------------------
-
-    def was_started(self, command_id: str) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM done_commands WHERE command_id = ?", (command_id,)
-        ).fetchone()
-        return row is not None
-
-    def mark_started(self, command_id: str) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO done_commands (command_id, at) VALUES (?, ?)",
-            (command_id, time.time()),
-        )
-        # Keep the memory of run commands bounded; the server stops redelivering once acked.
-        self._db.execute(
-            "DELETE FROM done_commands WHERE command_id NOT IN"
-            " (SELECT command_id FROM done_commands ORDER BY rowid DESC LIMIT 1000)"
-        )
-
-    def record_ack(self, ack: CommandAck) -> None:
-        self._db.execute(
-            "INSERT INTO acks (command_id, outcome, detail, at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (command_id) DO UPDATE SET outcome = excluded.outcome,"
-            " detail = excluded.detail, at = excluded.at",
-            (ack.command_id, ack.outcome.value, ack.detail, ack.at),
-        )
-        self._db.execute("UPDATE done_commands SET at = -1 WHERE command_id = ?", (ack.command_id,))
-
-    def pending_acks(self) -> list[CommandAck]:
-        rows = self._db.execute(
-            "SELECT command_id, outcome, detail, at FROM acks ORDER BY at LIMIT 100"
-        ).fetchall()
-        return [CommandAck(c, AckOutcome(o), d, a) for c, o, d, a in rows]
-
-    def confirm_acks(self, confirmed: list[tuple[str, str]]) -> None:
-        """Forget acks the server recorded, by (command id, outcome): an outcome written after
-        the heartbeat left (a reboot accepted, then refused) is still to be sent."""
-        self._db.executemany(
-            "DELETE FROM acks WHERE command_id = ? AND outcome = ?", [tuple(c) for c in confirmed]
-        )
-
-
-# -- enrollment ------------------------------------------------------------------------------------
-
-
-class FleetErrorReason(enum.Enum):
-    UNREACHABLE = "unreachable"
-    REFUSED = "refused"
-    BAD_REPLY = "bad_reply"
-
-
-# The server's answers that mean this kiosk's key no longer counts (fleet.auth.AuthRefusal).
-KEY_REFUSALS = frozenset({"key_revoked", "kiosk_retired", "unknown_key"})
-
 
 class CommandFailed(Exception):
     """A command the kiosk could not carry out; the message is the reason operators read."""
-
-
-class FleetError(Exception):
-    """A fleet request that did not succeed; `code` is the server's error code when it gave one."""
-
-    def __init__(self, reason: FleetErrorReason, code: str = "", status: int = 0) -> None:
-        super().__init__(f"{reason.value}: {code}" if code else reason.value)
-        self.reason = reason
-        self.code = code
-        self.status = status
-
-
-def generate_device_key() -> tuple[bytes, bytes]:
-    """A new Ed25519 device key: (private PEM, PKCS#8 unencrypted; public PEM). Keep the private
-    half on the kiosk only (mode 0600)."""
-    key = Ed25519PrivateKey.generate()
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return private_pem, public_key_pem(key)
-
-
-def _url(server_url: str, path: str) -> tuple[str, str]:
-    """The full URL and the path the signature covers (the server's own path, with any prefix)."""
-    base = server_url.rstrip("/")
-    return base + path, urlsplit(base).path + path
-
-
-async def enroll(
-    server_url: str,
-    token: str,
-    private_key: Ed25519PrivateKey | bytes,
-    kiosk_id: str,
-    site: str,
-    region: str,
-    *,
-    timeout_s: float = 15.0,
-) -> dict[str, Any]:
-    """Register this kiosk's public key with a one-time token.
-
-    Returns the server's answer: {"kiosk_id", "key_id", "interval_s", "server_time",
-    "wire_version"}. Raises FleetError: REFUSED with code token_unknown / token_used /
-    token_expired / kiosk_exists / key_in_use / bad_request; UNREACHABLE; BAD_REPLY.
-    """
-    key = load_private_key(private_key)
-    request = EnrollmentRequest(token, kiosk_id, public_key_pem(key).decode(), site, region)
-    body = json.dumps(request.to_json()).encode()
-    url, signed_path = _url(server_url, f"{API_PREFIX}/enroll")
-    headers = sign_request(key, "POST", signed_path, body, time.time())
-    headers["Content-Type"] = "application/json"
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
-            session.post(url, data=body, headers=headers) as response,
-        ):
-            text = await response.text()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise FleetError(FleetErrorReason.UNREACHABLE, type(exc).__name__) from exc
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise FleetError(FleetErrorReason.BAD_REPLY, status=status) from None
-    if status != 201:
-        code = data.get("error", "") if isinstance(data, dict) else ""
-        raise FleetError(FleetErrorReason.REFUSED, str(code), status)
-    if not isinstance(data, dict) or data.get("kiosk_id") != kiosk_id:
-        raise FleetError(FleetErrorReason.BAD_REPLY, status=status)
-    return data
-
-
-# -- the agent -------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class FleetAgent:
@@ -362,7 +89,7 @@ class FleetAgent:
         self.tasks = tasks or TaskSupervisor()  # the kiosk's (FlowContext.tasks) when it runs
         self.server_url = server_url
         self.kiosk_id = kiosk_id
-        self._key = load_private_key(private_key)
+        self._http = FleetSession(server_url, private_key, request_timeout_s)
         self._outbox_path = Path(outbox_path)
         self._status_source = status_source
         self._is_busy = is_busy
@@ -372,17 +99,14 @@ class FleetAgent:
         self.jitter = jitter
         self.max_backoff_s = max_backoff_s if max_backoff_s is not None else 8 * interval_s
         self.busy_poll_s = busy_poll_s
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout_s)
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-outbox")
         self._outbox_future = self._io.submit(Outbox, self._outbox_path, outbox_limit)
-        self._session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
         self._queued: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._next_heartbeat = 0.0
         self._retry_at = 0.0
-        self._clock_offset = 0.0
         self._reports_retry_at = 0.0
         self.failures = 0
         self.online = False
@@ -418,9 +142,7 @@ class FleetAgent:
                 await self._post(f"/kiosks/{self.kiosk_id}/goodbye", bye.to_json())
             except FleetError as exc:
                 log.warning("goodbye not delivered", extra={"reason": exc.reason.value})
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
         outbox = await self._outbox()
         await self._in_io(outbox.close)
         self._io.shutdown(wait=True)
@@ -428,7 +150,7 @@ class FleetAgent:
     def post_event(self, event: Event) -> None:
         """Queue an event for the server (persisted first; sent in order, soon)."""
         payload = event.to_json()
-        self._io.submit(self._append_blocking, EVENT, payload)
+        self._io.submit(self._append_blocking, OutboxKind.EVENT, payload)
         self._wake.set()
 
     def send_heartbeat_soon(self) -> None:
@@ -461,7 +183,7 @@ class FleetAgent:
 
     async def upload_logs(self, command_id: str, content: bytes) -> int:
         """Upload an (already masked) log bundle for an upload_logs command; returns its id."""
-        data = await self._request(
+        data = await self._http.request(
             f"/kiosks/{self.kiosk_id}/logs?command_id={command_id}", content, "text/plain"
         )
         return int(data["upload_id"])
@@ -480,83 +202,33 @@ class FleetAgent:
     async def _in_io(self, fn: Callable[..., _Result], *args: object) -> _Result:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 
-    def _append_blocking(self, kind: str, payload: dict[str, Any]) -> None:
+    def _append_blocking(self, kind: OutboxKind, payload: dict[str, Any]) -> None:
         try:
             self._outbox_future.result().append(kind, payload)
         except Exception:
             log.exception("could not write to the fleet outbox")
 
     def _now(self) -> float:
-        return time.time() + self._clock_offset
+        return self._http.now()
 
     def _jittered(self, seconds: float) -> float:
         return seconds * random.uniform(1 - self.jitter, 1 + self.jitter)
 
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
-        return await self._request(path, json.dumps(payload).encode(), "application/json")
-
-    async def _request(self, path: str, body: bytes, content_type: str) -> Any:
-        """One signed POST; raises FleetError. Retries once if our clock was refused as stale."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        url, signed_path = _url(self.server_url, API_PREFIX + path)
-        for attempt in (1, 2):
-            headers = sign_request(self._key, "POST", signed_path, body, self._now())
-            headers["Content-Type"] = content_type
-            try:
-                async with self._session.post(url, data=body, headers=headers) as response:
-                    text = await response.text()
-                    status, date = response.status, response.headers.get("Date")
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise FleetError(FleetErrorReason.UNREACHABLE, type(exc).__name__) from exc
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise FleetError(FleetErrorReason.BAD_REPLY, status=status) from None
-            if 200 <= status < 300:
-                return data
-            code = str(data.get("error", "")) if isinstance(data, dict) else ""
-            if code == "stale" and date and attempt == 1:
-                # Our clock is off (no RTC battery, no NTP yet): sign with the server's time.
-                server = email.utils.parsedate_to_datetime(date).timestamp()
-                self._clock_offset = server - time.time()
-                log.warning("clock corrected from server", extra={"offset": self._clock_offset})
-                continue
-            raise FleetError(FleetErrorReason.REFUSED, code, status)
-        raise AssertionError("unreachable")
-
-    def _heartbeat_json(self, seq: int, acks: list[CommandAck], dropped: int) -> dict[str, Any]:
-        try:
-            status = {k: _jsonable(v) for k, v in dict(self._status_source()).items()}
-        except Exception:
-            log.exception("status source failed; sending a bare heartbeat")
-            status = {}
-        counters = dict(status.get("counters") or {})
-        if dropped:
-            counters["outbox_dropped"] = dropped
-        data = {
-            **status,
-            "wire_version": WIRE_VERSION,
-            "kiosk_id": self.kiosk_id,
-            "seq": seq,
-            "sent_at": self._now(),
-            "interval_s": self.interval_s,
-            "counters": counters,
-            "acks": [a.to_json() for a in acks],
-        }
-        try:
-            return Heartbeat.from_json(data).to_json()
-        except WireError as exc:
-            log.error("status does not fit the heartbeat schema", extra={"reason": str(exc)})
-            keep = ("wire_version", "kiosk_id", "seq", "sent_at", "interval_s", "acks")
-            return Heartbeat.from_json({k: data[k] for k in keep}).to_json()
+        return await self._http.post(path, payload)
 
     def _queue_heartbeat_blocking(self) -> None:
         outbox = self._outbox_future.result()
-        hb = self._heartbeat_json(
-            outbox.next_heartbeat_seq(), outbox.pending_acks(), outbox.dropped
+        hb = heartbeat_json(
+            self._status_source,
+            self.kiosk_id,
+            outbox.next_heartbeat_seq(),
+            self._now,
+            self.interval_s,
+            outbox.pending_acks(),
+            outbox.dropped,
         )
-        outbox.append(HEARTBEAT, hb)
+        outbox.append(OutboxKind.HEARTBEAT, hb)
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -591,10 +263,10 @@ class FleetAgent:
             if not items:
                 return await self._send_reports(outbox)
             sent_acks: list[tuple[str, str]] = []
-            if items[0].kind == EVENT:
+            if items[0].kind is OutboxKind.EVENT:
                 batch = []
                 for item in items:
-                    if item.kind != EVENT:
+                    if item.kind is not OutboxKind.EVENT:
                         break
                     batch.append(item)
                 path = f"/kiosks/{self.kiosk_id}/events"
@@ -618,7 +290,7 @@ class FleetAgent:
                     log.error("fleet refused an outbox item", extra={"reason": str(exc)})
                     await self._in_io(outbox.remove, [i.seq for i in batch])
                     continue
-                if exc.code in KEY_REFUSALS:
+                if exc.refusal in KEY_REFUSALS:
                     # Not an outage: an operator revoked this kiosk's key or retired it. The
                     # outbox is kept for when a technician re-keys it (kiosk-provision --rekey).
                     log.error(
@@ -630,7 +302,7 @@ class FleetAgent:
                 return False
             self.online, self.last_error = True, ""
             await self._in_io(outbox.remove, [i.seq for i in batch])
-            if batch[0].kind == HEARTBEAT:
+            if batch[0].kind is OutboxKind.HEARTBEAT:
                 await self._on_reply(outbox, data, sent_acks)
 
     async def _send_reports(self, outbox: Outbox) -> bool:
@@ -674,7 +346,7 @@ class FleetAgent:
         except WireError as exc:
             log.error("bad heartbeat reply", extra={"reason": str(exc)})
             return
-        self._clock_offset = reply.server_time - time.time()
+        self._http.clock_offset = reply.server_time - time.time()
         self.interval_s = reply.interval_s
         confirmed = [pair for pair in sent_acks if pair[0] in reply.acked]
         if confirmed:

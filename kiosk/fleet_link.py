@@ -9,6 +9,8 @@ The link also tells the fleet how the previous run ended and reports its own dea
 Business reports (wire.reports) go through it too: a summary of every transaction that
 reached an end, found in the journal (kiosk.fleet_tx_reports), and the evaluations and application
 decisions the kiosk learns of (`report_evaluation`, `report_application_update`).
+The snapshot the heartbeats carry is taken by kiosk.fleet_snapshot; devices' statuses and events
+are mapped to the wire by kiosk.fleet_devices.
 """
 
 from __future__ import annotations
@@ -18,37 +20,29 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
+from kiosk.fleet_devices import fleet_event_kind
 from kiosk.fleet_reporting import FleetReporting
+from kiosk.fleet_snapshot import take_snapshot
 from kiosk.fleet_updates import FleetUpdates, Updates
 from kiosk.journal import Journal
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
-from kiosk.viewmodel import ServiceTile
-from peripherals.device_manager import DeviceManager
 from peripherals.health import DeviceEvent
 from wire.fleet import (
-    MAX_ITEMS,
-    AttentionItem,
     Command,
     CommandKind,
-    DeviceHealth,
     DeviceStatus,
     Event,
     EventKind,
     HeartbeatReply,
-    ItemAvailability,
     ServiceOrder,
     ServiceState,
     Severity,
-    Supply,
-    SupplyLevel,
-    WireError,
 )
 from wire.reports import ApplicationStatus, EvaluationReport
 
@@ -59,13 +53,6 @@ log = logging.getLogger(__name__)
 REBOOT_COMMAND = ("systemctl", "reboot", "--no-ask-password")
 REBOOT_TIMEOUT_S = 30.0
 REPORT_SCAN_S = 2.0  # how often the journal is looked at for transactions that reached an end
-
-
-def software_version() -> str:
-    try:
-        return metadata.version("kiosk")
-    except metadata.PackageNotFoundError:
-        return "dev"
 
 
 def crash_reason(exc: BaseException) -> str:
@@ -134,18 +121,7 @@ class FleetLink:
     def _device_event(self, event: DeviceEvent) -> None:
         """Device faults, recoveries and low supplies reach the operators as events at once, and
         a heartbeat with the new state follows straight after."""
-        kinds = {
-            "lost": EventKind.DEVICE_FAULT,
-            "recovered": EventKind.DEVICE_RECOVERED,
-            "supply_low": EventKind.SUPPLY_LOW,
-        }
-        kind = kinds.get(str(event.kind))
-        if (
-            kind is None
-            and str(event.kind) == "status_changed"
-            and event.status.health.value == "fault"
-        ):
-            kind = EventKind.DEVICE_FAULT
+        kind = fleet_event_kind(event)
         if kind is None:
             return
         reason = event.status.reason.value if event.status.reason else ""
@@ -205,38 +181,8 @@ class FleetLink:
             await asyncio.sleep(min(1.0, self.config.fleet.heartbeat_interval_s / 2))
 
     def _take_snapshot(self) -> dict[str, Any]:
-        counts = self.journal.count_by_state()
-        attention = []
-        for tx in self.journal.for_operators():  # needing a person, or not settled yet
-            history = self.journal.history(tx.tx_id)
-            reason = tx.attention or (history[-1][2] or "" if history else "")
-            attention.append(AttentionItem(tx.tx_id, tx.state.value, tx.updated_at, reason))
-        catalog = self.session.catalog
-        counters = {f"transactions_{state}": n for state, n in counts.items()}
-        manager = self.session.device_manager
-        if manager is not None:
-            # Device usage (receipts printed, cards dispensed...): the fleet's supply forecasts.
-            for name, device in manager.snapshot().items():
-                for counter, n in device.counters.items():
-                    counters[f"{name}.{counter}"[:64]] = n
-        serving = not self.session.operator_out_of_service
-        update = self.updates.status() if self.updates is not None else None
-        return {
-            # The slot's release when updates run from slots; else the installed package's.
-            "software_version": update.running_version if update else software_version(),
-            "update": update,
-            "catalog_version": catalog.version if catalog else "",
-            "in_service": serving and any(t.available for t in self.session.view.services),
-            "devices": self.device_status(),
-            "counters": counters,
-            "items": _menu_items(self.session.view.services, serving),
-            "attention": attention,
-            "service_state": self.service.state.value,
-            "service_revision": self.service.revision,
-            "started_at": self.run.started_at,
-            "boot_id": self.run.boot_id,
-            "restarts": self.run.restarts,
-        }
+        return take_snapshot(self.session, self.journal, self.device_status, self.updates,
+                             self.service, self.run)
 
     # -- business reports --------------------------------------------------------------------------
 
@@ -410,67 +356,3 @@ class FleetLink:
             await self.agent.stop(clean=False)
         else:
             await self.agent.stop(clean=True, reason=self.stop_reason)
-
-
-def _menu_items(tiles: Sequence[ServiceTile], serving: bool) -> list[ItemAvailability]:
-    """The menu's items as the heartbeat carries them. One the wire cannot carry (an odd code)
-    is left out rather than costing the heartbeat its whole status."""
-    items = []
-    for tile in tiles[:MAX_ITEMS]:
-        item = ItemAvailability(tile.code, serving and tile.available, tile.reason_key or "")
-        try:
-            items.append(ItemAvailability.from_json(item.to_json()))
-        except WireError:
-            if tile.code not in _LEFT_OUT:  # said once, not on every snapshot
-                _LEFT_OUT.add(tile.code)
-                log.warning("menu item left out of heartbeats", extra={"item": tile.code[:64]})
-    return items
-
-
-_LEFT_OUT: set[str] = set()
-
-
-_HEALTH = {
-    "ok": DeviceHealth.OK,
-    "degraded": DeviceHealth.DEGRADED,
-    "fault": DeviceHealth.FAULT,
-    "offline": DeviceHealth.FAULT,
-}
-# Supply readings as the peripherals report them -> the wire's levels.
-_LEVELS = {
-    "ok": SupplyLevel.OK,
-    "near_end": SupplyLevel.LOW,
-    "low": SupplyLevel.LOW,
-    "out": SupplyLevel.EMPTY,
-    "empty": SupplyLevel.EMPTY,
-    "full": SupplyLevel.EMPTY,
-}
-_SUPPLIES = {"paper", "card_stock", "retain_bin"}
-
-
-def wire_devices(
-    manager: DeviceManager | None, *more: Callable[[], DeviceStatus]
-) -> Callable[[], list[DeviceStatus]]:
-    """The device manager's live snapshot in the fleet's wire shape (no personal data in it),
-    then `more` (the kiosk's own disk: kiosk.retention)."""
-
-    def statuses() -> list[DeviceStatus]:
-        result = []
-        snapshot = manager.snapshot() if manager is not None else {}  # no devices fitted
-        for name, status in sorted(snapshot.items()):
-            supplies = tuple(
-                Supply(key, _LEVELS.get(str(value), SupplyLevel.UNKNOWN))
-                for key, value in sorted(status.supplies.items())
-                if key in _SUPPLIES
-            )
-            result.append(
-                DeviceStatus(
-                    name,
-                    _HEALTH[status.health.value],
-                    status.reason.value if status.reason else "",
-                    supplies,
-                )
-            )
-        return result + [status() for status in more]
-
-    return statuses

@@ -172,7 +172,7 @@ class AgentDesk:
                            pin=pin)
 
     async def _ask(self, request: AgentSignIn) -> None:
-        from kiosk.fleet_agent import FleetError  # (aiohttp and the outbox: only when asked)
+        from kiosk.fleet_enrollment import FleetError  # (aiohttp: only when asked)
 
         assert self.ask_fleet is not None
         view = self.ctx.view

@@ -189,8 +189,8 @@ async def enroll(
 ) -> Enrollment:
     """Registers the key (a new kiosk, or a re-key when the token was made for one); every
     failure is an Enrollment in words, never an exception."""
-    from kiosk.fleet_agent import FleetError, FleetErrorReason
-    from kiosk.fleet_agent import enroll as register
+    from kiosk.fleet_enrollment import FleetError, FleetErrorReason
+    from kiosk.fleet_enrollment import enroll as register
 
     try:
         answer = await register(

@@ -385,7 +385,7 @@ def _technician(existing: dict[str, Any], pin: str | None) -> dict[str, Any]:
 
 def _generate_device_key() -> tuple[bytes, bytes]:
     try:
-        from kiosk.fleet_agent import generate_device_key
+        from kiosk.fleet_enrollment import generate_device_key
     except ImportError as exc:
         raise ProvisioningError(f"the fleet agent is not installed ({exc})") from exc
 

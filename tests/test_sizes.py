@@ -19,8 +19,6 @@ ALLOWED: dict[str, str] = {
     # order, so a fresh database and an upgraded one end the same. Splitting the migrations off
     # would put that order in two places (and migration 9 is being added on other branches).
     "fleet/schema.py": "the schema and its ordered migrations, SQL as data",
-    "kiosk/fleet_agent.py": NOT_YET_SPLIT,
-    "kiosk/fleet_link.py": NOT_YET_SPLIT,
     "kiosk/update/guard.py": NOT_YET_SPLIT,
     "kiosk/update/installer.py:Updater._install_slot": NOT_YET_SPLIT,
     "kiosk/videocall/desk.py": NOT_YET_SPLIT,

@@ -14,6 +14,7 @@ the path (a kiosk can only speak for itself).
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -30,6 +31,20 @@ HEADER_NONCE = "X-Kiosk-Nonce"
 HEADER_DIGEST = "X-Kiosk-Content-SHA256"
 HEADER_SIGNATURE = "X-Kiosk-Signature"
 SIGNATURE_SCHEME = "kiosk-fleet-sig-v1"
+
+
+class AuthRefusal(enum.Enum):
+    """Why the fleet refused a signed request; the value is the `error` code of its reply."""
+
+    UNSIGNED = "unsigned"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_DIGEST = "bad_digest"
+    FORGED = "forged"
+    STALE = "stale"
+    REPLAYED = "replayed"
+    NOT_YOURS = "not_yours"
+    REVOKED = "key_revoked"  # an operator revoked this kiosk's key: it needs a re-key token
+    RETIRED = "kiosk_retired"  # the kiosk was taken out of the fleet
 
 
 @dataclass(frozen=True)

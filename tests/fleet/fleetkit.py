@@ -19,7 +19,7 @@ from fleet.config import FleetConfig
 from fleet.devcluster import PG_BIN, free_port, postgres_cluster  # noqa: F401 (re-exported)
 from fleet.services import SERVICES, FleetServices
 from fleet.store import FleetStore, Role
-from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_enrollment import enroll, generate_device_key
 from wire.fleet import API_PREFIX, WIRE_VERSION, CommandKind, sign_request
 
 PASSWORD = "correct horse battery"

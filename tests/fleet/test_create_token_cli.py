@@ -13,7 +13,7 @@ import pytest
 from fleet.app import open_store
 from fleet.auth import new_secret_token, token_hash
 from fleet.config import FleetConfig
-from kiosk.fleet_agent import generate_device_key
+from kiosk.fleet_enrollment import generate_device_key
 from wire.fleet import key_id, load_private_key
 
 CLI = [sys.executable, "-m", "fleet.cli", "create-token"]

@@ -9,7 +9,7 @@ import pytest
 from fleet.app import sweep_once
 from fleet.server_counters import read_counters
 from fleet.store import Role
-from kiosk.fleet_agent import FleetError, enroll, generate_device_key
+from kiosk.fleet_enrollment import FleetError, enroll, generate_device_key
 from tests.fleet import wire_v1
 from tests.fleet.fleetkit import HEALTHY_DEVICES
 from wire.fleet import HEADER_SIGNATURE, sign_request

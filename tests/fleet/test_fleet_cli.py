@@ -11,7 +11,7 @@ import time
 import aiohttp
 
 from fleet.status import Thresholds
-from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_enrollment import enroll, generate_device_key
 from tests.fleet.fleetkit import free_port
 from wire.fleet import sign_request
 

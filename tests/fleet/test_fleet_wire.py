@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.fleet_agent import generate_device_key
+from kiosk.fleet_enrollment import generate_device_key
 from wire.fleet import (
     HEADER_SIGNATURE,
     Command,

@@ -18,7 +18,7 @@ from fleet.app import open_store
 from fleet.auth import hash_password, new_secret_token
 from fleet.devcluster import HAPROXY, fleet_workers, haproxy_in_front
 from fleet.store import Role
-from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_enrollment import enroll, generate_device_key
 from tests.fleet.fleetkit import PASSWORD, Kiosk, fresh_postgres_database, sqlite_config
 from wire.fleet import API_PREFIX as API
 from wire.fleet import sign_request

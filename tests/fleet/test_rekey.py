@@ -10,7 +10,7 @@ import pytest
 
 from fleet.auth import new_secret_token
 from fleet.store import NoSuchKiosk
-from kiosk.fleet_agent import FleetError, enroll, generate_device_key
+from kiosk.fleet_enrollment import FleetError, enroll, generate_device_key
 from tests.fleet.fleetkit import Kiosk
 from wire.fleet import key_id, load_private_key
 

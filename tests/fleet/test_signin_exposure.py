@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fleet.app import sweep_once
 from fleet.auth import token_hash
 from fleet.store import Role
-from kiosk.fleet_agent import FleetError, enroll, generate_device_key
+from kiosk.fleet_enrollment import FleetError, enroll, generate_device_key
 from tests.fleet.fleetkit import PASSWORD, Fleet, config_for
 from wire.fleet import API_PREFIX as API
 

@@ -14,7 +14,8 @@ import pytest
 from kiosk.app import _end_run, build_context, build_session, close_context
 from kiosk.config import load_config, simulator_overrides
 from kiosk.devices import build_manager
-from kiosk.fleet_link import FleetLink, wire_devices
+from kiosk.fleet_devices import wire_devices
+from kiosk.fleet_link import FleetLink
 from kiosk.run_state import RunRecord
 from kiosk.update.agent import HealthCheck, UpdateAgent
 from kiosk.update.guard import read_json

@@ -8,7 +8,9 @@ import time
 import pytest
 
 from fleet.store import Role
-from kiosk.fleet_agent import EVENT, HEARTBEAT, CommandFailed, FleetAgent, Outbox
+from kiosk.fleet_agent import CommandFailed, FleetAgent
+from kiosk.fleet_enrollment import FleetSession
+from kiosk.fleet_outbox import Outbox, OutboxKind
 from tests.fleet.fleetkit import Fleet, sqlite_config
 from wire.fleet import (
     AckOutcome,
@@ -18,6 +20,7 @@ from wire.fleet import (
     DeviceStatus,
     Event,
     EventKind,
+    Goodbye,
     Severity,
     Supply,
     SupplyLevel,
@@ -231,14 +234,15 @@ async def test_replayed_and_forged_agent_requests_are_refused(fleet, tmp_path):
 
 def test_outbox_is_bounded_and_drops_old_heartbeats_first(tmp_path):
     box = Outbox(tmp_path / "o.sqlite3", max_items=4)
-    box.append(HEARTBEAT, {"n": 1})
-    box.append(EVENT, {"n": 2})
-    box.append(HEARTBEAT, {"n": 3})
-    box.append(EVENT, {"n": 4})
-    box.append(EVENT, {"n": 5})  # full: heartbeat 1 goes
-    box.append(EVENT, {"n": 6})  # heartbeat 3 goes
-    box.append(EVENT, {"n": 7})  # no heartbeat left: the oldest event goes
+    box.append(OutboxKind.HEARTBEAT, {"n": 1})
+    box.append(OutboxKind.EVENT, {"n": 2})
+    box.append(OutboxKind.HEARTBEAT, {"n": 3})
+    box.append(OutboxKind.EVENT, {"n": 4})
+    box.append(OutboxKind.EVENT, {"n": 5})  # full: heartbeat 1 goes
+    box.append(OutboxKind.EVENT, {"n": 6})  # heartbeat 3 goes
+    box.append(OutboxKind.EVENT, {"n": 7})  # no heartbeat left: the oldest event goes
     assert [i.payload["n"] for i in box.peek()] == [4, 5, 6, 7]
+    assert {i.kind for i in box.peek()} == {OutboxKind.EVENT}  # read back as the enum's member
     assert box.dropped == 3
     box.close()
     reopened = Outbox(tmp_path / "o.sqlite3", max_items=4)
@@ -312,3 +316,40 @@ def test_an_outcome_written_after_its_heartbeat_left_is_not_forgotten(tmp_path):
     (left,) = box.pending_acks()
     assert (left.outcome, left.detail) == (AckOutcome.FAILED, "refused")
     box.close()
+
+
+async def test_a_kiosk_clock_refused_as_stale_is_corrected_from_the_server(fleet):
+    # A kiosk with no RTC battery wakes an hour behind: the fleet refuses its signature as
+    # stale, the session takes the server's Date and signs again, once.
+    kiosk = await fleet.enroll_kiosk("K-1")
+    session = FleetSession(fleet.url, kiosk.private_pem, 5.0)
+    session.clock_offset = -3600.0
+    try:
+        bye = Goodbye("K-1", time.time(), "shutdown")
+        await session.post("/kiosks/K-1/goodbye", bye.to_json())
+        assert abs(session.clock_offset) < 5.0
+    finally:
+        await session.close()
+    row = await fleet.store.get_kiosk("K-1")
+    assert row["goodbye_reason"] == "shutdown"
+
+
+async def test_a_revoked_key_stops_sending_and_keeps_the_outbox(fleet, tmp_path, caplog):
+    kiosk = await fleet.enroll_kiosk("K-1")
+    admin = await fleet.operator("ada", Role.ADMIN)
+    try:
+        async with admin.post(f"{fleet.url}{API}/kiosks/K-1/revoke-key") as r:
+            assert r.status == 200
+    finally:
+        await admin.close()
+    agent = make_agent(fleet, kiosk, tmp_path, FakeKiosk(), interval=0.2)
+    agent.start()
+    agent.post_event(Event.new(EventKind.INFO, time.time(), severity=Severity.INFO, reason="x"))
+
+    async def refused():
+        return agent.failures >= 1 and "key_revoked" in agent.last_error
+
+    await until(refused)
+    assert await agent.outbox_size() >= 1   # kept for when a technician re-keys the kiosk
+    assert "the fleet refuses this kiosk's key" in caplog.text
+    await agent.stop(clean=False)

@@ -301,8 +301,7 @@ def test_no_world_access_even_with_a_permissive_umask(tmp_path):
 async def test_enrolls_with_the_fleet_server_and_a_rerun_does_not_enroll_again(
     tmp_path, sim, fleet, pin_on_stdin
 ):
-    from kiosk.fleet_agent import load_private_key
-    from wire.fleet import key_id
+    from wire.fleet import key_id, load_private_key
 
     token_file = tmp_path / "token"
     token_file.write_text(await fleet.token())

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_enrollment import enroll, generate_device_key
 from kiosk.journal import OrderKind, TxState
 from kiosk.transaction import JournalWriter
 from tests.update.machine import DEV_BIN

@@ -16,7 +16,7 @@ from fleet.auth import hash_password, new_secret_token
 from fleet.call_store import CallPolicy, CallStore
 from fleet.devcluster import HAPROXY, fleet_workers, haproxy_in_front
 from fleet.store import Role
-from kiosk.fleet_agent import enroll, generate_device_key
+from kiosk.fleet_enrollment import enroll, generate_device_key
 from kiosk.videocall.signalling import SignallingLink
 from tests.fleet.fleetkit import PASSWORD, fresh_postgres_database, sqlite_config
 from tests.videocall.test_signalling import ITEMS, kiosk_next, next_of
