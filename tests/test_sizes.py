@@ -27,7 +27,6 @@ ALLOWED: dict[str, str] = {
     "kiosk/i18n.py": NOT_YET_SPLIT,
     "kiosk/steps.py": NOT_YET_SPLIT,
     "kiosk/update/guard.py": NOT_YET_SPLIT,
-    "kiosk/videocall/desk.py": NOT_YET_SPLIT,
 }
 
 
