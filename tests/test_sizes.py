@@ -26,7 +26,12 @@ ALLOWED: dict[str, str] = {
     "kiosk/fleet_link.py": NOT_YET_SPLIT,
     "kiosk/i18n.py": NOT_YET_SPLIT,
     "kiosk/steps.py": NOT_YET_SPLIT,
-    "kiosk/update/guard.py": NOT_YET_SPLIT,
+    # The slot guard is installed as one file, /opt/kiosk/bin/kiosk-update-guard (a byte copy,
+    # scripts/install-kiosk.sh), and run with `python3 -I` outside the slots: it can import
+    # nothing beside itself, so a module split off it would be missing where it runs. Splitting
+    # it means installing it as a zipapp (install script, tests/systemd/test_install.py,
+    # tests/update/machine.py); every class and function in it is the guard's own.
+    "kiosk/update/guard.py": "installed and run as one standalone file (python3 -I)",
 }
 
 
