@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
-from kiosk.catalog import CatalogCache
+from kiosk.catalog_cache import CatalogCache
 from kiosk.config import KioskConfig
 from kiosk.devices import build_devices, build_manager, camera_scanner_for, device_statuses
 from kiosk.embedded_simulator import EmbeddedSimulator as EmbeddedSimulator  # bench, tests

@@ -1,31 +1,48 @@
-"""The service catalog: items in the standard published form, validated, cached on disk.
+"""The service catalog: a published catalog parsed into items (kiosk.catalog_model) and
+validated; kiosk.catalog_cache keeps the last good one on disk.
 
 A catalog that is malformed, of an unknown schema version, or names a step the kiosk does not
 know never replaces the last good one; the refusal is reported with a reason. Version 2 is the
 published standard item form (办事指南); a version-1 catalog is still accepted and migrated to
-version 2 in memory (`migrate_v1`), so one parser reads both.
+version 2 in memory (kiosk.catalog_migration), so one parser reads both.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 
-from kiosk.backends import CatalogValidators
+from kiosk.catalog_migration import SCHEMA_V1, SCHEMA_VERSION, migrate_v1
+from kiosk.catalog_model import (
+    Catalog,
+    DayUnit,
+    Delivery,
+    Department,
+    Fee,
+    LegalBasis,
+    Material,
+    MaterialForm,
+    PowerType,
+    ProcedureStage,
+    ServiceItem,
+    StepSpec,
+    Text,
+    TimeLimit,
+)
 from kiosk.json_object import JsonObject
 
-log = logging.getLogger(__name__)
-
-SCHEMA_V1 = "kiosk-catalog/1"
-SCHEMA_VERSION = "kiosk-catalog/2"
+# The catalog's model and schema versions are named here too: what reads a catalog imports it
+# from kiosk.catalog, where it is made.
+__all__ = [
+    "SCHEMA_V1", "SCHEMA_VERSION", "Catalog", "CatalogError", "CatalogReason", "DayUnit",
+    "Delivery", "Department", "Fee", "LegalBasis", "Material", "MaterialForm", "PowerType",
+    "ProcedureStage", "ServiceItem", "StepSpec", "Text", "TimeLimit", "migrate_v1",
+    "parse_catalog",
+]
 
 
 class CatalogReason(StrEnum):
@@ -43,188 +60,6 @@ class CatalogError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class StepSpec:
-    step: str
-    params: JsonObject
-    timeout_s: float | None
-
-
-Text = dict[str, str]  # language -> text
-
-
-class PowerType(StrEnum):
-    """The kind of administrative power an item exercises (事项类型), as halls publish it."""
-
-    LICENSE = "administrative_license"  # 行政许可
-    PAYMENT = "administrative_payment"  # 行政给付
-    CONFIRMATION = "administrative_confirmation"  # 行政确认
-    LEVY = "administrative_levy"  # 行政征收
-    ADJUDICATION = "administrative_adjudication"  # 行政裁决
-    REWARD = "administrative_reward"  # 行政奖励
-    PENALTY = "administrative_penalty"  # 行政处罚
-    OTHER = "other_power"  # 其他行政权力
-    PUBLIC_SERVICE = "public_service"  # 公共服务
-
-
-class Delivery(StrEnum):
-    IN_PERSON = "in_person"
-    POST = "post"
-    ELECTRONIC = "electronic"
-
-
-class MaterialForm(StrEnum):
-    ORIGINAL = "original"
-    COPY = "copy"
-    ORIGINAL_AND_COPY = "original_and_copy"
-    ELECTRONIC = "electronic"
-
-
-class DayUnit(StrEnum):
-    WORKING = "working_days"
-    CALENDAR = "calendar_days"
-
-
-@dataclass(frozen=True)
-class Department:
-    code: str
-    name: Text
-
-
-@dataclass(frozen=True)
-class LegalBasis:
-    title: str
-    clause: str = ""
-
-
-@dataclass(frozen=True)
-class Material:
-    name: Text
-    required: bool
-    form: MaterialForm = MaterialForm.ORIGINAL
-    copies: int = 1
-    sample: str = ""  # a sample image's path or URL
-    notes: Text | None = None
-
-
-@dataclass(frozen=True)
-class ProcedureStage:
-    """One box of the flowchart a citizen reads (受理 -> 审查 -> 决定 -> 送达)."""
-
-    title: Text
-    actor: str = "department"
-    detail: Text | None = None
-
-
-@dataclass(frozen=True)
-class TimeLimit:
-    promised: int  # 承诺时限; 0 = done on the spot (即办)
-    statutory: int  # 法定时限
-    unit: DayUnit = DayUnit.WORKING
-
-
-@dataclass(frozen=True)
-class Fee:
-    kind: str  # free, fixed (amount_fen), quoted (the backend names the amount)
-    amount_fen: int | None = None
-    standard: Text | None = None  # 收费标准
-    basis: str = ""  # 收费依据
-
-
-@dataclass(frozen=True)
-class ServiceItem:
-    code: str
-    service: str
-    name: Text
-    summary: Text
-    keywords: tuple[str, ...]  # what citizens call it besides its name (常用名), for search
-    department: Department
-    legal_basis: tuple[LegalBasis, ...]
-    power_type: PowerType
-    handling_level: str
-    target_groups: tuple[str, ...]
-    life_events: tuple[str, ...]
-    conditions: tuple[Text, ...]
-    materials: tuple[Material, ...]
-    procedure: tuple[ProcedureStage, ...]
-    time_limit: TimeLimit
-    fee: Fee
-    delivery: tuple[Delivery, ...]
-    visits: int
-    venue: Text | None
-    contact_phone: str
-    supervision_phone: str
-    online_application: bool
-    online_application_url: str
-    guide_url: str
-    popularity: int
-    sms: bool
-    steps: tuple[StepSpec, ...]
-    languages: tuple[str, ...]
-    online: bool  # the kiosk needs the backends to run it
-    required_devices: frozenset[str]
-    optional_devices: frozenset[str]
-    elder_first: bool = False       # shown at the top of the menu in elder mode
-    # Its submission may wait in the kiosk's outbox (kiosk.outbox) while the backends cannot
-    # be reached; never an item that takes payment (`works_offline`).
-    offline_capable: bool = False
-    in_person_only: bool = False    # a village agent may not run it for a citizen
-
-    def text(self, field: Text, language: str) -> str:
-        return field.get(language) or field["zh"]
-
-    @property
-    def takes_payment(self) -> bool:
-        return any(s.step == "pay" for s in self.steps)
-
-    @property
-    def backends(self) -> frozenset[str]:
-        """The backends its steps call (by the name their `backend` param gives)."""
-        return frozenset(str(s.params["backend"]) for s in self.steps if "backend" in s.params)
-
-    @property
-    def works_offline(self) -> bool:
-        """Runs with the backends out of reach: its submission waits in the outbox. Money never
-        waits: an item that takes payment needs the gateway whatever the catalog says."""
-        return not self.online or (self.offline_capable and not self.takes_payment)
-
-    @property
-    def runs_on_kiosk(self) -> bool:
-        """False for a guide-only item: the kiosk shows its guide; it is done at a window."""
-        return bool(self.steps)
-
-    @property
-    def rates_itself(self) -> bool:
-        """The rating item (好差评 by a receipt's code): no rating is asked after it."""
-        return any(spec.step == "rate_service" for spec in self.steps)
-
-    @property
-    def fee_kind(self) -> str:
-        return self.fee.kind
-
-    @property
-    def level(self) -> str:
-        return self.handling_level
-
-    @property
-    def time_limit_days(self) -> int:
-        return self.time_limit.promised
-
-
-@dataclass(frozen=True)
-class Catalog:
-    version: str
-    items: tuple[ServiceItem, ...]
-
-    _by_code: dict[str, ServiceItem] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_code", {item.code: item for item in self.items})
-
-    def item(self, code: str) -> ServiceItem:
-        return self._by_code[code]
-
-
 def _schema(name: str) -> JsonObject:
     schema: JsonObject = json.loads(
         resources.files("kiosk").joinpath(f"schemas/{name}").read_text())
@@ -237,57 +72,6 @@ _VALIDATORS = {
     SCHEMA_V1: jsonschema_rs.Draft202012Validator(_schema("catalog-1.json")),
     SCHEMA_VERSION: jsonschema_rs.Draft202012Validator(_schema("catalog-2.json")),
 }
-
-# Version 1 had one free-text department-less form; what it could not say gets these values.
-_V1_DEPARTMENTS = {
-    "CRJ": ("public_security", {"zh": "公安局出入境管理支队", "en": "Exit-Entry Administration"}),
-    "GA": ("public_security", {"zh": "公安局", "en": "Public Security Bureau"}),
-    "HZ": ("public_security", {"zh": "公安局户政科", "en": "Household Registration"}),
-    "BM": ("convenience", {"zh": "便民服务中心", "en": "Convenience Services"}),
-    "PD": ("service_center", {"zh": "政务服务中心", "en": "Government Service Center"}),
-}
-_V1_UNKNOWN_DEPARTMENT = ("service_center", {"zh": "政务服务中心", "en": "Government Service Center"})
-
-
-def migrate_v1(data: JsonObject) -> JsonObject:
-    """A valid version-1 catalog as a version-2 one: every v1 field kept, the new fields given
-    the values a v1 item implied (a kiosk item, done in person, one visit at most)."""
-    items = []
-    for old in data["items"]:
-        prefix = old["code"].split("-")[1] if old["code"].count("-") >= 2 else ""
-        dept_code, dept_name = _V1_DEPARTMENTS.get(prefix, _V1_UNKNOWN_DEPARTMENT)
-        days = old["time_limit_days"]
-        item = {
-            "code": old["code"],
-            "service": old["service"],
-            "name": old["name"],
-            "department": {"code": dept_code, "name": dept_name},
-            "legal_basis": [{"title": old["legal_basis"] or "-"}],
-            "power_type": "public_service",
-            "handling_level": old["level"],
-            "target_groups": ["natural_person"],
-            "conditions": old["conditions"],
-            "materials": [{"name": m["name"], "required": m["required"]}
-                          for m in old["materials"]],
-            "procedure": [],
-            "time_limit": {"promised": days, "statutory": days, "unit": "working_days"},
-            "fee": {"kind": old["fee"]["kind"]},
-            "delivery": ["in_person"],
-            "visits": 0 if days == 0 else 1,
-            "contact_phone": "12345",
-            "supervision_phone": "12345",
-            "online_application": {"available": False},
-            "languages": old["languages"],
-            "steps": old["steps"],
-        }
-        if old.get("elder_first"):
-            item["elder_first"] = True
-        for key in ("summary", "online", "devices"):
-            if key in old:
-                item[key] = old[key]
-        items.append(item)
-    return {"schema": SCHEMA_VERSION, "version": data["version"], "items": items}
-
 
 def _validate(data: Any, schema: str) -> None:
     try:
@@ -403,56 +187,3 @@ def _item(raw_item: JsonObject, known_steps: frozenset[str]) -> ServiceItem:
         required_devices=frozenset(devices.get("required", ())),
         optional_devices=frozenset(devices.get("optional", ())),
     )
-
-
-class CatalogCache:
-    """The last good catalog on disk; replaced only by one that parsed and validated. Beside it,
-    the validators it was published with (kiosk.backends.CatalogValidators), for the next
-    conditional fetch."""
-
-    def __init__(self, path: Path, known_steps: frozenset[str]) -> None:
-        self.path = path
-        self.known_steps = known_steps
-
-    @property
-    def validators_path(self) -> Path:
-        return self.path.with_suffix(".validators.json")
-
-    def load(self) -> Catalog | None:
-        try:
-            return parse_catalog(self.path.read_bytes(), self.known_steps)
-        except FileNotFoundError:
-            return None
-        except CatalogError as exc:
-            log.error("cached catalog unusable: %s", exc, extra={"reason": exc.reason.value})
-            return None
-
-    def validators(self) -> CatalogValidators | None:
-        """What the cached copy was published as; None when unknown (then fetch it whole)."""
-        try:
-            data = json.loads(self.validators_path.read_text())
-            return CatalogValidators(str(data["etag"]), str(data["last_modified"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def accept(self, raw: bytes, validators: CatalogValidators | None = None) -> Catalog:
-        """Parses `raw`; if good, makes it the cached catalog (atomically) and returns it."""
-        catalog = parse_catalog(raw, self.known_steps)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # The old validators go first: a crash between the two writes must never leave the
-        # new catalog's name on the old copy (a 304 would then keep the wrong one).
-        self.validators_path.unlink(missing_ok=True)
-        _write_atomically(self.path, raw)
-        if validators is not None and (validators.etag or validators.last_modified):
-            _write_atomically(self.validators_path, json.dumps(
-                {"etag": validators.etag, "last_modified": validators.last_modified}).encode())
-        return catalog
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)

@@ -18,7 +18,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.embedded_simulator import EmbeddedSimulator
@@ -29,6 +29,9 @@ from kiosk.out_of_service import EXIT_NOT_PROVISIONED, is_provisioned
 from kiosk.process_end import require_window, stopped_by
 from kiosk.viewmodel import SessionView
 from kiosk.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from screens.app import KioskApp
 
 # Imported on a worker thread once the attract screen is drawn.
 CORE_MODULE = "kiosk.app"
@@ -48,6 +51,89 @@ def build_voice(view: SessionView, config: KioskConfig) -> Any:
     return VoiceGuide(view, ui, cache, KivySoundSink())
 
 
+class _CoreAfterFirstFrame:
+    """The kiosk's core, imported on a worker thread and served once the attract screen has
+    drawn its first frame, so that nothing of the core holds that frame up."""
+
+    def __init__(self, config: KioskConfig, app: KioskApp, view: SessionView,
+                 intents: LateIntents, marks: dict[str, float]) -> None:
+        self._config, self._app, self._view, self._intents = config, app, view, intents
+        self._marks = marks
+        self._loop = asyncio.get_running_loop()
+        self.stopped: asyncio.Future[BaseException | None] = self._loop.create_future()
+        self.ready = asyncio.Event()    # the session runs and its devices and catalog are known
+        self.task: asyncio.Task[None] | None = None
+        app.bind(on_start=self._mark_started)
+
+    async def _bring_up(self) -> None:
+        try:
+            # On a worker thread: the attract screen keeps drawing while the core imports.
+            core_module = await asyncio.to_thread(importlib.import_module, CORE_MODULE)
+            self._marks["core_imported"] = time.time()
+            await core_module.serve(self._config, self._app, self._view, self._intents,
+                                    self.stopped, self.ready, self._marks)
+        except Exception:
+            # No attract screen without a kiosk behind it: the run ends, as a crash (_run).
+            log.exception("the kiosk's core failed")
+            self._app.stop()
+            raise
+
+    def _after_first_frame(self, _dt: float) -> None:
+        self._marks.setdefault("first_frame", time.time())
+        self._marks.setdefault("first_frame_cpu", time.process_time())   # on a loaded machine too
+        if self.task is None:
+            self.task = self._loop.create_task(self._bring_up())
+
+    def _mark_started(self, *_: object) -> None:  # a handler returning a true value stops on_start
+        from kivy.clock import Clock
+
+        self._marks.setdefault("screens_built", time.time())
+        Clock.schedule_once(self._after_first_frame, 0)
+
+
+class _ScriptedCitizen:
+    """A scripted run: the citizen of scenarios.run walks up to the kiosk, and every frame's
+    time is recorded for bench.frames as (when, ms since the last one)."""
+
+    def __init__(self, app: KioskApp, scenario: str, control_url: str | None,
+                 out_dir: Path | None, started_at: float) -> None:
+        self._app, self._scenario, self._control_url = app, scenario, control_url
+        self._out_dir, self._started_at = out_dir, started_at
+        self.frames: list[tuple[float, float]] = []
+        self.summary: JsonObject | None = None
+        app.bind(on_start=self._record_frames)
+
+    def _record_frames(self, *_: object) -> None:
+        from kivy.clock import Clock
+
+        Clock.schedule_interval(
+            lambda dt: self.frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
+
+    async def walk_up(self, ready: asyncio.Event) -> None:
+        try:
+            # Not on the loop: the scripted citizen's modules must not hold up the first frame.
+            scenarios = await asyncio.to_thread(importlib.import_module, "scenarios.run")
+            run_scenario = scenarios.run_scenario
+            if self._scenario != "startup":
+                # A scripted citizen walks up once the items are lit (the startup scenario
+                # measures the attract screen itself).
+                await ready.wait()
+            summary: JsonObject = await run_scenario(
+                self._app,
+                self._scenario or "endorsement",
+                self._control_url or "",
+                self._out_dir or Path("out"),
+                self._started_at,
+            )
+            summary["frames"] = self.frames
+            self.summary = summary
+            if self._scenario == "startup":
+                # The start-up's figures go on to the core's: session up, devices read.
+                await asyncio.wait_for(ready.wait(), 120)
+        finally:
+            self._app.stop()
+
+
 async def _run(
     config: KioskConfig,
     scenario: str | None,
@@ -56,8 +142,6 @@ async def _run(
     started_at: float,
     marks: dict[str, float],
 ) -> JsonObject | None:
-    from kivy.clock import Clock
-
     from screens.app import KioskApp  # Kivy's window is made as this imports
 
     require_window()
@@ -74,71 +158,12 @@ async def _run(
     app = KioskApp(view, intents, voice=voice)
     app.bind(on_stop=lambda *_: voice.halt())
     loop = asyncio.get_running_loop()
-    stopped: asyncio.Future[BaseException | None] = loop.create_future()
-    ready = asyncio.Event()    # the session runs and its devices and catalog are known
-    core: asyncio.Task[None] | None = None
-
-    async def bring_up() -> None:
-        try:
-            # On a worker thread: the attract screen keeps drawing while the core imports.
-            core_module = await asyncio.to_thread(importlib.import_module, CORE_MODULE)
-            marks["core_imported"] = time.time()
-            await core_module.serve(config, app, view, intents, stopped, ready, marks)
-        except Exception:
-            # No attract screen without a kiosk behind it: the run ends, as a crash (below).
-            log.exception("the kiosk's core failed")
-            app.stop()
-            raise
-
-    def after_first_frame(_dt: float) -> None:
-        nonlocal core
-        marks.setdefault("first_frame", time.time())
-        marks.setdefault("first_frame_cpu", time.process_time())   # on a loaded machine too
-        if core is None:
-            core = loop.create_task(bring_up())
-
-    def mark_started(*_: object) -> None:  # a handler returning a true value stops on_start
-        marks.setdefault("screens_built", time.time())
-        Clock.schedule_once(after_first_frame, 0)
-
-    app.bind(on_start=mark_started)
-    # A scripted run records every frame's time (bench.frames): (when, ms since the last one).
-    frames: list[tuple[float, float]] = []
-
-    def record_frames(*_: object) -> None:
-        Clock.schedule_interval(
-            lambda dt: frames.append((time.perf_counter(), round(dt * 1000, 2))), 0)
-
-    if scenario:
-        app.bind(on_start=record_frames)
-    summary: JsonObject | None = None
-
-    async def scripted() -> None:
-        nonlocal summary
-        try:
-            # Not on the loop: the scripted citizen's modules must not hold up the first frame.
-            scenarios = await asyncio.to_thread(importlib.import_module, "scenarios.run")
-            run_scenario = scenarios.run_scenario
-            if scenario != "startup":
-                # A scripted citizen walks up once the items are lit (the startup scenario
-                # measures the attract screen itself).
-                await ready.wait()
-            summary = await run_scenario(
-                app,
-                scenario or "endorsement",
-                control_url or "",
-                out_dir or Path("out"),
-                started_at,
-            )
-            summary["frames"] = frames
-            if scenario == "startup":
-                # The start-up's figures go on to the core's: session up, devices read.
-                await asyncio.wait_for(ready.wait(), 120)
-        finally:
-            app.stop()
+    core = _CoreAfterFirstFrame(config, app, view, intents, marks)
+    script = _ScriptedCitizen(app, scenario, control_url, out_dir, started_at) \
+        if scenario else None
 
     voice.start()
-    citizen = loop.create_task(scripted()) if scenario else None
+    citizen = loop.create_task(script.walk_up(core.ready)) if script is not None else None
     # systemctl stop and a reboot send SIGTERM: a clean stop, not a crash.
     def stop_on_signal() -> None:
         stopped_by(signal.SIGTERM)
@@ -154,12 +179,43 @@ async def _run(
     finally:
         if citizen is not None and not citizen.done():
             citizen.cancel()
-        stopped.set_result(failure)
-        if core is not None:
-            await core   # the core ends its run (and says so to the fleet) itself
+        core.stopped.set_result(failure)
+        if core.task is not None:
+            await core.task   # the core ends its run (and says so to the fleet) itself
         await voice.stop()
         watchdog.stop()
-    return summary
+    return script.summary if script is not None else None
+
+
+def _overrides(state_dir: Path | None, log_dir: Path | None, windowed: bool) -> JsonObject:
+    """The configuration's values the command line sets."""
+    overrides: JsonObject = {}
+    if state_dir is not None:
+        overrides["state_dir"] = str(state_dir)
+    if log_dir is not None:
+        overrides["log_directory"] = str(log_dir)
+    if windowed:
+        overrides["ui"] = {"fullscreen": False}
+    return overrides
+
+
+def _refuse_unprovisioned(config_path: Path | None, overrides: JsonObject) -> int:
+    """Restarting cannot help: exit with the code kiosk.service does not restart on, so
+    systemd shows the out-of-service screen, which says why."""
+    setup_logging(load_config(None, overrides).log_dir)
+    log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
+    return EXIT_NOT_PROVISIONED
+
+
+def _serve_headless(config: KioskConfig, scenario: str | None, control_url: str | None,
+                    repeat: int, sim: EmbeddedSimulator | None) -> int:
+    """No window: the kiosk's core with a scripted citizen; its summary is the output."""
+    from kiosk.app import serve_headless
+
+    summary = asyncio.run(serve_headless(config, scenario, control_url, repeat,
+                                         sim.cpu_seconds if sim is not None else None))
+    print(json.dumps(summary))
+    return 0 if summary.get("ok", True) else 1
 
 
 def run_kiosk(
@@ -179,23 +235,13 @@ def run_kiosk(
     started_at = time.monotonic()
     # Where start-up time goes (bench.startup reads them from a scripted run's summary).
     marks = {"main": time.time()}
-    overrides: JsonObject = {}
-    if state_dir is not None:
-        overrides["state_dir"] = str(state_dir)
-    if log_dir is not None:
-        overrides["log_directory"] = str(log_dir)
-    if windowed:
-        overrides["ui"] = {"fullscreen": False}
+    overrides = _overrides(state_dir, log_dir, windowed)
     if out_of_service:
         from kiosk.app import show_out_of_service
 
         return show_out_of_service(config_path, overrides)
     if not is_provisioned(config_path):
-        # Restarting cannot help: exit with the code kiosk.service does not restart on, so
-        # systemd shows the out-of-service screen, which says why.
-        setup_logging(load_config(None, overrides).log_dir)
-        log.error("not provisioned: %s does not exist; run kiosk-provision", config_path)
-        return EXIT_NOT_PROVISIONED
+        return _refuse_unprovisioned(config_path, overrides)
     config = load_config(config_path, overrides)
     setup_logging(config.log_dir, retention=config.retention)
     sim = None
@@ -213,12 +259,7 @@ def run_kiosk(
             marks["simulator"] = time.time()
             config = load_config(config_path, {**overrides, **simulator_overrides(endpoints)})
         if headless:
-            from kiosk.app import serve_headless
-
-            summary = asyncio.run(serve_headless(config, scenario, control_url, repeat,
-                                                 sim.cpu_seconds if sim is not None else None))
-            print(json.dumps(summary))
-            return 0 if summary.get("ok", True) else 1
+            return _serve_headless(config, scenario, control_url, repeat, sim)
         from screens.bootstrap import configure_kivy
 
         configure_kivy(config.ui.width, config.ui.height, config.ui.fullscreen,
@@ -228,8 +269,8 @@ def run_kiosk(
     finally:
         if sim is not None:
             sim.stop()
-    if scripted is not None:
-        scripted["startup_marks"] = marks
-        print(json.dumps(scripted, ensure_ascii=False, indent=2))
-        return 0 if scripted.get("ok") else 1
-    return 0
+    if scripted is None:
+        return 0
+    scripted["startup_marks"] = marks
+    print(json.dumps(scripted, ensure_ascii=False, indent=2))
+    return 0 if scripted.get("ok") else 1

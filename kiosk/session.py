@@ -13,7 +13,8 @@ from kiosk.agent_intents import AgentIntents
 from kiosk.availability import IN_PERSON_ONLY, ServiceAvailability
 from kiosk.backends import BackendError, CatalogClient, CatalogValidators
 from kiosk.call_intents import CallIntents
-from kiosk.catalog import Catalog, CatalogCache, CatalogError, ServiceItem
+from kiosk.catalog import Catalog, CatalogError, ServiceItem
+from kiosk.catalog_cache import CatalogCache
 from kiosk.citizen_rating import CitizenRating
 from kiosk.citizen_time import CitizenClock
 from kiosk.flow import FlowContext

@@ -8,20 +8,16 @@ import asyncio
 import base64
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
-from kiosk.i18n import TEXTS
-from kiosk.journal import Transaction
 from kiosk.json_object import JsonObject
 from kiosk.offline_submission import QUEUED, link_known_down, outbox_for
 from kiosk.privacy import pseudonym
 from kiosk.receipts import bilingual, print_document
-from kiosk.templating import TemplateError, render
-from kiosk.transaction import PaymentFailed, SubmissionFailed, TxRun
+from kiosk.step_registry import STEPS, FlowRun, _backend_failure, _both, known_steps, step
+from kiosk.transaction import PaymentFailed, SubmissionFailed
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import BacKey
@@ -29,64 +25,9 @@ from peripherals.receipt_printer import ReceiptLine
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class FlowRun:
-    """One citizen's run of one item: the context, the transaction (its run object, owned by
-    the transaction core), and the state the steps share (personal data included: it lives
-    here, in memory, for this run only)."""
-
-    ctx: FlowContext
-    item_code: str
-    txn: TxRun
-    state: dict[str, Any] = field(default_factory=dict)
-    receipt_note: str = ""
-
-    @property
-    def tx(self) -> Transaction:
-        """The journaled transaction as this run last saw it (templates read it as `tx`)."""
-        return self.txn.tx
-
-    def ensure_identified(self, subject: str) -> None:
-        self.state["subject"] = subject
-        self.txn.identify(subject)
-
-    def ensure_quoted(self, amount_fen: int, detail: JsonObject | None = None) -> None:
-        self.txn.quote(amount_fen, detail)
-
-    def render(self, template: Any) -> Any:
-        try:
-            return render(template, {**self.state, "tx": self.tx})
-        except TemplateError as exc:
-            log.error("catalog template failed in %s: %s", self.item_code, exc)
-            raise FlowFailure(Reason.BACKEND_REJECTED) from exc
-
-
-Step = Callable[[FlowRun, JsonObject], Awaitable[None]]
-STEPS: dict[str, Step] = {}
-
-
-def step(name: str) -> Callable[[Step], Step]:
-    def register(fn: Step) -> Step:
-        STEPS[name] = fn
-        return fn
-
-    return register
-
-
-def known_steps() -> frozenset[str]:
-    return frozenset(STEPS)
-
-
-def _both(key: str, **params: Any) -> dict[str, str]:
-    entry = TEXTS[key]
-    return {lang: text.format(**params) if params else text for lang, text in entry.items()}
-
-
-def _backend_failure(exc: BackendError) -> FlowFailure:
-    if exc.refused and exc.status == 404:
-        return FlowFailure(Reason.NOT_FOUND)
-    return FlowFailure(Reason.BACKEND_REJECTED if exc.refused else Reason.BACKEND_UNAVAILABLE)
+# Named here too: the registry and the run are kiosk.step_registry's, and the step modules and
+# the flow engine import them from here, where the core steps register (so they are there).
+__all__ = ["STEPS", "FlowRun", "_backend_failure", "_both", "known_steps", "step"]
 
 
 def _card_wait_s(ctx: FlowContext) -> float:

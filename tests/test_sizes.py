@@ -19,13 +19,8 @@ ALLOWED: dict[str, str] = {
     # order, so a fresh database and an upgraded one end the same. Splitting the migrations off
     # would put that order in two places (and migration 9 is being added on other branches).
     "fleet/schema.py": "the schema and its ordered migrations, SQL as data",
-    "kiosk/launch.py:_run": NOT_YET_SPLIT,   # moved from kiosk/app.py with the launcher
-    "kiosk/launch.py:run_kiosk": NOT_YET_SPLIT,
-    "kiosk/catalog.py": NOT_YET_SPLIT,
     "kiosk/fleet_agent.py": NOT_YET_SPLIT,
     "kiosk/fleet_link.py": NOT_YET_SPLIT,
-    "kiosk/i18n.py": NOT_YET_SPLIT,
-    "kiosk/steps.py": NOT_YET_SPLIT,
     # The slot guard is installed as one file, /opt/kiosk/bin/kiosk-update-guard (a byte copy,
     # scripts/install-kiosk.sh), and run with `python3 -I` outside the slots: it can import
     # nothing beside itself, so a module split off it would be missing where it runs. Splitting

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.catalog import CatalogCache, CatalogError, CatalogReason, parse_catalog
+from kiosk.catalog import CatalogError, CatalogReason, parse_catalog
+from kiosk.catalog_cache import CatalogCache
 from kiosk.step_library import known_steps
 from simulator.backends import reference_catalog
 
