@@ -186,6 +186,7 @@ class Updater:
 
     def _install_slot(self, bundle: Path, manifest: Manifest, target: str,
                       runtime_dir: Path) -> dict[str, Any]:
+        """The bundle into a staging folder beside the slot, then published by renaming."""
         final = self.layout.slot(target)
         incoming = final.with_name(f".incoming-{target}")
         shutil.rmtree(incoming, ignore_errors=True)
@@ -194,6 +195,20 @@ class Updater:
             incoming_runtime = runtime_dir.with_name(f".incoming-{manifest.runtime.digest}")
             shutil.rmtree(incoming_runtime, ignore_errors=True)
             incoming_runtime.mkdir(parents=True)
+        site, written = self._write_files(bundle, manifest, incoming, incoming_runtime)
+        staged_id = self._finish_slot(manifest, final, incoming, site, incoming_runtime,
+                                      runtime_dir)
+        self._publish(final, incoming, incoming_runtime, runtime_dir, target)
+        log.info("installed %s into slot %s (%d files)", manifest.version, target, written)
+        return {"slot": target, "staged_id": staged_id, "version": manifest.version,
+                "manifest_digest": manifest.digest(), "start_tries": self.settings.start_tries,
+                "deadline_s": self.settings.health_deadline_s, "at": time.time()}
+
+    def _write_files(self, bundle: Path, manifest: Manifest, incoming: Path,
+                     incoming_runtime: Path | None) -> tuple[Path, int]:
+        """The slot's venv skeleton, and every file of the bundle where its part goes (the
+        runtime only when this kiosk lacks it). Returns the venv's site-packages and how many
+        files were written."""
         interpreter = Path(sys.base_prefix) / "bin" / f"python{manifest.python}"
         slot_venv.make_skeleton(incoming / "venv", manifest.python, interpreter)
         site = slot_venv.site_packages(incoming / "venv", manifest.python)
@@ -217,6 +232,12 @@ class Updater:
 
         stream(bundle, manifest, sink)
         self.crash.reached("files_written")
+        return site, written
+
+    def _finish_slot(self, manifest: Manifest, final: Path, incoming: Path, site: Path,
+                     incoming_runtime: Path | None, runtime_dir: Path) -> str:
+        """Bytecode, the runtime linked, console scripts, manifest.json and release.json (the
+        mark of a complete slot). Returns the new staged id."""
         runtime_site = runtime_dir / "site-packages"
         # Bytecode now: the kiosk may not write into /opt, and would otherwise compile every
         # module it imports on every start. Compiled under the final names, for tracebacks.
@@ -236,7 +257,12 @@ class Updater:
         if incoming_runtime is not None:
             runtime_files = [f.to_json() for f in manifest.files if f.part == "runtime"]
             (incoming_runtime / "runtime.json").write_text(json.dumps(runtime_files))
-        os.sync()  # every file written above is on disk before a name makes it visible
+        return staged_id
+
+    def _publish(self, final: Path, incoming: Path, incoming_runtime: Path | None,
+                 runtime_dir: Path, target: str) -> None:
+        """The runtime, then the slot, renamed into place once everything is on disk."""
+        os.sync()  # every file written before is on disk before a name makes it visible
         self.crash.reached("extracted")
         if incoming_runtime is not None:
             os.replace(incoming_runtime, runtime_dir)
@@ -250,10 +276,6 @@ class Updater:
         fsync_dir(final.parent)
         self.crash.reached("slot_published")
         shutil.rmtree(old, ignore_errors=True)
-        log.info("installed %s into slot %s (%d files)", manifest.version, target, written)
-        return {"slot": target, "staged_id": staged_id, "version": manifest.version,
-                "manifest_digest": manifest.digest(), "start_tries": self.settings.start_tries,
-                "deadline_s": self.settings.health_deadline_s, "at": time.time()}
 
     def collect_garbage(self) -> None:
         """Runtimes no slot uses, staging left by a killed run, downloads of finished requests."""

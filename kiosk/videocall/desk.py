@@ -15,17 +15,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kiosk.config import CallConfig
-from kiosk.videocall.camera_feed import CameraFeed
-from kiosk.videocall.quality import (
-    Level,
-    LevelPolicy,
-    LevelSettings,
-    sample_from_stats,
-    settings_for,
+from kiosk.videocall.call_media import (
+    CallMedia,
+    MediaSources,
+    ScreenFeed,
+    close_media,
+    open_media,
+    stop_frames,
+    track_mids,
 )
+from kiosk.videocall.camera_feed import CameraFeed
+from kiosk.videocall.quality import Level, LevelPolicy, sample_from_stats
 from kiosk.videocall.sdp import spread_bundle_candidates
 from kiosk.videocall.signalling import CallLinkError, SignallingLink
 from kiosk.viewmodel import CallPhase, SessionView
@@ -41,8 +44,6 @@ from wire.videocall import (
 if TYPE_CHECKING:
     from aiortc import RTCPeerConnection
 
-    from kiosk.videocall.media import LatestFrame, RemoteMedia, SlotVideoTrack
-
 log = logging.getLogger(__name__)
 ENDED_SHOWN_S = 4.0
 # What the citizen is told when the picture steps down (nothing at full quality).
@@ -50,26 +51,6 @@ LEVEL_NOTES = {Level.REDUCED: "call.note.reduced", Level.AUDIO_ONLY: "call.note.
 # aiortc and PyAV take ~0.4 s to import: not before the attract screen, but well before the
 # first call (VideoCallDesk.start loads them on a worker thread).
 MEDIA_MODULE = "kiosk.videocall.media"
-
-
-class ScreenFeed(Protocol):
-    """The kiosk's screen, privacy-masked, as frames (screens.screen_share provides it)."""
-
-    def start(self, slot: LatestFrame, fps: Callable[[], float]) -> None: ...
-    def stop(self) -> None: ...
-
-
-@dataclass
-class _Media:
-    """One call's media: made when an agent answers, torn down when the call ends."""
-
-    pc: RTCPeerConnection
-    remote: RemoteMedia
-    camera_slot: LatestFrame
-    screen_slot: LatestFrame
-    tracks: tuple[SlotVideoTrack, SlotVideoTrack]
-    player: Any
-    quality: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -103,7 +84,7 @@ class VideoCallDesk:
         self.guide = guide
         self.screen: ScreenFeed | None = None
         self.figures = CallFigures()
-        self.media: _Media | None = None
+        self.media: CallMedia | None = None
         self._ice_servers: tuple[IceServer, ...] = ()
         self._task: asyncio.Task[None] | None = None
         self._policy_task: asyncio.Task[None] | None = None
@@ -320,54 +301,17 @@ class VideoCallDesk:
             elif kind is MessageType.PEER_BACK:
                 self.view.update(call_note_key="")
 
-    async def _offer(self, call_id: str) -> _Media:
+    async def _offer(self, call_id: str) -> CallMedia:
         """The peer connection with the camera, the screen and the microphone; the offer sent."""
-        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
-        from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
-
-        from kiosk.videocall.media import LatestFrame, RemoteMedia, SlotVideoTrack, microphone
-
-        cfg = self.config
-        servers = [RTCIceServer(list(s.urls), s.username or None, s.credential or None)
-                   for s in self._ice_servers]
-        policy = RTCIceTransportPolicy.RELAY if cfg.relay_only else RTCIceTransportPolicy.ALL
-        # One transport for the three tracks: one relay allocation, one path through the NAT.
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy,
-                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        remote = RemoteMedia(lambda frame: self.view.update(call_video=frame), cfg.speaker,
-                             cfg.display_fps)
-        pc.on("track", remote.take)
-
-        @pc.on("connectionstatechange")
-        def on_state() -> None:
-            state = pc.connectionState
-            if state in ("connected", "failed", "disconnected"):
-                self._events.put_nowait(f"pc_{state}")
-
-        loop = asyncio.get_running_loop()
-        full = LevelSettings(cfg.video_width, cfg.video_height, cfg.video_fps)
-        screen_full = LevelSettings(cfg.screen_width, cfg.screen_height, cfg.screen_fps)
-        camera_slot, screen_slot = LatestFrame(depth=2), LatestFrame()
-        camera_slot.bind(loop)
-        screen_slot.bind(loop)
-        camera = SlotVideoTrack(camera_slot, lambda: settings_for(self._level, full))
-        screen = SlotVideoTrack(screen_slot, lambda: settings_for(self._level, screen_full),
-                                colour="rgb24")
-        mic, player = microphone(cfg.microphone)
-        pc.addTransceiver(camera, direction="sendrecv")
-        pc.addTransceiver(screen, direction="sendonly")
-        pc.addTransceiver(mic, direction="sendrecv")
-        media = _Media(pc, remote, camera_slot, screen_slot, (camera, screen), player)
-        if self.camera is not None:
-            self.camera.start(camera_slot)   # consent given: the camera turns on now
-        if self.screen is not None:
-            self.screen.start(screen_slot, lambda: settings_for(self._level, screen_full).fps)
-        await pc.setLocalDescription(await pc.createOffer())
-        mids = {name: t.mid or "" for name, t in zip(("camera", "screen", "audio"),
-                                                    pc.getTransceivers(), strict=True)}
-        await self.link.send(CallMessage(MessageType.OFFER, call_id, pc.localDescription.sdp,
-                                         tracks=mids))
-        media.quality = loop.create_task(self._adapt(pc, call_id))
+        sources = MediaSources(self.camera, self.screen,
+                               lambda frame: self.view.update(call_video=frame),
+                               lambda: self._level)
+        media = await open_media(self.config, self._ice_servers, sources,
+                                 lambda state: self._events.put_nowait(f"pc_{state}"))
+        offer = media.pc.localDescription.sdp
+        await self.link.send(CallMessage(MessageType.OFFER, call_id, offer,
+                                         tracks=track_mids(media)))
+        media.quality = asyncio.get_running_loop().create_task(self._adapt(media.pc, call_id))
         return media
 
     async def _adapt(self, pc: RTCPeerConnection, call_id: str) -> None:
@@ -393,16 +337,9 @@ class VideoCallDesk:
             self.screen.stop()
         media, self.media = self.media, None
         if media is not None:
-            if media.quality is not None:
-                media.quality.cancel()
-            media.camera_slot.close()
-            media.screen_slot.close()
+            stop_frames(media)
             self.live_figures()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(media.pc.close(), 5.0)
-            await media.remote.close()
-            if media.player is not None and media.player.audio is not None:
-                media.player.audio.stop()
+            await close_media(media)
         await self.link.close_socket()
         self._level = Level.FULL
 
@@ -414,4 +351,4 @@ def _reason(text: str) -> EndReason:
         return EndReason.FAILED
 
 
-__all__ = ["CallFigures", "ScreenFeed", "VideoCallDesk"]
+__all__ = ["CallFigures", "VideoCallDesk"]
