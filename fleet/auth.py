@@ -107,8 +107,13 @@ class PasswordPool:
 
 
 def new_secret_token() -> tuple[str, str]:
-    """A random bearer secret and the hash under which the server stores it."""
+    """A random bearer secret and the hash under which the server stores it.
+
+    Never one that starts with "-" (1 in 64 of urlsafe draws would): a technician types or
+    pastes it after `kiosk-provision --enroll-token`, where argparse takes it for an option."""
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
     return token, token_hash(token)
 
 

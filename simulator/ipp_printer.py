@@ -129,7 +129,19 @@ class IppPrinterSimulator:
              f"--address=unix:path={self._bus_path}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_daemon_env(),
             preexec_fn=_die_with_parent)
+        self._wait_for_bus()
         self.port = self.port or _free_port()
+
+    def _wait_for_bus(self, timeout: float = 10.0) -> None:
+        """ippeveprinter gives up at once ("Unable to initialize DNS-SD") if the bus's socket is
+        not there yet: on a busy machine dbus-daemon takes a moment to make it."""
+        assert self._bus is not None
+        deadline = time.monotonic() + timeout
+        while not self._bus_path.exists():
+            if self._bus.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dbus-daemon for the A4 printer did not start "
+                                   f"(exit {self._bus.poll()})")
+            time.sleep(0.02)
 
     def _spawn(self) -> None:
         log_file = open(self.state_dir / "ippeveprinter.log", "ab")  # noqa: SIM115 - the child's
