@@ -29,7 +29,12 @@ class LateIntents:
         if self._session is not None:
             return getattr(self._session, name)  # type: ignore[no-any-return]
 
-        def keep(*args: Any, **kwargs: Any) -> None:
-            self._kept.append((name, args, kwargs))
+        # A screen built before the session keeps this very callable (a keyboard bound to
+        # `intents.search_key`): it must reach the session once there is one, not keep forever.
+        def keep_or_forward(*args: Any, **kwargs: Any) -> None:
+            if self._session is not None:
+                getattr(self._session, name)(*args, **kwargs)
+            else:
+                self._kept.append((name, args, kwargs))
 
-        return keep
+        return keep_or_forward

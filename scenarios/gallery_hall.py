@@ -51,7 +51,8 @@ async def walk_hall(g) -> dict:  # noqa: ANN001 - scenarios.gallery.Gallery
         await c.tap(f"search_key.{letter}")
     # A tap reaches the kiosk through Kivy's input queue: on a busy machine the last letter may
     # not have been handled yet when the taps return.
-    await c.wait_until(lambda: c.app.view.search_query == "sfz", "the three letters typed", 10)
+    await c.wait_until(lambda: c.app.view.search_query == "sfz",
+                       f"the three letters typed (query {c.app.view.search_query!r})", 10)
     await g.snap("search")
     seen["search_first"] = c.app.view.search_results[0].code
     await c.tap("search.back")

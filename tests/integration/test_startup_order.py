@@ -80,6 +80,9 @@ async def test_touches_before_the_session_reach_it_when_it_takes_over(tmp_path):
     try:
         view = SessionView(language=config.ui.language)
         intents = LateIntents()
+        # A screen built before the session holds its intents as callables (the search
+        # screen's keyboard is bound to `intents.search_key` when it is built).
+        open_search, search_key = intents.open_search, intents.search_key
         intents.activity()
         intents.touch_start()   # on the attract screen, before there is a session
         assert view.screen is ScreenId.ATTRACT
@@ -89,6 +92,11 @@ async def test_touches_before_the_session_reach_it_when_it_takes_over(tmp_path):
         assert view.screen is ScreenId.MENU
         intents.set_elder(True)    # from now on straight to the session
         assert view.elder
+        await session.refresh_catalog()   # the menu can search once the catalog is in
+        open_search()
+        for letter in "sfz":       # the keys bound before the session reach it now
+            search_key(letter)
+        assert view.search_query == "sfz"
         await close_context(ctx, session)
     finally:
         await sim.stop()
