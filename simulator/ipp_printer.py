@@ -24,6 +24,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -91,7 +92,8 @@ class IppPrinterSimulator:
         self.faults: set[A4PrinterFault] = set()
         self._printer: subprocess.Popen | None = None
         self._bus: subprocess.Popen | None = None
-        self._bus_path = state_dir / "dbus.sock"
+        self._bus_dir: Path | None = None
+        self._bus_path = state_dir / "dbus.sock"   # until started: see _prepare
 
     @property
     def uri(self) -> str:
@@ -123,7 +125,10 @@ class IppPrinterSimulator:
         command.write_text(_COMMAND.format(door=self.state_dir / "door-open",
                                            jobs=self.jobs_dir))
         command.chmod(command.stat().st_mode | stat.S_IXUSR)
-        self._bus_path.unlink(missing_ok=True)
+        # A socket path must fit in 108 bytes: the state folder can be deeper than that allows
+        # (a test worker's temporary folder), so the private bus lives in a short folder of /tmp.
+        self._bus_dir = Path(tempfile.mkdtemp(prefix="kiosk-a4-bus-"))
+        self._bus_path = self._bus_dir / "bus"
         self._bus = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--nopidfile",
              f"--address=unix:path={self._bus_path}"],
@@ -176,6 +181,9 @@ class IppPrinterSimulator:
                 except subprocess.TimeoutExpired:
                     process.kill()
         self._printer = self._bus = None
+        if self._bus_dir is not None:
+            shutil.rmtree(self._bus_dir, ignore_errors=True)
+            self._bus_dir = None
 
     # -- the switches -----------------------------------------------------------------------
 

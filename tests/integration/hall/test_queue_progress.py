@@ -4,6 +4,7 @@ against the simulator's backends, from the menu to the result screen."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId
@@ -90,7 +91,13 @@ async def test_an_appointment_checks_in_by_id_card_with_a_priority_ticket(rig):
 
 async def test_early_and_late_arrivals_get_a_plain_answer_and_no_ticket(rig):
     queue = rig.sim.backends.queue
-    now = rig.sim.backends.clock.now()
+    clock = rig.sim.backends.clock
+    # At the next local noon: three hours on and forty minutes back are still today (run after
+    # 21:00 the early slot was tomorrow's, and rightly not found among today's).
+    day = time.localtime(clock.now() + 12 * 3600)
+    clock.advance(time.mktime((day.tm_year, day.tm_mon, day.tm_mday, 12, 0, 0, 0, 0, -1))
+                  - clock.now())
+    now = clock.now()
     queue._appoint("YYEARLY0001", "440000199001010011", "C", now + 3 * 3600)
     queue._appoint("YYLATE00001", "440000199001010011", "C", now - 40 * 60)
     answers = []
