@@ -8,7 +8,7 @@ first start that is not measured), and `attached_ratio` that over the bare app.
 `phases_s` says where the attached start's time goes (medians, seconds): `imports` (interpreter
 and the launcher's modules to its main), `kivy_config`, `window` (Kivy's modules and its window),
 `screens` (the attract screen built, up to Kivy's on_start), `first_frame` (to the first frame
-drawn after it). The kiosk's core comes after that frame (kiosk.launch): `after_attract_s` says
+drawn after it). The kiosk's core comes after that frame (kiosk.main): `after_attract_s` says
 how long after it (medians) `core_imported` (its modules, on a worker thread), `session`
 (recovery, the journal, the devices' objects: touches reach the session from then) and `ready`
 (the devices' first reading and the catalog fetch) were reached. On a shared machine the

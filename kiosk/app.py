@@ -71,7 +71,7 @@ def build_transactions(config: KioskConfig, payment: PaymentClient,
 
 def build_context(config: KioskConfig, view: SessionView | None = None) -> FlowContext:
     """The kiosk's devices, clients and transaction core; on `view` when the screens already
-    show one (kiosk.launch)."""
+    show one (kiosk.main)."""
     b = config.backends
     devices = build_devices(config)
     payment = PaymentClient(b.payment_url, b.deadline_s)
@@ -181,7 +181,7 @@ async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
 async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateIntents,
                 stopped: asyncio.Future[BaseException | None], ready: asyncio.Event,
                 marks: dict[str, float]) -> None:
-    """The kiosk's core behind screens already showing the attract screen (kiosk.launch):
+    """The kiosk's core behind screens already showing the attract screen (kiosk.main):
     recovery, the session taking over the screens' intents, then the devices' first reading and
     the catalog fetch; until the app has stopped (`stopped` says with what exception, if any)."""
     from screens.screen_share import ScreenShare

@@ -116,7 +116,7 @@ def _failed(exc: BaseException) -> tuple[EndReason, str, int]:
 
 def _run(args: argparse.Namespace) -> int:
     cache_printer_capabilities(args.state_dir or configured_state_dir(args.config))
-    from kiosk.launch import run_kiosk
+    from kiosk.main import run_kiosk
 
     return run_kiosk(
         args.config,

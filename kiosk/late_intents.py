@@ -1,4 +1,4 @@
-"""The screens' intents while the kiosk's core comes up behind the attract screen (kiosk.launch)."""
+"""The screens' intents while the kiosk's core comes up behind the attract screen (kiosk.main)."""
 
 from __future__ import annotations
 

@@ -56,14 +56,14 @@ async def test_attract_first_then_items_light_up_as_devices_and_backends_are_kno
 
 
 # What the attract screen's process may hold before its first frame: none of the kiosk's core
-# nor the heavy libraries behind it (kiosk.launch imports them on a worker thread afterwards).
+# nor the heavy libraries behind it (kiosk.main imports them on a worker thread afterwards).
 CORE_AND_HEAVY = ("kiosk.app", "kiosk.session", "kiosk.devices", "kiosk.transaction",
                   "kiosk.backends", "peripherals", "drivers", "cv2", "aiohttp", "reportlab",
                   "escpos", "pypinyin", "img2pdf")
 
 
 def test_the_launcher_imports_none_of_the_core():
-    probe = ("import sys, kiosk.cli, kiosk.launch, kiosk.voice, kiosk.speech;"
+    probe = ("import sys, kiosk.cli, kiosk.main, kiosk.voice, kiosk.speech;"
              f"print([m for m in {CORE_AND_HEAVY!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=120).stdout

@@ -138,7 +138,7 @@ def test_watchdog_abort_leaves_python_stacks_in_the_journal_and_no_core(tmp_path
     assert started.proc.returncode == -signal.SIGABRT
     # faulthandler: every thread's Python stack, the event loop's among them (stderr = journal).
     assert "Fatal Python error: Aborted" in stderr
-    assert f'File "{ROOT / "kiosk" / "launch.py"}"' in stderr   # the loop runs there
+    assert f'File "{ROOT / "kiosk" / "main.py"}"' in stderr   # the loop runs there
     assert core_files(started.cwd) == []
 
 
