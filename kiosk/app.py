@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kiosk.allocator import hold_mmap_threshold
 from kiosk.availability import ServiceAvailability, assumed_usable
 from kiosk.backends import CatalogClient, NotificationClient, PaymentClient, ServiceClient
 from kiosk.catalog_cache import CatalogCache
@@ -148,6 +149,7 @@ async def begin(config: KioskConfig,
                 view: SessionView | None = None) -> tuple[FlowContext, KioskSession]:
     """What must come before a citizen is served: recovery of unfinished transactions, and the
     session on the cached catalog. Its devices are not read yet (`come_up`)."""
+    hold_mmap_threshold()
     ctx = build_context(config, view)
     report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
