@@ -79,6 +79,11 @@ class Citizen:
         raise ScenarioFailed(f"no widget {automation_id} on screen {self.screen}")
 
     async def tap(self, automation_id: str) -> None:
+        """A finger on the widget, once the screen has come in: during a fade the screen coming
+        in is drawn from a framebuffer and is not in the widget tree yet, so a touch then reaches
+        nothing (the video-call test tapped "呼叫工作人员" 80 ms into the menu's fade)."""
+        await self.wait_until(lambda: not self._manager().transition.is_active,
+                              "the screen's transition to end", 10)
         widget = self.find(automation_id)
         x, y = widget.to_window(*widget.center)
         touch = CitizenTouch(x, y)
