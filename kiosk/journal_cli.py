@@ -1,5 +1,10 @@
-"""`kiosk-journal`: the technician's view of the transaction journal, and the day's
-reconciliation file for the payment gateway. Everything shown is masked or pseudonymous.
+"""`kiosk-journal`: the technician's view of the transaction journal, its log lines, and the
+day's reconciliation file for the payment gateway. Everything shown is masked or pseudonymous.
+
+    kiosk-journal list [--unfinished]        recent transactions
+    kiosk-journal show TX                    one transaction, its history and its log lines
+    kiosk-journal log [--transaction TX] [--device NAME] [--level warning] [--grep TEXT]
+    kiosk-journal export --date YYYY-MM-DD   the reconciliation file (CSV)
 
 The kiosk's configuration comes from /etc/kiosk/kiosk.toml (where provisioning writes it) unless
 --config names another; the reconciliation file is refused without the kiosk's own id.
@@ -23,6 +28,7 @@ from typing import Any, TextIO
 from kiosk.config import DEFAULT_CONFIG_PATH, DEV_KIOSK_ID, KioskConfig, load_config
 from kiosk.journal import Journal, Transaction
 from kiosk.json_object import JsonObject
+from kiosk.log_reading import LogFilter, read_log
 from kiosk.privacy import mask
 from kiosk.transaction.reconciliation import reconciliation_entries
 
@@ -96,7 +102,8 @@ def list_text(transactions: list[Transaction]) -> str:
     return "\n".join([*lines, f"{len(transactions)} transaction(s)"])
 
 
-def show_text(record: dict[str, Any], history: list[dict[str, Any]]) -> str:
+def show_text(record: dict[str, Any], history: list[dict[str, Any]],
+              log_lines: Sequence[str] = ()) -> str:
     amount = record["amount_fen"]
     fields = [
         ("service", record["service"]),
@@ -117,6 +124,7 @@ def show_text(record: dict[str, Any], history: list[dict[str, Any]]) -> str:
          step["reason"] or "")
         for step in history]
     lines += [f"  {line}" for line in format_table(rows, right_aligned=frozenset())]
+    lines += ["", "Log"] + [f"  {line}" for line in log_lines or ["(no line names it)"]]
     return "\n".join(lines)
 
 
@@ -228,14 +236,36 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--unfinished", action="store_true")
     show = sub.add_parser("show", parents=[as_json], help="one transaction and its history")
     show.add_argument("tx_id")
+    logs = sub.add_parser("log", parents=[as_json], help="the kiosk's log lines, filtered")
+    logs.add_argument("--transaction", default="", help="only this transaction's lines")
+    logs.add_argument("--device", default="", help="only this device's lines (receipt_printer...)")
+    logs.add_argument("--level", default="", type=str.upper,
+                      choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                      help="this level and above")
+    logs.add_argument("--grep", default="", help="only lines whose message contains this")
+    logs.add_argument("--limit", type=int, default=200, help="the newest N lines (0: all)")
     export = sub.add_parser("export", help="a day's reconciliation file (CSV)")
     export.add_argument("--date", type=_day, default=dt.date.today(), help="YYYY-MM-DD")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     return parser
 
 
+def _print_log(config: KioskConfig, args: argparse.Namespace) -> None:
+    wanted = LogFilter(args.transaction, args.device, args.level, args.grep)
+    lines = read_log(config.log_dir, wanted, args.limit or None)
+    if args.json:
+        print(json.dumps([line.as_json() for line in lines], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join([line.text() for line in lines] + [f"{len(lines)} line(s) from "
+                                                          f"{config.log_dir}"]))
+
+
 def _run(args: argparse.Namespace, default_config: Path) -> None:
     config, source = read_config(args.config, default_config, args.state_dir)
+    if args.command == "log":   # the log alone: a kiosk whose journal cannot open has one
+        _print_log(config, args)
+        sys.stdout.flush()
+        return
     # Checked before the journal is opened: a refused export leaves nothing behind.
     kiosk_id = exporting_kiosk_id(config, source) if args.command == "export" else ""
     journal = open_journal(config)
@@ -251,8 +281,11 @@ def _run(args: argparse.Namespace, default_config: Path) -> None:
                 raise JournalToolError(JournalToolReason.NO_SUCH_TRANSACTION,
                                        f"no transaction {args.tx_id}") from None
             record, history = _record(tx), _timeline(journal, tx.tx_id)
-            print(json.dumps(record | {"history": history}, ensure_ascii=False, indent=2)
-                  if args.json else show_text(record, history))
+            lines = read_log(config.log_dir, LogFilter(transaction=tx.tx_id))
+            print(json.dumps(record | {"history": history,
+                                       "log": [line.as_json() for line in lines]},
+                             ensure_ascii=False, indent=2)
+                  if args.json else show_text(record, history, [line.text() for line in lines]))
         elif args.out is None:
             write_reconciliation(reconciliation_rows(journal, args.date, kiosk_id), sys.stdout)
         else:

@@ -1,4 +1,9 @@
-"""Logging set-up: every handler masks personal data; the kiosk keeps a rotating log file."""
+"""Logging set-up: every handler masks personal data; the kiosk keeps a rotating log file.
+
+kiosk.log holds one JSON object a line with the context the code logs (`transaction`, `device`,
+`reason`...; wire.log_lines), read back by `kiosk-journal log` and uploaded to the fleet as is;
+the console (stderr, the system journal) gets the same lines as text with key=value context.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 
 from kiosk.config import RetentionConfig
 from kiosk.privacy import PersonalDataFilter
+from wire.log_lines import ContextFormatter, JsonLineFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -43,7 +49,9 @@ def setup_logging(
                 encoding="utf-8",
             )
         )
+    handlers[0].setFormatter(ContextFormatter(FORMAT))
+    if len(handlers) > 1:
+        handlers[1].setFormatter(JsonLineFormatter())
     for handler in handlers:
-        handler.setFormatter(logging.Formatter(FORMAT))
         handler.addFilter(masking)
         root.addHandler(handler)

@@ -168,7 +168,8 @@ def test_show_prints_text_with_every_transition_and_its_time(journal, capsys):
     assert code == 0 and out.startswith(f"Transaction {tx_id}\n")
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
-    history = out[out.index("History"):].splitlines()[2:]  # after the title and the header
+    # After the title and the header, up to the log lines' section.
+    history = out[out.index("History"):out.index("\nLog\n")].splitlines()[2:]
     transitions = journal.rows("SELECT from_state, to_state, reason, at FROM transitions "
                                "WHERE tx_id = ? ORDER BY seq", tx_id)
     assert len(history) == len(transitions) >= 7
