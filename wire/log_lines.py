@@ -79,7 +79,8 @@ class ContextFormatter(logging.Formatter):
 
 def _shown(value: Scalar) -> str:
     text = str(value)
-    return repr(text) if not text or any(c.isspace() or c in "\"'=" for c in text) else text
+    quoted = not text or any(c.isspace() or c in "\"'=" for c in text)
+    return json.dumps(text, ensure_ascii=False) if quoted else text
 
 
 @dataclass(frozen=True)

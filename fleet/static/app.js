@@ -301,6 +301,23 @@ function drawCommandButtons(k) {
   }
 }
 
+// A kiosk's log bundle is one JSON object a line (wire/log_lines.py): shown as a person reads
+// it, "time LEVEL logger message key=value ...", with a traceback under its line. A line that is
+// not such an object (a kiosk from before structured logs) is shown as it came.
+const LOG_ENVELOPE = ["ts", "level", "logger", "msg", "exc"];
+function logText(text) {
+  return text.split("\n").map((raw) => {
+    let line;
+    try { line = JSON.parse(raw); } catch { return raw; }
+    if (!line || typeof line !== "object" || Array.isArray(line)
+        || LOG_ENVELOPE.slice(0, 4).some((k) => typeof line[k] !== "string")) return raw;
+    const context = Object.keys(line).filter((k) => !LOG_ENVELOPE.includes(k)).sort()
+      .map((k) => `${k}=${typeof line[k] === "string" && /[\s"'=]/.test(line[k]) ? JSON.stringify(line[k]) : line[k]}`);
+    const head = [line.ts, line.level, line.logger, line.msg, ...context].join(" ");
+    return typeof line.exc === "string" && line.exc ? `${head}\n${line.exc}` : head;
+  }).join("\n");
+}
+
 function drawLogs(kioskId, uploads) {
   const body = $("logs").tBodies[0];
   body.replaceChildren();
@@ -313,7 +330,7 @@ function drawLogs(kioskId, uploads) {
       view.type = "button";
       view.addEventListener("click", async () => {
         const res = await fetch(path, { credentials: "same-origin" });
-        $("log-view").textContent = res.ok ? await res.text() : `Could not read it: ${res.status}`;
+        $("log-view").textContent = res.ok ? logText(await res.text()) : `Could not read it: ${res.status}`;
         $("log-view").hidden = false;
       });
       const download = el("a", "Download");

@@ -38,6 +38,32 @@ JAM = [
 ]
 
 
+def _kiosk_log_lines() -> bytes:
+    """What the kiosk's logging writes to its kiosk.log (what an upload sends): a line about a
+    transaction, through the kiosk's own set-up; and a line from before structured logs."""
+    import logging
+    import tempfile
+
+    from kiosk.logs import LOG_FILE, setup_logging
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    with tempfile.TemporaryDirectory() as folder:
+        setup_logging(Path(folder), logging.INFO)
+        try:
+            logging.getLogger("kiosk.steps").warning(
+                "receipt not printed: %s", "paper_out",
+                extra={"transaction": "T-20261127-0001", "reason": "paper_out"})
+        finally:
+            for handler in list(root.handlers):
+                root.removeHandler(handler)
+                handler.close()
+            for handler in saved_handlers:
+                root.addHandler(handler)
+            root.setLevel(saved_level)
+        return b"2026-11-26 08:00:00,000 INFO kiosk started\n" + (Path(folder) / LOG_FILE).read_bytes()
+
+
 async def _populate(fleet: Fleet) -> None:
     up = await fleet.enroll_kiosk("ZS-HALL-01", site="city-hall", region="zhongshan")
     jammed = await fleet.enroll_kiosk("ZS-HALL-02", site="city-hall", region="zhongshan")
@@ -62,7 +88,7 @@ async def _populate(fleet: Fleet) -> None:
     )
     asked = await fleet.ask_for_logs(jammed, counters={"transactions_completed": 12}, devices=JAM)
     await fleet.signed_post(
-        jammed, f"/kiosks/ZS-HALL-02/logs?command_id={asked}", None, body=b"INFO kiosk started\n"
+        jammed, f"/kiosks/ZS-HALL-02/logs?command_id={asked}", None, body=_kiosk_log_lines()
     )
     done = {"command_id": asked, "outcome": "done", "detail": "uploaded", "at": time.time()}
     await fleet.heartbeat(
@@ -179,7 +205,13 @@ def test_dashboard_finds_kiosks_shows_one_honestly_and_sends_a_bulk_command(tmp_
 
             # Logs: read in the page, or saved as a file.
             page.locator("#logs button", has_text="View").click()
-            expect(page.locator("#log-view")).to_have_text("INFO kiosk started\n")
+            # Each JSON line as a person reads it, its context as key=value; an old text line
+            # as it came.
+            expect(page.locator("#log-view")).to_contain_text("2026-11-26 08:00:00,000 INFO kiosk started")
+            expect(page.locator("#log-view")).to_contain_text(
+                "WARNING kiosk.steps receipt not printed: paper_out reason=paper_out "
+                "transaction=T-20261127-0001")
+            assert "{" not in page.locator("#log-view").text_content()
             with page.expect_download() as download:
                 page.click("#logs a.download")
             assert download.value.suggested_filename.startswith("ZS-HALL-02-logs-")
