@@ -217,7 +217,7 @@ async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateI
         marks["core_ready"] = time.time()
         ready.set()
 
-    started = asyncio.get_running_loop().create_task(coming_up())
+    started = ctx.tasks.spawn("come-up", coming_up())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates,
                              housekeeper=housekeeper)
     housekeeper.fleet = fleet

@@ -211,7 +211,7 @@ class FleetLink:
     def stage_evaluation(self, report: EvaluationReport) -> None:
         """A rating given on this kiosk's screen (kiosk.evaluation): staged in the fleet outbox
         from the loop, without holding up the citizen's screen."""
-        task = asyncio.get_running_loop().create_task(self._stage_evaluation(report))
+        task = self.session.ctx.tasks.spawn("stage-evaluation", self._stage_evaluation(report))
         self._staging.add(task)   # the loop keeps only a weak reference to a task
         task.add_done_callback(self._staging.discard)
 

@@ -235,7 +235,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.view.update(stages=stages_of([spec.step for spec in item.steps]), stage_index=-1,
                          documents=())
         self._engine = FlowEngine(self.ctx, agent_id)
-        self._flow_task = asyncio.get_running_loop().create_task(self._run_flow(item))
+        self._flow_task = self.ctx.tasks.spawn(f"flow:{item.code}", self._run_flow(item))
 
     def choose_option(self, code: str) -> None:
         self.activity()

@@ -118,6 +118,7 @@ class DeviceManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._changed: asyncio.Condition | None = None
+        self._notifying: set[asyncio.Task[None]] = set()
         self._running = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -257,7 +258,9 @@ class DeviceManager:
             except Exception:  # a subscriber's bug must not stop the watch
                 log.exception("device event subscriber failed")
         if self._changed is not None:
-            asyncio.get_running_loop().create_task(self._notify())
+            notify = asyncio.get_running_loop().create_task(self._notify())
+            self._notifying.add(notify)   # the loop keeps only a weak reference to a task
+            notify.add_done_callback(self._notifying.discard)
 
     async def _notify(self) -> None:
         assert self._changed is not None

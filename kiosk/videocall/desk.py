@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import CallConfig
+from kiosk.tasks import TaskSupervisor
 from kiosk.videocall.call_media import (
     CallMedia,
     MediaSources,
@@ -75,8 +76,9 @@ class VideoCallDesk:
 
     def __init__(self, config: CallConfig, view: SessionView, link: SignallingLink,
                  camera: CameraFeed | None, menu: Callable[[], tuple[ItemRef, ...]],
-                 guide: Callable[[str], tuple[str, ...]]) -> None:
+                 guide: Callable[[str], tuple[str, ...]], tasks: TaskSupervisor) -> None:
         self.config = config
+        self.tasks = tasks
         self.view = view
         self.link = link
         self.camera = camera
@@ -117,9 +119,9 @@ class VideoCallDesk:
     # -- availability: the site's policy -----------------------------------------------------------
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._policy_task = loop.create_task(self._watch_policy())
-        self._preload = loop.create_task(asyncio.to_thread(importlib.import_module, MEDIA_MODULE))
+        self._policy_task = self.tasks.keep_running("call-policy", self._watch_policy)
+        self._preload = self.tasks.spawn(
+            "call-media-import", asyncio.to_thread(importlib.import_module, MEDIA_MODULE))
 
     async def _watch_policy(self) -> None:
         while True:
@@ -152,7 +154,7 @@ class VideoCallDesk:
     def accept_consent(self) -> None:
         if self.view.call_phase is CallPhase.CONSENT and self._task is None:
             self._events = asyncio.Queue()
-            self._task = asyncio.get_running_loop().create_task(self._call())
+            self._task = self.tasks.spawn("call", self._call())
 
     def hang_up(self) -> None:
         if self.view.call_phase is CallPhase.CONSENT:
@@ -193,7 +195,7 @@ class VideoCallDesk:
         try:
             await self.link.connect()
             await self.link.send(CallMessage(MessageType.RING, call_id, items=self.menu()))
-            reader = asyncio.get_running_loop().create_task(self._read(call_id))
+            reader = self.tasks.spawn("call-reader", self._read(call_id))
             reason = await self._converse(call_id)
         except CallLinkError as exc:
             log.info("call could not be placed", extra={"reason": exc.reason.value})
@@ -311,7 +313,7 @@ class VideoCallDesk:
         offer = media.pc.localDescription.sdp
         await self.link.send(CallMessage(MessageType.OFFER, call_id, offer,
                                          tracks=track_mids(media)))
-        media.quality = asyncio.get_running_loop().create_task(self._adapt(media.pc, call_id))
+        media.quality = self.tasks.spawn("call-quality", self._adapt(media.pc, call_id))
         return media
 
     async def _adapt(self, pc: RTCPeerConnection, call_id: str) -> None:

@@ -37,7 +37,7 @@ def start_video_calls(ctx: FlowContext, session: KioskSession) -> VideoCallDesk 
         return (shown.title, *(f"{s.heading}: " + "; ".join(s.lines) for s in shown.sections))
 
     desk = VideoCallDesk(config.call, view, link, CameraFeed(camera) if camera else None,
-                         menu, guide)
+                         menu, guide, ctx.tasks)
     session.calls = desk
     desk.start()
     return desk

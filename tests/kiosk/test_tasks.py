@@ -66,3 +66,64 @@ async def test_a_failing_one_off_task_is_logged_and_the_operators_hear_of_it(
     [record] = [r for r in caplog.records if getattr(r, "task", "") == "catalog-refresh"]
     assert record.exc_info is not None and record.exc_info[0] is KeyError
     assert "catalog-refresh" not in ctx.tasks.running
+
+
+# Every place outside kiosk.tasks that starts a task itself, and why it may. Anything new fails
+# here until it goes through ctx.tasks (spawn or keep_running) or earns a line with its reason.
+AWAITED_HERE = "a race of waits awaited in this very function; the loser is cancelled there"
+PERIPHERALS = "peripherals/ may not import kiosk/ (layers): kept on the service, cancelled at close"
+OWN_TASKS = {
+    ("kiosk/main.py", "_CoreAfterFirstFrame._after_first_frame"):
+        "the core's bring-up, before any supervisor exists (the core makes it); kept and awaited",
+    ("kiosk/main.py", "_run"): "the scripted citizen (make run), outside the core; awaited at exit",
+    ("kiosk/steps.py", "_read_account"): AWAITED_HERE,
+    ("kiosk/steps_services.py", "_card_or_code"): AWAITED_HERE,
+    ("kiosk/steps_services.py", "queue_ticket"): AWAITED_HERE,
+    ("kiosk/village_agent.py", "AgentDesk._credential"): AWAITED_HERE,
+    ("kiosk/watchdog.py", "Watchdog.start"):
+        "systemd's watchdog pings: must outlive the supervisor's stop, to the last moment",
+    ("kiosk/videocall/camera_feed.py", "CameraFeed.start"):
+        "the call's camera pump: kept, stopped by its event at the call's end",
+    ("kiosk/videocall/media.py", "RemoteMedia.take"):
+        "the agent's tracks' readers: kept in RemoteMedia._tasks, cancelled at the call's end",
+    ("kiosk/videocall/media.py", "RemoteMedia._video"):
+        "one frame's conversion off the loop; its done callback takes the result",
+    ("peripherals/barcode_scanner.py", "BarcodeScannerService.start"): PERIPHERALS,
+    ("peripherals/camera_scanner.py", "CameraScannerService.start"): PERIPHERALS,
+    ("peripherals/card_presence.py", "CardPresenceWatch.start"): PERIPHERALS,
+    ("peripherals/device_manager.py", "DeviceManager.start"): PERIPHERALS,
+    ("peripherals/device_manager.py", "DeviceManager._publish"): PERIPHERALS,
+}
+
+
+def _task_sites() -> set[tuple[str, str]]:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sites: set[tuple[str, str]] = set()
+
+    def visit(node: ast.AST, path: str, scope: list[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                visit(child, path, [*scope, child.name])
+                continue
+            if isinstance(child, ast.Call):
+                func = child.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in ("create_task", "ensure_future"):
+                    sites.add((path, ".".join(scope)))
+            visit(child, path, scope)
+
+    for package in ("kiosk", "peripherals", "drivers"):
+        for file in sorted((root / package).rglob("*.py")):
+            path = file.relative_to(root).as_posix()
+            if path != "kiosk/tasks.py":
+                visit(ast.parse(file.read_text(encoding="utf-8")), path, [])
+    return sites
+
+
+def test_every_background_task_is_started_by_the_supervisor_or_has_a_reason():
+    sites = _task_sites()
+    assert sites - OWN_TASKS.keys() == set(), "start these through ctx.tasks (kiosk.tasks)"
+    assert OWN_TASKS.keys() - sites == set(), "gone: take their lines out of OWN_TASKS"
