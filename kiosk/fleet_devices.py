@@ -8,6 +8,7 @@ from collections.abc import Callable
 from peripherals.device_manager import DeviceManager
 from peripherals.health import DeviceEvent, DeviceEventKind
 from peripherals.health import DeviceHealth as PeripheralHealth
+from peripherals.health import SupplyLevel as PeripheralSupplyLevel
 from wire.fleet import DeviceHealth, DeviceStatus, EventKind, Supply, SupplyLevel
 
 _HEALTH = {
@@ -16,16 +17,13 @@ _HEALTH = {
     PeripheralHealth.FAULT: DeviceHealth.FAULT,
     PeripheralHealth.OFFLINE: DeviceHealth.FAULT,
 }
-# Supply readings as the peripherals report them -> the wire's levels.
+# The device side's supply levels on the fleet wire (a full retain bin has no room left: EMPTY).
 _LEVELS = {
-    "ok": SupplyLevel.OK,
-    "near_end": SupplyLevel.LOW,
-    "low": SupplyLevel.LOW,
-    "out": SupplyLevel.EMPTY,
-    "empty": SupplyLevel.EMPTY,
-    "full": SupplyLevel.EMPTY,
+    PeripheralSupplyLevel.OK: SupplyLevel.OK,
+    PeripheralSupplyLevel.LOW: SupplyLevel.LOW,
+    PeripheralSupplyLevel.OUT: SupplyLevel.EMPTY,
+    PeripheralSupplyLevel.UNKNOWN: SupplyLevel.UNKNOWN,
 }
-_SUPPLIES = {"paper", "card_stock", "retain_bin"}
 # Device events the operators hear of at once; the others show in the next heartbeat only.
 _EVENT_KINDS = {
     DeviceEventKind.LOST: EventKind.DEVICE_FAULT,
@@ -59,9 +57,8 @@ def wire_devices(
         snapshot = manager.snapshot() if manager is not None else {}  # no devices fitted
         for name, status in sorted(snapshot.items()):
             supplies = tuple(
-                Supply(key, _LEVELS.get(str(value), SupplyLevel.UNKNOWN))
-                for key, value in sorted(status.supplies.items())
-                if key in _SUPPLIES
+                Supply(supply.value, _LEVELS[reading.level])
+                for supply, reading in sorted(status.supplies.items())
             )
             result.append(
                 DeviceStatus(

@@ -111,7 +111,11 @@ class TechnicianMode:
         rows = []
         if self.device_manager is not None:
             for name, status in sorted(self.device_manager.snapshot().items()):
-                supplies = ", ".join(f"{k}={v}" for k, v in sorted(status.supplies.items()))
+                supplies = ", ".join(
+                    [f"{supply.value}={reading.level.value}"
+                     + (f" ({reading.percent}%)" if reading.percent is not None else "")
+                     for supply, reading in sorted(status.supplies.items())]
+                    + [f"{k}={v}" for k, v in sorted(status.readings.items())])
                 rows.append((name, status.health.value,
                              status.reason.value if status.reason else "", supplies))
         attention = len(self.ctx.journal.for_operators())  # needing a person, or unsettled

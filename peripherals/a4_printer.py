@@ -15,7 +15,7 @@ from drivers.ipp import IppError, IppFailure, IppPrinter, JobState, JobStatus, P
 from drivers.ipp import PrinterStatus as IppStatus
 from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.health import DeviceHealth, DeviceStatus
+from peripherals.health import DeviceHealth, DeviceStatus, Supply, SupplyLevel, SupplyReading
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,15 @@ def health_of(status: IppStatus) -> tuple[DeviceHealth, DeviceReason | None]:
     return DeviceHealth.OK, None
 
 
-def supplies_of(status: IppStatus) -> dict[str, str | int]:
-    paper = "out" if status.has("media-empty") or status.has("media-needed") else \
-        "low" if status.has("media-low") else "ok"
-    supplies: dict[str, str | int] = {"paper": paper,
-                                      "media": ",".join(status.media_ready) or "none"}
+def supplies_of(status: IppStatus) -> dict[Supply, SupplyReading]:
+    paper = SupplyLevel.OUT if status.has("media-empty") or status.has("media-needed") else \
+        SupplyLevel.LOW if status.has("media-low") else SupplyLevel.OK
+    supplies = {Supply.PAPER: SupplyReading(paper)}
     if "toner" in status.supplies:
-        supplies["toner_percent"] = status.supplies["toner"]
+        toner = SupplyLevel.OUT if status.has("toner-empty") or status.has(
+            "marker-supply-empty") else SupplyLevel.LOW if status.has("toner-low") or status.has(
+            "marker-supply-low") else SupplyLevel.OK
+        supplies[Supply.TONER] = SupplyReading(toner, status.supplies["toner"])
     return supplies
 
 
@@ -121,11 +123,12 @@ class A4PrinterService(DeviceService):
         if state.make_and_model:
             self._keeper.set_identity(f"{state.make_and_model} {self.uri}")
         health, reason = health_of(state)
-        return self._answered(health, reason, supplies_of(state))
+        return self._answered(health, reason, supplies_of(state),
+                              {"media": ",".join(state.media_ready) or "none"})
 
     def _record_failure(self, exc: IppError) -> DeviceStatus:
         if exc.failure is IppFailure.UNREACHABLE:
-            return self._lost(DeviceReason.PRINTER_OFFLINE, supplies={})
+            return self._lost(DeviceReason.PRINTER_OFFLINE, supplies={}, readings={})
         return self._faulty(DeviceReason.GARBLED_RESPONSE)
 
     def _submit(self, pdf: bytes, job_name: str) -> int:

@@ -22,10 +22,11 @@ from peripherals.health import (
     EventSink,
     SelfTestResult,
     StatusKeeper,
+    Supplies,
 )
 from peripherals.worker import DeviceWorker
 
-Supplies = Mapping[str, str | int]
+Readings = Mapping[str, str | int]
 
 
 class DeviceService(ABC):
@@ -88,16 +89,18 @@ class DeviceService(ABC):
         health: DeviceHealth = DeviceHealth.OK,
         reason: DeviceReason | None = None,
         supplies: Supplies | None = None,
+        readings: Readings | None = None,
     ) -> DeviceStatus:
         """The device answered: OK, DEGRADED (works, needs a technician soon) or FAULT."""
-        return self._keeper.update(ConnectionState.CONNECTED, health, reason, supplies)
+        return self._keeper.update(ConnectionState.CONNECTED, health, reason, supplies, readings)
 
     def _lost(
-        self, reason: DeviceReason, *, port_open: bool = False, supplies: Supplies | None = None
+        self, reason: DeviceReason, *, port_open: bool = False, supplies: Supplies | None = None,
+        readings: Readings | None = None,
     ) -> DeviceStatus:
         """The device does not answer: its port is gone, or (`port_open`) it stays silent."""
         connection = ConnectionState.CONNECTED if port_open else ConnectionState.DISCONNECTED
-        return self._keeper.update(connection, DeviceHealth.OFFLINE, reason, supplies)
+        return self._keeper.update(connection, DeviceHealth.OFFLINE, reason, supplies, readings)
 
     def _faulty(self, reason: DeviceReason, supplies: Supplies | None = None) -> DeviceStatus:
         """The device answers but cannot do its job (out of paper, jam, garbled replies)."""

@@ -20,7 +20,14 @@ from drivers.dispenser import (
 )
 from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.health import DeviceEventKind, DeviceHealth, DeviceStatus
+from peripherals.health import (
+    DeviceEventKind,
+    DeviceHealth,
+    DeviceStatus,
+    Supply,
+    SupplyLevel,
+    SupplyReading,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +64,14 @@ def health_of(status: DispenserStatus) -> tuple[DeviceHealth, DeviceReason | Non
     return DeviceHealth.OK, None
 
 
-def supplies_of(status: DispenserStatus) -> dict[str, str | int]:
+_STOCK = {StockLevel.OK: SupplyLevel.OK, StockLevel.LOW: SupplyLevel.LOW,
+          StockLevel.EMPTY: SupplyLevel.OUT}
+
+
+def supplies_of(status: DispenserStatus) -> dict[Supply, SupplyReading]:
     return {
-        "card_stock": status.stock.value,
-        "retain_bin": "full" if status.bin_full else "ok",
-        "card_position": status.card.value,
+        Supply.CARD_STOCK: SupplyReading(_STOCK[status.stock]),
+        Supply.RETAIN_BIN: SupplyReading(SupplyLevel.OUT if status.bin_full else SupplyLevel.OK),
     }
 
 
@@ -163,13 +173,14 @@ class DispenserService(DeviceService):
 
     def _record(self, state: DispenserStatus) -> DeviceStatus:
         health, reason = health_of(state)
-        return self._answered(health, reason, supplies_of(state))
+        return self._answered(health, reason, supplies_of(state),
+                              {"card_position": state.card.value})
 
     def _record_failure(self, exc: DispenserError) -> DeviceStatus:
         reason = _FAILURE_REASONS[exc.reason]
         if exc.reason in (DispenserFailure.OFFLINE, DispenserFailure.NO_REPLY):
             port_open = exc.reason is DispenserFailure.NO_REPLY
-            return self._lost(reason, port_open=port_open, supplies={})
+            return self._lost(reason, port_open=port_open, supplies={}, readings={})
         if exc.reason in (DispenserFailure.NO_CARD, DispenserFailure.CHANNEL_OCCUPIED,
                           DispenserFailure.REFUSED, DispenserFailure.STOCK_EMPTY):  # fmt: skip
             # A refused movement says nothing new about the unit's health; its status will.

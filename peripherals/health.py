@@ -30,6 +30,31 @@ class ConnectionState(StrEnum):
     DISCONNECTED = "disconnected"
 
 
+class Supply(StrEnum):
+    """A consumable a technician refills (or, for the retain bin, empties)."""
+
+    PAPER = "paper"
+    CARD_STOCK = "card_stock"
+    RETAIN_BIN = "retain_bin"  # its level is the room left: OUT when full
+    TONER = "toner"
+
+
+class SupplyLevel(StrEnum):
+    OK = "ok"
+    LOW = "low"  # near its end: the technician's next visit
+    OUT = "out"  # none left (the bin: no room left)
+    UNKNOWN = "unknown"  # the device did not say (offline)
+
+
+@dataclass(frozen=True)
+class SupplyReading:
+    level: SupplyLevel
+    percent: int | None = None  # where the device measures it (an IPP printer's toner)
+
+
+Supplies = Mapping[Supply, SupplyReading]
+
+
 @dataclass(frozen=True)
 class DeviceStatus:
     """One peripheral's state at `changed_at` (monotonic seconds). No personal data."""
@@ -40,13 +65,17 @@ class DeviceStatus:
     connection: ConnectionState
     health: DeviceHealth
     reason: DeviceReason | None = None
-    supplies: dict[str, str | int] = field(default_factory=dict)
+    supplies: dict[Supply, SupplyReading] = field(default_factory=dict)
+    # What the device reports beyond its health and supplies, for the technician (the
+    # dispenser's card position, the A4 printer's loaded media, a card on the chip reader).
+    readings: dict[str, str | int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     changed_at: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         # Own copies, so a caller's later change to its dict cannot alter a published status.
         object.__setattr__(self, "supplies", dict(self.supplies))
+        object.__setattr__(self, "readings", dict(self.readings))
         object.__setattr__(self, "counters", dict(self.counters))
 
     def same_state(self, other: DeviceStatus | None) -> bool:
@@ -55,8 +84,9 @@ class DeviceStatus:
             self.connection,
             self.health,
             self.reason,
-            dict(self.supplies),
-        ) == (other.connection, other.health, other.reason, dict(other.supplies))
+            self.supplies,
+            self.readings,
+        ) == (other.connection, other.health, other.reason, other.supplies, other.readings)
 
     def with_counters(self, counters: Mapping[str, int]) -> DeviceStatus:
         return replace(self, counters=dict(counters))
@@ -69,7 +99,9 @@ class DeviceStatus:
             "connection": self.connection.value,
             "health": self.health.value,
             "reason": self.reason.value if self.reason else None,
-            "supplies": dict(self.supplies),
+            "supplies": {supply.value: {"level": reading.level.value, "percent": reading.percent}
+                         for supply, reading in self.supplies.items()},
+            "readings": dict(self.readings),
             "counters": dict(self.counters),
         }
 
@@ -160,7 +192,8 @@ class StatusKeeper:
         connection: ConnectionState,
         health: DeviceHealth,
         reason: DeviceReason | None = None,
-        supplies: Mapping[str, str | int] | None = None,
+        supplies: Supplies | None = None,
+        readings: Mapping[str, str | int] | None = None,
     ) -> DeviceStatus:
         old = self._status
         new = replace(
@@ -169,6 +202,7 @@ class StatusKeeper:
             health=health,
             reason=reason,
             supplies=dict(old.supplies if supplies is None else supplies),
+            readings=dict(old.readings if readings is None else readings),
             counters=dict(self.counters),
             changed_at=time.monotonic(),
         )

@@ -173,7 +173,7 @@ class PermitReaderService(DeviceService):
         if presence is CardPresence.NO_READER:
             self._lost(DeviceReason.READER_UNAVAILABLE)
         elif changed is not None or not self.status().health.usable:
-            self._answered(supplies={"card": int(presence is CardPresence.PRESENT)})
+            self._answered(readings={"card": int(presence is CardPresence.PRESENT)})
         return presence
 
     def _wait_for_return(self) -> bool:

@@ -22,7 +22,15 @@ from drivers.receipt_printer import (
 )
 from peripherals.base import DeviceService
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.health import DeviceEventKind, DeviceHealth, DeviceStatus, SelfTestResult
+from peripherals.health import (
+    DeviceEventKind,
+    DeviceHealth,
+    DeviceStatus,
+    SelfTestResult,
+    Supply,
+    SupplyLevel,
+    SupplyReading,
+)
 
 __all__ = [
     "Align",
@@ -49,9 +57,10 @@ _FAILURE_REASONS = {
 }
 
 
-def health_of(status: PrinterStatus) -> tuple[DeviceHealth, DeviceReason | None, str]:
+def health_of(status: PrinterStatus) -> tuple[DeviceHealth, DeviceReason | None, SupplyLevel]:
     """(health, reason, paper supply) for a printer's own report."""
-    paper = "out" if status.paper_out else "near_end" if status.paper_near_end else "ok"
+    paper = SupplyLevel.OUT if status.paper_out else \
+        SupplyLevel.LOW if status.paper_near_end else SupplyLevel.OK
     if status.cover_open:
         return DeviceHealth.FAULT, DeviceReason.COVER_OPEN, paper
     if status.paper_out:
@@ -159,16 +168,16 @@ class ReceiptPrinterService(DeviceService):
 
     def _record(self, state: PrinterStatus) -> DeviceStatus:
         health, reason, paper = health_of(state)
-        return self._answered(health, reason, {"paper": paper})
+        return self._answered(health, reason, {Supply.PAPER: SupplyReading(paper)})
 
     def _record_failure(self, exc: PrinterError) -> DeviceStatus:
         reason = _FAILURE_REASONS[exc.reason]
         if exc.reason in (PrinterFailure.OFFLINE, PrinterFailure.NO_REPLY):
-            return self._lost(reason, supplies={"paper": "unknown"})
+            return self._lost(reason, supplies={Supply.PAPER: SupplyReading(SupplyLevel.UNKNOWN)})
         if exc.reason is PrinterFailure.IO_ERROR:
             return self._faulty(reason)
-        return self._faulty(reason, {"paper": "out"} if exc.reason is PrinterFailure.PAPER_OUT
-                            else None)
+        return self._faulty(reason, {Supply.PAPER: SupplyReading(SupplyLevel.OUT)}
+                            if exc.reason is PrinterFailure.PAPER_OUT else None)
 
     def _print(self, document: ReceiptDocument) -> None:
         try:

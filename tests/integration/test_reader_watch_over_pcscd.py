@@ -56,7 +56,7 @@ async def test_insert_and_remove_are_published(watched):
     await slot.insert(IcaoChip(TravelDocumentHolder(), pki=PKI))
     await next_event(events, CardEventKind.INSERTED, 5.0)
     await service.wait_for_card(1.0)
-    assert service.status().supplies["card"] == 1
+    assert service.status().readings["card"] == 1
     await slot.remove()
     await next_event(events, CardEventKind.REMOVED, 5.0)
     assert [e.kind for e in events] == [CardEventKind.INSERTED, CardEventKind.REMOVED]
@@ -71,4 +71,4 @@ async def test_the_watch_survives_a_pcscd_restart_and_sees_the_next_insert(watch
     await slot.insert(IcaoChip(TravelDocumentHolder(), pki=PKI))
     await next_event(events, CardEventKind.INSERTED, 15.0)
     assert service.status().health is DeviceHealth.OK
-    assert service.status().supplies["card"] == 1
+    assert service.status().readings["card"] == 1

@@ -45,7 +45,7 @@ async def test_the_reader_is_watched_through_one_pc_sc_context(pcscd):
     await service.start()
     try:
         status = await service.refresh()
-        assert status.health is DeviceHealth.OK and status.supplies["card"] in (0, 1)
+        assert status.health is DeviceHealth.OK and status.readings["card"] in (0, 1)
         context = service._watcher._context
         for _ in range(5):
             await service.refresh()

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.fleet_devices import wire_devices
 from peripherals.device_manager import Availability, ServiceRequirements
 from peripherals.errors import DeviceReason
-from peripherals.health import ConnectionState, DeviceEventKind, DeviceHealth
+from peripherals.health import (
+    ConnectionState,
+    DeviceEventKind,
+    DeviceHealth,
+    Supply,
+    SupplyLevel,
+    SupplyReading,
+)
+from wire.devices import Supply as WireSupply
+from wire.devices import SupplyLevel as WireSupplyLevel
 
 # Service items as the catalog would declare them.
 PAY_BILL = ServiceRequirements(frozenset({"barcode_scanner"}), frozenset({"receipt_printer"}))
@@ -52,8 +62,8 @@ async def test_everything_is_healthy_at_start(rig):
         "dispenser": H.OK,
         "barcode_scanner": H.OK,
     }
-    assert snapshot["dispenser"].supplies["card_stock"] == "ok"
-    assert snapshot["receipt_printer"].supplies["paper"] == "ok"
+    assert snapshot["dispenser"].supplies[Supply.CARD_STOCK].level is SupplyLevel.OK
+    assert snapshot["receipt_printer"].supplies[Supply.PAPER].level is SupplyLevel.OK
     assert "CRT-591" in snapshot["dispenser"].identity
     for item in (PAY_BILL, QUEUE_TICKET, ISSUE_CERTIFICATE):
         assert rig.manager.availability(item) == Availability(True)
@@ -110,3 +120,29 @@ async def test_self_test_reports_every_device(rig):
     assert all(result.passed for result in results.values())
     rig.printer_sim.cover_open = True
     assert not (await rig.manager.self_test())["receipt_printer"].passed
+
+
+WL = WireSupplyLevel
+SUPPLY_CASES = [
+    ("receipt_printer", "paper_out", Supply.PAPER, SupplyLevel.OUT, WL.EMPTY),
+    ("receipt_printer", "paper_near_end", Supply.PAPER, SupplyLevel.LOW, WL.LOW),
+    ("receipt_printer", "unplugged", Supply.PAPER, SupplyLevel.UNKNOWN, WL.UNKNOWN),
+    ("dispenser", "stock_empty", Supply.CARD_STOCK, SupplyLevel.OUT, WL.EMPTY),
+    ("dispenser", "bin_full", Supply.RETAIN_BIN, SupplyLevel.OUT, WL.EMPTY),
+]
+
+
+@pytest.mark.parametrize(("device", "fault", "supply", "level", "on_the_wire"), SUPPLY_CASES,
+                         ids=[f"{d}-{f}" for d, f, *_ in SUPPLY_CASES])  # fmt: skip
+async def test_a_supply_level_is_an_enum_from_the_device_to_the_fleet_wire(
+        rig, device, fault, supply, level, on_the_wire):
+    switch(rig.sim(device), fault, True)
+    await rig.manager.wait_until(
+        lambda s: supply in s[device].supplies and s[device].supplies[supply].level is level,
+        timeout=5)
+    [wired] = [d for d in wire_devices(rig.manager)() if d.device == device]
+    assert WireSupply(supply.value, on_the_wire) in wired.supplies
+    switch(rig.sim(device), fault, False)
+    await rig.manager.wait_until(
+        lambda s: s[device].supplies.get(supply, SupplyReading(SupplyLevel.UNKNOWN)).level
+        is SupplyLevel.OK, timeout=5)

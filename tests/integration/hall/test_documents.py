@@ -15,6 +15,7 @@ from pyzbar.pyzbar import decode as decode_codes
 
 from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId
+from peripherals.health import Supply
 from simulator.hall_services import RESIDENT_ID
 from simulator.reference import (
     CERTIFICATE_PRINT,
@@ -94,7 +95,7 @@ async def test_a4_printer_out_of_paper_is_its_health_and_the_item_waits(rig):
         lambda snap: snap["a4_printer"].reason is not None and
         snap["a4_printer"].reason.value == "toner_low", 8)
     status = rig.manager.snapshot()["a4_printer"]
-    assert status.health.usable and status.supplies["toner_percent"] == 3
+    assert status.health.usable and status.supplies[Supply.TONER].percent == 3
     # Low toner reaches the operators as a supply event, as low paper does.
     assert ("a4_printer", "supply_low") in [(e.device, str(e.kind)) for e in events]
 
