@@ -20,7 +20,7 @@ import time
 from kiosk.catalog import parse_catalog
 from kiosk.service_guide import guide_for
 from kiosk.service_search import ServiceIndex
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from simulator.catalog_build import build_catalog, dumps, scale_catalog
 from simulator.xvfb import virtual_display
 
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=3000)
     args = parser.parse_args()
     raw = dumps(scale_catalog(build_catalog(), args.items)).encode()
-    steps = known_steps()
+    steps = STEP_LIBRARY
 
     loads = []
     for _ in range(3):

@@ -50,12 +50,12 @@ async def _measure(items: int, taps: int) -> dict:
 
     from kiosk.catalog import parse_catalog
     from kiosk.service_menu import ServiceMenu
-    from kiosk.step_library import known_steps
+    from kiosk.step_library import STEP_LIBRARY
     from kiosk.viewmodel import ScreenId, ServiceTile, SessionView
     from screens.app import KioskApp
     from simulator.catalog_build import build_catalog, dumps, scale_catalog
 
-    catalog = parse_catalog(dumps(scale_catalog(build_catalog(), items)).encode(), known_steps())
+    catalog = parse_catalog(dumps(scale_catalog(build_catalog(), items)).encode(), STEP_LIBRARY)
     view = SessionView(screen=ScreenId.MENU)
     # Every item as the menu shows one this kiosk has no device for: a tile to its guide.
     menu = ServiceMenu(view, lambda item: ServiceTile(

@@ -31,7 +31,7 @@ from kiosk.process_end import require_window
 from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from kiosk.transaction import TransactionCore
 from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
@@ -93,7 +93,7 @@ def build_context(config: KioskConfig, view: SessionView | None = None) -> FlowC
 def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> KioskSession:
     """The session; with a device manager, the menu follows the devices' live health."""
     catalog_client = CatalogClient(ctx.config.backends.catalog_url, ctx.config.backends.deadline_s)
-    cache = CatalogCache(ctx.config.catalog_path, known_steps())
+    cache = CatalogCache(ctx.config.catalog_path, STEP_LIBRARY)
     present = ctx.devices.names()
 
     def states() -> Mapping[str, DeviceStatus]:

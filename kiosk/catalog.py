@@ -34,6 +34,7 @@ from kiosk.catalog_model import (
     TimeLimit,
 )
 from kiosk.json_object import JsonObject
+from kiosk.step_params import ParamsError, StepLibrary
 
 # The catalog's model and schema versions are named here too: what reads a catalog imports it
 # from kiosk.catalog, where it is made.
@@ -49,6 +50,7 @@ class CatalogReason(StrEnum):
     MALFORMED = "catalog_malformed"  # not JSON, or not the schema's shape
     UNKNOWN_SCHEMA = "catalog_unknown_schema"
     UNKNOWN_STEP = "catalog_unknown_step"
+    BAD_STEP_PARAMS = "catalog_bad_step_params"  # a step's params do not fit its declaration
     UNPAID_SUBMISSION = "catalog_unpaid_submission"  # a priced item submits before it pays
     UNREACHABLE = "catalog_unreachable"
 
@@ -85,7 +87,7 @@ def _validate(data: Any, schema: str) -> None:
 
 def _sets_a_price(spec: StepSpec) -> bool:
     """The steps that quote an amount: the citizen confirms a bill, or picks a priced option."""
-    return spec.step == "confirm_amount" or (spec.step == "choose_option" and "fee" in spec.params)
+    return spec.step == "confirm_amount" or (spec.step == "choose_option" and "fee" in spec.raw)
 
 
 def _check_money_order(code: str, fee_kind: str, steps: tuple[StepSpec, ...]) -> None:
@@ -106,8 +108,9 @@ def _check_money_order(code: str, fee_kind: str, steps: tuple[StepSpec, ...]) ->
         raise CatalogError(CatalogReason.UNPAID_SUBMISSION, f"{code}: submits before it pays")
 
 
-def parse_catalog(raw: bytes | str, known_steps: frozenset[str]) -> Catalog:
-    """Validates and converts a published catalog; raises CatalogError with the reason."""
+def parse_catalog(raw: bytes | str, library: StepLibrary) -> Catalog:
+    """Validates and converts a published catalog; raises CatalogError with the reason. Every
+    step must be in `library` (kiosk.step_library) and its params fit the step's declaration."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -127,18 +130,28 @@ def parse_catalog(raw: bytes | str, known_steps: frozenset[str]) -> Catalog:
         if raw_item["code"] in codes:
             raise CatalogError(CatalogReason.MALFORMED, f"duplicate code {raw_item['code']}")
         codes.add(raw_item["code"])
-        items.append(_item(raw_item, known_steps))
+        items.append(_item(raw_item, library))
     return Catalog(data["version"], tuple(items))
 
 
-def _item(raw_item: JsonObject, known_steps: frozenset[str]) -> ServiceItem:
-    steps = tuple(
-        StepSpec(s["step"], s.get("params", {}), s.get("timeout_s"))
-        for s in raw_item.get("steps", ())
-    )
-    unknown = [s.step for s in steps if s.step not in known_steps]
-    if unknown:
-        raise CatalogError(CatalogReason.UNKNOWN_STEP, f"{raw_item['code']}: {unknown[0]}")
+def _steps(raw_item: JsonObject, library: StepLibrary) -> tuple[StepSpec, ...]:
+    """The item's steps, each known to the library, its params made the step's own type."""
+    steps = []
+    for number, s in enumerate(raw_item.get("steps", ()), start=1):
+        definition = library.get(s["step"])
+        if definition is None:
+            raise CatalogError(CatalogReason.UNKNOWN_STEP, f"{raw_item['code']}: {s['step']}")
+        raw = s.get("params", {})
+        try:
+            params = definition.parse(raw, f"{raw_item['code']} step {number} {s['step']}")
+        except ParamsError as exc:
+            raise CatalogError(CatalogReason.BAD_STEP_PARAMS, str(exc)) from None
+        steps.append(StepSpec(s["step"], params, s.get("timeout_s"), raw))
+    return tuple(steps)
+
+
+def _item(raw_item: JsonObject, library: StepLibrary) -> ServiceItem:
+    steps = _steps(raw_item, library)
     _check_money_order(raw_item["code"], raw_item["fee"]["kind"], steps)
     devices = raw_item.get("devices", {})
     fee = raw_item["fee"]

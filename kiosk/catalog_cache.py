@@ -11,6 +11,7 @@ from pathlib import Path
 from kiosk.backends import CatalogValidators
 from kiosk.catalog import CatalogError, parse_catalog
 from kiosk.catalog_model import Catalog
+from kiosk.step_params import StepLibrary
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,9 @@ class CatalogCache:
     the validators it was published with (kiosk.backends.CatalogValidators), for the next
     conditional fetch."""
 
-    def __init__(self, path: Path, known_steps: frozenset[str]) -> None:
+    def __init__(self, path: Path, library: StepLibrary) -> None:
         self.path = path
-        self.known_steps = known_steps
+        self.library = library
 
     @property
     def validators_path(self) -> Path:
@@ -30,7 +31,7 @@ class CatalogCache:
 
     def load(self) -> Catalog | None:
         try:
-            return parse_catalog(self.path.read_bytes(), self.known_steps)
+            return parse_catalog(self.path.read_bytes(), self.library)
         except FileNotFoundError:
             return None
         except CatalogError as exc:
@@ -47,7 +48,7 @@ class CatalogCache:
 
     def accept(self, raw: bytes, validators: CatalogValidators | None = None) -> Catalog:
         """Parses `raw`; if good, makes it the cached catalog (atomically) and returns it."""
-        catalog = parse_catalog(raw, self.known_steps)
+        catalog = parse_catalog(raw, self.library)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # The old validators go first: a crash between the two writes must never leave the
         # new catalog's name on the old copy (a 304 would then keep the wrong one).

@@ -13,8 +13,9 @@ from kiosk.json_object import JsonObject
 @dataclass(frozen=True)
 class StepSpec:
     step: str
-    params: JsonObject
+    params: object  # the step's declared parameters (kiosk.step_declarations), checked at load
     timeout_s: float | None
+    raw: JsonObject  # the catalog's params object as written
 
 
 Text = dict[str, str]  # language -> text
@@ -147,7 +148,7 @@ class ServiceItem:
     @property
     def backends(self) -> frozenset[str]:
         """The backends its steps call (by the name their `backend` param gives)."""
-        return frozenset(str(s.params["backend"]) for s in self.steps if "backend" in s.params)
+        return frozenset(str(s.raw["backend"]) for s in self.steps if "backend" in s.raw)
 
     @property
     def works_offline(self) -> bool:

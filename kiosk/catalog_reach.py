@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kiosk.catalog import Catalog, parse_catalog
 from kiosk.service_guide import guide_for
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 
 REFERENCE = Path(__file__).resolve().parents[1] / "simulator/assets/reference_catalog.json"
 
@@ -54,7 +54,7 @@ def main() -> None:
                         help="a published catalog file (default: the reference catalog)")
     parser.add_argument("--markdown", action="store_true", help="a table for the closing note")
     args = parser.parse_args()
-    catalog = parse_catalog(args.catalog.read_bytes(), known_steps())
+    catalog = parse_catalog(args.catalog.read_bytes(), STEP_LIBRARY)
     rows = reach_of(catalog)
     if args.markdown:
         print("| code | item | department | runs | kiosk steps |\n| --- | --- | --- | --- | --- |")

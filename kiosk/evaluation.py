@@ -28,7 +28,8 @@ from kiosk.backends import BackendError, ServiceClient
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.json_object import JsonObject
 from kiosk.outbox import Courier, Outbox, Submission
-from kiosk.steps import FlowRun, _both, step
+from kiosk.step_declarations import RateServiceParams
+from kiosk.steps import FlowRun, _both
 from kiosk.viewmodel import OptionTile, ScreenId
 from wire.reports import EvaluationReport
 
@@ -182,12 +183,11 @@ def desk_for(ctx: FlowContext) -> EvaluationDesk:
                           ctx.report_evaluation)
 
 
-@step("rate_service")
-async def rate_service(run: FlowRun, params: JsonObject) -> None:
+async def rate_service(run: FlowRun, params: RateServiceParams) -> None:
     """Rates a service: this transaction's (`of: "this"`) or the one on a receipt the citizen
     scans (`of: "receipt"`; it must be one of this kiosk's). Level, then on a 差评 a reason."""
     ctx = run.ctx
-    if params.get("of", "this") == "receipt":
+    if params.of == "receipt":
         ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="",
                  entry_title={"zh": "请扫描回执上的二维码", "en": "Scan the QR code on your receipt"})
         async with ctx.watch_codes():
@@ -214,7 +214,7 @@ async def rate_service(run: FlowRun, params: JsonObject) -> None:
     try:
         rating = desk.rate(item_code, transaction, int(level), tags, agent_id=agent_id)
         with contextlib.suppress(BackendError):
-            await asyncio.wait_for(desk.deliver(), float(params.get("deliver_wait_s", 3)))
+            await asyncio.wait_for(desk.deliver(), params.deliver_wait_s)
     except TimeoutError:
         pass  # still in the outbox: the delivery loop sends it
     finally:

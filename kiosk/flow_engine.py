@@ -15,7 +15,8 @@ from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import LANGUAGES, format_fen
 from kiosk.json_object import JsonObject
 from kiosk.receipts import print_slip
-from kiosk.steps import STEPS, FlowRun, _both
+from kiosk.step_library import STEP_LIBRARY
+from kiosk.steps import FlowRun, _both
 from kiosk.transaction import Outcome, Settlement, TxRun, citizen_message
 from kiosk.viewmodel import ScreenId
 
@@ -67,7 +68,7 @@ class FlowEngine:
                     max(spec.timeout_s or 0, ctx.config.flow.step_timeout_s), ctx.view.elder)
                 ctx.view.update(busy_key=BUSY_KEYS.get(spec.step, ""))
                 try:
-                    await asyncio.wait_for(STEPS[spec.step](run, spec.params), timeout)
+                    await asyncio.wait_for(STEP_LIBRARY[spec.step].run(run, spec.params), timeout)
                 except TimeoutError as exc:
                     raise FlowFailure(Reason.STEP_TIMEOUT) from exc
                 finally:

@@ -1,12 +1,11 @@
-"""What every step module builds on: the run a step is given (FlowRun), the registry of steps by
-the name a catalog item gives them (`step`, STEPS), and the two helpers the steps share (a text
-in both languages, a backend's failure as the citizen's reason). The core steps are in
-kiosk.steps, the service hall's beside them; kiosk.step_library imports them all."""
+"""What every step module builds on: the run a step is given (FlowRun) and the two helpers the
+steps share (a text in both languages, a backend's failure as the citizen's reason). The core
+steps are in kiosk.steps, the service hall's beside them; kiosk.step_library lists them all,
+with the parameters each declares (kiosk.step_declarations)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,21 +52,6 @@ class FlowRun:
             log.error("catalog template failed in %s: %s", self.item_code, exc)
             raise FlowFailure(Reason.BACKEND_REJECTED) from exc
 
-
-Step = Callable[[FlowRun, JsonObject], Awaitable[None]]
-STEPS: dict[str, Step] = {}
-
-
-def step(name: str) -> Callable[[Step], Step]:
-    def register(fn: Step) -> Step:
-        STEPS[name] = fn
-        return fn
-
-    return register
-
-
-def known_steps() -> frozenset[str]:
-    return frozenset(STEPS)
 
 
 def _both(key: str, **params: Any) -> dict[str, str]:

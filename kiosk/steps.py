@@ -12,11 +12,23 @@ from typing import Any
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
-from kiosk.json_object import JsonObject
 from kiosk.offline_submission import QUEUED, link_known_down, outbox_for
 from kiosk.privacy import pseudonym
 from kiosk.receipts import bilingual, print_document
-from kiosk.step_registry import STEPS, FlowRun, _backend_failure, _both, known_steps, step
+from kiosk.step_declarations import (
+    ChooseOptionParams,
+    ConfirmAmountParams,
+    EnterAccountParams,
+    LookupParams,
+    NoParams,
+    PayParams,
+    PrintReceiptParams,
+    ReadPermitParams,
+    ScanMaterialsParams,
+    ShowResultParams,
+    SubmitParams,
+)
+from kiosk.step_registry import FlowRun, _backend_failure, _both
 from kiosk.transaction import PaymentFailed, SubmissionFailed
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError, DeviceReason
@@ -25,9 +37,9 @@ from peripherals.receipt_printer import ReceiptLine
 
 log = logging.getLogger(__name__)
 
-# Named here too: the registry and the run are kiosk.step_registry's, and the step modules and
-# the flow engine import them from here, where the core steps register (so they are there).
-__all__ = ["STEPS", "FlowRun", "_backend_failure", "_both", "known_steps", "step"]
+# Named here too: the run and the helpers are kiosk.step_registry's; the step modules import
+# them from here. The steps are listed by kiosk.step_library.
+__all__ = ["FlowRun", "_backend_failure", "_both"]
 
 
 def _card_wait_s(ctx: FlowContext) -> float:
@@ -47,14 +59,13 @@ _READER_REASONS = {
 }
 
 
-@step("read_permit")
-async def read_permit(run: FlowRun, params: JsonObject) -> None:
+async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
     """The permit's chip, opened with BAC from the keys a previous step looked up."""
     ctx = run.ctx
     reader = ctx.devices.permit_reader
     if reader is None:
         raise FlowFailure(Reason.DEVICE_MISSING)
-    keys = run.state.get(params.get("keys", "permit_keys"), {})
+    keys = run.state.get(params.keys, {})
     try:
         key = BacKey(str(keys["document_number"]), str(keys["birth_date"]),
                      str(keys["expiry_date"]))
@@ -78,8 +89,7 @@ async def read_permit(run: FlowRun, params: JsonObject) -> None:
                       "passive_auth": permit.passive_auth.verdict.value})
 
 
-@step("read_idcard")
-async def read_idcard(run: FlowRun, params: JsonObject) -> None:
+async def read_idcard(run: FlowRun, params: NoParams) -> None:
     ctx = run.ctx
     reader = ctx.devices.idcard_reader
     if reader is None:
@@ -97,8 +107,7 @@ async def read_idcard(run: FlowRun, params: JsonObject) -> None:
     run.ensure_identified(pseudonym(card.text.id_number, ctx.subject_key))
 
 
-@step("capture_face")
-async def capture_face(run: FlowRun, params: JsonObject) -> None:
+async def capture_face(run: FlowRun, params: NoParams) -> None:
     ctx = run.ctx
     camera = ctx.devices.face_camera
     if camera is None:
@@ -135,21 +144,20 @@ async def capture_face(run: FlowRun, params: JsonObject) -> None:
     ctx.view.update(status_key="face.captured", preview=None)
 
 
-@step("scan_materials")
-async def scan_materials(run: FlowRun, params: JsonObject) -> None:
+async def scan_materials(run: FlowRun, params: ScanMaterialsParams) -> None:
     """Each listed material on the document camera in turn, with a check a page was found;
     the pages become one PDF, in memory only, for the backend's pre-review."""
     ctx = run.ctx
     camera = ctx.devices.document_camera
     if camera is None:
         raise FlowFailure(Reason.DEVICE_MISSING)
-    materials = params["materials"]
-    timeout = float(params.get("page_timeout_s", 30.0))
+    materials = params.materials
+    timeout = params.page_timeout_s
     pages = []
     for index, material in enumerate(materials, start=1):
         ctx.show(ScreenId.SCAN_DOCUMENT, scan_material=material, scan_index=index,
                  scan_total=len(materials), status_key="scan.place", busy=False)
-        for attempt in range(int(params.get("attempts", 3))):
+        for attempt in range(params.attempts):
             try:
                 pages.append(await camera.scan_page(timeout))
                 break
@@ -163,67 +171,62 @@ async def scan_materials(run: FlowRun, params: JsonObject) -> None:
             raise FlowFailure(Reason.NO_PAGE)
         ctx.view.update(status_key="scan.done", busy=True)
     pdf = await asyncio.to_thread(camera.pages_to_pdf, pages)
-    run.state[params.get("into", "materials_pdf_b64")] = base64.b64encode(pdf).decode()
+    run.state[params.into] = base64.b64encode(pdf).decode()
     run.state["material_pages"] = len(pages)
 
 
-@step("lookup")
-async def lookup(run: FlowRun, params: JsonObject) -> None:
-    path = run.render(params["path"])
-    client = run.ctx.service(params["backend"])
+async def lookup(run: FlowRun, params: LookupParams) -> None:
+    path = run.render(params.path)
+    client = run.ctx.service(params.backend)
     try:
-        if params.get("method", "GET") == "POST":
+        if params.method == "POST":
             # A read that carries personal data in its body rather than in the URL.
-            result = await client.submit(path, run.render(params.get("body", {})),
-                                         run.tx.idempotency_key(f"lookup:{params['into']}"))
+            result = await client.submit(path, run.render(params.body),
+                                         run.tx.idempotency_key(f"lookup:{params.into}"))
         else:
             result = await client.get(path)
     except BackendError as exc:
         raise _backend_failure(exc) from exc
-    run.state[params["into"]] = result
+    run.state[params.into] = result
 
 
-@step("choose_option")
-async def choose_option(run: FlowRun, params: JsonObject) -> None:
+async def choose_option(run: FlowRun, params: ChooseOptionParams) -> None:
     ctx = run.ctx
-    if "options_from" in params:
-        raw = run.render("{" + params["options_from"] + "}")
-        label = params["label"]
+    if params.options_from is not None:
+        raw = run.render("{" + params.options_from + "}")
+        label = params.label or {}
         options = [
             {
                 **o,
-                "code": str(o[params.get("code", "code")]),
+                "code": str(o[params.code]),
                 "label": {lang: str(o[key]) for lang, key in label.items()},
             }
             for o in raw
         ]
     else:
-        options = [dict(o) for o in params["options"]]
-    fee_key = params.get("fee")
+        options = [dict(o) for o in params.options or ()]
+    fee_key = params.fee
     tiles = tuple(
         OptionTile(o["code"], o["label"], int(o[fee_key]) if fee_key else None) for o in options
     )
-    ctx.show(ScreenId.CHOOSE, options=tiles, choose_title=params.get("title", {}))
+    ctx.show(ScreenId.CHOOSE, options=tiles, choose_title=params.title)
     code = await ctx.wait_choice()
     chosen = next(o for o in options if o["code"] == code)
-    run.state[params["into"]] = chosen
+    run.state[params.into] = chosen
     if fee_key:
         run.ensure_quoted(int(chosen[fee_key]), {"option": code})
 
 
-@step("enter_account")
-async def enter_account(run: FlowRun, params: JsonObject) -> None:
+async def enter_account(run: FlowRun, params: EnterAccountParams) -> None:
     """The citizen types a number on the keypad, or scans it (a bill's barcode)."""
     ctx = run.ctx
-    pattern = re.compile(params.get("pattern", r"^\d{4,30}$"))
-    ctx.show(
-        ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=params.get("title", {})
-    )
+    pattern = re.compile(params.pattern)
+    ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=params.title)
     async with ctx.watch_codes():
         await _read_account(run, params, pattern)
 
 
-async def _read_account(run: FlowRun, params: JsonObject, pattern: re.Pattern[str]) -> None:
+async def _read_account(run: FlowRun, params: EnterAccountParams, pattern: re.Pattern[str]) -> None:
     ctx = run.ctx
     while True:
         waiter = asyncio.ensure_future(ctx.listen_for_choice())
@@ -238,32 +241,30 @@ async def _read_account(run: FlowRun, params: JsonObject, pattern: re.Pattern[st
                     task.cancel()
         value = scanner.result() if scanner in done else ctx.view.entry
         if pattern.match(value):
-            run.state[params["into"]] = value
+            run.state[params.into] = value
             return
         ctx.view.update(entry="", entry_error_key="account.invalid")
 
 
-@step("confirm_amount")
-async def confirm_amount(run: FlowRun, params: JsonObject) -> None:
+async def confirm_amount(run: FlowRun, params: ConfirmAmountParams) -> None:
     ctx = run.ctx
-    amount = run.render(params["amount"])
+    amount = run.render(params.amount)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise FlowFailure(Reason.BACKEND_REJECTED)
     if amount == 0:
         raise FlowFailure(Reason.NOTHING_DUE)
-    lines = tuple((line["label"], str(run.render(line["value"]))) for line in params["lines"])
+    lines = tuple((line["label"], str(run.render(line["value"]))) for line in params.lines)
     # The pay button, not the choices a step before this one offered.
     ctx.show(ScreenId.CONFIRM, confirm_lines=lines, fee_fen=amount, options=(), status_key="")
     await ctx.wait_choice()
     run.ensure_quoted(amount)
 
 
-@step("pay")
-async def pay(run: FlowRun, params: JsonObject) -> None:
+async def pay(run: FlowRun, params: PayParams) -> None:
     ctx = run.ctx
     if not run.tx.amount_fen:
         return  # nothing to pay
-    description = str(run.render(params.get("description", "")))[:120]
+    description = str(run.render(params.description))[:120]
 
     def on_order(order: Any) -> None:
         ctx.show(
@@ -289,20 +290,19 @@ async def pay(run: FlowRun, params: JsonObject) -> None:
         raise FlowFailure(Reason(failed.problem.value)) from failed
 
 
-@step("submit")
-async def submit(run: FlowRun, params: JsonObject) -> None:
+async def submit(run: FlowRun, params: SubmitParams) -> None:
     """The side effect the citizen came for; journaled first, keyed by the transaction. Only
     the result fields named in `record` (reference numbers) reach the journal."""
     ctx = run.ctx
     ctx.show(ScreenId.PROCESSING, status_key="processing.instruction", busy=True)
     run.ensure_quoted(0)
-    body = run.render(params.get("body", {}))
+    body = run.render(params.body)
     with outbox_for(run) as outbox:
         try:
-            result = await run.txn.submit(ctx.service(params["backend"]), params["backend"],
-                                          params["path"], body,
-                                          record=list(params.get("record", [])),
-                                          delivery=str(params.get("delivery", "")),
+            result = await run.txn.submit(ctx.service(params.backend), params.backend,
+                                          params.path, body,
+                                          record=list(params.record),
+                                          delivery=params.delivery,
                                           outbox=outbox, link_down=link_known_down(run))
         except SubmissionFailed as failed:
             raise _backend_failure(failed.error) from failed
@@ -310,27 +310,26 @@ async def submit(run: FlowRun, params: JsonObject) -> None:
         # Accepted into the outbox: the receipt and the result show the catalog's placeholders
         # for the ids the backend has not given yet.
         run.state[QUEUED] = True
-        run.state[params["into"]] = dict(params.get("queued_result", {}))
+        run.state[params.into] = dict(params.queued_result)
         return
-    run.state[params["into"]] = result
+    run.state[params.into] = result
 
 
-@step("print_receipt")
-async def print_receipt(run: FlowRun, params: JsonObject) -> None:
+async def print_receipt(run: FlowRun, params: PrintReceiptParams) -> None:
     """The receipt, or the document itself. With `copies`, each copy is what the citizen paid
     for: the copies that came out are what was delivered (the rest is refunded)."""
     ctx = run.ctx
-    per_copy = "copies" in params
-    copies = int(run.render(params["copies"])) if per_copy else 1
+    per_copy = params.copies is not None
+    copies = int(run.render(params.copies)) if per_copy else 1
     lines = [ReceiptLine(f"{label['zh']} {label.get('en', '')}: {run.render(line['value'])}")
-             for line in params.get("lines", []) for label in (line["label"],)]
+             for line in params.lines for label in (line["label"],)]
     if run.state.get(QUEUED):
         lines.append(ReceiptLine(bilingual("receipt.queued")))
     for number in range(1, copies + 1):
         if per_copy:
             run.txn.printing_copy(number)
         try:
-            await print_document(ctx, run.tx, params["title"], lines,
+            await print_document(ctx, run.tx, params.title, lines,
                                  copy=(number, copies) if copies > 1 else None)
         except DeviceError as exc:
             log.warning("receipt not printed: %s", exc.reason.value,
@@ -342,7 +341,7 @@ async def print_receipt(run: FlowRun, params: JsonObject) -> None:
                     ctx.devices.receipt_printer is not None
                 run.txn.printed_copies(number - 1, copies, in_doubt=in_doubt)
                 raise FlowFailure(Reason.PRINT_FAILED) from exc
-            if not params.get("optional", True):
+            if not params.optional:
                 run.txn.needs_attention(f"print_failed:{exc.reason.value}")
                 raise FlowFailure(Reason.PRINT_FAILED) from exc
             run.receipt_note = "result.receipt_failed"
@@ -352,11 +351,10 @@ async def print_receipt(run: FlowRun, params: JsonObject) -> None:
     run.txn.receipted()
 
 
-@step("show_result")
-async def show_result(run: FlowRun, params: JsonObject) -> None:
+async def show_result(run: FlowRun, params: ShowResultParams) -> None:
     lines = tuple(
         {lang: str(run.render(text)) for lang, text in line.items()}
-        for line in params.get("lines", [])
+        for line in params.lines
     )
     if run.state.get(QUEUED):
         lines += (_both("result.queued"),)

@@ -17,7 +17,8 @@ from kiosk.backends import BackendError
 from kiosk.certificate_pdf import CertificateContent, CertificateContentError, certificate_pdf
 from kiosk.flow import FlowFailure, Reason
 from kiosk.json_object import JsonObject
-from kiosk.steps import FlowRun, _backend_failure, _both, step
+from kiosk.step_declarations import CollectDocumentParams, PrintCertificateParams
+from kiosk.steps import FlowRun, _backend_failure, _both
 from kiosk.viewmodel import ScreenId
 from peripherals.dispenser import Handover
 from peripherals.errors import DeviceError, DeviceReason
@@ -27,13 +28,12 @@ log = logging.getLogger(__name__)
 
 # -- certificates on A4 ---------------------------------------------------------------------
 
-@step("print_certificate")
-async def print_certificate(run: FlowRun, params: JsonObject) -> None:
+async def print_certificate(run: FlowRun, params: PrintCertificateParams) -> None:
     """The certificate the backend issued (state `from`), laid out as a PDF in memory and
     printed on the A4 printer; done when the printer says the job completed."""
     ctx = run.ctx
     printer = ctx.devices.a4_printer
-    issued = run.state[params.get("from", "certificate")]
+    issued = run.state[params.issued]
     try:
         content = CertificateContent.from_backend(issued)
     except CertificateContentError as exc:
@@ -53,7 +53,7 @@ async def print_certificate(run: FlowRun, params: JsonObject) -> None:
         job_id = await printer.submit(pdf, run.tx.idempotency_key("print"))
         run.txn.annotate({"a4_print": {
             "certificate_id": content.certificate_id, "job_id": job_id, "state": "sent"}})
-        job = await printer.wait(job_id, float(params.get("print_timeout_s", 120)))
+        job = await printer.wait(job_id, params.print_timeout_s)
     except DeviceError as exc:
         log.warning("certificate not printed: %s", exc.reason.value,
                     extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
@@ -75,12 +75,12 @@ _DISPENSE_FAILURES = {
 }
 
 
-async def _handover(run: FlowRun, params: JsonObject, document: JsonObject, outcome: str) -> None:
+async def _handover(run: FlowRun, params: CollectDocumentParams, document: JsonObject, outcome: str) -> None:
     """Tells the documents backend what became of the document (idempotent on the key)."""
     body = {"document_no": document["document_no"], "outcome": outcome,
             "phone": run.state.get("phone", "")}
     try:
-        await run.ctx.service(params.get("backend", "documents")).submit(
+        await run.ctx.service(params.backend).submit(
             "/handover", body, run.tx.idempotency_key(f"handover:{outcome}"))
     except BackendError as exc:
         # The journal holds the outcome; recovery or staff tell the backend later.
@@ -89,8 +89,7 @@ async def _handover(run: FlowRun, params: JsonObject, document: JsonObject, outc
         run.txn.annotate({"handover_unreported": outcome})
 
 
-@step("collect_document")
-async def collect_document(run: FlowRun, params: JsonObject) -> None:
+async def collect_document(run: FlowRun, params: CollectDocumentParams) -> None:
     """The citizen's finished document from its slot to the mouth; taken, or retained after
     `take_timeout_s` into the retain bin."""
     ctx = run.ctx
@@ -101,7 +100,7 @@ async def collect_document(run: FlowRun, params: JsonObject) -> None:
     try:
         # The face taken at the kiosk goes with the number: the backend matches it to the
         # holder's photo before it names any document (as the certificate backend does).
-        found = await ctx.service(params.get("backend", "documents")).submit(
+        found = await ctx.service(params.backend).submit(
             "/pending", {"id_number": run.state["id_number"],
                          "face_jpeg_b64": run.state.get("face_jpeg_b64", ""),
                          "liveness": run.state.get("liveness", {})},
@@ -127,7 +126,7 @@ async def collect_document(run: FlowRun, params: JsonObject) -> None:
         await _handover(run, params, document, "not_dispensed")
         raise FlowFailure(reason) from exc
     ctx.show(ScreenId.PROCESSING, status_key="collect.take", busy=False)
-    timeout = float(params.get("take_timeout_s", 30))
+    timeout = params.take_timeout_s
     try:
         handover = await dispenser.present(timeout)
     except DeviceError as exc:

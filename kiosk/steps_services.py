@@ -1,7 +1,8 @@
 """Steps of the service hall's items: identify by ID card or by a receipt's QR code, look up
 the progress of one's applications, the queue (appointment check-in, walk-in number), a phone
-number on the keypad, a slip on the receipt printer. Registered into the step library
-(kiosk.step_library); each is driven by its params, as the core steps are.
+number on the keypad, a slip on the receipt printer. Listed in the step library
+(kiosk.step_library); each is driven by its params (kiosk.step_declarations), as the core
+steps are.
 
 Read-only steps (a lookup) write nothing to the journal; a step that makes the backend issue
 something (a ticket, a booking) goes through the core `submit` step, journaled first.
@@ -16,9 +17,17 @@ import time
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
-from kiosk.json_object import JsonObject
 from kiosk.privacy import mask, pseudonym
-from kiosk.steps import _READER_REASONS, STEPS, FlowRun, _backend_failure, _both, step
+from kiosk.step_declarations import (
+    EnterPhoneParams,
+    IdentifyOrScanParams,
+    PrintSlipParams,
+    ProgressLookupParams,
+    ProgressShowParams,
+    QueueTicketParams,
+    SubmitParams,
+)
+from kiosk.steps import _READER_REASONS, FlowRun, _backend_failure, _both, submit
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError
 from peripherals.receipt_printer import Align, ReceiptDocument, ReceiptLine
@@ -75,29 +84,26 @@ async def _card_or_code(run: FlowRun, timeout: float) -> str | None:
     return None
 
 
-@step("identify_or_scan")
-async def identify_or_scan(run: FlowRun, params: JsonObject) -> None:
+async def identify_or_scan(run: FlowRun, params: IdentifyOrScanParams) -> None:
     """The ID card, or the QR code of one of our receipts (its application number)."""
     ctx = run.ctx
-    ctx.show(ScreenId.READ_IDCARD, status_key=params.get("status_key", "identify.card_or_code"),
-             busy=False)
+    ctx.show(ScreenId.READ_IDCARD, status_key=params.status_key, busy=False)
     async with ctx.watch_codes():
         code = await _card_or_code(run, ctx.config.flow.place_card_timeout_s)
-    run.state[params.get("into", "code")] = code or ""
+    run.state[params.into] = code or ""
 
 
 # -- progress of applications (办件查询) ---------------------------------------------------------
 
-@step("progress_lookup")
-async def progress_lookup(run: FlowRun, params: JsonObject) -> None:
+async def progress_lookup(run: FlowRun, params: ProgressLookupParams) -> None:
     """The citizen's applications from the progress backend, names masked for the screen."""
     ctx = run.ctx
     ctx.show(ScreenId.PROCESSING, status_key="progress.looking", busy=True)
-    code = run.state.get(params.get("code", "code"), "")
+    code = run.state.get(params.code, "")
     body = {"code": code} if code else {"id_number": run.state["id_number"]}
     try:
-        found = await ctx.service(params.get("backend", "progress")).submit(
-            params.get("path", "/lookup"), body, run.tx.idempotency_key("progress"))
+        found = await ctx.service(params.backend).submit(
+            params.path, body, run.tx.idempotency_key("progress"))
     except BackendError as exc:
         if exc.status == 404:
             raise FlowFailure(Reason.NO_APPLICATIONS) from exc
@@ -106,14 +112,13 @@ async def progress_lookup(run: FlowRun, params: JsonObject) -> None:
     for index, application in enumerate(found.get("applications", [])[:10]):
         rows[f"r{index}"] = {**application,
                              "applicant_name": mask_name(str(application["applicant_name"]))}
-    run.state[params.get("into", "applications")] = rows
+    run.state[params.into] = rows
 
 
-@step("progress_show")
-async def progress_show(run: FlowRun, params: JsonObject) -> None:
+async def progress_show(run: FlowRun, params: ProgressShowParams) -> None:
     """Each application's state on the screen; the citizen may print it as a slip."""
     ctx = run.ctx
-    rows = run.state[params.get("from", "applications")]
+    rows = run.state[params.rows]
     lines = tuple(
         ({"zh": f"{a['item_name']}（{a['application_no']}）", "en": a["application_no"]},
          f"{a['status_zh']} · {a['updated']} · {a['applicant_name']}")
@@ -131,7 +136,7 @@ async def progress_show(run: FlowRun, params: JsonObject) -> None:
                      ("  办理状态 Status", f"{a['status_zh']} {a['status_en']}"),
                      ("  更新时间 Updated", a["updated"]), ("  申请人 Applicant",
                                                           a["applicant_name"])]
-        printed = await print_slip(run, params.get("title", {"zh": "办件查询结果"}), slip)
+        printed = await print_slip(run, params.title, slip)
     run.state["result_lines"] = (
         _both("progress.done", count=len(rows)),
         *((_both("progress.slip_printed"),) if printed else ()),
@@ -175,14 +180,13 @@ async def print_document(ctx: FlowContext, document: ReceiptDocument, about: str
     return True
 
 
-@step("print_slip")
-async def print_slip_step(run: FlowRun, params: JsonObject) -> None:
+async def print_slip_step(run: FlowRun, params: PrintSlipParams) -> None:
     """A slip from templates: params title, lines [{label, value}], qr (template). When the
     transaction issued something (FULFILLED), the slip is its receipt and is journaled."""
     lines = [(f"{line['label']['zh']} {line['label'].get('en', '')}".strip(),
-              str(run.render(line["value"]))) for line in params.get("lines", [])]
-    qr = str(run.render(params["qr"])) if params.get("qr") else ""
-    if await print_slip(run, params["title"], lines, qr):
+              str(run.render(line["value"]))) for line in params.lines]
+    qr = str(run.render(params.qr)) if params.qr else ""
+    if await print_slip(run, params.title, lines, qr):
         run.txn.receipted()
     else:
         run.receipt_note = "result.receipt_failed"
@@ -190,13 +194,11 @@ async def print_slip_step(run: FlowRun, params: JsonObject) -> None:
 
 # -- a phone number for the text message -------------------------------------------------------
 
-@step("enter_phone")
-async def enter_phone(run: FlowRun, params: JsonObject) -> None:
+async def enter_phone(run: FlowRun, params: EnterPhoneParams) -> None:
     """A mobile number on the keypad, checked, then shown back masked to confirm. It stays in
     memory for the backend's text message; the journal only records that one was given."""
     ctx = run.ctx
-    title = params.get("title", {"zh": "请输入手机号码，用于接收短信通知",
-                                 "en": "Your mobile number, for a text message"})
+    title = params.title
     while True:
         ctx.show(ScreenId.ENTER_ACCOUNT, entry="", entry_error_key="", entry_title=title,
                  status_key="phone.keypad")
@@ -211,20 +213,19 @@ async def enter_phone(run: FlowRun, params: JsonObject) -> None:
                           OptionTile("retype", {"zh": "重新输入", "en": "Type again"})))
         if await ctx.wait_choice() != "retype":
             break
-    run.state[params.get("into", "phone")] = value
+    run.state[params.into] = value
     run.state["phone_masked"] = mask_phone(value)
     run.txn.annotate({"sms_phone_given": True})
 
 
 # -- the queue: appointment check-in, or a walk-in number ----------------------------------------
 
-@step("queue_ticket")
-async def queue_ticket(run: FlowRun, params: JsonObject) -> None:
+async def queue_ticket(run: FlowRun, params: QueueTicketParams) -> None:
     """A walk-in number in the chosen category, or, for an appointment (its QR code or the ID
     card), a priority ticket when in time and a plain answer when early or late."""
     ctx = run.ctx
-    categories = params["categories"]
-    ctx.show(ScreenId.CHOOSE, choose_title=params.get("title", {}), status_key="queue.hint",
+    categories = params.categories
+    ctx.show(ScreenId.CHOOSE, choose_title=params.title, status_key="queue.hint",
              options=tuple(OptionTile(c["code"], c["label"]) for c in categories), busy=False)
     async with ctx.watch_codes():
         chooser = asyncio.ensure_future(ctx.listen_for_choice())
@@ -233,21 +234,20 @@ async def queue_ticket(run: FlowRun, params: JsonObject) -> None:
         for task in (chooser, identify):
             if task not in done:
                 task.cancel()
-    backend = params.get("backend", "queue")
+    backend = params.backend
     if chooser in done:
         category = next((c for c in categories if c["code"] == chooser.result()), None)
         if category is None:
             raise FlowFailure(Reason.BACKEND_REJECTED)
-        await STEPS["submit"](run, {"backend": backend, "path": "/walk-in", "into": "ticket",
-                                    "body": {"category": category["code"]},
-                                    "record": ["ticket_no"]})
+        await submit(run, SubmitParams(backend, "/walk-in", "ticket",
+                                       body={"category": category["code"]},
+                                       record=("ticket_no",)))
     else:
         code = identify.result()
         body = {"appointment_no": code} if code else {"id_number": run.state["id_number"]}
         try:
-            await STEPS["submit"](run, {"backend": backend, "path": "/check-in",
-                                        "into": "ticket", "body": body,
-                                        "record": ["ticket_no"]})
+            await submit(run, SubmitParams(backend, "/check-in", "ticket", body=body,
+                                           record=("ticket_no",)))
         except FlowFailure as failure:
             if failure.reason is Reason.NOT_FOUND:
                 raise FlowFailure(Reason.NO_APPOINTMENT) from failure

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from kiosk.availability import NOT_FITTED, ServiceAvailability
 from kiosk.catalog import parse_catalog
 from kiosk.i18n import TEXTS
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from peripherals.device_manager import ServiceRequirements, availability_of
 from peripherals.errors import DeviceReason
 from peripherals.health import ConnectionState, DeviceHealth, DeviceStatus, StatusKeeper
 from simulator.backends import reference_catalog
 
-ITEMS = [item for item in parse_catalog(reference_catalog(), known_steps()).items
+ITEMS = [item for item in parse_catalog(reference_catalog(), STEP_LIBRARY).items
          if item.runs_on_kiosk]
 DEVICES = sorted({name for item in ITEMS
                   for name in item.required_devices | item.optional_devices})

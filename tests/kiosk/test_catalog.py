@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from kiosk.catalog import CatalogError, CatalogReason, parse_catalog
 from kiosk.catalog_cache import CatalogCache
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from simulator.backends import reference_catalog
 
-STEPS = known_steps()
+STEPS = STEP_LIBRARY
 
 
 def reference() -> dict:

@@ -19,11 +19,11 @@ from kiosk.catalog import (
     migrate_v1,
     parse_catalog,
 )
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from simulator import catalog_build
 from simulator.backends import reference_catalog
 
-STEPS = known_steps()
+STEPS = STEP_LIBRARY
 # The reference catalog as version 1 published it (git show 9451c90:simulator/assets/...).
 V1 = Path(__file__).parent / "fixtures" / "reference_catalog_v1.json"
 

@@ -13,13 +13,13 @@ from kiosk.catalog import parse_catalog
 from kiosk.citizen_time import CitizenClock
 from kiosk.config import FlowConfig, KioskConfig, UiConfig
 from kiosk.journal import TxState
-from kiosk.steps import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from kiosk.viewmodel import CallPhase, ScreenId, SessionView
 from simulator.backends import reference_catalog
 from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
 from tests.kiosk.test_flow_engine import kiosk, until  # noqa: F401 - the fixture
 
-CATALOG = parse_catalog(reference_catalog(), known_steps())
+CATALOG = parse_catalog(reference_catalog(), STEP_LIBRARY)
 
 
 def clock_for(ui: UiConfig, view: SessionView, flow: FlowConfig | None = None) -> CitizenClock:

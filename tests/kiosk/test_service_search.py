@@ -9,13 +9,13 @@ import pytest
 
 from kiosk.catalog import parse_catalog
 from kiosk.service_search import ServiceIndex, normalize, paginate, pinyin_keys, usage_counts
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from simulator.backends import reference_catalog
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return parse_catalog(reference_catalog(), known_steps())
+    return parse_catalog(reference_catalog(), STEP_LIBRARY)
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def province():
     and 普通护照签发（2区）, so an exact name and a longer one starting with it both match."""
     from simulator.catalog_build import build_catalog, dumps, scale_catalog
 
-    return parse_catalog(dumps(scale_catalog(build_catalog(), 1000)).encode(), known_steps())
+    return parse_catalog(dumps(scale_catalog(build_catalog(), 1000)).encode(), STEP_LIBRARY)
 
 
 @pytest.mark.parametrize("query", ["g", "ga", "gasq", "gaqz", "港", "港澳签注", "身份证",

@@ -11,7 +11,7 @@ from PIL import Image
 from pyzbar.pyzbar import decode
 
 from kiosk.catalog import parse_catalog
-from kiosk.step_library import known_steps
+from kiosk.step_library import STEP_LIBRARY
 from scenarios.gallery import MODES
 from scenarios.gallery_hall import HALL_SCREENS
 from simulator.backends import reference_catalog
@@ -51,7 +51,7 @@ def test_every_hall_screen_is_shown_in_every_mode_and_fits_the_panel(hall):
 
 def test_the_guide_screen_shows_the_catalogs_guide_url_as_a_readable_qr_code(hall):
     summary, folder = hall
-    catalog = parse_catalog(reference_catalog(), known_steps())
+    catalog = parse_catalog(reference_catalog(), STEP_LIBRARY)
     for mode, seen in summary["hall"].items():
         codes = [c.data.decode() for c in decode(Image.open(folder / seen["guide_png"]))
                  if c.type == "QRCODE"]
@@ -67,6 +67,6 @@ def test_print_the_checklist_reaches_the_receipt_printer(hall):
 
 def test_typing_sfz_on_the_keyboard_finds_an_id_card_item_first(hall):
     summary, _ = hall
-    catalog = parse_catalog(reference_catalog(), known_steps())
+    catalog = parse_catalog(reference_catalog(), STEP_LIBRARY)
     for seen in summary["hall"].values():
         assert "身份证" in catalog.item(seen["search_first"]).name["zh"]

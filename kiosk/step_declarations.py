@@ -1,0 +1,167 @@
+"""What each catalog step accepts as its `params`: one frozen dataclass per step (kiosk.step_params
+checks a catalog against them when it is accepted). A catalog author's reference: every key a
+step reads, its type and its default.
+
+Values called templates (`JsonValue`, or `str` where noted) may hold {placeholders} filled from
+the run's state when the step runs (kiosk.templating).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kiosk.json_object import JsonObject
+from kiosk.step_params import JsonValue, Lines, NoParams, ParamsError, Text
+
+__all__ = ["NoParams"]
+
+
+@dataclass(frozen=True)
+class ReadPermitParams:
+    keys: str = "permit_keys"  # the state key where a lookup left the chip's BAC keys
+
+
+@dataclass(frozen=True)
+class ScanMaterialsParams:
+    materials: tuple[JsonValue, ...]  # what the citizen places, in turn (shown on screen)
+    page_timeout_s: float = 30.0
+    into: str = "materials_pdf_b64"
+    attempts: int = 3
+
+
+@dataclass(frozen=True)
+class LookupParams:
+    backend: str
+    path: str  # template
+    into: str
+    method: str = "GET"  # or POST: a read that carries personal data in its body
+    body: JsonValue = field(default_factory=dict)  # template (POST)
+
+    def __post_init__(self) -> None:
+        if self.method not in ("GET", "POST"):
+            raise ParamsError(f"method must be GET or POST, not {self.method!r}")
+
+
+@dataclass(frozen=True)
+class ChooseOptionParams:
+    into: str
+    title: Text = field(default_factory=dict)
+    options: Lines | None = None  # [{code, label: {lang: text}, ...}]
+    options_from: str | None = None  # or: a state path to a list of objects, labelled by:
+    label: Text | None = None  # language -> the key of each object's label
+    code: str = "code"  # the key of each object's code
+    fee: str | None = None  # the key of each option's fee in fen: the choice quotes it
+
+    def __post_init__(self) -> None:
+        if (self.options is None) == (self.options_from is None):
+            raise ParamsError("give either options or options_from")
+        if self.options_from is not None and self.label is None:
+            raise ParamsError("options_from needs a label")
+
+
+@dataclass(frozen=True)
+class EnterAccountParams:
+    into: str
+    pattern: str = r"^\d{4,30}$"
+    title: Text = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ParamsError(f"pattern is not a regular expression: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ConfirmAmountParams:
+    amount: JsonValue  # template: the amount due in fen
+    lines: Lines  # [{label: {lang: text}, value: template}]
+
+
+@dataclass(frozen=True)
+class PayParams:
+    description: JsonValue = ""  # template: what the payment app shows
+
+
+@dataclass(frozen=True)
+class SubmitParams:
+    backend: str
+    path: str
+    into: str
+    body: JsonValue = field(default_factory=dict)  # template
+    record: tuple[str, ...] = ()  # result fields (reference numbers) kept in the journal
+    delivery: str = ""  # how the backend delivers (outbox rules: kiosk.offline_submission)
+    queued_result: JsonObject = field(default_factory=dict)  # placeholders while queued
+
+
+@dataclass(frozen=True)
+class PrintReceiptParams:
+    title: Text
+    lines: Lines = ()  # [{label: {lang: text}, value: template}]
+    optional: bool = True  # False: a receipt that does not print stops the transaction
+    copies: JsonValue = None  # template: copies paid for, each one delivered or refunded
+
+
+@dataclass(frozen=True)
+class ShowResultParams:
+    lines: Lines = ()  # [{lang: template}]
+
+
+@dataclass(frozen=True)
+class IdentifyOrScanParams:
+    into: str = "code"
+    status_key: str = "identify.card_or_code"
+
+
+@dataclass(frozen=True)
+class ProgressLookupParams:
+    code: str = "code"
+    into: str = "applications"
+    path: str = "/lookup"
+    backend: str = "progress"
+
+
+@dataclass(frozen=True)
+class ProgressShowParams:
+    rows: str = field(default="applications", metadata={"key": "from"})
+    title: Text = field(default_factory=lambda: {"zh": "办件查询结果"})
+
+
+@dataclass(frozen=True)
+class PrintSlipParams:
+    title: Text
+    lines: Lines = ()  # [{label: {lang: text}, value: template}]
+    qr: JsonValue = None  # template
+
+
+@dataclass(frozen=True)
+class EnterPhoneParams:
+    title: Text = field(default_factory=lambda: {
+        "zh": "请输入手机号码，用于接收短信通知", "en": "Your mobile number, for a text message"})
+    into: str = "phone"
+
+
+@dataclass(frozen=True)
+class QueueTicketParams:
+    categories: Lines
+    backend: str = "queue"
+    title: Text = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrintCertificateParams:
+    issued: str = field(default="certificate", metadata={"key": "from"})
+    print_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class CollectDocumentParams:
+    take_timeout_s: float = 30.0
+    backend: str = "documents"
+
+
+@dataclass(frozen=True)
+class RateServiceParams:
+    of: str = "this"  # or "receipt": rate the service a receipt names
+    deliver_wait_s: float = 3.0
