@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+# An IPP attribute value: an integer, a boolean, text, bytes, a resolution or a range (tuples), a
+# collection (a dict of member values), as RFC 8010 section 3.5 encodes them. Any: that union,
+# read by each attribute's caller as the type its attribute has.
+IppValue = Any
+
 
 class Operation(IntEnum):
     PRINT_JOB = 0x0002
@@ -108,11 +113,11 @@ class Message:
 
     code: int
     request_id: int
-    groups: tuple[tuple[int, dict[str, list[Any]]], ...] = ()
+    groups: tuple[tuple[int, dict[str, list[IppValue]]], ...] = ()
     data: bytes = b""
     version: tuple[int, int] = (2, 0)
 
-    def group(self, tag: Tag) -> dict[str, list[Any]]:
+    def group(self, tag: Tag) -> dict[str, list[IppValue]]:
         """The first group with `tag` (empty if none)."""
         return next((attrs for t, attrs in self.groups if t == tag), {})
 
@@ -123,7 +128,7 @@ class Message:
 
 # -- encoding -----------------------------------------------------------------------------
 
-def _value(tag: Tag, value: Any) -> bytes:
+def _value(tag: Tag, value: IppValue) -> bytes:
     if tag in _INT_TAGS:
         return struct.pack(">i", int(value))
     if tag is Tag.BOOLEAN:
@@ -133,7 +138,7 @@ def _value(tag: Tag, value: Any) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
-def _attribute(tag: Tag, name: str, values: list[Any]) -> bytes:
+def _attribute(tag: Tag, name: str, values: list[IppValue]) -> bytes:
     out = bytearray()
     for index, value in enumerate(values):
         raw = _value(tag, value)
@@ -170,7 +175,7 @@ class _Reader:
         return int(struct.unpack(">H", self.take(2))[0])
 
 
-def _decode_value(tag: int, raw: bytes) -> Any:
+def _decode_value(tag: int, raw: bytes) -> IppValue:
     if tag in _INT_TAGS:
         if len(raw) != 4:
             raise IppError(IppFailure.MALFORMED, f"integer of {len(raw)} bytes")
@@ -189,10 +194,10 @@ def _decode_value(tag: int, raw: bytes) -> Any:
     return raw.decode("utf-8", "replace")
 
 
-def _read_collection(reader: _Reader, depth: int) -> dict[str, list[Any]]:
+def _read_collection(reader: _Reader, depth: int) -> dict[str, list[IppValue]]:
     if depth > 8:
         raise IppError(IppFailure.MALFORMED, "collections nested too deep")
-    members: dict[str, list[Any]] = {}
+    members: dict[str, list[IppValue]] = {}
     name = ""
     while True:
         tag = reader.take(1)[0]
@@ -215,8 +220,8 @@ def decode(raw: bytes) -> Message:
     """Parses an IPP message; raises IppError(MALFORMED) on anything it cannot read."""
     reader = _Reader(raw)
     major, minor, code, request_id = struct.unpack(">BBHI", reader.take(8))
-    groups: list[tuple[int, dict[str, list[Any]]]] = []
-    current: dict[str, list[Any]] | None = None
+    groups: list[tuple[int, dict[str, list[IppValue]]]] = []
+    current: dict[str, list[IppValue]] | None = None
     name = ""
     while True:
         tag = reader.take(1)[0]
@@ -304,7 +309,7 @@ class JobStatus:
     pages: int = 0
 
 
-def supply_levels(values: list[Any]) -> dict[str, int]:
+def supply_levels(values: list[IppValue]) -> dict[str, int]:
     """printer-supply values ("index=2;type=toner;level=75;...", PWG 5100.13) as type -> level;
     a value that does not say both is skipped."""
     levels: dict[str, int] = {}
@@ -328,7 +333,7 @@ class IppPrinter:
         self.user = user
         self._request_id = 0
 
-    def _call(self, operation: Operation, attributes: dict[str, list[Any]],
+    def _call(self, operation: Operation, attributes: dict[str, list[IppValue]],
               data: bytes = b"") -> Message:
         self._request_id += 1
         head = {"attributes-charset": ["utf-8"], "attributes-natural-language": ["zh-cn"],

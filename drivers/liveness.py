@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import cv2
 import numpy as np
@@ -51,7 +50,7 @@ class LivenessEvidence:
     eye_state_changes: int
     still_photo_score: float
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, object]:
         return asdict(self)
 
 

@@ -17,11 +17,11 @@ import enum
 import json
 import secrets
 import time
-from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.notify_queue import NotificationQueue
 from fleet.status import SqlArgs, Thresholds, judgement_sql
+from wire.fields import JsonObject
 from wire.fleet import DeviceHealth, Event, EventKind, Heartbeat, SupplyLevel
 
 
@@ -164,7 +164,7 @@ class AlertBook(NotificationQueue):
 
     async def list_alerts(
         self, open_only: bool = True, kiosk_id: str | None = None, limit: int = 500
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonObject]:
         args = SqlArgs()
         sql = (
             "SELECT a.*, k.site, k.region FROM alerts a JOIN kiosks k ON k.kiosk_id = a.kiosk_id"

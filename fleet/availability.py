@@ -21,10 +21,10 @@ import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
+from wire.fields import JsonObject
 from wire.fleet import Heartbeat
 
 KIOSK = ""  # service_time's item_code for the kiosk as a whole
@@ -115,7 +115,7 @@ class _ItemTotals:
     open_s: float = 0.0
     in_service_s: float = 0.0
 
-    def report(self, name: str) -> dict[str, Any]:
+    def report(self, name: str) -> JsonObject:
         return {
             "item_code": self.item_code,
             "kiosks": self.kiosks,
@@ -127,9 +127,9 @@ class _ItemTotals:
 
 
 def _kiosk_share(
-    k: dict[str, Any], window: Window, closed: dict[tuple[str, str], float],
+    k: JsonObject, window: Window, closed: dict[tuple[str, str], float],
     per_item: dict[str, _ItemTotals],
-) -> dict[str, Any]:
+) -> JsonObject:
     """One kiosk's line of the report; adds its items' seconds to `per_item`."""
     start, end = window.start, window.end
     open_s = opening_seconds(max(start, k["avail_from"]), end)
@@ -164,7 +164,7 @@ class Availability:
 
     async def availability(
         self, window: Window, region: str = "", site: str = "", limit: int = 1000
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         """Per kiosk and per item: seconds open, seconds in service, and their share, over the
         first `limit` kiosks matching (`kiosks_matching` says how many match in all)."""
         args = SqlArgs()
@@ -217,8 +217,8 @@ class Availability:
 
 
 async def observe_service(
-    tx: Connection, hb: Heartbeat, prev: dict[str, Any], now: float, offline_after_s: float
-) -> dict[str, Any]:
+    tx: Connection, hb: Heartbeat, prev: JsonObject, now: float, offline_after_s: float
+) -> JsonObject:
     """The availability columns of the kiosk's row after this heartbeat, closing the open spell
     when the state changed or a gap (silence, a restart, a goodbye) came before it."""
     state = spell_state(hb)

@@ -50,7 +50,7 @@ class CallHub:
         self.poll_s = poll_s
         self._ends: dict[tuple[str, Side], CallEnd] = {}
         self.agents: set[web.WebSocketResponse] = set()
-        self._listener: Any = None
+        self._listener: Any = None  # Any: an asyncpg connection (untyped library)
         self._tasks: list[asyncio.Task[None]] = []
         # Told once of every call this process ended (the audit log).
         self.on_ended: Callable[[str, EndReason], Awaitable[None]] | None = None
@@ -86,6 +86,7 @@ class CallHub:
             return
         self._listener = conn
 
+    # Any: asyncpg's listener callback signature (untyped library).
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         asyncio.get_running_loop().create_task(self._woken(payload))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.openapi_blocks import BOOL, KIOSK_ID, KIOSK_SEC, OP_SEC, REF, STR, answer, op
+from wire.fields import JsonObject
 from wire.videocall import (
     AGENT_CALLS_PATH,
     CALL_POLICY_PATH,
@@ -14,7 +15,7 @@ from wire.videocall import (
     MessageType,
 )
 
-CALL_SCHEMAS: dict[str, Any] = {
+CALL_SCHEMAS: JsonObject = {
     "CallPolicy": {"type": "object", "required": ["calls_allowed", "recording"],
                    "properties": {"calls_allowed": BOOL, "recording": BOOL,
                                   "site": STR}},
@@ -36,14 +37,14 @@ CALL_SCHEMAS: dict[str, Any] = {
 
 
 def _op(
-    summary: str, security: list[dict[str, list[str]]], responses: dict[str, Any], **more: Any
-) -> dict[str, Any]:
+    summary: str, security: list[dict[str, list[str]]], responses: JsonObject, **more: Any  # Any: more OpenAPI operation fields
+) -> JsonObject:
     return op(summary, "video calls", security, responses, **more)
 
 
 _UPGRADE = {"101": answer("WebSocket of CallMessage frames", "CallMessage")}
 
-CALL_PATHS: dict[str, Any] = {
+CALL_PATHS: JsonObject = {
     KIOSK_CALL_PATH: {"get": _op(
         "The kiosk's call socket (a signed GET upgrade): ring or resume, offer, hang up",
         KIOSK_SEC, {**_UPGRADE, "401": answer("not signed by an enrolled key"),

@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.db import Database
+from wire.fields import JsonObject
 from wire.videocall import EndReason, ItemRef
 
 
@@ -55,13 +55,13 @@ class CallRow:
     created_at: float
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> CallRow:
+    def from_row(cls, row: JsonObject) -> CallRow:
         return cls(row["call_id"], row["kiosk_id"], row["site"], row["region"],
                    CallState(row["state"]),
                    tuple(ItemRef.from_json(i) for i in json.loads(row["items_json"])),
                    bool(row["recording"]), row["agent"], float(row["created_at"]))
 
-    def listing(self) -> dict[str, Any]:
+    def listing(self) -> JsonObject:
         """What an agent's list of ringing calls shows: no citizen data, the kiosk's place."""
         return {"call_id": self.call_id, "kiosk_id": self.kiosk_id, "site": self.site,
                 "region": self.region, "since": self.created_at}
@@ -93,7 +93,7 @@ class CallStore:
                     " updated_at) VALUES ($1, $2, $3, $4, $5)",
                     site, int(policy.calls_allowed), int(policy.recording), by, now)
 
-    async def policies(self) -> list[dict[str, Any]]:
+    async def policies(self) -> list[JsonObject]:
         return await self.db.fetch("SELECT * FROM call_policy ORDER BY site")
 
     async def kiosk_place(self, kiosk_id: str) -> tuple[str, str] | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
+from wire.fields import JsonObject
 from wire.fleet import (
     SERVICE_COMMANDS,
     AckOutcome,
@@ -58,7 +59,7 @@ def _sources(target: CommandStatus) -> list[str]:
     return [s.value for s, targets in MOVES.items() if target in targets]
 
 
-def _observed(waits_for: dict[str, Any], hb: Heartbeat) -> str | None:
+def _observed(waits_for: JsonObject, hb: Heartbeat) -> str | None:
     """What in this heartbeat shows the command took effect (a few words), or None."""
     if "service_revision" in waits_for:
         if hb.wire_version < 2 or hb.service_revision < waits_for["service_revision"]:
@@ -91,7 +92,7 @@ class CommandBook:
         to: CommandStatus,
         now: float,
         detail: str | None = None,
-        **extra: Any,
+        **extra: Any,  # Any: the command row's other columns, each of its own type
     ) -> bool:
         """Compare-and-set one command to `to` from a status the table allows; False if stale."""
         args = SqlArgs(to.value, now)
@@ -118,7 +119,7 @@ class CommandBook:
         self,
         kiosk_id: str,
         kind: CommandKind,
-        params: dict[str, Any],
+        params: JsonObject,
         issued_by: str,
         bulk_id: str | None = None,
     ) -> Command:
@@ -130,12 +131,12 @@ class CommandBook:
         tx: Connection,
         kiosk_id: str,
         kind: CommandKind,
-        params: dict[str, Any],
+        params: JsonObject,
         issued_by: str,
         bulk_id: str | None,
     ) -> Command:
         command = Command(f"cmd-{secrets.token_hex(8)}", kind, time.time(), params)
-        waits_for: dict[str, Any] = {}
+        waits_for: JsonObject = {}
         wanted = SERVICE_COMMANDS.get(kind)
         if wanted is not None:
             row = await tx.fetchrow(
@@ -187,13 +188,13 @@ class CommandBook:
         self,
         kiosk_ids: list[str],
         kind: CommandKind,
-        params: dict[str, Any],
+        params: JsonObject,
         issued_by: str,
         description: str,
-    ) -> tuple[str, list[dict[str, Any]]]:
+    ) -> tuple[str, list[JsonObject]]:
         """One command per kiosk under one bulk id; each kiosk's result, in order."""
         bulk_id = f"bulk-{secrets.token_hex(6)}"
-        results: list[dict[str, Any]] = []
+        results: list[JsonObject] = []
         for kiosk_id in kiosk_ids:
             try:
                 command = await self.queue_command(kiosk_id, kind, params, issued_by, bulk_id)
@@ -218,7 +219,7 @@ class CommandBook:
 
     async def list_commands(
         self, kiosk_id: str | None = None, limit: int = 50, bulk_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonObject]:
         args = SqlArgs()
         where = []
         if kiosk_id is not None:
@@ -272,7 +273,7 @@ class CommandBook:
     # -- the kiosk's side: acknowledgements, observation, delivery ---------------------------------
 
     async def apply_ack(
-        self, tx: Connection, kiosk: dict[str, Any], ack: CommandAck, now: float
+        self, tx: Connection, kiosk: JsonObject, ack: CommandAck, now: float
     ) -> None:
         """A kiosk's answer to one of its commands (`kiosk` is its row before this heartbeat)."""
         row = await tx.fetchrow(
@@ -338,7 +339,7 @@ class CommandBook:
         kiosk_id: str,
         wire_version: int,
         now: float,
-        kiosk: dict[str, Any] | None = None,
+        kiosk: JsonObject | None = None,
     ) -> tuple[tuple[Command, ...], ServiceOrder]:
         """The commands a heartbeat reply carries and the kiosk's service order; marks the
         queued ones delivered. A v2 kiosk gets out/back in service as the order, not commands;

@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from fleet.group_commit import GroupCommit, Unit, Work, drive
+from wire.fields import JsonObject
+
+# Any: a SQL parameter (text, a number, bytes, a boolean, None), as sqlite3 and asyncpg take it;
+# rows come back as JsonObject.
+SqlValue = Any
 
 T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -28,10 +33,10 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 class Connection(Protocol):
     dialect: str
 
-    async def execute(self, sql: str, *args: Any) -> int: ...
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]: ...
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None: ...
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    async def execute(self, sql: str, *args: SqlValue) -> int: ...
+    async def fetch(self, sql: str, *args: SqlValue) -> list[JsonObject]: ...
+    async def fetchrow(self, sql: str, *args: SqlValue) -> JsonObject | None: ...
+    async def executemany(self, sql: str, rows: Sequence[Sequence[SqlValue]]) -> None: ...
 
 
 class Database(Connection, Protocol):
@@ -73,7 +78,7 @@ class SqliteDatabase:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     # Raw operations (caller holds the lock).
-    async def _execute(self, sql: str, args: Sequence[Any], begin: bool = False) -> int:
+    async def _execute(self, sql: str, args: Sequence[SqlValue], begin: bool = False) -> int:
         sql = _PLACEHOLDER.sub(r"?\1", sql)
 
         def run() -> int:
@@ -87,11 +92,11 @@ class SqliteDatabase:
         return await self._run(run)
 
     async def _fetch(
-        self, sql: str, args: Sequence[Any], begin: bool = False
-    ) -> list[dict[str, Any]]:
+        self, sql: str, args: Sequence[SqlValue], begin: bool = False
+    ) -> list[JsonObject]:
         sql = _PLACEHOLDER.sub(r"?\1", sql)
 
-        def run() -> list[dict[str, Any]]:
+        def run() -> list[JsonObject]:
             assert self._conn is not None
             if begin:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -100,7 +105,7 @@ class SqliteDatabase:
         return await self._run(run)
 
     async def _executemany(
-        self, sql: str, rows: Sequence[Sequence[Any]], begin: bool = False
+        self, sql: str, rows: Sequence[Sequence[SqlValue]], begin: bool = False
     ) -> None:
         sql = _PLACEHOLDER.sub(r"?\1", sql)
 
@@ -121,19 +126,19 @@ class SqliteDatabase:
 
             await self._run(run)
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, sql: str, *args: SqlValue) -> int:
         async with self._lock:
             return await self._execute(sql, args)
 
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, *args: SqlValue) -> list[JsonObject]:
         async with self._lock:
             return await self._fetch(sql, args)
 
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    async def fetchrow(self, sql: str, *args: SqlValue) -> JsonObject | None:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Sequence[Sequence[SqlValue]]) -> None:
         async with self._lock:
             await self._executemany(sql, rows)
 
@@ -154,11 +159,11 @@ class SqliteDatabase:
         """Run `work(conn)` in the next group-committed batch; its result once COMMIT is done."""
         return await self._group.submit(work, order_key)
 
-    async def _run_batch(self, batch: list[Unit[Any]]) -> None:
-        def run() -> list[tuple[bool, Any]]:
+    async def _run_batch(self, batch: list[Unit[Any]]) -> None:  # Any: each unit's own result
+        def run() -> list[tuple[bool, Any]]:  # Any: each unit's own result
             assert self._conn is not None
             conn, sync = self._conn, _SqliteOnThread(self._conn)
-            outcomes: list[tuple[bool, Any]] = []
+            outcomes: list[tuple[bool, Any]] = []  # Any: each unit's own result
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for unit in batch:
@@ -201,17 +206,17 @@ class _SqliteTx:
         first, self.begun = not self.begun, True
         return first
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, sql: str, *args: SqlValue) -> int:
         return await self._db._execute(sql, args, self._begin())
 
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, *args: SqlValue) -> list[JsonObject]:
         return await self._db._fetch(sql, args, self._begin())
 
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    async def fetchrow(self, sql: str, *args: SqlValue) -> JsonObject | None:
         rows = await self._db._fetch(sql, args, self._begin())
         return rows[0] if rows else None
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Sequence[Sequence[SqlValue]]) -> None:
         await self._db._executemany(sql, rows, self._begin())
 
 
@@ -230,18 +235,18 @@ class _SqliteOnThread:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, sql: str, *args: SqlValue) -> int:
         return self._conn.execute(_sqlite_sql(sql), args).rowcount
 
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, *args: SqlValue) -> list[JsonObject]:
         cursor = self._conn.execute(_sqlite_sql(sql), args)
         return [dict(r) for r in cursor.fetchall()]
 
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    async def fetchrow(self, sql: str, *args: SqlValue) -> JsonObject | None:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Sequence[Sequence[SqlValue]]) -> None:
         self._conn.executemany(_sqlite_sql(sql), [tuple(r) for r in rows])
 
 
@@ -259,7 +264,7 @@ class PostgresDatabase:
     def __init__(self, dsn: str, min_size: int = 2, max_size: int = 10) -> None:
         self.dsn = dsn
         self._min, self._max = min_size, max_size
-        self._pool: Any = None
+        self._pool: Any = None  # Any: asyncpg (untyped)
         # Units of a batch run one after another on its connection (each statement a round
         # trip), so batches stay small and several run at once, each on a pooled connection;
         # two connections are left for the dashboard and the sweeps.
@@ -274,17 +279,17 @@ class PostgresDatabase:
         async with self._pool.acquire() as conn:
             await conn.execute(script)
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, sql: str, *args: SqlValue) -> int:
         return _rowcount(await self._pool.execute(sql, *args))
 
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, *args: SqlValue) -> list[JsonObject]:
         return [dict(r) for r in await self._pool.fetch(sql, *args)]
 
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    async def fetchrow(self, sql: str, *args: SqlValue) -> JsonObject | None:
         row = await self._pool.fetchrow(sql, *args)
         return dict(row) if row is not None else None
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Sequence[Sequence[SqlValue]]) -> None:
         await self._pool.executemany(sql, rows)
 
     @asynccontextmanager
@@ -296,14 +301,14 @@ class PostgresDatabase:
         """Run `work(conn)` in the next group-committed batch; its result once COMMIT is done."""
         return await self._group.submit(work, order_key)
 
-    async def _run_batch(self, batch: list[Unit[Any]]) -> None:
+    async def _run_batch(self, batch: list[Unit[Any]]) -> None:  # Any: each unit's own result
         """First without savepoints (each is two more round trips per unit); if any unit fails,
         the whole transaction is rolled back and the batch runs again with a savepoint each,
         so one unit's failure still undoes that unit alone."""
         import asyncpg
 
         retriable = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-        outcomes: list[tuple[bool, Any]] | None = None
+        outcomes: list[tuple[bool, Any]] | None = None  # Any: each unit's own result
         for attempt in range(4):
             try:
                 outcomes = await self._try_batch(batch, savepoints=attempt > 0)
@@ -319,13 +324,13 @@ class PostgresDatabase:
             unit.settle(ok, value)
 
     async def _try_batch(
-        self, batch: list[Unit[Any]], savepoints: bool
-    ) -> list[tuple[bool, Any]] | None:
+        self, batch: list[Unit[Any]], savepoints: bool  # Any: each unit's own result
+    ) -> list[tuple[bool, Any]] | None:  # Any: each unit's own result
         """The batch's outcomes, committed; None (rolled back) when a unit failed without
         savepoints."""
         import asyncpg
 
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: list[tuple[bool, Any]] = []  # Any: each unit's own result
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 tx = _PostgresTx(conn)
@@ -362,20 +367,20 @@ class _UnitFailed(Exception):
 class _PostgresTx:
     dialect = "postgresql"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any) -> None:  # Any: asyncpg (untyped)
         self._conn = conn
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, sql: str, *args: SqlValue) -> int:
         return _rowcount(await self._conn.execute(sql, *args))
 
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+    async def fetch(self, sql: str, *args: SqlValue) -> list[JsonObject]:
         return [dict(r) for r in await self._conn.fetch(sql, *args)]
 
-    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+    async def fetchrow(self, sql: str, *args: SqlValue) -> JsonObject | None:
         row = await self._conn.fetchrow(sql, *args)
         return dict(row) if row is not None else None
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Sequence[Sequence[SqlValue]]) -> None:
         await self._conn.executemany(sql, rows)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.db import Database
 from fleet.status import FleetState, SqlArgs, Thresholds, describe, judgement_sql
+from wire.fields import JsonObject
 
 MAX_PAGE = 500
 TAG_PATTERN = re.compile(r"^[\w.:-]{1,40}$")
@@ -34,7 +35,7 @@ class KioskFilter:
     alert: str = ""  # "any" or an alert kind: kiosks with such an alert open
 
     @classmethod
-    def from_query(cls, query: Any) -> KioskFilter:
+    def from_query(cls, query: Mapping[str, str]) -> KioskFilter:
         return cls(**{name: str(query.get(name, ""))[:100] for name in cls.__dataclass_fields__})
 
     def describe(self) -> str:
@@ -47,7 +48,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _decode_kiosk(row: dict[str, Any]) -> dict[str, Any]:
+def _decode_kiosk(row: JsonObject) -> JsonObject:
     row = dict(row)
     row["devices"] = json.loads(row.pop("devices_json"))
     row["attention"] = json.loads(row.pop("attention_json"))
@@ -109,7 +110,7 @@ class FleetQuery:
 
     async def find_kiosks(
         self, f: KioskFilter, now: float, limit: int = 100, offset: int = 0
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[JsonObject], int]:
         """One page of the kiosks matching `f` (region, site, id order) and how many match."""
         args = SqlArgs()
         source = self._judged(args, now, f)
@@ -148,7 +149,7 @@ class FleetQuery:
         counts.update({r["state"]: int(r["n"]) for r in rows})
         return counts
 
-    async def facets(self) -> dict[str, Any]:
+    async def facets(self) -> JsonObject:
         """The values the dashboard's filters offer."""
         places = await self.db.fetch(
             "SELECT DISTINCT region, site FROM kiosks ORDER BY region, site"
@@ -165,7 +166,7 @@ class FleetQuery:
             "tags": [t["tag"] for t in tags],
         }
 
-    async def list_kiosks(self, now: float) -> list[dict[str, Any]]:
+    async def list_kiosks(self, now: float) -> list[JsonObject]:
         """Every kiosk, judged at `now` (for /metrics)."""
         args = SqlArgs()
         rows = await self.db.fetch(
@@ -175,7 +176,7 @@ class FleetQuery:
         )
         return [describe(_decode_kiosk(r)) for r in rows]
 
-    async def get_kiosk(self, kiosk_id: str, now: float | None = None) -> dict[str, Any] | None:
+    async def get_kiosk(self, kiosk_id: str, now: float | None = None) -> JsonObject | None:
         args = SqlArgs()
         source = self._judged(
             args, time.time() if now is None else now, KioskFilter(), live_only=False
@@ -189,7 +190,7 @@ class FleetQuery:
         await self._attach_tags([kiosk])
         return kiosk
 
-    async def daily_counters(self, kiosk_id: str, since_day: str) -> list[dict[str, Any]]:
+    async def daily_counters(self, kiosk_id: str, since_day: str) -> list[JsonObject]:
         return await self.db.fetch(
             "SELECT day, name, value FROM daily_counters WHERE kiosk_id = $1 AND day >= $2"
             " ORDER BY day, name",
@@ -199,7 +200,7 @@ class FleetQuery:
 
     # -- tags --------------------------------------------------------------------------------------
 
-    async def _attach_tags(self, kiosks: list[dict[str, Any]]) -> None:
+    async def _attach_tags(self, kiosks: list[JsonObject]) -> None:
         if not kiosks:
             return
         args = SqlArgs()

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+# Any: the database's connection (sqlite3's or asyncpg's), and a coroutine's yield and send
+# types (only its result matters).
 Work = Callable[[Any], Coroutine[Any, Any, T]]
 
 
@@ -26,6 +28,7 @@ class UnitAwaitedElsewhere(RuntimeError):
     """A unit of work awaited something other than its connection: a bug in the unit."""
 
 
+# Any: a coroutine's yield and send types (only its result matters).
 def drive(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that never suspends (its awaits all complete at once) to its end."""
     try:
@@ -45,7 +48,7 @@ class Unit(Generic[T]):
     order_key: str
     future: asyncio.Future[T] = field(repr=False)
 
-    def settle(self, ok: bool, value: Any) -> None:
+    def settle(self, ok: bool, value: Any) -> None:  # Any: the unit's result, or its error
         if self.future.done():  # the caller was cancelled; its work is committed all the same
             return
         if ok:
@@ -54,7 +57,7 @@ class Unit(Generic[T]):
             self.future.set_exception(value)
 
 
-RunBatch = Callable[[list[Unit[Any]]], Awaitable[None]]
+RunBatch = Callable[[list[Unit[Any]]], Awaitable[None]]  # Any: each unit's own result
 
 
 class GroupCommit:
@@ -65,7 +68,7 @@ class GroupCommit:
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._concurrency = concurrency
-        self._queue: list[Unit[Any]] = []
+        self._queue: list[Unit[Any]] = []  # Any: each unit's own result
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.availability import observe_service
 from fleet.db import Connection, Database
 from fleet.kiosk_reports import day_of
 from fleet.status import SqlArgs, Thresholds
+from wire.fields import JsonObject
 from wire.fleet import DeviceHealth, Event, EventKind, Heartbeat
 
 UNUSABLE = {DeviceHealth.FAULT.value}
@@ -60,11 +60,11 @@ def _place(args: SqlArgs, region: str, site: str) -> str:
     return sql
 
 
-def _devices(raw: str | None) -> dict[str, dict[str, Any]]:
+def _devices(raw: str | None) -> dict[str, JsonObject]:
     return {d["device"]: d for d in json.loads(raw or "[]")}
 
 
-def _supplies(device: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _supplies(device: JsonObject) -> dict[str, JsonObject]:
     return {s["name"]: s for s in device.get("supplies", [])}
 
 
@@ -76,7 +76,7 @@ class FleetHealth:
 
     # -- taken in with each fresh heartbeat and each new event -------------------------------------
 
-    async def health_before(self, tx: Connection, kiosk_id: str) -> dict[str, Any] | None:
+    async def health_before(self, tx: Connection, kiosk_id: str) -> JsonObject | None:
         """What observe_health compares a heartbeat with: read before the row takes it, and
         (PostgreSQL) locked, so two server processes taking the same kiosk's heartbeats at once
         take them one after the other and never close one spell twice."""
@@ -88,7 +88,7 @@ class FleetHealth:
         )
 
     async def observe_health(
-        self, tx: Connection, hb: Heartbeat, prev: dict[str, Any] | None, now: float
+        self, tx: Connection, hb: Heartbeat, prev: JsonObject | None, now: float
     ) -> None:
         """Availability spells, repairs and supply history from one fresh heartbeat, once the
         kiosk's row and daily counters have taken it; `prev` is health_before's reading."""
@@ -201,7 +201,7 @@ class FleetHealth:
 
     async def repairs(
         self, start: float, end: float, now: float, region: str = "", site: str = ""
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         """Per device kind: repairs finished in [start, end), their mean and longest time, and
         the faults open now (with the oldest's age)."""
         args = SqlArgs(start, end)
@@ -220,7 +220,7 @@ class FleetHealth:
             f" WHERE r.recovered_at IS NULL{_place(args, region, site)} ORDER BY r.fault_at",
             *args.values,
         )
-        kinds: dict[str, dict[str, Any]] = {}
+        kinds: dict[str, JsonObject] = {}
         for r in done:
             kinds[r["device"]] = {
                 "device": r["device"],
@@ -246,7 +246,7 @@ class FleetHealth:
 
     async def supply_forecasts(
         self, now: float, region: str = "", site: str = "", limit: int = MAX_KIOSKS
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonObject]:
         """Each supply of each kiosk (of the first `limit` matching): level, what is left
         (reported or estimated, and how), today's rate, and the hours left at that rate."""
         args = SqlArgs()
@@ -270,7 +270,7 @@ class FleetHealth:
             usage[(r["kiosk_id"], r["name"])] = (int(r["total"]), int(r["today"]))
         hist_args = SqlArgs(now - 60 * 86400)
         ids = ", ".join(hist_args.add(k["kiosk_id"]) for k in kiosks)
-        history: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        history: dict[tuple[str, str, str], list[JsonObject]] = {}
         for r in await self.db.fetch(
             "SELECT kiosk_id, device, supply, level, used_total, at FROM supply_history"
             f" WHERE at >= $1 AND kiosk_id IN ({ids}) ORDER BY id",
@@ -295,7 +295,7 @@ class FleetHealth:
         return out
 
 
-def _run_start(history: list[dict[str, Any]], level: str) -> tuple[dict[str, Any] | None, str | None]:
+def _run_start(history: list[JsonObject], level: str) -> tuple[JsonObject | None, str | None]:
     """The history row where the current run of `level` began, and the level before it."""
     start, before = None, None
     for row in history:
@@ -307,14 +307,14 @@ def _run_start(history: list[dict[str, Any]], level: str) -> tuple[dict[str, Any
 
 
 def _forecast(
-    kiosk: dict[str, Any],
+    kiosk: JsonObject,
     device: str,
-    supply: dict[str, Any],
+    supply: JsonObject,
     usage: dict[tuple[str, str], tuple[int, int]],
-    history: list[dict[str, Any]],
+    history: list[JsonObject],
     hours_today: float,
     now: float,
-) -> dict[str, Any]:
+) -> JsonObject:
     level, reported = supply["level"], supply.get("remaining")
     model = SUPPLY_MODELS.get(supply["name"])
     total = today = 0

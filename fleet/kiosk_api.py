@@ -16,6 +16,7 @@ from fleet.kiosk_reports import HeartbeatResult
 from fleet.services import SERVICES, FleetServices
 from fleet.store import EnrollmentRefused, EnrollRefusal
 from fleet.throttle import ThrottleReason, client_address, retry_after
+from wire.fields import JsonObject
 from wire.fleet import (
     API_PREFIX,
     WIRE_VERSION,
@@ -38,7 +39,7 @@ M = TypeVar("M")
 routes = web.RouteTableDef()
 
 
-def _error(status: int, error: str, **extra: Any) -> web.Response:
+def _error(status: int, error: str, **extra: object) -> web.Response:
     return web.json_response({"error": error, **extra}, status=status)
 
 
@@ -64,6 +65,7 @@ async def _signer(request: web.Request, body: bytes, admit: bool) -> SignedBy:
 
 
 async def _signed_message(
+    # Any: the request's JSON body, which `parse` checks.
     request: web.Request, parse: Callable[[Any], M], admit: bool = True
 ) -> tuple[M, SignedBy] | web.Response:
     """A signed kiosk request's body as a wire message that names the signing kiosk itself;
@@ -132,7 +134,7 @@ async def enroll(request: web.Request) -> web.Response:
         )
         conflict = exc.reason in (EnrollRefusal.KIOSK_EXISTS, EnrollRefusal.KEY_IN_USE)
         return _error(409 if conflict else 403, exc.reason.value)
-    answer: dict[str, Any] = {
+    answer: JsonObject = {
         "wire_version": WIRE_VERSION,
         "kiosk_id": enrolled.kiosk_id,
         "key_id": enrolled.key_id,

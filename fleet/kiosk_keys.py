@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any
 
 from fleet.db import Connection, Database
+from wire.fields import JsonObject
 
 
 class KeyStanding(enum.Enum):
@@ -25,7 +25,7 @@ class KioskKeys:
 
     db: Database
 
-    async def kiosk_key(self, key_id: str) -> dict[str, Any] | None:
+    async def kiosk_key(self, key_id: str) -> JsonObject | None:
         return await self.db.fetchrow(
             "SELECT kiosk_id, public_key_pem FROM kiosks WHERE key_id = $1", key_id
         )

@@ -4,8 +4,6 @@ document."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fleet.openapi_blocks import (
     BOOL,
     INT,
@@ -20,6 +18,7 @@ from fleet.openapi_blocks import (
     op,
     values,
 )
+from wire.fields import JsonObject
 from wire.fleet import (
     READABLE_VERSIONS,
     AckOutcome,
@@ -34,7 +33,7 @@ from wire.fleet import (
 _SCALARS = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 _VERSION = {"enum": sorted(READABLE_VERSIONS), "description": "the sender's wire version"}
 
-KIOSK_SCHEMAS: dict[str, Any] = {
+KIOSK_SCHEMAS: JsonObject = {
     "Error": obj(["error"], error=STR, reason=STR, field=STR),
     "Supply": obj(
         ["name", "level"],
@@ -148,7 +147,7 @@ REFUSED = {
     "403": answer("signed by another kiosk's key", "Error"),
 }
 
-KIOSK_PATHS: dict[str, Any] = {
+KIOSK_PATHS: JsonObject = {
     "/api/v1/openapi.json": {
         "get": op("This document", "meta", [], {"200": answer("the OpenAPI document")})
     },

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fleet.alerts import STALE_KEYS, AlertBook, HistoryKind, alert_keys_of
 from fleet.db import Connection, Database
 from fleet.rollouts import Rollouts, update_json
 from fleet.status import problems
+from wire.fields import JsonObject
 from wire.fleet import Command, Event, Heartbeat, ServiceOrder, ServiceState
 
 
@@ -41,10 +42,10 @@ class KioskReports(AlertBook, Rollouts):
         # fleet.health.FleetHealth, mixed into FleetStore beside this class, keeps availability,
         # repairs and supplies from the same reports (it imports this module, so it cannot be a
         # base class here). Declared for the type checker only: at run time FleetHealth's serve.
-        async def health_before(self, tx: Connection, kiosk_id: str) -> dict[str, Any] | None: ...
+        async def health_before(self, tx: Connection, kiosk_id: str) -> JsonObject | None: ...
 
         async def observe_health(
-            self, tx: Connection, hb: Heartbeat, prev: dict[str, Any] | None, now: float
+            self, tx: Connection, hb: Heartbeat, prev: JsonObject | None, now: float
         ) -> None: ...
 
         async def track_repair(self, tx: Connection, kiosk_id: str, event: Event) -> None: ...
@@ -95,7 +96,7 @@ class KioskReports(AlertBook, Rollouts):
         return HeartbeatResult(commands, tuple(a.command_id for a in hb.acks), fresh, order)
 
     async def _apply_state(
-        self, tx: Connection, hb: Heartbeat, row: dict[str, Any], now: float
+        self, tx: Connection, hb: Heartbeat, row: JsonObject, now: float
     ) -> None:
         previous = json.loads(row["counters_json"])
         deltas = {}
@@ -198,7 +199,7 @@ class KioskReports(AlertBook, Rollouts):
             )
             await self.history(tx, kiosk_id, HistoryKind.GOODBYE, reason or "shutdown", now)
 
-    async def recent_events(self, kiosk_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    async def recent_events(self, kiosk_id: str, limit: int = 50) -> list[JsonObject]:
         rows = await self.db.fetch(
             "SELECT event_id, kind, severity, device, reason, detail_json, at, received_at, origin"
             " FROM events WHERE kiosk_id = $1 ORDER BY id DESC LIMIT $2",

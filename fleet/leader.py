@@ -28,7 +28,7 @@ class Leadership:
     def __init__(self, database_url: str | None, data_dir: Path) -> None:
         self._dsn = database_url if database_url and "://" in database_url else None
         self._lock_path = data_dir / "sweeper.lock"
-        self._conn: Any = None
+        self._conn: Any = None  # Any: an asyncpg connection (untyped library)
         self._fd: int | None = None
 
     async def is_leader(self) -> bool:

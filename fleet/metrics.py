@@ -13,7 +13,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,6 +24,7 @@ from fleet.operator_api import SESSION_COOKIE, _error
 from fleet.server_counters import read_counters
 from fleet.services import SERVICES, FleetServices
 from fleet.status import FleetState, SqlArgs, judgement_sql
+from wire.fields import JsonObject
 
 routes = web.RouteTableDef()
 
@@ -34,7 +34,7 @@ _LIVE = "k.retired_at IS NULL"
 class FleetAggregates(Collector):
     """Prometheus families built from one read of the fleet's aggregates."""
 
-    def __init__(self, figures: dict[str, Any]) -> None:
+    def __init__(self, figures: JsonObject) -> None:
         self.f = figures
 
     def collect(self) -> Iterable[Metric]:
@@ -98,7 +98,7 @@ class FleetAggregates(Collector):
             yield family
 
 
-async def fleet_figures(services: FleetServices, now: float) -> dict[str, Any]:
+async def fleet_figures(services: FleetServices, now: float) -> JsonObject:
     """Everything /metrics shows, counted in SQL; only kiosks with problems are read in full."""
     db, store = services.store.db, services.store
     args = SqlArgs()

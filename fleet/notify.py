@@ -23,12 +23,12 @@ import logging
 import smtplib
 import time
 from email.message import EmailMessage
-from typing import Any
 
 import aiohttp
 
 from fleet.config import NotifyConfig
 from fleet.notify_queue import NotificationQueue, NotifyChannel
+from wire.fields import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class DeliveryFailed(Exception):
         self.reason = reason
 
 
-def email_of(payload: dict[str, Any], sender: str, to: str) -> EmailMessage:
+def email_of(payload: JsonObject, sender: str, to: str) -> EmailMessage:
     alert, kiosk = payload["alert"], payload["kiosk"]
     kind = alert["kind"].replace("_", " ")
     message = EmailMessage()
@@ -163,7 +163,7 @@ class Notifier:
         if not 200 <= status < 300:
             raise DeliveryFailed(f"http {status}")
 
-    async def _email(self, payload: dict[str, Any]) -> None:
+    async def _email(self, payload: JsonObject) -> None:
         smtp = self.config.smtp
         message = email_of(payload, smtp.sender, smtp.to)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any
 
 from fleet.db import Connection, Database
+from wire.fields import JsonObject
 
 
 class NotifyChannel(enum.Enum):
@@ -19,7 +19,7 @@ class NotifyChannel(enum.Enum):
     EMAIL = "email"
 
 
-def alert_payload(alert: dict[str, Any]) -> dict[str, Any]:
+def alert_payload(alert: JsonObject) -> JsonObject:
     """What a notification says about an alert: no personal data, only the kiosk and the fault."""
     return {
         "type": "alert.raised",
@@ -58,7 +58,7 @@ class NotificationQueue:
 
     async def claim_due_notifications(
         self, now: float, lease_s: float, limit: int = 20
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonObject]:
         """Due, unsettled notifications, each leased to the caller for `lease_s` seconds."""
         rows = await self.db.fetch(
             "SELECT id, alert_id, channel, payload, attempts FROM notifications"
@@ -107,7 +107,7 @@ class NotificationQueue:
             notification_id,
         )
 
-    async def list_notifications(self, alert_id: int | None = None) -> list[dict[str, Any]]:
+    async def list_notifications(self, alert_id: int | None = None) -> list[JsonObject]:
         if alert_id is None:
             return await self.db.fetch("SELECT * FROM notifications ORDER BY id DESC LIMIT 500")
         return await self.db.fetch(

@@ -3,14 +3,13 @@ the parts each API's module describes, merged."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fleet.call_openapi import CALL_PATHS, CALL_SCHEMAS
 from fleet.kiosk_openapi import KIOSK_PATHS, KIOSK_SCHEMAS
 from fleet.operator_openapi import OPERATOR_PATHS, OPERATOR_SCHEMAS
 from fleet.report_openapi import REPORT_PATHS, REPORT_SCHEMAS
 from fleet.rollout_openapi import ROLLOUT_PATHS, ROLLOUT_SCHEMAS
 from fleet.village_agent_openapi import AGENT_PATHS
+from wire.fields import JsonObject
 from wire.fleet import (
     HEADER_DIGEST,
     HEADER_KEY_ID,
@@ -21,7 +20,7 @@ from wire.fleet import (
 )
 
 
-def openapi_document() -> dict[str, Any]:
+def openapi_document() -> JsonObject:
     """The whole document: every API module's paths and schemas, and the security schemes."""
     return {
         "openapi": "3.1.0",

@@ -7,9 +7,11 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
+from wire.fields import JsonObject
+
 # An OpenAPI fragment is JSON: its values are any JSON value, nested as the document needs, so
-# its type is dict[str, Any] throughout (JSON has no narrower type mypy can check usefully).
-Json = dict[str, Any]
+# its type is JsonObject throughout (JSON has no narrower type mypy can check usefully).
+Json = JsonObject
 
 REF = "#/components/schemas/"
 STR: Json = {"type": "string"}
@@ -26,7 +28,7 @@ def values(enum_type: Iterable[enum.Enum]) -> list[str]:
     return [str(m.value) for m in enum_type]
 
 
-def obj(required: list[str], **props: Any) -> Json:
+def obj(required: list[str], **props: Any) -> Json:  # Any: OpenAPI property schemas
     """An object schema with its required and described properties."""
     return {"type": "object", "required": required, "properties": props}
 
@@ -49,7 +51,7 @@ def answer(description: str, schema: str | None = None) -> Json:
 
 
 def op(
-    summary: str, tag: str, security: list[dict[str, list[str]]], responses: Json, **more: Any
+    summary: str, tag: str, security: list[dict[str, list[str]]], responses: Json, **more: Any  # Any: more OpenAPI operation fields
 ) -> Json:
     """One operation: what it does, its group, who may call it, what it answers."""
     return {"summary": summary, "tags": [tag], "security": security, "responses": responses, **more}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import logging
 import time
-from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -16,6 +15,7 @@ from fleet.fleet_query import MAX_PAGE, TAG_PATTERN, KioskFilter
 from fleet.services import SERVICES
 from fleet.status import FleetState
 from fleet.store import Role
+from wire.fields import JsonObject
 from wire.fleet import API_PREFIX, CommandKind, WireError, parse_params
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ routes = web.RouteTableDef()
 SESSION_COOKIE = "fleet_session"
 
 
-def _error(status: int, error: str, **extra: Any) -> web.Response:
+def _error(status: int, error: str, **extra: object) -> web.Response:
     return web.json_response({"error": error, **extra}, status=status)
 
 
@@ -40,7 +40,7 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         return exc.response
 
 
-async def _user(request: web.Request, needed: Role) -> dict[str, Any]:
+async def _user(request: web.Request, needed: Role) -> JsonObject:
     """The signed-in operator if their role allows `needed`; otherwise a 401/403 answer."""
     services = request.app[SERVICES]
     token = request.cookies.get(SESSION_COOKIE)
@@ -62,7 +62,7 @@ def _same_origin(request: web.Request) -> None:
         raise _Refuse(_error(403, "cross_origin"))
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
+async def _json(request: web.Request) -> JsonObject:
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):
@@ -219,8 +219,8 @@ async def log_upload(request: web.Request) -> web.Response:
 
 
 async def _command_request(
-    request: web.Request, user: dict[str, Any], target: str
-) -> tuple[CommandKind, dict[str, str | int | float | bool], dict[str, Any]]:
+    request: web.Request, user: JsonObject, target: str
+) -> tuple[CommandKind, dict[str, str | int | float | bool], JsonObject]:
     """The kind and parameters of a command request, or a refusal (audited)."""
     services = request.app[SERVICES]
     data = await _json(request)

@@ -3,8 +3,6 @@ kiosks, commands, alerts, users and audit; fleet.openapi merges it into its docu
 
 from __future__ import annotations
 
-from typing import Any
-
 from fleet.openapi_blocks import (
     BOOL,
     INT,
@@ -18,13 +16,14 @@ from fleet.openapi_blocks import (
     op,
     values,
 )
+from wire.fields import JsonObject
 from wire.fleet import CommandKind, ServiceState
 
 _SCALARS = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 _USERNAME = {"name": "username", "in": "path", "required": True, "schema": STR}
 _FILTERS = ("search", "region", "site", "tag", "state", "software_version", "alert")
 
-OPERATOR_SCHEMAS: dict[str, Any] = {
+OPERATOR_SCHEMAS: JsonObject = {
     "SignIn": obj(["username", "password"], username=STR, password=STR),
     "Operator": obj(
         ["username", "role"], username=STR, role={"enum": ["viewer", "operator", "admin"]}
@@ -74,7 +73,7 @@ OPERATOR_SCHEMAS: dict[str, Any] = {
 }
 
 
-OPERATOR_PATHS: dict[str, Any] = {
+OPERATOR_PATHS: JsonObject = {
     "/api/v1/kiosks/{kiosk_id}/logs/{upload_id}": {
         "get": op(
             "One uploaded log bundle (operator)",

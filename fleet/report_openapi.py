@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fleet.openapi_blocks import BOOL, INT, NUM, OP_SEC, REF, STR, obj, values
+from wire.fields import JsonObject
 from wire.reports import (
     READABLE_REPORT_VERSIONS,
     ApplicationStatus,
@@ -13,7 +12,7 @@ from wire.reports import (
     TransactionOutcome,
 )
 
-REPORT_SCHEMAS: dict[str, Any] = {
+REPORT_SCHEMAS: JsonObject = {
     "ItemAvailability": obj(["code", "available"], code=STR, available=BOOL, reason=STR),
     "TransactionSummary": obj(
         ["tx_id", "item_code", "outcome", "revision", "started_at", "ended_at"],
@@ -60,11 +59,11 @@ REPORT_SCHEMAS: dict[str, Any] = {
     ),
 }
 
-def _q(*names: str) -> list[dict[str, Any]]:
+def _q(*names: str) -> list[JsonObject]:
     return [{"name": n, "in": "query", "schema": STR} for n in names]
 
 
-def _get(summary: str, *params: str, content: str = "application/json") -> dict[str, Any]:
+def _get(summary: str, *params: str, content: str = "application/json") -> JsonObject:
     return {
         "get": {
             "summary": summary,
@@ -81,7 +80,7 @@ def _get(summary: str, *params: str, content: str = "application/json") -> dict[
 
 _STATS = ("grain", "from", "to", "group", "region", "site", "kiosk", "item")
 
-REPORT_PATHS: dict[str, Any] = {
+REPORT_PATHS: JsonObject = {
     "/api/v1/kiosks/{kiosk_id}/reports": {
         "post": {
             "summary": "A kiosk's transaction summaries, evaluations and application decisions;"

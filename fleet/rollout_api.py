@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -26,6 +25,7 @@ from fleet.operator_api import _error, _json, _Refuse, _user
 from fleet.rollouts import RolloutRefused, RolloutState
 from fleet.services import SERVICES
 from fleet.store import Role
+from wire.fields import JsonObject
 from wire.fleet import API_PREFIX
 from wire.update.bundle import verify_bundle
 from wire.update.errors import UpdateRefused
@@ -106,7 +106,7 @@ async def _receive(request: web.Request, part: Path, most: int) -> int | None:
     return size
 
 
-def _bundle_json(manifest: Manifest, digest: str, size: int, added: bool) -> dict[str, Any]:
+def _bundle_json(manifest: Manifest, digest: str, size: int, added: bool) -> JsonObject:
     return {"digest": digest, "version": manifest.version, "min_version": manifest.min_version,
             "key_id": manifest.key_id, "size": size, "runtime_included": manifest.runtime.included,
             "new": added}
@@ -125,13 +125,13 @@ async def download_bundle(request: web.Request) -> web.StreamResponse:
 # -- rollouts --------------------------------------------------------------------------------
 
 
-def _percent(value: Any) -> int:
+def _percent(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
         raise _Refuse(_error(400, "bad_request", reason="percent: a whole number 1-100"))
     return value
 
 
-def _place(data: dict[str, Any], name: str) -> str:
+def _place(data: JsonObject, name: str) -> str:
     value = data.get(name) or ""
     if not isinstance(value, str) or not _PLACE.fullmatch(value):
         raise _Refuse(_error(400, "bad_request", reason=f"{name}: an identifier or empty"))
@@ -190,7 +190,7 @@ async def _rollout_action(request: web.Request, action: str) -> web.Response:
             data = await _json(request)
             added = await services.store.set_stage(rollout_id, _percent(data.get("percent")),
                                                    user["username"])
-            result: dict[str, Any] = {"added": added}
+            result: JsonObject = {"added": added}
         else:
             result = await services.store.set_rollout_state(rollout_id, _STATES[action],
                                                             user["username"])

@@ -7,20 +7,22 @@ from typing import Any
 
 from fleet.openapi_blocks import BOOL, INT, NUM, OP_SEC, REF, STR, answer, obj, op
 from fleet.rollouts import RolloutState, TargetStatus
+from wire.fields import JsonObject
 
 _ROLLOUT_ID = {"name": "rollout_id", "in": "path", "required": True, "schema": STR}
 _DIGEST = {"type": "string", "pattern": "^[0-9a-f]{64}$",
            "description": "SHA-256 of the bundle's signed manifest"}
 
 
-def _op(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+# Any: more OpenAPI operation fields.
+def _op(summary: str, responses: JsonObject, **more: Any) -> JsonObject:
     return op(summary, "rollouts", OP_SEC, responses, **more)
 
 
 _COUNTS = {"type": "object", "additionalProperties": INT,
            "description": "kiosks per status (RolloutKiosk.status)"}
 
-ROLLOUT_SCHEMAS: dict[str, Any] = {
+ROLLOUT_SCHEMAS: JsonObject = {
     "UpdateResult": obj(
         ["id", "outcome", "version", "at"], id=STR,
         outcome={"enum": ["staged", "refused", "installed", "updated", "rolled_back"]},
@@ -74,7 +76,7 @@ _ACTIONS = {
     "stage": "Raise the stage (body {\"percent\": 10}): more of the matching kiosks join",
 }
 
-ROLLOUT_PATHS: dict[str, Any] = {
+ROLLOUT_PATHS: JsonObject = {
     "/api/v1/bundles": {
         "get": _op("Uploaded release bundles, newest first", {"200": answer("bundles")}),
         "post": _op(

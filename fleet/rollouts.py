@@ -21,11 +21,11 @@ import hashlib
 import json
 import secrets
 import time
-from typing import Any
 
 from fleet.commands import CommandBook, CommandStatus
 from fleet.db import Connection, Database
 from fleet.status import SqlArgs
+from wire.fields import JsonObject
 from wire.fleet import CommandKind, Heartbeat, UpdateStatus
 from wire.update.errors import Outcome
 
@@ -134,11 +134,11 @@ class Rollouts(CommandBook):
                              {"digest": digest}, tx)
         return bool(added)
 
-    async def list_bundles(self, limit: int = 100) -> list[dict[str, Any]]:
+    async def list_bundles(self, limit: int = 100) -> list[JsonObject]:
         return await self.db.fetch(
             "SELECT * FROM bundles ORDER BY uploaded_at DESC LIMIT $1", limit)
 
-    async def get_bundle(self, digest: str) -> dict[str, Any] | None:
+    async def get_bundle(self, digest: str) -> JsonObject | None:
         return await self.db.fetchrow("SELECT * FROM bundles WHERE digest = $1", digest)
 
     # -- operators ---------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class Rollouts(CommandBook):
                 username, f"rollout_{wanted.value}", rollout_id, "ok", counts, tx)
         return counts
 
-    async def list_rollouts(self, limit: int = 100) -> list[dict[str, Any]]:
+    async def list_rollouts(self, limit: int = 100) -> list[JsonObject]:
         rows = await self.db.fetch(
             "SELECT * FROM rollouts ORDER BY created_at DESC LIMIT $1", limit)
         counts = await self.db.fetch(
@@ -221,7 +221,7 @@ class Rollouts(CommandBook):
             r["counts"] = by_rollout.get(r["rollout_id"], {})
         return rows
 
-    async def get_rollout(self, rollout_id: str) -> dict[str, Any] | None:
+    async def get_rollout(self, rollout_id: str) -> JsonObject | None:
         rollout = await self.db.fetchrow("SELECT * FROM rollouts WHERE rollout_id = $1",
                                          rollout_id)
         if rollout is None:
@@ -237,7 +237,7 @@ class Rollouts(CommandBook):
 
     # -- inside -------------------------------------------------------------------------------
 
-    async def _rollout(self, tx: Connection, rollout_id: str) -> dict[str, Any]:
+    async def _rollout(self, tx: Connection, rollout_id: str) -> JsonObject:
         row = await tx.fetchrow(
             "SELECT * FROM rollouts WHERE rollout_id = $1"
             + (" FOR UPDATE" if tx.dialect == "postgresql" else ""), rollout_id)
@@ -245,7 +245,7 @@ class Rollouts(CommandBook):
             raise RolloutRefused("no_such_rollout", "no such rollout")
         return row
 
-    async def _add_kiosks(self, tx: Connection, rollout: dict[str, Any], username: str,
+    async def _add_kiosks(self, tx: Connection, rollout: JsonObject, username: str,
                           now: float) -> int:
         args = SqlArgs(rollout["rollout_id"])
         where = ["k.retired_at IS NULL", "NOT EXISTS (SELECT 1 FROM rollout_kiosks r WHERE"
@@ -278,7 +278,7 @@ class Rollouts(CommandBook):
                 await self._send(tx, rollout, kiosk["kiosk_id"], username, now)
         return added
 
-    async def _send(self, tx: Connection, rollout: dict[str, Any], kiosk_id: str,
+    async def _send(self, tx: Connection, rollout: JsonObject, kiosk_id: str,
                     username: str, now: float) -> None:
         command = await self._queue(
             tx, kiosk_id, CommandKind.UPDATE,
@@ -291,7 +291,7 @@ class Rollouts(CommandBook):
         await tx.execute("UPDATE kiosks SET rollout_id = $1 WHERE kiosk_id = $2",
                          rollout["rollout_id"], kiosk_id)
 
-    async def _withdraw(self, tx: Connection, rollout: dict[str, Any], after: TargetStatus,
+    async def _withdraw(self, tx: Connection, rollout: JsonObject, after: TargetStatus,
                         now: float) -> int:
         """The commands not yet delivered, withdrawn; their kiosks' parts become `after`."""
         withdrawn = 0

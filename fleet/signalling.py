@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -24,6 +23,7 @@ from fleet.call_store import CallPolicy, CallState, CallStore, Side
 from fleet.operator_api import SESSION_COOKIE
 from fleet.services import SERVICES, FleetServices
 from fleet.store import Role
+from wire.fields import JsonObject
 from wire.videocall import (
     AGENT_CALLS_PATH,
     CALL_POLICY_PATH,
@@ -333,7 +333,7 @@ async def set_policy(request: web.Request) -> web.Response:
     return web.json_response({"site": site, "calls_allowed": allowed, "recording": recording})
 
 
-async def _operator(request: web.Request, needed: Role) -> dict[str, Any] | web.Response:
+async def _operator(request: web.Request, needed: Role) -> JsonObject | web.Response:
     services = request.app[SERVICES]
     token = request.cookies.get(SESSION_COOKIE)
     user = await services.store.session_user(token_hash(token)) if token else None

@@ -18,11 +18,11 @@ import enum
 import io
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.db import Database
 from fleet.status import SqlArgs
 from fleet.tx_facts import MEASURES, SITE_ROW
+from wire.fields import JsonObject
 
 
 class Grain(enum.Enum):
@@ -101,7 +101,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def figures(row: dict[str, Any]) -> dict[str, Any]:
+def figures(row: JsonObject) -> JsonObject:
     """A rollup sum in the words and units the reports use."""
     n = {m: int(row.get(m) or 0) for m in MEASURES if m != "completed_s"}
     completed_s = float(row.get("completed_s") or 0.0)
@@ -132,7 +132,7 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and text != "-" else text
@@ -143,7 +143,7 @@ class Statistics:
 
     db: Database
 
-    async def statistics(self, q: StatsQuery) -> dict[str, Any]:
+    async def statistics(self, q: StatsQuery) -> JsonObject:
         """Rows grouped as asked (largest first, or in period order), and their total."""
         args = SqlArgs(q.grain.value, SITE_ROW, q.first, q.last)
         per_kiosk = bool(q.kiosk) or q.group is GroupBy.KIOSK

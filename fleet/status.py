@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from wire.fields import JsonObject
+
 
 class Connectivity(enum.Enum):
     ONLINE = "online"
@@ -46,10 +48,11 @@ class Thresholds:
 class SqlArgs:
     """Positional arguments of one statement: `add(value)` returns its `$n` placeholder."""
 
+    # Any: SQL parameters (fleet.db.SqlValue).
     def __init__(self, *initial: Any) -> None:
-        self.values: list[Any] = list(initial)
+        self.values: list[Any] = list(initial)  # Any: ditto
 
-    def add(self, value: Any) -> str:
+    def add(self, value: Any) -> str:  # Any: a SQL parameter
         self.values.append(value)
         return f"${len(self.values)}"
 
@@ -78,7 +81,7 @@ def judgement_sql(args: SqlArgs, now: float, thresholds: Thresholds, table: str 
     )
 
 
-def problems(kiosk: dict[str, Any]) -> list[str]:
+def problems(kiosk: JsonObject) -> list[str]:
     """Short operator-facing reasons why a reachable kiosk is not fully up (from its heartbeat)."""
     found = []
     for device in kiosk.get("devices", []):
@@ -92,7 +95,7 @@ def problems(kiosk: dict[str, Any]) -> list[str]:
     return found
 
 
-def describe(kiosk: dict[str, Any]) -> dict[str, Any]:
+def describe(kiosk: JsonObject) -> JsonObject:
     """A kiosk row read with `judgement_sql`, with its problems worded and when the next
     heartbeat is due (commands ride on heartbeats, so that is when a queued one goes out)."""
     out = dict(kiosk)

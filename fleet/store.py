@@ -10,7 +10,6 @@ import enum
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.availability import Availability
 from fleet.db import Connection, Database
@@ -22,6 +21,7 @@ from fleet.schema import SCHEMA_VERSION, migration_sql, schema_sql
 from fleet.statistics import Statistics
 from fleet.supervision import Supervision
 from fleet.tx_facts import ReportIngest
+from wire.fields import JsonObject
 
 
 class Role(enum.Enum):
@@ -162,10 +162,10 @@ class FleetStore(
             await self.audit(actor, action, username, "ok" if n else "no_such_user", None, tx)
         return n > 0
 
-    async def get_user(self, username: str) -> dict[str, Any] | None:
+    async def get_user(self, username: str) -> JsonObject | None:
         return await self.db.fetchrow("SELECT * FROM users WHERE username = $1", username)
 
-    async def list_users(self) -> list[dict[str, Any]]:
+    async def list_users(self) -> list[JsonObject]:
         return await self.db.fetch(
             "SELECT username, role, created_at, disabled_at FROM users ORDER BY username"
         )
@@ -181,7 +181,7 @@ class FleetStore(
             now + ttl_s,
         )
 
-    async def session_user(self, token_hash: str) -> dict[str, Any] | None:
+    async def session_user(self, token_hash: str) -> JsonObject | None:
         return await self.db.fetchrow(
             "SELECT u.username, u.role FROM sessions s JOIN users u ON u.username = s.username"
             " WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
@@ -200,7 +200,7 @@ class FleetStore(
         action: str,
         target: str,
         outcome: str,
-        detail: dict[str, Any] | None = None,
+        detail: JsonObject | None = None,
         conn: Connection | None = None,
     ) -> None:
         await (conn or self.db).execute(
@@ -214,7 +214,7 @@ class FleetStore(
             json.dumps(detail or {}, sort_keys=True),
         )
 
-    async def list_audit(self, limit: int = 200) -> list[dict[str, Any]]:
+    async def list_audit(self, limit: int = 200) -> list[JsonObject]:
         rows = await self.db.fetch("SELECT * FROM audit ORDER BY id DESC LIMIT $1", limit)
         for r in rows:
             r["detail"] = json.loads(r.pop("detail_json"))
@@ -385,14 +385,14 @@ class FleetStore(
         assert row is not None
         return int(row["id"])
 
-    async def list_log_uploads(self, kiosk_id: str) -> list[dict[str, Any]]:
+    async def list_log_uploads(self, kiosk_id: str) -> list[JsonObject]:
         return await self.db.fetch(
             "SELECT id, command_id, uploaded_at, size FROM log_uploads WHERE kiosk_id = $1"
             " ORDER BY id DESC",
             kiosk_id,
         )
 
-    async def get_log_upload(self, kiosk_id: str, upload_id: int) -> dict[str, Any] | None:
+    async def get_log_upload(self, kiosk_id: str, upload_id: int) -> JsonObject | None:
         return await self.db.fetchrow(
             "SELECT * FROM log_uploads WHERE kiosk_id = $1 AND id = $2", kiosk_id, upload_id
         )

@@ -23,10 +23,10 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.db import Database
 from fleet.status import SqlArgs
+from wire.fields import JsonObject
 from wire.reports import DayUnit
 
 DAY_S = 86400.0
@@ -140,7 +140,7 @@ class Supervision:
             f" WHERE {' AND '.join(where)}) s"
         )
 
-    async def supervision(self, q: SupervisionQuery) -> dict[str, Any]:
+    async def supervision(self, q: SupervisionQuery) -> JsonObject:
         """Lights per item, totals, and the applications lit yellow or red (nearest deadline
         first). Nothing personal: transaction ids, item codes, places and times."""
         args = SqlArgs()
@@ -151,7 +151,7 @@ class Supervision:
             " GROUP BY s.item_code, i.name, s.light ORDER BY s.item_code",
             *args.values,
         )
-        items: dict[str, dict[str, Any]] = {}
+        items: dict[str, JsonObject] = {}
         totals = {light.value: 0 for light in Light}
         for r in rows:
             entry = items.setdefault(

@@ -24,11 +24,11 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.db import Connection, Database
 from fleet.kiosk_reports import day_of
 from fleet.supervision import deadline_and_warning
+from wire.fields import JsonObject
 from wire.reports import (
     ApplicationUpdate,
     EvaluationReport,
@@ -82,7 +82,7 @@ def plausible(t: float, now: float) -> float:
     return t if now - 400 * 86400 <= t <= now + 86400 else now
 
 
-def _fact(kiosk_id: str, place: dict[str, Any], s: TransactionSummary, now: float) -> dict[str, Any]:
+def _fact(kiosk_id: str, place: JsonObject, s: TransactionSummary, now: float) -> JsonObject:
     # A row of transaction_facts, in the shape the database hands rows back (Any per column).
     started = plausible(s.started_at, now)
     deadline = warning = None
@@ -117,7 +117,7 @@ def _fact(kiosk_id: str, place: dict[str, Any], s: TransactionSummary, now: floa
     }
 
 
-def _contribution(fact: dict[str, Any]) -> dict[str, float]:
+def _contribution(fact: JsonObject) -> dict[str, float]:
     """What one transaction fact adds to its rollup rows."""
     outcome = fact["outcome"]
     completed = outcome == TransactionOutcome.COMPLETED.value
@@ -197,7 +197,7 @@ class ReportIngest:
             await delta.apply(tx)
         return ReportResult(new, updated, duplicates)
 
-    async def _summary(self, tx: Connection, fact: dict[str, Any], delta: RollupDelta) -> str:
+    async def _summary(self, tx: Connection, fact: JsonObject, delta: RollupDelta) -> str:
         placeholders = ", ".join(f"${i}" for i in range(1, len(fact) + 1))
         inserted = await tx.execute(
             f"INSERT INTO tx_facts ({_FACT_COLUMNS}) VALUES ({placeholders})"
@@ -229,7 +229,7 @@ class ReportIngest:
         return "updated"
 
     @staticmethod
-    def _count(delta: RollupDelta, fact: dict[str, Any], sign: int) -> None:
+    def _count(delta: RollupDelta, fact: JsonObject, sign: int) -> None:
         delta.add(
             fact["day"],
             fact["kiosk_id"],
@@ -244,7 +244,7 @@ class ReportIngest:
         self,
         tx: Connection,
         kiosk_id: str,
-        place: dict[str, Any],
+        place: JsonObject,
         e: EvaluationReport,
         now: float,
         delta: RollupDelta,

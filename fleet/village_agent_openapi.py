@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fleet.openapi_blocks import KIOSK_ID, KIOSK_SEC, OP_SEC, STR, op, ref
 from wire.agents import AgentCredential, AgentRefusal
+from wire.fields import JsonObject
 
 _ERROR = ref("Error")
 _AGENT_ID = {"name": "agent_id", "in": "path", "required": True, "schema": STR}
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
+def _json(schema: JsonObject) -> JsonObject:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def _answer(description: str, schema: JsonObject | None = None) -> JsonObject:
     """A response whose schema is written inline (fleet.openapi_blocks.answer names one)."""
     return {"description": description, **(_json(schema) if schema else {})}
 
@@ -33,7 +32,7 @@ _SIGN_IN = {
 }
 _REFUSAL = {**_ERROR, "description": f"error: one of {[r.value for r in AgentRefusal]}"}
 
-AGENT_PATHS: dict[str, Any] = {
+AGENT_PATHS: JsonObject = {
     "/api/v1/village-agents": {
         "get": op("Village agents, with how many transactions each assisted (operator)",
                    "operator", OP_SEC, {"200": _answer("agents")}),

@@ -18,7 +18,6 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from fleet.auth import PasswordPool, token_hash
 from fleet.store import FleetStore
@@ -29,6 +28,7 @@ from wire.agents import (
     AgentSignedIn,
     AgentSignIn,
 )
+from wire.fields import JsonObject
 
 AGENT_ID = re.compile(r"VA-[A-Za-z0-9]{1,24}")
 CODE_LIFETIME_S = 300.0
@@ -108,7 +108,7 @@ async def disable_agent(store: FleetStore, actor: str, agent_id: str) -> bool:
     return bool(changed)
 
 
-async def list_agents(store: FleetStore) -> list[dict[str, Any]]:
+async def list_agents(store: FleetStore) -> list[JsonObject]:
     """What the dashboard lists (no hashes), with how many transactions each agent assisted."""
     rows = await store.db.fetch(
         "SELECT a.agent_id, a.site, a.created_by, a.created_at, a.disabled_at, a.locked_until,"
@@ -130,7 +130,7 @@ async def list_agents(store: FleetStore) -> list[dict[str, Any]]:
     ]
 
 
-async def agent_acts(store: FleetStore, agent_id: str, limit: int = 100) -> list[dict[str, Any]]:
+async def agent_acts(store: FleetStore, agent_id: str, limit: int = 100) -> list[JsonObject]:
     """The transactions an agent ran for citizens (the kiosks' summaries: no citizen data)."""
     return await store.db.fetch(
         "SELECT kiosk_id, tx_id, item_code, outcome, amount_fen, started_at FROM tx_facts"
@@ -163,7 +163,7 @@ async def issue_code(store: FleetStore, actor: str, agent_id: str) -> SignInCode
     return SignInCode(code, agent_id, now + CODE_LIFETIME_S)
 
 
-async def _agent_by_code(store: FleetStore, code: str, now: float) -> dict[str, Any]:
+async def _agent_by_code(store: FleetStore, code: str, now: float) -> JsonObject:
     # One use: the code is spent by the UPDATE that finds it unused, so two kiosks scanning
     # the same code at once cannot both sign in with it.
     spent = await store.db.execute(
@@ -192,7 +192,7 @@ async def _agent_by_code(store: FleetStore, code: str, now: float) -> dict[str, 
 
 async def _agent_by_card(
     store: FleetStore, passwords: PasswordPool, request: AgentSignIn, now: float
-) -> dict[str, Any]:
+) -> JsonObject:
     agent = await store.db.fetchrow(
         "SELECT * FROM village_agents WHERE id_card_hash = $1",
         await id_card_hash(store, request.id_number),

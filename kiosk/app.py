@@ -180,6 +180,7 @@ async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
     return ctx, session
 
 
+# Any: the Kivy App (screens.app.KioskApp), which the core does not import.
 async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateIntents,
                 stopped: asyncio.Future[BaseException | None], ready: asyncio.Event,
                 marks: dict[str, float]) -> None:
@@ -359,7 +360,7 @@ async def _run_out_of_service(config: KioskConfig, reason: OutOfServiceReason) -
         watchdog.stop()
 
 
-def show_out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> int:
+def show_out_of_service(config_path: Path | None, overrides: JsonObject) -> int:
     """`kiosk --out-of-service`: the screen with its reason, whatever the configuration holds."""
     shown = out_of_service(config_path, overrides)
     config = shown.config

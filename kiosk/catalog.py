@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from importlib import resources
-from typing import Any
 
 import jsonschema_rs
 
@@ -33,7 +32,7 @@ from kiosk.catalog_model import (
     Text,
     TimeLimit,
 )
-from kiosk.json_object import JsonObject
+from kiosk.json_object import JsonObject, JsonValue
 from kiosk.step_params import ParamsError, StepLibrary
 
 # The catalog's model and schema versions are named here too: what reads a catalog imports it
@@ -75,7 +74,7 @@ _VALIDATORS = {
     SCHEMA_VERSION: jsonschema_rs.Draft202012Validator(_schema("catalog-2.json")),
 }
 
-def _validate(data: Any, schema: str) -> None:
+def _validate(data: JsonValue, schema: str) -> None:
     try:
         error = next(iter(_VALIDATORS[schema].iter_errors(data)), None)
     except (ValueError, OverflowError) as exc:  # e.g. an integer wider than 64 bits

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kiosk.json_object import JsonObject
+
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 # Where provisioning writes a kiosk's configuration (systemd starts the kiosk with it).
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -235,8 +237,9 @@ class KioskConfig:
         return Path(self.log_directory) if self.log_directory else self.state_dir / "logs"
 
 
-def _merge(obj: Any, data: dict[str, Any]) -> Any:
-    changes: dict[str, Any] = {}
+# Any: a configuration section, any of the dataclasses above.
+def _merge(obj: Any, data: JsonObject) -> Any:
+    changes: JsonObject = {}
     by_name = {f.name: f for f in fields(obj)}
     for key, value in data.items():
         if key not in by_name:
@@ -251,7 +254,7 @@ def _merge(obj: Any, data: dict[str, Any]) -> Any:
     return replace(obj, **changes)
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> KioskConfig:
+def load_config(path: Path | None = None, overrides: JsonObject | None = None) -> KioskConfig:
     """Defaults, then the TOML file if given, then overrides (same nested shape)."""
     config = KioskConfig()
     if path is not None:
@@ -261,7 +264,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     return config
 
 
-def simulator_overrides(endpoints: dict[str, Any]) -> dict[str, Any]:
+def simulator_overrides(endpoints: JsonObject) -> JsonObject:
     """Configuration pointing the kiosk at a running simulator's endpoints."""
     return {
         "devices": {

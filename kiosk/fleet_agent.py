@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -40,7 +40,7 @@ from kiosk.fleet_report_outbox import (
     ReportCursor,
     StagedReport,
 )
-from kiosk.json_object import JsonObject
+from kiosk.json_object import JsonObject, JsonValue
 from kiosk.tasks import TaskSupervisor
 from wire.agents import AGENT_SIGN_IN_PATH, AgentSignedIn, AgentSignIn
 from wire.fleet import (
@@ -73,7 +73,7 @@ class FleetAgent:
         kiosk_id: str,
         private_key: Ed25519PrivateKey | bytes,
         outbox_path: Path,
-        status_source: Callable[[], Mapping[str, Any]],
+        status_source: Callable[[], Mapping[str, object]],
         is_busy: Callable[[], bool],
         command_handler: Callable[[Command], Awaitable[str | None]],
         interval_s: float = 15.0,
@@ -202,7 +202,7 @@ class FleetAgent:
     async def _in_io(self, fn: Callable[..., _Result], *args: object) -> _Result:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 
-    def _append_blocking(self, kind: OutboxKind, payload: dict[str, Any]) -> None:
+    def _append_blocking(self, kind: OutboxKind, payload: JsonObject) -> None:
         try:
             self._outbox_future.result().append(kind, payload)
         except Exception:
@@ -214,7 +214,7 @@ class FleetAgent:
     def _jittered(self, seconds: float) -> float:
         return seconds * random.uniform(1 - self.jitter, 1 + self.jitter)
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> Any:
+    async def _post(self, path: str, payload: JsonObject) -> JsonValue:
         return await self._http.post(path, payload)
 
     def _queue_heartbeat_blocking(self) -> None:
@@ -314,7 +314,7 @@ class FleetAgent:
             pending: list[PendingReport] = await self._in_io(outbox.reports.pending, 100)
             if not pending:
                 return True
-            lists: dict[str, list[dict[str, Any]]] = {}
+            lists: dict[str, list[JsonObject]] = {}
             for report in pending:
                 lists.setdefault(report.kind.value, []).append(report.payload)
             try:
@@ -340,7 +340,7 @@ class FleetAgent:
                 )
             await self._in_io(outbox.reports.mark_sent, pending)
 
-    async def _on_reply(self, outbox: Outbox, data: Any, sent_acks: list[tuple[str, str]]) -> None:
+    async def _on_reply(self, outbox: Outbox, data: JsonValue, sent_acks: list[tuple[str, str]]) -> None:
         try:
             reply = HeartbeatReply.from_json(data)
         except WireError as exc:

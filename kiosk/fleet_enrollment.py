@@ -11,13 +11,13 @@ import enum
 import json
 import logging
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk.json_object import JsonObject, JsonValue
 from wire.fleet import (
     API_PREFIX,
     AuthRefusal,
@@ -87,7 +87,7 @@ async def enroll(
     region: str,
     *,
     timeout_s: float = 15.0,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Register this kiosk's public key with a one-time token.
 
     Returns the server's answer: {"kiosk_id", "key_id", "interval_s", "server_time",
@@ -146,10 +146,10 @@ class FleetSession:
             await self._session.close()
             self._session = None
 
-    async def post(self, path: str, payload: dict[str, Any]) -> Any:
+    async def post(self, path: str, payload: JsonObject) -> JsonValue:
         return await self.request(path, json.dumps(payload).encode(), "application/json")
 
-    async def request(self, path: str, body: bytes, content_type: str) -> Any:
+    async def request(self, path: str, body: bytes, content_type: str) -> JsonValue:
         """One signed POST; raises FleetError. Retries once if our clock was refused as stale."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
+from kiosk.json_object import JsonObject, JsonValue
 from wire.fleet import WIRE_VERSION, CommandAck, Heartbeat, WireError
 
 log = logging.getLogger(__name__)
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> JsonValue:
     if hasattr(value, "to_json"):
         return value.to_json()
     if isinstance(value, list | tuple):
@@ -26,14 +26,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def heartbeat_json(
-    status_source: Callable[[], Mapping[str, Any]],
+    status_source: Callable[[], Mapping[str, object]],
     kiosk_id: str,
     seq: int,
     now: Callable[[], float],
     interval_s: float,
     acks: list[CommandAck],
     dropped: int,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The heartbeat `seq` in its wire form: the status source's answer, the acks still to be
     confirmed and the outbox's dropped count. A status that does not fit the schema (or a status
     source that fails) costs the heartbeat its status, never the heartbeat itself."""

@@ -21,7 +21,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.fleet_agent import CommandFailed, FleetAgent
@@ -30,6 +29,7 @@ from kiosk.fleet_reporting import FleetReporting
 from kiosk.fleet_snapshot import take_snapshot
 from kiosk.fleet_updates import FleetUpdates, Updates
 from kiosk.journal import Journal
+from kiosk.json_object import JsonObject
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
 from peripherals.health import DeviceEvent
@@ -105,7 +105,7 @@ class FleetLink:
         self.service_file = ServiceOrderFile(config.state_dir)
         self.service = self.service_file.load() or ServiceOrder(ServiceState.IN_SERVICE, 0)
         self._apply(self.service)
-        self._snapshot: dict[str, Any] = {}
+        self._snapshot: JsonObject = {}
         self._snapshot_task: asyncio.Task[None] | None = None
         self.reports = FleetReporting(
             journal,
@@ -170,7 +170,7 @@ class FleetLink:
 
     # -- what heartbeats say -----------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JsonObject:
         """What the next heartbeat says. The agent may ask from its own thread, so this returns
         the snapshot the loop last took (the journal is used from the loop thread only)."""
         return self._snapshot
@@ -180,7 +180,7 @@ class FleetLink:
             self._snapshot = self._take_snapshot()
             await asyncio.sleep(min(1.0, self.config.fleet.heartbeat_interval_s / 2))
 
-    def _take_snapshot(self) -> dict[str, Any]:
+    def _take_snapshot(self) -> JsonObject:
         return take_snapshot(self.session, self.journal, self.device_status, self.updates,
                              self.service, self.run)
 

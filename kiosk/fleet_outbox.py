@@ -12,9 +12,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kiosk.fleet_report_outbox import ReportBook
+from kiosk.json_object import JsonObject
 from wire.fleet import AckOutcome, CommandAck
 
 _SCHEMA = """
@@ -51,7 +51,7 @@ class OutboxKind(enum.Enum):
 class OutboxItem:
     seq: int
     kind: OutboxKind
-    payload: dict[str, Any]
+    payload: JsonObject
 
 
 class Outbox:
@@ -104,7 +104,7 @@ class Outbox:
     def dropped(self) -> int:
         return self._meta("dropped")
 
-    def append(self, kind: OutboxKind, payload: dict[str, Any]) -> None:
+    def append(self, kind: OutboxKind, payload: JsonObject) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

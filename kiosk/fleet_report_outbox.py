@@ -18,7 +18,8 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from typing import Any
+
+from kiosk.json_object import JsonObject
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -60,7 +61,7 @@ class StagedReport:
     kind: ReportKind
     ref: str
     key: str
-    payload: dict[str, Any]
+    payload: JsonObject
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class PendingReport:
     kind: ReportKind
     ref: str
     revision: int
-    payload: dict[str, Any]
+    payload: JsonObject
 
 
 @dataclass

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from typing import Any
 
 from kiosk.fleet_updates import FleetUpdates
 from kiosk.journal import Journal
+from kiosk.json_object import JsonObject
 from kiosk.run_state import RunInfo
 from kiosk.session import KioskSession
 from kiosk.viewmodel import ServiceTile
@@ -39,7 +39,7 @@ def take_snapshot(
     updates: FleetUpdates | None,
     service: ServiceOrder,
     run: RunInfo,
-) -> dict[str, Any]:
+) -> JsonObject:
     """What the heartbeat says now (see kiosk.fleet_heartbeat for its keys). From the loop thread
     only: the journal is used from there."""
     counts = journal.count_by_state()

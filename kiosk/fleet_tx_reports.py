@@ -74,13 +74,18 @@ def _time_limit(catalog: Catalog | None, code: str) -> tuple[int, DayUnit, str]:
     name = item.name.get("zh") or next(iter(item.name.values()), "")
     # Catalog schema 2 states the unit; schema 1 has only days, which the published standard
     # counts in working days.
+    # Any: a schema-2 item's TimeLimit, or nothing on a schema-1 item.
     limit: Any = getattr(item, "time_limit", None)
     if limit is not None:
         return int(limit.promised), DayUnit(str(getattr(limit.unit, "value", limit.unit))), name
     return int(item.time_limit_days), DayUnit.WORKING_DAYS, name
 
 
-def _money(tx: Transaction, timeline: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+# (from state, to state, reason, at): kiosk.journal.Journal.timeline's rows.
+TimelineRow = tuple[str | None, str, str | None, float]
+
+
+def _money(tx: Transaction, timeline: Sequence[TimelineRow]) -> tuple[int, int]:
     """(taken, given back) in fen. The transaction core journals each order's payment and each
     refund (it may refund a part); where those records are missing (an older journal), the whole
     amount was paid once the transaction reached `paid`, and refunded in full when `refunded`."""
@@ -96,7 +101,7 @@ def _money(tx: Transaction, timeline: Sequence[tuple[Any, ...]]) -> tuple[int, i
 
 
 def summarize(
-    tx: Transaction, timeline: Sequence[tuple[Any, ...]], catalog: Catalog | None
+    tx: Transaction, timeline: Sequence[TimelineRow], catalog: Catalog | None
 ) -> TransactionSummary | None:
     """The fleet's summary of a transaction that reached an end; None while it runs."""
     if not _ended(tx):

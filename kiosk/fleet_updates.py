@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from kiosk.fleet_agent import CommandFailed
+from kiosk.json_object import JsonObject
 from kiosk.update.guard import Outcome
 from wire.fleet import (
     MAX_TEXT_LEN,
@@ -43,7 +44,7 @@ class Updates(Protocol):
 
     def fleet_heartbeat_acknowledged(self) -> None: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> JsonObject: ...
 
 
 class FleetUpdates:

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
@@ -68,7 +67,7 @@ class FlowFailure(Exception):
     """Why a flow stops. What it means for the citizen's money is for the transaction core to
     settle and say (kiosk.transaction.citizen_message), not for the step that failed."""
 
-    def __init__(self, reason: Reason, **params: Any) -> None:
+    def __init__(self, reason: Reason, **params: object) -> None:
         super().__init__(reason.value)
         self.reason = reason
         self.params = params
@@ -133,7 +132,7 @@ class FlowContext:
         """The journal, to read (only the transaction core writes it)."""
         return self.transactions.journal
 
-    def show(self, screen: ScreenId, **changes: Any) -> None:
+    def show(self, screen: ScreenId, **changes: object) -> None:
         self.view.update(screen=screen, **changes)
 
     async def wait_choice(self, timeout: float | None = None) -> str:

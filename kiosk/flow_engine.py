@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from kiosk.catalog import ServiceItem
 from kiosk.flow import FlowContext, FlowFailure, Reason
@@ -31,7 +30,7 @@ class FlowEngine:
     def __init__(self, ctx: FlowContext, agent_id: str = "") -> None:
         self.ctx = ctx
         self.agent_id = agent_id  # a village agent runs it for a citizen who consented
-        self._task: asyncio.Task[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._citizen_left: Reason | None = None  # the citizen's cancel, or walking away
         self._ending = False
         self.tx_id = ""   # the transaction of the run, once it has one (the rating names it)

@@ -23,7 +23,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from kiosk.config import DEFAULT_CONFIG_PATH, DEV_KIOSK_ID, KioskConfig, load_config
 from kiosk.journal import Journal, Transaction
@@ -67,7 +67,7 @@ def _yuan(amount_fen: int | None) -> str:
     return "" if amount_fen is None else f"{amount_fen / 100:.2f}"
 
 
-def _record(tx: Transaction) -> dict[str, Any]:
+def _record(tx: Transaction) -> JsonObject:
     """A transaction as the tool shows it: the subject pseudonym masked, times in local time."""
     return {"tx_id": tx.tx_id, "service": tx.service, "state": tx.state.value,
             "amount_fen": tx.amount_fen, "out_trade_no": tx.out_trade_no or "",
@@ -78,7 +78,7 @@ def _record(tx: Transaction) -> dict[str, Any]:
             "updated": _local(tx.updated_at).isoformat(timespec="seconds")}
 
 
-def _timeline(journal: Journal, tx_id: str) -> list[dict[str, Any]]:
+def _timeline(journal: Journal, tx_id: str) -> list[JsonObject]:
     return [{"at": _local(at).isoformat(timespec="milliseconds"), "from": from_state,
              "to": to_state, "reason": reason}
             for from_state, to_state, reason, at in journal.timeline(tx_id)]
@@ -102,7 +102,7 @@ def list_text(transactions: list[Transaction]) -> str:
     return "\n".join([*lines, f"{len(transactions)} transaction(s)"])
 
 
-def show_text(record: dict[str, Any], history: list[dict[str, Any]],
+def show_text(record: JsonObject, history: list[JsonObject],
               log_lines: Sequence[str] = ()) -> str:
     amount = record["amount_fen"]
     fields = [

@@ -11,3 +11,6 @@ JSON object may take `Mapping[str, object]` instead.
 from typing import Any
 
 JsonObject = dict[str, Any]  # Any: json.loads / aiohttp return untyped values (see above)
+# Any: one value of a JSON document (text, a number, true/false, null, a list, an object), as
+# json.loads returns it; a catalog's templates are such values too.
+JsonValue = Any

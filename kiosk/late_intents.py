@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.json_object import JsonObject
+
 
 class LateIntents:
     """The screens' intents (kiosk.viewmodel.Intents) before the session exists: what the
@@ -12,10 +14,14 @@ class LateIntents:
     when it takes over; from then on every intent goes straight to it."""
 
     def __init__(self, on_attach: Callable[[], None] = lambda: None) -> None:
+        # Any: the session (kiosk.session.KioskSession), whose intents are found by name, and
+        # their arguments, each of its own type.
         self._session: Any = None
-        self._kept: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        # Any: as above.
+        self._kept: list[tuple[str, tuple[Any, ...], JsonObject]] = []
         self._on_attach = on_attach   # the kiosk serves citizens from then on
 
+    # Any: the session, as above.
     def attach(self, session: Any) -> None:
         self._session = session
         kept, self._kept = self._kept, []
@@ -31,6 +37,7 @@ class LateIntents:
 
         # A screen built before the session keeps this very callable (a keyboard bound to
         # `intents.search_key`): it must reach the session once there is one, not keep forever.
+        # Any: the intent's own arguments.
         def keep_or_forward(*args: Any, **kwargs: Any) -> None:
             if self._session is not None:
                 getattr(self._session, name)(*args, **kwargs)

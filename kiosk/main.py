@@ -18,7 +18,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig, load_config, simulator_overrides
 from kiosk.embedded_simulator import EmbeddedSimulator
@@ -31,6 +31,7 @@ from kiosk.viewmodel import SessionView
 from kiosk.watchdog import Watchdog
 
 if TYPE_CHECKING:
+    from kiosk.voice import VoiceGuide
     from screens.app import KioskApp
 
 # Imported on a worker thread once the attract screen is drawn.
@@ -39,7 +40,7 @@ CORE_MODULE = "kiosk.app"
 log = logging.getLogger(__name__)
 
 
-def build_voice(view: SessionView, config: KioskConfig) -> Any:
+def build_voice(view: SessionView, config: KioskConfig) -> VoiceGuide:
     """Voice guidance through Kivy's audio; prompts cached under the state folder."""
     from kiosk.speech import SpeechCache
     from kiosk.voice import VoiceGuide

@@ -10,9 +10,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kiosk.config import KioskConfig, load_config
+from kiosk.json_object import JsonObject
 
 # sysexits.h EX_CONFIG. kiosk.service names it in RestartPreventExitStatus=: restarting cannot
 # provision a kiosk, so systemd fails the unit and OnFailure= shows the out-of-service screen.
@@ -48,7 +48,7 @@ class OutOfService:
     detail: str  # for the log: what is wrong, without the file's contents
 
 
-def out_of_service(config_path: Path | None, overrides: dict[str, Any]) -> OutOfService:
+def out_of_service(config_path: Path | None, overrides: JsonObject) -> OutOfService:
     """The configuration the screen runs with and the reason it shows; never raises on the file."""
     if not is_provisioned(config_path):
         return OutOfService(load_config(None, overrides), OutOfServiceReason.NOT_PROVISIONED,

@@ -27,8 +27,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from kiosk.json_object import JsonObject
 from wire.fleet import ServiceOrder, WireError
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class ServiceOrderFile:
         write_atomically(self.path, order.to_json())
 
 
-def write_atomically(path: Path, data: dict[str, Any]) -> None:
+def write_atomically(path: Path, data: JsonObject) -> None:
     """Replace `path` with `data` as JSON so that a power cut leaves the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kiosk.json_object import JsonObject
-from kiosk.step_params import JsonValue, Lines, NoParams, ParamsError, Text
+from kiosk.json_object import JsonObject, JsonValue
+from kiosk.step_params import Lines, NoParams, ParamsError, Text
 
 __all__ = ["NoParams"]
 

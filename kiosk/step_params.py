@@ -18,14 +18,12 @@ import typing
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar, Union
 
-from kiosk.json_object import JsonObject
+from kiosk.json_object import JsonObject, JsonValue
 
 P = TypeVar("P")
 
 Text = dict[str, str]  # language -> text, or a template of one
 Lines = tuple[JsonObject, ...]  # a list of objects (receipt lines, materials, options)
-# Any JSON value: a template string, a per-language object, a backend request's body.
-JsonValue = Any  # Any: JSON's own union (str, numbers, bool, None, lists, objects)
 
 
 class ParamsError(ValueError):
@@ -97,6 +95,7 @@ def _checked(kind: object, value: object, where: str) -> object:
     raise TypeError(f"{where}: a parameter type the catalog cannot carry: {kind!r}")
 
 
+# Any: the value checked to be a `kind`, returned as the caller's type for it.
 def _is(value: object, kind: type[Any], where: str, what: str) -> Any:
     if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
         raise ParamsError(f"{where}: must be {what}")
@@ -109,8 +108,8 @@ class StepDef(Generic[P]):
     that the step takes the parameters declared with it)."""
 
     name: str
-    # Any: the step's run (kiosk.step_registry.FlowRun, which imports far more than this
-    # module may).
+    # The step's run is a kiosk.step_registry.FlowRun, which imports far more than this module
+    # may. Any: that run.
     run: Callable[[Any, P], Awaitable[None]]
     params: type[P]
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from kiosk.backends import BackendError
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.i18n import TEXTS
 from kiosk.journal import Transaction
-from kiosk.json_object import JsonObject
+from kiosk.json_object import JsonObject, JsonValue
 from kiosk.templating import TemplateError, render
 from kiosk.transaction import TxRun
 
@@ -30,7 +29,7 @@ class FlowRun:
     ctx: FlowContext
     item_code: str
     txn: TxRun
-    state: dict[str, Any] = field(default_factory=dict)
+    state: JsonObject = field(default_factory=dict)
     receipt_note: str = ""
 
     @property
@@ -45,7 +44,7 @@ class FlowRun:
     def ensure_quoted(self, amount_fen: int, detail: JsonObject | None = None) -> None:
         self.txn.quote(amount_fen, detail)
 
-    def render(self, template: Any) -> Any:
+    def render(self, template: JsonValue) -> JsonValue:
         try:
             return render(template, {**self.state, "tx": self.tx})
         except TemplateError as exc:
@@ -54,7 +53,7 @@ class FlowRun:
 
 
 
-def _both(key: str, **params: Any) -> dict[str, str]:
+def _both(key: str, **params: object) -> dict[str, str]:
     entry = TEXTS[key]
     return {lang: text.format(**params) if params else text for lang, text in entry.items()}
 

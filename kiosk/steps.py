@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-from kiosk.backends import BackendError
+from kiosk.backends import BackendError, PaymentOrder
 from kiosk.flow import FlowContext, FlowFailure, Reason
 from kiosk.offline_submission import QUEUED, link_known_down, outbox_for
 from kiosk.privacy import pseudonym
@@ -125,6 +125,7 @@ async def capture_face(run: FlowRun, params: NoParams) -> None:
         raise FlowFailure(Reason.CANCELLED)
     ctx.view.update(status_key="face.no_face")
 
+    # Any: a numpy frame and a drivers.face_quality.FaceHint, passed through to the screen.
     def on_preview(frame: Any, hint: Any) -> None:
         # hint: a drivers.face_quality.FaceHint value, one plain instruction at a time.
         good = str(hint) in ("ok", "hold_still")
@@ -266,7 +267,7 @@ async def pay(run: FlowRun, params: PayParams) -> None:
         return  # nothing to pay
     description = str(run.render(params.description))[:120]
 
-    def on_order(order: Any) -> None:
+    def on_order(order: PaymentOrder) -> None:
         ctx.show(
             ScreenId.PAY,
             qr_payload=order.code_url,

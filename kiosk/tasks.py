@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 TASK_FAILED = "background_task_failed"
 
 T = TypeVar("T")
-# Coroutine[Any, Any, T]: asyncio's own task factories take coroutines of any yield and send
-# types; only the result type matters here.
+# asyncio's own task factories take coroutines of any yield and send types; only the result
+# type matters here. Any: those two.
 Job = Coroutine[Any, Any, T]
 Escalate = Callable[[str, str], None]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from kiosk.i18n import format_fen, translate
+from kiosk.json_object import JsonObject, JsonValue
 from kiosk.privacy import mask
 
 _TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:\|([a-z]+))?\}")
@@ -20,8 +20,8 @@ class TemplateError(Exception):
     pass
 
 
-def _lookup(state: dict[str, Any], path: str) -> Any:
-    value: Any = state
+def _lookup(state: JsonObject, path: str) -> JsonValue:
+    value: JsonValue = state
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
@@ -32,19 +32,19 @@ def _lookup(state: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _both(key: str, **params: Any) -> str:
+def _both(key: str, **params: object) -> str:
     return f"{translate(key, 'zh', **params)} / {translate(key, 'en', **params)}"
 
 
 # "yuan" is the Chinese amount ("86.50 元"), "cny" the English one ("CNY 86.50"): a catalog's
 # English text uses "cny" so no "元" appears in English.
-_FILTERS: dict[str, Callable[[Any], str]] = {
+_FILTERS: dict[str, Callable[[JsonValue], str]] = {
     "yuan": lambda v: format_fen(int(v), "zh"), "cny": lambda v: format_fen(int(v), "en"),
     "workdays": lambda v: _both("common.working_days", days=int(v)),
     "mask": lambda v: mask(str(v)), "str": str}
 
 
-def render(template: Any, state: dict[str, Any]) -> Any:
+def render(template: JsonValue, state: JsonObject) -> JsonValue:
     """Renders strings, and the strings inside dicts and lists, against `state`."""
     if isinstance(template, dict):
         return {k: render(v, state) for k, v in template.items()}

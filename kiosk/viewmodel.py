@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from kiosk.i18n import translate
+from kiosk.json_object import JsonObject
 
 
 class ScreenId(StrEnum):
@@ -192,12 +193,12 @@ class SessionView:
     scan_index: int = 0
     scan_total: int = 0
     status_key: str = ""  # the current instruction on the screen
-    status_params: dict[str, Any] = field(default_factory=dict)
+    status_params: JsonObject = field(default_factory=dict)
     busy: bool = False
     fee_fen: int = 0
     qr_payload: str = ""
     order_no: str = ""
-    preview: Any = None  # latest camera frame (RGB ndarray), never stored
+    preview: Any = None  # Any: the latest camera frame (a numpy RGB array), never stored
     faces: int = 0
     result_ok: bool = False
     result_title_key: str = ""
@@ -247,7 +248,7 @@ class SessionView:
     call_phase: CallPhase = CallPhase.IDLE
     call_agent: str = ""
     call_recording: bool = False          # the site records calls: the overlay marks it
-    call_video: Any = None                # the agent's newest frame (RGB ndarray)
+    call_video: Any = None                # Any: the agent's newest frame (a numpy RGB array)
     call_note_key: str = ""               # e.g. the link dropped and is being waited for
     call_end_key: str = ""                # why the call ended, while ENDED shows
     call_proposal: Text = field(default_factory=dict)  # an item the agent proposes to start
@@ -257,7 +258,7 @@ class SessionView:
     def subscribe(self, observer: Callable[[set[str]], None]) -> None:
         self._observers.append(observer)
 
-    def update(self, **changes: Any) -> None:
+    def update(self, **changes: object) -> None:
         changed = {name for name, value in changes.items() if _differs(getattr(self, name), value)}
         for name, value in changes.items():
             if not hasattr(self, name) or name.startswith("_"):
@@ -267,7 +268,7 @@ class SessionView:
             for observer in list(self._observers):
                 observer(changed)
 
-    def t(self, key: str, **params: Any) -> str:
+    def t(self, key: str, **params: object) -> str:
         return translate(key, self.language, **params)
 
     def menu_tiles(self) -> tuple[ServiceTile, ...]:
@@ -281,13 +282,13 @@ class SessionView:
         return text.get(self.language) or text.get("zh", "")
 
 
-def personal_defaults() -> dict[str, Any]:
+def personal_defaults() -> JsonObject:
     """Every personal field of the view at its empty value: what the end of a visit sets."""
     blank = SessionView()
     return {name: getattr(blank, name) for name in PERSONAL_FIELDS}
 
 
-def _differs(old: Any, new: Any) -> bool:
+def _differs(old: object, new: object) -> bool:
     """A change worth telling observers: a new object, unless it is an equal plain value (a
     camera callback writes the same status key many times a second; that is not progress)."""
     if old is new:

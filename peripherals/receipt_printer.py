@@ -98,7 +98,7 @@ class ReceiptPrinterService(DeviceService):
     @classmethod
     def from_endpoint(
         cls,
-        endpoint: dict[str, Any],
+        endpoint: dict[str, Any],  # Any: the configuration's endpoint table, as TOML gives it
         *,
         timeout: float = 1.0,
         usb_backend: object | None = None,

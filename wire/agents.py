@@ -11,9 +11,8 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from wire.fields import WireError, WireErrorReason, _enum, _get, _ident, _obj
+from wire.fields import JsonObject, WireError, WireErrorReason, _enum, _get, _ident, _obj
 
 AGENT_SIGN_IN_PATH = "/kiosks/{kiosk_id}/agent-sign-in"
 SIGN_IN_CODE_PREFIX = "VA1:"  # what a dashboard sign-in QR code holds before its secret
@@ -52,8 +51,8 @@ class AgentSignIn:
     def __repr__(self) -> str:
         return f"AgentSignIn(kiosk_id={self.kiosk_id!r}, credential={self.credential.value})"
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"kiosk_id": self.kiosk_id, "credential": self.credential.value}
+    def to_json(self) -> JsonObject:
+        data: JsonObject = {"kiosk_id": self.kiosk_id, "credential": self.credential.value}
         if self.credential is AgentCredential.ID_CARD_PIN:
             data.update(id_number=self.id_number, pin=self.pin)
         else:
@@ -61,7 +60,7 @@ class AgentSignIn:
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> AgentSignIn:
+    def from_json(cls, data: object) -> AgentSignIn:
         data = _obj(data, "agent_sign_in")
         credential = _enum(data, "credential", AgentCredential)
         kiosk_id = _ident(data, "kiosk_id")
@@ -85,11 +84,11 @@ class AgentSignedIn:
     agent_id: str
     session_s: float
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"agent_id": self.agent_id, "session_s": self.session_s}
 
     @classmethod
-    def from_json(cls, data: Any) -> AgentSignedIn:
+    def from_json(cls, data: object) -> AgentSignedIn:
         data = _obj(data, "agent_signed_in")
         session_s = _get(data, "session_s", float)
         if not 0 < session_s <= 12 * 3600:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from wire.fields import (
+    JsonObject,
     WireError,
     WireErrorReason,
     _enum,
@@ -61,7 +61,7 @@ SERVICE_COMMANDS = {
 }
 
 
-def parse_params(value: Any) -> dict[str, str | int | float | bool]:
+def parse_params(value: object) -> dict[str, str | int | float | bool]:
     """A command's parameters: a small flat object of names to scalars."""
     return _str_map({"params": value}, "params")
 
@@ -75,7 +75,7 @@ class CommandAck:
     detail: str = ""
     at: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "command_id": self.command_id,
             "outcome": self.outcome.value,
@@ -84,7 +84,7 @@ class CommandAck:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> CommandAck:
+    def from_json(cls, data: object) -> CommandAck:
         data = _obj(data, "ack")
         return cls(
             _ident(data, "command_id"),
@@ -105,11 +105,11 @@ class ServiceOrder:
     state: ServiceState
     revision: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"state": self.state.value, "revision": self.revision}
 
     @classmethod
-    def from_json(cls, data: Any) -> ServiceOrder:
+    def from_json(cls, data: object) -> ServiceOrder:
         data = _obj(data, "service")
         revision = _get(data, "revision", int)
         if not 0 <= revision < 2**53:
@@ -126,7 +126,7 @@ class Command:
     issued_at: float
     params: Mapping[str, str | int | float | bool] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "command_id": self.command_id,
             "kind": self.kind.value,
@@ -135,7 +135,7 @@ class Command:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Command:
+    def from_json(cls, data: object) -> Command:
         data = _obj(data, "command")
         return cls(
             _ident(data, "command_id"),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
-from wire.fields import WireError, WireErrorReason, _enum, _get, _ident, _list, _obj
+from wire.fields import JsonObject, WireError, WireErrorReason, _enum, _get, _ident, _list, _obj
 
 
 class DeviceHealth(enum.Enum):
@@ -31,11 +30,11 @@ class Supply:
     level: SupplyLevel
     remaining: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"name": self.name, "level": self.level.value, "remaining": self.remaining}
 
     @classmethod
-    def from_json(cls, data: Any) -> Supply:
+    def from_json(cls, data: object) -> Supply:
         data = _obj(data, "supply")
         remaining = _get(data, "remaining", (int, type(None)), None)
         if remaining is not None and remaining < 0:
@@ -52,7 +51,7 @@ class DeviceStatus:
     reason: str = ""
     supplies: tuple[Supply, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "device": self.device,
             "health": self.health.value,
@@ -61,7 +60,7 @@ class DeviceStatus:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> DeviceStatus:
+    def from_json(cls, data: object) -> DeviceStatus:
         data = _obj(data, "device")
         return cls(
             _ident(data, "device"),

@@ -12,6 +12,7 @@ from typing import Any
 from wire.fields import (
     MAX_ID_LEN,
     WIRE_VERSION,
+    JsonObject,
     WireError,
     WireErrorReason,
     _check_version,
@@ -65,10 +66,11 @@ class Event:
     detail: Mapping[str, str | int | float | bool] = field(default_factory=dict)
 
     @classmethod
+    # Any: the event's other fields, each of its own type.
     def new(cls, kind: EventKind, at: float, **kwargs: Any) -> Event:
         return cls(event_id=secrets.token_hex(12), kind=kind, at=at, **kwargs)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "event_id": self.event_id,
             "kind": self.kind.value,
@@ -80,7 +82,7 @@ class Event:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Event:
+    def from_json(cls, data: object) -> Event:
         data = _obj(data, "event")
         device = _get(data, "device", str, "")
         if len(device) > MAX_ID_LEN:
@@ -101,7 +103,7 @@ class EventBatch:
     kiosk_id: str
     events: tuple[Event, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "wire_version": WIRE_VERSION,
             "kiosk_id": self.kiosk_id,
@@ -109,7 +111,7 @@ class EventBatch:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> EventBatch:
+    def from_json(cls, data: object) -> EventBatch:
         data = _obj(data)
         _check_version(data)
         return cls(
@@ -125,7 +127,7 @@ class Goodbye:
     at: float
     reason: str = "shutdown"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "wire_version": WIRE_VERSION,
             "kiosk_id": self.kiosk_id,
@@ -134,7 +136,7 @@ class Goodbye:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> Goodbye:
+    def from_json(cls, data: object) -> Goodbye:
         data = _obj(data)
         _check_version(data)
         return cls(_ident(data, "kiosk_id"), _epoch(data, "at"), _get(data, "reason", str, ""))

@@ -10,6 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+# A JSON object as a message arrives (json.loads) and leaves (to_json), for both sides of the
+# wire. Any: json.loads returns untyped values; each message's from_json checks the fields it
+# reads, with the helpers below.
+JsonObject = dict[str, Any]
+# Any: as above, a received object read through the checks below.
+JsonMapping = Mapping[str, Any]
+
 # Version 2 adds the server's service order on every heartbeat reply (the operators' wanted
 # in/out-of-service state, which the kiosk persists), the kiosk's process start, boot id and
 # systemd restart count, the `accepted` acknowledgement, and the `unexpected_exit` event.
@@ -51,15 +58,16 @@ class WireError(ValueError):
 # -- field readers: every parser below goes through these, so bad input is a WireError ----------
 
 
-def _obj(data: Any, name: str = "message") -> Mapping[str, Any]:
+def _obj(data: object, name: str = "message") -> JsonMapping:
     if not isinstance(data, Mapping):
         raise WireError(WireErrorReason.NOT_AN_OBJECT, name)
     return data
 
 
+# Any: a JSON value (or its default), checked against the wanted type at run time.
 def _get(
-    data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...
-) -> Any:  # a JSON value, checked against `kind` here at run time
+    data: JsonMapping, key: str, kind: type | tuple[type, ...], default: Any = ...  # Any: ditto
+) -> Any:  # Any: a JSON value, checked against `kind` here at run time
     if key not in data:
         if default is ...:
             raise WireError(WireErrorReason.MISSING_FIELD, key)
@@ -85,14 +93,15 @@ MAX_SEQ = 2**53  # JSON-exact, and within a BIGINT column
 _IDENT = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_ID_LEN}}}")
 
 
-def _epoch(data: Mapping[str, Any], key: str, default: Any = ...) -> float:
+# Any: a JSON value (or its default), checked against the wanted type at run time.
+def _epoch(data: JsonMapping, key: str, default: Any = ...) -> float:
     value = _get(data, key, float, default)
     if not 0.0 <= value <= MAX_EPOCH_S:
         raise WireError(WireErrorReason.BAD_VALUE, key, "not a time")
     return float(value)
 
 
-def _ident(data: Mapping[str, Any], key: str) -> str:
+def _ident(data: JsonMapping, key: str) -> str:
     value: str = _get(data, key, str)
     if not value.isascii():
         raise WireError(WireErrorReason.BAD_VALUE, key, "not ASCII")
@@ -102,9 +111,10 @@ def _ident(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
+# Any: a JSON value (or its default), checked against the wanted type at run time.
 def _enum(
-    data: Mapping[str, Any], key: str, enum_type: type[enum.Enum], default: Any = ...
-) -> Any:  # a member of `enum_type`, or `default`
+    data: JsonMapping, key: str, enum_type: type[enum.Enum], default: Any = ...  # Any: ditto
+) -> Any:  # Any: a member of `enum_type`, or `default`
     raw = _get(data, key, str, default)
     if raw is default and default is not ...:
         return default
@@ -114,14 +124,15 @@ def _enum(
         raise WireError(WireErrorReason.BAD_VALUE, key, f"unknown {enum_type.__name__}") from None
 
 
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value: list[Any] = _get(data, key, list, [])
+# Any: a JSON value (or its default), checked against the wanted type at run time.
+def _list(data: JsonMapping, key: str) -> list[Any]:
+    value: list[Any] = _get(data, key, list, [])  # Any: the list's JSON values
     if len(value) > MAX_ITEMS:
         raise WireError(WireErrorReason.TOO_LARGE, key)
     return value
 
 
-def _int_map(data: Mapping[str, Any], key: str) -> dict[str, int]:
+def _int_map(data: JsonMapping, key: str) -> dict[str, int]:
     value = _obj(_get(data, key, Mapping, {}), key)
     if len(value) > MAX_ITEMS:
         raise WireError(WireErrorReason.TOO_LARGE, key)
@@ -135,7 +146,7 @@ def _int_map(data: Mapping[str, Any], key: str) -> dict[str, int]:
     return out
 
 
-def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str | int | float | bool]:
+def _str_map(data: JsonMapping, key: str) -> dict[str, str | int | float | bool]:
     value = _obj(_get(data, key, Mapping, {}), key)
     if len(value) > 32:
         raise WireError(WireErrorReason.TOO_LARGE, key)
@@ -152,7 +163,7 @@ def _str_map(data: Mapping[str, Any], key: str) -> dict[str, str | int | float |
     return out
 
 
-def _check_version(data: Mapping[str, Any]) -> int:
+def _check_version(data: JsonMapping) -> int:
     """The message's wire version (1 when absent: the first kiosks did not always send it)."""
     version = _get(data, "wire_version", int, 1)
     if version not in READABLE_VERSIONS:
@@ -160,14 +171,15 @@ def _check_version(data: Mapping[str, Any]) -> int:
     return int(version)
 
 
-def _version(data: Mapping[str, Any], key: str, default: Any = ...) -> str:
+# Any: a JSON value (or its default), checked against the wanted type at run time.
+def _version(data: JsonMapping, key: str, default: Any = ...) -> str:
     value = _get(data, key, str, default)
     if len(value) > MAX_ID_LEN:
         raise WireError(WireErrorReason.TOO_LARGE, key)
     return str(value)
 
 
-def _short(data: Mapping[str, Any], key: str, default: str = "") -> str:
+def _short(data: JsonMapping, key: str, default: str = "") -> str:
     value = _get(data, key, str, default)
     if value and _IDENT.fullmatch(value) is None:
         raise WireError(WireErrorReason.BAD_VALUE, key, "not an identifier")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from wire.commands import Command, CommandAck, ServiceOrder, ServiceState
 from wire.devices import DeviceStatus
@@ -13,6 +12,7 @@ from wire.fields import (
     MAX_ID_LEN,
     MAX_SEQ,
     WIRE_VERSION,
+    JsonObject,
     WireError,
     WireErrorReason,
     _check_version,
@@ -36,11 +36,11 @@ class AttentionItem:
     since: float
     reason: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"ref": self.ref, "state": self.state, "since": self.since, "reason": self.reason}
 
     @classmethod
-    def from_json(cls, data: Any) -> AttentionItem:
+    def from_json(cls, data: object) -> AttentionItem:
         data = _obj(data, "attention")
         return cls(
             _ident(data, "ref"),
@@ -59,11 +59,11 @@ class ItemAvailability:
     available: bool
     reason: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"code": self.code, "available": self.available, "reason": self.reason}
 
     @classmethod
-    def from_json(cls, data: Any) -> ItemAvailability:
+    def from_json(cls, data: object) -> ItemAvailability:
         data = _obj(data, "item")
         reason = _get(data, "reason", (str, type(None)), "") or ""
         if len(reason) > MAX_ID_LEN:
@@ -102,8 +102,8 @@ class Heartbeat:
     update: UpdateStatus | None = None
     wire_version: int = WIRE_VERSION
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def to_json(self) -> JsonObject:
+        data: JsonObject = {
             "wire_version": self.wire_version,
             "kiosk_id": self.kiosk_id,
             "seq": self.seq,
@@ -132,7 +132,7 @@ class Heartbeat:
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> Heartbeat:
+    def from_json(cls, data: object) -> Heartbeat:
         data = _obj(data)
         version = _check_version(data)
         seq = _get(data, "seq", int)
@@ -181,9 +181,9 @@ class HeartbeatReply:
     acked: tuple[str, ...] = ()
     service: ServiceOrder | None = None
 
-    def to_json(self, version: int = WIRE_VERSION) -> dict[str, Any]:
+    def to_json(self, version: int = WIRE_VERSION) -> JsonObject:
         """The reply in the kiosk's own wire version (a v1 kiosk refuses any other)."""
-        data: dict[str, Any] = {
+        data: JsonObject = {
             "wire_version": version,
             "server_time": self.server_time,
             "interval_s": self.interval_s,
@@ -195,7 +195,7 @@ class HeartbeatReply:
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> HeartbeatReply:
+    def from_json(cls, data: object) -> HeartbeatReply:
         data = _obj(data)
         _check_version(data)
         acked = _list(data, "acked")

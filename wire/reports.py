@@ -15,12 +15,13 @@ twice. `report_version` versions this schema apart from the heartbeat's wire ver
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from wire.fields import (
     WIRE_VERSION,
+    JsonMapping,
+    JsonObject,
     WireError,
     WireErrorReason,
     _check_version,
@@ -61,14 +62,15 @@ class ApplicationStatus(enum.Enum):
     RETURNED = "returned"  # 退回 / 不予受理: ended without the result asked for
 
 
-def _money(data: Mapping[str, Any], key: str) -> int:
+def _money(data: JsonMapping, key: str) -> int:
     value = _get(data, key, int, 0)
     if not 0 <= value < MAX_MONEY_FEN:
         raise WireError(WireErrorReason.BAD_VALUE, key, "fen out of range")
     return int(value)
 
 
-def _time(data: Mapping[str, Any], key: str, optional: bool = False) -> Any:
+# Any: a float, or None where `optional`.
+def _time(data: JsonMapping, key: str, optional: bool = False) -> Any:
     """Seconds since the epoch; None only where `optional` allows it."""
     if optional and data.get(key) is None:
         return None
@@ -78,14 +80,14 @@ def _time(data: Mapping[str, Any], key: str, optional: bool = False) -> Any:
     return value
 
 
-def _revision(data: Mapping[str, Any]) -> int:
+def _revision(data: JsonMapping) -> int:
     value = _get(data, "revision", int)
     if not 1 <= value < 2**53:
         raise WireError(WireErrorReason.BAD_VALUE, "revision")
     return int(value)
 
 
-def _short(data: Mapping[str, Any], key: str, limit: int = 100) -> str:
+def _short(data: JsonMapping, key: str, limit: int = 100) -> str:
     value = _get(data, key, str, "")
     if len(value) > limit:
         raise WireError(WireErrorReason.TOO_LARGE, key)
@@ -117,7 +119,7 @@ class TransactionSummary:
     reason: str = ""
     agent_id: str = ""  # the village agent who ran it for the citizen (an id, never a name)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "agent_id": self.agent_id,
             "tx_id": self.tx_id,
@@ -137,7 +139,7 @@ class TransactionSummary:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> TransactionSummary:
+    def from_json(cls, data: object) -> TransactionSummary:
         data = _obj(data, "transaction")
         amount, refunded = _money(data, "amount_fen"), _money(data, "refunded_fen")
         if refunded > amount:
@@ -164,7 +166,7 @@ class TransactionSummary:
         )
 
 
-def _agent_id(data: Mapping[str, Any]) -> str:
+def _agent_id(data: JsonMapping) -> str:
     """'' when absent (a kiosk of an earlier release); otherwise an identifier, and then the
     transaction is agent-assisted whatever `agent_assisted` says."""
     if not _get(data, "agent_id", str, ""):
@@ -185,7 +187,7 @@ class EvaluationReport:
     tags: tuple[str, ...] = ()
     agent_assisted: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "evaluation_id": self.evaluation_id,
             "item_code": self.item_code,
@@ -197,7 +199,7 @@ class EvaluationReport:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> EvaluationReport:
+    def from_json(cls, data: object) -> EvaluationReport:
         data = _obj(data, "evaluation")
         level = _get(data, "level", int)
         if not 1 <= level <= 5:
@@ -227,7 +229,7 @@ class ApplicationUpdate:
     at: float
     revision: int = 1
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "tx_id": self.tx_id,
             "status": self.status.value,
@@ -236,7 +238,7 @@ class ApplicationUpdate:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> ApplicationUpdate:
+    def from_json(cls, data: object) -> ApplicationUpdate:
         data = _obj(data, "application")
         return cls(
             _ident(data, "tx_id"),
@@ -256,7 +258,7 @@ class ReportBatch:
     applications: tuple[ApplicationUpdate, ...] = ()
     report_version: int = REPORT_VERSION
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "wire_version": WIRE_VERSION,
             "report_version": self.report_version,
@@ -267,7 +269,7 @@ class ReportBatch:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> ReportBatch:
+    def from_json(cls, data: object) -> ReportBatch:
         data = _obj(data)
         _check_version(data)
         version = _get(data, "report_version", int, REPORT_VERSION)

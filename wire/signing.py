@@ -18,12 +18,20 @@ import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from wire.fields import WIRE_VERSION, WireError, WireErrorReason, _check_version, _get, _ident, _obj
+from wire.fields import (
+    WIRE_VERSION,
+    JsonObject,
+    WireError,
+    WireErrorReason,
+    _check_version,
+    _get,
+    _ident,
+    _obj,
+)
 
 HEADER_KEY_ID = "X-Kiosk-Key-Id"
 HEADER_TIMESTAMP = "X-Kiosk-Timestamp"
@@ -57,7 +65,7 @@ class EnrollmentRequest:
     site: str
     region: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "wire_version": WIRE_VERSION,
             "token": self.token,
@@ -68,7 +76,7 @@ class EnrollmentRequest:
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> EnrollmentRequest:
+    def from_json(cls, data: object) -> EnrollmentRequest:
         data = _obj(data)
         _check_version(data)
         token = _get(data, "token", str)

@@ -15,9 +15,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
-from wire.fields import API_PREFIX
+from wire.fields import API_PREFIX, JsonObject
 
 CALL_WIRE_VERSION = 1
 KIOSK_CALL_PATH = API_PREFIX + "/kiosks/{kiosk_id}/call"       # WebSocket, signed GET
@@ -80,14 +79,14 @@ class IceServer:
     username: str = ""
     credential: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"urls": list(self.urls)}
+    def to_json(self) -> JsonObject:
+        data: JsonObject = {"urls": list(self.urls)}
         if self.username:
             data.update(username=self.username, credential=self.credential)
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> IceServer:
+    def from_json(cls, data: object) -> IceServer:
         if not isinstance(data, dict):
             raise CallWireError("ice_servers")
         urls = data.get("urls")
@@ -110,11 +109,11 @@ class ItemRef:
     code: str
     name: dict[str, str]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"code": self.code, "name": dict(self.name)}
 
     @classmethod
-    def from_json(cls, data: Any) -> ItemRef:
+    def from_json(cls, data: object) -> ItemRef:
         if not isinstance(data, dict) or not _ident(data.get("code")):
             raise CallWireError("items")
         name = data.get("name", {})
@@ -125,7 +124,7 @@ class ItemRef:
         return cls(data["code"], dict(name))
 
 
-def _ident(value: Any) -> bool:
+def _ident(value: object) -> bool:
     return isinstance(value, str) and bool(_IDENT.match(value))
 
 
@@ -151,10 +150,10 @@ class CallMessage:
     agent: str = ""
     level: str = ""          # kiosk.videocall.quality.Level
     seq: int = 0             # the relay's number of this message (RESUME asks for those after)
-    calls: tuple[dict[str, Any], ...] = ()   # CALLS: the ringing calls, as the server lists them
+    calls: tuple[JsonObject, ...] = ()   # CALLS: the ringing calls, as the server lists them
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"v": CALL_WIRE_VERSION, "type": self.type.value}
+    def to_json(self) -> JsonObject:
+        data: JsonObject = {"v": CALL_WIRE_VERSION, "type": self.type.value}
         defaults = CallMessage(self.type)
         for name in ("call_id", "sdp", "reason", "item_code", "agent", "level", "seq"):
             value = getattr(self, name)

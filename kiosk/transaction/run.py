@@ -74,6 +74,7 @@ class TxRun:
         return bool(self.tx.amount_fen) and self.tx.state in (
             TxState.PAID, TxState.SUBMITTED, TxState.FULFILLED, TxState.RECEIPTED)
 
+    # Any: JournalWriter.transition's keywords, each of its own type (order=, the columns).
     def _move(self, to: TxState, reason: str | None = None, **fields: Any) -> None:
         self.tx = self._writer.transition(self.tx, to, reason, **fields)
 

@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from kiosk.config import KioskConfig, UpdateConfig
 from kiosk.journal import Journal
+from kiosk.json_object import JsonObject
 from kiosk.tasks import TaskSupervisor
 from kiosk.transaction import settlement
 from kiosk.update.guard import (
@@ -66,10 +66,10 @@ class Gate(enum.StrEnum):
 class UpdateFiles:
     """One look at the files updates are coordinated through (read off the loop)."""
 
-    updater: dict[str, Any]  # the updater's updater.json
-    boot: dict[str, Any]  # the slot guard's boot.json
-    staged_release: dict[str, Any]  # release.json of the slot the updater staged
-    asked: dict[str, Any]  # this kiosk's activate.json
+    updater: JsonObject  # the updater's updater.json
+    boot: JsonObject  # the slot guard's boot.json
+    staged_release: JsonObject  # release.json of the slot the updater staged
+    asked: JsonObject  # this kiosk's activate.json
 
 
 def unsettled(journal: Journal) -> int:
@@ -80,7 +80,7 @@ def unsettled(journal: Journal) -> int:
     return len(settlement.unsettled(journal))
 
 
-def write_kiosk_file(layout: Layout, path: Path, data: dict[str, Any]) -> None:
+def write_kiosk_file(layout: Layout, path: Path, data: JsonObject) -> None:
     """A file of the kiosk's update folder, readable by the updater (group kiosk) and the guard
     (the kiosk's umask would hide it from them)."""
     layout.kiosk_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ class UpdateAgent:
         self.trial = trial if trial and trial.get("slot") == self.slot else None
         self.restarting = False
         self.gave_up = False
-        self._snapshot: dict[str, Any] = {"running_version": self.version, "slot": self.slot}
+        self._snapshot: JsonObject = {"running_version": self.version, "slot": self.slot}
         self._tasks: list[asyncio.Task[None]] = []  # the watch loop
         self._writes: set[asyncio.Future[None]] = set()
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="updates")
@@ -159,7 +159,7 @@ class UpdateAgent:
             log.info("healthy: %s in slot %s", self.version, self.slot)
         self._write_health()
 
-    def _health(self) -> dict[str, Any]:
+    def _health(self) -> JsonObject:
         return {"slot": self.slot, "version": self.version, "pid": os.getpid(),
                 "staged_id": self.trial["staged_id"] if self.trial else None,
                 "healthy": self.healthy and not self.gave_up,
@@ -181,7 +181,7 @@ class UpdateAgent:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    def _write(self, path: Path, data: dict[str, Any]) -> None:
+    def _write(self, path: Path, data: JsonObject) -> None:
         write_kiosk_file(self.layout, path, data)
 
     # -- requests and status, for the fleet link ---------------------------------------------
@@ -192,12 +192,12 @@ class UpdateAgent:
         await asyncio.get_running_loop().run_in_executor(self._io, write_request, self.layout,
                                                          request)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JsonObject:
         """Which version runs and what became of the last update (a snapshot the watch loop
         keeps, so any thread may read it)."""
         return self._snapshot
 
-    def _take_snapshot(self, files: UpdateFiles) -> dict[str, Any]:
+    def _take_snapshot(self, files: UpdateFiles) -> JsonObject:
         updater, boot = files.updater, files.boot
         results = [r for r in (boot.get("last_result"), updater.get("last_result")) if r]
         staged = updater.get("staged") or {}
@@ -227,7 +227,7 @@ class UpdateAgent:
             return Gate.OUTSIDE_WINDOW
         return None
 
-    def _pending(self, files: UpdateFiles) -> dict[str, Any] | None:
+    def _pending(self, files: UpdateFiles) -> JsonObject | None:
         """The staged release this kiosk should restart into, if any."""
         staged = files.updater.get("staged")
         if staged and not isinstance(staged, dict):  # as the guard: a corrupted updater.json

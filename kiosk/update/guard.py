@@ -31,6 +31,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# The guard's JSON files (boot.json, release.json, activate.json), standalone: it imports nothing
+# of the kiosk, so not kiosk.json_object either. Any: json.loads' untyped values.
+JsonFile = dict[str, Any]
+
 SLOTS = ("a", "b")
 STATE_FORMAT = 1
 # The timer's backstop waits this long past the deadline for the kiosk to restart itself.
@@ -74,7 +78,7 @@ class Layout:
     def slot(self, name: str) -> Path:
         return self.root / "slots" / name
 
-    def release(self, slot: str) -> dict[str, Any] | None:
+    def release(self, slot: str) -> JsonFile | None:
         """The slot's release.json: present only in a complete slot (it is published whole)."""
         return read_json(self.slot(slot) / "release.json")
 
@@ -145,7 +149,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
+def write_json(path: Path, data: JsonFile, mode: int = 0o644) -> None:
     """The whole file, durably: written beside, fsynced, renamed over, folder fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
@@ -160,7 +164,7 @@ def write_json(path: Path, data: dict[str, Any], mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> JsonFile | None:
     """The file's object; None when it is missing or not a JSON object (never half-written:
     every writer renames whole files into place)."""
     try:
@@ -176,7 +180,7 @@ def boot_id() -> str:
     return ""
 
 
-def trial_elapsed(trial: dict[str, Any], now: float | None = None) -> float:
+def trial_elapsed(trial: JsonFile, now: float | None = None) -> float:
     """Seconds since the trial began: by the boot clock within one boot (immune to the wall
     clock being set at boot), else by the wall clock."""
     if trial.get("boot_id") and trial["boot_id"] == boot_id():
@@ -184,7 +188,7 @@ def trial_elapsed(trial: dict[str, Any], now: float | None = None) -> float:
     return max(0.0, (now if now is not None else time.time()) - float(trial["started_at"]))
 
 
-def new_result(outcome: Outcome, version: str, **extra: Any) -> dict[str, Any]:
+def new_result(outcome: Outcome, version: str, **extra: object) -> JsonFile:
     return {"id": uuid.uuid4().hex, "outcome": outcome.value, "version": version,
             "at": time.time(), **extra}
 
@@ -196,7 +200,7 @@ class Guard:
         self.layout = layout
         self.crash = crash or CrashPoints()
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> JsonFile:
         state = read_json(self.layout.boot_file)
         if state is not None and state.get("format") == STATE_FORMAT:
             return state
@@ -207,10 +211,10 @@ class Guard:
         return {"format": STATE_FORMAT, "good": good, "trial": None, "last_activated": None,
                 "last_result": None}
 
-    def save(self, state: dict[str, Any]) -> None:
+    def save(self, state: JsonFile) -> None:
         write_json(self.layout.boot_file, state)
 
-    def healthy(self, trial: dict[str, Any]) -> bool:
+    def healthy(self, trial: JsonFile) -> bool:
         health = read_json(self.layout.health_file) or {}
         return bool(health.get("healthy")) and health.get("staged_id") == trial["staged_id"]
 
@@ -244,7 +248,7 @@ class Guard:
             self.save(state)
         return f"slot {state['good']}"
 
-    def activation_wanted(self, state: dict[str, Any]) -> dict[str, Any] | None:
+    def activation_wanted(self, state: JsonFile) -> JsonFile | None:
         """The staged release, when the kiosk asked for exactly it (between citizens) and it was
         never tried before."""
         staged = (read_json(self.layout.updater_file) or {}).get("staged")
@@ -263,7 +267,7 @@ class Guard:
             return None
         return staged
 
-    def activate(self, state: dict[str, Any], staged: dict[str, Any]) -> str:
+    def activate(self, state: JsonFile, staged: JsonFile) -> str:
         lock = SlotLock(self.layout, staged["slot"])
         if not lock.acquire(wait=False):
             return "staged slot is being written; not switching"
@@ -299,7 +303,7 @@ class Guard:
         finally:
             lock.release()
 
-    def commit(self, state: dict[str, Any]) -> str:
+    def commit(self, state: JsonFile) -> str:
         trial = state["trial"]
         state["good"] = trial["slot"]
         state["trial"] = None
@@ -310,7 +314,7 @@ class Guard:
         self.layout.switch(trial["slot"])
         return f"{trial['version']} is healthy: slot {trial['slot']} is the good slot"
 
-    def rollback(self, state: dict[str, Any], reason: RollbackReason) -> str:
+    def rollback(self, state: JsonFile, reason: RollbackReason) -> str:
         trial = state["trial"]
         state["trial"] = None
         state["last_result"] = new_result(
@@ -323,7 +327,7 @@ class Guard:
         self.layout.switch(state["good"])
         return f"rolled back {trial['version']} ({reason.value}) to slot {state['good']}"
 
-    def rollback_detail(self, trial: dict[str, Any], reason: RollbackReason) -> str:
+    def rollback_detail(self, trial: JsonFile, reason: RollbackReason) -> str:
         """Plain words for the operator: how the trial's runs ended and what they reached."""
         parts = []
         stops = trial.get("stops") or []

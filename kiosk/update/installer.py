@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from kiosk.json_object import JsonObject
 from kiosk.update import slot_venv
@@ -78,12 +78,12 @@ class Updater:
         self.settings = settings
         self.crash = CrashPoints(settings.crash_after)
         self.downloads = layout.state_dir / "downloads"
-        self._state: dict[str, Any] = read_json(layout.updater_file) or {}
+        self._state: JsonObject = read_json(layout.updater_file) or {}
         self._progress_at = 0.0
 
     # -- state --------------------------------------------------------------------------------
 
-    def _set(self, phase: UpdaterPhase, **fields: Any) -> None:
+    def _set(self, phase: UpdaterPhase, **fields: object) -> None:
         self._state = {**self._state, **fields, "phase": phase.value, "updated_at": time.time()}
         write_json(self.layout.updater_file, self._state)
 
@@ -142,7 +142,7 @@ class Updater:
             self._progress_at = now
             self._set(UpdaterPhase.DOWNLOADING, progress={"bytes": have, "total": total})
 
-    def install(self, bundle: Path, expected_digest: str | None) -> dict[str, Any]:
+    def install(self, bundle: Path, expected_digest: str | None) -> JsonObject:
         """Verify the bundle, then install it into the spare slot and stage it."""
         guard_state = Guard(self.layout).load()
         if guard_state.get("trial"):
@@ -185,7 +185,7 @@ class Updater:
                                   f"{free / 1e6:.0f} MB free")
 
     def _install_slot(self, bundle: Path, manifest: Manifest, target: str,
-                      runtime_dir: Path) -> dict[str, Any]:
+                      runtime_dir: Path) -> JsonObject:
         """The bundle into a staging folder beside the slot, then published by renaming."""
         final = self.layout.slot(target)
         incoming = final.with_name(f".incoming-{target}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from kiosk.json_object import JsonObject
 
 
 @dataclass(frozen=True)
@@ -15,12 +16,12 @@ class UpdateRequest:
     manifest_digest: str
     request_id: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"url": self.url, "manifest_digest": self.manifest_digest,
                 "request_id": self.request_id}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> UpdateRequest | None:
+    def from_json(cls, data: JsonObject | None) -> UpdateRequest | None:
         if not data or not all(isinstance(data.get(k), str) for k in ("url", "request_id")):
             return None
         return cls(data["url"], str(data.get("manifest_digest") or ""), data["request_id"])

@@ -41,7 +41,7 @@ class CallMedia:
     camera_slot: LatestFrame
     screen_slot: LatestFrame
     tracks: tuple[SlotVideoTrack, SlotVideoTrack]
-    player: Any
+    player: Any  # Any: the microphone's aiortc MediaPlayer, or None (untyped library)
     quality: asyncio.Task[None] | None = None
 
 
@@ -51,7 +51,8 @@ class MediaSources:
 
     camera: CameraFeed | None
     screen: ScreenFeed | None
-    on_video: Callable[[Any], None]    # each decoded frame of the agent's picture
+    # Any: each decoded frame of the agent's picture, a numpy RGB array.
+    on_video: Callable[[Any], None]
     level: Callable[[], Level]         # the quality level the call runs at now
 
 

@@ -15,7 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from kiosk.config import CallConfig
 from kiosk.tasks import TaskSupervisor
@@ -90,7 +91,7 @@ class VideoCallDesk:
         self._ice_servers: tuple[IceServer, ...] = ()
         self._task: asyncio.Task[None] | None = None
         self._policy_task: asyncio.Task[None] | None = None
-        self._preload: asyncio.Task[Any] | None = None
+        self._preload: asyncio.Task[ModuleType] | None = None
         self._events: asyncio.Queue[CallMessage | str] = asyncio.Queue()
         self._proposal = ""
         self._site_records = False   # the site's policy, told to the citizen before consent

@@ -186,6 +186,7 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
+# Any: aiortc's MediaPlayer (an untyped library), or None.
 def microphone(spec: str) -> tuple[MediaStreamTrack, Any]:
     """The configured microphone: "tone", "silence", or "alsa:DEVICE" (a real kiosk's).
     Returns the track and what must be stopped with it (a MediaPlayer, or None)."""
@@ -214,7 +215,7 @@ class RemoteMedia:
         self.audio_frames = 0
         self.first_frame_at: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._recorder: Any = None
+        self._recorder: Any = None  # Any: aiortc's MediaRecorder (an untyped library)
 
     def take(self, track: MediaStreamTrack) -> None:
         if track.kind == "video":

@@ -6,12 +6,12 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiosk.json_object import JsonObject
 from wire.fleet import load_private_key, sign_request
 from wire.videocall import (
     CALL_POLICY_PATH,
@@ -62,7 +62,7 @@ class SignallingLink:
                                               sock_connect=self.timeout_s))
         return self._http
 
-    async def policy(self) -> dict[str, Any]:
+    async def policy(self) -> JsonObject:
         """{"calls_allowed": bool, "recording": bool} for this kiosk's site."""
         url, headers = self._signed(CALL_POLICY_PATH)
         try:

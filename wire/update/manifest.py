@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from packaging.version import InvalidVersion, Version
 
+from wire.fields import JsonObject
 from wire.update.errors import Refusal, UpdateRefused
 
 FORMAT = 1
@@ -48,7 +49,7 @@ class FileEntry:
     def inner(self) -> str:
         return self.path.split("/", 1)[1]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"path": self.path, "sha256": self.sha256, "size": self.size,
                 "executable": self.executable}
 
@@ -74,7 +75,7 @@ class Manifest:
     key_id: str = ""
     signature: str = ""  # base64 Ed25519 signature
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> JsonObject:
         return {"format": FORMAT, "version": self.version, "min_version": self.min_version,
                 "python": self.python, "created_at": self.created_at,
                 "runtime": {"digest": self.runtime.digest, "included": self.runtime.included},
@@ -140,7 +141,7 @@ class Manifest:
         return manifest
 
 
-def _parse(raw: Any) -> Manifest:
+def _parse(raw: object) -> Manifest:
     if not isinstance(raw, dict) or set(raw) != _KEYS or raw["format"] != FORMAT:
         raise UpdateRefused(Refusal.BAD_MANIFEST, "unknown format or fields")
     for name in ("version", "min_version"):
@@ -168,13 +169,13 @@ def _parse(raw: Any) -> Manifest:
         files=files, key_id=_str(signature["key_id"]), signature=_str(signature["ed25519"]))
 
 
-def _str(value: Any) -> str:
+def _str(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError("expected a string")
     return value
 
 
-def _entry(item: Any) -> FileEntry:
+def _entry(item: object) -> FileEntry:
     if not isinstance(item, dict) or set(item) != {"path", "sha256", "size", "executable"}:
         raise UpdateRefused(Refusal.BAD_MANIFEST, "file entry")
     path, size, executable = _str(item["path"]), item["size"], item["executable"]
@@ -194,6 +195,7 @@ def safe_path(path: str) -> bool:
             and all(p not in ("", ".", "..") for p in parts))
 
 
+# Any: a JSON document of any shape.
 def canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

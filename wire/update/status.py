@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from wire.fields import (
     _IDENT,
     MAX_ID_LEN,
     MAX_SEQ,
     MAX_TEXT_LEN,
+    JsonMapping,
+    JsonObject,
     WireError,
     WireErrorReason,
     _epoch,
@@ -36,20 +37,20 @@ class UpdateResult:
     detail: str = ""
     from_version: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"id": self.result_id, "outcome": self.outcome, "version": self.version,
                 "at": self.at, "reason": self.reason, "detail": self.detail,
                 "from_version": self.from_version}
 
     @classmethod
-    def from_json(cls, data: Any) -> UpdateResult:
+    def from_json(cls, data: object) -> UpdateResult:
         data = _obj(data, "last_result")
         return cls(_ident(data, "id"), _ident(data, "outcome"), _version(data, "version"),
                    _epoch(data, "at"), _get(data, "reason", str, ""),
                    _get(data, "detail", str, ""), _version(data, "from_version", ""))
 
     @classmethod
-    def from_status(cls, data: Mapping[str, Any] | None) -> UpdateResult | None:
+    def from_status(cls, data: JsonMapping | None) -> UpdateResult | None:
         """From the update agent's status (kiosk.update.agent); None if it has no usable one."""
         if not data:
             return None
@@ -77,7 +78,7 @@ class UpdateStatus:
     waiting_for: str = ""
     last_result: UpdateResult | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"running_version": self.running_version, "slot": self.slot, "phase": self.phase,
                 "request_id": self.request_id, "target_version": self.target_version,
                 "bytes_done": self.bytes_done, "bytes_total": self.bytes_total,
@@ -85,7 +86,7 @@ class UpdateStatus:
                 "last_result": self.last_result.to_json() if self.last_result else None}
 
     @classmethod
-    def from_json(cls, data: Any) -> UpdateStatus:
+    def from_json(cls, data: object) -> UpdateStatus:
         data = _obj(data, "update")
         sizes = [_get(data, k, (int, type(None)), None) for k in ("bytes_done", "bytes_total")]
         if any(s is not None and not 0 <= s < MAX_SEQ for s in sizes):
@@ -107,7 +108,7 @@ class UpdateStatus:
         )
 
     @classmethod
-    def from_agent(cls, status: Mapping[str, Any]) -> UpdateStatus:
+    def from_agent(cls, status: JsonMapping) -> UpdateStatus:
         """From the update agent's status() (kiosk.update.agent)."""
         progress = status.get("progress") or {}
         return cls(
