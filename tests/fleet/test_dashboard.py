@@ -45,22 +45,14 @@ def _kiosk_log_lines() -> bytes:
     import tempfile
 
     from kiosk.logs import LOG_FILE, setup_logging
+    from tests.logging_kit import root_logger_kept
 
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
     with tempfile.TemporaryDirectory() as folder:
-        setup_logging(Path(folder), logging.INFO)
-        try:
+        with root_logger_kept():
+            setup_logging(Path(folder), logging.INFO)
             logging.getLogger("kiosk.steps").warning(
                 "receipt not printed: %s", "paper_out",
                 extra={"transaction": "T-20261127-0001", "reason": "paper_out"})
-        finally:
-            for handler in list(root.handlers):
-                root.removeHandler(handler)
-                handler.close()
-            for handler in saved_handlers:
-                root.addHandler(handler)
-            root.setLevel(saved_level)
         return b"2026-11-26 08:00:00,000 INFO kiosk started\n" + (Path(folder) / LOG_FILE).read_bytes()
 
 

@@ -13,21 +13,15 @@ from kiosk.logs import setup_logging
 from kiosk.viewmodel import ScreenId
 from simulator.reference import WATER_ACCOUNT
 from tests.kiosk.test_flow_engine import kiosk, start_bill, until  # noqa: F401 - the fixture
+from tests.logging_kit import root_logger_kept
 
 
 @pytest.fixture
 def kiosk_log(tmp_path):
     """The kiosk's own logging set-up (masked handlers, kiosk.log), undone afterwards."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    setup_logging(tmp_path / "logs", logging.DEBUG)
-    yield tmp_path / "logs" / "kiosk.log"
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
+    with root_logger_kept():
+        setup_logging(tmp_path / "logs", logging.DEBUG)
+        yield tmp_path / "logs" / "kiosk.log"
 
 
 async def test_a_paid_bill_leaves_no_account_in_the_journal_or_the_log(kiosk, kiosk_log):  # noqa: F811

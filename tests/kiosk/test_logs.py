@@ -8,19 +8,13 @@ import pytest
 
 from kiosk.logs import setup_logging
 from kiosk.privacy import PersonalDataFilter
+from tests.logging_kit import root_logger_kept
 
 
 @pytest.fixture
 def root_logger():
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    yield root
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
+    with root_logger_kept() as root:
+        yield root
 
 
 @pytest.mark.parametrize("with_file", [True, False])
