@@ -113,6 +113,7 @@ class Reading:
     fds: int
     threads: int
     disk_mb: float
+    thread_names: tuple[str, ...]
 
 
 def folder_mb(folder: Path) -> float:
@@ -131,7 +132,8 @@ def read_process(state_dir: Path) -> Reading:
     rss_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                   if line.startswith("VmRSS:"))
     return Reading(rss_kb / 1024, len(os.listdir("/proc/self/fd")),
-                   len(os.listdir("/proc/self/task")), folder_mb(state_dir))
+                   len(os.listdir("/proc/self/task")), folder_mb(state_dir),
+                   tuple(sorted(t.name for t in threading.enumerate())))
 
 
 async def run_soak(transactions: int, warmup: int, state_dir: Path, endpoints: dict) -> dict:
@@ -184,6 +186,9 @@ async def run_soak(transactions: int, warmup: int, state_dir: Path, endpoints: d
         "fd_growth": last.fds - first.fds,
         "threads_growth": last.threads - first.threads,
         "threads_at_start": threads_at_start,
+        # Which threads came or went (Python's names; a growing pool shows its next worker).
+        "threads_added": sorted(set(last.thread_names) - set(first.thread_names)),
+        "threads_gone": sorted(set(first.thread_names) - set(last.thread_names)),
         "disk_growth_mb_per_1000": round((last.disk_mb - first.disk_mb) * 1000 / measured, 3),
         "unfinished": unfinished,
         "outcomes": dict(sorted(outcomes.items())),
