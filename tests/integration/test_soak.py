@@ -6,6 +6,8 @@ keeps (about 1 MB per 1,000 transactions, retention folding it after journal_day
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bench.soak import MIX, soak
@@ -25,6 +27,7 @@ def test_two_hundred_mixed_transactions_with_faults_leave_nothing_growing(tmp_pa
     assert result["unfinished"] == 0
     assert sum(result["outcomes"].values()) == 200
     assert {name.split(":")[0] for name in result["outcomes"]} == {c.__name__ for c in MIX}
-    assert result["fd_growth"] <= 0 and result["threads_growth"] <= 0
+    assert result["fd_growth"] <= 0 and result["threads_growth"] <= 0, result
+    assert result["pool_threads"] <= min(32, (os.cpu_count() or 1) + 4)  # the executor's bound
     assert result["rss_growth_mb"] < 5.0
     assert result["disk_growth_mb_per_1000"] < 5.0
