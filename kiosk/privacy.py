@@ -8,7 +8,7 @@ import logging
 import re
 import traceback
 
-from wire.log_lines import record_context
+from wire.log_lines import context_attributes
 
 
 def mask(value: str, keep_start: int = 0, keep_end: int = 2) -> str:
@@ -46,11 +46,11 @@ class PersonalDataFilter(logging.Filter):
             record.msg, record.args = masked, None
         # Context fields (`extra=`: a reason quoting a device's or backend's answer) are
         # written beside the message (wire.log_lines): masked the same way.
-        for key, value in record_context(record).items():
-            if isinstance(value, str) and hasattr(record, key):
-                shown = _masked(value)
-                if shown != value:
-                    setattr(record, key, shown)
+        for key in context_attributes(record):
+            value = getattr(record, key)
+            shown = _masked(value if isinstance(value, str) else str(value))
+            if shown != str(value):
+                setattr(record, key, shown)
         # A traceback carries its exception's message (a KeyError of an ID number, a parser's
         # complaint quoting its input): formatted here, masked, and kept where the handler's
         # formatter looks for it first.

@@ -33,12 +33,17 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 Scalar = str | int | float | bool | None
 
 
+def context_attributes(record: logging.LogRecord) -> list[str]:
+    """The names of the record's context attributes (what its `extra=` set)."""
+    return [key for key in vars(record) if key not in _STANDARD and not key.startswith("_")]
+
+
 def record_context(record: logging.LogRecord) -> dict[str, Scalar]:
-    """The record's context fields (its `extra=`), each a JSON scalar (anything else as text)."""
+    """The record's context fields (its `extra=`), each a JSON scalar (anything else as text),
+    named as written: an attribute named like an envelope key is written as ctx_<name>."""
     context: dict[str, Scalar] = {}
-    for key, value in vars(record).items():
-        if key in _STANDARD or key.startswith("_"):
-            continue
+    for key in context_attributes(record):
+        value = getattr(record, key)
         scalar = value if isinstance(value, (str, int, float, bool)) or value is None \
             else str(value)
         context[f"ctx_{key}" if key in ENVELOPE else key] = scalar

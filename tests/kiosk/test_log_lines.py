@@ -72,6 +72,16 @@ def test_personal_data_in_a_context_field_is_masked_in_the_file(kiosk_log):  # n
     assert line.level == "WARNING" and line.logger == "kiosk.test"
 
 
+def test_a_context_field_named_like_the_lines_own_keys_is_masked_too(kiosk_log):  # noqa: F811
+    logging.getLogger("kiosk.test").warning(
+        "disk level", extra={"level": "holder 11010519491231002X", "count": 11010519491231})
+    _flush()
+    [line] = [p for p in read_lines(kiosk_log.read_text(encoding="utf-8"))
+              if p.msg == "disk level"]
+    assert "11010519491231002X" not in line.context["ctx_level"]
+    assert "11010519491231" not in str(line.context["count"])   # a number is masked as text
+
+
 def test_a_traceback_is_kept_with_its_line():
     try:
         raise ValueError("broken frame")
