@@ -46,6 +46,7 @@ class JournalToolReason(StrEnum):
     NO_JOURNAL = "no_journal"
     JOURNAL_UNREADABLE = "journal_unreadable"
     NO_SUCH_TRANSACTION = "no_such_transaction"
+    LOG_UNREADABLE = "log_unreadable"
 
 
 class JournalToolError(Exception):
@@ -252,7 +253,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print_log(config: KioskConfig, args: argparse.Namespace) -> None:
     wanted = LogFilter(args.transaction, args.device, args.level, args.grep)
-    lines = read_log(config.log_dir, wanted, args.limit or None)
+    try:
+        lines = read_log(config.log_dir, wanted, args.limit or None)
+    except PermissionError as exc:
+        raise JournalToolError(
+            JournalToolReason.LOG_UNREADABLE,
+            f"cannot read {exc.filename}: permission denied (run as root or as the kiosk user, "
+            f"e.g. sudo -u kiosk kiosk-journal log ...)") from exc
+    except OSError as exc:
+        raise JournalToolError(JournalToolReason.LOG_UNREADABLE,
+                               f"cannot read {exc.filename}: {exc.strerror}") from exc
     if args.json:
         print(json.dumps([line.as_json() for line in lines], ensure_ascii=False, indent=2))
     else:

@@ -120,3 +120,13 @@ def test_a_formatted_record_reads_back_the_same(msg, reason, count):
     line = parse_line(JsonLineFormatter().format(record))
     assert line.structured and line.msg == msg
     assert line.context == {"reason": reason, "count": count}
+
+
+def test_a_log_that_cannot_be_read_is_a_plain_refusal(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "kiosk.log").write_text("{}\n")
+    (logs / "kiosk.log.1").mkdir()   # something in the rotated file's place that is no file
+    assert journal_main(["--state-dir", str(tmp_path), "log"]) == 1
+    err = capsys.readouterr().err
+    assert "[log_unreadable]" in err and "kiosk.log.1" in err
