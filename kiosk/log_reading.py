@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.logs import LOG_FILE
+from kiosk.logs import LOG_FILE, rotated_logs
 from wire.log_lines import LogLine, read_lines
 
 
@@ -30,13 +30,8 @@ class LogFilter:
 
 def log_files(log_dir: Path) -> list[Path]:
     """kiosk.log.N ... kiosk.log.1, kiosk.log: oldest first (RotatingFileHandler's order)."""
-    rotated = []
-    for path in log_dir.glob(f"{LOG_FILE}.*"):
-        suffix = path.name[len(LOG_FILE) + 1:]
-        if suffix.isdigit():
-            rotated.append((int(suffix), path))
     current = log_dir / LOG_FILE
-    return [p for _, p in sorted(rotated, reverse=True)] + ([current] if current.exists() else [])
+    return [p for _, p in reversed(rotated_logs(log_dir))] + ([current] if current.exists() else [])
 
 
 def _lines(log_dir: Path) -> Iterator[LogLine]:

@@ -21,6 +21,16 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOG_FILE = "kiosk.log"
 
 
+def rotated_logs(log_dir: Path) -> list[tuple[int, Path]]:
+    """(N, kiosk.log.N) for each rotated file RotatingFileHandler left, newest (1) first."""
+    found = []
+    for path in log_dir.glob(f"{LOG_FILE}.*"):
+        suffix = path.name[len(LOG_FILE) + 1:]
+        if suffix.isdigit():
+            found.append((int(suffix), path))
+    return sorted(found)
+
+
 def setup_logging(
     log_dir: Path | None, level: int = logging.INFO, retention: RetentionConfig | None = None
 ) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.config import KioskConfig
-from kiosk.logs import LOG_FILE
+from kiosk.logs import rotated_logs
 from kiosk.tasks import TaskSupervisor
 
 if TYPE_CHECKING:
@@ -104,9 +104,8 @@ def _remove(path: Path) -> bool:
 def prune_logs(log_dir: Path, keep_files: int) -> int:
     """Rotated kiosk.log.N beyond the kept count (left by a larger setting or a crash)."""
     removed = 0
-    for path in log_dir.glob(f"{LOG_FILE}.*"):
-        suffix = path.name[len(LOG_FILE) + 1:]
-        if suffix.isdigit() and int(suffix) > keep_files:
+    for number, path in rotated_logs(log_dir):
+        if number > keep_files:
             removed += _remove(path)
     return removed
 
