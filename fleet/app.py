@@ -38,18 +38,15 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def open_store(config: FleetConfig) -> FleetStore:
+    """The fleet's store on `config`'s database, migrated, with the settings its own decisions
+    use (thresholds, notification channels)."""
     store = FleetStore(
-        await open_database(config.database_url, config.data_dir, config.database_pool_size)
+        await open_database(config.database_url, config.data_dir, config.database_pool_size),
+        thresholds=config.thresholds,
+        notify_channels=configured_channels(config.notify),
     )
     await store.migrate()
-    configure_store(store, config)
     return store
-
-
-def configure_store(store: FleetStore, config: FleetConfig) -> None:
-    """The settings the store's own decisions use: thresholds, notification channels."""
-    store.thresholds = config.thresholds
-    store.notify_channels = configured_channels(config.notify)
 
 
 async def sweep_once(services: FleetServices, now: float | None = None) -> int:
@@ -128,8 +125,7 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         own = store is None
         the_store = await open_store(config) if own else store
-        assert the_store is not None
-        configure_store(the_store, config)
+        assert the_store is not None   # a store given was opened on this config (open_store)
         services = FleetServices(
             config=config,
             store=the_store,

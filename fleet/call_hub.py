@@ -44,7 +44,8 @@ class CallEnd:
 class CallHub:
     """This process's call ends and agents' sockets, and the wake-ups between processes."""
 
-    def __init__(self, store: CallStore, config: CallConfig, poll_s: float = 1.0) -> None:
+    def __init__(self, store: CallStore, config: CallConfig, poll_s: float = 1.0,
+                 on_ended: Callable[[str, EndReason], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.config = config
         self.poll_s = poll_s
@@ -53,7 +54,7 @@ class CallHub:
         self._listener: Any = None  # Any: an asyncpg connection (untyped library)
         self._tasks: list[asyncio.Task[None]] = []
         # Told once of every call this process ended (the audit log).
-        self.on_ended: Callable[[str, EndReason], Awaitable[None]] | None = None
+        self.on_ended = on_ended
 
     @property
     def _postgres(self) -> bool:

@@ -51,12 +51,11 @@ def install(app: web.Application) -> None:
 
 async def _relay(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
-    hub = CallHub(CallStore(services.store.db), services.config.calls)
 
     async def audit_end(call_id: str, reason: EndReason) -> None:
         await services.store.audit("fleet", "call_end", call_id, reason.value)
 
-    hub.on_ended = audit_end
+    hub = CallHub(CallStore(services.store.db), services.config.calls, on_ended=audit_end)
     app[CALL_HUB] = hub
     await hub.start()
     yield

@@ -1,8 +1,5 @@
-"""The fleet's state: kiosks, heartbeats, events, commands, alerts, operators and the audit log.
-
-Written once against `fleet.db`'s interface, so SQLite and PostgreSQL hold the same data the same
-way and the same tests run on both.
-"""
+"""The fleet's state: kiosks, heartbeats, events, commands, alerts, operators and the audit log,
+written once against `fleet.db`'s interface (SQLite and PostgreSQL alike, the same tests)."""
 
 from __future__ import annotations
 
@@ -17,8 +14,10 @@ from fleet.fleet_query import FleetQuery
 from fleet.health import FleetHealth
 from fleet.kiosk_keys import KioskKeys
 from fleet.kiosk_reports import KioskReports
+from fleet.notify_queue import NotifyChannel
 from fleet.schema import SCHEMA_VERSION, migration_sql, schema_sql
 from fleet.statistics import Statistics
+from fleet.status import Thresholds
 from fleet.supervision import Supervision
 from fleet.tx_facts import ReportIngest
 from wire.fields import JsonObject
@@ -28,9 +27,8 @@ class Role(enum.Enum):
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"
-    # A hall window's agent who answers kiosks' video calls (fleet.signalling). Beside the
-    # ladder, not on it: an agent may look (viewer) but sends no commands, and only an agent,
-    # not even an admin, answers a citizen's call.
+    # A hall window's agent who answers kiosks' video calls (fleet.signalling). Beside the ladder:
+    # an agent may look (viewer) but sends no commands; only an agent answers a citizen's call.
     AGENT = "agent"
 
     def allows(self, needed: Role) -> bool:
@@ -83,10 +81,14 @@ class FleetStore(
 ):
     """Domain operations over the fleet database: operators, audit, enrollment and keys, log
     uploads here; kiosk reports, commands, alerts and notifications, the operators' queries,
-    business reports and their figures, and fleet health in the modules it is built from."""
+    business reports and their figures, and fleet health in the modules it is built from. The
+    `thresholds` say when a kiosk is late or offline; alerts go to `notify_channels`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, thresholds: Thresholds | None = None,
+                 notify_channels: tuple[NotifyChannel, ...] = ()) -> None:
         self.db = db
+        self.thresholds = thresholds or Thresholds()
+        self.notify_channels = notify_channels
 
     async def migrate(self) -> None:
         """Bring the database to SCHEMA_VERSION: the first schema, then each migration once."""

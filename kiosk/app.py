@@ -38,11 +38,11 @@ from kiosk.viewmodel import ScreenId, SessionView
 from kiosk.watchdog import Watchdog
 from peripherals.device_manager import DeviceManager
 from peripherals.health import DeviceStatus
-from wire.reports import EvaluationReport
 
 if TYPE_CHECKING:  # the fleet link and voice are imported where used, off the start-up path
     from kiosk.fleet_link import FleetLink
     from kiosk.fleet_updates import Updates
+    from kiosk.videocall import ScreenFeed
     from peripherals.scan_event import ScanEvent
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,19 @@ def build_context(config: KioskConfig, view: SessionView | None = None) -> FlowC
     )
 
 
-def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> KioskSession:
-    """The session; with a device manager, the menu follows the devices' live health."""
+def build_session(ctx: FlowContext, manager: DeviceManager | None = None, *,
+                  video_calls: bool = False, screen: ScreenFeed | None = None) -> KioskSession:
+    """The session; with a device manager, the menu follows the devices' live health. With
+    `video_calls`, an enrolled kiosk's session offers video help from the hall, sharing
+    `screen` (kiosk.videocall); the desk starts with `session.calls.start()`."""
     catalog_client = CatalogClient(ctx.config.backends.catalog_url, ctx.config.backends.deadline_s)
     cache = CatalogCache(ctx.config.catalog_path, STEP_LIBRARY)
     present = ctx.devices.names()
+    calls = None
+    if video_calls:
+        from kiosk.videocall.wiring import build_video_calls
+
+        calls = build_video_calls(ctx, cache, screen)
 
     def states() -> Mapping[str, DeviceStatus]:
         if manager is not None:
@@ -103,20 +111,9 @@ def build_session(ctx: FlowContext, manager: DeviceManager | None = None) -> Kio
 
     availability = ServiceAvailability(states, frozenset(ctx.config.backends.site_backends))
     session = KioskSession(ctx, cache, catalog_client, availability,
-                           reconcile=ctx.transactions.reconcile, device_manager=manager)
+                           reconcile=ctx.transactions.reconcile, device_manager=manager,
+                           calls=calls)
 
-    def report_problem(kind: str, reason: str) -> None:
-        # Steps report here; the fleet link, when it runs, has set the session's on_problem.
-        log.warning("problem reported: %s %s", kind, reason)
-        if session.on_problem is not None:
-            session.on_problem(kind, reason)
-
-    def report_evaluation(report: EvaluationReport) -> None:
-        if session.on_evaluation is not None:   # the fleet link's, when it runs
-            session.on_evaluation(report)
-
-    ctx.report_problem = report_problem
-    ctx.report_evaluation = report_evaluation
     if manager is not None:
         manager.subscribe(session.on_device_event)
     scanner = ctx.devices.barcode_scanner
@@ -145,15 +142,18 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
     ctx.transactions.close()
 
 
-async def begin(config: KioskConfig,
-                view: SessionView | None = None) -> tuple[FlowContext, KioskSession]:
+async def begin(config: KioskConfig, view: SessionView | None = None, *,
+                video_calls: bool = False,
+                screen: ScreenFeed | None = None) -> tuple[FlowContext, KioskSession]:
     """What must come before a citizen is served: recovery of unfinished transactions, and the
-    session on the cached catalog. Its devices are not read yet (`come_up`)."""
+    session on the cached catalog (with video calls: `build_session`). Its devices are not read
+    yet (`come_up`)."""
     hold_mmap_threshold()
     ctx = build_context(config, view)
     report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
-    session = build_session(ctx, build_manager(ctx.devices))
+    session = build_session(ctx, build_manager(ctx.devices), video_calls=video_calls,
+                            screen=screen)
     session.recovery_report = report.as_json()
     return ctx, session
 
@@ -192,19 +192,19 @@ async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateI
     # How the last run ended (a crash the fleet must hear of?) and this one is running.
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
-    ctx, session = await begin(config, view)
+    # Video help from the hall, when enrolled, shares what the window shows.
+    screen = (ScreenShare(app, config.call.screen_width, config.call.screen_height)
+              if config.fleet.enrolled else None)
+    ctx, session = await begin(config, view, video_calls=True, screen=screen)
     marks["session"] = time.time()
     intents.attach(session)
     session.start()
     outbox_delivery = start_outbox_delivery(ctx, session)
     prewarm = ctx.tasks.spawn("voice-prewarm", app.voice.prewarm())
     housekeeper = start_housekeeping(ctx, session)
-    from kiosk.videocall.wiring import start_video_calls
-
-    calls = start_video_calls(ctx, session)   # video help from the hall, when enrolled
+    calls = session.calls
     if calls is not None:
-        calls.share_screen_from(ScreenShare(app, config.call.screen_width,
-                                            config.call.screen_height))
+        calls.start()
     # Updates: this run's health for the slot guard; a staged release is restarted into
     # between citizens (kiosk.update.agent). The fleet link passes the fleet's update command
     # to it, reports its status, and tells it when the fleet answered a heartbeat.
@@ -221,7 +221,6 @@ async def serve(config: KioskConfig, app: Any, view: SessionView, intents: LateI
     started = ctx.tasks.spawn("come-up", coming_up())
     fleet = start_fleet_link(ctx, session, restart_app=app.stop, run=run, updates=updates,
                              housekeeper=housekeeper)
-    housekeeper.fleet = fleet
     updates.start()
     failure: BaseException | None = None
     try:
@@ -269,9 +268,10 @@ def start_outbox_delivery(ctx: FlowContext, session: KioskSession) -> asyncio.Ta
 def start_fleet_link(ctx: FlowContext, session: KioskSession,
                      restart_app: Callable[[], None], run: RunInfo, updates: Updates | None = None,
                      housekeeper: Housekeeper | None = None) -> FleetLink | None:
-    """The fleet agent, when provisioning enrolled this kiosk (else None). It applies the
-    operators' saved service order at once: call it before the attract screen. With a
-    housekeeper, the disk's free space is in every heartbeat and a change of it sends one."""
+    """The fleet agent, when provisioning enrolled this kiosk (else None), connected to the
+    kiosk's fleet channel. It applies the operators' saved service order at once: call it
+    before the attract screen. With a housekeeper, the disk's free space is in every heartbeat
+    (a change of it sends one, through the channel)."""
     config = ctx.config
     if not config.fleet.enrolled:
         return None
@@ -299,7 +299,6 @@ async def serve_headless(config: KioskConfig, scenario: str | None, control_url:
     housekeeper = start_housekeeping(ctx, session)
     fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
                              housekeeper=housekeeper)
-    housekeeper.fleet = fleet
     failure: BaseException | None = None
     outbox_delivery = start_outbox_delivery(ctx, session)
     try:

@@ -24,6 +24,9 @@ class CatalogCache:
     def __init__(self, path: Path, library: StepLibrary) -> None:
         self.path = path
         self.library = library
+        # The catalog the kiosk serves by (the session sets it on the loop, kiosk.session); the
+        # video-call desk reads it too, built before the session.
+        self.in_force: Catalog | None = None
 
     @property
     def validators_path(self) -> Path:

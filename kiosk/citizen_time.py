@@ -64,11 +64,12 @@ class CitizenClock:
     """Watches the view for activity and progress; `tick()` says what time has run out, and
     `next_check_s()` when to call it next."""
 
-    def __init__(self, config: Callable[[], KioskConfig], view: SessionView) -> None:
+    def __init__(self, config: Callable[[], KioskConfig], view: SessionView,
+                 flow_running: Callable[[], bool]) -> None:
         self._config = config
         self.view = view
         self.item: ServiceItem | None = None
-        self.flow_running: Callable[[], bool] = lambda: False
+        self.flow_running = flow_running   # a citizen's item runs (the session's flow task)
         self.last_activity = time.monotonic()
         self.screen_since = time.monotonic()
         # Looking at the time: one loop timer, set for when something is next due (`start`).

@@ -33,6 +33,7 @@ from kiosk.json_object import JsonObject
 from kiosk.run_state import PreviousRun, RunInfo, ServiceOrderFile
 from kiosk.session import KioskSession
 from peripherals.health import DeviceEvent
+from wire.agents import AgentSignedIn, AgentSignIn
 from wire.fleet import (
     Command,
     CommandKind,
@@ -95,10 +96,10 @@ class FleetLink:
             outbox_limit=config.retention.fleet_outbox_messages,
             tasks=session.ctx.tasks,
         )
-        session.on_problem = self.report_problem
-        session.on_evaluation = self.stage_evaluation   # every rating the citizen gives here
+        # What the kiosk's parts tell the fleet (problems, ratings, changes) and ask of it (a
+        # village agent's sign-in) comes through its channel, from `start` to `stop`.
+        self.channel = session.ctx.fleet_channel
         self._staging: set[asyncio.Task[None]] = set()
-        session.agents.ask_fleet = self.agent.agent_sign_in  # village agents sign in by the fleet
         # Software updates (kiosk.update.agent): the update command, the heartbeat's status.
         self.updates = FleetUpdates(updates, self.agent.post_event) if updates else None
         # Read once at start-up, before the attract screen (a few bytes, like the key above).
@@ -133,13 +134,27 @@ class FleetLink:
         )
         self.agent.send_heartbeat_soon()
 
-    def report_problem(self, kind: str, reason: str) -> None:
+    # -- the fleet channel's peer (kiosk.fleet_channel.FleetPeer) -----------------------------
+
+    def problem(self, kind: str, reason: str) -> None:
         """A problem the operators should hear of at once (e.g. a refused catalog)."""
         self.agent.post_event(
             Event.new(
                 EventKind.INFO, time.time(), severity=Severity.WARNING, reason=f"{kind}:{reason}"
             )
         )
+
+    def evaluation(self, report: EvaluationReport) -> None:
+        """Every rating the citizen gives here (kiosk.evaluation)."""
+        self.stage_evaluation(report)
+
+    def changed(self) -> None:
+        """A change a heartbeat carries (the disk's level): the operators see it now."""
+        self.agent.send_heartbeat_soon()
+
+    async def agent_sign_in(self, request: AgentSignIn) -> AgentSignedIn:
+        """Village agents sign in by the fleet."""
+        return await self.agent.agent_sign_in(request)
 
     def _report_start(self) -> None:
         """How this run began: a restart event, and an unexpected exit nobody reported yet."""
@@ -334,10 +349,12 @@ class FleetLink:
         self.reports.start()
         self._report_start()
         self.agent.start()
+        self.channel.connect(self)
 
     async def stop(self, failure: BaseException | None = None) -> None:
         """A clean stop says goodbye. A death by an exception says no goodbye: it reports an
         unexpected exit (an alert for the operators) instead."""
+        self.channel.disconnect(self)
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
         # What ended in this run's last moments is reported with its goodbye.

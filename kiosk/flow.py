@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
+from kiosk.fleet_channel import FleetChannel
 from kiosk.journal import Journal
 from kiosk.tasks import TaskSupervisor
 from kiosk.transaction import TransactionCore
@@ -110,22 +111,24 @@ class FlowContext:
     subject_key: bytes  # key of the pseudonyms written to the journal
     scans: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # codes from scanners
     camera_scanner: CameraScannerService | None = None  # codes from camera frames, when no serial scanner is fitted
-    # A problem the operators must hear of at once (a retained document, a 差评): (kind, reason).
-    # build_session points it at the session's on_problem, which the fleet link sets.
-    report_problem: Callable[[str, str], None] = field(
-        default=lambda kind, reason: log.warning("problem %s: %s", kind, reason))
-    # Every rating (好差评) for the fleet's satisfaction figures, without the comment: build_session
-    # points it at the session's on_evaluation, which the fleet link sets.
-    report_evaluation: Callable[[EvaluationReport], None] = field(
-        default=lambda report: log.info("evaluation %s not reported: no fleet link",
-                                        report.evaluation_id))
+    # What the kiosk tells the fleet and asks of it (kiosk.fleet_channel): the fleet link
+    # connects to it when it runs.
+    fleet_channel: FleetChannel = field(default_factory=FleetChannel)
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
     # The kiosk's background tasks (kiosk.tasks): a one-off task that fails is a problem the
-    # operators hear of, through report_problem as it stands when it fails.
+    # operators hear of.
     tasks: TaskSupervisor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.tasks = TaskSupervisor(escalate=lambda kind, reason: self.report_problem(kind, reason))
+        self.tasks = TaskSupervisor(escalate=self.fleet_channel.problem)
+
+    def report_problem(self, kind: str, reason: str) -> None:
+        """A problem the operators must hear of at once (a retained document, a 差评)."""
+        self.fleet_channel.problem(kind, reason)
+
+    def report_evaluation(self, report: EvaluationReport) -> None:
+        """Every rating (好差评) for the fleet's satisfaction figures, without the comment."""
+        self.fleet_channel.evaluation(report)
 
     @property
     def journal(self) -> Journal:

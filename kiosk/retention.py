@@ -23,7 +23,6 @@ from kiosk.logs import rotated_logs
 from kiosk.tasks import TaskSupervisor
 
 if TYPE_CHECKING:
-    from kiosk.fleet_link import FleetLink
     from kiosk.flow import FlowContext
     from kiosk.session import KioskSession
     from kiosk.transaction import TransactionCore
@@ -174,7 +173,6 @@ class Housekeeper:
         self.is_busy = is_busy
         self.on_disk = on_disk
         self.disk: DiskReading | None = None
-        self.fleet: FleetLink | None = None  # the fleet link, once it runs (told at once of a change)
         self._tasks: list[asyncio.Task[None]] = []
 
     def status(self) -> DeviceStatus:
@@ -258,16 +256,14 @@ class Housekeeper:
 
 def start_housekeeping(ctx: FlowContext, session: KioskSession) -> Housekeeper:
     """Retention and the disk watermark for a running kiosk (a FlowContext and its
-    KioskSession): a nearly full disk takes it out of service. Set `.fleet` once the fleet link
-    runs, so a change of the disk's level is heard at once."""
-    housekeeper = Housekeeper(ctx.config, ctx.transactions, lambda: session.busy,
-                              tasks=ctx.tasks)
+    KioskSession): a nearly full disk takes it out of service, and a change of the disk's level
+    is told to the fleet at once (kiosk.fleet_channel: a heartbeat now, when a link runs)."""
 
     def on_disk(reading: DiskReading) -> None:
         session.set_disk_full(reading.level is DiskLevel.FULL)
-        if housekeeper.fleet is not None:
-            housekeeper.fleet.agent.send_heartbeat_soon()
+        ctx.fleet_channel.changed()
 
-    housekeeper.on_disk = on_disk
+    housekeeper = Housekeeper(ctx.config, ctx.transactions, lambda: session.busy,
+                              on_disk=on_disk, tasks=ctx.tasks)
     housekeeper.start()
     return housekeeper

@@ -27,7 +27,6 @@ from kiosk.technician import TechnicianMode
 from kiosk.viewmodel import ScreenId, ServiceTile, Volume, personal_defaults, stages_of
 from kiosk.village_agent import AgentDesk
 from peripherals.device_manager import DeviceManager
-from wire.reports import EvaluationReport
 
 if TYPE_CHECKING:
     from kiosk.videocall import VideoCallDesk
@@ -44,16 +43,15 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
     def __init__(self, ctx: FlowContext, catalog_cache: CatalogCache,
                  catalog_client: CatalogClient, availability: ServiceAvailability,
                  reconcile: Callable[[], Awaitable[object]] | None = None,
-                 device_manager: DeviceManager | None = None) -> None:
+                 device_manager: DeviceManager | None = None,
+                 calls: VideoCallDesk | None = None) -> None:
         self.ctx = ctx
         self.view = ctx.view
         self.catalog_cache = catalog_cache
         self.catalog_client = catalog_client
         self.availability = availability
         self.reconcile = reconcile          # settles orphaned transactions (the transaction core)
-        self.on_problem: Callable[[str, str], None] | None = None   # (kind, reason) -> fleet
-        self.on_evaluation: Callable[[EvaluationReport], None] | None = None   # 好差评 -> fleet
-        self.catalog: Catalog | None = catalog_cache.load()
+        self.catalog = catalog_cache.load()
         self.catalog_problem: str | None = None
         self._refused = ("", "")            # (ETag, reason) of a published catalog we refused
         self.recovery_report: JsonObject = {}
@@ -62,7 +60,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self.operator_out_of_service = ""
         self.storage_out_of_service = ""    # "oos.disk_full" while the disk is nearly full
         self.starting = False               # devices' first reading, the first catalog fetch
-        self.calls: VideoCallDesk | None = None   # video help from the hall, when enrolled
+        self.calls = calls                  # video help from the hall, when enrolled
         self._taps: list[float] = []
         self._pin_failures = 0
         self._pin_locked_until = 0.0
@@ -73,14 +71,24 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         self._flow_task: asyncio.Task[None] | None = None
         self._engine: FlowEngine | None = None
         self._after_cancel = ""             # "menu" or "restart": where "上一步" leads
-        self.clock = CitizenClock(lambda: self.ctx.config, self.view)
-        self.clock.flow_running = lambda: self._flow_task is not None
+        self.clock = CitizenClock(lambda: self.ctx.config, self.view,
+                                  flow_running=lambda: self._flow_task is not None)
         self._tasks: list[asyncio.Task[None]] = []
         self.agents = AgentDesk(ctx, self._tiles, self._start_flow)  # the village agent, if any
         self.menu = ServiceMenu(self.view, self.tile_for, ctx.journal, ctx)
         self.rating = CitizenRating(ctx, self._next_visit)  # batch mode: the next citizen
         self.view.update(language=ctx.config.ui.language, services=self._tiles(),
                          hotline=ctx.config.flow.office_hotline)
+
+    @property
+    def catalog(self) -> Catalog | None:
+        """The catalog the kiosk serves by, held by its cache (the video-call desk reads it
+        there); replaced on the loop only."""
+        return self.catalog_cache.in_force
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog | None) -> None:
+        self.catalog_cache.in_force = catalog
 
     # Catalog, devices and network -> the menu.
     def _tiles(self) -> tuple[ServiceTile, ...]:
@@ -146,8 +154,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         except CatalogError as exc:
             self._refused = (fetched.validators.etag, exc.reason.value)
             self.catalog_problem = exc.reason.value
-            if self.on_problem is not None:
-                self.on_problem("catalog_refused", exc.reason.value)
+            self.ctx.report_problem("catalog_refused", exc.reason.value)
             log.error("published catalog refused, keeping version %s: %s",
                       self.catalog.version if self.catalog else "none", exc,
                       extra={"reason": exc.reason.value})
@@ -301,8 +308,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
         step = v.stages[v.stage_index] if 0 <= v.stage_index < len(v.stages) else ""
         self.view.update(help_shown=True, exit_prompt=False)
         log.info("citizen asked for staff on %s", v.screen.value)
-        if self.on_problem is not None:
-            self.on_problem("help_requested", f"screen={v.screen.value};step={step}")
+        self.ctx.report_problem("help_requested", f"screen={v.screen.value};step={step}")
 
     def close_help(self) -> None:
         self.activity()

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.catalog import ServiceItem
@@ -31,14 +31,12 @@ from kiosk.viewmodel import OptionTile, ScreenId, ServiceTile
 from wire.agents import (
     AgentCredential,
     AgentRefusal,
-    AgentSignedIn,
     AgentSignIn,
     is_sign_in_code,
 )
 
 log = logging.getLogger(__name__)
 
-AskFleet = Callable[[AgentSignIn], Awaitable[AgentSignedIn]]
 PIN_LENGTH = 6
 SIGN_IN_WAIT_S = 120.0  # the sign-in screen gives up (back to the attract screen) after this
 CONSENT_WAIT_S = 60.0
@@ -53,15 +51,14 @@ class SignedInAgent:
 
 
 class AgentDesk:
-    """One kiosk's village agent, if any. `ask_fleet` is set by the fleet link; without a fleet
-    nobody can sign in (the entry says so)."""
+    """One kiosk's village agent, if any. The fleet answers a sign-in (kiosk.fleet_channel);
+    while no fleet link is connected nobody can sign in (the entry says so)."""
 
     def __init__(self, ctx: FlowContext, tiles: Callable[[], tuple[ServiceTile, ...]],
                  start_item: Callable[[ServiceItem, str], None]) -> None:
         self.ctx = ctx
         self._tiles = tiles  # the session's menu, as it stands for the current agent
         self._start_item = start_item  # the session starts the flow, for an agent id
-        self.ask_fleet: AskFleet | None = None
         self.agent: SignedInAgent | None = None
         self._task: asyncio.Task[None] | None = None
         self._pin: asyncio.Future[str] | None = None
@@ -97,10 +94,11 @@ class AgentDesk:
         view = self.ctx.view
         if view.screen is not ScreenId.ATTRACT or self.busy:
             return
-        error = "" if self.ask_fleet is not None else "agent.no_fleet"
+        fleet = self.ctx.fleet_channel.connected
+        error = "" if fleet else "agent.no_fleet"
         view.update(screen=ScreenId.AGENT_SIGN_IN, entry="", entry_error_key=error,
                     status_key="agent.sign_in.instruction", busy=False)
-        if self.ask_fleet is not None:
+        if fleet:
             self._task = self.ctx.tasks.spawn("agent-sign-in", self._sign_in())
 
     def close_sign_in(self) -> None:
@@ -172,15 +170,16 @@ class AgentDesk:
                            pin=pin)
 
     async def _ask(self, request: AgentSignIn) -> None:
+        from kiosk.fleet_channel import NoFleet
         from kiosk.fleet_enrollment import FleetError  # (aiohttp: only when asked)
 
-        assert self.ask_fleet is not None
         view = self.ctx.view
         view.update(busy=True, status_key="agent.sign_in.checking")
         try:
-            answer = await self.ask_fleet(request)
-        except FleetError as exc:
-            reason = exc.code if exc.code in REFUSAL_KEYS else UNREACHABLE
+            answer = await self.ctx.fleet_channel.agent_sign_in(request)
+        except (FleetError, NoFleet) as exc:
+            code = exc.code if isinstance(exc, FleetError) else ""
+            reason = code if code in REFUSAL_KEYS else UNREACHABLE
             log.info("village agent sign-in refused", extra={"reason": reason})
             view.update(busy=False, entry="", entry_error_key=f"agent.refused.{reason}")
             return

@@ -77,7 +77,8 @@ class VideoCallDesk:
 
     def __init__(self, config: CallConfig, view: SessionView, link: SignallingLink,
                  camera: CameraFeed | None, menu: Callable[[], tuple[ItemRef, ...]],
-                 guide: Callable[[str], tuple[str, ...]], tasks: TaskSupervisor) -> None:
+                 guide: Callable[[str], tuple[str, ...]], tasks: TaskSupervisor,
+                 screen: ScreenFeed | None = None) -> None:
         self.config = config
         self.tasks = tasks
         self.view = view
@@ -85,7 +86,7 @@ class VideoCallDesk:
         self.camera = camera
         self.menu = menu
         self.guide = guide
-        self.screen: ScreenFeed | None = None
+        self.screen = screen   # the UI's screen feed, shared in a call (None: no window)
         self.figures = CallFigures()
         self.media: CallMedia | None = None
         self._ice_servers: tuple[IceServer, ...] = ()
@@ -97,10 +98,6 @@ class VideoCallDesk:
         self._site_records = False   # the site's policy, told to the citizen before consent
         self._level = Level.FULL
         self._last_seq = 0
-
-    def share_screen_from(self, feed: ScreenFeed) -> None:
-        """The UI's screen feed (the composition root sets it once the window exists)."""
-        self.screen = feed
 
     @property
     def active(self) -> bool:

@@ -54,7 +54,6 @@ async def test_low_disk_alerts_the_fleet_while_serving_and_a_full_one_stops_the_
     keeper = start_housekeeping(ctx, session)
     record = RunRecord(ctx.config.state_dir)
     link = start_fleet_link(ctx, session, lambda: None, record.begin(), housekeeper=keeper)
-    keeper.fleet = link
 
     async def alerts_on(subject):
         return [a for a in await fleet.store.list_alerts() if a["subject"] == subject]

@@ -16,6 +16,7 @@ from kiosk.flow import Devices, FlowContext
 from kiosk.viewmodel import SessionView
 from simulator.backends import Backends, reference_catalog
 from simulator.throttled_link import ThrottledLink, behind_link
+from tests.reports_kit import listen
 
 
 class Village:
@@ -113,8 +114,7 @@ async def test_a_newly_published_catalog_is_fetched_and_replaces_the_cache(villa
 
 async def test_a_refused_catalog_is_downloaded_once_and_reported_once(village):
     session = village.session()
-    problems = []
-    session.on_problem = lambda kind, reason: problems.append((kind, reason))
+    problems = listen(session.ctx).problems
     await session.refresh_catalog()
     good = session.catalog.version
     broken = json.loads(reference_catalog())

@@ -18,15 +18,14 @@ from kiosk.viewmodel import CallPhase, ScreenId, SessionView
 from simulator.backends import reference_catalog
 from simulator.reference import BILL_PAYMENT, ENDORSEMENT, WATER_ACCOUNT
 from tests.kiosk.test_flow_engine import kiosk, until  # noqa: F401 - the fixture
+from tests.reports_kit import listen
 
 CATALOG = parse_catalog(reference_catalog(), STEP_LIBRARY)
 
 
 def clock_for(ui: UiConfig, view: SessionView, flow: FlowConfig | None = None) -> CitizenClock:
     config = KioskConfig(ui=ui, flow=flow or FlowConfig())
-    clock = CitizenClock(lambda: config, view)
-    clock.flow_running = lambda: True
-    return clock
+    return CitizenClock(lambda: config, view, flow_running=lambda: True)
 
 
 def test_a_citizen_busy_with_cards_is_never_asked_if_still_there():
@@ -141,8 +140,7 @@ async def test_no_way_back_once_paying_and_exit_asks_first(kiosk):  # noqa: F811
 
 async def test_call_staff_tells_the_fleet_where_without_anything_personal(kiosk):  # noqa: F811
     backends, ctx, session = kiosk
-    problems = []
-    session.on_problem = lambda kind, reason: problems.append((kind, reason))
+    problems = listen(ctx).problems
     session.touch_start()
     session.choose_service(BILL_PAYMENT)
     await until(ctx.view, ScreenId.ENTER_ACCOUNT)

@@ -17,6 +17,7 @@ from kiosk.journal import TxState
 from kiosk.viewmodel import ScreenId, SessionView
 from simulator.backends import Backends, reference_catalog
 from simulator.reference import BILL_PAYMENT, QUEUE_TICKET, WATER_ACCOUNT
+from tests.reports_kit import listen
 
 
 @pytest.fixture
@@ -213,8 +214,7 @@ async def test_network_loss_pauses_online_items_and_they_come_back(kiosk):
 
 async def test_a_broken_published_catalog_never_replaces_the_good_one(kiosk):
     backends, ctx, session = kiosk
-    problems = []
-    session.on_problem = lambda kind, reason: problems.append((kind, reason))
+    problems = listen(ctx).problems
     good_version = session.catalog.version
     broken = json.loads(reference_catalog())
     broken["items"][0]["steps"] = [{"step": "submit", "timeout_s": -1}]

@@ -13,6 +13,7 @@ from kiosk.tasks import TASK_FAILED
 from kiosk.viewmodel import ScreenId
 from tests.kiosk.test_flow_engine import kiosk, until  # noqa: F401 - the fixture
 from tests.kiosk.test_retention import keeping
+from tests.reports_kit import listen
 
 __all__ = ["kiosk"]
 
@@ -51,8 +52,7 @@ async def test_a_failing_disk_loop_is_logged_and_restarted_and_the_change_still_
 async def test_a_failing_one_off_task_is_logged_and_the_operators_hear_of_it(
         kiosk, caplog):  # noqa: F811
     backends, ctx, session = kiosk
-    problems = []
-    ctx.report_problem = lambda kind, reason: problems.append((kind, reason))
+    problems = listen(ctx).problems
     caplog.set_level(logging.ERROR, logger="kiosk.tasks")
 
     async def refresh() -> None:

@@ -101,22 +101,28 @@ async def _serve(port: int, app, session, calls, share, sim_url: str) -> web.App
 
 
 async def _run(config, port: int, sim_url: str) -> None:
-    from kiosk.app import _end_run, close_context, prepare, start_fleet_link
+    from kiosk.app import _end_run, begin, close_context, come_up, start_fleet_link
+    from kiosk.late_intents import LateIntents
     from kiosk.run_state import RunRecord
-    from kiosk.videocall.wiring import start_video_calls
+    from kiosk.viewmodel import SessionView
     from screens.app import KioskApp
     from screens.screen_share import ScreenShare
 
     record = RunRecord(config.state_dir)
     run = record.begin()
-    ctx, session = await prepare(config)
-    app = KioskApp(ctx.view, session)
+    # As kiosk.main does: the screens first, the session behind their intents.
+    view = SessionView(language=config.ui.language)
+    intents = LateIntents()
+    app = KioskApp(view, intents)
+    share = ScreenShare(app, config.call.screen_width, config.call.screen_height)
+    ctx, session = await begin(config, view, video_calls=True, screen=share)
+    await come_up(session)
+    intents.attach(session)
     session.start()
     link = start_fleet_link(ctx, session, restart_app=app.stop, run=run)
-    calls = start_video_calls(ctx, session)
+    calls = session.calls
     assert calls is not None, "the kiosk must be enrolled with a fleet"
-    share = ScreenShare(app, config.call.screen_width, config.call.screen_height)
-    calls.share_screen_from(share)
+    calls.start()
     runner = None
 
     def on_start(*_):

@@ -11,10 +11,11 @@ import time
 
 from fleet.call_store import CallPolicy
 from fleet.signalling import CALL_HUB
-from kiosk.videocall.wiring import start_video_calls
+from kiosk.app import build_session
 from kiosk.viewmodel import CallPhase, ScreenId
 from tests.fleet.fleetkit import Fleet, sqlite_config
 from tests.kiosk.test_flow_engine import kiosk  # noqa: F401 - the fixture
+from tests.reports_kit import listen
 
 SITE = "village-3"
 
@@ -28,7 +29,7 @@ async def until(predicate, what: str, timeout: float = 10.0) -> None:
 
 async def enrolled(kiosk_fixture, tmp_path, allowed: bool):
     """The kiosk enrolled with a running fleet whose site allows calls (or has no policy)."""
-    _, ctx, session = kiosk_fixture
+    _, ctx, _ = kiosk_fixture
     fleet = Fleet(sqlite_config(tmp_path / "fleet"))
     await fleet.start()
     keys = await fleet.enroll_kiosk("VIL-03", site=SITE)
@@ -42,17 +43,26 @@ async def enrolled(kiosk_fixture, tmp_path, allowed: bool):
         fleet=dataclasses.replace(ctx.config.fleet, server_url=fleet.url,
                                   device_key_path=str(key)),
         call=dataclasses.replace(ctx.config.call, policy_interval_s=0.5))
-    desk = start_video_calls(ctx, session)
-    assert desk is not None and session.calls is desk
-    problems: list[tuple[str, str]] = []
-    session.on_problem = lambda kind, reason: problems.append((kind, reason))
-    return fleet, desk, problems
+    # The enrolled kiosk's own session: its desk comes with it, as in kiosk.app.begin.
+    session = build_session(ctx, video_calls=True)
+    await session.refresh_catalog()
+    desk = session.calls
+    assert desk is not None
+    desk.start()
+    return fleet, session, desk, listen(ctx).problems
+
+
+async def ended(fleet, session, desk) -> None:
+    await desk.stop()
+    await session.stop()
+    await session.catalog_client.close()
+    await fleet.close()
 
 
 async def test_help_offers_the_video_call_where_the_site_allows_it_consent_first(
         kiosk, tmp_path):  # noqa: F811
-    _, ctx, session = kiosk
-    fleet, desk, problems = await enrolled(kiosk, tmp_path, allowed=True)
+    _, ctx, _ = kiosk
+    fleet, session, desk, problems = await enrolled(kiosk, tmp_path, allowed=True)
     try:
         await until(lambda: ctx.view.call_available, "the site's policy")
         session.touch_start()
@@ -71,14 +81,13 @@ async def test_help_offers_the_video_call_where_the_site_allows_it_consent_first
         assert ctx.view.call_phase is CallPhase.IDLE
         assert problems == [("help_requested", "screen=menu;step=")]   # one, not two
     finally:
-        await desk.stop()
-        await fleet.close()
+        await ended(fleet, session, desk)
 
 
 async def test_without_the_site_s_consent_the_help_panel_offers_only_the_hotline(
         kiosk, tmp_path):  # noqa: F811
-    _, ctx, session = kiosk
-    fleet, desk, problems = await enrolled(kiosk, tmp_path, allowed=False)
+    _, ctx, _ = kiosk
+    fleet, session, desk, problems = await enrolled(kiosk, tmp_path, allowed=False)
     try:
         await asyncio.sleep(1.0)                        # the policy asked, at least once
         assert not ctx.view.call_available
@@ -88,13 +97,12 @@ async def test_without_the_site_s_consent_the_help_panel_offers_only_the_hotline
         session.start_video_call()                      # no button for it; nothing happens
         assert ctx.view.call_phase is CallPhase.IDLE
     finally:
-        await desk.stop()
-        await fleet.close()
+        await ended(fleet, session, desk)
 
 
 async def test_the_end_of_a_visit_ends_its_call(kiosk, tmp_path):  # noqa: F811
-    _, ctx, session = kiosk
-    fleet, desk, _ = await enrolled(kiosk, tmp_path, allowed=True)
+    _, ctx, _ = kiosk
+    fleet, session, desk, _ = await enrolled(kiosk, tmp_path, allowed=True)
     hub = fleet.runner.app[CALL_HUB]  # type: ignore[union-attr]
     try:
         await until(lambda: ctx.view.call_available, "the site's policy")
@@ -126,8 +134,7 @@ async def test_the_end_of_a_visit_ends_its_call(kiosk, tmp_path):  # noqa: F811
         row = await hub.store.call(call_id)
         assert row is not None and row.state.value == "ended"
     finally:
-        await desk.stop()
-        await fleet.close()
+        await ended(fleet, session, desk)
 
 
 async def test_no_restart_or_update_while_a_citizen_s_call_is_asked_for_or_on(
@@ -135,8 +142,8 @@ async def test_no_restart_or_update_while_a_citizen_s_call_is_asked_for_or_on(
     # What the fleet agent's commands and the update agent wait for (kiosk/fleet_link.py,
     # kiosk/app.py): a citizen on the menu talking to the hall runs no transaction, but a
     # restart would cut their call.
-    _, ctx, session = kiosk
-    fleet, desk, _ = await enrolled(kiosk, tmp_path, allowed=True)
+    _, ctx, _ = kiosk
+    fleet, session, desk, _ = await enrolled(kiosk, tmp_path, allowed=True)
     try:
         await until(lambda: ctx.view.call_available, "the site's policy")
         session.touch_start()
@@ -151,5 +158,4 @@ async def test_no_restart_or_update_while_a_citizen_s_call_is_asked_for_or_on(
         await until(lambda: ctx.view.call_phase in (CallPhase.ENDED, CallPhase.IDLE), "the end")
         assert not session.must_not_restart
     finally:
-        await desk.stop()
-        await fleet.close()
+        await ended(fleet, session, desk)

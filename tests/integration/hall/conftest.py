@@ -16,6 +16,7 @@ from kiosk.viewmodel import ScreenId
 from simulator.backends import reference_catalog
 from simulator.reference import DOCUMENT_COLLECTION
 from simulator.runtime import Simulator, SimulatorOptions
+from tests.reports_kit import listen
 
 TAKE_TIMEOUT_S = 1.5  # the collection item's 30 s, shortened for the tests
 
@@ -24,8 +25,7 @@ class Rig:
     def __init__(self, sim: Simulator, ctx, session, manager) -> None:
         self.sim, self.ctx, self.session, self.manager = sim, ctx, session, manager
         self.view = ctx.view
-        self.problems: list[tuple[str, str]] = []
-        session.on_problem = lambda kind, reason: self.problems.append((kind, reason))
+        self.problems = listen(ctx).problems
 
     async def until(self, *screens: ScreenId, timeout: float = 20.0) -> ScreenId:
         async def wait() -> None:
