@@ -10,6 +10,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from kiosk import pinyin_input
+from kiosk.comment_typing import CommentTyping
 from kiosk.evaluation import (
     COMMENT_MAX,
     LEVEL_TEXT,
@@ -25,7 +27,6 @@ from kiosk.viewmodel import OptionTile, ScreenId, SessionView
 log = logging.getLogger(__name__)
 
 THANKS_S = 2.0      # "thank you" stays this long before the attract screen
-COMMENT_KEYS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 class CitizenRating:
@@ -39,6 +40,8 @@ class CitizenRating:
         self._subject: tuple[str, str] | None = None   # (item code, transaction) to rate
         self._agent_id = ""   # the village agent who ran it for the citizen, if any
         self._thanks: asyncio.TimerHandle | None = None
+        self._typing = CommentTyping(COMMENT_MAX)
+        self._dictionary: asyncio.Task[None] | None = None
 
     def offer(self, item_code: str, transaction: str, agent_id: str = "") -> None:
         """The service has ended (finished or failed): it may be rated once."""
@@ -47,6 +50,7 @@ class CitizenRating:
 
     def forget(self) -> None:
         self._subject = None
+        self._typing = CommentTyping(COMMENT_MAX)   # what was typed goes with the citizen
         if self._thanks is not None:
             self._thanks.cancel()
             self._thanks = None
@@ -55,9 +59,11 @@ class CitizenRating:
         """The rating screen, if there is something to rate (else False: go home)."""
         if self._subject is None:
             return False
+        self._typing = CommentTyping(COMMENT_MAX)
         self.view.update(
             screen=ScreenId.EVALUATE, rating_level=0, rating_chosen=(), rating_comment="",
-            rating_note_key="", rating_tags=(),
+            rating_composing="", rating_words=(), rating_more_words=False, rating_note_key="",
+            rating_tags=(),
             rating_levels=tuple(OptionTile(str(int(level)), LEVEL_TEXT[level])
                                 for level in sorted(Level, reverse=True)))
         return True
@@ -70,6 +76,7 @@ class CitizenRating:
         if chosen.low:
             self.view.update(rating_level=int(chosen), rating_tags=tuple(
                 OptionTile(key, text) for key, text in REASON_TAGS.items()))
+            self._get_dictionary()   # for a comment in Chinese, while the reasons are read
         else:
             self.view.update(rating_level=int(chosen))
             self.send()
@@ -82,14 +89,29 @@ class CitizenRating:
                          if tag in chosen else (*chosen, tag))
 
     def comment_key(self, key: str) -> None:
-        comment = self.view.rating_comment
-        if key == "back":
-            comment = comment[:-1]
-        elif key == "space":
-            comment = comment + " " if comment and not comment.endswith(" ") else comment
-        elif key in COMMENT_KEYS:
-            comment += key
-        self.view.update(rating_comment=comment[:COMMENT_MAX])
+        """A key of the comment's keyboard, "word:N" for the N-th word shown, or "more"."""
+        self._typing.key(key, pinyin_input.loaded())
+        self._show_typing()
+
+    def _show_typing(self) -> None:
+        typing = self._typing
+        self.view.update(rating_comment=typing.comment, rating_composing=typing.letters,
+                         rating_words=tuple(typing.shown_words()),
+                         rating_more_words=typing.more)
+
+    def _get_dictionary(self) -> None:
+        """Builds the pinyin dictionary off the loop, once per kiosk run; letters typed
+        meanwhile get their words when it is ready."""
+        if pinyin_input.loaded() is not None or self._dictionary is not None:
+            return
+
+        async def build() -> None:
+            dictionary = await asyncio.to_thread(pinyin_input.load)
+            if self.view.screen is ScreenId.EVALUATE:
+                self._typing.suggest(dictionary)
+                self._show_typing()
+
+        self._dictionary = self.ctx.tasks.spawn("pinyin-dictionary", build())
 
     def send(self) -> None:
         """Stored in the outbox (kiosk.evaluation); delivered by the kiosk's loop later."""
@@ -99,8 +121,7 @@ class CitizenRating:
         self._subject = None
         try:
             self._desk_().rate(item_code, transaction, self.view.rating_level,
-                               self.view.rating_chosen, self.view.rating_comment,
-                               self._agent_id)
+                               self.view.rating_chosen, self._typing.text, self._agent_id)
         except RatingRefused as exc:      # a fixed list of tags: not expected, never shown
             log.error("rating not stored: %s", exc, extra={"transaction": transaction})
         self.view.update(rating_note_key="rate.thanks", rating_tags=())

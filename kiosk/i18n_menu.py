@@ -36,5 +36,6 @@ MENU_TEXTS: dict[str, dict[str, str]] = {
     "rate.why": {"zh": "请选择不满意的原因（可多选）", "en": "What went wrong? (any)"},
     "rate.comment": {"zh": "留言（可选）：{comment}", "en": "Comment (optional): {comment}"},
     "rate.send": {"zh": "提交评价", "en": "Send"},
+    "rate.more_words": {"zh": "更多 ›", "en": "More ›"},
     "rate.skip": {"zh": "跳过", "en": "Skip"},
 }

@@ -70,7 +70,7 @@ DONE_STAGE = "stage.done"
 # scanned, a key typed, the flow moving on): they count as activity, like a touch.
 PROGRESS_FIELDS = frozenset({"screen", "status_key", "faces", "scan_index", "entry",
                              "qr_payload", "search_query", "guide_section", "rating_level",
-                             "rating_comment"})
+                             "rating_comment", "rating_composing"})
 
 # A status that means a document of the citizen's is now in the kiosk: remind them at the end.
 DOCUMENT_PLACED = {"idcard.reading": "doc.idcard", "permit.reading": "doc.permit",
@@ -121,7 +121,7 @@ class CallPhase(StrEnum):
 # (tests/videocall/test_screen_privacy.py checks all); the end of a visit wipes them all
 # (KioskSession._clear_visit, through personal_defaults).
 PERSONAL_FIELDS = frozenset({"entry", "confirm_lines", "preview", "result_lines",
-                             "rating_comment"})
+                             "rating_comment", "rating_composing", "rating_words"})
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,9 @@ class SessionView:
     rating_level: int = 0
     rating_chosen: tuple[str, ...] = ()
     rating_comment: str = ""
+    rating_composing: str = ""            # pinyin typed for the comment, not a word yet
+    rating_words: tuple[str, ...] = ()    # Chinese words offered for it (kiosk.pinyin_input)
+    rating_more_words: bool = False       # more than these: "more" pages through them
     rating_note_key: str = ""
     # Video help from the hall (kiosk.videocall): the call and what its overlay shows.
     call_available: bool = False          # the site allows calls and the fleet answers

@@ -36,6 +36,11 @@ class EvaluateScreen(KioskScreen):
                                                size_hint_y=None,
                                                height=theme.font(TypeSize.SMALL) * 2.6))
         self.comment.automation_id = "rating.comment"
+        # Chinese words for the pinyin typed (kiosk.pinyin_input): the citizen's too.
+        self.words = mark_personal(GridLayout(cols=4, spacing=theme.space(Space.GAP) / 2,
+                                              size_hint_y=None,
+                                              height=theme.space(Space.BUTTON) * 1.1))
+        self._words: tuple = ()
         self.keyboard = LetterKeyboard("comment_key", self.intents.comment_key,
                                        extra=("back", "space"), size_hint_y=None,
                                        height=theme.space(Space.BUTTON) * 2.2)
@@ -65,8 +70,8 @@ class EvaluateScreen(KioskScreen):
         if phase == "levels":
             widgets = [self.service, self.optional, self.levels, self.skip_row, self.countdown]
         elif phase == "reasons":
-            widgets = [self.why, self.tags, self.comment, self.keyboard, self.send_row,
-                       self.countdown]
+            widgets = [self.why, self.tags, self.comment, self.words, self.keyboard,
+                       self.send_row, self.countdown]
         else:
             widgets = [self.thanks]
         for widget in widgets:
@@ -96,7 +101,22 @@ class EvaluateScreen(KioskScreen):
         self.why.text = v.t("rate.why")
         self.countdown.text = v.t("result.countdown", seconds=v.countdown_s) \
             if v.countdown_s else ""
-        self.comment.text = v.t("rate.comment", comment=v.rating_comment or "_")
+        typed = v.rating_comment + v.rating_composing
+        self.comment.text = v.t("rate.comment", comment=typed or "_")
+        words = (v.rating_words, v.rating_more_words, v.language)
+        if words != self._words:
+            self._words = words
+            self.words.clear_widgets()
+            for index, word in enumerate(v.rating_words):
+                button = BigButton(f"comment_word.{index}", "secondary", TypeSize.SMALL,
+                                   text=word, size_hint_y=1)
+                button.bind(on_release=lambda _b, i=index: self.intents.comment_key(f"word:{i}"))
+                self.words.add_widget(button)
+            if v.rating_more_words:
+                more = BigButton("comment_word.more", "secondary", TypeSize.SMALL,
+                                 text=v.t("rate.more_words"), size_hint_y=1)
+                more.bind(on_release=lambda *_: self.intents.comment_key("more"))
+                self.words.add_widget(more)
         self.send.text = v.t("rate.send")
         for skip in self.skips:
             skip.text = v.t("rate.skip")

@@ -35,6 +35,8 @@ async def audit(app, view) -> dict:
         "result_lines": ({"zh": MARK, "en": MARK},),
         "preview": preview,
         "rating_comment": MARK,
+        "rating_composing": MARK,
+        "rating_words": (MARK,),
     }
     assert set(markers) == set(PERSONAL_FIELDS), "a new personal field needs a marker here"
     results = {}

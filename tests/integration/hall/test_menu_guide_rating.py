@@ -194,6 +194,12 @@ async def test_an_untouched_rating_screen_goes_home_like_the_result_screen(rig):
     assert clock.tick() == "result_over"                         # the session goes home
 
 
+async def words_offered(view, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not view.rating_words:
+            await asyncio.sleep(0.05)
+
+
 async def test_a_comment_typed_then_abandoned_leaves_the_view_with_the_citizen(rig):
     # What a citizen types in the comment is theirs (kiosk.viewmodel.PERSONAL_FIELDS): walking
     # away from it (skip) ends the visit with it wiped, like an account number they typed.
@@ -205,8 +211,16 @@ async def test_a_comment_typed_then_abandoned_leaves_the_view_with_the_citizen(r
     rig.session.rate(1)
     for key in "wang":
         rig.session.comment_key(key)
-    assert rig.view.rating_comment == "wang"
+    await words_offered(rig.view)              # the pinyin dictionary, built off the loop
+    rig.session.comment_key("space")           # the first word: 王
+    for key in "xiao":                         # pinyin not yet a word
+        rig.session.comment_key(key)
+    assert rig.view.rating_comment == "王" and rig.view.rating_composing == "xiao"
+    assert "小" in rig.view.rating_words
     rig.session.finish()                                   # skip: nothing sent
     assert rig.view.screen is ScreenId.ATTRACT
-    assert "rating_comment" in PERSONAL_FIELDS and rig.view.rating_comment == ""
+    typed = {"rating_comment", "rating_composing", "rating_words"}
+    assert typed <= PERSONAL_FIELDS
+    assert (rig.view.rating_comment, rig.view.rating_composing, rig.view.rating_words) == (
+        "", "", ())
     assert not rig.sim.backends.hall.ratings and not rig.problems

@@ -1,0 +1,192 @@
+"""Chinese typed on the kiosk's letter keyboard: pinyin in, words to tap out (拼音输入).
+
+A citizen's comment on a rating (kiosk.citizen_rating) is typed as pinyin without tones,
+"paiduishijianchang", and the screen offers Chinese words for the letters: 排队, 派对, then for
+what is left, 时间... Tapping a word takes the letters it spells; "space" takes the first word.
+
+The words and how common they are come from jieba's dictionary (349,046 words with their counts
+in a large corpus); their readings from pypinyin, which reads a word as a whole (银行 yinhang,
+not yinxing). The most common words are indexed, every single character by each of its
+readings, ranked by how often the words read it so. Building the index takes about a second and a half: it is built once, off the loop
+(`load`), when a rating screen first asks for a comment.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+WORDS = 60_000           # the most common words of jieba's dictionary that are indexed
+LONGEST_SYLLABLE = 6     # "zhuang", "shuang"
+CANDIDATES = 8           # words offered at once
+RARE_READING = 200       # a character's other readings count this many times less
+LONGEST_WORD = 5         # syllables in the longest word a whole run is written with
+
+
+@dataclass(frozen=True)
+class Candidate:
+    word: str
+    letters: int   # how many of the typed letters it spells, from the start
+
+
+def _is_hanzi(text: str) -> bool:
+    return all("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def jieba_words() -> Iterable[tuple[str, int]]:
+    """(word, count) for every Chinese word of jieba's dictionary, in its file's order."""
+    with resources.files("jieba").joinpath("dict.txt").open(encoding="utf-8") as f:
+        for line in f:
+            word, count, *_ = line.split()
+            if _is_hanzi(word):
+                yield word, int(count)
+
+
+class PinyinDictionary:
+    """Words by their toneless syllables, commonest first, with their counts for whole runs of
+    pinyin (`sentence`)."""
+
+    def __init__(self, words: Iterable[tuple[str, int]], limit: int = WORDS) -> None:
+        from pypinyin import Style, lazy_pinyin, pinyin
+
+        common: list[tuple[int, str]] = []   # a heap of the `limit` commonest longer words
+        alone: dict[str, int] = {}   # a character's count as a word of its own
+        usage: dict[str, int] = {}   # its count in every word it is part of
+        total = 0
+        for word, count in words:    # streamed: the whole file is never held at once
+            total += count
+            for char in word:
+                usage[char] = usage.get(char, 0) + count
+            if len(word) == 1:
+                alone[word] = count
+            elif len(common) < limit:
+                heapq.heappush(common, (count, word))
+            elif count > common[0][0]:
+                heapq.heapreplace(common, (count, word))
+        by_syllables: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+        read_as: dict[tuple[str, str], int] = {}   # (character, reading): its count in words
+        for count, word in common:
+            key = tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
+            if len(key) == len(word):
+                by_syllables.setdefault(key, []).append((count, word))
+                for char, reading in zip(word, key, strict=True):
+                    read_as[char, reading] = read_as.get((char, reading), 0) + count
+        for char, count in usage.items():
+            # Each reading as often as the words read it so (长 chang in 很长, zhang in 校长);
+            # a character in none of them by its usual reading, others far behind.
+            readings = pinyin(char, style=Style.NORMAL, heteronym=True)[0]
+            for n, reading in enumerate(dict.fromkeys(readings)):
+                counted = read_as.get((char, reading), 0) + (alone.get(char, 0) if n == 0 else 0)
+                fallback = count if n == 0 else count // RARE_READING
+                by_syllables.setdefault((reading,), []).append((counted or fallback, char))
+        self._words = {key: tuple(w for _, w in sorted(found, key=lambda cw: -cw[0]))
+                       for key, found in by_syllables.items()}
+        # The commonest word of each reading, and its count (how `sentence` weighs it).
+        self._counts = {key: max(c for c, _ in found) for key, found in by_syllables.items()}
+        self._log_total = math.log(max(total, 1))
+        self.syllables = frozenset(s for key in self._words for s in key if s.isalpha())
+        prefixes: dict[str, list[str]] = {}
+        for syllable in sorted(self.syllables):
+            for end in range(1, len(syllable) + 1):
+                prefixes.setdefault(syllable[:end], []).append(syllable)
+        self._completions = {p: tuple(s) for p, s in prefixes.items()}
+
+    def split(self, letters: str) -> tuple[str, ...]:
+        """The typed letters as syllables, in as few as can be; the last may be unfinished
+        ("xian" is one syllable, "xia" and "xiang" both start "xia"). Empty if they are not
+        pinyin at all."""
+        n = len(letters)
+        best: list[tuple[str, ...] | None] = [None] * (n + 1)
+        best[n] = ()
+        for start in range(n - 1, -1, -1):
+            for end in range(min(n, start + LONGEST_SYLLABLE), start, -1):
+                piece, rest = letters[start:end], best[end]
+                whole = piece in self.syllables
+                if rest is None or not (whole or (end == n and piece in self._completions)):
+                    continue
+                found = (piece, *rest)
+                current = best[start]
+                if current is None or len(found) < len(current):
+                    best[start] = found
+        return best[0] or ()
+
+    def candidates(self, letters: str, limit: int = CANDIDATES) -> tuple[Candidate, ...]:
+        """Words for the typed letters: the likeliest writing of all of them (`sentence`), those
+        spelling all of them, then those spelling the longest start of them; commonest first
+        within each."""
+        pieces = self.split(letters.lower())
+        found: list[Candidate] = []
+        seen: set[str] = set()
+        whole = self.sentence(pieces) if len(pieces) > 1 else ""
+        if whole:
+            seen.add(whole)
+            found.append(Candidate(whole, len(letters)))
+        for k in range(len(pieces), 0, -1):
+            used = len("".join(pieces[:k]))
+            for word in self._words_for(pieces[:k], unfinished=k == len(pieces)):
+                if word not in seen:
+                    seen.add(word)
+                    found.append(Candidate(word, used))
+                    if len(found) == limit:
+                        return tuple(found)
+        return tuple(found)
+
+    def sentence(self, pieces: tuple[str, ...]) -> str:
+        """The likeliest words for all the syllables, as jieba segments a sentence: the
+        product of each word's share of the corpus, highest; "" if some syllable has none."""
+        n = len(pieces)
+        best: list[tuple[float, str] | None] = [(0.0, "")] + [None] * n
+        for end in range(1, n + 1):
+            for start in range(max(0, end - LONGEST_WORD), end):
+                before = best[start]
+                key = self._likeliest(pieces[start:end], unfinished=end == n)
+                if before is None or key is None:
+                    continue
+                score = before[0] + math.log(self._counts[key]) - self._log_total
+                current = best[end]
+                if current is None or score > current[0]:
+                    best[end] = (score, before[1] + self._words[key][0])
+        written = best[n]
+        return written[1] if written is not None else ""
+
+    def _likeliest(self, pieces: tuple[str, ...], unfinished: bool) -> tuple[str, ...] | None:
+        """The reading of these syllables with the commonest word (the last syllable may be
+        completed when `unfinished`); None if no word reads so."""
+        keys = [pieces] if pieces in self._words else []
+        if unfinished:
+            head = pieces[:-1]
+            keys += [k for s in self._completions.get(pieces[-1], ())
+                     if (k := (*head, s)) in self._words]
+        return max(keys, key=self._counts.__getitem__, default=None)
+
+    def _words_for(self, pieces: tuple[str, ...], unfinished: bool) -> Iterable[str]:
+        head, last = pieces[:-1], pieces[-1]
+        yield from self._words.get(pieces, ())
+        if not unfinished:
+            return
+        longer = [head + (s,) for s in self._completions.get(last, ()) if s != last]
+        for key in sorted((k for k in longer if k in self._words),
+                          key=lambda k: -self._counts[k]):
+            yield from self._words[key][:2]
+
+
+_loaded: PinyinDictionary | None = None
+_loading = threading.Lock()
+
+
+def load() -> PinyinDictionary:
+    """The kiosk's dictionary, built on first use (about 1.5 s: call it off the loop)."""
+    global _loaded
+    with _loading:
+        if _loaded is None:
+            _loaded = PinyinDictionary(jieba_words())
+        return _loaded
+
+
+def loaded() -> PinyinDictionary | None:
+    """The dictionary if it is built already (never builds it: safe on the loop)."""
+    return _loaded
