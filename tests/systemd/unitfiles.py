@@ -66,8 +66,10 @@ def last(unit: dict, section: str, key: str) -> str | None:
     return found[-1] if found else None
 
 
-def render(tmp_path: Path) -> Path:
-    """A copy of the units whose binaries exist here: the venv's scripts and a stand-in cage."""
+def render(tmp_path: Path, source: Path = UNITS,
+           names: list[str] | None = None) -> Path:
+    """A copy of the units (from `source`: the repository's, or where an install put them)
+    whose binaries exist here: the venv's scripts and a stand-in cage."""
     out = tmp_path / "units"
     out.mkdir()
     cage = shutil.which("cage")
@@ -77,8 +79,8 @@ def render(tmp_path: Path) -> Path:
         cage_stub.write_text('#!/bin/sh\nexec "$@"\n')
         cage_stub.chmod(0o755)
         cage = str(cage_stub)
-    for name in UNIT_NAMES + TRIGGER_UNITS:
-        text = (UNITS / name).read_text()
+    for name in names if names is not None else UNIT_NAMES + TRIGGER_UNITS:
+        text = (source / name).read_text()
         text = text.replace(INSTALLED_BIN, f"{VENV_BIN}/").replace(FLEET_BIN, f"{VENV_BIN}/")
         text = text.replace("/usr/bin/cage", cage)
         (out / name).write_text(text)
