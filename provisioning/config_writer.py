@@ -139,11 +139,17 @@ def _gid(group: str) -> int | None:
     return gid if os.geteuid() == 0 else None
 
 
-def prepare_folder(folder: Path) -> None:
+def prepare_folder(folder: Path, group: str | None = None) -> None:
+    """The configuration's folder, made if need be. As root, given to `group` (the kiosk
+    service's): its files are the group's to read (0640), so the group must enter the folder
+    (scripts/install-kiosk.sh makes /etc/kiosk so; this is for a kiosk provisioned without)."""
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     except OSError as exc:
         raise ProvisioningError(f"cannot create {folder}: {exc.strerror}") from exc
+    gid = _gid(group) if group is not None else None
+    if gid is not None:
+        os.chown(folder, -1, gid)
     if not os.access(folder, os.W_OK):
         raise ProvisioningError(f"cannot write to {folder} (run as root for /etc/kiosk)")
 

@@ -128,7 +128,7 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     if args.csca_store is not None and not args.csca_store.exists():
         raise ProvisioningError(f"the CSCA certificate file {args.csca_store} does not exist")
     require_trust = _table(existing, "flow").get("require_trusted_document", True)
-    prepare_folder(folder)  # the first thing written, and before a PIN is typed in vain
+    prepare_folder(folder, SERVICE_USER)  # the first thing written, before a PIN is typed
     pin = read_pin(args.pin_stdin, bool(_table(existing, "technician").get("pin_hash")))
     return Inputs(endpoints, folder, existing, pin, token, fleet_url, site, region, csca_source,
                   bool(require_trust))  # fmt: skip

@@ -168,3 +168,18 @@ def test_setup_of_a_dev_machine_installs_no_system_policy():
     for kiosk_only in ("install-kiosk", "polkit-1/rules.d", "coredump.conf.d", "udev/rules.d",
                        "systemctl", "useradd"):
         assert kiosk_only not in setup
+
+
+@as_root
+def test_provisioning_without_the_installer_gives_the_folder_to_the_kiosk_s_group(tmp_path):
+    # kiosk-provision writes its files 0640 to the kiosk's group: the group must enter the
+    # folder too (it made /etc/kiosk root:root before, which the kiosk user could not enter).
+    import grp
+
+    from provisioning.config_writer import DIR_MODE, prepare_folder
+
+    group = "video"   # a group every Debian machine has, standing in for "kiosk"
+    folder = tmp_path / "etc" / "kiosk"
+    prepare_folder(folder, group)
+    st = folder.stat()
+    assert st.st_gid == grp.getgrnam(group).gr_gid and stat.S_IMODE(st.st_mode) == DIR_MODE
