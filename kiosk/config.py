@@ -68,6 +68,9 @@ class BackendConfig:
         }
 
 
+ROTATIONS = (0, 90, 180, 270)
+
+
 @dataclass(frozen=True)
 class UiConfig:
     language: str = "zh"
@@ -90,6 +93,14 @@ class UiConfig:
     speech_rate_wpm: int = 150
     elder_speech_rate_wpm: int = 115
     recorded_prompts_dir: str = ""
+    # How far the panel is turned clockwise where it is mounted (a portrait panel on its side):
+    # the compositor turns its output back (kiosk-session.service, kiosk-provision's
+    # session.env), and the kiosk lays out for the size it then gets.
+    rotation: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rotation not in ROTATIONS:
+            raise ValueError(f"ui.rotation must be one of {ROTATIONS}, not {self.rotation!r}")
 
     def citizen_seconds(self, seconds: float, elder: bool) -> float:
         """A time the citizen is given, doubled (by default) in elder mode."""

@@ -252,6 +252,13 @@ def _add_other_settings(p: argparse.ArgumentParser) -> None:
     """The PIN, release keys, backends, and how the command reports."""
     other = p.add_argument_group("other settings")
     other.add_argument(
+        "--rotation",
+        type=int,
+        choices=(0, 90, 180, 270),
+        help="how far the panel is turned clockwise where it is mounted; the display session"
+        " turns its picture back (kept from an earlier run unless given again; default 0)",
+    )
+    other.add_argument(
         "--pin-stdin",
         action="store_true",
         help="read the technician PIN from stdin (else asked on the terminal)",

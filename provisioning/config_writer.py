@@ -242,6 +242,26 @@ def write_config(folder: Path, document: dict[str, Any], group: str | None = Non
     return path
 
 
+SESSION_ENV_NAME = "session.env"
+
+
+def cage_rotation(rotation: int) -> str:
+    """cage's arguments that turn its output `rotation` degrees clockwise: one -r per 90."""
+    return " ".join(["-r"] * (rotation // 90 % 4))
+
+
+def write_session_env(folder: Path, rotation: int) -> Path:
+    """The display session's settings (kiosk-session.service's EnvironmentFile=): readable by
+    systemd, which reads it as root, and by the kiosk's group."""
+    path = folder / SESSION_ENV_NAME
+    text = (
+        "# Written by kiosk-provision from [ui] rotation; the display session reads it.\n"
+        f"KIOSK_CAGE_ROTATE={cage_rotation(rotation)}\n"
+    )
+    atomic_write(path, text.encode(), CONFIG_MODE)
+    return path
+
+
 def give_key_to(key_path: Path, user: str | None) -> None:
     """The kiosk service reads its device key: as root, the key's owner becomes that user."""
     if user is None or os.geteuid() != 0:

@@ -38,6 +38,7 @@ from provisioning.config_writer import (
     read_pin,
     trust_store_pem,
     write_config,
+    write_session_env,
 )
 from provisioning.enrollment import Enrollment, EnrollmentState, enroll, read_token
 from provisioning.probe import (
@@ -345,11 +346,13 @@ def _write_configuration(
             "backends": _backends(args, inputs.endpoints),
             "fleet": fleet,
             "technician": _technician(existing, inputs.pin),
+            **_ui(args),
             **_update(args),
         },
     )  # fmt: skip
     args.state_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     write_config(folder, document, group=SERVICE_USER)
+    write_session_env(folder, int(_table(document, "ui").get("rotation", 0)))
     give_key_to(identity.key_path, SERVICE_USER)
     if os.geteuid() == 0:
         give_key_to(args.state_dir, SERVICE_USER)
@@ -367,6 +370,12 @@ def _backends(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, 
         if given:
             backends[key] = given
     return backends
+
+
+def _ui(args: argparse.Namespace) -> dict[str, Any]:
+    """[ui] rotation, when given (else what an earlier run wrote stays)."""
+    rotation = getattr(args, "rotation", None)
+    return {"ui": {"rotation": rotation}} if rotation is not None else {}
 
 
 def _update(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -73,13 +74,20 @@ def png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
 
 
-def session_command() -> list[str]:
-    """cage and its placeholder client as kiosk-session.service starts them."""
+def session_command(unit_env: dict[str, str] | None = None) -> list[str]:
+    """cage and its placeholder client as kiosk-session.service starts them, with `unit_env`
+    (what its EnvironmentFile= holds) for the unit's own variables."""
     unit = (Path(__file__).resolve().parents[1] / "systemd" / "kiosk-session.service")
     (line,) = [li for li in unit.read_text().splitlines() if li.startswith("ExecStart=")]
-    # systemd's `$$` is a literal `$`; cage from PATH (the unit names /usr/bin/cage).
-    words = shlex.split(line.removeprefix("ExecStart=").replace("$$", "$"))
-    return ["cage", *words[1:]]
+    words: list[str] = []
+    for word in shlex.split(line.removeprefix("ExecStart=").replace("$$", "\0")):
+        # systemd.service(5): a word that is just $VAR becomes the value split at whitespace
+        # (none when unset); `$$` is a literal `$` for the shell.
+        if re.fullmatch(r"\$\w+", word):
+            words += (unit_env or {}).get(word[1:], "").split()
+        else:
+            words.append(word.replace("\0", "$"))
+    return ["cage", *words[1:]]  # cage from PATH (the unit names /usr/bin/cage)
 
 
 def read_environment_file(path: Path) -> dict[str, str]:
@@ -128,8 +136,11 @@ def _wait_for(what: str, ready: object, deadline_s: float, proc: subprocess.Pope
 
 
 @contextlib.contextmanager
-def cage_session(width: int = 1080, height: int = 1920) -> Iterator[CageSession]:
-    """cage on a `width` x `height` output; yields once a client can connect."""
+def cage_session(width: int = 1080, height: int = 1920,
+                 unit_env: dict[str, str] | None = None) -> Iterator[CageSession]:
+    """cage on a `width` x `height` output; yields once a client can connect. `unit_env` is
+    the session's EnvironmentFile= (its rotation: then the output, and the screenshot, is
+    `height` x `width` for a quarter turn)."""
     for tool in ("cage", "grim", "Xwayland", "xhost"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed (scripts/setup.sh installs it)")
@@ -146,7 +157,7 @@ def cage_session(width: int = 1080, height: int = 1920) -> Iterator[CageSession]
                "DISPLAY": x_display, "WLR_BACKENDS": "x11", "WLR_RENDERER": "pixman",
                "WLR_LIBINPUT_NO_DEVICES": "1"}
         with open(Path(tmp) / "cage.log", "wb") as log:
-            proc = subprocess.Popen([*_as_session_user(uid, gid), *session_command()],
+            proc = subprocess.Popen([*_as_session_user(uid, gid), *session_command(unit_env)],
                                     env=env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         try:
@@ -162,10 +173,13 @@ def cage_session(width: int = 1080, height: int = 1920) -> Iterator[CageSession]
                                env={**env, "DISPLAY": client_env["DISPLAY"]}, check=True,
                                capture_output=True, timeout=30)
             _resize_output_window(x_display, width, height)
-            session = CageSession(client_env, runtime, (width, height), x_display)
+            command = session_command(unit_env)
+            turns = command[:command.index("--")].count("-r")
+            shown = (height, width) if turns % 2 else (width, height)   # as the citizen sees it
+            session = CageSession(client_env, runtime, shown, x_display)
             shot = Path(tmp) / "size.png"
-            _wait_for(f"{width}x{height} output",
-                      lambda: png_size(session.screenshot(shot)) == (width, height), 10, proc)
+            _wait_for(f"{shown[0]}x{shown[1]} output",
+                      lambda: png_size(session.screenshot(shot)) == shown, 10, proc)
             yield session
         finally:
             # The whole session: cage, its Xwayland and the placeholder (systemd stops a

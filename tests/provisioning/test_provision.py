@@ -15,10 +15,17 @@ from hypothesis import strategies as st
 
 from kiosk.config import load_config
 from provisioning.cli import parse_args, printer_spec, provision
-from provisioning.config_writer import ProvisioningError, hash_pin, validate_pin, verify_pin
+from provisioning.config_writer import (
+    SESSION_ENV_NAME,
+    ProvisioningError,
+    hash_pin,
+    validate_pin,
+    verify_pin,
+)
 from provisioning.enrollment import EnrollmentState
 from provisioning.report import render_text, to_json
 from provisioning.selftest import Outcome
+from simulator.cage_session import read_environment_file
 from tests.provisioning.provkit import (
     PIN,
     PLACE,
@@ -163,6 +170,22 @@ async def test_settings_made_by_hand_survive_a_rerun(tmp_path, sim, pin_on_stdin
     path.write_text(path.read_text() + '\n[ui]\nlanguage = "en"\n')
     await provision(parse_args(sim_argv(tmp_path, sim)))
     assert read_toml(tmp_path)["ui"] == {"language": "en"}
+
+
+async def test_the_panel_s_rotation_reaches_the_display_session_and_stays(
+        tmp_path, sim, pin_on_stdin):
+    await provision(parse_args(sim_argv(tmp_path, sim, "--pin-stdin", NO_FLEET,
+                                        "--rotation", "270")))
+    assert read_toml(tmp_path)["ui"]["rotation"] == 270
+    session = read_environment_file(tmp_path / "etc" / SESSION_ENV_NAME)
+    assert session["KIOSK_CAGE_ROTATE"].split() == ["-r", "-r", "-r"]   # cage: 3 x 90 clockwise
+    assert stat.S_IMODE((tmp_path / "etc" / SESSION_ENV_NAME).stat().st_mode) == 0o640
+    pin_on_stdin("")
+    await provision(parse_args(sim_argv(tmp_path, sim, NO_FLEET)))   # not given: kept
+    assert read_toml(tmp_path)["ui"]["rotation"] == 270
+    assert read_environment_file(tmp_path / "etc" / SESSION_ENV_NAME)["KIOSK_CAGE_ROTATE"]
+    with pytest.raises(SystemExit):   # only quarter turns
+        parse_args(sim_argv(tmp_path, sim, "--rotation", "45"))
 
 
 async def test_missing_devices_are_reported_and_exit_nonzero(tmp_path):

@@ -100,17 +100,20 @@ def black_at(edge: np.ndarray) -> bool:
     return bool((edge.max(axis=-1) < 8).any())
 
 
-def show_attract(size: tuple[int, int], out: Path) -> Shown:
-    """The kiosk on the simulator, started as kiosk.service does, in a cage of `size`."""
-    with cage_session(*size) as session:
-        root = out / f"{size[0]}x{size[1]}"
+def show_attract(size: tuple[int, int], out: Path,
+                 session_env: dict[str, str] | None = None, name: str = "") -> Shown:
+    """The kiosk on the simulator, started as kiosk.service does, in a cage of `size` (with
+    the display session's settings `session_env`, as kiosk-provision writes them)."""
+    with cage_session(*size, unit_env=session_env) as session:
+        root = out / (name or f"{size[0]}x{size[1]}")
         state = root / "state"
         proc, notify, journal = run_until_ready(
             session, "kiosk.service",
             ["--simulator", "--state-dir", str(state), "--log-dir", str(root / "logs")], root)
         tapped = None
         try:
-            shot = settled_screenshot(session, out / f"attract-{size[0]}x{size[1]}.png")
+            shot = settled_screenshot(session,
+                                      out / f"attract-{name or f'{size[0]}x{size[1]}'}.png")
             if size == PORTRAIT:
                 # The language button: the middle of the bottom row on the portrait panel.
                 session.tap(size[0] // 2, round(size[1] * LANGUAGE_BUTTON_Y))
@@ -156,6 +159,21 @@ def test_kiosk_scales_to_the_output_it_got(shown):
     difference = np.abs(np.asarray(big, dtype=int) - np.asarray(small, dtype=int))
     # Type renders a little differently at each size and the attract picture pulses: allow
     # that, not a start button twice as tall.
+    assert (difference > 64).mean() < 0.02, (difference > 64).mean()
+
+
+def test_a_panel_mounted_turned_shows_the_kiosk_upright(shown, tmp_path):
+    """A portrait panel mounted on its side: the physical output is landscape, kiosk-provision
+    --rotation 90 writes the session's settings, cage turns its output, and the kiosk sees a
+    portrait screen and lays out for it, as on the upright portrait panel."""
+    from provisioning.config_writer import write_session_env
+
+    env = read_environment_file(write_session_env(tmp_path, 90))
+    turned = show_attract(LANDSCAPE, tmp_path, env, name="turned")
+    image = Image.open(turned.shot).convert("L")
+    assert image.size == PORTRAIT          # as the citizen sees it: upright
+    upright = Image.open(shown[PORTRAIT].shot).convert("L")
+    difference = np.abs(np.asarray(image, dtype=int) - np.asarray(upright, dtype=int))
     assert (difference > 64).mean() < 0.02, (difference > 64).mean()
 
 
