@@ -374,8 +374,7 @@ def _backends(args: argparse.Namespace, endpoints: dict[str, Any]) -> dict[str, 
 
 def _ui(args: argparse.Namespace) -> dict[str, Any]:
     """[ui] rotation, when given (else what an earlier run wrote stays)."""
-    rotation = getattr(args, "rotation", None)
-    return {"ui": {"rotation": rotation}} if rotation is not None else {}
+    return {"ui": {"rotation": args.rotation}} if getattr(args, "rotation", None) is not None else {}
 
 
 def _update(args: argparse.Namespace) -> dict[str, Any]:
