@@ -8,7 +8,7 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
 from screens.base import KioskScreen
-from screens.keyboard import LetterKeyboard
+from screens.keyboard import LetterKeyboard, word_keys
 from screens.screen_share import mark_personal
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton, TextLabel
@@ -106,12 +106,8 @@ class EvaluateScreen(KioskScreen):
         words = (v.rating_words, v.rating_more_words, v.language)
         if words != self._words:
             self._words = words
-            self.words.clear_widgets()
-            for index, word in enumerate(v.rating_words):
-                button = BigButton(f"comment_word.{index}", "secondary", TypeSize.SMALL,
-                                   text=word, size_hint_y=1)
-                button.bind(on_release=lambda _b, i=index: self.intents.comment_key(f"word:{i}"))
-                self.words.add_widget(button)
+            word_keys(self.words, "comment_word", v.rating_words, self.intents.comment_key,
+                      lambda index, _word: f"word:{index}")
             if v.rating_more_words:
                 more = BigButton("comment_word.more", "secondary", TypeSize.SMALL,
                                  text=v.t("rate.more_words"), size_hint_y=1)

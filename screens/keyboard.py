@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.layout import Layout
 
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton
@@ -37,3 +38,16 @@ class LetterKeyboard(GridLayout):
         for key, text_key in _KEY_TEXTS.items():
             if key in self.keys:
                 self.keys[key].text = t(text_key)
+
+
+def word_keys(grid: Layout, name: str, words: Sequence[str], on_key: Callable[[str], None],
+              key_for: Callable[[int, str], str]) -> None:
+    """Chinese words to tap above a keyboard (the search's, the comment's): `grid` holds one
+    button a word, `name.N`, each sending `key_for(N, word)` to `on_key`."""
+    grid.clear_widgets()
+    for index, word in enumerate(words):
+        button = BigButton(f"{name}.{index}", "secondary", TypeSize.SMALL, text=word,
+                           size_hint_y=1)
+        key = key_for(index, word)
+        button.bind(on_release=lambda _b, k=key: on_key(k))
+        grid.add_widget(button)

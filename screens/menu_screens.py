@@ -14,7 +14,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.viewmodel import MenuTab, ServiceTile
 from screens.base import KioskScreen
-from screens.keyboard import LetterKeyboard
+from screens.keyboard import LetterKeyboard, word_keys
 from screens.pager import TilePager
 from screens.theme import Space, TypeSize, current
 from screens.widgets import BigButton, Panel, TextLabel, qr_texture
@@ -214,12 +214,8 @@ class SearchScreen(KioskScreen):
         self.keyboard.render(v.t)
         if v.search_words != self._words:
             self._words = v.search_words
-            self.words.clear_widgets()
-            for index, word in enumerate(v.search_words):
-                button = BigButton(f"search_word.{index}", "secondary", TypeSize.SMALL,
-                                   text=word, size_hint_y=1)
-                button.bind(on_release=lambda _b, w=word: self.intents.search_key(f"word:{w}"))
-                self.words.add_widget(button)
+            word_keys(self.words, "search_word", v.search_words, self.intents.search_key,
+                      lambda _index, word: f"word:{word}")
         key = (v.search_results, v.language)
         if key != self._rendered:
             self._rendered = key
