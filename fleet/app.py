@@ -125,7 +125,9 @@ def create_app(config: FleetConfig, store: FleetStore | None = None) -> web.Appl
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         own = store is None
         the_store = await open_store(config) if own else store
-        assert the_store is not None   # a store given was opened on this config (open_store)
+        # A store given (tests, the benches) keeps the thresholds and notification channels
+        # of the config it was opened with (open_store).
+        assert the_store is not None
         services = FleetServices(
             config=config,
             store=the_store,

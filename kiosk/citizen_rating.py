@@ -90,8 +90,13 @@ class CitizenRating:
 
     def comment_key(self, key: str) -> None:
         """A key of the comment's keyboard, "word:N" for the N-th word shown, or "more"."""
-        self._typing.key(key, pinyin_input.loaded())
+        self._typing.key(key, self._words_from())
         self._show_typing()
+
+    def _words_from(self) -> pinyin_input.PinyinDictionary | None:
+        """Pinyin becomes Chinese words only on the Chinese screen: in English, "bad" and
+        "ok" are words of their own."""
+        return pinyin_input.loaded() if self.view.language == "zh" else None
 
     def _show_typing(self) -> None:
         typing = self._typing
@@ -106,9 +111,13 @@ class CitizenRating:
             return
 
         async def build() -> None:
-            dictionary = await asyncio.to_thread(pinyin_input.load)
+            try:
+                await asyncio.to_thread(pinyin_input.load)
+            except BaseException:
+                self._dictionary = None   # asked for again at the next low rating
+                raise
             if self.view.screen is ScreenId.EVALUATE:
-                self._typing.suggest(dictionary)
+                self._typing.suggest(self._words_from())
                 self._show_typing()
 
         self._dictionary = self.ctx.tasks.spawn("pinyin-dictionary", build())

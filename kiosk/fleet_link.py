@@ -354,13 +354,15 @@ class FleetLink:
     async def stop(self, failure: BaseException | None = None) -> None:
         """A clean stop says goodbye. A death by an exception says no goodbye: it reports an
         unexpected exit (an alert for the operators) instead."""
-        self.channel.disconnect(self)
         if self._snapshot_task is not None:
             self._snapshot_task.cancel()
         # What ended in this run's last moments is reported with its goodbye.
         await self.reports.stop(last_scan=failure is None)
         if self._staging:   # a rating given just before the stop
             await asyncio.gather(*self._staging)
+        # What the kiosk reports until now still goes out with the goodbye (post_event keeps
+        # it on disk at once); from here on, nobody listens.
+        self.channel.disconnect(self)
         if isinstance(failure, Exception):
             self.agent.post_event(
                 Event.new(

@@ -6,19 +6,23 @@ what is left, 时间... Tapping a word takes the letters it spells; "space" take
 
 The words and how common they are come from jieba's dictionary (349,046 words with their counts
 in a large corpus); their readings from pypinyin, which reads a word as a whole (银行 yinhang,
-not yinxing). The most common words are indexed, every single character by each of its
-readings, ranked by how often the words read it so. Building the index takes about a second and a half: it is built once, off the loop
-(`load`), when a rating screen first asks for a comment.
+not yinxing). The 60,000 most common words are indexed, every single character by each of its
+readings, ranked by how often the words read it so. Building the index takes about three
+seconds and 50-100 MB on this machine: it is built once per run, on a worker thread
+(`load`), when a low rating first shows the comment's keyboard, from jieba's dict.txt found
+without importing jieba (whose import loads its segmenter's models).
 """
 
 from __future__ import annotations
 
 import heapq
+import importlib.util
 import math
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 WORDS = 60_000           # the most common words of jieba's dictionary that are indexed
 LONGEST_SYLLABLE = 6     # "zhuang", "shuang"
@@ -33,13 +37,26 @@ class Candidate:
     letters: int   # how many of the typed letters it spells, from the start
 
 
+_HANZI = re.compile("[\u4e00-\u9fff]+")
+
+
 def _is_hanzi(text: str) -> bool:
-    return all("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return _HANZI.fullmatch(text) is not None
+
+
+def jieba_dictionary() -> Path:
+    """jieba's dict.txt, found without importing jieba (its import loads its segmenter's
+    models and pkg_resources, which would hold up the loop for half a second)."""
+    spec = importlib.util.find_spec("jieba")
+    folders = spec.submodule_search_locations if spec is not None else None
+    if not folders:
+        raise FileNotFoundError("jieba is not installed")
+    return Path(next(iter(folders))) / "dict.txt"
 
 
 def jieba_words() -> Iterable[tuple[str, int]]:
     """(word, count) for every Chinese word of jieba's dictionary, in its file's order."""
-    with resources.files("jieba").joinpath("dict.txt").open(encoding="utf-8") as f:
+    with jieba_dictionary().open(encoding="utf-8") as f:
         for line in f:
             word, count, *_ = line.split()
             if _is_hanzi(word):

@@ -177,9 +177,11 @@ class AgentDesk:
         view.update(busy=True, status_key="agent.sign_in.checking")
         try:
             answer = await self.ctx.fleet_channel.agent_sign_in(request)
-        except (FleetError, NoFleet) as exc:
-            code = exc.code if isinstance(exc, FleetError) else ""
-            reason = code if code in REFUSAL_KEYS else UNREACHABLE
+        except NoFleet:   # the fleet link stopped since the entry was opened
+            view.update(busy=False, entry="", entry_error_key="agent.no_fleet")
+            return
+        except FleetError as exc:
+            reason = exc.code if exc.code in REFUSAL_KEYS else UNREACHABLE
             log.info("village agent sign-in refused", extra={"reason": reason})
             view.update(busy=False, entry="", entry_error_key=f"agent.refused.{reason}")
             return

@@ -143,13 +143,15 @@ def prepare_folder(folder: Path, group: str | None = None) -> None:
     """The configuration's folder, made if need be. As root, given to `group` (the kiosk
     service's): its files are the group's to read (0640), so the group must enter the folder
     (scripts/install-kiosk.sh makes /etc/kiosk so; this is for a kiosk provisioned without)."""
+    made = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     except OSError as exc:
         raise ProvisioningError(f"cannot create {folder}: {exc.strerror}") from exc
-    gid = _gid(group) if group is not None else None
-    if gid is not None:
+    gid = _gid(group) if group is not None and made else None
+    if gid is not None:   # only a folder made here: --config-dir /etc keeps its group
         os.chown(folder, -1, gid)
+        os.chmod(folder, DIR_MODE)   # mkdir's mode went through the umask
     if not os.access(folder, os.W_OK):
         raise ProvisioningError(f"cannot write to {folder} (run as root for /etc/kiosk)")
 

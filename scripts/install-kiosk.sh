@@ -19,6 +19,8 @@
 # tree's; without one, only the files are staged (packaging). Packages, systemctl and udevadm
 # are then left alone.
 set -euo pipefail
+DESTDIR=${DESTDIR:-}
+if [ -n "$DESTDIR" ]; then DESTDIR=$(realpath -m "$DESTDIR"); fi   # before the cd below
 cd "$(dirname "$0")/.."
 
 MODE=install
@@ -29,7 +31,6 @@ case "${1:-}" in
   *) echo "install-kiosk: unknown option $1 (--uninstall, --purge)" >&2; exit 2 ;;
 esac
 
-DESTDIR=${DESTDIR:-}
 if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then
   echo "install-kiosk: run as root (or set DESTDIR to stage the files)" >&2
   exit 1
@@ -37,7 +38,7 @@ fi
 LIVE=$([ -z "$DESTDIR" ] && echo 1 || echo "")
 USERS=$([ -f "$DESTDIR/etc/passwd" ] && echo 1 || echo "")   # a real or staged OS: users too
 ROOTARG=()
-if [ -n "$DESTDIR" ]; then ROOTARG=(--root "$(cd "$DESTDIR" && pwd)"); fi
+if [ -n "$DESTDIR" ]; then ROOTARG=(--root "$DESTDIR"); fi
 
 KIOSK_UNITS=(kiosk-session.service kiosk.service kiosk-out-of-service.service
   kiosk-update.service kiosk-update.path kiosk-update-guard.service kiosk-update-guard.timer)
@@ -87,6 +88,11 @@ install_files() {
   # What the units' StateDirectory= and LogsDirectory= would make, made now with the same
   # owners, so kiosk-provision and the first `kiosk-update install` find them.
   folder /var/lib/kiosk 0750 kiosk kiosk
+  # Kept by a purge (root's then, see below): the kiosk's again, every file of it, or it
+  # could not open its own journal (systemd's StateDirectory= fixes only a wrong top owner).
+  if [ -n "$USERS" ]; then
+    chown -R "$(id_of passwd kiosk):$(id_of group kiosk)" "$DESTDIR/var/lib/kiosk"
+  fi
   folder /var/lib/kiosk-update 0755 kiosk-update kiosk-update
   folder /var/log/kiosk 0750 kiosk kiosk
   # The slots (/opt/kiosk/slots/{a,b}, `current` pointing at one) and the runtimes they share
@@ -135,7 +141,9 @@ if [ "$MODE" = install ]; then
   install_files
   if [ -n "$LIVE" ]; then
     # polkitd picks up the new rule by itself: it watches its rules folders.
-    if command -v udevadm >/dev/null; then udevadm control --reload && udevadm trigger; fi
+    if command -v udevadm >/dev/null; then
+      udevadm control --reload && udevadm trigger --subsystem-match=usb --action=change
+    fi
     systemctl daemon-reload
     systemctl enable "${ENABLED[@]}"
     echo "install-kiosk: installed; run kiosk-provision, put the first release in a slot"
@@ -146,7 +154,8 @@ if [ "$MODE" = install ]; then
 fi
 
 if [ -n "$LIVE" ]; then
-  systemctl disable --now "${KIOSK_UNITS[@]}" 2>/dev/null || true
+  # One by one: a unit already gone must not keep the others running.
+  for unit in "${KIOSK_UNITS[@]}"; do systemctl disable --now "$unit" 2>/dev/null || true; done
 fi
 remove_files
 if [ -n "$LIVE" ]; then
@@ -155,6 +164,12 @@ if [ -n "$LIVE" ]; then
 fi
 if [ "$MODE" = purge ]; then
   rm -rf "$DESTDIR/etc/kiosk" "$DESTDIR/var/log/kiosk"
+  if [ -d "$DESTDIR/var/lib/kiosk" ]; then
+    # The journal stays, root's alone: a system user made later with the kiosk's old id
+    # must not own it.
+    chown -R 0:0 "$DESTDIR/var/lib/kiosk"
+    chmod 0700 "$DESTDIR/var/lib/kiosk"
+  fi
   if [ -n "$USERS" ]; then
     for user in kiosk-update kiosk; do
       if has_user "$user"; then userdel "${ROOTARG[@]}" "$user"; fi

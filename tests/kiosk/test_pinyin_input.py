@@ -6,6 +6,7 @@ keys breaks the comment or its limits."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -66,10 +67,11 @@ def test_an_unfinished_syllable_is_completed_and_nonsense_offers_nothing(diction
 
 
 def _spells(word: str) -> set[str]:
-    """Every way `word` may be read, toneless, its syllables joined."""
-    if len(word) == 1:
-        return set(pinyin(word, style=Style.NORMAL, heteronym=True)[0])
-    return {"".join(lazy_pinyin(word, style=Style.NORMAL))}
+    """Every way `word` (or the run of words written for all the letters) may be read,
+    toneless, its syllables joined: each character by any of its readings."""
+    readings = [pinyin(char, style=Style.NORMAL, heteronym=True)[0] for char in word]
+    return {"".join(lazy_pinyin(word, style=Style.NORMAL)),
+            *("".join(p) for p in itertools.product(*readings))}
 
 
 @settings(max_examples=300, deadline=None)
@@ -132,3 +134,15 @@ async def test_the_rating_screen_types_chinese_through_the_session(kiosk):  # no
         desk.outbox.close()
     body = queued.submission.body
     assert body["comment"] == "办理太man" and body["level"] == 1
+
+
+async def test_on_the_english_screen_letters_stay_english(kiosk, dictionary):  # noqa: F811
+    _, ctx, session = kiosk
+    session.rating.offer(QUEUE_TICKET, "tx-2")
+    session.rating.show()
+    ctx.view.update(language="en")
+    session.rate(2)
+    for key in [*"ok", "space", *"bad"]:     # pinyin for 哦可 and 把大, in Chinese
+        session.comment_key(key)
+    assert ctx.view.rating_words == () and ctx.view.rating_comment == "ok "
+    assert ctx.view.rating_composing == "bad"

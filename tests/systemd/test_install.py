@@ -161,6 +161,14 @@ def test_uninstall_keeps_the_journal_and_purge_never_removes_it(tmp_path):
     assert not (root / "etc/kiosk").exists() and not (root / "var/log/kiosk").exists()
     assert (table(root, "passwd"), table(root, "group")) == original
     assert journal.read_bytes() == b"the kiosk's transactions" and "/var/lib/kiosk" in said
+    # Root's alone now: a system user made later with the kiosk's old id must not own it.
+    for kept in (journal, journal.parent):
+        assert (kept.stat().st_uid, kept.stat().st_gid) == (0, 0), kept
+    assert stat.S_IMODE(journal.parent.stat().st_mode) == 0o700
+
+    run(root)   # a new kiosk user: the journal is its own again, every file of it
+    uid = int(table(root, "passwd")["kiosk"][2])
+    assert journal.stat().st_uid == uid and journal.parent.stat().st_uid == uid
 
 
 def test_setup_of_a_dev_machine_installs_no_system_policy():
@@ -180,6 +188,14 @@ def test_provisioning_without_the_installer_gives_the_folder_to_the_kiosk_s_grou
 
     group = "video"   # a group every Debian machine has, standing in for "kiosk"
     folder = tmp_path / "etc" / "kiosk"
-    prepare_folder(folder, group)
+    umask = os.umask(0o077)
+    try:
+        prepare_folder(folder, group)
+    finally:
+        os.umask(umask)
     st = folder.stat()
     assert st.st_gid == grp.getgrnam(group).gr_gid and stat.S_IMODE(st.st_mode) == DIR_MODE
+    # A folder that was there already (--config-dir /etc) keeps its own group and mode.
+    before = tmp_path.stat()
+    prepare_folder(tmp_path, group)
+    assert (tmp_path.stat().st_gid, tmp_path.stat().st_mode) == (before.st_gid, before.st_mode)
