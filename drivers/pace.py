@@ -283,6 +283,11 @@ def _tlv(tag: bytes, value: bytes) -> bytes:
     return tag + _der_length(len(value)) + value
 
 
+def oid_value(protocol: PaceProtocol) -> bytes:
+    """The protocol's object identifier, its content octets (as MSE:Set AT's DO80 holds it)."""
+    return bytes(ObjectIdentifier(protocol.oid).contents)
+
+
 def public_key_data(protocol: PaceProtocol, key: bytes) -> bytes:
     """The public key data object the tokens are computed over (Part 11, 4.4.3.4; 9.4.2):
     7F49 { 06 OID, 86 point } for ECDH, 7F49 { 06 OID, 84 value } for DH."""

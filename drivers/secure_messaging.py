@@ -1,4 +1,4 @@
-"""Secure messaging with 3DES session keys (ICAO 9303 Part 11, 9.8; ISO/IEC 7816-4 SM).
+"""Secure messaging with 3DES or AES session keys (ICAO 9303 Part 11, 9.8; ISO/IEC 7816-4 SM).
 
 `SecureMessaging` wraps any transport (`transmit(apdu) -> (data, sw)`) and offers the
 same interface: every plain command APDU handed to it goes out protected (CLA with
@@ -6,6 +6,10 @@ bit 0x0C, DO87 or DO85 for data, DO97 for Le, DO8E for the MAC over SSC || heade
 objects), and every response comes back verified (DO8E checked, DO99 the status) and
 decrypted. Short or extended length follows the command: if the plain Le or the
 protected data do not fit a short APDU, the protected one is extended.
+
+With AES (after PACE, 9.8.6) the SSC is 16 bytes and starts at 0, each message is encrypted
+in CBC mode with the IV E(KS_enc, SSC), padding is to 16 bytes and the MAC is AES-CMAC cut to
+8 bytes (`SecureMessaging.aes`).
 
 Status words answered *without* SM objects (e.g. 6987/6988 after an SM error, which
 ends the session on most chips: `drivers.iso7816.SM_ABORTED`) are passed up as they are,
@@ -17,7 +21,10 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from drivers.bac import pad, retail_mac, tdes_decrypt, tdes_encrypt, unpad
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
+
+from drivers.bac import retail_mac, tdes_decrypt, tdes_encrypt
 from drivers.iso7816 import ChipError, ChipReason, Transport, encode_length, parse_tlv
 
 
@@ -95,8 +102,25 @@ def _tlv(tag: int, value: bytes) -> bytes:
     return bytes([tag]) + encode_length(len(value)) + value
 
 
+def pad_to(data: bytes, block: int) -> bytes:
+    """ISO/IEC 9797-1 padding method 2 to `block` bytes: 80, then 00."""
+    data = data + b"\x80"
+    return data + bytes(-len(data) % block)
+
+
+def unpad_from(data: bytes, block: int) -> bytes:
+    """Remove padding method 2 of `block`-byte blocks; ValueError when it is not there."""
+    stripped = data.rstrip(b"\x00")
+    if not stripped or stripped[-1] != 0x80 or len(data) - len(stripped) >= block:
+        raise ValueError("bad padding")
+    return stripped[:-1]
+
+
 class SecureMessaging:
-    """A transport that protects every command and verifies every response (3DES, BAC)."""
+    """A transport that protects every command and verifies every response (3DES after BAC;
+    `aes` after PACE)."""
+
+    block = 8
 
     def __init__(self, transport: Transport, ks_enc: bytes, ks_mac: bytes, ssc: bytes) -> None:
         self.transport = transport
@@ -104,16 +128,30 @@ class SecureMessaging:
         self._ks_mac = ks_mac
         self._ssc = int.from_bytes(ssc, "big")
 
+    @staticmethod
+    def aes(transport: Transport, ks_enc: bytes, ks_mac: bytes) -> SecureMessaging:
+        """The session PACE opens with AES keys: the SSC starts at 0."""
+        return AesSecureMessaging(transport, ks_enc, ks_mac, bytes(16))
+
     def __repr__(self) -> str:
-        return "SecureMessaging(<session>)"
+        return f"{type(self).__name__}(<session>)"
 
     @property
     def ssc(self) -> bytes:
-        return self._ssc.to_bytes(8, "big")
+        return self._ssc.to_bytes(self.block, "big")
 
     def _next_ssc(self) -> bytes:
-        self._ssc = (self._ssc + 1) % (1 << 64)
+        self._ssc = (self._ssc + 1) % (1 << (8 * self.block))
         return self.ssc
+
+    def _encrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return tdes_encrypt(self._ks_enc, data)
+
+    def _decrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return tdes_decrypt(self._ks_enc, data)
+
+    def _mac(self, data: bytes) -> bytes:
+        return retail_mac(self._ks_mac, data)
 
     def protect(self, apdu: bytes) -> bytes:
         """The protected form of a plain command APDU (advances the SSC)."""
@@ -124,15 +162,17 @@ class SecureMessaging:
         cla = command.cla | 0x0C
         header = bytes([cla, command.ins, command.p1, command.p2])
         objects = b""
+        ssc = self._next_ssc()
         if command.data:
-            encrypted = tdes_encrypt(self._ks_enc, pad(command.data))
+            encrypted = self._encrypt(ssc, pad_to(command.data, self.block))
             if command.ins & 1:  # odd INS: BER-TLV data, DO85 without padding indicator
                 objects += _tlv(0x85, encrypted)
             else:
                 objects += _tlv(0x87, b"\x01" + encrypted)
         if command.le is not None:
             objects += _tlv(0x97, _le_bytes(command.le))
-        mac = retail_mac(self._ks_mac, pad(self._next_ssc() + pad(header) + objects))
+        block = self.block
+        mac = self._mac(pad_to(ssc + pad_to(header, block) + objects, block))
         objects += _tlv(0x8E, mac)
         # the outer Le asks for as much as the protected response can hold
         extended = len(objects) > 255 or (command.le is not None and command.le > 256)
@@ -174,7 +214,7 @@ class SecureMessaging:
             mac_input += encoded
         if mac is None:
             raise SecureMessagingError("response without DO8E", sw=sw)
-        expected = retail_mac(self._ks_mac, pad(ssc + mac_input))
+        expected = self._mac(pad_to(ssc + mac_input, self.block))
         if not hmac.compare_digest(expected, mac):
             raise SecureMessagingError("response MAC does not verify", sw=sw)
         if status is None:
@@ -185,10 +225,10 @@ class SecureMessaging:
                 if not cryptogram or cryptogram[0] != 0x01:
                     raise SecureMessagingError("DO87 without padding indicator 01", sw=sw)
                 cryptogram = cryptogram[1:]
-            if not cryptogram or len(cryptogram) % 8:
-                raise SecureMessagingError("cryptogram not a multiple of 8 bytes", sw=sw)
+            if not cryptogram or len(cryptogram) % self.block:
+                raise SecureMessagingError("cryptogram not whole blocks", sw=sw)
             try:
-                plain = unpad(tdes_decrypt(self._ks_enc, cryptogram))
+                plain = unpad_from(self._decrypt(ssc, cryptogram), self.block)
             except ValueError:
                 raise SecureMessagingError("bad padding in the cryptogram", sw=sw) from None
         return plain, status
@@ -200,20 +240,42 @@ class SecureMessaging:
         return self.unprotect(bytes(data), sw)
 
 
-def protected_response_size(plain_length: int) -> int:
-    """Bytes of a protected READ answer carrying `plain_length` bytes (DO87, DO99, DO8E)."""
-    padded = (plain_length // 8 + 1) * 8
+class AesSecureMessaging(SecureMessaging):
+    block = 16
+
+    def _iv(self, ssc: bytes) -> bytes:
+        encryptor = Cipher(algorithms.AES(self._ks_enc), modes.ECB()).encryptor()
+        return encryptor.update(ssc) + encryptor.finalize()
+
+    def _encrypt(self, ssc: bytes, data: bytes) -> bytes:
+        e = Cipher(algorithms.AES(self._ks_enc), modes.CBC(self._iv(ssc))).encryptor()
+        return e.update(data) + e.finalize()
+
+    def _decrypt(self, ssc: bytes, data: bytes) -> bytes:
+        d = Cipher(algorithms.AES(self._ks_enc), modes.CBC(self._iv(ssc))).decryptor()
+        return d.update(data) + d.finalize()
+
+    def _mac(self, data: bytes) -> bytes:
+        mac = CMAC(algorithms.AES(self._ks_mac))
+        mac.update(data)
+        return mac.finalize()[:8]
+
+
+def protected_response_size(plain_length: int, block: int = 8) -> int:
+    """Bytes of a protected READ answer carrying `plain_length` bytes (DO87, DO99, DO8E), in
+    `block`-byte blocks (3DES 8, AES 16)."""
+    padded = (plain_length // block + 1) * block
     do87 = 1 + len(encode_length(padded + 1)) + 1 + padded
     return do87 + 4 + 10
 
 
-def max_read_for(max_response: int) -> int:
+def max_read_for(max_response: int, block: int = 8) -> int:
     """The largest plain Le whose protected answer fits `max_response` bytes of data.
 
-    256 (a short APDU's answer) gives 231; an extended-length chip's limit from EF.ATR/INFO
-    gives a few bytes short of it.
+    256 (a short APDU's answer) gives 231 with 3DES, 223 with AES; an extended-length chip's
+    limit from EF.ATR/INFO gives a few bytes short of it.
     """
     n = max(1, max_response - 14)
-    while n > 1 and protected_response_size(n) > max_response:
+    while n > 1 and protected_response_size(n, block) > max_response:
         n -= 1
     return min(n, 65536)

@@ -54,6 +54,7 @@ from simulator.icao_chip.apdu import (
 )
 from simulator.icao_chip.files import FID_BY_SFI, build_files, default_face_jpeg
 from simulator.icao_chip.mrz import TravelDocumentHolder
+from simulator.icao_chip.pace import PaceResponder, card_access
 from simulator.icao_chip.secure_messaging import BacResponder, SmSession, plain_room
 from simulator.icao_chip.shapes import (
     MAX_RESPONSE,
@@ -66,6 +67,7 @@ from simulator.icao_pki import ChipPki, create_pki
 
 LDS_AID = bytes.fromhex("A0000002471001")
 SFI_EF_ATR_INFO = 0x01  # in the MF
+SFI_EF_CARD_ACCESS = 0x1C  # in the MF: the PACE protocols offered
 
 
 class IcaoChip:
@@ -103,7 +105,11 @@ class IcaoChip:
         self._files = dict(built.files)
         self._protected = built.protected
         self._atr_info = ef_atr_info(self.shape)
-        self._bac = BacResponder(holder, wrong_key=ChipFault.WRONG_KEY in self.faults)
+        wrong_key = ChipFault.WRONG_KEY in self.faults
+        self._bac = BacResponder(holder, wrong_key=wrong_key)
+        offers_pace = bool({ChipShape.PACE, ChipShape.NO_BAC} & self.shape)
+        self._pace = PaceResponder(holder, wrong_key=wrong_key) if offers_pace else None
+        self._card_access = card_access() if offers_pace else None
         self._lock = Lock()
         self._app_selected = False
         self._current: int | None = None
@@ -145,6 +151,8 @@ class IcaoChip:
             self._current = None
             self._session = None
             self._bac.reset()
+            if self._pace is not None:
+                self._pace.reset()
 
     def process_apdu(self, apdu: bytes) -> bytes:
         if self.slow_s > 0:
@@ -169,13 +177,18 @@ class IcaoChip:
             return self._end_session(SW_WRONG_LENGTH)
         if command.cla == 0x0C:
             return self._secure(command)
-        if command.cla != 0x00:
+        chained = command.cla == 0x10 and command.ins == 0x86   # PACE's steps are chained
+        if command.cla != 0x00 and not chained:
             return sw_bytes(SW_CLA_NOT_SUPPORTED)
         if self._session is not None:  # a plain command ends the secure session
             return self._end_session(SW_SECURITY_STATUS)
+        if command.ins in (0x22, 0x86):
+            return self._pace_command(command)
         if command.ins == 0x84:
             return self._bac.get_challenge(command)
         if command.ins == 0x82:
+            if ChipShape.NO_BAC in self.shape:
+                return sw_bytes(SW_SECURITY_STATUS)
             answer, session = self._bac.external_authenticate(command)
             if session is not None:
                 self._session, self._current = session, None
@@ -189,6 +202,17 @@ class IcaoChip:
         if command.ins in (0xB0, 0xB1):
             return sw_bytes(SW_SECURITY_STATUS if self._app_selected else SW_NO_EF_SELECTED)
         return sw_bytes(SW_INS_NOT_SUPPORTED)
+
+    def _pace_command(self, command: Command) -> bytes:
+        """MSE:Set AT and GENERAL AUTHENTICATE, in the MF before the application (PACE)."""
+        if self._pace is None:
+            return sw_bytes(SW_INS_NOT_SUPPORTED)
+        if command.ins == 0x22:
+            return self._pace.set_at(command)
+        answer, session = self._pace.general_authenticate(command)
+        if session is not None:
+            self._session, self._current, self._app_selected = session, None, False
+        return answer
 
     def _select(self, command: Command, *, authenticated: bool) -> tuple[bytes, int]:
         data = command.data
@@ -216,12 +240,14 @@ class IcaoChip:
         return b"", SW_WRONG_P1P2
 
     def _read_ef_atr_info(self, command: Command) -> tuple[bytes, int]:
-        """READ BINARY by SFI in the MF, where SFI 01 is EF.ATR/INFO."""
+        """READ BINARY by SFI in the MF: SFI 01 is EF.ATR/INFO, 1C EF.CardAccess."""
         if ChipShape.NO_SFI in self.shape:
             return b"", SW_WRONG_P1P2
-        if command.p1 != 0x80 | SFI_EF_ATR_INFO or self._atr_info is None:
+        content = {0x80 | SFI_EF_ATR_INFO: self._atr_info,
+                   0x80 | SFI_EF_CARD_ACCESS: self._card_access}.get(command.p1)
+        if content is None:
             return b"", SW_NOT_FOUND
-        return self._read(self._atr_info, command.p2, command, 256)
+        return self._read(content, command.p2, command, 256)
 
     @staticmethod
     def _read(content: bytes, offset: int, command: Command, room: int) -> tuple[bytes, int]:
@@ -250,7 +276,7 @@ class IcaoChip:
             return self._end_session(inner)
         # what the protected answer may hold: the outer Le, within what we announce
         room_total = min(command.le or 256, MAX_RESPONSE if command.extended else 256)
-        answer, sw = self._secure_command(inner, plain_room(room_total))
+        answer, sw = self._secure_command(inner, plain_room(room_total, session.block))
         return session.wrap(inner.ins, answer, sw)
 
     def _secure_command(self, command: Command, room: int) -> tuple[bytes, int]:

@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 
 from simulator.icao_chip.apdu import (
     SW_AUTH_FAILED,
@@ -83,34 +84,57 @@ def basic_access_seed(holder: TravelDocumentHolder) -> bytes:
     return hashlib.sha1(mrz_information(holder).encode("ascii")).digest()[:16]
 
 
-def protected_size(n: int) -> int:
+def protected_size(n: int, block: int = 8) -> int:
     """Bytes of a protected answer carrying `n` plain bytes: DO87, DO99, DO8E."""
-    padded = (n // 8 + 1) * 8
+    padded = (n // block + 1) * block
     return 1 + len(ber_length(padded + 1)) + 1 + padded + 4 + 10
 
 
-def plain_room(room_total: int) -> int:
-    """The largest plain answer whose protected form fits `room_total` bytes."""
+def plain_room(room_total: int, block: int = 8) -> int:
+    """The largest plain answer whose protected form fits `room_total` bytes (3DES's 8-byte
+    blocks, or AES's 16)."""
     room = max(0, room_total - 14)
-    while room > 0 and protected_size(room) > room_total:
+    while room > 0 and protected_size(room, block) > room_total:
         room -= 1
     return room
 
 
 @dataclass
 class SmSession:
-    """One secure-messaging session: the session keys and the send sequence counter."""
+    """One secure-messaging session (3DES, after BAC or PACE with 3DES): the session keys and
+    the send sequence counter. `AesSmSession` is the same with AES, after PACE."""
 
     ks_enc: bytes
     ks_mac: bytes
     ssc: int
 
+    block = 8
+
     def __repr__(self) -> str:
-        return "SmSession(<secret>)"
+        return f"{type(self).__name__}(<secret>)"
 
     def _next_ssc(self) -> bytes:
-        self.ssc = (self.ssc + 1) % (1 << 64)
-        return self.ssc.to_bytes(8, "big")
+        self.ssc = (self.ssc + 1) % (1 << (8 * self.block))
+        return self.ssc.to_bytes(self.block, "big")
+
+    def _pad(self, data: bytes) -> bytes:
+        data += b"\x80"
+        return data + bytes(-len(data) % self.block)
+
+    def _unpad(self, data: bytes) -> bytes | None:
+        stripped = data.rstrip(b"\x00")
+        if not stripped or stripped[-1] != 0x80 or len(data) - len(stripped) >= self.block:
+            return None
+        return stripped[:-1]
+
+    def _encrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return _enc(self.ks_enc, data)
+
+    def _decrypt(self, ssc: bytes, data: bytes) -> bytes:
+        return _dec(self.ks_enc, data)
+
+    def _mac(self, data: bytes) -> bytes:
+        return _mac(self.ks_mac, data)
 
     def unwrap(self, command: Command) -> Command | int:
         """The plain command inside a protected one, or the status that ends the session
@@ -134,14 +158,15 @@ class SmSession:
             else:
                 return SW_SM_INCORRECT
         header = bytes([command.cla, command.ins, command.p1, command.p2])
-        expected = _mac(self.ks_mac, _pad(self._next_ssc() + _pad(header) + mac_input))
+        ssc = self._next_ssc()
+        expected = self._mac(self._pad(ssc + self._pad(header) + mac_input))
         if not hmac.compare_digest(expected, objects[-1][1]):
             return SW_SM_INCORRECT
         data = b""
         if cryptogram is not None:
-            if not cryptogram or len(cryptogram) % 8:
+            if not cryptogram or len(cryptogram) % self.block:
                 return SW_SM_INCORRECT
-            plain = _unpad(_dec(self.ks_enc, cryptogram))
+            plain = self._unpad(self._decrypt(ssc, cryptogram))
             if plain is None:
                 return SW_SM_INCORRECT
             data = plain
@@ -151,16 +176,43 @@ class SmSession:
 
     def wrap(self, ins: int, answer: bytes, sw: int) -> bytes:
         """The protected response APDU for a plain answer and status."""
+        ssc = self._next_ssc()
         objects = b""
         if answer:
-            encrypted = _enc(self.ks_enc, _pad(answer))
+            encrypted = self._encrypt(ssc, self._pad(answer))
             if ins & 1:
                 objects += b"\x85" + ber_length(len(encrypted)) + encrypted
             else:
                 objects += b"\x87" + ber_length(len(encrypted) + 1) + b"\x01" + encrypted
         objects += b"\x99\x02" + sw_bytes(sw)
-        mac = _mac(self.ks_mac, _pad(self._next_ssc() + objects))
+        mac = self._mac(self._pad(ssc + objects))
         return objects + b"\x8e\x08" + mac + sw_bytes(sw)
+
+
+@dataclass
+class AesSmSession(SmSession):
+    """Secure messaging with AES (Part 11, 9.8.6): a 16-byte SSC starting at 0, CBC with the
+    IV E(KS_enc, SSC) for each message, AES-CMAC cut to 8 bytes, padding to 16."""
+
+    ssc: int = 0
+    block = 16
+
+    def _iv(self, ssc: bytes) -> bytes:
+        e = Cipher(algorithms.AES(self.ks_enc), modes.ECB()).encryptor()
+        return e.update(ssc) + e.finalize()
+
+    def _encrypt(self, ssc: bytes, data: bytes) -> bytes:
+        e = Cipher(algorithms.AES(self.ks_enc), modes.CBC(self._iv(ssc))).encryptor()
+        return e.update(data) + e.finalize()
+
+    def _decrypt(self, ssc: bytes, data: bytes) -> bytes:
+        d = Cipher(algorithms.AES(self.ks_enc), modes.CBC(self._iv(ssc))).decryptor()
+        return d.update(data) + d.finalize()
+
+    def _mac(self, data: bytes) -> bytes:
+        mac = CMAC(algorithms.AES(self.ks_mac))
+        mac.update(data)
+        return mac.finalize()[:8]
 
 
 class BacResponder:

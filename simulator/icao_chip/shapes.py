@@ -19,13 +19,18 @@ MAX_RESPONSE = 0xFF00  # the longest answer: vpcd's 16-bit length prefix holds i
 
 
 class ChipShape(enum.Enum):
-    """What a chip lacks; a chip lacking nothing is modern (SFI, extended length, every file)."""
+    """What a chip lacks, or offers beyond BAC; a chip lacking nothing is modern (SFI,
+    extended length, every file)."""
 
     NO_SFI = "no_sfi"  # READ BINARY by short EF identifier answers 6A86: SELECT each file
     NO_EXTENDED_LENGTH = "no_extended_length"  # extended APDUs answer 6700; no EF.ATR/INFO
     NO_EF_COM = "no_ef_com"
     NO_DG2 = "no_dg2"  # no face image on the chip
     NO_EF_SOD = "no_ef_sod"  # nothing to verify the data against
+    # Access control: BAC alone (nothing said), PACE beside BAC (EF.CardAccess offers it),
+    # or PACE alone (BAC's mutual authentication refused).
+    PACE = "pace"
+    NO_BAC = "no_bac"  # PACE only
 
 
 class ChipFault(enum.Enum):

@@ -2,7 +2,10 @@
 (Appendix G, Generic Mapping: the ECDH example on brainpoolP256r1 and the DH example on
 RFC 5114's 1024-bit group), byte for byte: the password key, the nonce, the mapped generator,
 the key agreement, the session keys and both authentication tokens. Then what a chip could send
-wrong: a point off the curve, a key outside the group, a broken EF.CardAccess."""
+wrong: a point off the curve, a key outside the group, a broken EF.CardAccess. Then PACE on the
+wire (drivers/pace_session.py) against the simulated chip's APDU handler: a chip offering PACE
+beside BAC and a PACE-only chip read under AES secure messaging, a wrong MRZ refused, BAC
+refused by the PACE-only chip."""
 
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers import pace
+from drivers.bac import derive_bac_keys, perform_bac
+from drivers.icao9303 import IcaoReader
+from drivers.iso7816 import ChipError
 from drivers.pace import PROTOCOLS, RFC5114_1024_160, PaceError
+from drivers.pace_session import PaceRefused, perform_pace, read_card_access
+from simulator.icao_chip import IcaoChip, TravelDocumentHolder
+from simulator.icao_chip.shapes import ChipShape
+from tests.drivers.test_icao9303 import ChipTransport
 
 
 def h(text: str) -> bytes:
@@ -176,3 +186,46 @@ def test_any_65_bytes_as_a_chip_key_give_a_secret_or_a_plain_refusal(data):
     except PaceError:
         return
     assert len(secret) == 32
+
+
+# --- PACE on the wire, against the simulated chip (its APDU handler as the far side) -------
+
+HOLDER = TravelDocumentHolder(
+    document_number="C01234567", birth_date="900115", sex="M", expiry_date="330115",
+    surname="LI", given_names="XIAO MING",
+)  # fmt: skip
+DG1 = 0x0101
+
+
+def opened(chip: IcaoChip, number: str = "C01234567") -> IcaoReader:
+    wire = ChipTransport(chip)
+    card_access = read_card_access(wire)
+    assert card_access is not None
+    info = pace.choose(pace.pace_infos(card_access))
+    assert info is not None and info.protocol.oid == "0.4.0.127.0.7.2.2.4.2.2"
+    session = perform_pace(wire, info, pace.mrz_password(number, "900115", "330115"))
+    reader = IcaoReader(session)
+    reader.select_application()
+    return reader
+
+
+@pytest.mark.parametrize("shape", [ChipShape.PACE, ChipShape.NO_BAC])
+def test_a_pace_chip_is_read_under_aes_secure_messaging(shape):
+    chip = IcaoChip(HOLDER, shape={shape})
+    reader = opened(chip)
+    assert reader.read_file(DG1) == chip.file(DG1)
+    assert repr(reader.transport) == "AesSecureMessaging(<session>)"
+
+
+def test_a_wrong_mrz_is_refused_by_pace_and_bac_is_refused_on_a_pace_only_chip():
+    chip = IcaoChip(HOLDER, shape={ChipShape.NO_BAC})
+    with pytest.raises(PaceRefused):
+        opened(chip, number="C01234568")
+    wire = ChipTransport(chip)
+    IcaoReader(wire).select_application()
+    with pytest.raises(ChipError):
+        perform_bac(wire, derive_bac_keys("C01234567", "900115", "330115"))
+
+
+def test_a_bac_only_chip_offers_no_pace():
+    assert read_card_access(ChipTransport(IcaoChip(HOLDER))) is None
