@@ -1,12 +1,13 @@
 """Reading a travel permit's chip as the kiosk does, through the real pcscd (vpcd).
 
 The kiosk's own service (`peripherals.permit_reader.PermitReaderService`) reads DG1, a 20 KB
-DG2 and EF.SOD from the simulator's chip: what the chip can do from its ATR, SELECT the
-application, BAC, then under secure messaging one READ BINARY per file by short EF
-identifier with extended length, then passive authentication. `apdus` is set beside
-`floor_apdus` (SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE, one READ BINARY per file). For
-comparison the same read of a chip with neither SFI nor extended length (SELECT each file,
-short APDUs). Each vpcd round trip costs about 50 ms here (the simulator's wire, not a
+DG2 and EF.SOD from the simulator's chip: what the chip can do from its ATR, EF.CardAccess
+(does it offer PACE?), SELECT the application, BAC, then under secure messaging one READ
+BINARY per file by short EF identifier with extended length, then passive authentication.
+`apdus` is set beside `floor_apdus` (EF.CardAccess, SELECT, GET CHALLENGE, EXTERNAL
+AUTHENTICATE, one READ BINARY per file). For comparison the same read of a chip with neither
+SFI nor extended length (SELECT each file, short APDUs), and of a chip offering PACE (MSE:Set
+AT and four GENERAL AUTHENTICATE instead of BAC's two, AES secure messaging: `pace_*`). Each vpcd round trip costs about 50 ms here (the simulator's wire, not a
 chip's), so the APDU count is most of the time. Each read is of a card just laid on the
 reader, as a citizen's is. Last line: {"apdus": ..., "dg2_bytes": ..., "seconds": ..., ...}.
 """
@@ -33,8 +34,9 @@ HOLDER = TravelDocumentHolder(document_number="C76543210", surname="BENCH", give
 KEY = BacKey(HOLDER.document_number, HOLDER.birth_date, HOLDER.expiry_date)
 PKI = create_pki()
 FILES = 3  # DG1, DG2, EF.SOD
-FLOOR_APDUS = 1 + 2 + FILES
-ROUNDS = {MODERN: 5, NEITHER: 3}  # the short-APDU read takes ~5 s: fewer rounds, slot freed sooner
+FLOOR_APDUS = 1 + 1 + 2 + FILES
+PACE = frozenset({ChipShape.PACE})
+ROUNDS = {MODERN: 5, NEITHER: 3, PACE: 5}  # the short-APDU read takes ~5 s: fewer rounds, slot freed sooner
 # what a read of another checkout's card (same slot) looks like: other keys, or pulled away
 _INTERFERENCE_SIGNS = {
     DeviceReason.AUTHENTICATION_REFUSED, DeviceReason.CARD_REMOVED,
@@ -102,7 +104,8 @@ async def main() -> dict:
         csca = Path(folder) / "csca.pem"
         csca.write_bytes(PKI.csca_cert_pem)
         results = {}
-        for shape, name in ((MODERN, "SFI + extended length"), (NEITHER, "SELECT + short APDUs")):
+        for shape, name in ((MODERN, "SFI + extended length"), (NEITHER, "SELECT + short APDUs"),
+                            (PACE, "PACE, SFI + extended length")):
             read, seconds = await read_rounds(shape, csca, ROUNDS[shape])
             results[shape] = (read, seconds)
             print(
@@ -111,6 +114,8 @@ async def main() -> dict:
             )
     read, seconds = results[MODERN]
     short, short_seconds = results[NEITHER]
+    pace, pace_seconds = results[PACE]
+    assert pace.access_control == "PACE"
     return {
         "apdus": read.apdus,
         "dg2_bytes": len(read.data_groups[2]),
@@ -118,6 +123,8 @@ async def main() -> dict:
         "floor_apdus": FLOOR_APDUS,
         "short_only_apdus": short.apdus,
         "short_only_seconds": round(short_seconds, 3),
+        "pace_apdus": pace.apdus,
+        "pace_seconds": round(pace_seconds, 3),
         "rounds_redone": len(INTERFERENCE),
     }
 

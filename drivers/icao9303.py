@@ -41,6 +41,7 @@ from drivers.iso7816 import (
     parse_header,
     single_object,
 )
+from drivers.secure_messaging import max_read_for
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,18 @@ class FileAccess:
     def refuse_extended_length(self) -> None:
         """Short APDUs from now on (the chip or the reader cannot carry extended ones)."""
         self.max_read = min(self.max_read, self.short_read)
+
+    def fit_block(self, block: int) -> None:
+        """Secure messaging in `block`-byte blocks (AES's 16, after PACE) pads each answer
+        more than 3DES: reads sized for 3DES would overflow a short answer."""
+        if block <= 8:
+            return
+        short = max_read_for(MAX_SHORT_LE, block)
+        self.short_read = min(self.short_read, short)
+        if self.max_read <= MAX_SHORT_LE:
+            self.max_read = min(self.max_read, short)
+        elif self.max_read < MAX_EXTENDED_LE:
+            self.max_read = max(short, self.max_read - (block - 8))
 
 
 class IcaoReader:

@@ -56,6 +56,7 @@ class PermitRead:
     face_mime: str | None = None
     resumes: int = 0  # times the read went on in a new session (card back, or a fallback)
     access: FileAccess = field(default_factory=FileAccess)  # how the chip's files were read
+    access_control: str = "BAC"  # how the chip was opened: "BAC", or "PACE" when it offers it
 
     def __repr__(self) -> str:
         return (

@@ -33,6 +33,8 @@ from drivers.icao9303 import (
 from drivers.iso7816 import SM_ABORTED, ChipError, ChipReason
 from drivers.lds import parse_dg2
 from drivers.mrz import parse_dg1
+from drivers.pace import PaceError, PaceInfo, choose, mrz_password, pace_infos
+from drivers.pace_session import perform_pace, read_card_access
 from drivers.passive_auth import (
     PassiveAuthResult,
     PassiveAuthVerdict,
@@ -71,6 +73,8 @@ class _ReadState:
     apdus: int = 0
     resumes: int = 0
     sm_retries: int = 0
+    pace: PaceInfo | None = None  # the PACE protocol the chip offers and we use
+    pace_asked: bool = False  # EF.CardAccess read (once a document)
 
     def learned(self) -> bool:
         """Whether this session found out something about the chip (a fallback)."""
@@ -187,12 +191,13 @@ class PermitReaderService(DeviceService):
         started = time.monotonic()
         try:
             keys = derive_bac_keys(key.document_number, key.birth_date, key.expiry_date)
+            password = mrz_password(key.document_number, key.birth_date, key.expiry_date)
         except ValueError as exc:
             raise DeviceError(DEVICE, DeviceReason.AUTHENTICATION_REFUSED, "bad MRZ data") from exc
         state = _ReadState()
         while True:
             try:
-                self._read_files(keys, state)
+                self._read_files(keys, password, state)
                 break
             except (pcsc.CardRemoved, pcsc.CardAbsent) as exc:
                 # the citizen lifted the document: go on if it comes back soon
@@ -227,7 +232,7 @@ class PermitReaderService(DeviceService):
             DEVICE, reasons.get(exc.reason, DeviceReason.CARD_UNREADABLE), exc.reason.value
         )
 
-    def _read_files(self, keys: BacKeys, state: _ReadState) -> None:
+    def _read_files(self, keys: BacKeys, password: bytes, state: _ReadState) -> None:
         connection = pcsc.PcscConnection()
         try:
             connection.connect(self._reader_name())
@@ -235,10 +240,10 @@ class PermitReaderService(DeviceService):
             if state.access is None:
                 state.access = file_access(connection.atr, plain.read_ef_atr_info)
             state.session_access = replace(state.access)
-            plain.select_application()
-            session = perform_bac(connection, keys)
-            sm = SecureMessaging(connection, session.ks_enc, session.ks_mac, session.ssc)
+            sm = self._open_session(connection, plain, keys, password, state)
             reader = IcaoReader(sm, state.access, partial=state.partial)
+            if state.pace is not None:
+                reader.select_application()   # PACE ran in the MF: the application under SM
             try:
                 self._read_lds(reader, state)
             except ChipError as exc:
@@ -250,6 +255,26 @@ class PermitReaderService(DeviceService):
         finally:
             state.apdus += connection.apdu_count
             connection.disconnect()
+
+    @staticmethod
+    def _open_session(connection: pcsc.PcscConnection, plain: IcaoReader, keys: BacKeys,
+                      password: bytes, state: _ReadState) -> SecureMessaging:
+        """PACE when the chip offers it (EF.CardAccess, read once a document), else BAC, as
+        ICAO 9303 Part 11 orders: the secure-messaging session the files are read in."""
+        if not state.pace_asked:
+            state.pace_asked = True
+            card_access = read_card_access(connection)
+            try:
+                state.pace = choose(pace_infos(card_access)) if card_access else None
+            except PaceError as exc:
+                log.warning("EF.CardAccess unreadable (%s): BAC", exc)
+            if state.pace is not None and state.access is not None:
+                state.access.fit_block(state.pace.protocol.block)
+        if state.pace is not None:
+            return perform_pace(connection, state.pace, password)
+        plain.select_application()
+        session = perform_bac(connection, keys)
+        return SecureMessaging(connection, session.ks_enc, session.ks_mac, session.ssc)
 
     @staticmethod
     def _read_once(reader: IcaoReader, state: _ReadState, fid: int) -> None:
@@ -324,6 +349,7 @@ class PermitReaderService(DeviceService):
             passive_auth=passive,
             apdus=state.apdus,
             seconds=seconds,
+            access_control="PACE" if state.pace is not None else "BAC",
             data_groups=groups,
             listed_groups=state.listed,
             unreadable_groups=tuple(sorted(fid - 0x0100 for fid in state.refused if fid <= 0x0110)),

@@ -97,6 +97,7 @@ def _report(reader: str, read: PermitRead) -> dict:
         "data_groups_refused": list(read.unreadable_groups),
         "files_missing": list(read.missing_names),
         "chip_access": {
+            "access_control": read.access_control,
             "short_ef_id": read.access.short_ef_id is True,
             "extended_length": read.access.extended_length,
         },
@@ -137,7 +138,7 @@ def _print_text(report: dict) -> None:
     lines += _passive_auth_lines(report["passive_auth"])
     access = report["chip_access"]
     lines += [
-        "chip access:     "
+        f"chip access:     {access['access_control']}, "
         + ("by short EF identifier" if access["short_ef_id"] else "SELECT, then READ BINARY")
         + (", extended length" if access["extended_length"] else ", short APDUs"),
         f"cost:            {report['apdus']} APDUs in {report['seconds']:.3f} s"

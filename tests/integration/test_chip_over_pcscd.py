@@ -46,6 +46,7 @@ HOLDER = TravelDocumentHolder(
     surname="CHEN", given_names="JIAN GUO",
 )  # fmt: skip
 KEY = BacKey("C98765432", "850302", "310302")
+CARD_ACCESS = 1  # EF.CardAccess, read first on every document: does the chip offer PACE?
 PKI = create_pki()
 
 
@@ -114,9 +115,11 @@ async def test_reads_the_whole_document_and_passes_passive_auth(
     assert pa.hashes_valid == {1: True, 2: True, 11: True}
     read.raise_for_integrity()
     assert not read.document_expired()
-    # SELECT, BAC (2), then one READ BINARY by SFI with extended length per file (DG1, DG2,
-    # SOD, DG11) and DG3's, refused: what the chip can do its ATR said
-    assert read.apdus == 1 + 2 + 4 + 1
+    # EF.CardAccess (none: no PACE), SELECT, BAC (2), then one READ BINARY by SFI with
+    # extended length per file (DG1, DG2, SOD, DG11) and DG3's, refused: what the chip can do
+    # its ATR said
+    assert read.apdus == CARD_ACCESS + 1 + 2 + 4 + 1
+    assert read.access_control == "BAC"
     assert read.access.short_ef_id and read.access.extended_length
     text = repr(read) + str(read) + repr(KEY)
     for secret in ("C98765432", "CHEN", "850302", "310302", "JIAN"):
@@ -147,14 +150,15 @@ async def test_card_moved_away_and_back_resumes_the_read(
     chip = IcaoChip(HOLDER, pki=PKI)
     await insert(slot, chip)
     fresh = await service.read_permit(KEY)
-    # the 5th APDU is DG2's READ BINARY: DG1 is already in
-    slot.pull_mid_read(5, back_after_s=0.8)
+    # the 6th APDU is DG2's READ BINARY: DG1 is already in
+    slot.pull_mid_read(6, back_after_s=0.8)
     read = await service.read_permit(KEY)
     assert read.resumes == 1
     assert read.data_groups == fresh.data_groups
     assert read.passive_auth.verdict is fresh.passive_auth.verdict
-    # the lost APDU, then SELECT, BAC (2), DG2 and SOD: nothing read twice
-    assert read.apdus == 5 + 3 + 2
+    # the lost APDU, then SELECT, BAC (2), DG2 and SOD: nothing read twice, EF.CardAccess
+    # not asked again
+    assert read.apdus == 6 + 3 + 2
 
 
 async def test_card_moved_away_for_good_is_card_removed(
@@ -163,7 +167,7 @@ async def test_card_moved_away_for_good_is_card_removed(
     service = PermitReaderService(READER, trust_store, resume_window_s=1.0)
     try:
         await insert(slot, IcaoChip(HOLDER, pki=PKI, slow_s=0.02))
-        slot.pull_mid_read(6)
+        slot.pull_mid_read(7)
         with pytest.raises(DeviceError) as info:
             await service.read_permit(KEY)
         assert info.value.reason is DeviceReason.CARD_REMOVED
@@ -260,18 +264,21 @@ KIOSK_FILES = (dg_fid(1), dg_fid(2), FID_EF_SOD)
 @pytest.mark.parametrize(
     ("shape", "atr", "apdus"),
     [
-        (frozenset(), None, lambda chip: 3 + 3),  # the floor: one READ BINARY per file
-        (frozenset(), SILENT_ATR, lambda chip: 1 + 3 + 3),  # EF.ATR/INFO first; SFI tried: works
-        (frozenset({ChipShape.NO_SFI}), None, lambda chip: 3 + 2 * 3),
+        # the floor: one READ BINARY per file (after EF.CardAccess, SELECT and BAC)
+        (frozenset(), None, lambda chip: CARD_ACCESS + 3 + 3),
+        # EF.ATR/INFO first; SFI tried: works
+        (frozenset(), SILENT_ATR, lambda chip: 1 + CARD_ACCESS + 3 + 3),
+        (frozenset({ChipShape.NO_SFI}), None, lambda chip: CARD_ACCESS + 3 + 2 * 3),
         (frozenset({ChipShape.NO_EXTENDED_LENGTH}), None,
-         lambda chip: 3 + short_reads(chip, *KIOSK_FILES)),
-        (NEITHER, None, lambda chip: 3 + 3 + short_reads(chip, *KIOSK_FILES)),
+         lambda chip: CARD_ACCESS + 3 + short_reads(chip, *KIOSK_FILES)),
+        (NEITHER, None, lambda chip: CARD_ACCESS + 3 + 3 + short_reads(chip, *KIOSK_FILES)),
         # EF.ATR/INFO (refused: no SFI), the refused SFI read of DG1, then SELECT + READs
-        (NEITHER, SILENT_ATR, lambda chip: 1 + 3 + 1 + 3 + short_reads(chip, *KIOSK_FILES)),
+        (NEITHER, SILENT_ATR,
+         lambda chip: 1 + CARD_ACCESS + 3 + 1 + 3 + short_reads(chip, *KIOSK_FILES)),
         # the ATR says extended length, the chip refuses it: that session ends (2 APDUs),
         # the next reads short
         (frozenset({ChipShape.NO_EXTENDED_LENGTH}), atr_for(frozenset()),
-         lambda chip: 3 + 2 + 3 + short_reads(chip, *KIOSK_FILES)),
+         lambda chip: CARD_ACCESS + 3 + 2 + 3 + short_reads(chip, *KIOSK_FILES)),
     ],
     ids=["modern", "modern-silent-atr", "no-sfi", "no-extended", "neither",
          "neither-silent-atr", "claims-extended"],
@@ -296,7 +303,7 @@ async def test_chip_without_ef_com_reads_at_the_floor(
     read = await service.read_permit(KEY)
     assert read.listed_groups == (1, 2) and sorted(read.data_groups) == [1, 2]
     assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
-    assert read.apdus == 3 + 3  # EF.SOD lists the groups: EF.COM is never asked for
+    assert read.apdus == CARD_ACCESS + 3 + 3  # EF.SOD lists the groups: no EF.COM
 
 
 async def test_chip_without_dg2_reads_without_a_face(
@@ -309,7 +316,7 @@ async def test_chip_without_dg2_reads_without_a_face(
     assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
     assert read.passive_auth.hashes_valid == {1: True}
     read.raise_for_integrity()
-    assert read.apdus == 3 + 3  # DG2's READ BINARY by SFI answers 6A82
+    assert read.apdus == CARD_ACCESS + 3 + 3  # DG2's READ BINARY by SFI answers 6A82
 
 
 async def test_chip_without_ef_sod_cannot_be_verified_and_a_trusting_kiosk_refuses_it(
@@ -330,7 +337,7 @@ async def test_chip_without_ef_sod_cannot_be_verified_and_a_trusting_kiosk_refus
     assert "not_possible: the chip holds no EF.SOD" in str(info.value)
     read.raise_for_integrity(require_trusted=False)  # a kiosk that does not require it reads on
     # DG1, DG2, EF.SOD (6A82), EF.COM, DG11
-    assert read.apdus == 3 + 5
+    assert read.apdus == CARD_ACCESS + 3 + 5
 
 
 async def test_chip_without_ef_sod_nor_ef_com_reports_what_it_read(
@@ -343,3 +350,28 @@ async def test_chip_without_ef_sod_nor_ef_com_reports_what_it_read(
     assert set(read.missing_files) == {FID_EF_SOD, FID_EF_COM}
     assert read.passive_auth.verdict is PassiveAuthVerdict.NOT_POSSIBLE
     assert read.mrz.surname == "CHEN"
+
+
+# --- PACE: the chip offers it beside BAC, or only it -------------------------------------------
+
+@pytest.mark.parametrize("shape", [ChipShape.PACE, ChipShape.NO_BAC], ids=["dual", "pace-only"])
+async def test_a_chip_offering_pace_is_read_over_pace(
+    slot: VirtualCardSlot, service: PermitReaderService, shape: ChipShape
+) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI, shape={shape})
+    await insert(slot, chip)
+    read = await service.read_permit(KEY)
+    assert read.access_control == "PACE"
+    assert read.data_groups == {1: chip.file(dg_fid(1)), 2: chip.file(dg_fid(2))}
+    assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
+    # EF.CardAccess, MSE:Set AT, GENERAL AUTHENTICATE (4), SELECT under SM, the three files
+    assert read.apdus == CARD_ACCESS + 1 + 4 + 1 + 3
+
+
+async def test_a_pace_only_chip_refuses_a_wrong_mrz(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_BAC}))
+    with pytest.raises(DeviceError) as info:
+        await service.read_permit(BacKey("C98765432", "850302", "310303"))
+    assert info.value.reason is DeviceReason.AUTHENTICATION_REFUSED

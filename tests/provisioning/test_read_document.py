@@ -64,8 +64,10 @@ async def test_json_report(slot: VirtualCardSlot, tmp_path: Path, capsys) -> Non
     assert report["face_image"]["type"] == "image/jpeg"
     assert 15_000 < report["face_image"]["bytes"] < 20_480  # the JPEG inside DG2
     assert report["passive_auth"]["verdict"] == "passed"
-    assert report["apdus"] == 3 + 3  # SELECT, BAC, one READ BINARY each: DG1, DG2, EF.SOD
-    assert report["chip_access"] == {"short_ef_id": True, "extended_length": True}
+    # EF.CardAccess (none), SELECT, BAC, one READ BINARY each: DG1, DG2, EF.SOD
+    assert report["apdus"] == 1 + 3 + 3
+    assert report["chip_access"] == {"access_control": "BAC", "short_ef_id": True,
+                                     "extended_length": True}
     assert report["files_missing"] == [] and report["data_groups_listed"] == [1, 2]
     assert report["document_expired"] is False
 
@@ -105,8 +107,8 @@ async def test_no_card_and_bad_usage(slot: VirtualCardSlot, capsys) -> None:
             "data groups:     listed [1], read DG1 (95 B)", "not on the chip: DG2",
             "face image:      none",
         ]),
-        (NEITHER, ["chip access:     SELECT, then READ BINARY, short APDUs"]),
-        (frozenset(), ["chip access:     by short EF identifier, extended length",
+        (NEITHER, ["chip access:     BAC, SELECT, then READ BINARY, short APDUs"]),
+        (frozenset(), ["chip access:     BAC, by short EF identifier, extended length",
                        "cost:            6 APDUs in"]),
     ],
     ids=["no-ef-sod", "no-dg2", "neither", "modern"],
