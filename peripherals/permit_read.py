@@ -29,6 +29,18 @@ class BacKey:
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class CanKey:
+    """The card access number printed on the data page: opens a chip by PACE only."""
+
+    can: str
+
+    def __repr__(self) -> str:
+        return "CanKey(can='***')"
+
+    __str__ = __repr__
+
+
 def _expiry_date(yymmdd: str, today: dt.date) -> dt.date | None:
     try:
         year = 2000 + int(yymmdd[:2])

@@ -33,8 +33,14 @@ from drivers.icao9303 import (
 from drivers.iso7816 import SM_ABORTED, ChipError, ChipReason
 from drivers.lds import parse_dg2
 from drivers.mrz import parse_dg1
-from drivers.pace import PaceError, PaceInfo, choose, mrz_password, pace_infos
-from drivers.pace_session import perform_pace, read_card_access
+from drivers.pace import PaceError, PaceInfo, can_password, choose, mrz_password, pace_infos
+from drivers.pace_session import (
+    PASSWORD_CAN,
+    PASSWORD_MRZ,
+    PaceRefused,
+    perform_pace,
+    read_card_access,
+)
 from drivers.passive_auth import (
     PassiveAuthResult,
     PassiveAuthVerdict,
@@ -50,11 +56,11 @@ from peripherals.base import DeviceService
 from peripherals.card_presence import CardCallback, CardPresenceWatch
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.health import DeviceStatus
-from peripherals.permit_read import DEVICE, BacKey, PermitRead
+from peripherals.permit_read import DEVICE, BacKey, CanKey, PermitRead
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEVICE", "BacKey", "PermitRead", "PermitReaderService"]
+__all__ = ["DEVICE", "BacKey", "CanKey", "PermitRead", "PermitReaderService"]
 _MAX_RESUMES = 3
 
 
@@ -149,8 +155,9 @@ class PermitReaderService(DeviceService):
         except TimeoutError:
             raise DeviceError(DEVICE, DeviceReason.TIMEOUT) from None
 
-    async def read_permit(self, key: BacKey) -> PermitRead:
-        """Read and check the document on the reader with the citizen's MRZ data."""
+    async def read_permit(self, key: BacKey | CanKey) -> PermitRead:
+        """Read and check the document on the reader with the citizen's MRZ data (or the
+        card access number, for a chip that offers PACE)."""
         return await self._worker.call(self._read, key)
 
     # --- on the worker thread ---------------------------------------------------------
@@ -187,17 +194,22 @@ class PermitReaderService(DeviceService):
                 return True
         return False
 
-    def _read(self, key: BacKey) -> PermitRead:
+    def _read(self, key: BacKey | CanKey) -> PermitRead:
         started = time.monotonic()
+        keys: BacKeys | None = None
         try:
-            keys = derive_bac_keys(key.document_number, key.birth_date, key.expiry_date)
-            password = mrz_password(key.document_number, key.birth_date, key.expiry_date)
+            if isinstance(key, CanKey):
+                password, reference = can_password(key.can), PASSWORD_CAN
+            else:
+                keys = derive_bac_keys(key.document_number, key.birth_date, key.expiry_date)
+                password = mrz_password(key.document_number, key.birth_date, key.expiry_date)
+                reference = PASSWORD_MRZ
         except ValueError as exc:
             raise DeviceError(DEVICE, DeviceReason.AUTHENTICATION_REFUSED, "bad MRZ data") from exc
         state = _ReadState()
         while True:
             try:
-                self._read_files(keys, password, state)
+                self._read_files(keys, (password, reference), state)
                 break
             except (pcsc.CardRemoved, pcsc.CardAbsent) as exc:
                 # the citizen lifted the document: go on if it comes back soon
@@ -232,7 +244,8 @@ class PermitReaderService(DeviceService):
             DEVICE, reasons.get(exc.reason, DeviceReason.CARD_UNREADABLE), exc.reason.value
         )
 
-    def _read_files(self, keys: BacKeys, password: bytes, state: _ReadState) -> None:
+    def _read_files(self, keys: BacKeys | None, password: tuple[bytes, int],
+                    state: _ReadState) -> None:
         connection = pcsc.PcscConnection()
         try:
             connection.connect(self._reader_name())
@@ -257,10 +270,12 @@ class PermitReaderService(DeviceService):
             connection.disconnect()
 
     @staticmethod
-    def _open_session(connection: pcsc.PcscConnection, plain: IcaoReader, keys: BacKeys,
-                      password: bytes, state: _ReadState) -> SecureMessaging:
+    def _open_session(connection: pcsc.PcscConnection, plain: IcaoReader,
+                      keys: BacKeys | None, password: tuple[bytes, int],
+                      state: _ReadState) -> SecureMessaging:
         """PACE when the chip offers it (EF.CardAccess, read once a document), else BAC, as
-        ICAO 9303 Part 11 orders: the secure-messaging session the files are read in."""
+        ICAO 9303 Part 11 orders: the secure-messaging session the files are read in. A CAN
+        (no BAC keys) opens a PACE chip only."""
         if not state.pace_asked:
             state.pace_asked = True
             card_access = read_card_access(connection)
@@ -271,7 +286,9 @@ class PermitReaderService(DeviceService):
             if state.pace is not None and state.access is not None:
                 state.access.fit_block(state.pace.protocol.block)
         if state.pace is not None:
-            return perform_pace(connection, state.pace, password)
+            return perform_pace(connection, state.pace, *password)
+        if keys is None:
+            raise PaceRefused("the chip offers no PACE: a CAN cannot open it")
         plain.select_application()
         session = perform_bac(connection, keys)
         return SecureMessaging(connection, session.ks_enc, session.ks_mac, session.ssc)

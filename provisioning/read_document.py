@@ -31,7 +31,7 @@ from drivers import pcsc
 from drivers.passive_auth import PassiveAuthVerdict
 from kiosk.logs import setup_logging
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.permit_reader import BacKey, PermitRead, PermitReaderService
+from peripherals.permit_reader import BacKey, CanKey, PermitRead, PermitReaderService
 
 MESSAGES = {
     DeviceReason.AUTHENTICATION_REFUSED: (
@@ -48,16 +48,35 @@ MESSAGES = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kiosk-read-document", description="Read an ICAO 9303 travel document's chip (BAC)."
+        prog="kiosk-read-document",
+        description="Read an ICAO 9303 travel document's chip (PACE when it offers it, else BAC).",
     )
-    parser.add_argument("--doc-number", required=True, help="document number as in the MRZ")
-    parser.add_argument("--birth", required=True, help="date of birth, YYMMDD")
-    parser.add_argument("--expiry", required=True, help="date of expiry, YYMMDD")
+    parser.add_argument("--doc-number", help="document number as in the MRZ")
+    parser.add_argument("--birth", help="date of birth, YYMMDD")
+    parser.add_argument("--expiry", help="date of expiry, YYMMDD")
+    parser.add_argument("--can", help="instead of the MRZ: the 6-digit card access number on the"
+                        " data page (opens only a chip that offers PACE)")
     parser.add_argument("--reader", help="PC/SC reader name (default: first reader with a card)")
     parser.add_argument("--csca", type=Path, help="CSCA trust store: PEM file or folder")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a card")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _key(args: argparse.Namespace) -> BacKey | CanKey | str:
+    """The key the arguments give, or what is wrong with them."""
+    if args.can is not None:
+        if args.doc_number or args.birth or args.expiry:
+            return "give the CAN or the MRZ data, not both"
+        return CanKey(args.can) if args.can.isdigit() and len(args.can) == 6 \
+            else "the CAN is 6 digits"
+    if not (args.doc_number and args.birth and args.expiry):
+        return "give --doc-number, --birth and --expiry (or --can)"
+    if not (_valid_date(args.birth) and _valid_date(args.expiry)):
+        return "dates are YYMMDD"
+    if not args.doc_number.strip() or not args.doc_number.replace("<", "").isalnum():
+        return "the document number is letters and digits"
+    return BacKey(args.doc_number.strip().upper(), args.birth, args.expiry)
 
 
 def _valid_date(value: str) -> bool:
@@ -160,7 +179,8 @@ def _passive_auth_lines(pa: dict) -> list[str]:
     return lines + [f"                 - {problem}" for problem in pa["problems"]]
 
 
-async def _read(reader: str, key: BacKey, csca: Path | None, wait: float) -> PermitRead:
+async def _read(reader: str, key: BacKey | CanKey, csca: Path | None,
+                wait: float) -> PermitRead:
     service = PermitReaderService(reader, csca)
     try:
         if wait > 0:
@@ -183,13 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     # the report says what failed; log lines would only repeat it on stderr
     # (masked, and python-escpos's leftover root handler removed: kiosk.logs)
     setup_logging(None, logging.ERROR)
-    if not (_valid_date(args.birth) and _valid_date(args.expiry)):
-        print("kiosk-read-document: dates are YYMMDD", file=sys.stderr)
+    key = _key(args)
+    if isinstance(key, str):
+        print(f"kiosk-read-document: {key}", file=sys.stderr)
         return 2
-    if not args.doc_number.strip() or not args.doc_number.replace("<", "").isalnum():
-        print("kiosk-read-document: the document number is letters and digits", file=sys.stderr)
-        return 2
-    key = BacKey(args.doc_number.strip().upper(), args.birth, args.expiry)
     try:
         reader = args.reader or _reader_with_card()
     except pcsc.PcscError as exc:

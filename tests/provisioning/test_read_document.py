@@ -95,6 +95,26 @@ async def test_no_card_and_bad_usage(slot: VirtualCardSlot, capsys) -> None:
     assert await run(["--doc-number", "X", "--birth", "771307", "--expiry", "350707"]) == 2
 
 
+async def test_a_pace_chip_opens_with_the_can_and_says_pace(slot: VirtualCardSlot, capsys) -> None:
+    await slot.insert(IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_BAC}))
+    await until(lambda: card_present(READER))
+    assert await run(["--can", "123456", "--json"]) == 0   # the simulated chip's CAN
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["chip_access"]["access_control"] == "PACE"
+    assert report["mrz"]["surname"] == "ZHAO"
+    assert await run(["--can", "654321"]) == 1
+    assert "refused access" in capsys.readouterr().err
+    assert await run(["--can", "12345"]) == 2                 # not 6 digits
+    assert await run(["--can", "123456", *ARGS]) == 2         # the CAN or the MRZ, not both
+
+
+async def test_a_can_cannot_open_a_bac_only_chip(slot: VirtualCardSlot, capsys) -> None:
+    await slot.insert(IcaoChip(HOLDER, pki=PKI))
+    await until(lambda: card_present(READER))
+    assert await run(["--can", "123456"]) == 1
+    assert "refused access" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [
