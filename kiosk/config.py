@@ -121,6 +121,9 @@ class FlowConfig:
     office_hotline: str = "12367"
     # Passive authentication policy: a document whose signer chain is not trusted is refused.
     require_trusted_document: bool = True
+    # A chip that offers Active Authentication (DG15) must pass it: a copy of the data on
+    # another chip fails (drivers.active_auth). A chip that offers none is read as before.
+    require_active_auth: bool = True
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     CARD_TIMEOUT = "card_timeout"
     AUTHENTICATION_REFUSED = "authentication_refused"
     INTEGRITY_FAILED = "integrity_failed"
+    CHIP_NOT_GENUINE = "chip_not_genuine"  # active authentication failed (a copied chip?)
     DOCUMENT_EXPIRED = "document_expired"
     READER_FAULT = "reader_fault"
     FACE_TIMEOUT = "face_timeout"

@@ -19,6 +19,8 @@ REASON_TEXTS: dict[str, dict[str, str]] = {
                                       "en": "This permit does not match your identity record. Please check it is your own permit."},
     "reason.integrity_failed": {"zh": "证件芯片校验未通过，请到窗口办理。",
                                 "en": "The permit's chip failed its security check; please go to a counter."},
+    "reason.chip_not_genuine": {"zh": "证件芯片未能证明其真实性，请到窗口办理。",
+                                "en": "The permit's chip could not prove it is genuine; please go to a counter."},
     "reason.document_expired": {"zh": "通行证已过有效期，请先换发证件。",
                                 "en": "Your permit has expired; please renew the permit first."},
     "reason.no_page": {"zh": "未能扫描到材料，请到窗口办理或稍后再试。",

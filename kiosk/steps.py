@@ -56,11 +56,13 @@ _READER_REASONS = {
     DeviceReason.NO_CARD: Reason.CARD_TIMEOUT,
     DeviceReason.AUTHENTICATION_REFUSED: Reason.AUTHENTICATION_REFUSED,
     DeviceReason.INTEGRITY_FAILED: Reason.INTEGRITY_FAILED,
+    DeviceReason.CHIP_NOT_GENUINE: Reason.CHIP_NOT_GENUINE,
 }
 
 
 async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
-    """The permit's chip, opened with BAC from the keys a previous step looked up."""
+    """The permit's chip, opened (PACE when it offers it, else BAC) with the keys a previous
+    step looked up; passive and, where the chip offers it, active authentication checked."""
     ctx = run.ctx
     reader = ctx.devices.permit_reader
     if reader is None:
@@ -76,7 +78,8 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
         await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="permit.reading", busy=True)
         permit = await reader.read_permit(key)
-        permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document)
+        permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document,
+                                   require_active_auth=ctx.config.flow.require_active_auth)
     except DeviceError as exc:
         log.warning("%s failed: %s (%s)", exc.device, exc.reason.value, exc,
                     extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
@@ -86,7 +89,10 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
     run.state["permit_number"] = permit.mrz.document_number
     run.ensure_identified(pseudonym(permit.mrz.document_number, ctx.subject_key))
     run.txn.annotate({"permit_apdus": permit.apdus,
-                      "passive_auth": permit.passive_auth.verdict.value})
+                      "passive_auth": permit.passive_auth.verdict.value,
+                      "access_control": permit.access_control,
+                      "active_auth": permit.active_auth.verdict.value
+                      if permit.active_auth is not None else "not_offered"})
 
 
 async def read_idcard(run: FlowRun, params: NoParams) -> None:

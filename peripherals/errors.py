@@ -18,6 +18,7 @@ class DeviceReason(StrEnum):
     # Identity documents.
     AUTHENTICATION_REFUSED = "authentication_refused"  # BAC keys (MRZ data) do not match
     INTEGRITY_FAILED = "integrity_failed"  # passive authentication failed
+    CHIP_NOT_GENUINE = "chip_not_genuine"  # active authentication failed: a copied chip?
     NO_CARD = "no_card"
     # Serial devices and their faults.
     DEVICE_SILENT = "device_silent"

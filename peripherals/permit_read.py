@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from drivers.active_auth import ActiveAuthResult, ActiveAuthVerdict
 from drivers.icao9303 import EfCom, FileAccess, file_name
 from drivers.mrz import MrzData
 from drivers.passive_auth import PassiveAuthResult, PassiveAuthVerdict
@@ -69,6 +70,7 @@ class PermitRead:
     resumes: int = 0  # times the read went on in a new session (card back, or a fallback)
     access: FileAccess = field(default_factory=FileAccess)  # how the chip's files were read
     access_control: str = "BAC"  # how the chip was opened: "BAC", or "PACE" when it offers it
+    active_auth: ActiveAuthResult | None = None  # None: the chip offers none (no DG15)
 
     def __repr__(self) -> str:
         return (
@@ -90,10 +92,13 @@ class PermitRead:
         expiry = _expiry_date(self.mrz.expiry_date, today)
         return expiry is None or expiry < today
 
-    def raise_for_integrity(self, *, require_trusted: bool = True) -> None:
+    def raise_for_integrity(self, *, require_trusted: bool = True,
+                            require_active_auth: bool = True) -> None:
         """DeviceError(INTEGRITY_FAILED) when passive authentication does not pass the policy:
         never when it failed; with `require_trusted`, not either when the signer is not
-        trusted or when nothing could be checked (no EF.SOD). The detail says why (no PII)."""
+        trusted or when nothing could be checked (no EF.SOD). The detail says why (no PII).
+        DeviceError(CHIP_NOT_GENUINE) when the chip offers active authentication and fails
+        it, with `require_active_auth`."""
         result = self.passive_auth
         verdict = result.verdict
         if verdict is PassiveAuthVerdict.FAILED or (
@@ -103,3 +108,7 @@ class PermitRead:
             why = "; ".join(result.problems)
             detail = f"{verdict.value}: {why}" if why else verdict.value
             raise DeviceError(DEVICE, DeviceReason.INTEGRITY_FAILED, detail)
+        active = self.active_auth
+        if require_active_auth and active is not None \
+                and active.verdict is ActiveAuthVerdict.FAILED:
+            raise DeviceError(DEVICE, DeviceReason.CHIP_NOT_GENUINE, active.reason)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from drivers import pcsc
+from drivers.active_auth import ActiveAuthResult, authenticate
 from drivers.bac import BacKeys, derive_bac_keys, perform_bac
 from drivers.card_capabilities import file_access
 from drivers.icao9303 import (
@@ -80,6 +81,7 @@ class _ReadState:
     resumes: int = 0
     sm_retries: int = 0
     pace: PaceInfo | None = None  # the PACE protocol the chip offers and we use
+    active_auth: ActiveAuthResult | None = None  # the chip's answer (None: not offered)
     pace_asked: bool = False  # EF.CardAccess read (once a document)
 
     def learned(self) -> bool:
@@ -259,6 +261,9 @@ class PermitReaderService(DeviceService):
                 reader.select_application()   # PACE ran in the MF: the application under SM
             try:
                 self._read_lds(reader, state)
+                dg15 = state.files.get(dg_fid(15))
+                if dg15 is not None and state.active_auth is None:   # clone detection
+                    state.active_auth = authenticate(sm, dg15, state.files.get(dg_fid(14)))
             except ChipError as exc:
                 if exc.sw in SM_ABORTED:
                     raise ChipError(
@@ -367,6 +372,7 @@ class PermitReaderService(DeviceService):
             apdus=state.apdus,
             seconds=seconds,
             access_control="PACE" if state.pace is not None else "BAC",
+            active_auth=state.active_auth,
             data_groups=groups,
             listed_groups=state.listed,
             unreadable_groups=tuple(sorted(fid - 0x0100 for fid in state.refused if fid <= 0x0110)),

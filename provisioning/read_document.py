@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from drivers import pcsc
+from drivers.active_auth import ActiveAuthVerdict
 from drivers.passive_auth import PassiveAuthVerdict
 from kiosk.logs import setup_logging
 from peripherals.errors import DeviceError, DeviceReason
@@ -124,6 +125,8 @@ def _report(reader: str, read: PermitRead) -> dict:
         if read.face_image
         else None,
         "passive_auth": read.passive_auth.as_dict(),
+        "active_auth": {"verdict": read.active_auth.verdict.value,
+                        "reason": read.active_auth.reason} if read.active_auth else None,
         "document_expired": read.document_expired(),
         "apdus": read.apdus,
         "seconds": round(read.seconds, 3),
@@ -155,6 +158,10 @@ def _print_text(report: dict) -> None:
         )
     )
     lines += _passive_auth_lines(report["passive_auth"])
+    active = report["active_auth"]
+    lines.append("active auth:     " + (
+        f"{active['verdict'].upper()}" + (f" ({active['reason']})" if active["reason"] else "")
+        if active else "not offered (no DG15)"))
     access = report["chip_access"]
     lines += [
         f"chip access:     {access['access_control']}, "
@@ -224,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
     else:
         _print_text(report)
-    return 3 if read.passive_auth.verdict is PassiveAuthVerdict.FAILED else 0
+    failed = read.passive_auth.verdict is PassiveAuthVerdict.FAILED or (
+        read.active_auth is not None and read.active_auth.verdict is ActiveAuthVerdict.FAILED)
+    return 3 if failed else 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterable, Mapping
 from threading import Lock
 
+from simulator.icao_chip.active_auth import ActiveAuthKey
 from simulator.icao_chip.apdu import (
     SW_CLA_NOT_SUPPORTED,
     SW_END_OF_FILE,
@@ -98,6 +99,10 @@ class IcaoChip:
         self._atr = atr_for(self.shape) if atr is None else atr
         self.pki = pki or create_pki()
         face = face_jpeg if face_jpeg is not None else default_face_jpeg()
+        self._aa = (ActiveAuthKey(clone=ChipFault.CLONE in self.faults)
+                    if ChipShape.ACTIVE_AUTH in self.shape else None)
+        if self._aa is not None:
+            extra_groups = {14: self._aa.dg14(), 15: self._aa.dg15(), **(extra_groups or {})}
         built = build_files(
             holder, self.pki, face, shape=self.shape, faults=self.faults,
             extra_groups=extra_groups,
@@ -291,6 +296,8 @@ class IcaoChip:
             return self._read(self._files[self._current], offset, command, room)
         if command.ins == 0xB1:
             return self._read_odd(command, room)
+        if command.ins == 0x88 and self._aa is not None:
+            return self._aa.internal_authenticate(command)
         return b"", SW_INS_NOT_SUPPORTED
 
     def _read_by_sfi(self, command: Command, room: int) -> tuple[bytes, int]:

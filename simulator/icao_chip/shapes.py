@@ -31,12 +31,16 @@ class ChipShape(enum.Enum):
     # or PACE alone (BAC's mutual authentication refused).
     PACE = "pace"
     NO_BAC = "no_bac"  # PACE only
+    # Clone detection: an Active Authentication key (ECDSA P-256), its public half in DG15,
+    # the signature algorithm in DG14; the chip signs the terminal's challenge with it.
+    ACTIVE_AUTH = "active_auth"
 
 
 class ChipFault(enum.Enum):
     WRONG_KEY = "wrong_key"  # the chip's keys match no MRZ: mutual authentication fails
     CORRUPT_DG2 = "corrupt_dg2"  # DG2 differs from its hash in the SOD
     FORGED_SOD = "forged_sod"  # the SOD is signed by a key that is not the DS's
+    CLONE = "clone"  # a copy: the right files (DG15 included), but not the key DG15 names
 
 
 MODERN: frozenset[ChipShape] = frozenset()

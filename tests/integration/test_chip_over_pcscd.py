@@ -375,3 +375,26 @@ async def test_a_pace_only_chip_refuses_a_wrong_mrz(
     with pytest.raises(DeviceError) as info:
         await service.read_permit(BacKey("C98765432", "850302", "310303"))
     assert info.value.reason is DeviceReason.AUTHENTICATION_REFUSED
+
+
+# --- clone detection: active authentication ------------------------------------------------------
+
+async def test_a_chip_passes_active_authentication_and_its_clone_is_refused(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, shape={ChipShape.ACTIVE_AUTH}))
+    read = await service.read_permit(KEY)
+    assert read.active_auth is not None and read.active_auth.verdict.value == "passed"
+    assert read.passive_auth.hashes_valid == {1: True, 2: True, 14: True, 15: True}
+    read.raise_for_integrity()
+    await slot.remove()
+    await until(lambda: not card_present(READER))
+    clone = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.ACTIVE_AUTH}, faults={ChipFault.CLONE})
+    await insert(slot, clone)
+    read = await service.read_permit(KEY)
+    assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED   # the data is genuine
+    assert read.active_auth is not None and read.active_auth.verdict.value == "failed"
+    with pytest.raises(DeviceError) as info:
+        read.raise_for_integrity()
+    assert info.value.reason is DeviceReason.CHIP_NOT_GENUINE
+    read.raise_for_integrity(require_active_auth=False)   # a kiosk whose policy allows it

@@ -60,8 +60,12 @@ async def present_permit(sim, ctx, session, **chip):
     ({"faults": frozenset({ChipFault.FORGED_SOD})}, "芯片校验未通过"),
     # no EF.SOD: nothing to verify the chip's data against, and the kiosk requires it
     ({"shape": frozenset({ChipShape.NO_EF_SOD})}, "芯片校验未通过"),
+    # a copy of a genuine permit's data onto another chip: passive authentication passes,
+    # active authentication does not
+    ({"shape": frozenset({ChipShape.ACTIVE_AUTH}), "faults": frozenset({ChipFault.CLONE})},
+     "未能证明其真实性"),
     ({"holder": dataclasses.replace(DEFAULT_HOLDER, expiry_date="240101")}, "已过有效期"),
-], ids=["wrong-mrz", "corrupt-dg2", "forged-sod", "no-ef-sod", "expired"])
+], ids=["wrong-mrz", "corrupt-dg2", "forged-sod", "no-ef-sod", "clone", "expired"])
 async def test_a_permit_that_is_not_right_ends_plainly_without_charge(rig, chip, message):
     sim, ctx, session = rig
     if "holder" in chip:   # the backend's record of the permit matches the expired chip
@@ -72,6 +76,9 @@ async def test_a_permit_that_is_not_right_ends_plainly_without_charge(rig, chip,
     assert not ctx.view.result_ok
     assert sim.gateway.orders == {}
     assert ctx.journal.recent()[0].state is TxState.CANCELLED
+    if chip.get("faults") == frozenset({ChipFault.CLONE}):   # the operator's reason code
+        tx = ctx.journal.recent()[0]
+        assert "chip_not_genuine" in {reason for *_, reason, _ in ctx.journal.timeline(tx.tx_id)}
 
 
 async def test_the_whole_endorsement_runs_in_process_too(rig):

@@ -108,6 +108,17 @@ async def test_a_pace_chip_opens_with_the_can_and_says_pace(slot: VirtualCardSlo
     assert await run(["--can", "123456", *ARGS]) == 2         # the CAN or the MRZ, not both
 
 
+async def test_a_clone_fails_active_authentication_in_the_report(slot: VirtualCardSlot,
+                                                                  capsys) -> None:
+    chip = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.ACTIVE_AUTH}, faults={ChipFault.CLONE})
+    await slot.insert(chip)
+    await until(lambda: card_present(READER))
+    assert await run(ARGS) == 3
+    out = capsys.readouterr().out
+    assert "active auth:     FAILED (the chip's signature does not verify" in out
+    assert "DG15 ok" in out   # the data itself is genuine
+
+
 async def test_a_can_cannot_open_a_bac_only_chip(slot: VirtualCardSlot, capsys) -> None:
     await slot.insert(IcaoChip(HOLDER, pki=PKI))
     await until(lambda: card_present(READER))

@@ -1,0 +1,57 @@
+"""Active Authentication, the chip's side (ICAO 9303 Part 11, 6.1): a key pair whose public
+half is DG15 (and its signature algorithm in DG14's ActiveAuthenticationInfo), and INTERNAL
+AUTHENTICATE, which signs the terminal's 8-byte challenge. ECDSA P-256 with SHA-256, the
+signature in plain format (r || s, BSI TR-03111). A clone holds the same files and signs with
+another key. Written here, not imported from `drivers/`."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from simulator.icao_chip.apdu import SW_OK, SW_WRONG_LENGTH, Command, tlv
+
+ID_AA = "2.23.136.1.1.5"
+ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
+
+
+def _oid(dotted: str) -> bytes:
+    parts = [int(p) for p in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for n in parts[2:]:
+        chunk = [n & 0x7F]
+        while n > 0x7F:
+            n >>= 7
+            chunk.insert(0, 0x80 | (n & 0x7F))
+        body += bytes(chunk)
+    return tlv(0x06, body)
+
+
+class ActiveAuthKey:
+    """The chip's key; `clone` signs with a key DG15 does not hold."""
+
+    def __init__(self, *, clone: bool = False) -> None:
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._signer = ec.generate_private_key(ec.SECP256R1()) if clone else self._key
+
+    def __repr__(self) -> str:
+        return "ActiveAuthKey(<secret>)"
+
+    def dg15(self) -> bytes:
+        spki = self._key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return tlv(0x6F, spki)
+
+    @staticmethod
+    def dg14() -> bytes:
+        info = tlv(0x30, _oid(ID_AA) + tlv(0x02, b"\x01") + _oid(ECDSA_PLAIN_SHA256))
+        return tlv(0x6E, tlv(0x31, info))
+
+    def internal_authenticate(self, command: Command) -> tuple[bytes, int]:
+        """INTERNAL AUTHENTICATE (00 88 00 00 08 challenge 00): the plain signature."""
+        if len(command.data) != 8 or command.le is None:
+            return b"", SW_WRONG_LENGTH
+        r, s = decode_dss_signature(self._signer.sign(command.data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big"), SW_OK
+
