@@ -6,21 +6,26 @@ a fresh 8-byte challenge (INTERNAL AUTHENTICATE), the chip signs it, and the sig
 verify with the public key in DG15 (whose hash passive authentication checked).
 
 ECDSA keys (the signature in plain format r || s, BSI TR-03111; the hash from DG14's
-ActiveAuthenticationInfo, SHA-1 without it) are verified here with `cryptography`. RSA keys
-sign with ISO/IEC 9796-2 message recovery, not verified here yet: their verdict is
-"not supported", never "passed".
+ActiveAuthenticationInfo, SHA-1 without it) are verified with `cryptography`. RSA keys sign
+with ISO/IEC 9796-2 digital signature scheme 1, partial message recovery (the chip's own bytes
+M1 come back inside the signature, the challenge does not): the signature raised to e must be
+6A || M1 || H(M1 || challenge) || trailer, the trailer BC for SHA-1 or the hash's identifier and
+CC (ISO/IEC 10118: 33 SHA-1, 34 SHA-256, 35 SHA-512, 36 SHA-384, 38 SHA-224). Any other key
+is "not supported", never "passed".
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 
 from asn1crypto.core import Integer, ObjectIdentifier, Sequence, SetOf
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from drivers.iso7816 import SW_OK, ChipError, ChipReason, Transport, parse_tlv
@@ -37,7 +42,7 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 class ActiveAuthVerdict(enum.Enum):
     PASSED = "passed"  # the chip signed the challenge with DG15's key
     FAILED = "failed"  # it did not: a copy of the data on another chip, or a broken chip
-    NOT_SUPPORTED = "not_supported"  # a key this terminal cannot check (RSA, for now)
+    NOT_SUPPORTED = "not_supported"  # a key this terminal cannot check
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,11 @@ def verify(dg15: bytes, dg14: bytes | None, challenge: bytes, signature: bytes) 
         key = serialization.load_der_public_key(outer.value)
     except (ValueError, ChipError):
         return ActiveAuthResult(ActiveAuthVerdict.FAILED, "DG15 holds no public key")
+    if isinstance(key, rsa.RSAPublicKey):
+        return _verify_iso9796_2(key, challenge, signature)
     if not isinstance(key, ec.EllipticCurvePublicKey):
         return ActiveAuthResult(ActiveAuthVerdict.NOT_SUPPORTED,
-                                f"{type(key).__name__}: ISO 9796-2 not checked here")
+                                f"{type(key).__name__} keys are not checked here")
     size = (key.curve.key_size + 7) // 8
     if len(signature) != 2 * size:
         return ActiveAuthResult(ActiveAuthVerdict.FAILED, "the signature is not r || s")
@@ -96,6 +103,35 @@ def verify(dg15: bytes, dg14: bytes | None, challenge: bytes, signature: bytes) 
     try:
         key.verify(der, challenge, ec.ECDSA(signature_hash(dg14)()))
     except InvalidSignature:
+        return ActiveAuthResult(ActiveAuthVerdict.FAILED,
+                                "the chip's signature does not verify with DG15's key")
+    return ActiveAuthResult(ActiveAuthVerdict.PASSED)
+
+
+_ISO10118 = {0x33: hashlib.sha1, 0x34: hashlib.sha256, 0x35: hashlib.sha512,
+             0x36: hashlib.sha384, 0x38: hashlib.sha224}
+
+
+def _verify_iso9796_2(key: rsa.RSAPublicKey, challenge: bytes,
+                      signature: bytes) -> ActiveAuthResult:
+    numbers = key.public_numbers()
+    size = (numbers.n.bit_length() + 7) // 8
+    s = int.from_bytes(signature, "big")
+    if len(signature) != size or not 0 < s < numbers.n:
+        return ActiveAuthResult(ActiveAuthVerdict.FAILED, "the signature is not the key's size")
+    block = pow(s, numbers.e, numbers.n).to_bytes(size, "big")
+    if block[-1] == 0xBC:
+        hash_of, trailer = hashlib.sha1, 1
+    elif block[-1] == 0xCC and block[-2] in _ISO10118:
+        hash_of, trailer = _ISO10118[block[-2]], 2
+    else:
+        return ActiveAuthResult(ActiveAuthVerdict.FAILED, "the signature's trailer is wrong")
+    length = hash_of().digest_size
+    if block[0] != 0x6A or size < 1 + length + trailer:
+        return ActiveAuthResult(ActiveAuthVerdict.FAILED, "the signature's header is wrong")
+    m1 = block[1:size - trailer - length]
+    digest = block[size - trailer - length:size - trailer]
+    if not hmac.compare_digest(digest, hash_of(m1 + challenge).digest()):
         return ActiveAuthResult(ActiveAuthVerdict.FAILED,
                                 "the chip's signature does not verify with DG15's key")
     return ActiveAuthResult(ActiveAuthVerdict.PASSED)

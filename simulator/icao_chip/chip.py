@@ -99,10 +99,13 @@ class IcaoChip:
         self._atr = atr_for(self.shape) if atr is None else atr
         self.pki = pki or create_pki()
         face = face_jpeg if face_jpeg is not None else default_face_jpeg()
-        self._aa = (ActiveAuthKey(clone=ChipFault.CLONE in self.faults)
-                    if ChipShape.ACTIVE_AUTH in self.shape else None)
+        rsa_key = ChipShape.ACTIVE_AUTH_RSA in self.shape
+        self._aa = (ActiveAuthKey(clone=ChipFault.CLONE in self.faults, rsa_key=rsa_key)
+                    if rsa_key or ChipShape.ACTIVE_AUTH in self.shape else None)
         if self._aa is not None:
-            extra_groups = {14: self._aa.dg14(), 15: self._aa.dg15(), **(extra_groups or {})}
+            dg14 = self._aa.dg14()
+            extra_groups = {**({14: dg14} if dg14 else {}), 15: self._aa.dg15(),
+                            **(extra_groups or {})}
         built = build_files(
             holder, self.pki, face, shape=self.shape, faults=self.faults,
             extra_groups=extra_groups,

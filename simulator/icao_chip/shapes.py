@@ -34,6 +34,7 @@ class ChipShape(enum.Enum):
     # Clone detection: an Active Authentication key (ECDSA P-256), its public half in DG15,
     # the signature algorithm in DG14; the chip signs the terminal's challenge with it.
     ACTIVE_AUTH = "active_auth"
+    ACTIVE_AUTH_RSA = "active_auth_rsa"  # the same with RSA 2048 and ISO/IEC 9796-2 (no DG14)
 
 
 class ChipFault(enum.Enum):

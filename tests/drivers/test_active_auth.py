@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,13 +28,17 @@ def session(chip: IcaoChip) -> tuple[IcaoReader, SecureMessaging]:
     return IcaoReader(sm), sm
 
 
-def test_the_chip_that_holds_dg15_s_key_passes_and_a_clone_fails():
+@pytest.mark.parametrize("shape", [ChipShape.ACTIVE_AUTH, ChipShape.ACTIVE_AUTH_RSA],
+                         ids=["ecdsa", "rsa-iso9796-2"])
+def test_the_chip_that_holds_dg15_s_key_passes_and_a_clone_fails(shape):
     for faults, verdict in ((frozenset(), ActiveAuthVerdict.PASSED),
                             ({ChipFault.CLONE}, ActiveAuthVerdict.FAILED)):
-        chip = IcaoChip(HOLDER, shape={ChipShape.ACTIVE_AUTH}, faults=faults)
+        chip = IcaoChip(HOLDER, shape={shape}, faults=faults)
         reader, sm = session(chip)
-        dg15, dg14 = reader.read_file(dg_fid(15)), reader.read_file(dg_fid(14))
-        assert signature_hash(dg14) is hashes.SHA256
+        dg15 = reader.read_file(dg_fid(15))
+        dg14 = reader.read_file(dg_fid(14)) if chip.has_file(dg_fid(14)) else None
+        if shape is ChipShape.ACTIVE_AUTH:
+            assert signature_hash(dg14) is hashes.SHA256
         result = authenticate(sm, dg15, dg14)
         assert result.verdict is verdict, result
         # The session goes on after the answer: the files still read.
@@ -43,6 +48,16 @@ def test_the_chip_that_holds_dg15_s_key_passes_and_a_clone_fails():
 def test_a_chip_without_active_authentication_lists_no_dg15():
     chip = IcaoChip(HOLDER)
     assert not chip.has_file(dg_fid(15)) and not chip.has_file(dg_fid(14))
+
+
+RSA_CHIP = IcaoChip(HOLDER, shape={ChipShape.ACTIVE_AUTH_RSA})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=256, max_size=256))
+def test_any_rsa_signature_bytes_fail_plainly(signature):
+    result = verify(RSA_CHIP.file(dg_fid(15)), None, os.urandom(8), signature)
+    assert result.verdict is ActiveAuthVerdict.FAILED and result.reason
 
 
 @settings(max_examples=200, deadline=None)
