@@ -124,6 +124,8 @@ class FlowConfig:
     # A chip that offers Active Authentication (DG15) must pass it: a copy of the data on
     # another chip fails (drivers.active_auth). A chip that offers none is read as before.
     require_active_auth: bool = True
+    # The same for Chip Authentication (DG14's static key): a chip that offers it must pass.
+    require_chip_auth: bool = True
 
 
 @dataclass(frozen=True)

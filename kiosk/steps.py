@@ -79,7 +79,8 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
         ctx.view.update(status_key="permit.reading", busy=True)
         permit = await reader.read_permit(key)
         permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document,
-                                   require_active_auth=ctx.config.flow.require_active_auth)
+                                   require_active_auth=ctx.config.flow.require_active_auth,
+                                   require_chip_auth=ctx.config.flow.require_chip_auth)
     except DeviceError as exc:
         log.warning("%s failed: %s (%s)", exc.device, exc.reason.value, exc,
                     extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
@@ -92,7 +93,9 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
                       "passive_auth": permit.passive_auth.verdict.value,
                       "access_control": permit.access_control,
                       "active_auth": permit.active_auth.verdict.value
-                      if permit.active_auth is not None else "not_offered"})
+                      if permit.active_auth is not None else "not_offered",
+                      "chip_auth": permit.chip_auth.verdict.value
+                      if permit.chip_auth is not None else "not_offered"})
 
 
 async def read_idcard(run: FlowRun, params: NoParams) -> None:

@@ -71,6 +71,7 @@ class PermitRead:
     access: FileAccess = field(default_factory=FileAccess)  # how the chip's files were read
     access_control: str = "BAC"  # how the chip was opened: "BAC", or "PACE" when it offers it
     active_auth: ActiveAuthResult | None = None  # None: the chip offers none (no DG15)
+    chip_auth: ActiveAuthResult | None = None  # None: DG14 offers none
 
     def __repr__(self) -> str:
         return (
@@ -93,12 +94,13 @@ class PermitRead:
         return expiry is None or expiry < today
 
     def raise_for_integrity(self, *, require_trusted: bool = True,
-                            require_active_auth: bool = True) -> None:
+                            require_active_auth: bool = True,
+                            require_chip_auth: bool = True) -> None:
         """DeviceError(INTEGRITY_FAILED) when passive authentication does not pass the policy:
         never when it failed; with `require_trusted`, not either when the signer is not
         trusted or when nothing could be checked (no EF.SOD). The detail says why (no PII).
-        DeviceError(CHIP_NOT_GENUINE) when the chip offers active authentication and fails
-        it, with `require_active_auth`."""
+        DeviceError(CHIP_NOT_GENUINE) when the chip offers active (chip) authentication and
+        fails it, with `require_active_auth` (`require_chip_auth`)."""
         result = self.passive_auth
         verdict = result.verdict
         if verdict is PassiveAuthVerdict.FAILED or (
@@ -108,7 +110,7 @@ class PermitRead:
             why = "; ".join(result.problems)
             detail = f"{verdict.value}: {why}" if why else verdict.value
             raise DeviceError(DEVICE, DeviceReason.INTEGRITY_FAILED, detail)
-        active = self.active_auth
-        if require_active_auth and active is not None \
-                and active.verdict is ActiveAuthVerdict.FAILED:
-            raise DeviceError(DEVICE, DeviceReason.CHIP_NOT_GENUINE, active.reason)
+        for required, check in ((require_active_auth, self.active_auth),
+                                (require_chip_auth, self.chip_auth)):
+            if required and check is not None and check.verdict is ActiveAuthVerdict.FAILED:
+                raise DeviceError(DEVICE, DeviceReason.CHIP_NOT_GENUINE, check.reason)

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from drivers import pcsc
-from drivers.active_auth import ActiveAuthResult, authenticate
+from drivers.active_auth import ActiveAuthResult
 from drivers.bac import BacKeys, derive_bac_keys, perform_bac
 from drivers.card_capabilities import file_access
+from drivers.chip_auth import check_genuine
 from drivers.icao9303 import (
     FID_EF_COM,
     FID_EF_SOD,
@@ -67,8 +68,7 @@ _MAX_RESUMES = 3
 
 @dataclass
 class _ReadState:
-    """What survives a card leaving and coming back: files read so far, partial files, and
-    what was learned of the chip."""
+    """What survives a card leaving and coming back: files, partial files, what we learned."""
 
     partial: dict[int, bytes] = field(default_factory=dict)
     files: dict[int, bytes] = field(default_factory=dict)
@@ -81,7 +81,9 @@ class _ReadState:
     resumes: int = 0
     sm_retries: int = 0
     pace: PaceInfo | None = None  # the PACE protocol the chip offers and we use
-    active_auth: ActiveAuthResult | None = None  # the chip's answer (None: not offered)
+    active_auth: ActiveAuthResult | None = None  # clone checks (None: not offered)
+    chip_auth: ActiveAuthResult | None = None
+    clone_checked: bool = False
     pace_asked: bool = False  # EF.CardAccess read (once a document)
 
     def learned(self) -> bool:
@@ -257,13 +259,14 @@ class PermitReaderService(DeviceService):
             state.session_access = replace(state.access)
             sm = self._open_session(connection, plain, keys, password, state)
             reader = IcaoReader(sm, state.access, partial=state.partial)
-            if state.pace is not None:
-                reader.select_application()   # PACE ran in the MF: the application under SM
+            if state.pace is not None:   # PACE ran in the MF: the application under SM
+                reader.select_application()
             try:
                 self._read_lds(reader, state)
-                dg15 = state.files.get(dg_fid(15))
-                if dg15 is not None and state.active_auth is None:   # clone detection
-                    state.active_auth = authenticate(sm, dg15, state.files.get(dg_fid(14)))
+                if not state.clone_checked:   # AA and CA, where the chip offers them
+                    state.clone_checked = True
+                    state.active_auth, state.chip_auth = check_genuine(
+                        sm, state.files.get(dg_fid(14)), state.files.get(dg_fid(15)))
             except ChipError as exc:
                 if exc.sw in SM_ABORTED:
                     raise ChipError(
@@ -278,9 +281,8 @@ class PermitReaderService(DeviceService):
     def _open_session(connection: pcsc.PcscConnection, plain: IcaoReader,
                       keys: BacKeys | None, password: tuple[bytes, int],
                       state: _ReadState) -> SecureMessaging:
-        """PACE when the chip offers it (EF.CardAccess, read once a document), else BAC, as
-        ICAO 9303 Part 11 orders: the secure-messaging session the files are read in. A CAN
-        (no BAC keys) opens a PACE chip only."""
+        """The session the files are read in: PACE when the chip offers it (EF.CardAccess, read
+        once a document), else BAC, as Part 11 orders; a CAN (no BAC keys) opens PACE only."""
         if not state.pace_asked:
             state.pace_asked = True
             card_access = read_card_access(connection)
@@ -373,6 +375,7 @@ class PermitReaderService(DeviceService):
             seconds=seconds,
             access_control="PACE" if state.pace is not None else "BAC",
             active_auth=state.active_auth,
+            chip_auth=state.chip_auth,
             data_groups=groups,
             listed_groups=state.listed,
             unreadable_groups=tuple(sorted(fid - 0x0100 for fid in state.refused if fid <= 0x0110)),

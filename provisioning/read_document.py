@@ -127,6 +127,8 @@ def _report(reader: str, read: PermitRead) -> dict:
         "passive_auth": read.passive_auth.as_dict(),
         "active_auth": {"verdict": read.active_auth.verdict.value,
                         "reason": read.active_auth.reason} if read.active_auth else None,
+        "chip_auth": {"verdict": read.chip_auth.verdict.value,
+                      "reason": read.chip_auth.reason} if read.chip_auth else None,
         "document_expired": read.document_expired(),
         "apdus": read.apdus,
         "seconds": round(read.seconds, 3),
@@ -158,10 +160,11 @@ def _print_text(report: dict) -> None:
         )
     )
     lines += _passive_auth_lines(report["passive_auth"])
-    active = report["active_auth"]
-    lines.append("active auth:     " + (
-        f"{active['verdict'].upper()}" + (f" ({active['reason']})" if active["reason"] else "")
-        if active else "not offered (no DG15)"))
+    for label, check, none in (("active auth:     ", report["active_auth"], "(no DG15)"),
+                               ("chip auth:       ", report["chip_auth"], "(not in DG14)")):
+        lines.append(label + (
+            f"{check['verdict'].upper()}" + (f" ({check['reason']})" if check["reason"] else "")
+            if check else f"not offered {none}"))
     access = report["chip_access"]
     lines += [
         f"chip access:     {access['access_control']}, "
@@ -231,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
     else:
         _print_text(report)
-    failed = read.passive_auth.verdict is PassiveAuthVerdict.FAILED or (
-        read.active_auth is not None and read.active_auth.verdict is ActiveAuthVerdict.FAILED)
+    failed = read.passive_auth.verdict is PassiveAuthVerdict.FAILED or any(
+        check is not None and check.verdict is ActiveAuthVerdict.FAILED
+        for check in (read.active_auth, read.chip_auth))
     return 3 if failed else 0
 
 

@@ -15,22 +15,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from simulator.icao_chip.apdu import SW_OK, SW_WRONG_LENGTH, Command, tlv
+from simulator.icao_chip.apdu import SW_OK, SW_WRONG_LENGTH, Command, oid_tlv, tlv
 
 ID_AA = "2.23.136.1.1.5"
 ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
-
-
-def _oid(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    body = bytes([40 * parts[0] + parts[1]])
-    for n in parts[2:]:
-        chunk = [n & 0x7F]
-        while n > 0x7F:
-            n >>= 7
-            chunk.insert(0, 0x80 | (n & 0x7F))
-        body += bytes(chunk)
-    return tlv(0x06, body)
 
 
 class ActiveAuthKey:
@@ -57,12 +45,11 @@ class ActiveAuthKey:
     def rsa(self) -> bool:
         return isinstance(self._key, rsa.RSAPrivateKey)
 
-    def dg14(self) -> bytes | None:
-        """DG14's ActiveAuthenticationInfo: ECDSA only (RSA's scheme says its hash itself)."""
+    def security_info(self) -> bytes | None:
+        """ActiveAuthenticationInfo for DG14: ECDSA only (RSA's scheme says its hash itself)."""
         if self.rsa:
             return None
-        info = tlv(0x30, _oid(ID_AA) + tlv(0x02, b"\x01") + _oid(ECDSA_PLAIN_SHA256))
-        return tlv(0x6E, tlv(0x31, info))
+        return tlv(0x30, oid_tlv(ID_AA) + tlv(0x02, b"\x01") + oid_tlv(ECDSA_PLAIN_SHA256))
 
     def internal_authenticate(self, command: Command) -> tuple[bytes, int]:
         """INTERNAL AUTHENTICATE (00 88 00 00 08 challenge 00): the plain signature."""

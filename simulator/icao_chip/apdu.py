@@ -9,6 +9,8 @@ SW_END_OF_FILE = 0x6282
 SW_WRONG_LENGTH = 0x6700
 SW_AUTH_FAILED = 0x6300
 SW_SECURITY_STATUS = 0x6982
+SW_CONDITIONS_NOT_SATISFIED = 0x6985
+SW_WRONG_DATA = 0x6A80
 SW_SM_MISSING = 0x6987
 SW_SM_INCORRECT = 0x6988
 SW_NO_EF_SELECTED = 0x6986
@@ -115,3 +117,16 @@ def simple_tlvs(data: bytes) -> list[tuple[int, bytes]] | None:
         out.append((tag, data[start : start + length]))
         pos = start + length
     return out
+
+
+def oid_tlv(dotted: str) -> bytes:
+    """An object identifier, DER-encoded (06 L value)."""
+    parts = [int(p) for p in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for n in parts[2:]:
+        chunk = [n & 0x7F]
+        while n > 0x7F:
+            n >>= 7
+            chunk.insert(0, 0x80 | (n & 0x7F))
+        body += bytes(chunk)
+    return tlv(0x06, body)

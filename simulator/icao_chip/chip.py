@@ -53,6 +53,7 @@ from simulator.icao_chip.apdu import (
     sw_bytes,
     tlv,
 )
+from simulator.icao_chip.chip_auth import ChipAuthKey
 from simulator.icao_chip.files import FID_BY_SFI, build_files, default_face_jpeg
 from simulator.icao_chip.mrz import TravelDocumentHolder
 from simulator.icao_chip.pace import PaceResponder, card_access
@@ -99,13 +100,13 @@ class IcaoChip:
         self._atr = atr_for(self.shape) if atr is None else atr
         self.pki = pki or create_pki()
         face = face_jpeg if face_jpeg is not None else default_face_jpeg()
+        clone = ChipFault.CLONE in self.faults
         rsa_key = ChipShape.ACTIVE_AUTH_RSA in self.shape
-        self._aa = (ActiveAuthKey(clone=ChipFault.CLONE in self.faults, rsa_key=rsa_key)
+        self._aa = (ActiveAuthKey(clone=clone, rsa_key=rsa_key)
                     if rsa_key or ChipShape.ACTIVE_AUTH in self.shape else None)
-        if self._aa is not None:
-            dg14 = self._aa.dg14()
-            extra_groups = {**({14: dg14} if dg14 else {}), 15: self._aa.dg15(),
-                            **(extra_groups or {})}
+        self._ca = ChipAuthKey(clone=clone) if ChipShape.CHIP_AUTH in self.shape else None
+        self._next_session: SmSession | None = None
+        extra_groups = {**self._security_groups(), **(extra_groups or {})}
         built = build_files(
             holder, self.pki, face, shape=self.shape, faults=self.faults,
             extra_groups=extra_groups,
@@ -123,6 +124,17 @@ class IcaoChip:
         self._current: int | None = None
         self._session: SmSession | None = None
         self.apdu_count = 0
+
+    def _security_groups(self) -> dict[int, bytes]:
+        """DG14 (the SecurityInfos of AA and CA) and DG15 (the AA public key), as offered."""
+        groups: dict[int, bytes] = {}
+        infos = [info for info in (self._aa.security_info() if self._aa else None,
+                                   self._ca.security_infos() if self._ca else None) if info]
+        if infos:
+            groups[14] = tlv(0x6E, tlv(0x31, b"".join(infos)))
+        if self._aa is not None:
+            groups[15] = self._aa.dg15()
+        return groups
 
     def __repr__(self) -> str:
         faults = sorted(f.value for f in self.faults)
@@ -161,6 +173,9 @@ class IcaoChip:
             self._bac.reset()
             if self._pace is not None:
                 self._pace.reset()
+            if self._ca is not None:
+                self._ca.reset()
+            self._next_session = None
 
     def process_apdu(self, apdu: bytes) -> bytes:
         if self.slow_s > 0:
@@ -285,7 +300,10 @@ class IcaoChip:
         # what the protected answer may hold: the outer Le, within what we announce
         room_total = min(command.le or 256, MAX_RESPONSE if command.extended else 256)
         answer, sw = self._secure_command(inner, plain_room(room_total, session.block))
-        return session.wrap(inner.ins, answer, sw)
+        response = session.wrap(inner.ins, answer, sw)
+        if self._next_session is not None:   # Chip Authentication: the answer in the old keys
+            self._session, self._next_session = self._next_session, None
+        return response
 
     def _secure_command(self, command: Command, room: int) -> tuple[bytes, int]:
         if command.ins == 0xA4:
@@ -301,6 +319,11 @@ class IcaoChip:
             return self._read_odd(command, room)
         if command.ins == 0x88 and self._aa is not None:
             return self._aa.internal_authenticate(command)
+        if command.ins == 0x22 and (command.p1, command.p2) == (0x41, 0xA4) and self._ca:
+            return self._ca.set_at(command)
+        if command.ins == 0x86 and self._ca is not None:
+            answer, sw, self._next_session = self._ca.general_authenticate(command)
+            return answer, sw
         return b"", SW_INS_NOT_SUPPORTED
 
     def _read_by_sfi(self, command: Command, room: int) -> tuple[bytes, int]:

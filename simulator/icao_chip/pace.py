@@ -24,6 +24,7 @@ from simulator.icao_chip.apdu import (
     SW_OK,
     SW_WRONG_LENGTH,
     Command,
+    oid_tlv,
     simple_tlvs,
     sw_bytes,
     tlv,
@@ -39,22 +40,10 @@ SW_CONDITIONS = 0x6985
 PASSWORD_MRZ, PASSWORD_CAN = 0x01, 0x02
 
 
-def _oid_der(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    body = bytes([40 * parts[0] + parts[1]])
-    for n in parts[2:]:
-        chunk = [n & 0x7F]
-        while n > 0x7F:
-            n >>= 7
-            chunk.insert(0, 0x80 | (n & 0x7F))
-        body += bytes(chunk)
-    return tlv(0x06, body)
-
-
 def card_access() -> bytes:
     """EF.CardAccess: SecurityInfos holding one PACEInfo (the protocol, version 2, the
     standardized domain parameters)."""
-    info = _oid_der(PROTOCOL_OID) + tlv(0x02, b"\x02") + tlv(0x02, bytes([PARAMETER_ID]))
+    info = oid_tlv(PROTOCOL_OID) + tlv(0x02, b"\x02") + tlv(0x02, bytes([PARAMETER_ID]))
     return tlv(0x31, tlv(0x30, info))
 
 
@@ -84,7 +73,7 @@ def _decode(data: bytes) -> PointJacobi | None:
 
 
 def _token(k_mac: bytes, public: bytes) -> bytes:
-    data = _oid_der(PROTOCOL_OID) + tlv(0x86, public)
+    data = oid_tlv(PROTOCOL_OID) + tlv(0x86, public)
     return _cmac8(k_mac, tlv(0x7F49, data))
 
 
@@ -119,7 +108,7 @@ class PaceResponder:
         if (command.p1, command.p2) != (0xC1, 0xA4):
             return sw_bytes(SW_WRONG_DATA)
         reference = objects.get(0x83, b"")
-        if objects.get(0x80) != _oid_der(PROTOCOL_OID)[2:] or len(reference) != 1 \
+        if objects.get(0x80) != oid_tlv(PROTOCOL_OID)[2:] or len(reference) != 1 \
                 or reference[0] not in self._passwords:
             return sw_bytes(SW_WRONG_DATA)
         self.reset()

@@ -35,6 +35,9 @@ class ChipShape(enum.Enum):
     # the signature algorithm in DG14; the chip signs the terminal's challenge with it.
     ACTIVE_AUTH = "active_auth"
     ACTIVE_AUTH_RSA = "active_auth_rsa"  # the same with RSA 2048 and ISO/IEC 9796-2 (no DG14)
+    # Chip Authentication: a static ECDH key (P-256) in DG14; secure messaging restarts with
+    # keys only the chip holding its private half can compute.
+    CHIP_AUTH = "chip_auth"
 
 
 class ChipFault(enum.Enum):

@@ -398,3 +398,19 @@ async def test_a_chip_passes_active_authentication_and_its_clone_is_refused(
         read.raise_for_integrity()
     assert info.value.reason is DeviceReason.CHIP_NOT_GENUINE
     read.raise_for_integrity(require_active_auth=False)   # a kiosk whose policy allows it
+
+
+async def test_chip_authentication_passes_and_a_clone_of_it_is_refused(
+    slot: VirtualCardSlot, service: PermitReaderService
+) -> None:
+    for faults, verdict in ((frozenset(), "passed"), ({ChipFault.CLONE}, "failed")):
+        await insert(slot, IcaoChip(HOLDER, pki=PKI, shape={ChipShape.CHIP_AUTH}, faults=faults))
+        read = await service.read_permit(KEY)
+        assert read.chip_auth is not None and read.chip_auth.verdict.value == verdict
+        assert read.active_auth is None and read.passive_auth.verdict is PassiveAuthVerdict.PASSED
+        if verdict == "failed":
+            with pytest.raises(DeviceError) as info:
+                read.raise_for_integrity()
+            assert info.value.reason is DeviceReason.CHIP_NOT_GENUINE
+        await slot.remove()
+        await until(lambda: not card_present(READER))
