@@ -140,7 +140,7 @@ async def test_a_can_cannot_open_a_bac_only_chip(slot: VirtualCardSlot, capsys) 
         ]),
         (NEITHER, ["chip access:     BAC, SELECT, then READ BINARY, short APDUs"]),
         (frozenset(), ["chip access:     BAC, by short EF identifier, extended length",
-                       "cost:            6 APDUs in"]),
+                       "cost:            7 APDUs in"]),
     ],
     ids=["no-ef-sod", "no-dg2", "neither", "modern"],
 )  # fmt: skip
