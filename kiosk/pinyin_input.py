@@ -8,9 +8,10 @@ The words and how common they are come from jieba's dictionary (349,046 words wi
 in a large corpus); their readings from pypinyin, which reads a word as a whole (银行 yinhang,
 not yinxing). The 60,000 most common words are indexed, every single character by each of its
 readings, ranked by how often the words read it so. Building the index takes about three
-seconds and 50-100 MB on this machine: it is built once per run, on a worker thread
-(`load`), when a low rating first shows the comment's keyboard, from jieba's dict.txt found
-without importing jieba (whose import loads its segmenter's models).
+seconds: it is built once per run (`load`, from a worker thread) in a process of its own, when
+a low rating first shows the comment's keyboard, from jieba's dict.txt found without importing
+jieba (whose import loads its segmenter's models). What the kiosk keeps is strings and numbers
+(about 16 MB), which the collector never walks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 import heapq
 import importlib.util
 import math
+import pickle
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +32,12 @@ WORDS = 60_000           # the most common words of jieba's dictionary that are 
 LONGEST_SYLLABLE = 6     # "zhuang", "shuang"
 CANDIDATES = 8           # words offered at once
 RARE_READING = 200       # a character's other readings count this many times less
+SEP = "\x1f"              # between the words of one reading
 LONGEST_WORD = 5         # syllables in the longest word a whole run is written with
+
+
+# What a built dictionary is made of: words by reading, counts, completions, syllables, log N.
+DictionaryState = tuple[dict[str, str], dict[str, int], dict[str, str], frozenset[str], float]
 
 
 @dataclass(frozen=True)
@@ -84,13 +93,13 @@ class PinyinDictionary:
                 heapq.heappush(common, (count, word))
             elif count > common[0][0]:
                 heapq.heapreplace(common, (count, word))
-        by_syllables: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+        by_syllables: dict[str, list[tuple[int, str]]] = {}
         read_as: dict[tuple[str, str], int] = {}   # (character, reading): its count in words
         for count, word in common:
-            key = tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
-            if len(key) == len(word):
-                by_syllables.setdefault(key, []).append((count, word))
-                for char, reading in zip(word, key, strict=True):
+            readings = lazy_pinyin(word, style=Style.NORMAL, errors="ignore")
+            if len(readings) == len(word):
+                by_syllables.setdefault(" ".join(readings), []).append((count, word))
+                for char, reading in zip(word, readings, strict=True):
                     read_as[char, reading] = read_as.get((char, reading), 0) + count
         for char, count in usage.items():
             # Each reading as often as the words read it so (长 chang in 很长, zhang in 校长);
@@ -99,18 +108,29 @@ class PinyinDictionary:
             for n, reading in enumerate(dict.fromkeys(readings)):
                 counted = read_as.get((char, reading), 0) + (alone.get(char, 0) if n == 0 else 0)
                 fallback = count if n == 0 else count // RARE_READING
-                by_syllables.setdefault((reading,), []).append((counted or fallback, char))
-        self._words = {key: tuple(w for _, w in sorted(found, key=lambda cw: -cw[0]))
+                by_syllables.setdefault(reading, []).append((counted or fallback, char))
+        # Strings only, keys ("pai dui") and values (the words, SEP between): the collector
+        # never looks at them, so a dictionary this size costs no pauses later.
+        self._words = {key: SEP.join(w for _, w in sorted(found, key=lambda cw: -cw[0]))
                        for key, found in by_syllables.items()}
         # The commonest word of each reading, and its count (how `sentence` weighs it).
         self._counts = {key: max(c for c, _ in found) for key, found in by_syllables.items()}
         self._log_total = math.log(max(total, 1))
-        self.syllables = frozenset(s for key in self._words for s in key if s.isalpha())
+        self.syllables = frozenset(s for key in self._words for s in key.split() if s.isalpha())
         prefixes: dict[str, list[str]] = {}
         for syllable in sorted(self.syllables):
             for end in range(1, len(syllable) + 1):
                 prefixes.setdefault(syllable[:end], []).append(syllable)
-        self._completions = {p: tuple(s) for p, s in prefixes.items()}
+        self._completions = {p: " ".join(s) for p, s in prefixes.items()}
+
+    def state(self) -> DictionaryState:
+        return (self._words, self._counts, self._completions, self.syllables, self._log_total)
+
+    @classmethod
+    def from_state(cls, state: DictionaryState) -> PinyinDictionary:
+        made = cls.__new__(cls)
+        made._words, made._counts, made._completions, made.syllables, made._log_total = state
+        return made
 
     def split(self, letters: str) -> tuple[str, ...]:
         """The typed letters as syllables, in as few as can be; the last may be unfinished
@@ -166,29 +186,32 @@ class PinyinDictionary:
                 score = before[0] + math.log(self._counts[key]) - self._log_total
                 current = best[end]
                 if current is None or score > current[0]:
-                    best[end] = (score, before[1] + self._words[key][0])
+                    best[end] = (score, before[1] + self._words[key].split(SEP, 1)[0])
         written = best[n]
         return written[1] if written is not None else ""
 
-    def _likeliest(self, pieces: tuple[str, ...], unfinished: bool) -> tuple[str, ...] | None:
+    def _likeliest(self, pieces: tuple[str, ...], unfinished: bool) -> str | None:
         """The reading of these syllables with the commonest word (the last syllable may be
         completed when `unfinished`); None if no word reads so."""
-        keys = [pieces] if pieces in self._words else []
+        whole = " ".join(pieces)
+        keys = [whole] if whole in self._words else []
         if unfinished:
-            head = pieces[:-1]
-            keys += [k for s in self._completions.get(pieces[-1], ())
-                     if (k := (*head, s)) in self._words]
+            head = " ".join((*pieces[:-1], ""))
+            keys += [k for s in self._completions.get(pieces[-1], "").split()
+                     if (k := head + s) in self._words]
         return max(keys, key=self._counts.__getitem__, default=None)
 
     def _words_for(self, pieces: tuple[str, ...], unfinished: bool) -> Iterable[str]:
-        head, last = pieces[:-1], pieces[-1]
-        yield from self._words.get(pieces, ())
+        head, last = " ".join((*pieces[:-1], "")), pieces[-1]
+        found = self._words.get(" ".join(pieces))
+        if found:
+            yield from found.split(SEP)
         if not unfinished:
             return
-        longer = [head + (s,) for s in self._completions.get(last, ()) if s != last]
+        longer = [head + s for s in self._completions.get(last, "").split() if s != last]
         for key in sorted((k for k in longer if k in self._words),
                           key=lambda k: -self._counts[k]):
-            yield from self._words[key][:2]
+            yield from self._words[key].split(SEP)[:2]
 
 
 _loaded: PinyinDictionary | None = None
@@ -196,12 +219,21 @@ _loading = threading.Lock()
 
 
 def load() -> PinyinDictionary:
-    """The kiosk's dictionary, built on first use (about 1.5 s: call it off the loop)."""
+    """The kiosk's dictionary, built on first use (about 3 s: call it off the loop)."""
     global _loaded
     with _loading:
         if _loaded is None:
-            _loaded = PinyinDictionary(jieba_words())
+            # Built in a process of its own (`python -m kiosk.pinyin_input`): built on a thread
+            # of ours, it held the loop up by 0.3-0.7 s at a time (the file's and pypinyin's
+            # work keeps the interpreter lock); what comes back is strings and numbers only.
+            built = subprocess.run([sys.executable, "-m", __name__], capture_output=True,
+                                   timeout=120, check=True)
+            _loaded = PinyinDictionary.from_state(pickle.loads(built.stdout))
         return _loaded
+
+
+if __name__ == "__main__":   # the builder process: the dictionary, as the values it is made of
+    sys.stdout.buffer.write(pickle.dumps(PinyinDictionary(jieba_words()).state()))
 
 
 def loaded() -> PinyinDictionary | None:
