@@ -126,10 +126,12 @@ async def test_reads_the_whole_document_and_passes_passive_auth(
         assert secret not in text
 
 
+@pytest.mark.parametrize("shape", [frozenset(), frozenset({ChipShape.NO_BAC})],
+                         ids=["bac", "pace-only"])
 async def test_wrong_mrz_data_is_refused(
-    slot: VirtualCardSlot, service: PermitReaderService
+    slot: VirtualCardSlot, service: PermitReaderService, shape: frozenset[ChipShape]
 ) -> None:
-    await insert(slot, IcaoChip(HOLDER, pki=PKI))
+    await insert(slot, IcaoChip(HOLDER, pki=PKI, shape=shape))
     with pytest.raises(DeviceError) as info:
         await service.read_permit(BacKey("C98765432", "850302", "310303"))
     assert info.value.reason is DeviceReason.AUTHENTICATION_REFUSED
@@ -366,15 +368,6 @@ async def test_a_chip_offering_pace_is_read_over_pace(
     assert read.passive_auth.verdict is PassiveAuthVerdict.PASSED
     # EF.CardAccess, MSE:Set AT, GENERAL AUTHENTICATE (4), SELECT under SM, the three files
     assert read.apdus == CARD_ACCESS + 1 + 4 + 1 + 3
-
-
-async def test_a_pace_only_chip_refuses_a_wrong_mrz(
-    slot: VirtualCardSlot, service: PermitReaderService
-) -> None:
-    await insert(slot, IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_BAC}))
-    with pytest.raises(DeviceError) as info:
-        await service.read_permit(BacKey("C98765432", "850302", "310303"))
-    assert info.value.reason is DeviceReason.AUTHENTICATION_REFUSED
 
 
 # --- clone detection: active authentication ------------------------------------------------------
