@@ -88,14 +88,17 @@ async def _queue_and_rating(g) -> None:  # noqa: ANN001
     await c.tap("rating.2")
     await g.until_shown("rating_tag.too_slow")
     await c.tap("rating_tag.too_slow")
-    # A comment in Chinese by pinyin: "paidui", the word 排队 tapped, then "tai" and its words.
-    for key in "paidui":
-        await c.tap(f"comment_key.{key}")
-    await g.until_shown("comment_word.0")   # the dictionary is built off the loop at first
-    await c.tap("comment_word.0")
-    for key in "tai":
-        await c.tap(f"comment_key.{key}")
-    await g.until_shown("comment_word.0")
+    if g.mode == "en":   # on the English screen letters stay English
+        for key in "slow":
+            await c.tap(f"comment_key.{key}")
+    else:   # a comment in Chinese by pinyin: "paidui", 排队 tapped, then "tai" and its words
+        for key in "paidui":
+            await c.tap(f"comment_key.{key}")
+        await g.until_shown("comment_word.0")   # the dictionary is built off the loop at first
+        await c.tap("comment_word.0")
+        for key in "tai":
+            await c.tap(f"comment_key.{key}")
+        await g.until_shown("comment_word.0")
     await g.snap("evaluate-reasons")
     await c.tap("rating.send")
     await g.until_shown("rating.thanks")

@@ -29,8 +29,9 @@ class EvaluateScreen(KioskScreen):
         self.levels = BoxLayout(orientation="vertical", spacing=theme.space(Space.GAP))
         self.why = TextLabel("body", TypeSize.BODY, bold=True, size_hint_y=None,
                              height=theme.font(TypeSize.BODY) * 1.8)
+        elder = theme.elder   # bigger type: the reasons, words and keys take less room each
         self.tags = GridLayout(cols=2, spacing=theme.space(Space.GAP) / 2, size_hint_y=None,
-                               height=theme.space(Space.BUTTON) * 2.1)
+                               height=theme.space(Space.BUTTON) * (1.7 if elder else 2.1))
         # What the citizen types is theirs: masked in the agent's copy of a video call.
         self.comment = mark_personal(TextLabel("body", TypeSize.SMALL, halign="left",
                                                size_hint_y=None,
@@ -39,11 +40,12 @@ class EvaluateScreen(KioskScreen):
         # Chinese words for the pinyin typed (kiosk.pinyin_input): the citizen's too.
         self.words = mark_personal(GridLayout(cols=4, spacing=theme.space(Space.GAP) / 2,
                                               size_hint_y=None,
-                                              height=theme.space(Space.BUTTON) * 1.1))
+                                              height=theme.space(Space.BUTTON)
+                                              * (0.8 if elder else 1.1)))
         self._words: tuple = ()
         self.keyboard = LetterKeyboard("comment_key", self.intents.comment_key,
                                        extra=("back", "space"), size_hint_y=None,
-                                       height=theme.space(Space.BUTTON) * 2.2)
+                                       height=theme.space(Space.BUTTON) * (1.8 if elder else 2.2))
         self.send = BigButton("rating.send", "success", size_hint_y=1)
         self.send.bind(on_release=lambda *_: self.intents.send_rating())
         # "Skip" under the levels and beside "send": one at a time is on the screen.

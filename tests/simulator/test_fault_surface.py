@@ -15,18 +15,24 @@ import pytest
 import serial
 from aiohttp.test_utils import TestClient, TestServer
 
+from drivers.active_auth import ActiveAuthVerdict
+from drivers.active_auth import authenticate as active_auth
 from drivers.bac import AuthenticationRefused
 from drivers.barcode_scanner import BarcodeScanner, ScannerError
+from drivers.chip_auth import chip_auth_key
 from drivers.dispenser import CardDispenser, DispenserError, StockLevel
 from drivers.idcard_sam import SamReader, SerialTransport
 from drivers.idcard_sam_frames import Command, SamError, Status, encode_request, encode_response
 from drivers.ipp import IppError, IppPrinter
+from drivers.iso7816 import ChipError
+from drivers.pace_session import read_card_access
 from drivers.passive_auth import verify_passive_auth
 from drivers.receipt_printer import EscposReceiptPrinter, PrinterError
 from simulator.control import CHIP_SLOW_S, build_control_app
 from simulator.control_client import SimulatorRefused
 from simulator.icao_chip import ChipFault, IcaoChip
 from simulator.runtime import Simulator, SimulatorOptions
+from tests.drivers.test_icao9303 import ChipTransport
 from tests.simulator.running import RunningSimulator
 from tests.simulator.test_icao_chip import _groups, authenticate
 
@@ -188,6 +194,8 @@ CASES = [
 # The chip's switches go with the next card inserted: tested below without a card in the reader.
 CHIP_SWITCHES = {"wrong_key", "corrupt_dg2", "forged_sod", "slow"}
 CHIP_SHAPE_SWITCHES = {"no_sfi", "no_extended_length", "no_ef_com", "no_dg2", "no_ef_sod"}
+# What the chip offers beyond BAC, and the clone: tested below as well, also without a card.
+CHIP_ACCESS_SWITCHES = {"pace", "no_bac", "active_auth", "active_auth_rsa", "chip_auth", "clone"}
 
 
 @pytest.fixture
@@ -201,7 +209,8 @@ def test_every_switch_of_every_device_has_a_case_here(running_simulator):
     listed = {(name, switch) for name, device in running_simulator.control("devices").items()
               for switch in device["switches"]}
     tested = {(case.device, case.switch) for case in CASES}
-    tested |= {("chip", switch) for switch in CHIP_SWITCHES | CHIP_SHAPE_SWITCHES}
+    tested |= {("chip", switch)
+               for switch in CHIP_SWITCHES | CHIP_SHAPE_SWITCHES | CHIP_ACCESS_SWITCHES}
     assert listed == tested
 
 
@@ -308,5 +317,39 @@ async def test_chip_shape_switches_go_with_the_next_card(tmp_path: Path):
         await client.put("/devices/chip/faults", json={"no_ef_sod": True})
         assert lacks(sim.next_chip()) == {"no_ef_sod"}
         assert sim.next_chip(shape=frozenset()).has_file(0x011D)  # a test's own shape wins
+    finally:
+        await client.close()
+
+
+async def test_chip_access_switches_go_with_the_next_card(tmp_path: Path):
+    """PACE, PACE only, an AA key (ECDSA or RSA), a CA key, a clone: each seen on the chip the
+    simulator would insert, with the kiosk's own drivers over the chip's APDU handler."""
+    sim = Simulator(SimulatorOptions(state_dir=tmp_path))
+    client = TestClient(TestServer(build_control_app(sim)))
+    await client.start_server()
+
+    async def next_chip(**switches: bool) -> IcaoChip:
+        await client.put("/devices/chip/faults", json=switches)
+        chip = sim.next_chip()
+        await client.put("/devices/chip/faults", json=dict.fromkeys(switches, False))
+        return chip
+
+    try:
+        chip = await next_chip(pace=True)
+        assert read_card_access(ChipTransport(chip)) is not None
+        authenticate(chip, sim.holder)                       # BAC still opens it
+        chip = await next_chip(no_bac=True)
+        with pytest.raises(ChipError):
+            authenticate(chip, sim.holder)
+        for key in ("active_auth", "active_auth_rsa"):
+            for clone, verdict in ((False, ActiveAuthVerdict.PASSED),
+                                   (True, ActiveAuthVerdict.FAILED)):
+                chip = await next_chip(**{key: True, "clone": clone})
+                sm = authenticate(chip, sim.holder)
+                dg14 = chip.file(0x010E) if chip.has_file(0x010E) else None
+                assert active_auth(sm, chip.file(0x010F), dg14).verdict is verdict
+        chip = await next_chip(chip_auth=True)
+        assert chip_auth_key(chip.file(0x010E)) is not None and not chip.has_file(0x010F)
+        assert read_card_access(ChipTransport(await next_chip())) is None   # all off again
     finally:
         await client.close()

@@ -23,7 +23,7 @@ BROKEN = {
     "crash_at_import": ("kiosk/cli.py", 'raise RuntimeError("this release is broken")\n'),
     # Starts, and its core never comes up behind the attract screen (recovery waits forever):
     # the update agent never hears the attract screen was reached.
-    "no_attract": ("kiosk/app.py", "\n\nasync def _never(*_):\n"
+    "no_attract": ("kiosk/app.py", "\n\nasync def _never(*_, **__):\n"
                    "    await asyncio.Event().wait()\n\n\nbegin = _never  # noqa: F811\n"),
 }
 
