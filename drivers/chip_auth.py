@@ -11,7 +11,6 @@ ECDH comes from `cryptography` (a standard curve, its own generator).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from asn1crypto import keys
@@ -22,11 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from drivers import active_auth
 from drivers.active_auth import ActiveAuthResult, ActiveAuthVerdict
 from drivers.icao9303 import IcaoReader
-from drivers.iso7816 import SW_OK, ChipError, ChipReason, encode_length, parse_tlv
+from drivers.iso7816 import SW_OK, ChipError, ChipReason, parse_tlv, tlv
+from drivers.pace import Agreement, PaceProtocol, session_keys
 from drivers.secure_messaging import SecureMessaging
 
 ID_CA_ECDH_AES_128 = "0.4.0.127.0.7.2.2.3.2.2"
 ID_PK_ECDH = "0.4.0.127.0.7.2.2.1.2"
+# Its keys come from the shared secret as PACE's do (Part 11, 9.7.1): the same KDF.
+_CA_AES_128 = PaceProtocol(ID_CA_ECDH_AES_128, Agreement.ECDH, "AES", 16)
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,6 @@ def chip_auth_key(dg14: bytes | None) -> ChipAuthKey | None:
     return ChipAuthKey(protocol, public) if protocol and public else None
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes([tag]) + encode_length(len(value)) + value
-
 
 def authenticate(sm: SecureMessaging, key: ChipAuthKey) -> tuple[SecureMessaging, ActiveAuthResult]:
     """Runs Chip Authentication in `sm`'s session: the session to go on in (new keys), and a
@@ -84,17 +83,17 @@ def authenticate(sm: SecureMessaging, key: ChipAuthKey) -> tuple[SecureMessaging
     point = ephemeral.public_key().public_bytes(serialization.Encoding.X962,
                                                 serialization.PublicFormat.UncompressedPoint)
     oid = ObjectIdentifier(key.protocol).contents
-    _, sw = sm.transmit(bytes([0x00, 0x22, 0x41, 0xA4]) + bytes([len(oid) + 2]) + _tlv(0x80, oid))
+    _, sw = sm.transmit(bytes([0x00, 0x22, 0x41, 0xA4]) + bytes([len(oid) + 2]) + tlv(0x80, oid))
     if sw != SW_OK:
         return sm, ActiveAuthResult(ActiveAuthVerdict.FAILED, f"MSE:Set AT refused: {sw:04X}")
-    data = _tlv(0x7C, _tlv(0x80, point))
+    data = tlv(0x7C, tlv(0x80, point))
     _, sw = sm.transmit(bytes([0x00, 0x86, 0x00, 0x00, len(data)]) + data + b"\x00")
     if sw != SW_OK:
         return sm, ActiveAuthResult(ActiveAuthVerdict.FAILED,
                                     f"GENERAL AUTHENTICATE refused: {sw:04X}")
-    shared = ephemeral.exchange(ec.ECDH(), key.public_key)
-    enc, mac = (hashlib.sha1(shared + c.to_bytes(4, "big")).digest()[:16] for c in (1, 2))
-    return SecureMessaging.aes(sm.transport, enc, mac), ActiveAuthResult(ActiveAuthVerdict.PASSED)
+    keys = session_keys(ephemeral.exchange(ec.ECDH(), key.public_key), _CA_AES_128)
+    return (SecureMessaging.aes(sm.transport, keys.enc, keys.mac),
+            ActiveAuthResult(ActiveAuthVerdict.PASSED))
 
 
 def confirm(error: ChipError) -> ActiveAuthResult:

@@ -125,6 +125,11 @@ def encode_length(n: int) -> bytes:
     return bytes([0x80 | size]) + n.to_bytes(size, "big")
 
 
+def tlv(tag: int, value: bytes) -> bytes:
+    """One BER-TLV: the tag's bytes (0x7F49 is two), the length, the value."""
+    return tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big") + encode_length(len(value)) + value
+
+
 def parse_tlv(data: bytes) -> list[Tlv]:
     """Parse a run of BER-TLV objects (one level). Anything malformed: ChipError."""
     data = bytes(data)

@@ -31,6 +31,7 @@ from ecdsa.curves import BRAINPOOLP256r1, BRAINPOOLP384r1, Curve, NIST256p, NIST
 from ecdsa.ellipticcurve import INFINITY, Point, PointJacobi
 
 from drivers.bac import adjust_parity, mrz_information, pad, retail_mac, tdes_decrypt
+from drivers.iso7816 import tlv
 
 ID_PACE = "0.4.0.127.0.7.2.2.4"
 
@@ -272,17 +273,6 @@ def session_keys(shared: bytes, protocol: PaceProtocol) -> SessionKeys:
 
 # --- mutual authentication -------------------------------------------------------------------------
 
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _tlv(tag: bytes, value: bytes) -> bytes:
-    return tag + _der_length(len(value)) + value
-
-
 def oid_value(protocol: PaceProtocol) -> bytes:
     """The protocol's object identifier, its content octets (as MSE:Set AT's DO80 holds it)."""
     return bytes(ObjectIdentifier(protocol.oid).contents)
@@ -293,9 +283,9 @@ def public_key_data(protocol: PaceProtocol, key: bytes) -> bytes:
     7F49 { 06 OID, 86 point } for ECDH, 7F49 { 06 OID, 84 value } for DH."""
     oid = ObjectIdentifier(protocol.oid).dump()
     if protocol.agreement is Agreement.ECDH:
-        return _tlv(b"\x7f\x49", oid + _tlv(b"\x86", key))
+        return tlv(0x7F49, oid + tlv(0x86, key))
     value = key.lstrip(b"\x00") or b"\x00"   # an unsigned integer, in as few bytes as it needs
-    return _tlv(b"\x7f\x49", oid + _tlv(b"\x84", value))
+    return tlv(0x7F49, oid + tlv(0x84, value))
 
 
 def auth_token(k_mac: bytes, protocol: PaceProtocol, key: bytes) -> bytes:

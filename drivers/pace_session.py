@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 
 from drivers import pace
-from drivers.iso7816 import SW_OK, ChipError, ChipReason, Transport, encode_length, parse_tlv
+from drivers.iso7816 import SW_OK, ChipError, ChipReason, Transport, parse_tlv, tlv
 from drivers.pace import PaceError, PaceInfo
 from drivers.secure_messaging import SecureMessaging
 
@@ -36,15 +36,12 @@ def read_card_access(transport: Transport) -> bytes | None:
     return bytes(data) if sw in (SW_OK, 0x6282) and data else None
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes([tag]) + encode_length(len(value)) + value
-
 
 def _general_authenticate(transport: Transport, tag: int | None, value: bytes, *,
                           last: bool = False) -> tuple[bytes, int]:
     """One step: its data object in 7C out, the chip's data object in 7C back."""
-    inner = _tlv(tag, value) if tag is not None else b""
-    data = _tlv(0x7C, inner)
+    inner = tlv(tag, value) if tag is not None else b""
+    data = tlv(0x7C, inner)
     cla = 0x00 if last else 0x10   # command chaining until the last step
     apdu = bytes([cla, 0x86, 0x00, 0x00, len(data)]) + data + b"\x00"
     answer, sw = transport.transmit(apdu)
@@ -66,7 +63,7 @@ def perform_pace(transport: Transport, info: PaceInfo, password: bytes,
     """PACE with `password` (drivers.pace.mrz_password or can_password): the session it opens.
     PaceRefused when the chip does not take the password; ChipError for anything malformed."""
     protocol, domain = info.protocol, info.domain
-    set_at = _tlv(0x80, pace.oid_value(protocol)) + _tlv(0x83, bytes([reference]))
+    set_at = tlv(0x80, pace.oid_value(protocol)) + tlv(0x83, bytes([reference]))
     _, sw = transport.transmit(bytes([0x00, 0x22, 0xC1, 0xA4, len(set_at)]) + set_at)
     if sw != SW_OK:
         raise ChipError(ChipReason.UNEXPECTED_STATUS, f"MSE:Set AT: {sw:04X}", sw=sw)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
 from drivers.bac import retail_mac, tdes_decrypt, tdes_encrypt
-from drivers.iso7816 import ChipError, ChipReason, Transport, encode_length, parse_tlv
+from drivers.iso7816 import ChipError, ChipReason, Transport, encode_length, parse_tlv, tlv
 
 
 class SecureMessagingError(ChipError):
@@ -98,9 +98,6 @@ def _le_bytes(le: int) -> bytes:
     return bytes([le % 256]) if le <= 256 else (le % 65536).to_bytes(2, "big")
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    return bytes([tag]) + encode_length(len(value)) + value
-
 
 def pad_to(data: bytes, block: int) -> bytes:
     """ISO/IEC 9797-1 padding method 2 to `block` bytes: 80, then 00."""
@@ -166,14 +163,14 @@ class SecureMessaging:
         if command.data:
             encrypted = self._encrypt(ssc, pad_to(command.data, self.block))
             if command.ins & 1:  # odd INS: BER-TLV data, DO85 without padding indicator
-                objects += _tlv(0x85, encrypted)
+                objects += tlv(0x85, encrypted)
             else:
-                objects += _tlv(0x87, b"\x01" + encrypted)
+                objects += tlv(0x87, b"\x01" + encrypted)
         if command.le is not None:
-            objects += _tlv(0x97, _le_bytes(command.le))
+            objects += tlv(0x97, _le_bytes(command.le))
         block = self.block
         mac = self._mac(pad_to(ssc + pad_to(header, block) + objects, block))
-        objects += _tlv(0x8E, mac)
+        objects += tlv(0x8E, mac)
         # the outer Le asks for as much as the protected response can hold
         extended = len(objects) > 255 or (command.le is not None and command.le > 256)
         outer_le = 65536 if extended else 256
@@ -198,7 +195,7 @@ class SecureMessaging:
         for obj in objects:
             if mac is not None:
                 raise SecureMessagingError("objects after DO8E", sw=sw)
-            encoded = _tlv(obj.tag, obj.value) if obj.tag <= 0xFF else None
+            encoded = tlv(obj.tag, obj.value) if obj.tag <= 0xFF else None
             if obj.tag in (0x87, 0x85):
                 cryptogram, odd = obj.value, obj.tag == 0x85
             elif obj.tag == 0x99:
