@@ -276,8 +276,15 @@ class NotificationClient(_JsonClient):
     no public address for the gateway to call): what was notified about an order, as received,
     duplicates and all."""
 
-    async def notifications(self, out_trade_no: str) -> list[JsonObject]:
-        data = await self._call("GET", f"/orders/{out_trade_no}")
+    async def notifications(self, out_trade_no: str, after: int = 0,
+                            wait_s: float = 0.0) -> list[JsonObject]:
+        """The order's notifications; with `wait_s`, the relay holds the request until it has
+        more than `after` of them (or the wait is over)."""
+        if not wait_s:
+            data = await self._call("GET", f"/orders/{out_trade_no}")
+        else:
+            data = await self._call("GET", f"/orders/{out_trade_no}?after={after}&wait_s={wait_s:g}",
+                                    deadline_s=wait_s + (self.deadline.total or 0.0))
         found = data.get("notifications", [])
         if not isinstance(found, list):
             raise BackendError(BackendReason.BAD_RESPONSE, "notifications")

@@ -8,6 +8,10 @@ notification per order; a kiosk reads them by order number. Delivery is at least
 the real services: a notification may come twice, late, or after a newer one. The gateway's
 query stays the source of truth; a notification is a second witness of the same facts.
 
+A kiosk waiting for a payment asks with `after` (how many it holds) and `wait_s`: the relay holds
+the request until there are more (or the wait is over), so a notification reaches the kiosk as
+it arrives, without a poll interval.
+
 Faults (`NotificationSender`): `duplicate` (each notification delivered twice), `delay_s`
 (held before delivery, so a newer one can overtake it), `drop` (never delivered).
 """
@@ -15,11 +19,13 @@ Faults (`NotificationSender`): `duplicate` (each notification delivered twice), 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +35,8 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Notify-Signature"
+MAX_WAIT_S = 30.0   # the longest the relay holds a kiosk's request
+HANG_UP_CHECK_S = 0.1   # how soon a held request notices that its kiosk hung up
 
 
 def sign(key: bytes, body: bytes) -> str:
@@ -116,6 +124,7 @@ class NotificationRelay:
     key: bytes
     by_order: dict[str, list[dict]] = field(default_factory=dict)
     refused: int = 0
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)  # replaced at each arrival
 
     def receive(self, body: bytes, signature: str) -> bool:
         if not hmac.compare_digest(sign(self.key, body), signature):
@@ -123,7 +132,24 @@ class NotificationRelay:
             return False
         payload = json.loads(body)
         self.by_order.setdefault(str(payload["out_trade_no"]), []).append(payload)
+        arrived, self._arrived = self._arrived, asyncio.Event()
+        arrived.set()
         return True
+
+    async def more_than(self, out_trade_no: str, after: int, wait_s: float,
+                        gone: Callable[[], bool] = lambda: False) -> list[dict]:
+        """The order's notifications once there are more than `after`, or when `wait_s` is
+        over, or as soon as the asker has hung up (`gone`: a kiosk paid otherwise, or cut off)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while len(self.by_order.get(out_trade_no, [])) <= after and not gone():
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            # In slices: a held request whose kiosk has gone must not count as in flight for long.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(left, HANG_UP_CHECK_S))
+        return self.by_order.get(out_trade_no, [])
 
     def reset(self) -> None:
         self.by_order.clear()
@@ -145,5 +171,14 @@ def add_notification_routes(routes: web.RouteTableDef, relay: NotificationRelay,
     @routes.get(f"{prefix}/orders/{{out_trade_no}}")
     async def for_order(request: web.Request) -> web.Response:
         number = request.match_info["out_trade_no"]
-        return web.json_response({"out_trade_no": number,
-                                  "notifications": relay.by_order.get(number, [])})
+        try:
+            after = int(request.query.get("after", "0"))
+            wait_s = min(max(float(request.query.get("wait_s", "0")), 0.0), MAX_WAIT_S)
+        except ValueError:
+            return web.json_response({"code": "PARAM_ERROR", "message": "after, wait_s"},
+                                     status=400)
+        def gone() -> bool:
+            return request.transport is None or request.transport.is_closing()
+
+        found = await relay.more_than(number, after, wait_s, gone)
+        return web.json_response({"out_trade_no": number, "notifications": found})

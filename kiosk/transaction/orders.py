@@ -10,6 +10,7 @@ notification alone can make the kiosk aware of a payment, never sure that none h
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from enum import IntEnum
@@ -24,6 +25,11 @@ from kiosk.backends import (
 from kiosk.journal import OrderKind, OrderRecord
 
 log = logging.getLogger(__name__)
+
+
+# How long the relay is asked to hold a request for a notification (it answers at once when one
+# arrives); a new request follows straight away.
+NOTIFY_WAIT_S = 20.0
 
 
 class Standing(IntEnum):
@@ -123,6 +129,30 @@ class OrderDesk:
             if note.get("out_trade_no") == facts.out_trade_no:
                 facts = facts.seen(status, refunded, confirmed=False)
         return facts
+
+    async def watch(self, out_trade_no: str, noticed: asyncio.Event,
+                    wait_s: float = NOTIFY_WAIT_S) -> None:
+        """Sets `noticed` each time the relay has a new notification of the order, as it
+        arrives (the relay holds each request up to `wait_s`); runs until cancelled. Without a
+        relay it does nothing: the gateway is asked on a timer then."""
+        if self.relay is None:
+            return
+        loop = asyncio.get_running_loop()
+        held = 0
+        while True:
+            asked = loop.time()
+            try:
+                notes = await self.relay.notifications(out_trade_no, after=held, wait_s=wait_s)
+            except BackendError as exc:
+                log.info("notification relay not reached: %s", exc.reason.value)
+                notes = []
+            if len(notes) > held:
+                held = len(notes)
+                noticed.set()
+            elif loop.time() - asked < wait_s / 2:
+                # A relay that answered at once (unreachable, or not holding requests) is not
+                # asked again in a loop: the gateway's query is the fallback meanwhile.
+                await asyncio.sleep(wait_s / 2)
 
     async def make_unpayable(self, facts: OrderFacts) -> OrderFacts:
         """Learns the order and, if it could still take money, closes it (a QR order) or

@@ -9,6 +9,7 @@ settled yet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -123,16 +124,21 @@ class TxRun:
         facts = OrderFacts(qr, OrderKind.NATIVE, amount).seen(order.status, order.refunded_fen,
                                                                confirmed=True)
         deadline = time.monotonic() + timeout_s
-        while not facts.paid and time.monotonic() < deadline:
-            code = None
-            try:
-                code = await asyncio.wait_for(scans.get(), poll_s)
-            except TimeoutError:
-                pass
-            if code is not None and PAYMENT_CODE.match(code):
-                facts = await self._micropay(code, description, deadline, poll_s)
-            elif facts.out_trade_no == qr:
-                facts = await desk.look(facts)
+        # The gateway's notification (through the relay) says at once that the QR order
+        # changed; the query every `poll_s` is the fallback for a notification that never comes.
+        noticed = asyncio.Event()
+        watcher = asyncio.get_running_loop().create_task(desk.watch(qr, noticed))
+        try:
+            while not facts.paid and time.monotonic() < deadline:
+                code = await _code_or_notice(scans, noticed, poll_s)
+                if code is not None and PAYMENT_CODE.match(code):
+                    watcher.cancel()   # the QR order is closed next
+                    facts = await self._micropay(code, description, deadline, poll_s)
+                elif facts.out_trade_no == qr:
+                    noticed.clear()
+                    facts = await desk.look(facts)
+        finally:
+            watcher.cancel()
         if not facts.paid:
             # Time is up: every order is made unpayable (a micropay still waiting for the
             # citizen's confirmation too); one paid at the last moment still counts.
@@ -167,10 +173,19 @@ class TxRun:
                 raise PaymentFailed(PaymentProblem.DECLINED) from exc
             log.warning("micropay answer lost; asking the gateway",
                         extra={"transaction": self.tx_id, "reason": exc.reason.value})
-        # It may wait for the citizen to confirm on the phone, or its answer was lost.
-        while facts.standing in (Standing.UNKNOWN, Standing.OPEN) and time.monotonic() < deadline:
-            await asyncio.sleep(poll_s)
-            facts = await desk.look(facts)
+        # It may wait for the citizen to confirm on the phone, or its answer was lost: asked
+        # again as its notification arrives, or after `poll_s` without one.
+        noticed = asyncio.Event()
+        watcher = asyncio.get_running_loop().create_task(desk.watch(number, noticed))
+        try:
+            while facts.standing in (Standing.UNKNOWN, Standing.OPEN) \
+                    and time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(noticed.wait(), poll_s)
+                noticed.clear()
+                facts = await desk.look(facts)
+        finally:
+            watcher.cancel()
         if facts.standing is Standing.ABSENT:  # it never reached the gateway, retries and all
             raise PaymentFailed(PaymentProblem.GATEWAY_UNAVAILABLE)
         return facts
@@ -270,3 +285,17 @@ class TxRun:
             self.core.release(self.tx_id)
         self.tx = self.core.writer.get(self.tx_id)
         return settlement
+
+
+async def _code_or_notice(scans: asyncio.Queue[str], noticed: asyncio.Event,
+                          wait_s: float) -> str | None:
+    """A scanned code, or None when the order was noticed to change or `wait_s` is over."""
+    scan = asyncio.ensure_future(scans.get())
+    notice = asyncio.ensure_future(noticed.wait())
+    try:
+        await asyncio.wait((scan, notice), timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        notice.cancel()
+        if not scan.done():
+            scan.cancel()
+    return scan.result() if scan.done() and not scan.cancelled() else None
