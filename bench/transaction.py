@@ -4,7 +4,7 @@ software overhead of whole transactions against the simulator with no artificial
 Prints {"journal_transitions_per_s": ..., "raw_sqlite_per_s": ..., "transaction_overhead_s": ...,
 "bill_payment_overhead_s": ..., "endorsement_trace_s": ..., "bill_trace_s": ...} as its last line
 (the overheads are the mean of one endorsement / bill, end to end, headless; the traces split it
-into the kiosk's CPU, the simulator's CPU and waiting, see `trace`).
+into the kiosk's CPU, the simulator's CPU and waiting, in all and step by step, see `trace`).
 """
 
 from __future__ import annotations
@@ -83,9 +83,16 @@ def trace(summary: dict) -> dict[str, float]:
     wire, on timers and polls, and on this machine's other load (no process of ours running)."""
     runs = summary["runs"]
     wall, kiosk, sim = summary["seconds"], summary["cpu_s"], summary["simulator_cpu_s"]
+    steps = summary.get("steps", {})
+    # The flow's steps and its ending, each split the same way (kiosk.step_trace); what is
+    # outside them is the menu, the result screen's tap and the scripted citizen's own work.
+    in_steps = sum(s["wall"] * s["runs"] for s in steps.values()) / runs
     return {"wall": round(wall / runs, 3), "kiosk_cpu": round(kiosk / runs, 3),
             "simulator_cpu": round(sim / runs, 3),
-            "waiting": round(max(wall - kiosk - sim, 0.0) / runs, 3)}
+            "waiting": round(max(wall - kiosk - sim, 0.0) / runs, 3),
+            "outside_steps": round(max(wall / runs - in_steps, 0.0), 3),
+            "steps": {name: {k: v for k, v in s.items() if k != "runs"}
+                      for name, s in steps.items()}}
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from kiosk.retention import Housekeeper, start_housekeeping
 from kiosk.run_state import RunInfo, RunRecord
 from kiosk.session import KioskSession
 from kiosk.step_library import STEP_LIBRARY
+from kiosk.step_trace import StepTrace
 from kiosk.transaction import TransactionCore
 from kiosk.update.agent import UpdateAgent
 from kiosk.viewmodel import ScreenId, SessionView
@@ -70,9 +71,11 @@ def build_transactions(config: KioskConfig, payment: PaymentClient,
                                 outbox_dir=config.state_dir)
 
 
-def build_context(config: KioskConfig, view: SessionView | None = None) -> FlowContext:
+def build_context(config: KioskConfig, view: SessionView | None = None, *,
+                  simulator_cpu: Callable[[], float] | None = None) -> FlowContext:
     """The kiosk's devices, clients and transaction core; on `view` when the screens already
-    show one (kiosk.main)."""
+    show one (kiosk.main). `simulator_cpu`: the CPU seconds of the kiosk's own simulator, for
+    the step trace."""
     b = config.backends
     devices = build_devices(config)
     payment = PaymentClient(b.payment_url, b.deadline_s)
@@ -87,6 +90,7 @@ def build_context(config: KioskConfig, view: SessionView | None = None) -> FlowC
         payment=payment,
         services=services,
         subject_key=subject_key(config.state_dir),
+        trace=StepTrace(simulator_cpu),
     )
 
 
@@ -143,13 +147,14 @@ async def close_context(ctx: FlowContext, session: KioskSession) -> None:
 
 
 async def begin(config: KioskConfig, view: SessionView | None = None, *,
-                video_calls: bool = False,
-                screen: ScreenFeed | None = None) -> tuple[FlowContext, KioskSession]:
+                video_calls: bool = False, screen: ScreenFeed | None = None,
+                simulator_cpu: Callable[[], float] | None = None,
+                ) -> tuple[FlowContext, KioskSession]:
     """What must come before a citizen is served: recovery of unfinished transactions, and the
     session on the cached catalog (with video calls: `build_session`). Its devices are not read
     yet (`come_up`)."""
     hold_mmap_threshold()
-    ctx = build_context(config, view)
+    ctx = build_context(config, view, simulator_cpu=simulator_cpu)
     report = await ctx.transactions.reconcile(everything=True)
     log.info("recovery: %s", report.as_json())
     session = build_session(ctx, build_manager(ctx.devices), video_calls=video_calls,
@@ -173,9 +178,10 @@ async def come_up(session: KioskSession) -> None:
         session.refresh_menu()
 
 
-async def prepare(config: KioskConfig) -> tuple[FlowContext, KioskSession]:
+async def prepare(config: KioskConfig, simulator_cpu: Callable[[], float] | None = None,
+                  ) -> tuple[FlowContext, KioskSession]:
     """`begin` and `come_up` in one: recovery, every device read, the catalog fetched."""
-    ctx, session = await begin(config)
+    ctx, session = await begin(config, simulator_cpu=simulator_cpu)
     await come_up(session)
     return ctx, session
 
@@ -294,7 +300,7 @@ async def serve_headless(config: KioskConfig, scenario: str | None, control_url:
     libraries and the scripted citizen) and, given `simulator_cpu`, in the simulator's."""
     run_record = RunRecord(config.state_dir)
     run = await asyncio.to_thread(run_record.begin)
-    ctx, session = await prepare(config)
+    ctx, session = await prepare(config, simulator_cpu)
     summary: JsonObject = {"recovery": dict(session.recovery_report)}
     housekeeper = start_housekeeping(ctx, session)
     fleet = start_fleet_link(ctx, session, restart_app=lambda: None, run=run,
@@ -310,6 +316,7 @@ async def serve_headless(config: KioskConfig, scenario: str | None, control_url:
             summary.update(await run_headless(ctx.view, session, control_url or "", scenario,
                                               repeat))
             summary["cpu_s"] = round(time.process_time() - cpu, 3)
+            summary["steps"] = ctx.trace.summary()
             if simulator_cpu is not None:
                 summary["simulator_cpu_s"] = round(simulator_cpu() - sim_cpu, 3)
     except BaseException as exc:

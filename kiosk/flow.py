@@ -13,6 +13,7 @@ from kiosk.backends import PaymentClient, ServiceClient
 from kiosk.config import KioskConfig
 from kiosk.fleet_channel import FleetChannel
 from kiosk.journal import Journal
+from kiosk.step_trace import StepTrace
 from kiosk.tasks import TaskSupervisor
 from kiosk.transaction import TransactionCore
 from kiosk.viewmodel import ScreenId, SessionView
@@ -115,6 +116,8 @@ class FlowContext:
     # What the kiosk tells the fleet and asks of it (kiosk.fleet_channel): the fleet link
     # connects to it when it runs.
     fleet_channel: FleetChannel = field(default_factory=FleetChannel)
+    # Where each step's time goes (kiosk.step_trace): bench.transaction reads it.
+    trace: StepTrace = field(default_factory=StepTrace)
     _choice: asyncio.Future[str] | None = field(default=None, repr=False)
     # The kiosk's background tasks (kiosk.tasks): a one-off task that fails is a problem the
     # operators hear of.

@@ -67,7 +67,9 @@ class FlowEngine:
                     max(spec.timeout_s or 0, ctx.config.flow.step_timeout_s), ctx.view.elder)
                 ctx.view.update(busy_key=BUSY_KEYS.get(spec.step, ""))
                 try:
-                    await asyncio.wait_for(STEP_LIBRARY[spec.step].run(run, spec.params), timeout)
+                    with ctx.trace.span(spec.step):
+                        await asyncio.wait_for(STEP_LIBRARY[spec.step].run(run, spec.params),
+                                               timeout)
                 except TimeoutError as exc:
                     raise FlowFailure(Reason.STEP_TIMEOUT) from exc
                 finally:
@@ -85,7 +87,8 @@ class FlowEngine:
         self._ending = True
         if failure is not None:
             ctx.show(ScreenId.PROCESSING, status_key="settle.checking", busy=True, preview=None)
-        settlement = await asyncio.shield(txn.finish())
+        with ctx.trace.span("settle"):
+            settlement = await asyncio.shield(txn.finish())
         if shutting_down:
             raise asyncio.CancelledError
         if self._citizen_left and settlement.outcome is Outcome.NOT_CHARGED \
@@ -93,7 +96,8 @@ class FlowEngine:
             # Nothing happened: straight back to the start. Once an order exists, the way out
             # is a screen that says what became of the money, with the order number.
             raise asyncio.CancelledError
-        await self._show(run, txn, settlement, failure)
+        with ctx.trace.span("result"):
+            await self._show(run, txn, settlement, failure)
 
     async def _show(self, run: FlowRun, txn: TxRun, settlement: Settlement,
                     failure: FlowFailure | None) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.catalog_cache import CatalogCache
+from kiosk.step_library import STEP_LIBRARY
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -23,3 +26,16 @@ def test_the_hall_scenario_runs_end_to_end_headless(tmp_path, scenario):
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert done.returncode == 0 and summary["ok"], done.stderr[-2000:]
     assert summary["runs"] == 1 and summary["unfinished"] == {}
+    # The step trace (kiosk.step_trace, what bench.transaction prints): one span per step of
+    # the item the citizen chose, in its order, then the ending; each split into CPU and waiting.
+    steps = summary["steps"]
+    *traced, settle, result = steps
+    assert (settle, result) == ("settle", "result")
+    catalog = CatalogCache(tmp_path / "kiosk" / "catalog.json", STEP_LIBRARY).load()
+    assert catalog is not None
+    assert traced in [[spec.step for spec in item.steps] for item in catalog.items]
+    for span in steps.values():
+        assert span["runs"] == 1
+        assert span["kiosk_cpu"] + span["simulator_cpu"] + span["waiting"] >= span["wall"] - 1e-3
+    assert sum(span["simulator_cpu"] for span in steps.values()) > 0  # the backends' far side
+    assert sum(span["wall"] for span in steps.values()) <= summary["seconds"]
