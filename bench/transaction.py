@@ -79,14 +79,14 @@ def transaction_overhead(folder: Path, scenario: str,
 def trace(summary: dict) -> dict[str, float]:
     """Where one transaction's time went (seconds, mean): `kiosk_cpu` (our code, its libraries
     and the scripted citizen, in the kiosk's process), `simulator_cpu` (the devices' and
-    backends' far side, pcscd with it), and `waiting`: the rest of the wall clock, time on the
-    wire, on timers and polls, and on this machine's other load (no process of ours running)."""
+    backends' far side; not pcscd, the machine's own), and `waiting`: the rest of the wall
+    clock, time on the wire, on timers and polls, in pcscd, and on this machine's other load."""
     runs = summary["runs"]
     wall, kiosk, sim = summary["seconds"], summary["cpu_s"], summary["simulator_cpu_s"]
     steps = summary.get("steps", {})
     # The flow's steps and its ending, each split the same way (kiosk.step_trace); what is
     # outside them is the menu, the result screen's tap and the scripted citizen's own work.
-    in_steps = sum(s["wall"] * s["runs"] for s in steps.values()) / runs
+    in_steps = sum(s["wall"] * s["runs"] for name, s in steps.items() if "/" not in name) / runs
     return {"wall": round(wall / runs, 3), "kiosk_cpu": round(kiosk / runs, 3),
             "simulator_cpu": round(sim / runs, 3),
             "waiting": round(max(wall - kiosk - sim, 0.0) / runs, 3),

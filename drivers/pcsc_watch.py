@@ -4,13 +4,16 @@
 pyscard's own `CardMonitor` dies silently when pcscd restarts, and connecting from inside its
 observer callback can deadlock; so the caller runs `ReaderWatcher.wait()` on its own worker
 thread, in slices, and the watcher re-establishes its context by itself when pcscd went away
-and came back. Blocking: never call it on the event loop.
+and came back. Blocking: never call it on the event loop. `cancel()` is the one call made from
+another thread: a read queued behind a wait then starts at once (`SCardCancel`), instead of a
+slice later.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import threading
 import time
 
 from smartcard import scard
@@ -26,6 +29,8 @@ _CONTEXT_LOST = {
     _u32(scard.SCARD_E_INVALID_HANDLE),
     _u32(scard.SCARD_F_COMM_ERROR),
 }
+# A wait that ended with nothing to say: its time was up, or `cancel()` cut it short.
+_NOTHING_NEW = (_u32(scard.SCARD_E_TIMEOUT), _u32(scard.SCARD_E_CANCELLED))
 _READER_GONE = scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_IGNORE
 # PC/SC's pseudo-reader whose state changes when a reader is attached or removed (pcsc-lite).
 _PNP_READER = "\\\\?PnP?\\Notification"
@@ -47,6 +52,18 @@ class ReaderWatcher:
         self._context: int | None = None
         self._state = scard.SCARD_STATE_UNAWARE
         self._pnp_state = scard.SCARD_STATE_UNAWARE
+        self._lock = threading.Lock()   # `cancel` (any thread) against `wait` (the worker)
+        self._waiting = False
+        self._cut_short = False
+
+    def cancel(self) -> None:
+        """From any thread: the wait under way returns now as if its time were up, and so does
+        the next one if it has not begun (nothing is lost: a change is seen by the next wait)."""
+        with self._lock:
+            self._cut_short = True
+            context = self._context if self._waiting else None
+        if context is not None:
+            scard.SCardCancel(context)
 
     def wait(self, timeout_s: float) -> CardPresence | None:
         """Blocks until the card's presence changes or `timeout_s` passes; returns the new
@@ -58,8 +75,16 @@ class ReaderWatcher:
             context = self._ensure_context()
             if self.reader is None:
                 self.reader = self._find_reader(context)
-            presence = (self._wait_for_reader(context, timeout_s) if self.reader is None
-                        else self._wait_on_reader(context, self.reader, timeout_s))
+            with self._lock:
+                if self._cut_short:
+                    self._cut_short, timeout_s = False, 0.0
+                self._waiting = True
+            try:
+                presence = (self._wait_for_reader(context, timeout_s) if self.reader is None
+                            else self._wait_on_reader(context, self.reader, timeout_s))
+            finally:
+                with self._lock:
+                    self._waiting = self._cut_short = False
         except PcscUnavailable:
             self.drop()
             raise
@@ -99,7 +124,7 @@ class ReaderWatcher:
         hresult, states = scard.SCardGetStatusChange(
             context, int(timeout_s * 1000), [(reader, self._state)]
         )
-        if _u32(hresult) == _u32(scard.SCARD_E_TIMEOUT):
+        if _u32(hresult) in _NOTHING_NEW:
             return None
         if _u32(hresult) in (_u32(scard.SCARD_E_UNKNOWN_READER),
                              _u32(scard.SCARD_E_READER_UNAVAILABLE)):
@@ -126,7 +151,7 @@ class ReaderWatcher:
         )
         if _u32(hresult) == _u32(scard.SCARD_E_UNKNOWN_READER):
             time.sleep(timeout_s)  # a pcscd without PnP notification: look again after a while
-        elif _u32(hresult) not in (_u32(scard.SCARD_E_TIMEOUT), _u32(scard.SCARD_S_SUCCESS)):
+        elif _u32(hresult) not in (*_NOTHING_NEW, _u32(scard.SCARD_S_SUCCESS)):
             _raise_for(hresult, "waiting for a reader")
         if _u32(hresult) == _u32(scard.SCARD_S_SUCCESS) and states:
             self._pnp_state = states[0][1] & ~scard.SCARD_STATE_CHANGED

@@ -5,6 +5,9 @@ simulator, the simulator's CPU (the devices' and backends' far side). The rest o
 wall clock is `waiting`: bytes on the wire, pcscd, a timer or a poll, the citizen (or the
 scripted citizen's 10 ms look at the screen), and whatever else the machine runs.
 
+A step may time a part of itself as `step/part` (how long `read_permit` waited for the card):
+such a span lies inside its step's and is not added to it again.
+
 Nothing personal is kept: a span is a step's name and four numbers. `bench.transaction` prints
 the means (`summary`); the kiosk keeps the spans of the flows it ran since it started, a few
 dozen floats per step name.

@@ -75,7 +75,8 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
         raise FlowFailure(Reason.BACKEND_REJECTED) from exc
     ctx.show(ScreenId.PLACE_PERMIT, status_key="permit.instruction", busy=False)
     try:
-        await reader.wait_for_card(_card_wait_s(ctx))
+        with ctx.trace.span("read_permit/card"):   # the citizen, then pcscd's word of it
+            await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="permit.reading", busy=True)
         permit = await reader.read_permit(key)
         permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document,
@@ -105,7 +106,8 @@ async def read_idcard(run: FlowRun, params: NoParams) -> None:
         raise FlowFailure(Reason.DEVICE_MISSING)
     ctx.show(ScreenId.READ_IDCARD, status_key="idcard.instruction", busy=False)
     try:
-        await reader.wait_for_card(_card_wait_s(ctx))
+        with ctx.trace.span("read_idcard/card"):   # the citizen, then the reader's next poll
+            await reader.wait_for_card(_card_wait_s(ctx))
         ctx.view.update(status_key="idcard.reading", busy=True)
         card = await reader.read()
     except DeviceError as exc:

@@ -64,11 +64,16 @@ class IdCardRead:
 
 class IdCardReaderService(DeviceService):
     """A SAM_A reader at `port_path`; async methods, blocking work on one thread. Healthy
-    while its SAM module answers its status and id."""
+    while its SAM module answers its status and id.
+
+    A SAM reader says nothing by itself when a card is laid on it: `wait_for_card` asks it (a
+    find-card frame of a few bytes) every `poll_s`, 0.1 s by default: a citizen's card is read
+    0.05 s after it lands on average (0.15 s at the earlier 0.3 s), for ten short frames a
+    second on the serial line while the card screen waits."""
 
     kind = "idcard_sam"
 
-    def __init__(self, port_path: str, poll_s: float = 0.3, *, baudrate: int = 115200,
+    def __init__(self, port_path: str, poll_s: float = 0.1, *, baudrate: int = 115200,
                  command_timeout: float = 1.0, read_timeout: float = 3.0,
                  attempts: int = 3, name: str = DEVICE) -> None:  # fmt: skip
         super().__init__(name, port_path)

@@ -111,7 +111,7 @@ class PermitReaderService(DeviceService):
         self.reader_prefix = reader_prefix
         self.csca_store = csca_store
         self.resume_window_s = resume_window_s
-        self._watcher = ReaderWatcher(reader_prefix)  # used on the worker thread only
+        self._watcher = ReaderWatcher(reader_prefix)  # on the worker thread, but for cancel()
         self._presence = CardPresenceWatch(name, self._worker, self._watch_slice, watch_slice_s)
 
     def _reader_name(self) -> str:
@@ -138,6 +138,7 @@ class PermitReaderService(DeviceService):
         await super().stop()
 
     async def refresh(self) -> DeviceStatus:
+        self._watcher.cancel()   # not behind the watch's slice (kiosk's card screen waits)
         status = await super().refresh()
         self._presence.notice(self._watcher.presence if status.health.usable else None)
         return status
@@ -162,6 +163,7 @@ class PermitReaderService(DeviceService):
     async def read_permit(self, key: BacKey | CanKey) -> PermitRead:
         """Read and check the document on the reader with the citizen's MRZ data (or the
         card access number, for a chip that offers PACE)."""
+        self._watcher.cancel()   # the watch's slice gives the thread up at once
         return await self._worker.call(self._read, key)
 
     # --- on the worker thread ---------------------------------------------------------

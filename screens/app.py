@@ -63,8 +63,9 @@ class KioskApp(App):
         self.view, self.intents, self.voice = view, intents, voice
         self.manager: ScreenManager | None = None
         self.ready = False
-        # (from screen, to screen, milliseconds from the view's change to the first frame drawn)
-        self.transitions: list[tuple[str, str, float]] = []
+        # (from screen, to screen, milliseconds from the view's change to the first frame drawn,
+        # when it began and ended: time.perf_counter, the end after the fade, if any, is over)
+        self.transitions: list[tuple[str, str, float, float, float]] = []
         self._busy_event: Any = None
         self._elder_built: bool | None = None
         self._sets: dict[bool, tuple[ScreenManager, dict[str, Any]]] = {}
@@ -157,9 +158,8 @@ class KioskApp(App):
             self.manager.current = self.view.screen.value
             changed = set(self.view.__dataclass_fields__)
             mode = "elder" if self.view.elder else "standard"
-            Clock.schedule_once(lambda _dt: self.transitions.append(
-                (self.view.screen.value, f"{mode} mode", round(
-                    (time.perf_counter() - started) * 1000, 1))), 0)
+            Clock.schedule_once(lambda _dt: self._transition_done(
+                self.view.screen.value, f"{mode} mode", started, 0.0), 0)
         current = self.view.screen.value
         screen = self._screen(current)
         if self.manager.current != current:
@@ -169,16 +169,21 @@ class KioskApp(App):
             self.manager.current = current
             changed = set(self.view.__dataclass_fields__)  # a screen coming in renders whole
             # Measured to the frame after the one that draws the new screen.
+            fade_s = float(self.manager.transition.duration)
             Clock.schedule_once(lambda _dt: Clock.schedule_once(
-                lambda _dt2: self.transitions.append(
-                    (previous, current, round((time.perf_counter() - started) * 1000, 1))),
-                0), 0)
+                lambda _dt2: self._transition_done(previous, current, started, fade_s), 0), 0)
         screen.render(changed)
         self._show("idle", self.view.idle_prompt)
         self._show("exit", self.view.exit_prompt)
         self._show("help", self.view.help_shown)
         self._follow_busy()
         self._follow_call(changed)
+
+    def _transition_done(self, previous: str, current: str, started: float,
+                         fade_s: float) -> None:
+        now = time.perf_counter()
+        self.transitions.append((previous, current, round((now - started) * 1000, 1),
+                                 round(started, 4), round(max(now, started + fade_s), 4)))
 
     def _transition(self, previous: str, current: str) -> Any:
         """A cut within the catalog (_CUT_BETWEEN), a short fade to and from anything else."""
