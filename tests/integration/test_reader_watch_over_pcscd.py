@@ -15,7 +15,7 @@ import pytest
 from drivers.pcsc import card_present, list_readers
 from peripherals.card_presence import CardEvent, CardEventKind
 from peripherals.health import DeviceHealth
-from peripherals.permit_reader import PermitReaderService
+from peripherals.permit_reader import BacKey, PermitReaderService
 from simulator.icao_chip import IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import create_pki
 from simulator.pcscd import PcscdNotFound, ensure_pcscd, restart_pcscd, vpcd_reader_name
@@ -72,3 +72,40 @@ async def test_the_watch_survives_a_pcscd_restart_and_sees_the_next_insert(watch
     await next_event(events, CardEventKind.INSERTED, 15.0)
     assert service.status().health is DeviceHealth.OK
     assert service.status().readings["card"] == 1
+
+
+@pytest.fixture
+async def long_slices() -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
+                                               list[CardEvent]]]:
+    """A watch whose slices last 30 s: anything queued behind one would wait that long."""
+    try:
+        await asyncio.to_thread(ensure_pcscd)
+    except PcscdNotFound as exc:
+        pytest.skip(str(exc))
+    await until(lambda: READER in list_readers())
+    await until(lambda: not card_present(READER), timeout=60.0)
+    slot = VirtualCardSlot()
+    service = PermitReaderService(READER, watch_slice_s=30.0)
+    events: list[CardEvent] = []
+    service.on_card(events.append)
+    await service.start()
+    yield slot, service, events
+    await service.stop()
+    await slot.remove()
+
+
+async def test_a_read_does_not_wait_behind_the_watch(long_slices):
+    """The citizen's card is read as soon as it is seen: the read and the card check cut the
+    watch's slice short (SCardCancel), instead of waiting up to a slice behind it."""
+    slot, service, events = long_slices
+    holder = TravelDocumentHolder()
+    await slot.insert(IcaoChip(holder, pki=PKI))
+    await next_event(events, CardEventKind.INSERTED, 5.0)
+    await asyncio.sleep(0.5)   # the watch is well into its next 30 s slice
+    async with asyncio.timeout(10):
+        await service.wait_for_card(5.0)
+        read = await service.read_permit(
+            BacKey(holder.document_number, holder.birth_date, holder.expiry_date))
+    assert read.mrz.document_number == holder.document_number
+    await slot.remove()
+    await next_event(events, CardEventKind.REMOVED, 5.0)   # the watch goes on after a cut
