@@ -4,7 +4,9 @@ go back to the attract screen (shared by `headless_citizen` and `headless_hall`)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from simulator.control_client import SimulatorClient
@@ -14,14 +16,40 @@ class Stuck(Exception):
     pass
 
 
+# The view's changes, as an event per view the scripted citizen watches (it looks again at each
+# change, as a person sees the screen change, instead of every 10 ms: bench.transaction times
+# the kiosk, not the citizen's polling).
+_CHANGES: dict[int, tuple[Any, asyncio.Event]] = {}
+
+
+def _changed(view: Any) -> asyncio.Event:
+    found = _CHANGES.get(id(view))
+    if found is None or found[0] is not view:
+        event = asyncio.Event()
+        view.subscribe(lambda _changed: event.set())
+        found = _CHANGES[id(view)] = (view, event)
+    return found[1]
+
+
+async def _seen(view: Any, condition: Callable[[], bool], deadline: float) -> bool:
+    """Whether `condition` held before `deadline`, looked at each time the view changes."""
+    changed = _changed(view)
+    while not condition():
+        changed.clear()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), left)
+    return True
+
+
 async def _until(view: Any, screen: str, timeout: float = 30.0, *later: str) -> str:
     """Waits for `screen` (or one of the `later` screens, if the kiosk got there first)."""
-    deadline = time.monotonic() + timeout
-    while str(view.screen) not in (screen, *later):
-        if time.monotonic() > deadline:
-            said = " / ".join(line.get("en", "") for line in view.result_lines)
-            raise Stuck(f"waited for {screen}, still on {view.screen} {said}".strip())
-        await asyncio.sleep(0.01)
+    if not await _seen(view, lambda: str(view.screen) in (screen, *later),
+                       time.monotonic() + timeout):
+        said = " / ".join(line.get("en", "") for line in view.result_lines)
+        raise Stuck(f"waited for {screen}, still on {view.screen} {said}".strip())
     # A person cannot touch a screen in the loop's turn it appears in; the step that showed it
     # starts listening in that turn. Without this a scripted tap could come first and be lost
     # (1 bill in 2,000 of bench.soak waited for ever at the keypad).
@@ -41,9 +69,7 @@ async def _finish(view: Any, intents: Any) -> dict:
 
 async def _agree_to_photo(view: Any, intents: Any) -> None:
     """The photo notice goes on by itself after a few seconds; a citizen in a hurry agrees."""
-    deadline = time.monotonic() + 10
-    while not view.consent_pending and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await _seen(view, lambda: bool(view.consent_pending), time.monotonic() + 10)
     intents.choose_option("agree")
 
 

@@ -354,7 +354,7 @@ class EscposPrinterSimulator:
         png_path = self.output_dir / f"receipt-{index:04d}.png"
         txt_path.write_text(text + "\n", encoding="utf-8")
         image = render_page(page, self.font_path)
-        image.save(png_path)
+        image.save(png_path, compress_level=1)   # fast: it is written at every receipt
         length_mm = image.height / DOTS_PER_MM + CUT_MARGIN_MM
         return RenderedReceipt(index, text, txt_path, png_path, page.qr_payloads, length_mm)
 

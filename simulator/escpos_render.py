@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from simulator.escpos_page import Align, Page, QrBlock, RasterBlock, TextLine, TextSpan
 
@@ -22,11 +23,22 @@ MAX_PAGE_HEIGHT = 30_000
 
 
 class _Fonts:
-    """Latin in WenQuanYi Micro Hei Mono (fits 12-dot cells), CJK in the proportional face."""
+    """Latin in WenQuanYi Micro Hei Mono (fits 12-dot cells), CJK in the proportional face; and
+    each character drawn once per size and style (`glyph`): a receipt repeats few of them."""
 
     def __init__(self, font_path: Path) -> None:
         self._path = font_path
         self._cache: dict[tuple[bool, int], ImageFont.FreeTypeFont] = {}
+        self._glyphs: dict[tuple[str, int, int, bool, int], _Glyph] = {}
+
+    def glyph(self, char: str, span: TextSpan, cell: int) -> _Glyph:
+        height, width = min(span.height, 8), min(span.width, 8)
+        key = (char, height, width, span.bold, cell)
+        found = self._glyphs.get(key)
+        if found is None:
+            found = self._glyphs[key] = _draw_glyph(self.get(_is_wide(char), height), char,
+                                                    height, width, span.bold, cell)
+        return found
 
     def get(self, wide: bool, height: int) -> ImageFont.FreeTypeFont:
         key = (wide, height)
@@ -83,9 +95,13 @@ def _qr_image(block: QrBlock) -> Image.Image:
     return image.resize((count * module, count * module), Image.Resampling.NEAREST)
 
 
+_FONTS: dict[Path, _Fonts] = {}
+
+
 def render_page(page: Page, font_path: Path | None = None) -> Image.Image:
     """Draw a page as thermal paper: 576 dots wide, white, black print."""
-    fonts = _Fonts(font_path or DEFAULT_FONT_PATH)
+    path = font_path or DEFAULT_FONT_PATH
+    fonts = _FONTS.get(path) or _FONTS.setdefault(path, _Fonts(path))
     gap = DEFAULT_LINE_SPACING - CELL_HEIGHT
     margin = CELL_HEIGHT
     # Lay out first, so the paper is cut to length before drawing.
@@ -123,6 +139,41 @@ def render_page(page: Page, font_path: Path | None = None) -> Image.Image:
     return paper
 
 
+@dataclass(frozen=True)
+class _Glyph:
+    """A character's ink as a mask, and where its top left lies from its cell's left and
+    bottom on the paper."""
+
+    mask: Image.Image | None   # None: a blank (a space)
+    dx: int
+    dy: int
+
+
+def _draw_glyph(font: ImageFont.FreeTypeFont, char: str, height: int, width: int, bold: bool,
+                cell: int) -> _Glyph:
+    stroke = height if bold else 0
+    tall = CELL_HEIGHT * height
+    if width == height:   # on a canvas with room around the cell: ink may overhang it
+        canvas = Image.new("L", (cell * 3, tall * 2), 255)
+        ImageDraw.Draw(canvas).text((cell + cell // 2, tall + tall - 4 * height), char,
+                                    font=font, fill=0, anchor="ms", stroke_width=stroke,
+                                    stroke_fill=0)  # fmt: skip
+        # The anchor's spot on the canvas is (x + cell // 2, bottom - 4 * height) on paper.
+        left, top = -cell, -2 * tall
+    else:  # drawn at the height's scale, then stretched sideways to the width's scale
+        natural = cell * height // width
+        canvas = Image.new("L", (natural, tall), 255)
+        ImageDraw.Draw(canvas).text((natural // 2, tall - 4 * height), char, font=font, fill=0,
+                                    anchor="ms", stroke_width=stroke, stroke_fill=0)
+        canvas = canvas.resize((cell, tall), Image.Resampling.BILINEAR)
+        left, top = 0, -tall   # the cell itself, standing on the baseline
+    ink = ImageOps.invert(canvas)
+    box = ink.getbbox()
+    if box is None:
+        return _Glyph(None, 0, 0)
+    return _Glyph(ink.crop(box), left + box[0], top + box[1])
+
+
 def _draw_char(
     paper: Image.Image,
     draw: ImageDraw.ImageDraw,
@@ -133,21 +184,9 @@ def _draw_char(
     bottom: int,
     cell: int,
 ) -> None:
-    height, width = min(span.height, 8), min(span.width, 8)
-    font = fonts.get(_is_wide(char), height)
-    stroke = height if span.bold else 0
-    baseline = bottom - 4 * height
-    if width == height:
-        draw.text((x + cell // 2, baseline), char, font=font, fill=0, anchor="ms",
-                  stroke_width=stroke, stroke_fill=0)  # fmt: skip
-    else:  # draw at the height's scale, then stretch sideways to the width's scale
-        natural = cell * height // width
-        glyph = Image.new("L", (natural, CELL_HEIGHT * height), 255)
-        ImageDraw.Draw(glyph).text(
-            (natural // 2, CELL_HEIGHT * height - 4 * height), char, font=font, fill=0,
-            anchor="ms", stroke_width=stroke, stroke_fill=0,
-        )  # fmt: skip
-        glyph = glyph.resize((cell, glyph.height), Image.Resampling.BILINEAR)
-        paper.paste(glyph, (x, bottom - glyph.height))
+    height = min(span.height, 8)
+    glyph = fonts.glyph(char, span, cell)
+    if glyph.mask is not None:   # black ink through the glyph's mask: neighbours stay
+        paper.paste(0, (x + glyph.dx, bottom + glyph.dy), glyph.mask)
     if span.underline:
         draw.line((x, bottom - 1, x + cell - 1, bottom - 1), fill=0, width=max(1, height))
