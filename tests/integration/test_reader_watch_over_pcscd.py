@@ -8,6 +8,7 @@ Takes the vpcd card slot AND restarts the machine's pcscd: run it only when you 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -26,9 +27,9 @@ READER = vpcd_reader_name()
 PKI = create_pki()
 
 
-@pytest.fixture
-async def watched() -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
-                                           list[CardEvent]]]:
+@contextlib.asynccontextmanager
+async def watching(slice_s: float) -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
+                                                          list[CardEvent]]]:
     try:
         await asyncio.to_thread(ensure_pcscd)
     except PcscdNotFound as exc:
@@ -36,13 +37,20 @@ async def watched() -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
     await until(lambda: READER in list_readers())
     await until(lambda: not card_present(READER), timeout=60.0)  # the shared slot is free
     slot = VirtualCardSlot()
-    service = PermitReaderService(READER, watch_slice_s=0.2)
+    service = PermitReaderService(READER, watch_slice_s=slice_s)
     events: list[CardEvent] = []
     service.on_card(events.append)
     await service.start()
     yield slot, service, events
     await service.stop()
     await slot.remove()
+
+
+@pytest.fixture
+async def watched() -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
+                                           list[CardEvent]]]:
+    async with watching(0.2) as watch:
+        yield watch
 
 
 async def next_event(events: list[CardEvent], kind: CardEventKind, timeout: float) -> None:
@@ -78,20 +86,8 @@ async def test_the_watch_survives_a_pcscd_restart_and_sees_the_next_insert(watch
 async def long_slices() -> AsyncIterator[tuple[VirtualCardSlot, PermitReaderService,
                                                list[CardEvent]]]:
     """A watch whose slices last 30 s: anything queued behind one would wait that long."""
-    try:
-        await asyncio.to_thread(ensure_pcscd)
-    except PcscdNotFound as exc:
-        pytest.skip(str(exc))
-    await until(lambda: READER in list_readers())
-    await until(lambda: not card_present(READER), timeout=60.0)
-    slot = VirtualCardSlot()
-    service = PermitReaderService(READER, watch_slice_s=30.0)
-    events: list[CardEvent] = []
-    service.on_card(events.append)
-    await service.start()
-    yield slot, service, events
-    await service.stop()
-    await slot.remove()
+    async with watching(30.0) as watch:
+        yield watch
 
 
 async def test_a_read_does_not_wait_behind_the_watch(long_slices):

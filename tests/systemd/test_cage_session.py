@@ -8,6 +8,7 @@ cage refuses root: run as root, the compositor runs as `nobody` and the kiosk as
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -238,3 +239,46 @@ def test_no_display_ends_the_kiosk_with_no_window(tmp_path):
          str(tmp_path / "state")], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert f"{EndReason.NO_WINDOW.value}: " in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_scripted_endorsement_completes_on_the_session(tmp_path):
+    """The whole endorsement (ID card, chip, face with its preview, payment, printed receipt)
+    by the scripted citizen, in the kiosk started as kiosk.service starts it, on cage's output;
+    what the panel showed meanwhile is taken from the compositor: always the whole output."""
+    with cage_session(*PORTRAIT) as session:
+        root = tmp_path / "kiosk"
+        root.mkdir()
+        with open(root / "stdout.json", "w") as out, open(root / "journal.txt", "w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kiosk.cli", "--simulator", "--scenario", "endorsement",
+                 "--state-dir", str(root / "state"), "--log-dir", str(root / "logs"),
+                 "--out", str(root / "out")],
+                env={**session.env, **unit_environment("kiosk.service", session)},
+                stdout=out, stderr=err, cwd=root)
+            shots: list[np.ndarray] = []
+            deadline = time.monotonic() + 180
+            try:
+                while proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(1.0)
+                    shot = session.screenshot(root / f"shot-{len(shots):03d}.png")
+                    shots.append(np.asarray(Image.open(shot).convert("RGB")).astype(int))
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait(60)
+    text = (root / "stdout.json").read_text()
+    assert "{" in text, (root / "journal.txt").read_text(errors="replace")[-3000:]
+    summary = json.loads(text[text.index("{"):])
+    assert summary["ok"], summary.get("error")
+    assert [(o["status"], o["amount_fen"]) for o in summary["orders"]] == [("SUCCESS", 1500)]
+    assert summary["receipt_text"], "no receipt printed"
+    assert {"read_idcard", "place_permit", "face", "pay", "result"} <= set(summary["screens_seen"])
+    # Once the window was up, the compositor showed it over the whole output, and more than
+    # one screen of the visit (not the attract screen the whole time).
+    assert shots and all(image.shape[:2] == (PORTRAIT[1], PORTRAIT[0]) for image in shots)
+    covered = [not any(black_at(edge) for edge in edges(image)) for image in shots]
+    gone = [all(black_at(edge) for edge in edges(image)) for image in shots]  # before, after
+    assert True in covered, "the window never covered the output"
+    first = covered.index(True)
+    assert all(covered[i] or gone[i] for i in range(first, len(shots)))
+    assert len({image[::40, ::40].tobytes() for image in shots[first:]}) >= 3
