@@ -151,8 +151,7 @@ class PermitReaderService(DeviceService):
         return self._presence.presence is CardPresence.PRESENT
 
     async def wait_for_card(self, timeout: float) -> None:
-        """Returns once a card is on the reader; DeviceError(TIMEOUT) after `timeout` seconds,
-        DeviceError(READER_UNAVAILABLE) at once when there is no reader."""
+        """Returns once a card is on the reader; DeviceError: TIMEOUT after `timeout` s."""
         if await self.card_present():
             return
         try:
@@ -161,8 +160,7 @@ class PermitReaderService(DeviceService):
             raise DeviceError(DEVICE, DeviceReason.TIMEOUT) from None
 
     async def read_permit(self, key: BacKey | CanKey) -> PermitRead:
-        """Read and check the document on the reader with the citizen's MRZ data (or the
-        card access number, for a chip that offers PACE)."""
+        """Reads and checks the document on the reader (the MRZ's key, or the CAN for PACE)."""
         self._watcher.cancel()   # the watch's slice gives the thread up at once
         return await self._worker.call(self._read, key)
 
