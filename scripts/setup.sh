@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   xvfb xauth libgl1 libgl1-mesa-dri libglx-mesa0 libegl1 libgles2 libmtdev1  # headless display for Kivy
   cage xwayland grim x11-xserver-utils libxtst6            # the kiosk's display session (tests/systemd/test_cage_session.py)
   fonts-wqy-microhei                                       # CJK font for the UI and receipts
+  fonts-ocr-b                                              # OCR-B: the MRZ's font (drivers/mrz_ocr.py templates, simulated data pages)
   espeak-ng                                                # offline voice guidance (Mandarin, English)
   postgresql                                               # the fleet server's optional store
   haproxy                                                  # in front of the fleet's workers (tests, bench.fleet)

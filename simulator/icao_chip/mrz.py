@@ -1,4 +1,5 @@
-"""The simulated holder's machine-readable zone (ICAO 9303 Parts 3 and 5): TD1 with check digits.
+"""The simulated holder's machine-readable zone (ICAO 9303 Parts 3-5): TD1, TD2 and TD3 with
+their check digits.
 
 Written out here, not imported from `drivers/`: the simulator is the far side of the wire
 and must not share the reader's code (a bug on both sides would cancel out).
@@ -7,6 +8,7 @@ and must not share the reader's code (a bug on both sides would cancel out).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 _MRZ_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
 
@@ -95,6 +97,57 @@ def mrz_td1(holder: TravelDocumentHolder) -> str:
     name = mrz_text(holder.surname) + "<<" + mrz_text(holder.given_names)
     line3 = name[:30].ljust(30, "<")
     return line1 + line2 + line3
+
+
+def _line2_td23(holder: TravelDocumentHolder, optional_width: int) -> str:
+    """The second line of TD2 and TD3 (ICAO 9303 Parts 4 and 5), composite digit included."""
+    number = _field(holder.document_number, 9)
+    birth = _field(holder.birth_date, 6)
+    expiry = _field(holder.expiry_date, 6)
+    line = (
+        number + check_digit(number) + _field(holder.nationality, 3)
+        + birth + check_digit(birth) + _field(holder.sex or "<", 1)
+        + expiry + check_digit(expiry)
+    )  # fmt: skip
+    optional = _field(holder.optional_data, optional_width)
+    if optional_width == 14:  # TD3: the personal number has its own digit, '<' when empty
+        optional += "<" if set(optional) == {"<"} else check_digit(optional)
+    line += optional
+    return line + check_digit(line[0:10] + line[13:20] + line[21:])
+
+
+def _line1_td23(holder: TravelDocumentHolder, width: int) -> str:
+    name = mrz_text(holder.surname) + "<<" + mrz_text(holder.given_names)
+    head = _field(holder.document_code, 2) + _field(holder.issuing_state, 3)
+    return (head + name)[:width].ljust(width, "<")
+
+
+def mrz_td2(holder: TravelDocumentHolder) -> str:
+    """The TD2 MRZ (2 lines of 36, concatenated: 72 characters) with all check digits."""
+    return _line1_td23(holder, 36) + _line2_td23(holder, 7)
+
+
+def mrz_td3(holder: TravelDocumentHolder) -> str:
+    """The TD3 MRZ (passport book: 2 lines of 44, concatenated) with all check digits."""
+    return _line1_td23(holder, 44) + _line2_td23(holder, 14)
+
+
+class MrzLayout(StrEnum):
+    """The three MRZ sizes: lines x characters (ICAO 9303 Parts 4-6)."""
+
+    TD1 = "td1"  # 3 x 30, ID-1 cards
+    TD2 = "td2"  # 2 x 36, ID-2 cards and permits
+    TD3 = "td3"  # 2 x 44, passport books
+
+    @property
+    def width(self) -> int:
+        return {"td1": 30, "td2": 36, "td3": 44}[self.value]
+
+
+def mrz_lines(holder: TravelDocumentHolder, layout: MrzLayout) -> list[str]:
+    """The holder's MRZ in `layout`, as its printed lines."""
+    text = {MrzLayout.TD1: mrz_td1, MrzLayout.TD2: mrz_td2, MrzLayout.TD3: mrz_td3}[layout](holder)
+    return [text[i : i + layout.width] for i in range(0, len(text), layout.width)]
 
 
 def mrz_information(holder: TravelDocumentHolder) -> str:
