@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from drivers.pcsc_watch import CardPresence
 from peripherals.worker import DeviceWorker
@@ -34,6 +35,9 @@ class CardEvent:
     at: float = field(default_factory=time.time)
 
 
+T = TypeVar("T")
+_CUT_AGAIN_S = 0.05
+
 CardCallback = Callable[[CardEvent], None]
 # On the worker thread: wait up to `timeout` s, return the reader's presence now (None: unknown,
 # pcscd away).
@@ -44,9 +48,10 @@ class CardPresenceWatch:
     """Owns the watch task of one reader; `wait_for(PRESENT)` awaits the next insert."""
 
     def __init__(self, device: str, worker: DeviceWorker, watch_slice: WatchSlice,
-                 slice_s: float = 0.25) -> None:
+                 slice_s: float = 0.25, cut_short: Callable[[], None] | None = None) -> None:
         self.device = device
         self.slice_s = slice_s
+        self._cut_short = cut_short   # from any thread: the slice under way returns now
         self.presence: CardPresence | None = None
         self._worker = worker
         self._slice = watch_slice
@@ -64,8 +69,25 @@ class CardPresenceWatch:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"{self.device}-card-watch")
 
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` on the reader's thread as soon as it is free, not a slice later: the
+        slice under way is cut short, and cut again while the call has not run (a slice that
+        began just as it was cut could not be cancelled yet)."""
+        if self._cut_short is None:
+            return await self._worker.call(fn, *args)
+        call = asyncio.ensure_future(self._worker.call(fn, *args))
+        try:
+            while not call.done():
+                self._cut_short()
+                await asyncio.wait({call}, timeout=_CUT_AGAIN_S)
+            return call.result()
+        finally:
+            call.cancel()
+
     async def stop(self) -> None:
         task, self._task = self._task, None
+        if self._cut_short is not None:
+            self._cut_short()   # the thread is free for the reader's close at once
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

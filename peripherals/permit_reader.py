@@ -1,10 +1,9 @@
 """The travel-document chip reader service: waits for a card on a PC/SC reader and reads it.
 
 A read is: what the chip says of itself (its ATR, else EF.ATR/INFO: `drivers.card_capabilities`),
-SELECT the LDS application, Basic Access Control from the citizen's MRZ data, then under
-secure messaging DG1, DG2 and EF.SOD, one READ BINARY each on a modern chip (by short EF
-identifier, extended length), then every other data group EF.SOD lists; EF.COM only when
-there is no EF.SOD to list them. Then passive authentication. A chip that lacks SFI, extended
+SELECT the LDS application, PACE or BAC, then under secure messaging DG1, DG2 and EF.SOD, one READ
+BINARY each on a modern chip (by short EF identifier, extended length), then every other data
+group EF.SOD lists; EF.COM only when there is no EF.SOD. Then passive authentication. A chip that lacks SFI, extended
 length, DG2, EF.COM or EF.SOD is read all the same: what it refuses is learned once
 (`FileAccess`) and what it lacks is reported, with the verdict "not possible" without EF.SOD.
 If the card leaves mid-read and comes back within `resume_window_s`, the read goes on (new
@@ -112,16 +111,16 @@ class PermitReaderService(DeviceService):
         self.csca_store = csca_store
         self.resume_window_s = resume_window_s
         self._watcher = ReaderWatcher(reader_prefix)  # on the worker thread, but for cancel()
-        self._presence = CardPresenceWatch(name, self._worker, self._watch_slice, watch_slice_s)
+        self._presence = CardPresenceWatch(name, self._worker, self._watch_slice, watch_slice_s,
+                                           cut_short=self._watcher.cancel)
 
     def _reader_name(self) -> str:
         try:
             names = pcsc.list_readers()
         except pcsc.PcscError as exc:
             raise DeviceError(DEVICE, DeviceReason.READER_UNAVAILABLE, str(exc)) from exc
-        for name in names:
-            if name.startswith(self.reader_prefix):
-                return name
+        for name in (n for n in names if n.startswith(self.reader_prefix)):
+            return name
         raise DeviceError(DEVICE, DeviceReason.READER_UNAVAILABLE, "no matching reader")
 
     def on_card(self, callback: CardCallback) -> Callable[[], None]:
@@ -138,8 +137,10 @@ class PermitReaderService(DeviceService):
         await super().stop()
 
     async def refresh(self) -> DeviceStatus:
-        self._watcher.cancel()   # not behind the watch's slice (kiosk's card screen waits)
-        status = await super().refresh()
+        try:   # not behind the watch's slice: the card screen waits on it
+            status = await self._presence.call(self._refresh)
+        except RuntimeError:  # the worker was shut down
+            status = self.status()
         self._presence.notice(self._watcher.presence if status.health.usable else None)
         return status
 
@@ -161,8 +162,7 @@ class PermitReaderService(DeviceService):
 
     async def read_permit(self, key: BacKey | CanKey) -> PermitRead:
         """Reads and checks the document on the reader (the MRZ's key, or the CAN for PACE)."""
-        self._watcher.cancel()   # the watch's slice gives the thread up at once
-        return await self._worker.call(self._read, key)
+        return await self._presence.call(self._read, key)
 
     # --- on the worker thread ---------------------------------------------------------
 

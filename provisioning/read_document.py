@@ -32,7 +32,7 @@ from drivers.active_auth import ActiveAuthVerdict
 from drivers.passive_auth import PassiveAuthVerdict
 from kiosk.logs import setup_logging
 from peripherals.errors import DeviceError, DeviceReason
-from peripherals.permit_reader import BacKey, CanKey, PermitRead, PermitReaderService
+from peripherals.permit_reader import DEVICE, BacKey, CanKey, PermitRead, PermitReaderService
 
 MESSAGES = {
     DeviceReason.AUTHENTICATION_REFUSED: (
@@ -44,6 +44,7 @@ MESSAGES = {
     DeviceReason.READER_UNAVAILABLE: "the card reader (or pcscd) is not available",
     DeviceReason.INTEGRITY_FAILED: "the document's data failed passive authentication",
     DeviceReason.TIMEOUT: "no document was placed on the reader in time",
+    DeviceReason.NO_CARD: "no document lies on that reader: place it there (or give --wait)",
 }
 
 
@@ -195,6 +196,8 @@ async def _read(reader: str, key: BacKey | CanKey, csca: Path | None,
     try:
         if wait > 0:
             await service.wait_for_card(wait)
+        elif not await service.card_present():   # the reader named, with nothing on it
+            raise DeviceError(DEVICE, DeviceReason.NO_CARD, "no card on the reader")
         return await service.read_permit(key)
     finally:
         service.close()

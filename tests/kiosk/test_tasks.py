@@ -77,6 +77,11 @@ OWN_TASKS = {
         "the core's bring-up, before any supervisor exists (the core makes it); kept and awaited",
     ("kiosk/main.py", "_run"): "the scripted citizen (make run), outside the core; awaited at exit",
     ("kiosk/steps.py", "_read_account"): AWAITED_HERE,
+    ("kiosk/transaction/run.py", "TxRun.collect"):
+        "the payment's notification watch: cancelled in the same function's finally",
+    ("kiosk/transaction/run.py", "TxRun._micropay"):
+        "the payment's notification watch: cancelled in the same function's finally",
+    ("kiosk/transaction/run.py", "_code_or_notice"): AWAITED_HERE,
     ("kiosk/steps_services.py", "_card_or_code"): AWAITED_HERE,
     ("kiosk/steps_services.py", "queue_ticket"): AWAITED_HERE,
     ("kiosk/village_agent.py", "AgentDesk._credential"): AWAITED_HERE,

@@ -14,7 +14,7 @@ from drivers.pcsc import card_present, list_readers
 from provisioning.read_document import main
 from simulator.icao_chip import NEITHER, ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
 from simulator.icao_pki import create_pki
-from simulator.pcscd import PcscdNotFound, ensure_pcscd, vpcd_reader_name
+from simulator.pcscd import PcscdNotFound, ensure_pcscd, vpcd_reader_name, vpcd_slot
 from simulator.vicc import VirtualCardSlot
 
 READER = vpcd_reader_name()  # this machine's vpcd slot (simulator.pcscd.vpcd_slot)
@@ -24,6 +24,10 @@ HOLDER = TravelDocumentHolder(
 )  # fmt: skip
 ARGS = ["--doc-number", "G12345678", "--birth", "770707", "--expiry", "350707"]
 PKI = create_pki()
+# Without --reader the command takes the first reader that holds a card. The other worker's chip
+# tests use the other vpcd slot (tests/conftest.py): only slot 0, listed first, can let the
+# command find its reader without ever meeting the other worker's card.
+HERE: list[str] = [] if vpcd_slot() == 0 else ["--reader", READER]
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -56,7 +60,7 @@ async def test_json_report(slot: VirtualCardSlot, tmp_path: Path, capsys) -> Non
     (tmp_path / "csca.pem").write_bytes(PKI.csca_cert_pem)
     await slot.insert(IcaoChip(HOLDER, pki=PKI))
     await until(lambda: card_present(READER))
-    assert await run([*ARGS, "--csca", str(tmp_path / "csca.pem"), "--json"]) == 0
+    assert await run([*ARGS, *HERE, "--csca", str(tmp_path / "csca.pem"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["reader"] == READER
     assert report["mrz"]["surname"] == "ZHAO" and report["mrz"]["document_number"] == "G12345678"
@@ -84,13 +88,14 @@ async def test_text_report_and_failed_integrity(slot: VirtualCardSlot, capsys) -
 async def test_wrong_mrz_is_a_clear_message(slot: VirtualCardSlot, capsys) -> None:
     await slot.insert(IcaoChip(HOLDER, pki=PKI))
     await until(lambda: card_present(READER))
-    assert await run(["--doc-number", "G12345679", "--birth", "770707", "--expiry", "350707"]) == 1
+    assert await run(["--doc-number", "G12345679", "--birth", "770707", "--expiry", "350707",
+                      *HERE]) == 1
     err = capsys.readouterr().err
     assert "refused access" in err and "Traceback" not in err
 
 
 async def test_no_card_and_bad_usage(slot: VirtualCardSlot, capsys) -> None:
-    assert await run([*ARGS, "--json"]) == 1
+    assert await run([*ARGS, "--json", "--reader", READER]) == 1   # nothing on this one
     assert json.loads(capsys.readouterr().out)["error"] == "no_card"
     assert await run(["--doc-number", "X", "--birth", "771307", "--expiry", "350707"]) == 2
 
@@ -98,11 +103,11 @@ async def test_no_card_and_bad_usage(slot: VirtualCardSlot, capsys) -> None:
 async def test_a_pace_chip_opens_with_the_can_and_says_pace(slot: VirtualCardSlot, capsys) -> None:
     await slot.insert(IcaoChip(HOLDER, pki=PKI, shape={ChipShape.NO_BAC}))
     await until(lambda: card_present(READER))
-    assert await run(["--can", "123456", "--json"]) == 0   # the simulated chip's CAN
+    assert await run(["--can", "123456", "--json", *HERE]) == 0   # the simulated chip's CAN
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["chip_access"]["access_control"] == "PACE"
     assert report["mrz"]["surname"] == "ZHAO"
-    assert await run(["--can", "654321"]) == 1
+    assert await run(["--can", "654321", *HERE]) == 1
     assert "refused access" in capsys.readouterr().err
     assert await run(["--can", "12345"]) == 2                 # not 6 digits
     assert await run(["--can", "123456", *ARGS]) == 2         # the CAN or the MRZ, not both
@@ -113,7 +118,7 @@ async def test_a_clone_fails_active_authentication_in_the_report(slot: VirtualCa
     chip = IcaoChip(HOLDER, pki=PKI, shape={ChipShape.ACTIVE_AUTH}, faults={ChipFault.CLONE})
     await slot.insert(chip)
     await until(lambda: card_present(READER))
-    assert await run(ARGS) == 3
+    assert await run([*ARGS, *HERE]) == 3
     out = capsys.readouterr().out
     assert "active auth:     FAILED (the chip's signature does not verify" in out
     assert "DG15 ok" in out   # the data itself is genuine
@@ -122,7 +127,7 @@ async def test_a_clone_fails_active_authentication_in_the_report(slot: VirtualCa
 async def test_a_can_cannot_open_a_bac_only_chip(slot: VirtualCardSlot, capsys) -> None:
     await slot.insert(IcaoChip(HOLDER, pki=PKI))
     await until(lambda: card_present(READER))
-    assert await run(["--can", "123456"]) == 1
+    assert await run(["--can", "123456", *HERE]) == 1
     assert "refused access" in capsys.readouterr().err
 
 
@@ -150,7 +155,7 @@ async def test_every_shape_is_reported_for_what_it_is(
     (tmp_path / "csca.pem").write_bytes(PKI.csca_cert_pem)
     await slot.insert(IcaoChip(HOLDER, pki=PKI, shape=shape))
     await until(lambda: card_present(READER))
-    assert await run([*ARGS, "--csca", str(tmp_path / "csca.pem")]) == 0
+    assert await run([*ARGS, *HERE, "--csca", str(tmp_path / "csca.pem")]) == 0
     out = capsys.readouterr().out
     for line in expected:
         assert line in out, out
