@@ -96,6 +96,7 @@ OWN_TASKS = {
     ("peripherals/barcode_scanner.py", "BarcodeScannerService.start"): PERIPHERALS,
     ("peripherals/camera_scanner.py", "CameraScannerService.start"): PERIPHERALS,
     ("peripherals/card_presence.py", "CardPresenceWatch.start"): PERIPHERALS,
+    ("peripherals/card_presence.py", "CardPresenceWatch.call"): AWAITED_HERE,
     ("peripherals/device_manager.py", "DeviceManager.start"): PERIPHERALS,
     ("peripherals/device_manager.py", "DeviceManager._publish"): PERIPHERALS,
 }
