@@ -24,9 +24,7 @@ from simulator.pcscd import VPCD_SLOTS
 _LONG_FIRST = ("tests/update/", "tests/screens/test_hall_screens_e2e.py",
                "tests/e2e/test_citizen_experience_e2e.py", "tests/integration/test_crash_recovery.py",
                "tests/e2e/test_endorsement_e2e.py", "tests/videocall/test_call_chromium.py",
-               "tests/integration/test_soak.py", "tests/videocall/test_call_overlay_layout.py",
-               "tests/systemd/test_cage_session.py", "tests/integration/badlink/",
-               "tests/kiosk/test_voice.py")
+               "tests/integration/test_soak.py", "tests/videocall/test_call_overlay_layout.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
