@@ -52,7 +52,11 @@ def signal_noted() -> str | None:
     return signal.Signals(_signalled[-1]).name if _signalled else None
 
 
+_raised: list[int] = []   # stop signals turned into StopRequested
+
+
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    _raised.append(signum)
     raise StopRequested(signum)
 
 
@@ -88,6 +92,9 @@ def classify(exc: BaseException) -> tuple[EndReason, str, int]:
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else 1
         return EndReason.CRASHED if code else EndReason.FINISHED, f"exit status {code}", code
+    if _raised:   # the stop came inside a library that turned it into its own error (pyo3:
+        # a PanicException when it lands in an extension's import): still the stop
+        return EndReason.STOPPED, f"signal {signal.Signals(_raised[-1]).name}", 0
     return EndReason.CRASHED, f"{type(exc).__name__}: {exc}", 1
 
 
