@@ -36,8 +36,12 @@ def test_elder_endorsement_speaks_every_prompt_in_order_and_is_never_interrupted
         display_env, tmp_path):
     # The citizen touches nothing from the service to the choice (the photo notice goes on by
     # itself) and listens to each prompt to its end before acting.
+    # Spoken at twice the elder rate: the order, the ends and the silences are what is checked
+    # here (tests/kiosk/test_voice.py renders every prompt at both configured rates). At 115
+    # words a minute the run took 128-135 s, the suite's longest test; at 230, 67 s.
     summary = run_scenario(display_env, tmp_path, "elder_endorsement",
-                           config="[ui]\nfullscreen = false\nwidth = 1080\nheight = 1920\n")
+                           config="[ui]\nfullscreen = false\nwidth = 1080\nheight = 1920\n"
+                                  "elder_speech_rate_wpm = 230\n")
     assert summary["ok"], summary.get("error")
     assert [(o["status"], o["amount_fen"]) for o in summary["orders"]] == [("SUCCESS", 1500)]
     events = [(event, key) for _, event, key, _ in summary["voice"]]
