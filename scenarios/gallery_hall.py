@@ -163,14 +163,15 @@ async def _collect(g) -> None:  # noqa: ANN001
 
 
 async def hall_gallery(c) -> dict:  # noqa: ANN001 - scenarios.citizen.Citizen
-    """The `hall_gallery` scenario: the hall's screens in zh, en and elder mode, and an index."""
+    """The `hall_gallery` scenario: the hall's screens in zh, en and elder mode
+    (or those GALLERY_MODES names), and an index."""
     from kivy.core.window import Window
 
-    from scenarios.gallery import MODES, Gallery, write_index
+    from scenarios.gallery import Gallery, gallery_modes, write_index
 
     g = Gallery(c, Path(c.out_dir) / "gallery")
     seen = {}
-    for mode in MODES:
+    for mode in gallery_modes():
         g.mode = mode
         seen[mode] = await walk_hall(g)
         await asyncio.sleep(0)

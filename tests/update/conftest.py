@@ -3,6 +3,8 @@ first release installed the way a technician installs it."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -67,11 +69,23 @@ def releases(workdir, release_key) -> Releases:
 
 @pytest.fixture(scope="session")
 def runtime_store(tmp_path_factory, releases, trusted) -> Path:
-    """The runtimes folder of a kiosk that installed the full first release (once: extracting
-    and compiling 400 MB takes a while); machines get hard links to it (it is never written)."""
-    root = tmp_path_factory.mktemp("first-install")
-    machine = Machine(root, trusted)
-    machine.install_first(releases.base_full.bundle)
+    """The runtimes folder of a kiosk that installed the full first release (once: building
+    the bundle, extracting and compiling 400 MB take 40 s); machines get hard links to it (it
+    is never written). The suite's workers share one: the first to ask installs it, under a
+    lock, and the other waits for it (the runtime is named by its content, not by the key
+    that signed the bundle it came in)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "first-install-shared"
+    else:
+        folder = tmp_path_factory.mktemp("first-install")
+    folder.mkdir(exist_ok=True)
+    root = folder / "root"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():   # not half an install a failed worker left
+            shutil.rmtree(root, ignore_errors=True)
+            Machine(root, trusted).install_first(releases.base_full.bundle)
+            (folder / "done").touch()
     return root / "opt/kiosk/runtimes"
 
 

@@ -58,6 +58,7 @@ class ServiceManager:
     restart_s: float = 0.5
     updater_restart_s: float = 1.0
     start_timeout_s: float | None = None
+    stop_timeout_s: float | None = None  # None: the unit's TimeoutStopSec=
     guard_timer_s: float | None = None  # None: kiosk-update-guard.timer's OnUnitActiveSec=
     guard_crash_after: str = ""
     starts: list[Started] = field(default_factory=list)
@@ -77,6 +78,8 @@ class ServiceManager:
         self.interval = _seconds(last(unit, "Unit", "StartLimitIntervalSec"), 10)
         if self.start_timeout_s is None:
             self.start_timeout_s = _seconds(last(unit, "Service", "TimeoutStartSec"), 90)
+        if self.stop_timeout_s is None:
+            self.stop_timeout_s = _seconds(last(unit, "Service", "TimeoutStopSec"), 90)
         if self.guard_timer_s is None:
             self.guard_timer_s = _seconds(
                 last(load("kiosk-update-guard.timer"), "Timer", "OnUnitActiveSec"), 20)
@@ -181,9 +184,10 @@ class ServiceManager:
                 if started.ready_at is None and \
                         time.monotonic() - started.at > (self.start_timeout_s or 90):
                     timed_out = True
-                    _terminate(proc)
+                    _terminate(proc, self.stop_timeout_s)
                 if self._stop.is_set() or self.restart_flag.exists():
-                    _terminate(proc)  # systemctl stop/restart: SIGTERM, then SIGKILL
+                    # systemctl stop/restart: SIGTERM, then SIGKILL
+                    _terminate(proc, self.stop_timeout_s)
                 time.sleep(0.05)
         finally:
             code = self._wait(proc, "kiosk")
@@ -295,11 +299,11 @@ class _suppress:
         return isinstance(exc[1], OSError)
 
 
-def _terminate(proc: subprocess.Popen) -> None:
+def _terminate(proc: subprocess.Popen, stop_timeout_s: float | None) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(20)  # TimeoutStopSec=
+            proc.wait(stop_timeout_s)  # TimeoutStopSec=
         except subprocess.TimeoutExpired:
             proc.kill()
 

@@ -64,7 +64,7 @@ def test_a_version_that_crashes_at_start_is_rolled_back_within_the_deadline(
     manager = manager_for(machine)
     version_runs(manager, "1.0.0")
     request(machine, served, releases.get("1.1.0", broken="crash_at_import"))
-    manager.wait_until(lambda: trial_runs(manager, "1.1.0"), UP_S + 120, "1.1.0 tried")
+    manager.wait_until(lambda: trial_runs(manager, "1.1.0"), UP_S + 60, "1.1.0 tried")
     began = trial_runs(manager, "1.1.0")[0].at
     manager.wait_until(lambda: machine.boot_state().get("last_result", {}).get("outcome")
                        == "rolled_back", machine.deadline_s, "rolled back")
@@ -85,15 +85,15 @@ def test_a_version_that_crashes_at_start_is_rolled_back_within_the_deadline(
 
 def test_a_version_that_never_reaches_the_attract_screen_is_rolled_back_within_the_deadline(
         machine, manager_for, served, releases):
-    # TimeoutStartSec= is 120 s in the unit, scaled down here to 8 s. A hung start then takes
-    # 8 s + TimeoutStopSec= (20 s: SDL turns SIGTERM into a quit event that a kiosk stuck
-    # before its loop never reads, so systemd's SIGKILL ends it); two starts ~60 s, so the
-    # deadline is 120 s (in the field: 2 x (120 + 20) s against the default 300 s).
-    machine.write_config(deadline_s=120.0)
-    manager = manager_for(machine, start_timeout_s=8)
+    # TimeoutStartSec= is 120 s in the unit, scaled down here to 8 s, and TimeoutStopSec= 20 s,
+    # scaled to 3 s. A hung start then takes 8 s + 3 s (SDL turns SIGTERM into a quit event
+    # that a kiosk stuck before its loop never reads, so systemd's SIGKILL ends it); two starts
+    # ~25 s, so the deadline is 60 s (in the field: 2 x (120 + 20) s against the default 300 s).
+    machine.write_config(deadline_s=60.0)
+    manager = manager_for(machine, start_timeout_s=8, stop_timeout_s=3)
     version_runs(manager, "1.0.0")
     request(machine, served, releases.get("1.1.0", broken="no_attract"))
-    manager.wait_until(lambda: trial_runs(manager, "1.1.0"), UP_S + 120, "1.1.0 tried")
+    manager.wait_until(lambda: trial_runs(manager, "1.1.0"), UP_S + 60, "1.1.0 tried")
     began = trial_runs(manager, "1.1.0")[0].at
     version_runs(manager, "1.0.0", timeout=machine.deadline_s)
     assert manager.running().ready_at - began < machine.deadline_s
