@@ -64,8 +64,8 @@ def test_elder_endorsement_speaks_every_prompt_in_order_and_is_never_interrupted
 @pytest.mark.parametrize(("panel", "modes"), [
     pytest.param("portrait", ("en", "elder"), id="portrait"),
     pytest.param("portrait", ("zh",), marks=pytest.mark.slow, id="portrait-zh"),
-    pytest.param("landscape", MODES, marks=pytest.mark.slow),
-    pytest.param("village", MODES, marks=pytest.mark.slow),
+    pytest.param("landscape", MODES, marks=pytest.mark.slow, id="landscape"),
+    pytest.param("village", MODES, marks=pytest.mark.slow, id="village"),
 ])
 def test_gallery_every_screen_fits_its_panel(display_env, tmp_path, panel, modes):
     width, height = PANELS[panel]
