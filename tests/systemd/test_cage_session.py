@@ -2,8 +2,9 @@
 of a panel's size; the kiosk with kiosk.service's environment (its display through the
 session's display.env) on the simulator; the screen taken from the compositor with grim.
 
-cage refuses root: run as root, the compositor runs as `nobody` and the kiosk as the caller
-(the project's venv may not be readable by `nobody`); run as a user, both run as that user.
+cage refuses root: run as root, the compositor and the kiosk both run as `nobody` (as both
+units run as `kiosk`), the kiosk on Debian's Python over the project's packages, with
+kiosk.service's groups (simulator.session_user); run as a user, both run as that user.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from PIL import Image
 from kiosk.process_end import EndReason, end_line
 from screens.theme import STANDARD
 from simulator.cage_session import CageSession, cage_session, read_environment_file
+from simulator.session_user import KIOSK_GROUPS, NOBODY, process_user, session_user
 from tests.systemd.test_watchdog import NotifySocket
 from tests.systemd.unitfiles import load, values
 
@@ -57,20 +59,35 @@ def unit_environment(name: str, session: CageSession) -> dict[str, str]:
 class Shown:
     shot: Path
     last_line: str
+    user: tuple[int, tuple[int, ...]]   # the kiosk process's uid and groups
     tapped: Path | None = None   # after one tap on the language button (portrait)
+
+
+def kiosk_home(session: CageSession, name: str) -> Path:
+    """A folder of the kiosk's user for its state, logs and output (pytest's own folders are
+    the caller's alone), in the session's folder: gone with the session."""
+    user = session_user()
+    home = session.runtime_dir.parent / name
+    home.mkdir(parents=True, exist_ok=True)
+    return user.give(home)
+
+
+def as_kiosk(session: CageSession, name: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`kiosk.cli ARGS` as the unit runs it: its user, its environment, its home."""
+    env = {**session.env, **unit_environment(name, session),
+           "HOME": str(kiosk_home(session, "home"))}
+    return session_user().command(["-m", "kiosk.cli", *args]), env
 
 
 def run_until_ready(session: CageSession, name: str, args: list[str], root: Path) -> tuple[
         subprocess.Popen, NotifySocket, Path]:
     root.mkdir(parents=True, exist_ok=True)
-    notify = NotifySocket(root / "notify.sock")
+    notify = NotifySocket(abstract=f"kiosk-notify-{os.getpid()}-{time.monotonic_ns()}")
     journal = root / "journal.txt"
+    command, env = as_kiosk(session, name, args)
     with open(journal, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.cli", *args],
-            env={**session.env, **unit_environment(name, session),
-                 "NOTIFY_SOCKET": notify.address},
-            stdout=out, stderr=subprocess.STDOUT, cwd=root)
+        proc = subprocess.Popen(command, env={**env, "NOTIFY_SOCKET": notify.address},
+                                stdout=out, stderr=subprocess.STDOUT, cwd="/")
     if not notify.wait_for("READY=1", timeout=150):
         proc.kill()
         proc.wait()
@@ -107,10 +124,12 @@ def show_attract(size: tuple[int, int], out: Path,
     the display session's settings `session_env`, as kiosk-provision writes them)."""
     with cage_session(*size, unit_env=session_env) as session:
         root = out / (name or f"{size[0]}x{size[1]}")
-        state = root / "state"
+        home = kiosk_home(session, "kiosk")
         proc, notify, journal = run_until_ready(
             session, "kiosk.service",
-            ["--simulator", "--state-dir", str(state), "--log-dir", str(root / "logs")], root)
+            ["--simulator", "--state-dir", str(home / "state"), "--log-dir", str(home / "logs")],
+            root)
+        user = process_user(proc.pid)
         tapped = None
         try:
             shot = settled_screenshot(session,
@@ -124,7 +143,7 @@ def show_attract(size: tuple[int, int], out: Path,
             proc.terminate()
             proc.wait(60)
             notify.close()
-    return Shown(shot, journal.read_text(errors="replace").strip().splitlines()[-1], tapped)
+    return Shown(shot, journal.read_text(errors="replace").strip().splitlines()[-1], user, tapped)
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +207,35 @@ def test_a_tap_through_the_compositor_counts_once(shown):
     assert (np.abs(after[header] - before[header]) > 64).mean() > 0.01
 
 
+def test_the_kiosk_runs_unprivileged_with_the_units_groups(shown):
+    """As kiosk.service runs it: not root, with its SupplementaryGroups= (the serial ports,
+    USB, cameras, printers), on Debian's own Python (simulator.session_user), and it still
+    reaches pcscd and everything else the attract screen needs."""
+    import grp
+    import os
+
+    user = session_user()
+    if os.geteuid() == 0 and user.why_not:
+        pytest.skip(f"the kiosk cannot run as nobody here: {user.why_not}")
+    for seen in shown.values():
+        uid, groups = seen.user
+        assert uid != 0
+        if os.geteuid() == 0:
+            assert uid == NOBODY
+            wanted = {grp.getgrnam(g).gr_gid for g in KIOSK_GROUPS if _group_exists(g)}
+            assert set(groups) == wanted
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("size", [PORTRAIT, LANDSCAPE, SMALL_LANDSCAPE])
 def test_a_stopped_kiosk_says_so_in_its_last_line(shown, size):
     assert shown[size].last_line.endswith(end_line(EndReason.STOPPED, "signal SIGTERM"))
@@ -199,15 +247,15 @@ def test_killed_kiosk_leaves_the_session_to_the_out_of_service_screen(shown, tmp
     with cage_session(*PORTRAIT) as session:
         kiosk, notify, _ = run_until_ready(
             session, "kiosk.service",
-            ["--simulator", "--state-dir", str(tmp_path / "state"),
-             "--log-dir", str(tmp_path / "logs")], tmp_path / "kiosk")
+            ["--simulator", "--state-dir", str(kiosk_home(session, "state")),
+             "--log-dir", str(kiosk_home(session, "logs"))], tmp_path / "kiosk")
         kiosk.kill()
         kiosk.wait(30)
         notify.close()
         screen, notify, journal = run_until_ready(
             session, "kiosk-out-of-service.service",
-            ["--out-of-service", "--state-dir", str(tmp_path / "state"),
-             "--log-dir", str(tmp_path / "logs")], tmp_path / "out-of-service")
+            ["--out-of-service", "--state-dir", str(kiosk_home(session, "state")),
+             "--log-dir", str(kiosk_home(session, "logs"))], tmp_path / "out-of-service")
         try:
             shot = settled_screenshot(session, tmp_path / "out-of-service.png")
         finally:
@@ -248,13 +296,12 @@ def test_a_scripted_endorsement_completes_on_the_session(tmp_path):
     with cage_session(*PORTRAIT) as session:
         root = tmp_path / "kiosk"
         root.mkdir()
+        home = kiosk_home(session, "kiosk")
+        command, env = as_kiosk(session, "kiosk.service", [
+            "--simulator", "--scenario", "endorsement", "--state-dir", str(home / "state"),
+            "--log-dir", str(home / "logs"), "--out", str(home / "out")])
         with open(root / "stdout.json", "w") as out, open(root / "journal.txt", "w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "kiosk.cli", "--simulator", "--scenario", "endorsement",
-                 "--state-dir", str(root / "state"), "--log-dir", str(root / "logs"),
-                 "--out", str(root / "out")],
-                env={**session.env, **unit_environment("kiosk.service", session)},
-                stdout=out, stderr=err, cwd=root)
+            proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd="/")
             shots: list[np.ndarray] = []
             deadline = time.monotonic() + 180
             try:
