@@ -119,6 +119,7 @@ def build_control_app(sim: Simulator) -> web.Application:
         return web.json_response(sim.state() | {"devices": board.describe_all()})
 
     _add_device_routes(routes, sim)
+    _add_data_page_route(routes, sim)
     _add_payment_routes(routes, sim)
     _add_backend_routes(routes, sim)
     add_backend_control_routes(routes, sim.backends)
@@ -150,27 +151,6 @@ def _add_device_routes(routes: web.RouteTableDef, sim: Simulator) -> None:
         await sim.remove_card()
         return web.json_response({"inserted": False})
 
-    @routes.post("/document/data-page")
-    async def data_page(request: web.Request) -> web.Response:
-        """A travel document's data page on the document camera (and its chip for the next
-        card): {"holder"?: "default"|"visitor", "layout"?: "td1"|"td2"|"td3", "fault"?:
-        "clean"|"glare"|"blur"|"tilt"|"occlusion", "seed"?: n}."""
-        body = await request.json() if request.can_read_body else {}
-        try:
-            holder = str(body.get("holder", "default"))
-            layout = MrzLayout(body.get("layout", MrzLayout.TD1.value))
-            fault = PageFault(body.get("fault", PageFault.CLEAN.value))
-            seed = int(body.get("seed", 0))
-            if holder not in sim.data_page_holders:
-                raise ValueError(holder)
-        except (TypeError, ValueError):
-            return web.json_response({"error": "bad data page", "holders": sim.data_page_holders,
-                                      "layouts": [v.value for v in MrzLayout],
-                                      "faults": [f.value for f in PageFault]}, status=400)
-        await sim.show_data_page(holder, layout, fault, seed)
-        return web.json_response({"scene": sim.document_composer.scene, "holder": holder,
-                                  "layout": layout.value, "fault": fault.value})
-
     @routes.post("/face/{action:show|hide}")
     async def face(request: web.Request) -> web.Response:
         sim.face_composer.face_visible = request.match_info["action"] == "show"
@@ -197,6 +177,31 @@ def _add_device_routes(routes: web.RouteTableDef, sim: Simulator) -> None:
     async def a4_jobs(request: web.Request) -> web.Response:
         printer = sim.a4_printer
         return web.json_response({"jobs": [str(p) for p in printer.jobs()] if printer else []})
+
+
+def _add_data_page_route(routes: web.RouteTableDef, sim: Simulator) -> None:
+    """A travel document's data page on the document camera, its chip for the next card."""
+
+    @routes.post("/document/data-page")
+    async def data_page(request: web.Request) -> web.Response:
+        """A travel document's data page on the document camera (and its chip for the next
+        card): {"holder"?: "default"|"visitor", "layout"?: "td1"|"td2"|"td3", "fault"?:
+        "clean"|"glare"|"blur"|"tilt"|"occlusion", "seed"?: n}."""
+        try:
+            body = await request.json() if request.can_read_body else {}
+            holder = str(body.get("holder", "default"))
+            layout = MrzLayout(body.get("layout", MrzLayout.TD1.value))
+            fault = PageFault(body.get("fault", PageFault.CLEAN.value))
+            seed = int(body.get("seed", 0))
+            if holder not in sim.data_page_holders:
+                raise ValueError(holder)
+        except (AttributeError, TypeError, ValueError):   # not an object, or a bad value
+            return web.json_response({"error": "bad data page", "holders": sim.data_page_holders,
+                                      "layouts": [v.value for v in MrzLayout],
+                                      "faults": [f.value for f in PageFault]}, status=400)
+        await sim.show_data_page(holder, layout, fault, seed)
+        return web.json_response({"scene": sim.document_composer.scene, "holder": holder,
+                                  "layout": layout.value, "fault": fault.value})
 
 
 def _add_backend_routes(routes: web.RouteTableDef, sim: Simulator) -> None:
