@@ -38,6 +38,7 @@ MRZ_TEXTS: dict[str, dict[str, str]] = {
         "zh": "底部字符行看不清，请移开手指、避开反光，重新放置",
         "en": "The lines at the bottom are not clear; move your fingers away, avoid glare and place it again",
     },
+    "mrz.keypad.title": {"zh": "输入证件信息", "en": "Your document's details"},
     "mrz.keypad.document_number": {"zh": "请输入证件号码", "en": "Type the document number"},
     "mrz.keypad.birth_date": {
         "zh": "请输入出生日期（年月日各两位，如 900307）",

@@ -182,8 +182,8 @@ class EnterAccountScreen(KioskScreen):
         self.error.text = v.t(v.entry_error_key) if v.entry_error_key else ""
         # A phone number is not an account: its own heading, and no barcode to hold up.
         phone = v.status_key == "phone.keypad"
-        if phone:
-            self.heading.text = v.t("phone.keypad")
+        if phone or v.status_key == "mrz.keypad.hint":   # not an account: a heading of its own
+            self.heading.text = v.t("phone.keypad" if phone else "mrz.keypad.title")
         self.hint.text = v.t(v.status_key if v.status_key.startswith("mrz.") else
                              "phone.hint" if phone else "account.scan_hint")
         self.letters.size_hint_y = 0.7 if v.entry_letters else None
