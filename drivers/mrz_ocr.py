@@ -33,7 +33,7 @@ OCRB_FONT = "/usr/share/fonts/opentype/ocr-b/OCRB.otf"  # Debian's fonts-ocr-b
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 _CELL_W, _CELL_H = 20, 28  # a character cell, normalised
 _MIN_SCORE = 0.55  # a cell less like its best template than this is illegible, not guessed
-_WORK_WIDTH = 1400  # larger pictures are reduced to this width first (about 300 dpi on TD3)
+_WORK_WIDTH = 1400  # pictures are brought to this width first (about 300 dpi on TD3)
 
 
 class MrzLayout(StrEnum):
@@ -320,10 +320,14 @@ def read_mrz(image: np.ndarray) -> MrzReading:
     grey = _grey(image)
     if grey is None or min(grey.shape) < 40 or grey.shape[1] < 200:
         return _refuse(MrzRefusal.BAD_IMAGE)
-    if grey.shape[1] > _WORK_WIDTH:
+    if grey.shape[1] != _WORK_WIDTH:
+        # Larger pictures are reduced; smaller ones (a document camera's whole-desk view gives
+        # a data page some 5 px per mm) are enlarged, so that a character's strokes are
+        # several pixels wide when the cells are found and matched: at 5 px per mm unenlarged
+        # cells, two misread characters of a field could still satisfy its check digit.
         factor = _WORK_WIDTH / grey.shape[1]
         grey = cv2.resize(grey, (_WORK_WIDTH, max(1, round(grey.shape[0] * factor))),
-                          interpolation=cv2.INTER_AREA)  # fmt: skip
+                          interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
     if grey.shape[0] > 4 * grey.shape[1] or grey.shape[0] < 40:
         return _refuse(MrzRefusal.BAD_IMAGE)
     band = _prepare(grey)

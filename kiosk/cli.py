@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("startup", "endorsement", "bill", "certificate", "queue", "prereview", "technician", "card_pulled",
                  "payment_never", "gallery", "elder_endorsement", "hall_gallery",
                  # The service hall's items (scenarios.headless_hall), with --headless only.
-                 "progress", "checkin", "booking", "collect", "fine"),
+                 "progress", "checkin", "booking", "collect", "fine",
+                 # A visitor's passport, its chip keys from its data page (issue 18).
+                 "passport", "passport_retry", "passport_keypad"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )
     parser.add_argument(

@@ -21,6 +21,9 @@ class DeviceConfig:
     card_reader: str = "Virtual PCD"  # first PC/SC reader whose name starts with this
     face_camera_url: str = "http://127.0.0.1:8081/stream.mjpg"
     document_camera_url: str = ""         # the document camera ("" = none fitted)
+    # Its full-resolution stream where it has one (an IP camera's main stream): a data page's
+    # MRZ is read from it ("" = the stream above).
+    document_camera_full_url: str = ""
     printer_host: str = "127.0.0.1"
     printer_port: int = 9100
     idcard_reader_port: str = ""          # serial port of the ID-card SAM module ("" = none)
@@ -292,6 +295,7 @@ def simulator_overrides(endpoints: JsonObject) -> JsonObject:
                 ("idcard_reader", "idcard_reader_port"), ("dispenser", "dispenser_port"),
                 ("barcode_scanner", "barcode_scanner_port"), ("csca_store", "csca_store"),
                 ("document_camera_url", "document_camera_url"),
+                ("document_camera_full_url", "document_camera_full_url"),
                 ("a4_printer_uri", "a4_printer_uri"))
                if name in endpoints},
         },

@@ -33,7 +33,8 @@ def build_devices(config: KioskConfig) -> Devices:
         barcode_scanner=BarcodeScannerService(d.barcode_scanner_port)
         if d.barcode_scanner_port else None,
         dispenser=DispenserService(d.dispenser_port) if d.dispenser_port else None,
-        document_camera=DocumentCameraService(d.document_camera_url)
+        document_camera=DocumentCameraService(d.document_camera_url,
+                                              full_url=d.document_camera_full_url)
         if d.document_camera_url else None,
         a4_printer=A4PrinterService(d.a4_printer_uri) if d.a4_printer_uri else None,
     )

@@ -38,6 +38,9 @@ class Reason(StrEnum):
     CARD_UNREADABLE = "card_unreadable"
     CARD_TIMEOUT = "card_timeout"
     AUTHENTICATION_REFUSED = "authentication_refused"
+    PAGE_KEYS_REFUSED = "page_keys_refused"  # the chip refused the keys its data page gave
+    TYPED_KEYS_REFUSED = "typed_keys_refused"  # the chip refused the keys the citizen typed
+    DATA_PAGE_UNREAD = "data_page_unread"  # no MRZ from the page, and no keypad offered
     INTEGRITY_FAILED = "integrity_failed"
     CHIP_NOT_GENUINE = "chip_not_genuine"  # active authentication failed (a copied chip?)
     DOCUMENT_EXPIRED = "document_expired"

@@ -6,6 +6,7 @@ import datetime
 
 from kiosk.i18n_agent import AGENT_TEXTS
 from kiosk.i18n_menu import MENU_TEXTS
+from kiosk.i18n_mrz import MRZ_TEXTS
 from kiosk.i18n_reasons import REASON_TEXTS
 
 LANGUAGES = ("zh", "en")
@@ -345,6 +346,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 TEXTS.update(MENU_TEXTS)
+TEXTS.update(MRZ_TEXTS)
 
 
 def translate(key: str, language: str, **params: object) -> str:

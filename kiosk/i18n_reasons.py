@@ -94,6 +94,19 @@ REASON_TEXTS: dict[str, dict[str, str]] = {
         "zh": "您未在规定时间内取走证件，证件已安全回收，请到服务台领取。",
         "en": "The document was not taken in time and was safely taken back; please ask at the desk.",
     },
+    # The chip's keys from the data page (kiosk.steps_mrz), refused by the chip.
+    "reason.page_keys_refused": {
+        "zh": "读卡区上证件的芯片与刚才识别的资料页不符。请确认两次放置的是同一本证件后重新办理。",
+        "en": "The chip on the reader does not match the data page that was read. Check it is the same document and start again.",
+    },
+    "reason.typed_keys_refused": {
+        "zh": "输入的证件号码或日期与证件芯片不符，请按证件资料页核对后重新办理。",
+        "en": "The number or dates typed do not open this document's chip; check them against its data page and start again.",
+    },
+    "reason.data_page_unread": {
+        "zh": "未能识别证件资料页，请到窗口办理。",
+        "en": "The document's data page could not be read; please go to a counter.",
+    },
     # Citizen experience (issue 12): progress, busy feedback, ways out, help, elder mode, sound,
     # placement guides, the face-capture notice and the reminder to take documents back.
 }

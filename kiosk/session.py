@@ -260,8 +260,8 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
             self.view.update(entry=entry[:-1], entry_error_key="")
         elif key == "ok":
             self.ctx.offer_choice(entry)
-        elif key.isdigit() and len(entry) < 30:
-            self.view.update(entry=entry + key, entry_error_key="")
+        elif self.view.typable(key) and len(entry) < 30:
+            self.view.update(entry=entry + key.upper(), entry_error_key="")
 
     def cancel(self) -> None:
         """The citizen's way out, from any screen (after "really exit?"): a running flow stops
@@ -367,7 +367,7 @@ class KioskSession(FindingIntents, CallIntents, TechnicianMode, AgentIntents):
             screen=screen, service_title={}, options=(), qr_payload="", order_no="", faces=0,
             idle_prompt=False, busy=False, busy_key="", status_key="",
             status_params={}, stages=(), stage_index=-1,
-            documents=(), countdown_s=0, consent_pending=False, exit_prompt=False,
+            documents=(), countdown_s=0, consent_pending=False, exit_prompt=False, entry_letters=False,
             help_shown=False, services=self._tiles(), **personal_defaults())
         self.rating.forget()
         self.menu.reset()

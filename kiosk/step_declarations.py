@@ -23,6 +23,20 @@ class ReadPermitParams:
 
 
 @dataclass(frozen=True)
+class MrzFromPageParams:
+    into: str = "permit_keys"  # the state key read_permit takes the chip's keys from
+    attempts: int = 3  # placements of the page read before the keypad is offered
+    attempt_timeout_s: float = 20.0  # how long one placement is waited for
+    refusals: int = 3  # frames of a page lying there whose MRZ does not read: a failed try
+    retry_pause_s: float = 2.5  # the instruction to place it again is up this long first
+    keypad: bool = True  # after the last try: type the three fields (False: the flow fails)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.refusals < 1:
+            raise ParamsError("attempts and refusals must be at least 1")
+
+
+@dataclass(frozen=True)
 class ScanMaterialsParams:
     materials: tuple[JsonValue, ...]  # what the citizen places, in turn (shown on screen)
     page_timeout_s: float = 30.0

@@ -4,12 +4,13 @@ when it is accepted (kiosk.catalog); the flow engine runs its steps from it."""
 
 from __future__ import annotations
 
-from kiosk import evaluation, steps, steps_documents, steps_services
+from kiosk import evaluation, steps, steps_documents, steps_mrz, steps_services
 from kiosk import step_declarations as declared
 from kiosk.step_params import StepDef, StepLibrary
 
 STEP_LIBRARY: StepLibrary = {definition.name: definition for definition in (
     # Identity and documents
+    StepDef("mrz_from_page", steps_mrz.mrz_from_page, declared.MrzFromPageParams),
     StepDef("read_permit", steps.read_permit, declared.ReadPermitParams),
     StepDef("read_idcard", steps.read_idcard, declared.NoParams),
     StepDef("capture_face", steps.capture_face, declared.NoParams),

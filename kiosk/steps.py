@@ -29,6 +29,7 @@ from kiosk.step_declarations import (
     SubmitParams,
 )
 from kiosk.step_registry import FlowRun, _backend_failure, _both
+from kiosk.steps_mrz import refused_reason
 from kiosk.transaction import PaymentFailed, SubmissionFailed
 from kiosk.viewmodel import OptionTile, ScreenId
 from peripherals.errors import DeviceError, DeviceReason
@@ -62,7 +63,8 @@ _READER_REASONS = {
 
 async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
     """The permit's chip, opened (PACE when it offers it, else BAC) with the keys a previous
-    step looked up; passive and, where the chip offers it, active authentication checked."""
+    step looked up or read from the data page (kiosk.steps_mrz); passive and, where the chip
+    offers it, active authentication checked."""
     ctx = run.ctx
     reader = ctx.devices.permit_reader
     if reader is None:
@@ -85,7 +87,10 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
     except DeviceError as exc:
         log.warning("%s failed: %s (%s)", exc.device, exc.reason.value, exc,
                     extra={"transaction": run.tx.tx_id, "reason": exc.reason.value})
-        raise FlowFailure(_READER_REASONS.get(exc.reason, Reason.READER_FAULT)) from exc
+        reason = _READER_REASONS.get(exc.reason, Reason.READER_FAULT)
+        if reason is Reason.AUTHENTICATION_REFUSED:   # what the keys' source makes of it
+            reason = refused_reason(keys)
+        raise FlowFailure(reason) from exc
     if permit.document_expired():
         raise FlowFailure(Reason.DOCUMENT_EXPIRED)
     run.state["permit_number"] = permit.mrz.document_number

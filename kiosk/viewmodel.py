@@ -16,6 +16,7 @@ class ScreenId(StrEnum):
     MENU = "menu"
     READ_IDCARD = "read_idcard"
     PLACE_PERMIT = "place_permit"
+    PLACE_DATA_PAGE = "place_data_page"  # a travel document's data page on the document camera
     FACE = "face"
     CHOOSE = "choose"
     ENTER_ACCOUNT = "enter_account"
@@ -56,6 +57,7 @@ class Volume(StrEnum):
 # Steps the citizen does not see (lookup, submit, print) are not stages.
 STAGES: dict[str, tuple[str, ScreenId]] = {
     "read_idcard": ("stage.idcard", ScreenId.READ_IDCARD),
+    "mrz_from_page": ("stage.data_page", ScreenId.PLACE_DATA_PAGE),
     "read_permit": ("stage.permit", ScreenId.PLACE_PERMIT),
     "capture_face": ("stage.face", ScreenId.FACE),
     "scan_materials": ("stage.scan", ScreenId.SCAN_DOCUMENT),
@@ -188,6 +190,7 @@ class SessionView:
     entry: str = ""  # what the citizen typed or scanned
     entry_title: Text = field(default_factory=dict)
     entry_error_key: str = ""
+    entry_letters: bool = False  # the keypad offers letters too (a document number)
     confirm_lines: tuple[tuple[Text, str], ...] = ()
     scan_material: Text = field(default_factory=dict)   # the material to lay on the camera
     scan_index: int = 0
@@ -273,6 +276,11 @@ class SessionView:
 
     def t(self, key: str, **params: object) -> str:
         return translate(key, self.language, **params)
+
+    def typable(self, key: str) -> bool:
+        """A key that types into `entry`: a digit, or a letter where the keypad offers them."""
+        letter = self.entry_letters and key.isascii() and key.isalpha()
+        return len(key) == 1 and (key.isdigit() or letter)
 
     def menu_tiles(self) -> tuple[ServiceTile, ...]:
         """The menu's order: in elder mode, the catalog's elder-first items lead."""

@@ -31,11 +31,13 @@ log = logging.getLogger(__name__)
 SPOKEN_STATUS = frozenset({
     "idcard.instruction", "idcard.reading", "permit.instruction", "permit.reading",
     "face.consent", "face.no_face", "face.captured", "scan.place", "scan.done", "collect.take",
-    *(k for k in TEXTS if k.startswith(("face.hint.", "scan.problem."))),
+    "mrz.place", "mrz.read",
+    *(k for k in TEXTS if k.startswith(("face.hint.", "scan.problem.", "mrz.problem."))),
 })
 # The cue that goes with a status.
 STATUS_CUES = {"idcard.reading": Cue.CARD_READ, "permit.reading": Cue.CARD_READ,
-               "face.captured": Cue.PHOTO_TAKEN, "scan.done": Cue.PHOTO_TAKEN}
+               "face.captured": Cue.PHOTO_TAKEN, "scan.done": Cue.PHOTO_TAKEN,
+               "mrz.read": Cue.PHOTO_TAKEN}
 # A screen that has no spoken status of its own says this when it comes up.
 SCREEN_PROMPTS = {ScreenId.MENU: "menu.title", ScreenId.CHOOSE: "choose.default_title",
                   ScreenId.ENTER_ACCOUNT: "account.title", ScreenId.CONFIRM: "confirm.amount",

@@ -2,11 +2,15 @@
 
     kiosk-read-document --doc-number N --birth YYMMDD --expiry YYMMDD [--reader NAME]
                         [--csca PATH] [--json]
+    kiosk-read-document --can CAN ...
+    kiosk-read-document --mrz-from-camera [--camera URL] [--camera-wait S] ...
 
 Reads the document on the first reader holding a card (or on `--reader`), with Basic
 Access Control from the MRZ data given, and prints the MRZ fields, the data groups read,
 the passive-authentication verdict (against the CSCA trust store `--csca`, a PEM file or
-a folder), and the APDU count and time. Works with any ICAO 9303 BAC chip.
+a folder), and the APDU count and time. Works with any ICAO 9303 BAC chip. With
+`--mrz-from-camera` the MRZ data come from the document's data page laid on the document camera
+(`--camera`, else the kiosk configuration's document camera, its full-resolution stream first).
 
 Chips that lack something are read all the same and the report says what: no short EF
 identifiers or no extended length (read with SELECT or short APDUs: "chip access"), no EF.COM,
@@ -14,8 +18,8 @@ no DG2 (no face image), no EF.SOD (passive authentication "not possible", and wh
 
 Exit status: 0 read (passive authentication passed, not trusted for want of a CSCA, or not
 possible on a chip without EF.SOD); 1 the document could not be read (the reason is
-printed); 2 usage; 3 read, but passive authentication failed (a hash or the signature does
-not verify).
+printed; with --mrz-from-camera also when no MRZ was read from the page); 2 usage; 3 read,
+but passive authentication failed (a hash or the signature does not verify).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from pathlib import Path
 from drivers import pcsc
 from drivers.active_auth import ActiveAuthVerdict
 from drivers.passive_auth import PassiveAuthVerdict
+from kiosk.config import DEFAULT_CONFIG_PATH, load_config
 from kiosk.logs import setup_logging
+from peripherals.document_camera import DataPageNotRead, DataPageProblem, DocumentCameraService
 from peripherals.errors import DeviceError, DeviceReason
 from peripherals.permit_reader import DEVICE, BacKey, CanKey, PermitRead, PermitReaderService
 
@@ -46,6 +52,15 @@ MESSAGES = {
     DeviceReason.TIMEOUT: "no document was placed on the reader in time",
     DeviceReason.NO_CARD: "no document lies on that reader: place it there (or give --wait)",
 }
+# Why no MRZ came from the document camera (peripherals.document_camera.DataPageProblem).
+PAGE_MESSAGES = {
+    DataPageProblem.NO_PAGE: "no document lay on the document camera's bed",
+    DataPageProblem.PAGE_TOO_SMALL: "the document lay too far off or too small to read",
+    DataPageProblem.PAGE_CUT_OFF: "the document ran off the camera's view: move it to the middle",
+    DataPageProblem.TOO_DARK: "the bed is too dark (its lamp?)",
+    DataPageProblem.NO_MRZ: "no MRZ on the page: open the document at its data page, face up",
+    DataPageProblem.MRZ_UNCLEAR: "the MRZ did not read (covered, glare, or check digits wrong)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--expiry", help="date of expiry, YYMMDD")
     parser.add_argument("--can", help="instead of the MRZ: the 6-digit card access number on the"
                         " data page (opens only a chip that offers PACE)")
+    parser.add_argument("--mrz-from-camera", action="store_true",
+                        help="instead of the MRZ data: read them from the data page laid on the "
+                        "document camera")
+    parser.add_argument("--camera", help="the document camera's URL (default: the configuration's"
+                        " full-resolution stream, else its document camera)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
+                        help="the kiosk's configuration, for its document camera")
+    parser.add_argument("--camera-wait", type=float, default=20.0,
+                        help="seconds to wait for a data page that reads")
     parser.add_argument("--reader", help="PC/SC reader name (default: first reader with a card)")
     parser.add_argument("--csca", type=Path, help="CSCA trust store: PEM file or folder")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a card")
@@ -65,8 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _key(args: argparse.Namespace) -> BacKey | CanKey | str:
-    """The key the arguments give, or what is wrong with them."""
+def _key(args: argparse.Namespace) -> BacKey | CanKey | str | None:
+    """The key the arguments give, None when it comes from the camera, or what is wrong."""
+    if args.mrz_from_camera:
+        if args.can is not None or args.doc_number or args.birth or args.expiry:
+            return "give --mrz-from-camera, the CAN or the MRZ data, only one"
+        return None
     if args.can is not None:
         if args.doc_number or args.birth or args.expiry:
             return "give the CAN or the MRZ data, not both"
@@ -141,6 +169,7 @@ def _print_text(report: dict) -> None:
     mrz = report["mrz"]
     lines = [
         f"reader:          {report['reader']}",
+        f"keys from:       {report.get('keys_from', 'mrz_typed').replace('_', ' ')}",
         f"document:        {mrz['document_code']} {mrz['issuing_state']} {mrz['document_number']}"
         f" (check digits {'ok' if mrz['check_digits_ok'] else 'WRONG'})",
         f"holder:          {mrz['surname']}, {mrz['given_names']} ({mrz['sex']}, {mrz['nationality']})",
@@ -203,6 +232,22 @@ async def _read(reader: str, key: BacKey | CanKey, csca: Path | None,
         service.close()
 
 
+def _camera_url(args: argparse.Namespace) -> str:
+    if args.camera:
+        return str(args.camera)
+    devices = load_config(args.config if args.config.exists() else None).devices
+    return devices.document_camera_full_url or devices.document_camera_url
+
+
+async def _key_from_page(url: str, wait: float) -> BacKey:
+    camera = DocumentCameraService(url)
+    try:
+        mrz = await camera.read_data_page(wait, refusals=5)
+    finally:
+        camera.close()
+    return BacKey(mrz.document_number, mrz.birth_date, mrz.expiry_date)
+
+
 def _fail(message: str, as_json: bool, reason: str) -> int:
     if as_json:
         print(json.dumps({"error": reason, "message": message}))
@@ -220,6 +265,19 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(key, str):
         print(f"kiosk-read-document: {key}", file=sys.stderr)
         return 2
+    if key is None:
+        url = _camera_url(args)
+        if not url:
+            print("kiosk-read-document: no document camera: give --camera", file=sys.stderr)
+            return 2
+        try:
+            key = asyncio.run(_key_from_page(url, args.camera_wait))
+        except DataPageNotRead as exc:
+            return _fail(f"no MRZ read from the document camera: {PAGE_MESSAGES[exc.problem]}",
+                         args.json, f"mrz_{exc.problem.value}")
+        except DeviceError as exc:
+            return _fail(f"the document camera is not available ({exc.reason.value})",
+                         args.json, exc.reason.value)
     try:
         reader = args.reader or _reader_with_card()
     except pcsc.PcscError as exc:
@@ -233,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     except DeviceError as exc:
         return _fail(MESSAGES.get(exc.reason, exc.reason.value), args.json, exc.reason.value)
     report = _report(reader, read)
+    report["keys_from"] = "data_page" if args.mrz_from_camera else \
+        "can" if args.can is not None else "mrz_typed"
     if args.json:
         print(json.dumps(report))
     else:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from scenarios.headless_hall import HALL_SCENARIOS  # the service hall's items (issue 13)
+from scenarios.headless_passport import PASSPORT_SCENARIOS  # the MRZ from the page (issue 18)
 from scenarios.headless_steps import _agree_to_photo, _finish, _pay_on_phone, _until
 from simulator.control_client import SimulatorClient
 from simulator.reference import (
@@ -114,7 +115,7 @@ SCENARIOS = {"bill": bill, "endorsement": endorsement, "certificate": certificat
 async def run_headless(view: Any, intents: Any, control_url: str, scenario: str,
                        repeat: int = 1) -> dict:
 
-    scenarios = {**SCENARIOS, **HALL_SCENARIOS}
+    scenarios = {**SCENARIOS, **HALL_SCENARIOS, **PASSPORT_SCENARIOS}
     async with SimulatorClient(control_url) as sim:
         results = []
         t0 = time.monotonic()

@@ -14,6 +14,7 @@ from kiosk.i18n import format_datetime, format_fen
 from kiosk.voice import documents_text
 from screens.base import KioskScreen
 from screens.guides import BusySpinner, PlacementGuide
+from screens.keyboard import LetterKeyboard
 from screens.pager import TilePager
 from screens.screen_share import mark_personal  # widgets of kiosk.viewmodel.PERSONAL_FIELDS
 from screens.theme import Space, TypeSize, current
@@ -157,6 +158,11 @@ class EnterAccountScreen(KioskScreen):
                                              size_hint_y=0.14))
         self.error = TextLabel("alert", TypeSize.BODY, size_hint_y=0.1)
         self.hint = TextLabel("muted", TypeSize.SMALL, size_hint_y=0.14)
+        # Letters too where the entry takes them (a document number, kiosk.steps_mrz).
+        self.letters = LetterKeyboard("key", self.intents.key_press, extra=(), size_hint_y=None,
+                                      height=0, opacity=0, disabled=True)
+        for letter, button in self.letters.keys.items():
+            button.text = letter.upper()           # as the document prints it
         grid = GridLayout(cols=3, spacing=theme.space(Space.GAP), size_hint_y=0.86)
         self.keys = {}
         for key in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "back", "0", "ok"]:
@@ -166,7 +172,7 @@ class EnterAccountScreen(KioskScreen):
             button.bind(on_release=lambda _b, k=key: self.intents.key_press(k))
             self.keys[key] = button
             grid.add_widget(button)
-        self.split([self.prompt, self.entry, self.error], [grid, self.hint])
+        self.split([self.prompt, self.entry, self.error], [self.letters, grid, self.hint])
 
     def render(self, changed: set[str]) -> None:
         super().render(changed)
@@ -176,9 +182,13 @@ class EnterAccountScreen(KioskScreen):
         self.error.text = v.t(v.entry_error_key) if v.entry_error_key else ""
         # A phone number is not an account: its own heading, and no barcode to hold up.
         phone = v.status_key == "phone.keypad"
-        if phone:
-            self.heading.text = v.t("phone.keypad")
-        self.hint.text = v.t("phone.hint" if phone else "account.scan_hint")
+        if phone or v.status_key == "mrz.keypad.hint":   # not an account: a heading of its own
+            self.heading.text = v.t("phone.keypad" if phone else "mrz.keypad.title")
+        self.hint.text = v.t(v.status_key if v.status_key.startswith("mrz.") else
+                             "phone.hint" if phone else "account.scan_hint")
+        self.letters.size_hint_y = 0.7 if v.entry_letters else None
+        self.letters.height, self.letters.opacity = 0, 1 if v.entry_letters else 0
+        self.letters.disabled = not v.entry_letters
         self.keys["back"].text = v.t("keypad.back")
         self.keys["ok"].text = v.t("keypad.ok")
 

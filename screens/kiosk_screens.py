@@ -11,6 +11,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.viewmodel import ScreenId
 from screens.base import KioskScreen
+from screens.data_page_screen import PlaceDataPageScreen
 from screens.evaluate_screen import EvaluateScreen
 from screens.flow_screens import (
     ChooseScreen,
@@ -201,6 +202,7 @@ SCREENS: dict[ScreenId, type[KioskScreen]] = {
     ScreenId.MENU: MenuScreen,
     ScreenId.READ_IDCARD: ReadIdCardScreen,
     ScreenId.PLACE_PERMIT: PlacePermitScreen,
+    ScreenId.PLACE_DATA_PAGE: PlaceDataPageScreen,
     ScreenId.FACE: FaceScreen,
     ScreenId.CHOOSE: ChooseScreen,
     ScreenId.ENTER_ACCOUNT: EnterAccountScreen,

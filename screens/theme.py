@@ -123,6 +123,8 @@ GRAPHIC_PAIRS: dict[str, tuple[str, str]] = {
     "guide_reader": ("primary_note", "guide_device"),
     "guide_card": ("guide_card", "guide_device"),
     "guide_arrow": ("danger", "background"),
+    "guide_mrz_frame": ("primary", "guide_card"),     # the data page's MRZ lines, framed
+    "guide_mrz_glyphs": ("text", "guide_card"),
     "face_oval_ok": ("success", "surface"),
     "face_oval": ("primary", "surface"),
     "spinner": ("primary", "surface"),

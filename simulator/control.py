@@ -15,6 +15,7 @@ from simulator.barcode_scanner import ScannerFault
 from simulator.barcode_scanner import add_control_routes as add_scanner_routes
 from simulator.camera import CameraServer
 from simulator.camera.control import add_control_routes as add_camera_routes
+from simulator.camera.data_page import PageFault
 from simulator.device_faults import (
     UNPLUGGED,
     CablePanel,
@@ -29,6 +30,7 @@ from simulator.escpos_printer import PrinterFault
 from simulator.escpos_printer import add_control_routes as add_printer_routes
 from simulator.hall_control import add_hall_control_routes
 from simulator.icao_chip import ChipFault, ChipShape
+from simulator.icao_chip.mrz import MrzLayout
 from simulator.idcard_reader import IdCardFault
 from simulator.idcard_reader import add_control_routes as add_idcard_routes
 from simulator.ipp_printer import A4PrinterFault, IppPrinterSimulator
@@ -41,11 +43,12 @@ CHIP_SLOW = "slow"
 CHIP_SLOW_S = 0.25  # per APDU when the chip's slow switch is on: a DG2 read takes seconds
 
 
-def camera_panel(camera: CameraServer) -> CallbackPanel:
-    """A camera's one switch: its cable."""
+def camera_panel(camera: CameraServer, *more_streams: CameraServer) -> CallbackPanel:
+    """A camera's one switch: its cable (which cuts every stream it serves)."""
 
-    def write(name: str, on: bool) -> Awaitable[None]:
-        return camera.unplug() if on else camera.plug()
+    async def write(name: str, on: bool) -> None:
+        for stream in (camera, *more_streams):
+            await (stream.unplug() if on else stream.plug())
 
     return CallbackPanel(lambda: {UNPLUGGED: not camera.plugged}, write)
 
@@ -102,7 +105,7 @@ def fault_board(sim: Simulator) -> FaultBoard:
         SimDevice.IDCARD_READER: CablePanel(sim.idcard_reader, IdCardFault),
         SimDevice.BARCODE_SCANNER: CablePanel(sim.scanner, ScannerFault),
         SimDevice.FACE_CAMERA: camera_panel(sim.face_camera),
-        SimDevice.DOCUMENT_CAMERA: camera_panel(sim.document_camera),
+        SimDevice.DOCUMENT_CAMERA: camera_panel(sim.document_camera, sim.document_camera_full),
         SimDevice.CHIP: chip_panel(sim),
     })
 
@@ -116,6 +119,7 @@ def build_control_app(sim: Simulator) -> web.Application:
         return web.json_response(sim.state() | {"devices": board.describe_all()})
 
     _add_device_routes(routes, sim)
+    _add_data_page_route(routes, sim)
     _add_payment_routes(routes, sim)
     _add_backend_routes(routes, sim)
     add_backend_control_routes(routes, sim.backends)
@@ -173,6 +177,31 @@ def _add_device_routes(routes: web.RouteTableDef, sim: Simulator) -> None:
     async def a4_jobs(request: web.Request) -> web.Response:
         printer = sim.a4_printer
         return web.json_response({"jobs": [str(p) for p in printer.jobs()] if printer else []})
+
+
+def _add_data_page_route(routes: web.RouteTableDef, sim: Simulator) -> None:
+    """A travel document's data page on the document camera, its chip for the next card."""
+
+    @routes.post("/document/data-page")
+    async def data_page(request: web.Request) -> web.Response:
+        """A travel document's data page on the document camera (and its chip for the next
+        card): {"holder"?: "default"|"visitor", "layout"?: "td1"|"td2"|"td3", "fault"?:
+        "clean"|"glare"|"blur"|"tilt"|"occlusion", "seed"?: n}."""
+        try:
+            body = await request.json() if request.can_read_body else {}
+            holder = str(body.get("holder", "default"))
+            layout = MrzLayout(body.get("layout", MrzLayout.TD1.value))
+            fault = PageFault(body.get("fault", PageFault.CLEAN.value))
+            seed = int(body.get("seed", 0))
+            if holder not in sim.data_page_holders:
+                raise ValueError(holder)
+        except (AttributeError, TypeError, ValueError):   # not an object, or a bad value
+            return web.json_response({"error": "bad data page", "holders": sim.data_page_holders,
+                                      "layouts": [v.value for v in MrzLayout],
+                                      "faults": [f.value for f in PageFault]}, status=400)
+        await sim.show_data_page(holder, layout, fault, seed)
+        return web.json_response({"scene": sim.document_composer.scene, "holder": holder,
+                                  "layout": layout.value, "fault": fault.value})
 
 
 def _add_backend_routes(routes: web.RouteTableDef, sim: Simulator) -> None:

@@ -119,6 +119,13 @@ class SimulatorClient:
     async def document_scene(self, scene: str) -> dict:
         return await self._call("POST", "/document/scene", {"scene": scene})
 
+    async def show_data_page(self, holder: str = "default", layout: str = "td1",
+                             fault: str = "clean", seed: int = 0) -> dict:
+        """A document's data page on the document camera (its chip for the next card):
+        `holder` "default" or "visitor", `fault` clean, glare, blur, tilt or occlusion."""
+        return await self._call("POST", "/document/data-page", {
+            "holder": holder, "layout": layout, "fault": fault, "seed": seed})
+
     async def ledgers(self) -> dict:
         return await self._call("GET", "/ledgers")
 

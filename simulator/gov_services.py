@@ -71,6 +71,7 @@ class GovServices:
     credit_reports: dict[str, dict] = field(default_factory=dict)
     tickets: dict[str, dict] = field(default_factory=dict)
     prereviews: dict[str, dict] = field(default_factory=dict)
+    accommodation_registrations: dict[str, dict] = field(default_factory=dict)
     bills: dict[str, Bill] = field(default_factory=dict)
     permits_by_id_number: dict[str, dict] = field(default_factory=dict)
     appointments: dict[str, dict] = field(default_factory=dict)
@@ -98,7 +99,8 @@ class GovServices:
         """Empty ledgers and the reference bills due again (between test runs)."""
         for ledger in (self.applications, self.bill_payments, self.certificates,
                        self.credit_reports, self.tickets,
-                       self.prereviews, self._ticket_counter):
+                       self.prereviews, self.accommodation_registrations,
+                       self._ticket_counter):
             ledger.clear()
         self.bills.clear()
         self._issue_reference_bills()
@@ -132,6 +134,15 @@ class GovServices:
         }
         self.applications[key] = application
         return application
+
+    def register_accommodation(self, body: dict) -> dict:
+        """A visitor's stay, registered under the pseudonym of the passport the kiosk read."""
+        key = str(body["idempotency_key"])
+        if key not in self.accommodation_registrations:
+            self.accommodation_registrations[key] = {
+                "registration_id": f"AR{len(self.accommodation_registrations) + 1:08d}",
+                "subject": str(body["subject"]), "status": "registered"}
+        return self.accommodation_registrations[key]
 
     def permit_keys(self, body: dict) -> dict:
         """The MRZ data a kiosk needs for BAC on the permit of the citizen with this ID number."""
@@ -284,6 +295,10 @@ def add_service_routes(routes: web.RouteTableDef, services: GovServices) -> None
     routes.get(f"/exit-entry/v1/applications/{key}")(
         answer(lambda r, b: services.by_key("applications", r.match_info["key"]))
     )
+    routes.post("/exit-entry/v1/accommodation-registrations")(
+        answer(lambda r, b: services.register_accommodation(b)))
+    routes.get(f"/exit-entry/v1/accommodation-registrations/{key}")(
+        answer(lambda r, b: services.by_key("accommodation_registrations", r.match_info["key"])))
     routes.get("/utility/v1/bills/{account}")(
         answer(lambda r, b: services.bill(r.match_info["account"]))
     )

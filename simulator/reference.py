@@ -2,6 +2,7 @@
 
 # Service codes of the reference catalog (simulator/assets/reference_catalog.json).
 ENDORSEMENT = "442000-CRJ-0007"
+FOREIGNER_ACCOMMODATION = "442000-CRJ-0018"  # a visitor's passport: its chip keys from its page
 BILL_PAYMENT = "442000-BM-0001"
 CERTIFICATE_PRINT = "442000-GA-0031"
 CREDIT_REPORT = "442000-BM-0010"  # paid per printed copy

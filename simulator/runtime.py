@@ -18,11 +18,13 @@ from aiohttp import web
 from simulator.backends import Backends
 from simulator.barcode_scanner import BarcodeScannerSimulator
 from simulator.camera import CameraServer, SceneComposer
+from simulator.camera.data_page import PAGE_MM, PageFault, random_faults, render_data_page
 from simulator.camera.document_scene import DocumentSceneComposer
 from simulator.control import build_control_app
 from simulator.dispenser import DispenserSimulator
 from simulator.escpos_printer import EscposPrinterSimulator
 from simulator.icao_chip import ChipFault, ChipShape, IcaoChip, TravelDocumentHolder
+from simulator.icao_chip.mrz import MrzLayout
 from simulator.icao_pki import load_or_create_pki
 from simulator.idcard_reader import IdCardReaderSimulator, ResidentCard
 from simulator.ipp_printer import IppPrinterSimulator
@@ -50,6 +52,18 @@ DEFAULT_HOLDER = TravelDocumentHolder(
     given_names="XIAOMING",
     optional_data="",
 )
+# A visitor's passport the backends know nothing of (ICAO 9303's specimen state, Utopia): its
+# chip opens only with the MRZ printed on its data page. Test data only, like the above.
+VISITOR_HOLDER = TravelDocumentHolder(
+    document_code="P", issuing_state="UTO", document_number="L898902C3", birth_date="740812",
+    sex="F", expiry_date="340415", nationality="UTO", surname="ERIKSSON",
+    given_names="ANNA MARIA", optional_data="",
+)
+HOLDERS = {"default": DEFAULT_HOLDER, "visitor": VISITOR_HOLDER}
+# The document camera's sensor: its main stream at full size (5 MP; a data page's MRZ needs
+# about 5 px per mm of desk, bench.mrz's live figure), beside the 1600x1200 stream the
+# materials scan reads.
+DOCUMENT_CAMERA_FULL = (2592, 1944)
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ class Simulator:
         self.face_camera = CameraServer(self.face_composer, port=options.camera_port)
         self.document_composer = DocumentSceneComposer()
         self.document_camera = CameraServer(self.document_composer, fps=5)
+        self.document_camera_full = CameraServer(
+            self.document_composer.at(*DOCUMENT_CAMERA_FULL), fps=5)
         self.printer = EscposPrinterSimulator(
             self.state_dir / "receipts",
             port=options.printer_port,
@@ -85,6 +101,9 @@ class Simulator:
         self.chip_faults: set[ChipFault] = set()
         self.chip_shape: set[ChipShape] = set()  # what the chip lacks (none: a modern chip)
         self.chip_slow_s = 0.0
+        # The document the next card carries, as its data page shows it (show_data_page).
+        self.chip_holder: TravelDocumentHolder | None = None
+        self.chip_layout = MrzLayout.TD1
         # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
         self.pki = load_or_create_pki(self.state_dir / "pki")
         self.idcard_reader = IdCardReaderSimulator(self.state_dir / "dev" / "idcard")
@@ -121,6 +140,7 @@ class Simulator:
         await self.printer.start()
         await self.face_camera.start()
         await self.document_camera.start()
+        await self.document_camera_full.start()
         await self.idcard_reader.start()
         await self.dispenser.start()
         await self.scanner.start()
@@ -139,6 +159,7 @@ class Simulator:
             "printer": {"host": "127.0.0.1", "port": self.printer.port},
             "face_camera_url": self.face_camera.url,
             "document_camera_url": self.document_camera.url,
+            "document_camera_full_url": self.document_camera_full.url,
             "backends_url": backends,
             # The same backends through the throttling link (every one behind it: behind_link).
             "backends_link_url": self.links["backends"].url,
@@ -186,6 +207,7 @@ class Simulator:
         self._runners.clear()
         await self.face_camera.stop()
         await self.document_camera.stop()
+        await self.document_camera_full.stop()
         await self.idcard_reader.stop()
         await self.dispenser.stop()
         await self.scanner.stop()
@@ -198,10 +220,26 @@ class Simulator:
                   holder: TravelDocumentHolder | None = None,
                   shape: frozenset[ChipShape] | None = None) -> IcaoChip:
         """The card `insert_card` would put in: what is not given comes from the chip switches."""
-        return IcaoChip(holder or self.holder, pki=self.pki,
+        return IcaoChip(holder or self.chip_holder or self.holder, pki=self.pki,
                         slow_s=self.chip_slow_s if slow_s is None else slow_s,
                         faults=frozenset(self.chip_faults) if faults is None else faults,
-                        shape=frozenset(self.chip_shape) if shape is None else shape)
+                        shape=frozenset(self.chip_shape) if shape is None else shape,
+                        layout=self.chip_layout)
+
+    @property
+    def data_page_holders(self) -> list[str]:
+        return sorted(HOLDERS)
+
+    async def show_data_page(self, holder: str = "default", layout: MrzLayout = MrzLayout.TD1,
+                             fault: PageFault = PageFault.CLEAN, seed: int = 0) -> None:
+        """Lays the data page of `holder`'s document (a HOLDERS name) on the document camera's
+        desk, in `layout`, with `fault`; the next card inserted is that document's chip, its
+        DG1 in the same layout."""
+        document = HOLDERS[holder]
+        page = await asyncio.to_thread(render_data_page, document, layout,
+                                       random_faults(fault, layout, seed), seed, 300.0)
+        self.chip_holder, self.chip_layout = document, layout
+        self.document_composer.show_data_page(page, PAGE_MM[layout][0])
 
     async def insert_card(self, slow_s: float | None = None,
                           faults: frozenset[ChipFault] | None = None,

@@ -24,7 +24,7 @@ OCRB_FONT = "/usr/share/fonts/opentype/ocr-b/OCRB.otf"  # Debian's fonts-ocr-b
 PITCH_MM = 2.54
 LINE_MM = 4.0
 # The page sizes (mm) of each layout (ISO/IEC 7810 ID-1, ID-2, ID-3), and the band's margins.
-_PAGE_MM = {MrzLayout.TD1: (85.6, 53.98), MrzLayout.TD2: (105.0, 74.0),
+PAGE_MM = {MrzLayout.TD1: (85.6, 53.98), MrzLayout.TD2: (105.0, 74.0),
             MrzLayout.TD3: (125.0, 88.0)}  # fmt: skip
 _LEFT_MM = {MrzLayout.TD1: 4.2, MrzLayout.TD2: 6.0, MrzLayout.TD3: 6.0}
 _BOTTOM_MM = 4.0
@@ -167,7 +167,7 @@ def render_data_page(
 ) -> np.ndarray:
     """The rectified data page of `holder`'s document in `layout`: grey uint8 at `dpi`."""
     rng = random.Random(seed)
-    w_mm, h_mm = _PAGE_MM[layout]
+    w_mm, h_mm = PAGE_MM[layout]
     size = (round(_px(w_mm, dpi)), round(_px(h_mm, dpi)))
     page = Image.fromarray(_draw_page(size, layout, dpi, rng))
     _draw_mrz(page, mrz_lines(holder, layout), layout, dpi)
@@ -222,4 +222,4 @@ def _glare(image: np.ndarray, layout: MrzLayout, dpi: float, rng: random.Random)
     image += blob * (255 - image) * rng.uniform(0.45, 0.7)
 
 
-__all__ = ["PageFault", "PageFaults", "random_faults", "random_holder", "render_data_page"]
+__all__ = ["PAGE_MM", "PageFault", "PageFaults", "random_faults", "random_holder", "render_data_page"]

@@ -34,6 +34,7 @@ class DocumentScene(StrEnum):
     FORM = "form"  # an A4 application form with boxes and a table
     ID_CARD = "id_card"  # an ID-1 card
     CUT_OFF = "cut_off"  # a page pushed half off the camera's view
+    DATA_PAGE = "data_page"  # a travel document open at its data page (show_data_page)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,12 @@ def _desk(width: int, height: int, seed: int) -> np.ndarray:
 
 class DocumentSceneComposer:
     """Composes document-camera frames; set ``scene`` (a :class:`DocumentScene` name) and
-    ``pose``; ``show_code`` lays a printed QR code or barcode on the desk instead."""
+    ``pose``; ``show_code`` lays a printed QR code or barcode on the desk instead;
+    ``show_data_page`` lays a travel document's data page there.
+
+    Frames come at the composer's size (``next_frame``) or at another size of the same
+    sensor (``at``: a camera's full-resolution main stream beside its smaller one).
+    """
 
     def __init__(self, width: int = 1600, height: int = 1200, seed: int = 0) -> None:
         self.width = width
@@ -132,8 +138,10 @@ class DocumentSceneComposer:
         self._scene = DocumentScene.EMPTY
         self.pose = DocumentPose()
         self._rng = np.random.default_rng(seed)
-        self._cache: tuple[object, np.ndarray, np.ndarray] | None = None
+        self._cache: dict[tuple[int, int], tuple[object, np.ndarray, np.ndarray]] = {}
         self._code: tuple[str, CodeKind] | None = None
+        # The data page (BGR, flat) and its width in mm; its number keys the cache.
+        self._data_page: tuple[int, np.ndarray, float] | None = None
         self._noise = [
             np.clip(np.rint(self._rng.normal(0, 2.0, (height // 4, width // 4))), -8, 8).astype(
                 np.int16
@@ -155,28 +163,47 @@ class DocumentSceneComposer:
     def hide_code(self) -> None:
         self._code = None
 
+    def show_data_page(self, page: np.ndarray, width_mm: float) -> None:
+        """Lays a data page (grey or BGR, flat, as `simulator.camera.data_page` renders it)
+        `width_mm` wide on the desk: the scene becomes DATA_PAGE."""
+        bgr = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR) if page.ndim == 2 else page.copy()
+        number = self._data_page[0] + 1 if self._data_page else 1
+        self._data_page = (number, bgr, width_mm)
+        self._scene = DocumentScene.DATA_PAGE
+
     def document_quad(self) -> np.ndarray:
         """The document's corners in the frame (TL, TR, BR, BL; float32 4x2)."""
-        _, quad = self._compose()
+        _, quad = self._compose(self.width, self.height)
         return quad.copy()
 
     def next_frame(self) -> np.ndarray:
-        composed, _ = self._compose()
+        return self.frame_at(self.width, self.height)
+
+    def at(self, width: int, height: int) -> SensorStream:
+        """The same scene at another size (a camera's main stream), for a camera server."""
+        return SensorStream(self, width, height)
+
+    def frame_at(self, width: int, height: int) -> np.ndarray:
+        composed, _ = self._compose(width, height)
         noise = self._noise[int(self._rng.integers(len(self._noise)))]
-        noise = cv2.resize(noise.astype(np.float32), (self.width, self.height),
+        noise = cv2.resize(noise.astype(np.float32), (width, height),
                            interpolation=cv2.INTER_NEAREST)  # fmt: skip
         frame = cv2.add(composed, noise[:, :, None].repeat(3, axis=2), dtype=cv2.CV_8U)
         return frame
 
-    def _compose(self) -> tuple[np.ndarray, np.ndarray]:
-        key = (self._scene, self.pose, self._code, self.width, self.height, self.seed)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1], self._cache[2]
-        frame = _desk(self.width, self.height, self.seed)
+    def _compose(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        page_number = self._data_page[0] if self._data_page else 0
+        key = (self._scene, self.pose, self._code, page_number, self.seed)
+        cached = self._cache.get((width, height))
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        frame = _desk(width, height, self.seed)
         quad = np.zeros((4, 2), np.float32)
         scene = self._scene
         pose = self.pose
-        if scene is not DocumentScene.EMPTY:
+        if scene is DocumentScene.DATA_PAGE and self._data_page is not None:
+            quad = self._place(frame, self._data_page[1], self._data_page[2], pose.centre, pose)
+        elif scene not in (DocumentScene.EMPTY, DocumentScene.DATA_PAGE):
             texture = _page_texture(
                 DocumentScene.TEXT_PAGE if scene is DocumentScene.CUT_OFF else scene, self.seed
             )
@@ -190,7 +217,7 @@ class DocumentSceneComposer:
         if pose.glare:
             self._glare(frame)
         frame.setflags(write=False)
-        self._cache = (key, frame, quad)
+        self._cache[(width, height)] = (key, frame, quad)
         return frame, quad
 
     def _place(
@@ -202,10 +229,11 @@ class DocumentSceneComposer:
         pose: DocumentPose,
     ) -> np.ndarray:
         th, tw = texture.shape[:2]
-        px_per_mm = self.width / _VIEW_MM
+        fh, fw = frame.shape[:2]
+        px_per_mm = fw / _VIEW_MM
         w = width_mm * px_per_mm
         h = w * th / tw
-        cx, cy = centre[0] * self.width, centre[1] * self.height
+        cx, cy = centre[0] * fw, centre[1] * fh
         angle = math.radians(pose.angle_deg)
         cos, sin = math.cos(angle), math.sin(angle)
         corners = []
@@ -217,12 +245,10 @@ class DocumentSceneComposer:
         quad = np.array(corners, np.float32)
         src = np.array([(0, 0), (tw, 0), (tw, th), (0, th)], np.float32)
         matrix = cv2.getPerspectiveTransform(src, quad)
-        warped = cv2.warpPerspective(texture, matrix, (self.width, self.height),
-                                     flags=cv2.INTER_AREA)  # fmt: skip
-        mask = cv2.warpPerspective(np.full((th, tw), 255, np.uint8), matrix,
-                                   (self.width, self.height))  # fmt: skip
+        warped = cv2.warpPerspective(texture, matrix, (fw, fh), flags=cv2.INTER_AREA)
+        mask = cv2.warpPerspective(np.full((th, tw), 255, np.uint8), matrix, (fw, fh))
         # A soft contact shadow under the paper's edge.
-        edge = cv2.GaussianBlur(mask, (0, 0), self.width / 300)
+        edge = cv2.GaussianBlur(mask, (0, 0), fw / 300)
         shade = 1.0 - 0.35 * (edge.astype(np.float32) / 255.0)
         frame[:] = np.clip(frame * shade[:, :, None], 0, 255).astype(np.uint8)
         cv2.copyTo(warped, mask, frame)
@@ -230,22 +256,33 @@ class DocumentSceneComposer:
 
     def _shadow(self, frame: np.ndarray) -> None:
         # The citizen's arm or the kiosk's hood shades one corner of the desk.
-        qw, qh = self.width // 4, self.height // 4
+        qw, qh = frame.shape[1] // 4, frame.shape[0] // 4
         shadow = np.zeros((qh, qw), np.float32)
         pts = np.array([(0, 0), (qw * 9 // 20, 0), (qw // 4, qh), (0, qh)], np.int32)
         cv2.fillPoly(shadow, [pts], 1.0)
         shadow = cv2.GaussianBlur(shadow, (0, 0), qw / 40)
-        shadow = cv2.resize(shadow, (self.width, self.height))
+        shadow = cv2.resize(shadow, (frame.shape[1], frame.shape[0]))
         frame[:] = np.clip(frame * (1 - 0.45 * shadow)[:, :, None], 0, 255).astype(np.uint8)
 
     def _glare(self, frame: np.ndarray) -> None:
         # The lamp above the desk reflects off glossy paper.
-        qw, qh = self.width // 4, self.height // 4
+        qw, qh = frame.shape[1] // 4, frame.shape[0] // 4
         spot = np.zeros((qh, qw), np.float32)
         cv2.circle(spot, (qw * 3 // 5, qh * 7 // 20), max(2, qw // 40), 1.0, -1)
         spot = cv2.GaussianBlur(spot, (0, 0), qw / 60)
-        spot = cv2.resize(spot, (self.width, self.height))
+        spot = cv2.resize(spot, (frame.shape[1], frame.shape[0]))
         frame[:] = np.clip(frame + 90 * spot[:, :, None], 0, 255).astype(np.uint8)
 
 
-__all__ = ["DocumentPose", "DocumentScene", "DocumentSceneComposer"]
+class SensorStream:
+    """One stream of the document camera's sensor at its own size (a camera server's
+    frame source)."""
+
+    def __init__(self, composer: DocumentSceneComposer, width: int, height: int) -> None:
+        self.composer, self.width, self.height = composer, width, height
+
+    def next_frame(self) -> np.ndarray:
+        return self.composer.frame_at(self.width, self.height)
+
+
+__all__ = ["DocumentPose", "DocumentScene", "DocumentSceneComposer", "SensorStream"]

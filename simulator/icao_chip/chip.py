@@ -55,7 +55,7 @@ from simulator.icao_chip.apdu import (
 )
 from simulator.icao_chip.chip_auth import ChipAuthKey
 from simulator.icao_chip.files import FID_BY_SFI, build_files, default_face_jpeg
-from simulator.icao_chip.mrz import TravelDocumentHolder
+from simulator.icao_chip.mrz import MrzLayout, TravelDocumentHolder
 from simulator.icao_chip.pace import PaceResponder, card_access
 from simulator.icao_chip.secure_messaging import BacResponder, SmSession, plain_room
 from simulator.icao_chip.shapes import (
@@ -79,7 +79,8 @@ class IcaoChip:
     is what `simulator.vicc.VirtualCardSlot` serves. Without `pki`, an ephemeral CSCA and
     Document Signer are made in memory. `shape` is what the chip lacks (nothing: a modern
     chip); `atr` defaults to one announcing the shape. `extra_groups` adds data groups
-    (number -> the whole TLV-encoded file); DG3 and DG4 answer 6982, as behind EAC.
+    (number -> the whole TLV-encoded file); DG3 and DG4 answer 6982, as behind EAC. DG1's
+    MRZ is in `layout` (TD1: a card; TD3: a passport book).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class IcaoChip:
         shape: Iterable[ChipShape] = frozenset(),
         extra_groups: Mapping[int, bytes] | None = None,
         atr: bytes | None = None,
+        layout: MrzLayout = MrzLayout.TD1,
     ) -> None:
         self.slow_s = slow_s
         self.faults = frozenset(faults)
@@ -109,7 +111,7 @@ class IcaoChip:
         extra_groups = {**self._security_groups(), **(extra_groups or {})}
         built = build_files(
             holder, self.pki, face, shape=self.shape, faults=self.faults,
-            extra_groups=extra_groups,
+            extra_groups=extra_groups, layout=layout,
         )  # fmt: skip
         self._files = dict(built.files)
         self._protected = built.protected

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from simulator.icao_chip.apdu import tlv
-from simulator.icao_chip.mrz import TravelDocumentHolder, mrz_td1
+from simulator.icao_chip.mrz import MrzLayout, TravelDocumentHolder, mrz_lines
 from simulator.icao_chip.shapes import ChipFault, ChipShape
 from simulator.icao_pki import ChipPki, build_sod
 
@@ -129,13 +129,15 @@ def build_files(
     shape: frozenset[ChipShape] = frozenset(),
     faults: frozenset[ChipFault] = frozenset(),
     extra_groups: Mapping[int, bytes] | None = None,
+    layout: MrzLayout = MrzLayout.TD1,
 ) -> ChipFiles:
     """The files a chip of `shape` holds; EF.COM and EF.SOD list the data groups present.
 
     `extra_groups` adds data groups (number -> the whole TLV-encoded file). CORRUPT_DG2
-    changes DG2 after it was signed; FORGED_SOD signs with a key that is not the DS's.
+    changes DG2 after it was signed; FORGED_SOD signs with a key that is not the DS's. DG1
+    holds the MRZ in `layout`, as the document's data page prints it.
     """
-    groups = {1: dg1(mrz_td1(holder))}
+    groups = {1: dg1("".join(mrz_lines(holder, layout)))}
     if ChipShape.NO_DG2 not in shape:
         groups[2] = dg2(face_jpeg, *_image_size(face_jpeg))
     for number, raw in (extra_groups or {}).items():

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk import evaluation, steps, steps_documents, steps_services
+from kiosk import evaluation, steps, steps_documents, steps_mrz, steps_services
 from kiosk.catalog import CatalogError, CatalogReason, parse_catalog
 from kiosk.step_library import STEP_LIBRARY
 from kiosk.step_params import ParamsError, params_of
@@ -80,7 +80,7 @@ def test_rules_across_parameters_are_checked_at_load():
 
 
 def test_the_library_lists_every_step_function_once_with_a_frozen_declaration():
-    modules = (steps, steps_services, steps_documents, evaluation)
+    modules = (steps, steps_services, steps_documents, steps_mrz, evaluation)
     for name, definition in STEP_LIBRARY.items():
         assert definition.name == name
         assert any(getattr(m, definition.run.__name__, None) is definition.run for m in modules)
