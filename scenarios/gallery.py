@@ -3,7 +3,8 @@ check that no text overflows its box and no widget leaves the window, and an ind
 
 A scripted citizen (scenarios.citizen) walks the kiosk through every screen: the endorsement,
 a bill (keypad, check, exit after an order), a certificate declined at the photo notice (a
-failure), a pre-review (scan), the "still there?" prompt, call staff, and out of service.
+failure), a pre-review (scan), a visitor's passport (its data page asked for, then refused),
+the "still there?" prompt, call staff, and out of service.
 `python -m scenarios.gallery index DIR` writes the page that puts several panel sizes together.
 """
 
@@ -21,6 +22,7 @@ from simulator.reference import (
     BILL_PAYMENT,
     CERTIFICATE_PRINT,
     ENDORSEMENT,
+    FOREIGNER_ACCOMMODATION,
     MATERIALS_PREREVIEW,
     WATER_ACCOUNT,
 )
@@ -239,6 +241,26 @@ async def _prereview(g: Gallery) -> None:
     await c.sim.remove_idcard()
 
 
+async def _passport(g: Gallery) -> None:
+    """A visitor's passport: the data page asked for, then refused with a finger over its MRZ
+    (what to change, and the try's number); the citizen leaves there."""
+    c = g.c
+    await g.start_visit()
+    await g.tap_service(FOREIGNER_ACCOMMODATION)
+    await c.wait_screen("place_data_page")
+    await g.snap("data-page")
+    await c.sim.show_data_page(holder="visitor", layout="td3", fault="occlusion", seed=3)
+    try:
+        await c.wait_until(lambda: c.app.view.status_key.startswith("mrz.problem."),
+                           "the covered page refused", 30)
+        await g.snap("data-page-refused")
+    finally:
+        await c.sim.document_scene("empty")
+    await c.tap("place_data_page.exit")
+    await g.until_shown("exit.leave")
+    await c.tap("exit.leave")
+
+
 async def _out_of_service(g: Gallery) -> None:
     c = g.c
     await c.wait_screen("attract", timeout=60)
@@ -275,6 +297,7 @@ async def run_gallery(c, folder: Path) -> dict:
         await _bill(g)
         await _certificate_declined(g)
         await _prereview(g)
+        await _passport(g)
     width, height = Window.size
     write_index(folder, g.shots, f"{width}x{height}")
     (folder / "gallery.json").write_text(json.dumps(

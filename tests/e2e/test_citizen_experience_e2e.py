@@ -22,7 +22,7 @@ PANELS = {"portrait": (1080, 1920), "landscape": (1920, 1080), "village": (768, 
 GALLERY_SCREENS = {"attract", "menu", "help", "idle-prompt", "idcard", "busy", "permit",
                    "face-notice", "face", "choose", "pay", "processing", "result", "keypad",
                    "confirm", "exit-confirm", "exit-while-paying", "left-after-order", "failure",
-                   "scan", "out-of-service"}
+                   "scan", "data-page", "data-page-refused", "out-of-service"}
 
 
 @pytest.fixture(scope="module")

@@ -171,15 +171,23 @@ def test_attract_screen_fills_the_output(shown, size):
         assert np.abs(corner - background).max() <= 3, corner
 
 
+def layout_difference(one: Image.Image, other: Image.Image) -> float:
+    """The share of an image's area where two screenshots differ, compared at 1/8 of the
+    smaller one's size (blocks averaged): the layout, not the type's pixels at each size nor
+    the start button's pulsing halo (a halo in another phase differed in 3% of the pixels at
+    full size, ci33). A layout cut to fit, or shifted by 40 px, differs in about 30%."""
+    width, height = min(one.size[0], other.size[0]), min(one.size[1], other.size[1])
+    size = (width // 8, height // 8)
+    a, b = (np.asarray(im.convert("L").resize(size, Image.BOX), dtype=int) for im in (one, other))
+    return float((np.abs(a - b) > 64).mean())
+
+
 def test_kiosk_scales_to_the_output_it_got(shown):
     """kiosk.toml says 1080x1920 (the defaults); a 1280x720 output shows the 1920x1080 layout
     scaled by 2/3, not the design's sizes cut to fit (issue 19's QR code over the header)."""
-    big = Image.open(shown[LANDSCAPE].shot).convert("L").resize(SMALL_LANDSCAPE, Image.BILINEAR)
-    small = Image.open(shown[SMALL_LANDSCAPE].shot).convert("L")
-    difference = np.abs(np.asarray(big, dtype=int) - np.asarray(small, dtype=int))
-    # Type renders a little differently at each size and the attract picture pulses: allow
-    # that, not a start button twice as tall.
-    assert (difference > 64).mean() < 0.02, (difference > 64).mean()
+    different = layout_difference(Image.open(shown[LANDSCAPE].shot),
+                                  Image.open(shown[SMALL_LANDSCAPE].shot))
+    assert different < 0.02, different
 
 
 def test_a_panel_mounted_turned_shows_the_kiosk_upright(shown, tmp_path):
@@ -192,9 +200,8 @@ def test_a_panel_mounted_turned_shows_the_kiosk_upright(shown, tmp_path):
     turned = show_attract(LANDSCAPE, tmp_path, env, name="turned")
     image = Image.open(turned.shot).convert("L")
     assert image.size == PORTRAIT          # as the citizen sees it: upright
-    upright = Image.open(shown[PORTRAIT].shot).convert("L")
-    difference = np.abs(np.asarray(image, dtype=int) - np.asarray(upright, dtype=int))
-    assert (difference > 64).mean() < 0.02, (difference > 64).mean()
+    different = layout_difference(image, Image.open(shown[PORTRAIT].shot))
+    assert different < 0.02, different
 
 
 def test_a_tap_through_the_compositor_counts_once(shown):

@@ -41,5 +41,9 @@ def test_the_hall_scenario_runs_end_to_end_headless(tmp_path, scenario):
                             for item in catalog.items]
     for span in steps.values():
         assert span["kiosk_cpu"] + span["simulator_cpu"] + span["waiting"] >= span["wall"] - 1e-3
-    assert sum(span["simulator_cpu"] for span in steps.values()) > 0  # the backends' far side
+    # The backends' far side is counted, in proc(5)'s ticks of 10 ms: the progress list is one
+    # lookup the simulator answers in a few milliseconds, seen in some runs and not in others
+    # (ci33); every other item prints or scans on the simulator's devices.
+    if scenario != "progress":
+        assert sum(span["simulator_cpu"] for span in steps.values()) > 0
     assert sum(span["wall"] for span in steps.values()) <= summary["seconds"]
