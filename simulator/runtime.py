@@ -19,7 +19,7 @@ from simulator.backends import Backends
 from simulator.barcode_scanner import BarcodeScannerSimulator
 from simulator.camera import CameraServer, SceneComposer
 from simulator.camera.data_page import PAGE_MM, PageFault, random_faults, render_data_page
-from simulator.camera.document_scene import DocumentSceneComposer
+from simulator.camera.document_scene import DocumentScene, DocumentSceneComposer
 from simulator.control import build_control_app
 from simulator.dispenser import DispenserSimulator
 from simulator.escpos_printer import EscposPrinterSimulator
@@ -101,7 +101,7 @@ class Simulator:
         self.chip_faults: set[ChipFault] = set()
         self.chip_shape: set[ChipShape] = set()  # what the chip lacks (none: a modern chip)
         self.chip_slow_s = 0.0
-        # The document the next card carries, as its data page shows it (show_data_page).
+        # The document the next card carries while its data page is on the desk (show_data_page).
         self.chip_holder: TravelDocumentHolder | None = None
         self.chip_layout = MrzLayout.TD1
         # The chip's signing chain (CSCA -> Document Signer), made once, kept in the state folder.
@@ -219,12 +219,17 @@ class Simulator:
     def next_chip(self, slow_s: float | None = None, faults: frozenset[ChipFault] | None = None,
                   holder: TravelDocumentHolder | None = None,
                   shape: frozenset[ChipShape] | None = None) -> IcaoChip:
-        """The card `insert_card` would put in: what is not given comes from the chip switches."""
-        return IcaoChip(holder or self.chip_holder or self.holder, pki=self.pki,
+        """The card `insert_card` would put in: what is not given comes from the chip switches.
+        The document whose data page is on the desk, while it is there: once the desk shows
+        anything else (the visitor took it away), the next card is the default holder's."""
+        on_desk = self.document_composer.scene == DocumentScene.DATA_PAGE
+        document, layout = ((self.chip_holder, self.chip_layout) if on_desk
+                            else (None, MrzLayout.TD1))
+        return IcaoChip(holder or document or self.holder, pki=self.pki,
                         slow_s=self.chip_slow_s if slow_s is None else slow_s,
                         faults=frozenset(self.chip_faults) if faults is None else faults,
                         shape=frozenset(self.chip_shape) if shape is None else shape,
-                        layout=self.chip_layout)
+                        layout=layout)
 
     @property
     def data_page_holders(self) -> list[str]:
