@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run every simulated device and backend until interrupted")
     run.add_argument("--parent", type=int, metavar="PID",
                      help="end when this process (the kiosk that started it) ends")
+    run.add_argument("--niceness", type=int, default=0, metavar="N",
+                     help="run at nice N (kiosk --simulator: 10, as devices with processors of "
+                          "their own that take nothing from the kiosk's cores)")
     sub.add_parser("endpoints", help="print where each simulated device is, as JSON")
     state = sub.add_parser("state", help="what the simulator shows, and each device's faults")
     state.add_argument("--json", action="store_true", help="everything, as JSON")
@@ -208,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.parent:
             _end_with(args.parent)
+        if args.niceness:
+            os.nice(args.niceness)
         asyncio.run(_run(args.state_dir))
         return 0
     from simulator.control_client import SimulatorRefused

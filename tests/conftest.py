@@ -8,7 +8,10 @@ What the workers share on one machine, and how they keep out of each other's way
   pytest 9.2 xdist 3.8 can no longer rename node ids, so its groups are silently ignored.)
   A session fixture runs once per worker that needs it;
 - pcscd itself: a test that restarts it is marked `serial` and runs after the parallel part;
-- displays: simulator.xvfb lets Xvfb choose a free display itself (-displayfd).
+- displays: simulator.xvfb lets Xvfb choose a free display itself (-displayfd);
+- the cores: a kiosk's embedded simulator runs at its own priority, not nice 10 as for one
+  kiosk on its machine (kiosk.embedded_simulator): beside the other worker's kiosk it would
+  get a tenth of a core, slower than any device (bench.frames measures the nice one).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _LONG_FIRST = ("tests/update/", "tests/screens/test_hall_screens_e2e.py",
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("KIOSK_SIMULATOR_NICENESS", "0")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if worker.startswith("gw"):
         index = int(worker[2:])
