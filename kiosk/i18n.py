@@ -33,6 +33,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "正在读取证件，请勿移动…",
         "en": "Reading your permit, keep it still…",
     },
+    "passport.title": {"zh": "请放置护照", "en": "Place your passport"},
+    "passport.instruction": {
+        "zh": "请将护照合上，封面朝上平放在下方感应区，读卡期间请勿移动",
+        "en": "Close your passport and lay it flat, cover up, on the reader below; keep it still",
+    },
+    "passport.reading": {
+        "zh": "正在读取护照芯片，请勿移动…",
+        "en": "Reading your passport's chip, keep it still…",
+    },
     "face.title": {"zh": "人像采集", "en": "Photo"},
     "face.instruction": {"zh": "请正对摄像头，保持不动", "en": "Look at the camera and hold still"},
     "face.no_face": {"zh": "请站到摄像头前", "en": "Please stand in front of the camera"},
@@ -282,6 +291,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "guide.permit": {
         "zh": "读卡区在屏幕下方中间，通行证照片面朝上平放",
         "en": "The reader is below the screen, in the middle. Lay the permit photo side up",
+    },
+    "guide.passport": {
+        "zh": "读卡区在屏幕下方中间，护照合上后平放",
+        "en": "The reader is below the screen, in the middle. Lay the closed passport on it",
     },
     "guide.scan": {
         "zh": "扫描区在台面中央，材料文字面朝上",

@@ -20,6 +20,13 @@ __all__ = ["NoParams"]
 @dataclass(frozen=True)
 class ReadPermitParams:
     keys: str = "permit_keys"  # the state key where a lookup left the chip's BAC keys
+    # What the citizen is asked to lay on the reader (the screen's words): "permit" (the
+    # exit-entry permit) or "passport".
+    document: str = "permit"
+
+    def __post_init__(self) -> None:
+        if self.document not in ("permit", "passport"):
+            raise ParamsError(f"document must be permit or passport, not {self.document!r}")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,11 @@ _READER_REASONS = {
 }
 
 
+# What the reader's screen says for each document a step may ask for (ReadPermitParams.document).
+_DOCUMENT_WORDS = {"permit": ("permit.instruction", "permit.reading"),
+                   "passport": ("passport.instruction", "passport.reading")}
+
+
 async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
     """The permit's chip, opened (PACE when it offers it, else BAC) with the keys a previous
     step looked up or read from the data page (kiosk.steps_mrz); passive and, where the chip
@@ -75,11 +80,12 @@ async def read_permit(run: FlowRun, params: ReadPermitParams) -> None:
                      str(keys["expiry_date"]))
     except (KeyError, TypeError) as exc:
         raise FlowFailure(Reason.BACKEND_REJECTED) from exc
-    ctx.show(ScreenId.PLACE_PERMIT, status_key="permit.instruction", busy=False)
+    instruction, reading = _DOCUMENT_WORDS[params.document]
+    ctx.show(ScreenId.PLACE_PERMIT, status_key=instruction, busy=False)
     try:
         with ctx.trace.span("read_permit/card"):   # the citizen, then pcscd's word of it
             await reader.wait_for_card(_card_wait_s(ctx))
-        ctx.view.update(status_key="permit.reading", busy=True)
+        ctx.view.update(status_key=reading, busy=True)
         permit = await reader.read_permit(key)
         permit.raise_for_integrity(require_trusted=ctx.config.flow.require_trusted_document,
                                    require_active_auth=ctx.config.flow.require_active_auth,

@@ -30,12 +30,14 @@ log = logging.getLogger(__name__)
 # Status keys the citizen must act on (or must know of); each is spoken when it appears.
 SPOKEN_STATUS = frozenset({
     "idcard.instruction", "idcard.reading", "permit.instruction", "permit.reading",
+    "passport.instruction", "passport.reading",
     "face.consent", "face.no_face", "face.captured", "scan.place", "scan.done", "collect.take",
     "mrz.place", "mrz.read",
     *(k for k in TEXTS if k.startswith(("face.hint.", "scan.problem.", "mrz.problem."))),
 })
 # The cue that goes with a status.
 STATUS_CUES = {"idcard.reading": Cue.CARD_READ, "permit.reading": Cue.CARD_READ,
+               "passport.reading": Cue.CARD_READ,
                "face.captured": Cue.PHOTO_TAKEN, "scan.done": Cue.PHOTO_TAKEN,
                "mrz.read": Cue.PHOTO_TAKEN}
 # A screen that has no spoken status of its own says this when it comes up.

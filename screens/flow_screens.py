@@ -62,6 +62,12 @@ class PlacePermitScreen(PlaceCardScreen):
     guide_key = "guide.permit"
     reader_at = 0.5
 
+    def render(self, changed: set[str]) -> None:
+        # The step's words (kiosk.steps.read_permit): a passport's own title when it asks for one.
+        self.title_key, self.guide_key = ("passport.title", "guide.passport") \
+            if self.view.status_key.startswith("passport.") else ("permit.title", "guide.permit")
+        super().render(changed)
+
 
 class FaceScreen(KioskScreen):
     """First the notice (what the photo is for, agree or decline), then a small preview."""
