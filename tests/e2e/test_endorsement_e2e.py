@@ -57,6 +57,19 @@ def run_scenario(env: dict, tmp_path: Path, scenario: str, config: str = "",
     return summary
 
 
+def run_headless(tmp_path: Path, scenario: str, timeout: float = 240) -> dict:
+    """`kiosk --simulator --headless --scenario SCENARIO` once: its summary, checked to have
+    ended well with its one run finished."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--simulator", "--headless", "--scenario", scenario,
+         "--state-dir", str(tmp_path / "kiosk")],
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=timeout)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and summary["ok"], done.stderr[-3000:]
+    assert summary["runs"] == 1 and summary["unfinished"] == {}
+    return summary
+
+
 def kiosk_files_text(state: Path) -> bytes:
     """Everything the kiosk itself wrote (journal, logs), not the simulator's own folder."""
     blobs = []

@@ -6,11 +6,6 @@ opens the chip with it. No driver is mocked: the simulator renders the page and 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from kiosk.config import DEV_KIOSK_ID
@@ -18,20 +13,7 @@ from kiosk.journal import Journal, TxState
 from simulator.icao_chip.mrz import MrzLayout, mrz_lines
 from simulator.reference import FOREIGNER_ACCOMMODATION
 from simulator.runtime import VISITOR_HOLDER
-from tests.e2e.test_endorsement_e2e import kiosk_files_text
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_headless(tmp_path: Path, scenario: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "--simulator", "--headless", "--scenario", scenario,
-         "--state-dir", str(tmp_path / "kiosk")],
-        cwd=ROOT, capture_output=True, text=True, timeout=180)
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert done.returncode == 0 and summary["ok"], done.stderr[-3000:]
-    assert summary["runs"] == 1 and summary["unfinished"] == {}
-    return summary
+from tests.e2e.test_endorsement_e2e import kiosk_files_text, run_headless
 
 
 @pytest.mark.parametrize(("scenario", "placements"), [

@@ -3,30 +3,19 @@ process, its embedded simulator, a scripted citizen through the intents; nothing
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from kiosk.catalog_cache import CatalogCache
 from kiosk.step_library import STEP_LIBRARY
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.e2e.test_endorsement_e2e import run_headless
 
 
 @pytest.mark.parametrize("scenario", ["progress", "checkin", "booking", "collect", "fine",
                                       "prereview", "certificate"])
 def test_the_hall_scenario_runs_end_to_end_headless(tmp_path, scenario):
-    done = subprocess.run(
-        [sys.executable, "-m", "kiosk.cli", "--simulator", "--headless", "--scenario", scenario,
-         "--state-dir", str(tmp_path / "kiosk")],
-        cwd=ROOT, capture_output=True, text=True, timeout=240)
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert done.returncode == 0 and summary["ok"], done.stderr[-2000:]
-    assert summary["runs"] == 1 and summary["unfinished"] == {}
+    summary = run_headless(tmp_path, scenario)
     # The step trace (kiosk.step_trace, what bench.transaction prints): one span per step of
     # the item the citizen chose, in its order, then the ending; each split into CPU and waiting.
     steps = {name: span for name, span in summary["steps"].items() if "/" not in name}
