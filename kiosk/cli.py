@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                  # The service hall's items (scenarios.headless_hall), with --headless only.
                  "progress", "checkin", "booking", "collect", "fine",
                  # A visitor's passport, its chip keys from its data page (issue 18).
-                 "passport", "passport_retry", "passport_keypad"),
+                 "passport", "passport_retry", "passport_keypad", "passport_other_chip"),
         help="with --simulator: a scripted citizen carries this scenario through",
     )
     parser.add_argument(

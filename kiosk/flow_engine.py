@@ -86,6 +86,10 @@ class FlowEngine:
             failure = FlowFailure(Reason.INTERNAL_ERROR)
         self._ending = True
         if failure is not None:
+            # The operator's reason code for the ending the citizen is shown (the step's own
+            # line says what the device said: a chip's refusal, not whose keys it refused).
+            log.info("flow ended: %s", failure.reason.value,
+                     extra={"transaction": txn.tx_id, "reason": failure.reason.value})
             ctx.show(ScreenId.PROCESSING, status_key="settle.checking", busy=True, preview=None)
         with ctx.trace.span("settle"):
             settlement = await asyncio.shield(txn.finish())

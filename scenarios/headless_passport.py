@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kiosk.i18n import TEXTS
 from scenarios.headless_steps import Stuck, _finish, _seen, _until
 from simulator.control_client import SimulatorClient
 from simulator.reference import FOREIGNER_ACCOMMODATION
@@ -70,5 +71,26 @@ async def passport_keypad(view: Any, intents: Any, sim: SimulatorClient) -> dict
     return await _chip_and_finish(view, intents, sim)
 
 
+async def passport_other_chip(view: Any, intents: Any, sim: SimulatorClient) -> dict:
+    """The visitor's page reads, but the document laid on the chip reader is another one (the
+    desk cleared first: the simulator's next card is then the default holder's permit)."""
+    await _to_data_page(view, intents)
+    await sim.show_data_page(**_PASSPORT)
+    await _until(view, "place_permit", 60)
+    await sim.document_scene("empty")          # the passport off the desk...
+    try:
+        await sim.insert_card()                # ...and another document on the chip reader
+        await _until(view, "result", 60)
+        said = [line.get("zh", "") for line in view.result_lines]
+        told = TEXTS["reason.page_keys_refused"]["zh"]
+        # This visit ends well when the kiosk refuses, saying why: the summary's "ok".
+        refused = not view.result_ok and any(told in line for line in said)
+        await _finish(view, intents)
+    finally:
+        await sim.remove_card()
+    return {"result_ok": refused}
+
+
 PASSPORT_SCENARIOS = {"passport": passport, "passport_retry": passport_retry,
-                      "passport_keypad": passport_keypad}
+                      "passport_keypad": passport_keypad,
+                      "passport_other_chip": passport_other_chip}

@@ -6,6 +6,8 @@ opens the chip with it. No driver is mocked: the simulator renders the page and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kiosk.config import DEV_KIOSK_ID
@@ -45,3 +47,22 @@ def test_a_visitors_chip_opens_with_the_keys_from_its_page(tmp_path, scenario, p
         assert secret.encode("utf-16-le") not in written, secret
     if placements > 1:   # each refused placement is in the log with its reason, no more
         assert b"data page not read (try 1 of 3): mrz_unclear" in written
+
+
+def test_a_chip_that_refuses_the_keys_from_the_page_ends_with_its_reason(tmp_path):
+    """The page read, but another document lies on the chip reader: the chip refuses those keys,
+    and the citizen and the operator are told it is the document, not a typing mistake."""
+    run_headless(tmp_path, "passport_other_chip")   # ok: refused, with the reason's words
+    state = tmp_path / "kiosk"
+    journal = Journal(state / "journal.sqlite3", DEV_KIOSK_ID)
+    try:
+        (tx,) = journal.recent(5)
+        history = journal.history(tx.tx_id)
+    finally:
+        journal.close()
+    assert tx.service == FOREIGNER_ACCOMMODATION and tx.state is not TxState.CLOSED
+    assert history[-1][2] == "settle:nothing_paid"      # nothing was charged
+    # The operator's reason code, on the transaction's log line.
+    ended = [json.loads(line) for path in (state / "logs").glob("*.log")
+             for line in path.read_text().splitlines() if "flow ended" in line]
+    assert [(e["transaction"], e["reason"]) for e in ended] == [(tx.tx_id, "page_keys_refused")]
