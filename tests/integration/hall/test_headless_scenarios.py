@@ -30,9 +30,10 @@ def test_the_hall_scenario_runs_end_to_end_headless(tmp_path, scenario):
                             for item in catalog.items]
     for span in steps.values():
         assert span["kiosk_cpu"] + span["simulator_cpu"] + span["waiting"] >= span["wall"] - 1e-3
-    # The backends' far side is counted, in proc(5)'s ticks of 10 ms: the progress list is one
-    # lookup the simulator answers in a few milliseconds, seen in some runs and not in others
-    # (ci33); every other item prints or scans on the simulator's devices.
-    if scenario != "progress":
+    # The simulator's side is counted, in proc(5)'s ticks of 10 ms: seen where its devices work
+    # for hundreds of milliseconds (the dispenser, the document camera, the A4 printer: 0.37-0.59
+    # s). A lookup or a small receipt takes a few (0-0.02 s): seen in some runs, not in others
+    # (progress in ci33, checkin in ci36).
+    if scenario in ("collect", "prereview", "certificate"):
         assert sum(span["simulator_cpu"] for span in steps.values()) > 0
     assert sum(span["wall"] for span in steps.values()) <= summary["seconds"]
