@@ -26,7 +26,7 @@ from PIL import Image
 from kiosk.process_end import EndReason, end_line
 from screens.theme import STANDARD
 from simulator.cage_session import CageSession, cage_session, read_environment_file
-from simulator.session_user import KIOSK_GROUPS, NOBODY, process_user, session_user
+from simulator.session_user import NOBODY, process_user, session_user
 from tests.systemd.test_watchdog import NotifySocket
 from tests.systemd.unitfiles import load, values
 
@@ -218,9 +218,6 @@ def test_the_kiosk_runs_unprivileged_with_the_units_groups(shown):
     """As kiosk.service runs it: not root, with its SupplementaryGroups= (the serial ports,
     USB, cameras, printers), on Debian's own Python (simulator.session_user), and it still
     reaches pcscd and everything else the attract screen needs."""
-    import grp
-    import os
-
     user = session_user()
     if os.geteuid() == 0 and user.why_not:
         pytest.skip(f"the kiosk cannot run as nobody here: {user.why_not}")
@@ -229,18 +226,7 @@ def test_the_kiosk_runs_unprivileged_with_the_units_groups(shown):
         assert uid != 0
         if os.geteuid() == 0:
             assert uid == NOBODY
-            wanted = {grp.getgrnam(g).gr_gid for g in KIOSK_GROUPS if _group_exists(g)}
-            assert set(groups) == wanted
-
-
-def _group_exists(name: str) -> bool:
-    import grp
-
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
+            assert set(groups) == set(user.groups) and user.groups   # the unit's, as found
 
 
 @pytest.mark.parametrize("size", [PORTRAIT, LANDSCAPE, SMALL_LANDSCAPE])
